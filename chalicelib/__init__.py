@@ -1,0 +1,1 @@
+"""imbill: billing backend of a cloud IM service."""

@@ -1,0 +1,12 @@
+"""HTTP API: Chalice blueprints over the services."""
+
+from __future__ import annotations
+
+from chalice import Chalice
+
+
+def register(app: Chalice) -> None:
+    from chalicelib.api import accounts, apps, ops, openapi
+
+    for module in (accounts, apps, ops, openapi):
+        app.register_blueprint(module.bp)

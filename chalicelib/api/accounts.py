@@ -1,0 +1,63 @@
+"""Accounts: create, read, top-ups, vouchers, ledger, the account's apps."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Blueprint
+
+from chalicelib.api import schemas as s
+from chalicelib.api.http import Call, route
+from chalicelib.services import accounts, apps
+
+bp = Blueprint(__name__)
+
+
+@route(bp, "/v1/accounts", "POST", summary="Create an account (operator)", body=s.AccountCreate,
+       answer=s.Account, status=201)
+def create_account(call: Call) -> dict[str, Any]:
+    b = call.body
+    return accounts.create_account(call.ctx, b.account_id, b.email, b.phone)
+
+
+@route(bp, "/v1/accounts/{account_id}", summary="Read an account", answer=s.Account)
+def get_account(call: Call, account_id: str) -> dict[str, Any]:
+    return accounts.get_account(call.ctx, account_id)
+
+
+@route(bp, "/v1/accounts/{account_id}/topups", "POST", summary="Add cash or gift credit (operator)",
+       body=s.TopupCreate, answer=s.TopupResult, status=201)
+def topup(call: Call, account_id: str) -> tuple[int, dict[str, Any]]:
+    b = call.body
+    return accounts.topup(call.ctx, account_id, s.cents(b.amount), b.kind, call.idem(f"topup:{account_id}"))
+
+
+@route(bp, "/v1/accounts/{account_id}/vouchers", "POST", summary="Grant a voucher (operator)",
+       body=s.VoucherCreate, answer=s.Voucher, status=201)
+def create_voucher(call: Call, account_id: str) -> dict[str, Any]:
+    b = call.body
+    return accounts.create_voucher(call.ctx, account_id, s.cents(b.amount), s.instant(b.expires_at))
+
+
+@route(bp, "/v1/accounts/{account_id}/vouchers", summary="List vouchers", answer=s.page_of(s.Voucher),
+       query=("limit", "next_token"))
+def list_vouchers(call: Call, account_id: str) -> dict[str, Any]:
+    return accounts.list_vouchers(call.ctx, account_id, call.limit(), call.query("next_token"))
+
+
+@route(bp, "/v1/accounts/{account_id}/ledger", summary="Ledger entries, oldest first",
+       answer=s.page_of(s.LedgerEntry), query=("limit", "next_token"))
+def list_ledger(call: Call, account_id: str) -> dict[str, Any]:
+    return accounts.list_ledger(call.ctx, account_id, call.limit(), call.query("next_token"))
+
+
+@route(bp, "/v1/accounts/{account_id}/apps", summary="List the account's apps", answer=s.page_of(s.App),
+       query=("limit", "next_token"))
+def list_apps(call: Call, account_id: str) -> dict[str, Any]:
+    return apps.list_apps(call.ctx, account_id, call.limit(), call.query("next_token"))
+
+
+@route(bp, "/v1/accounts/{account_id}/apps", "POST", summary="Create an app on the Developer edition",
+       body=s.AppCreate, answer=s.App, status=201)
+def create_app(call: Call, account_id: str) -> dict[str, Any]:
+    return apps.create_app(call.ctx, account_id, call.body.name, call.body.region)

@@ -1,0 +1,65 @@
+"""Apps: read, delete, purchases, orders, auto-renew, Developer extension, refunds, entitlements."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Blueprint
+
+from chalicelib.api import schemas as s
+from chalicelib.api.http import Call, int_param, route
+from chalicelib.services import apps, entitlements, purchases
+
+bp = Blueprint(__name__)
+
+
+@route(bp, "/v1/apps/{sdkappid}", summary="Read an app", answer=s.App)
+def get_app(call: Call, sdkappid: str) -> dict[str, Any]:
+    return apps.get_app(call.ctx, int_param(sdkappid))
+
+
+@route(bp, "/v1/apps/{sdkappid}/purchases", "POST", summary="Buy, renew, upgrade or reactivate a base package",
+       body=s.PurchaseCreate, answer=s.PurchaseResult, status=201)
+def purchase(call: Call, sdkappid: str) -> tuple[int, dict[str, Any]]:
+    b = call.body
+    app_id = int_param(sdkappid)
+    return purchases.purchase(
+        call.ctx, app_id, b.edition, b.months, b.auto_renew, b.voucher_id, call.idem(f"purchase:{app_id}")
+    )
+
+
+@route(bp, "/v1/apps/{sdkappid}/orders", summary="The app's orders", answer=s.page_of(s.Order),
+       query=("limit", "next_token"))
+def list_orders(call: Call, sdkappid: str) -> dict[str, Any]:
+    return purchases.list_orders(call.ctx, int_param(sdkappid), call.limit(), call.query("next_token"))
+
+
+@route(bp, "/v1/apps/{sdkappid}/auto-renew", "PUT", summary="Turn monthly auto-renew on or off",
+       body=s.AutoRenewSet, answer=s.App)
+def auto_renew(call: Call, sdkappid: str) -> dict[str, Any]:
+    return apps.set_auto_renew(call.ctx, int_param(sdkappid), call.body.enabled)
+
+
+@route(bp, "/v1/apps/{sdkappid}/trial-extensions", "POST", summary="Extend an expired Developer app",
+       answer=s.App, status=201)
+def trial_extension(call: Call, sdkappid: str) -> dict[str, Any]:
+    return apps.extend_trial(call.ctx, int_param(sdkappid))
+
+
+@route(bp, "/v1/apps/{sdkappid}/refund-quote", summary="What a refund would give now (no side effect)",
+       answer=s.RefundQuote, query=("product",))
+def refund_quote(call: Call, sdkappid: str) -> dict[str, Any]:
+    return purchases.refund_quote(call.ctx, int_param(sdkappid), call.query("product"))
+
+
+@route(bp, "/v1/apps/{sdkappid}/refunds", "POST", summary="Refund the base package or one plugin/add-on",
+       body=s.RefundCreate, answer=s.RefundResult, status=201)
+def refund(call: Call, sdkappid: str) -> tuple[int, dict[str, Any]]:
+    app_id = int_param(sdkappid)
+    return purchases.refund(call.ctx, app_id, call.body.product, call.idem(f"refund:{app_id}"))
+
+
+@route(bp, "/v1/apps/{sdkappid}/entitlements", summary="Edition limits, features and in_service",
+       answer=s.Entitlements, roles=("operator", "customer", "service"))
+def get_entitlements(call: Call, sdkappid: str) -> dict[str, Any]:
+    return entitlements.entitlements(call.ctx, int_param(sdkappid))

@@ -1,0 +1,261 @@
+"""Pydantic models: they validate requests and generate the OpenAPI document."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints, field_validator
+
+from chalicelib.domain.calendar import parse_instant
+from chalicelib.domain.money import Cents, InvalidAmount, parse_amount
+
+AmountText = Annotated[str, StringConstraints(pattern=r"^\d{1,12}(\.\d{1,2})?$")]
+Amount = Annotated[
+    AmountText | StrictInt,
+    Field(description='Decimal string with at most two places, e.g. "399.00" (JSON integers accepted)'),
+]
+Instant = Annotated[str, Field(description="ISO-8601 instant with a zone, e.g. 2026-03-01T00:00:00Z")]
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+
+def cents(value: str | int) -> Cents:
+    try:
+        return parse_amount(value)
+    except InvalidAmount as err:
+        raise ValueError(str(err)) from None
+
+
+def instant(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return parse_instant(value)
+    except ValueError as err:
+        raise ValueError(f"not an ISO-8601 instant with a zone: {value!r} ({err})") from None
+
+
+class AccountCreate(Request):
+    account_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+    email: Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+$", max_length=254)]
+    phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9 -]{3,32}$")]
+
+
+class TopupCreate(Request):
+    amount: Amount
+    kind: Literal["cash", "gift"]
+
+    @field_validator("amount")
+    @classmethod
+    def _positive(cls, v: str | int) -> str | int:
+        if cents(v) <= 0:
+            raise ValueError("amount must be above zero")
+        return v
+
+
+class VoucherCreate(Request):
+    amount: Amount
+    expires_at: Instant | None = None
+
+    @field_validator("amount")
+    @classmethod
+    def _positive(cls, v: str | int) -> str | int:
+        if cents(v) <= 0:
+            raise ValueError("amount must be above zero")
+        return v
+
+    @field_validator("expires_at")
+    @classmethod
+    def _instant(cls, v: str | None) -> str | None:
+        instant(v)
+        return v
+
+
+class AppCreate(Request):
+    name: Annotated[str, StringConstraints(min_length=1, max_length=128)]
+    region: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+
+
+Months = Annotated[StrictInt, Field(ge=1, le=24)]
+
+
+class PurchaseCreate(Request):
+    edition: Literal["standard", "pro"]
+    months: Months
+    auto_renew: StrictBool | None = None
+    voucher_id: str | None = None
+
+
+class AutoRenewSet(Request):
+    enabled: StrictBool
+
+
+class RefundCreate(Request):
+    product: str | None = None
+
+
+class ClockSet(Request):
+    now: Instant
+    run_jobs: StrictBool = True
+
+    @field_validator("now")
+    @classmethod
+    def _instant(cls, v: str) -> str:
+        instant(v)
+        return v
+
+
+class ClockAdvance(Request):
+    days: Annotated[StrictInt, Field(ge=0, le=3660)] = 0
+    hours: Annotated[StrictInt, Field(ge=0, le=100000)] = 0
+    minutes: Annotated[StrictInt, Field(ge=0, le=1000000)] = 0
+
+
+class JobRun(Request):
+    at: Instant
+
+    @field_validator("at")
+    @classmethod
+    def _instant(cls, v: str) -> str:
+        instant(v)
+        return v
+
+
+# ------------------------------------------------------------------ response shapes (OpenAPI)
+Money = Annotated[str, Field(examples=["399.00"])]
+
+
+class Balance(BaseModel):
+    cash: Money
+    gift: Money
+    total: Money
+
+
+class Money3(BaseModel):
+    total: Money
+    cash: Money
+    gift: Money
+
+
+class Account(BaseModel):
+    account_id: str
+    email: str
+    phone: str
+    status: Literal["active", "arrears"]
+    arrears_since: str | None
+    balance: Balance
+    apps_count: int
+    created_at: str
+
+
+class App(BaseModel):
+    sdkappid: int
+    account_id: str
+    name: str
+    region: str
+    edition: Literal["developer", "standard", "pro"]
+    status: Literal["enabled", "disabled", "stopped", "reclaimed"]
+    stop_reason: Literal["expired", "arrears"] | None
+    created_at: str
+    expires_at: str
+    auto_renew: bool
+    stopped_at: str | None
+    disabled_at: str | None
+
+
+class PeriodOut(BaseModel):
+    starts_at: str
+    ends_at: str
+    paid_cash: Money
+    paid_gift: Money
+
+
+class Order(BaseModel):
+    order_id: str
+    sdkappid: int
+    product: str
+    kind: Literal["new", "renewal", "upgrade", "auto_renewal", "reactivation"]
+    months: int
+    starts_at: str
+    ends_at: str
+    price: Money
+    voucher_amount: Money
+    paid_cash: Money
+    paid_gift: Money
+    status: Literal["active", "pending", "expired", "refunded"]
+    periods: list[PeriodOut]
+
+
+class LedgerEntry(BaseModel):
+    entry_id: str
+    at: str
+    kind: Literal["topup", "purchase", "refund", "credit", "bill"]
+    cash: Money
+    gift: Money
+    balance_cash: Money
+    balance_gift: Money
+    ref: str | None
+
+
+class Voucher(BaseModel):
+    voucher_id: str
+    amount: Money
+    expires_at: str | None
+    used_by_order: str | None
+
+
+class RefundQuote(BaseModel):
+    product: str
+    at: str
+    current_amount: Money
+    not_started_amount: Money
+    used_value: Money
+    total: Money
+    cash: Money
+    gift: Money
+
+
+class PurchaseResult(BaseModel):
+    order: Order
+    app: App
+    balance: Balance
+    credit: Money3 | None
+
+
+class RefundResult(BaseModel):
+    refund: RefundQuote
+    app: App
+    balance: Balance
+
+
+class TopupResult(BaseModel):
+    balance: Balance
+    entry: LedgerEntry
+
+
+class Entitlements(BaseModel):
+    sdkappid: int
+    edition: str
+    status: str
+    in_service: bool
+    limits: dict[str, Any]
+    features: dict[str, bool]
+    mau: dict[str, Any]
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+
+
+class Error(BaseModel):
+    error: ErrorBody
+
+
+def page_of(model: type[BaseModel]) -> type[BaseModel]:
+    from pydantic import create_model
+
+    return create_model(f"{model.__name__}Page", items=(list[model], ...), next_token=(str | None, None))  # type: ignore[valid-type]

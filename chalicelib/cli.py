@@ -1,0 +1,292 @@
+"""The ``imbill`` command: serve the API locally, mint tokens, create tables, run DynamoDB Local.
+
+Everything heavy is imported inside the commands, so ``import chalicelib.cli`` stays cheap, and so
+the environment is settled before ``chalicelib.config.settings()`` is first read.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable
+from enum import StrEnum
+from pathlib import Path
+from types import FrameType
+from typing import Annotated, Any
+
+import typer
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+CHALICE_STAGE = "local"
+DEFAULT_TOKEN_TTL_S = 86400 * 30
+LOCAL_SCHEDULER = ("chalicelib.jobs.runner", "start_local_scheduler")
+
+cli = typer.Typer(
+    name="imbill",
+    help="imbill: billing backend of a cloud instant-messaging service (local tooling).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+tables_cli = typer.Typer(help="DynamoDB tables of the configured stage.", no_args_is_help=True)
+cli.add_typer(tables_cli, name="tables")
+
+
+class Engine(StrEnum):
+    dynamodb_local = "dynamodb-local"
+    moto = "moto"
+
+
+class Role(StrEnum):
+    customer = "customer"
+    operator = "operator"
+    service = "service"
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    return typer.Exit(code)
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def _noop() -> None:
+    return None
+
+
+def _use_local_credentials() -> None:
+    """Dummy AWS credentials and region for local endpoints, unless the shell already has some."""
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+
+
+def _configure_local_env(ddb_port: int, test_clock: bool) -> None:
+    """The environment of a local server; must run before chalicelib.config.settings() is read."""
+    from chalicelib.local.ddblocal import endpoint_url
+
+    _use_local_credentials()
+    os.environ["IMBILL_STAGE"] = CHALICE_STAGE
+    os.environ["IMBILL_DYNAMODB_ENDPOINT"] = endpoint_url(ddb_port)
+    os.environ["IMBILL_TEST_CLOCK"] = "1" if test_clock else "0"
+    os.environ["IMBILL_NOTIFY"] = "local"
+    # Anything else the local stage of .chalice/config.json sets (e.g. IMBILL_TIMEZONE), unless the
+    # shell or a flag above already decided it.
+    for name, value in _chalice_config_from_disk()["stages"][CHALICE_STAGE].get("environment_variables", {}).items():
+        os.environ.setdefault(name, value)
+
+
+def _chalice_config_from_disk() -> dict[str, Any]:
+    path = PROJECT_ROOT / ".chalice" / "config.json"
+    try:
+        data: dict[str, Any] = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise _fail(f"cannot read {path}: {exc}") from exc
+    return data
+
+
+def _start_engine(engine: Engine, data_dir: Path, ddb_port: int) -> Callable[[], None]:
+    """Start the DynamoDB the local server talks to; return the function that stops it."""
+    from chalicelib.local import ddblocal
+
+    if engine is Engine.moto:
+        if ddblocal.port_open(ddb_port):
+            raise _fail(f"port {ddb_port} is already in use (pick another with --ddb-port)")
+        # moto is a local-serving/test dependency only: imported here, never by the app's modules.
+        moto_server = importlib.import_module("moto.server")
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per DynamoDB call
+        server = moto_server.ThreadedMotoServer(ip_address=ddblocal.HOST, port=ddb_port, verbose=False)
+        server.start()
+        banner = "!" * 88
+        for line in (
+            banner,
+            "!!  --engine moto: DynamoDB is emulated IN MEMORY by moto. NOTHING IS PERSISTED.",
+            "!!  Every account, app, order, balance and the test clock are LOST when this process stops.",
+            "!!  Use --engine dynamodb-local (the default) to keep data on disk.",
+            banner,
+        ):
+            typer.secho(line, fg=typer.colors.RED, bold=True, err=True)
+        return server.stop
+
+    try:
+        typer.echo(f"java: {ddblocal.java_version()}", err=True)
+        ddblocal.ensure_installed()
+        proc = ddblocal.start(data_dir, ddb_port)
+    except ddblocal.DynamoDBLocalError as exc:
+        raise _fail(str(exc)) from exc
+    typer.echo(f"DynamoDB Local on {ddblocal.endpoint_url(ddb_port)}, data in {data_dir.resolve()}", err=True)
+
+    def stop() -> None:
+        typer.echo("stopping DynamoDB Local ...", err=True)
+        ddblocal.stop(proc)
+
+    return stop
+
+
+def _start_local_scheduler() -> Callable[[], None]:
+    """Start the jobs' local scheduler when the project has one; return the function that stops it."""
+    module_name, function_name = LOCAL_SCHEDULER
+    if importlib.util.find_spec(module_name) is None:
+        return _noop
+    start = getattr(importlib.import_module(module_name), function_name, None)
+    if start is None:
+        typer.echo(f"note: {module_name}.{function_name} not found; no local scheduler", err=True)
+        return _noop
+    handle = start()
+    stop = getattr(handle, "stop", None)
+    return stop if callable(stop) else _noop
+
+
+def _create_tables() -> None:
+    from chalicelib.config import settings
+    from chalicelib.store.tables import create_tables
+
+    created = create_tables()
+    current = settings()
+    where = current.dynamodb_endpoint or f"AWS {current.region}"
+    made = f"created {', '.join(created)}" if created else "all present"
+    typer.echo(f"tables {current.table_prefix}* at {where}: {made}")
+
+
+def _create_local_server(host: str, port: int) -> Any:
+    """Chalice's local dev server for ``app.app``, configured the way ``chalice local`` does it."""
+    from chalice.config import Config
+    from chalice.constants import DEFAULT_APIGATEWAY_STAGE_NAME, DEFAULT_ENDPOINT_TYPE
+    from chalice.deploy.validate import validate_routes
+    from chalice.local import create_local_server
+
+    if str(PROJECT_ROOT) not in sys.path:
+        sys.path.insert(0, str(PROJECT_ROOT))
+    app_module = importlib.import_module("app")
+    chalice_app = app_module.app
+    validate_routes(chalice_app.routes)
+    config = Config(
+        chalice_stage=CHALICE_STAGE,
+        user_provided_params={"chalice_app": chalice_app},
+        config_from_disk=_chalice_config_from_disk(),
+        default_params={
+            "project_dir": str(PROJECT_ROOT),
+            "api_gateway_stage": DEFAULT_APIGATEWAY_STAGE_NAME,
+            "api_gateway_endpoint_type": DEFAULT_ENDPOINT_TYPE,
+            "autogen_policy": True,
+        },
+    )
+    return create_local_server(chalice_app, config, host, port)
+
+
+@cli.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address the API listens on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port of the API.")] = 8000,
+    data_dir: Annotated[Path, typer.Option(help="Where DynamoDB Local keeps its data.")] = Path(".local/data"),
+    engine: Annotated[Engine, typer.Option(help="DynamoDB emulator (moto keeps nothing).")] = Engine.dynamodb_local,
+    ddb_port: Annotated[int, typer.Option(help="Port of the DynamoDB emulator.")] = 8001,
+    test_clock: Annotated[bool, typer.Option(help="Serve /v1/test/clock (IMBILL_TEST_CLOCK).")] = True,
+) -> None:
+    """Serve the API on http://HOST:PORT backed by DynamoDB Local (persisted) or moto (in memory)."""
+    _configure_local_env(ddb_port, test_clock)
+    from chalicelib.config import ConfigError, reset_settings, settings
+
+    reset_settings()
+    try:
+        current = settings()
+    except ConfigError as exc:
+        raise _fail(str(exc)) from exc
+
+    signal.signal(signal.SIGTERM, _interrupt)
+    stoppers: list[Callable[[], None]] = []
+    try:
+        stoppers.append(_start_engine(engine, data_dir, ddb_port))
+        _create_tables()
+        from chalicelib.api.auth import mint_token
+
+        token = mint_token("operator", ttl_seconds=DEFAULT_TOKEN_TTL_S)
+        # Like `chalice local`: the app's and Lambda-style logs go to stdout.
+        logging.basicConfig(stream=sys.stdout, level=logging.INFO, format="%(message)s")
+        try:
+            server = _create_local_server(host, port)
+        except OSError as exc:
+            raise _fail(f"cannot listen on {host}:{port}: {exc}") from exc
+        stoppers.append(server.server.server_close)
+        stoppers.append(_start_local_scheduler())
+
+        url = f"http://{host}:{port}"
+        typer.secho(f"\nimbill serving on {url}  (stage {current.stage})", bold=True)
+        if engine is Engine.dynamodb_local:
+            typer.echo(f"  Data:       {data_dir.resolve()} (DynamoDB Local)")
+        else:
+            typer.secho("  Data:       IN MEMORY (moto): lost when this process stops", fg=typer.colors.RED, bold=True)
+        typer.echo(f"  OpenAPI:    curl {url}/v1/openapi.json")
+        typer.echo(f"  Test clock: {'on' if current.test_clock else 'off'}")
+        typer.echo(f"  Operator token (valid {DEFAULT_TOKEN_TTL_S // 86400} days):")
+        typer.echo(f"    export IMBILL_TOKEN={token}")
+        typer.echo("Ctrl-C to stop.\n")
+        server.server.serve_forever()
+    except KeyboardInterrupt:
+        typer.echo("\nshutting down ...", err=True)
+    finally:
+        for stop in reversed(stoppers):
+            stop()
+
+
+@cli.command()
+def token(
+    role: Annotated[Role, typer.Option(help="Role claim of the token.")],
+    account: Annotated[str | None, typer.Option(help="Account id (the sub of a customer token).")] = None,
+    ttl: Annotated[int, typer.Option(help="Lifetime in seconds.", min=1)] = DEFAULT_TOKEN_TTL_S,
+) -> None:
+    """Print a bearer token signed with the configured IMBILL_AUTH_SECRET."""
+    if role is Role.customer and not account:
+        raise _fail("a customer token needs --account ACCOUNT_ID", code=2)
+    from chalicelib.api.auth import mint_token
+    from chalicelib.config import ConfigError
+
+    try:
+        typer.echo(mint_token(role.value, account, ttl_seconds=ttl))
+    except ConfigError as exc:
+        raise _fail(str(exc)) from exc
+
+
+@tables_cli.command("create")
+def tables_create() -> None:
+    """Create every table that is missing (idempotent) at IMBILL_DYNAMODB_ENDPOINT, or in AWS."""
+    from chalicelib.config import ConfigError, settings
+
+    try:
+        current = settings()
+    except ConfigError as exc:
+        raise _fail(str(exc)) from exc
+    if current.dynamodb_endpoint:
+        _use_local_credentials()
+    _create_tables()
+
+
+@cli.command("ddb-local")
+def ddb_local(
+    data_dir: Annotated[Path, typer.Option(help="Where DynamoDB Local keeps its data.")] = Path(".local/data"),
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8001,
+    in_memory: Annotated[bool, typer.Option(help="Keep nothing on disk (ignores --data-dir).")] = False,
+) -> None:
+    """Run DynamoDB Local alone in the foreground until Ctrl-C (installs it on first use)."""
+    from chalicelib.local import ddblocal
+
+    try:
+        code = ddblocal.run_foreground(None if in_memory else data_dir, port)
+    except ddblocal.DynamoDBLocalError as exc:
+        raise _fail(str(exc)) from exc
+    raise typer.Exit(code)
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,60 @@
+"""Running jobs: one as of an instant, or every scheduled instant between two (the test clock)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from chalicelib.domain.calendar import iso
+from chalicelib.domain.errors import NotFound
+from chalicelib.jobs import registry
+from chalicelib.services.context import SYSTEM, Ctx
+
+
+def load_jobs() -> dict[str, registry.Job]:
+    """Import every job module (each registers itself) and answer the registry."""
+    from chalicelib.jobs import all_jobs  # noqa: F401  (registers the jobs)
+
+    return registry.JOBS
+
+
+def run_job(name: str, at: datetime, tz: ZoneInfo) -> dict[str, Any]:
+    jobs = load_jobs()
+    if name not in jobs:
+        raise NotFound(f"no job named {name!r}; jobs: {', '.join(jobs)}")
+    summary = jobs[name].run(Ctx(now=at, tz=tz, principal=SYSTEM), at)
+    return {"job": name, "at": iso(at), "summary": summary}
+
+
+def due_runs(start: datetime, end: datetime) -> list[tuple[datetime, int, registry.Job]]:
+    """Every (instant, job) scheduled in (start, end], in time order (ties in registry order)."""
+    jobs = list(load_jobs().values())
+    runs = [(t, i, job) for i, job in enumerate(jobs) for t in job.schedule.instants(start, end)]
+    runs.sort(key=lambda r: (r[0], r[1]))
+    return runs
+
+
+def run_between(start: datetime, end: datetime, tz: ZoneInfo, set_clock: Any) -> list[dict[str, Any]]:
+    """Run each job at each of its instants in (start, end], the clock set to that instant.
+
+    A job that says when it next has work (`next_due`) is skipped, with an empty summary and no
+    store access, at instants before that; the hint is asked again after any run that did work."""
+    out: list[dict[str, Any]] = []
+    hints: dict[str, datetime | None] = {}
+    stale = True
+    for t, _, job in due_runs(start, end):
+        ctx = Ctx(now=t, tz=tz, principal=SYSTEM)
+        if stale:
+            hints = {j.name: j.next_due(ctx) for j in load_jobs().values() if j.next_due is not None}
+            stale = False
+        if job.name in hints and (hints[job.name] is None or hints[job.name] > t):  # type: ignore[operator]
+            out.append({"job": job.name, "at": iso(t), "summary": {}})
+            continue
+        set_clock(t)
+        summary = job.run(ctx, t)
+        out.append({"job": job.name, "at": iso(t), "summary": summary})
+        if any(summary.values()) or job.name in hints:
+            stale = True
+    set_clock(end)
+    return out

@@ -1,0 +1,1 @@
+"""Local tooling: DynamoDB Local launcher and other developer-only helpers (never used in Lambda)."""

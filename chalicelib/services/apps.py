@@ -1,0 +1,157 @@
+"""Use cases on apps: create, read, auto-renew flag, Developer extension, and the app write rule."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.domain.calendar import add_months
+from chalicelib.domain.errors import Conflict, Gone, NotFound
+from chalicelib.domain.lifecycle import AppState, dues
+from chalicelib.services.context import Ctx
+from chalicelib.services.ledger import save_account
+from chalicelib.store import uow, views
+from chalicelib.store.models import AccountModel, AppModel, MetaModel, due_shard
+from chalicelib.store.paging import Page, page
+
+SDKAPPID_BASE = 1_400_000_000
+
+
+def state(app: AppModel) -> AppState:
+    return AppState(
+        edition=app.edition,
+        status=app.status,
+        expires_at=app.expires_at,
+        auto_renew=bool(app.auto_renew),
+        stopped_at=app.stopped_at,
+        disabled_at=app.disabled_at,
+        last_warned_day=app.last_warned_day,
+    )
+
+
+def refresh_dues(ctx: Ctx, app: AppModel) -> None:
+    """Recompute the sparse due-time attributes the lifecycle jobs query by."""
+    d = dues(state(app), ctx.tz, ctx.catalog)
+    app.warn_due_at = d.warn_due_at
+    app.enforce_due_at = d.enforce_due_at
+    app.reclaim_due_at = d.reclaim_due_at
+
+
+def save_app(tx: TransactWrite, ctx: Ctx, app: AppModel, *, new: bool = False) -> None:
+    """Every app write: dues recomputed, written only over the version we read."""
+    refresh_dues(ctx, app)
+    old = int(app.version)
+    app.version = old + 1
+    condition = AppModel.sdkappid.does_not_exist() if new else AppModel.version == old
+    tx.save(app, condition=condition)
+
+
+def load_app(ctx: Ctx, sdkappid: int, *, consistent: bool = True, writable: bool = False) -> AppModel:
+    """The app if the caller may see it (another account's app is 'not found')."""
+    try:
+        app = AppModel.get(sdkappid, consistent_read=consistent)
+    except AppModel.DoesNotExist:
+        raise NotFound(f"app {sdkappid} not found") from None
+    if ctx.principal.role == "customer" and ctx.principal.account_id != app.account_id:
+        raise NotFound(f"app {sdkappid} not found")
+    if writable and app.status == "reclaimed":
+        raise Gone(f"app {sdkappid} was reclaimed")
+    return app
+
+
+def _next_sdkappid() -> int:
+    item = MetaModel("sdkappid")
+    item.update(actions=[MetaModel.counter.add(1)])
+    return SDKAPPID_BASE + int(item.counter)
+
+
+def create_app(ctx: Ctx, account_id: str, name: str, region: str) -> dict[str, Any]:
+    ctx.principal.check_account(account_id)
+    if ctx.principal.role not in ("operator", "customer"):
+        ctx.principal.require("operator", "customer")
+    sdkappid = _next_sdkappid()
+    limit = ctx.catalog.max_apps
+
+    def attempt() -> dict[str, Any]:
+        try:
+            acct = AccountModel.get(account_id, consistent_read=True)
+        except AccountModel.DoesNotExist:
+            raise NotFound(f"account {account_id} not found") from None
+        if int(acct.apps_count) >= limit:
+            raise Conflict(f"an account may own at most {limit} apps", code="limit_exceeded")
+        app = AppModel(
+            sdkappid,
+            account_id=account_id,
+            name=name,
+            region=region,
+            edition="developer",
+            status="enabled",
+            created_at=ctx.now,
+            expires_at=add_months(ctx.now, 1, ctx.tz),
+            auto_renew=False,
+            had_paid=False,
+            version=0,
+            due_shard=due_shard(sdkappid),
+        )
+        acct.apps_count = int(acct.apps_count) + 1
+        with uow.write() as tx:
+            save_app(tx, ctx, app, new=True)
+            save_account(tx, acct)
+        return views.app(app)
+
+    return uow.with_retries(attempt)
+
+
+def get_app(ctx: Ctx, sdkappid: int) -> dict[str, Any]:
+    return views.app(load_app(ctx, sdkappid, consistent=False))
+
+
+def list_apps(ctx: Ctx, account_id: str, limit: int, token: str | None) -> Page:
+    ctx.principal.check_account(account_id)
+    return page(AppModel.by_account.query, account_id, views.app, limit, token)
+
+
+def update_app(ctx: Ctx, sdkappid: int, change: Any) -> dict[str, Any]:
+    """Load, apply `change(app)` (which may raise), save under the version condition; retried."""
+
+    def attempt() -> dict[str, Any]:
+        app = load_app(ctx, sdkappid, writable=True)
+        change(app)
+        with uow.write() as tx:
+            save_app(tx, ctx, app)
+        return views.app(app)
+
+    return uow.with_retries(attempt)
+
+
+def set_auto_renew(ctx: Ctx, sdkappid: int, enabled: bool) -> dict[str, Any]:
+    def change(app: AppModel) -> None:
+        if enabled and app.edition == "developer":
+            raise Conflict("the Developer edition does not renew; ask for a trial extension")
+        app.auto_renew = enabled
+
+    return update_app(ctx, sdkappid, change)
+
+
+def extend_trial(ctx: Ctx, sdkappid: int) -> dict[str, Any]:
+    """Developer extension: after expiry (before reclamation) expires add_months(now, 1), enabled."""
+
+    def change(app: AppModel) -> None:
+        if app.edition != "developer":
+            raise Conflict("only a Developer app can be extended")
+        if ctx.now < app.expires_at:
+            raise Conflict("a Developer app can be extended only after it expires")
+        reenable(app, add_months(ctx.now, 1, ctx.tz))
+
+    return update_app(ctx, sdkappid, change)
+
+
+def reenable(app: AppModel, expires_at: datetime) -> None:
+    app.status = "enabled"
+    app.stop_reason = None
+    app.stopped_at = None
+    app.disabled_at = None
+    app.expires_at = expires_at
+    app.last_warned_day = None

@@ -1,0 +1,42 @@
+"""What every use case receives: the instant it acts at, the billing zone, the catalog, the caller."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from chalicelib.domain.catalog import Catalog, catalog
+from chalicelib.domain.errors import Forbidden, NotFound
+
+
+@dataclass(frozen=True)
+class Principal:
+    role: str  # customer | operator | service
+    account_id: str | None = None
+
+    @property
+    def is_operator(self) -> bool:
+        return self.role == "operator"
+
+    def require(self, *roles: str) -> None:
+        if self.role not in roles:
+            raise Forbidden(f"role {self.role!r} may not do this")
+
+    def check_account(self, account_id: str) -> None:
+        """A customer sees only its own account; another account's resources are 'not found'."""
+        if self.role == "customer" and self.account_id != account_id:
+            raise NotFound(f"account {account_id} not found")
+        if self.role == "service":
+            raise Forbidden("the service role may only ingest usage and read entitlements")
+
+
+SYSTEM = Principal(role="operator", account_id=None)
+
+
+@dataclass(frozen=True)
+class Ctx:
+    now: datetime
+    tz: ZoneInfo
+    principal: Principal = SYSTEM
+    catalog: Catalog = field(default_factory=catalog)

@@ -1,0 +1,50 @@
+"""Balance moves: every change of balance writes one ledger entry in the same transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.domain.money import Cents
+from chalicelib.store.models import AccountModel, LedgerModel
+
+
+@dataclass(frozen=True)
+class Move:
+    kind: str  # topup | purchase | refund | credit | bill
+    cash: Cents  # signed: negative takes money
+    gift: Cents
+    ref: str | None = None
+
+
+def save_account(tx: TransactWrite, acct: AccountModel) -> None:
+    """Write the account only if nobody else wrote it since we read it (optimistic version)."""
+    old = int(acct.version)
+    acct.version = old + 1
+    tx.save(acct, condition=AccountModel.version == old)
+
+
+def post(tx: TransactWrite, acct: AccountModel, moves: list[Move], at: datetime) -> list[LedgerModel]:
+    """Apply moves to the account's balance and write one ledger entry per move, then the account."""
+    entries = []
+    for move in moves:
+        acct.cash = int(acct.cash) + move.cash
+        acct.gift = int(acct.gift) + move.gift
+        acct.ledger_seq = int(acct.ledger_seq) + 1
+        entry = LedgerModel(
+            acct.account_id,
+            acct.ledger_seq,
+            at=at,
+            kind=move.kind,
+            cash=move.cash,
+            gift=move.gift,
+            balance_cash=acct.cash,
+            balance_gift=acct.gift,
+            ref=move.ref,
+        )
+        tx.save(entry, condition=LedgerModel.seq.does_not_exist())
+        entries.append(entry)
+    save_account(tx, acct)
+    return entries

@@ -1,0 +1,261 @@
+"""PynamoDB models: the one definition of every table, used by moto tests, DynamoDB Local and infra/.
+
+Table names carry a per-stage prefix; :func:`configure` points every model at the configured
+endpoint (DynamoDB Local, moto server or AWS). Access patterns are listed in docs/data-model.md.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    ListAttribute,
+    MapAttribute,
+    NumberAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+    UTCDateTimeAttribute,
+)
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from chalicelib.config import settings
+
+DUE_SHARDS = 4  # a hot due day is spread over this many index partitions
+
+
+def due_shard(sdkappid: int | str) -> str:
+    """Shard of the due-time indexes: a stable function of the item's key."""
+    if isinstance(sdkappid, str):
+        return str(sum(sdkappid.encode()) % DUE_SHARDS)
+    return str(sdkappid % DUE_SHARDS)
+
+
+class _Base(Model):
+    class Meta:
+        abstract = True
+        table_name = "unset"
+        region = "us-east-1"
+        host: str | None = None
+        billing_mode = "PAY_PER_REQUEST"
+        max_retry_attempts = 3
+
+
+
+
+# ---------------------------------------------------------------- accounts
+class ArrearsDueIndex(GlobalSecondaryIndex["AccountModel"]):
+    class Meta:
+        index_name = "arrears_due"
+        projection = AllProjection()
+
+    due_shard = UnicodeAttribute(hash_key=True)
+    arrears_due_at = UTCDateTimeAttribute(range_key=True)
+
+
+class AccountModel(_Base):
+    class Meta(_Base.Meta):
+        base_name = "accounts"
+
+    account_id = UnicodeAttribute(hash_key=True)
+    email = UnicodeAttribute()
+    phone = UnicodeAttribute()
+    status = UnicodeAttribute(default="active")  # active | arrears
+    arrears_since = UTCDateTimeAttribute(null=True)
+    arrears_due_at = UTCDateTimeAttribute(null=True)  # sparse: arrears_since + 24 h while unenforced
+    due_shard = UnicodeAttribute()
+    cash = NumberAttribute(default=0)  # cents, may be negative (postpaid shortfall)
+    gift = NumberAttribute(default=0)  # cents
+    apps_count = NumberAttribute(default=0)  # apps not reclaimed
+    ledger_seq = NumberAttribute(default=0)  # last ledger entry number
+    version = NumberAttribute(default=0)  # optimistic concurrency for every account write
+    created_at = UTCDateTimeAttribute()
+
+    arrears_due = ArrearsDueIndex()
+
+
+# ---------------------------------------------------------------- apps
+class AppsByAccountIndex(GlobalSecondaryIndex["AppModel"]):
+    class Meta:
+        index_name = "by_account"
+        projection = AllProjection()
+
+    account_id = UnicodeAttribute(hash_key=True)
+    sdkappid = NumberAttribute(range_key=True)
+
+
+class WarnDueIndex(GlobalSecondaryIndex["AppModel"]):
+    class Meta:
+        index_name = "warn_due"
+        projection = AllProjection()
+
+    due_shard = UnicodeAttribute(hash_key=True)
+    warn_due_at = UTCDateTimeAttribute(range_key=True)
+
+
+class EnforceDueIndex(GlobalSecondaryIndex["AppModel"]):
+    class Meta:
+        index_name = "enforce_due"
+        projection = AllProjection()
+
+    due_shard = UnicodeAttribute(hash_key=True)
+    enforce_due_at = UTCDateTimeAttribute(range_key=True)
+
+
+class ReclaimDueIndex(GlobalSecondaryIndex["AppModel"]):
+    class Meta:
+        index_name = "reclaim_due"
+        projection = AllProjection()
+
+    due_shard = UnicodeAttribute(hash_key=True)
+    reclaim_due_at = UTCDateTimeAttribute(range_key=True)
+
+
+class AppModel(_Base):
+    class Meta(_Base.Meta):
+        base_name = "apps"
+
+    sdkappid = NumberAttribute(hash_key=True)
+    account_id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    region = UnicodeAttribute()
+    edition = UnicodeAttribute(default="developer")
+    status = UnicodeAttribute(default="enabled")  # enabled | disabled | stopped | reclaimed
+    stop_reason = UnicodeAttribute(null=True)  # expired | arrears
+    created_at = UTCDateTimeAttribute()
+    expires_at = UTCDateTimeAttribute()
+    auto_renew = BooleanAttribute(default=False)
+    stopped_at = UTCDateTimeAttribute(null=True)
+    disabled_at = UTCDateTimeAttribute(null=True)
+    reclaimed_at = UTCDateTimeAttribute(null=True)
+    had_paid = BooleanAttribute(default=False)  # once paid, never Developer again
+    version = NumberAttribute(default=0)  # optimistic concurrency for every app write
+    due_shard = UnicodeAttribute()
+    # sparse due-time attributes: present only while a job has something to do for the app
+    warn_due_at = UTCDateTimeAttribute(null=True)
+    last_warned_day = UnicodeAttribute(null=True)
+    enforce_due_at = UTCDateTimeAttribute(null=True)
+    reclaim_due_at = UTCDateTimeAttribute(null=True)
+    # plugin / add-on state (deleted on reclamation)
+    push_quota = NumberAttribute(null=True)
+    call_trial_used = BooleanAttribute(default=False)
+
+    by_account = AppsByAccountIndex()
+    warn_due = WarnDueIndex()
+    enforce_due = EnforceDueIndex()
+    reclaim_due = ReclaimDueIndex()
+
+
+# ---------------------------------------------------------------- orders
+class PeriodMap(MapAttribute[str, Any]):
+    starts_at = UTCDateTimeAttribute()
+    ends_at = UTCDateTimeAttribute()
+    paid_cash = NumberAttribute()
+    paid_gift = NumberAttribute()
+
+
+class OrderModel(_Base):
+    class Meta(_Base.Meta):
+        base_name = "orders"
+
+    sdkappid = NumberAttribute(hash_key=True)
+    order_id = UnicodeAttribute(range_key=True)  # sortable by creation: o<yyyymmddHHMMSSffffff><rand>
+    account_id = UnicodeAttribute()
+    product = UnicodeAttribute()  # standard | pro | push | search | desk | chatbot | call
+    kind = UnicodeAttribute()  # new | renewal | upgrade | auto_renewal | reactivation
+    tier = UnicodeAttribute(null=True)
+    quantity = NumberAttribute(default=1)
+    months = NumberAttribute()
+    starts_at = UTCDateTimeAttribute()
+    ends_at = UTCDateTimeAttribute()
+    price = NumberAttribute()
+    monthly_price = NumberAttribute()  # list price of one month, the refund's used value
+    voucher_id = UnicodeAttribute(null=True)
+    voucher_amount = NumberAttribute(default=0)
+    paid_cash = NumberAttribute()
+    paid_gift = NumberAttribute()
+    refunded = BooleanAttribute(default=False)
+    refunded_at = UTCDateTimeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+    periods = ListAttribute(of=PeriodMap, default=list)
+
+
+# ---------------------------------------------------------------- vouchers
+class VoucherModel(_Base):
+    class Meta(_Base.Meta):
+        base_name = "vouchers"
+
+    account_id = UnicodeAttribute(hash_key=True)
+    voucher_id = UnicodeAttribute(range_key=True)
+    amount = NumberAttribute()
+    expires_at = UTCDateTimeAttribute(null=True)
+    used_by_order = UnicodeAttribute(null=True)
+    created_at = UTCDateTimeAttribute()
+
+
+# ---------------------------------------------------------------- ledger
+class LedgerModel(_Base):
+    class Meta(_Base.Meta):
+        base_name = "ledger"
+
+    account_id = UnicodeAttribute(hash_key=True)
+    seq = NumberAttribute(range_key=True)  # 1, 2, 3... = the account's ledger_seq after the move
+    at = UTCDateTimeAttribute()
+    kind = UnicodeAttribute()  # topup | purchase | refund | credit | bill
+    cash = NumberAttribute()
+    gift = NumberAttribute()
+    balance_cash = NumberAttribute()
+    balance_gift = NumberAttribute()
+    ref = UnicodeAttribute(null=True)
+
+
+# ---------------------------------------------------------------- idempotency
+class IdempotencyModel(_Base):
+    class Meta(_Base.Meta):
+        base_name = "idempotency"
+
+    key = UnicodeAttribute(hash_key=True)  # <principal>#<route>#<Idempotency-Key>
+    request_hash = UnicodeAttribute()
+    status_code = NumberAttribute()
+    body = UnicodeAttribute()
+    created_at = UTCDateTimeAttribute()
+    expires = TTLAttribute()
+
+
+# ---------------------------------------------------------------- meta (clock, counters)
+class MetaModel(_Base):
+    class Meta(_Base.Meta):
+        base_name = "meta"
+
+    name = UnicodeAttribute(hash_key=True)
+    value = UnicodeAttribute(null=True)
+    counter = NumberAttribute(default=0)
+
+
+ALL_MODELS: list[type[_Base]] = [
+    AccountModel,
+    AppModel,
+    OrderModel,
+    VoucherModel,
+    LedgerModel,
+    IdempotencyModel,
+    MetaModel,
+]
+
+
+def configure(host: str | None = None, prefix: str | None = None, region: str | None = None) -> None:
+    """Point every model at an endpoint and table prefix (default: from settings)."""
+    s = settings()
+    for model in ALL_MODELS:
+        model.Meta.table_name = f"{prefix if prefix is not None else s.table_prefix}{model.Meta.base_name}"
+        model.Meta.host = host if host is not None else s.dynamodb_endpoint
+        model.Meta.region = region or s.region
+        model._connection = None
+
+
+def register(model: type[_Base]) -> type[_Base]:
+    """Add a model defined in another module (usage, bills, notifications) to ALL_MODELS."""
+    if model not in ALL_MODELS:
+        ALL_MODELS.append(model)
+    return model

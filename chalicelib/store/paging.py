@@ -1,0 +1,47 @@
+"""List endpoints page with ?limit= and an opaque next_token (the query's LastEvaluatedKey)."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable
+from typing import Any
+
+from chalicelib.domain.errors import InvalidRequest
+
+Page = dict[str, Any]
+
+
+def encode(key: dict[str, Any] | None) -> str | None:
+    if not key:
+        return None
+    return base64.urlsafe_b64encode(json.dumps(key, sort_keys=True).encode()).decode()
+
+
+def decode(token: str | None) -> dict[str, Any] | None:
+    if not token:
+        return None
+    try:
+        value = json.loads(base64.urlsafe_b64decode(token.encode()))
+    except (ValueError, TypeError):
+        raise InvalidRequest("next_token is not valid") from None
+    if not isinstance(value, dict):
+        raise InvalidRequest("next_token is not valid")
+    return value
+
+
+def page(
+    query: Callable[..., Any],
+    hash_key: Any,
+    render: Callable[[Any], dict[str, Any]],
+    limit: int,
+    token: str | None,
+    consistent: bool = False,
+    **kwargs: Any,
+) -> Page:
+    """One page of a key-condition query, oldest first, rendered."""
+    result = query(
+        hash_key, limit=limit, last_evaluated_key=decode(token), consistent_read=consistent, **kwargs
+    )
+    items = [render(x) for x in result]
+    return {"items": items, "next_token": encode(result.last_evaluated_key)}

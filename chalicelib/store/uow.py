@@ -1,0 +1,65 @@
+"""One unit of work = one DynamoDB TransactWriteItems, plus the retry policy around it."""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from pynamodb.connection import Connection
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.transactions import TransactGet, TransactWrite
+
+from chalicelib.store import models
+
+T = TypeVar("T")
+
+_connection: Connection | None = None
+_connection_key: tuple[str | None, str] | None = None
+
+
+def connection() -> Connection:
+    global _connection, _connection_key
+    key = (models.AccountModel.Meta.host, models.AccountModel.Meta.region)
+    if _connection is None or _connection_key != key:
+        _connection = Connection(region=key[1], host=key[0], max_retry_attempts=3)
+        _connection_key = key
+    return _connection
+
+
+def reset_connection() -> None:
+    global _connection
+    _connection = None
+
+
+def write() -> TransactWrite:
+    return TransactWrite(connection=connection())
+
+
+def read() -> TransactGet:
+    return TransactGet(connection=connection())
+
+
+class Contention(Exception):
+    """A transaction kept losing to concurrent writers."""
+
+
+def is_conflict(err: TransactWriteError) -> bool:
+    """A cancelled transaction whose conditions (or a concurrent transaction) failed."""
+    return err.cause_response_code in ("TransactionCanceledException", "TransactionConflictException")
+
+
+def with_retries(attempt: Callable[[], T], tries: int = 40) -> T:
+    """Run an optimistic load-decide-commit attempt until it commits; each try reloads state.
+
+    `attempt` raises TransactWriteError when its conditions fail because another writer won;
+    it is run again from scratch (so a balance check sees the other writer's effect)."""
+    for i in range(tries):
+        try:
+            return attempt()
+        except TransactWriteError as err:
+            if not is_conflict(err) or i == tries - 1:
+                raise
+            time.sleep(random.uniform(0, min(0.2, 0.005 * (2**min(i, 6)))))
+    raise Contention("too much contention")

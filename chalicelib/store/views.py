@@ -1,0 +1,116 @@
+"""Read views: items as the contract's JSON shapes (used by the API and the console)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from chalicelib.domain.calendar import iso
+from chalicelib.domain.money import Cents, fmt
+from chalicelib.store.models import AccountModel, AppModel, LedgerModel, OrderModel, VoucherModel
+
+
+def _iso(value: datetime | None) -> str | None:
+    return iso(value) if value is not None else None
+
+
+def balance(cash: Cents, gift: Cents) -> dict[str, str]:
+    return {"cash": fmt(cash), "gift": fmt(gift), "total": fmt(cash + gift)}
+
+
+def money3(cash: Cents, gift: Cents) -> dict[str, str]:
+    return {"total": fmt(cash + gift), "cash": fmt(cash), "gift": fmt(gift)}
+
+
+def account(a: AccountModel) -> dict[str, Any]:
+    return {
+        "account_id": a.account_id,
+        "email": a.email,
+        "phone": a.phone,
+        "status": a.status,
+        "arrears_since": _iso(a.arrears_since),
+        "balance": balance(int(a.cash), int(a.gift)),
+        "apps_count": int(a.apps_count),
+        "created_at": _iso(a.created_at),
+    }
+
+
+def app(a: AppModel) -> dict[str, Any]:
+    return {
+        "sdkappid": int(a.sdkappid),
+        "account_id": a.account_id,
+        "name": a.name,
+        "region": a.region,
+        "edition": a.edition,
+        "status": a.status,
+        "stop_reason": a.stop_reason,
+        "created_at": _iso(a.created_at),
+        "expires_at": _iso(a.expires_at),
+        "auto_renew": bool(a.auto_renew),
+        "stopped_at": _iso(a.stopped_at),
+        "disabled_at": _iso(a.disabled_at),
+    }
+
+
+def order_status(o: OrderModel, now: datetime) -> str:
+    if o.refunded:
+        return "refunded"
+    if now < o.starts_at:
+        return "pending"
+    if now >= o.ends_at:
+        return "expired"
+    return "active"
+
+
+def order(o: OrderModel, now: datetime) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "order_id": o.order_id,
+        "sdkappid": int(o.sdkappid),
+        "account_id": o.account_id,
+        "product": o.product,
+        "kind": o.kind,
+        "months": int(o.months),
+        "starts_at": _iso(o.starts_at),
+        "ends_at": _iso(o.ends_at),
+        "price": fmt(int(o.price)),
+        "voucher_id": o.voucher_id,
+        "voucher_amount": fmt(int(o.voucher_amount)),
+        "paid_cash": fmt(int(o.paid_cash)),
+        "paid_gift": fmt(int(o.paid_gift)),
+        "status": order_status(o, now),
+        "periods": [
+            {
+                "starts_at": _iso(p.starts_at),
+                "ends_at": _iso(p.ends_at),
+                "paid_cash": fmt(int(p.paid_cash)),
+                "paid_gift": fmt(int(p.paid_gift)),
+            }
+            for p in o.periods
+        ],
+    }
+    if o.tier is not None:
+        out["tier"] = o.tier
+        out["quantity"] = int(o.quantity)
+    return out
+
+
+def ledger_entry(e: LedgerModel) -> dict[str, Any]:
+    return {
+        "entry_id": f"{e.account_id}-{int(e.seq):08d}",
+        "at": _iso(e.at),
+        "kind": e.kind,
+        "cash": fmt(int(e.cash)),
+        "gift": fmt(int(e.gift)),
+        "balance_cash": fmt(int(e.balance_cash)),
+        "balance_gift": fmt(int(e.balance_gift)),
+        "ref": e.ref,
+    }
+
+
+def voucher(v: VoucherModel) -> dict[str, Any]:
+    return {
+        "voucher_id": v.voucher_id,
+        "amount": fmt(int(v.amount)),
+        "expires_at": _iso(v.expires_at),
+        "used_by_order": v.used_by_order,
+    }

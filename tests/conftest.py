@@ -1,0 +1,112 @@
+"""Test wiring: moto in-process by default; IMBILL_TEST_BACKEND=ddblocal runs storage tests on DynamoDB Local."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+
+os.environ.update(
+    {
+        "IMBILL_STAGE": "local",
+        "IMBILL_TEST_CLOCK": "1",
+        "IMBILL_NOTIFY": "aws",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SECURITY_TOKEN": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "IMBILL_TABLE_PREFIX": "test-",
+    }
+)
+os.environ.pop("IMBILL_DYNAMODB_ENDPOINT", None)
+os.environ.setdefault("IMBILL_TIMEZONE", "UTC")
+
+import pytest  # noqa: E402
+
+from chalicelib import config  # noqa: E402
+
+BACKEND = os.environ.get("IMBILL_TEST_BACKEND", "moto")
+DDB_PORT = int(os.environ.get("IMBILL_TEST_DDB_PORT", "8011"))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if BACKEND != "ddblocal":
+        skip = pytest.mark.skip(reason="runs only against DynamoDB Local (IMBILL_TEST_BACKEND=ddblocal)")
+        for item in items:
+            if "ddblocal" in item.keywords and "launcher" not in item.nodeid:
+                item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def ddb_endpoint() -> Iterator[str | None]:
+    if BACKEND != "ddblocal":
+        yield None
+        return
+    from chalicelib.local import ddblocal
+
+    with ddblocal.running(None, DDB_PORT):
+        yield f"http://127.0.0.1:{DDB_PORT}"
+
+
+def _reset(tz: str) -> None:
+    from chalicelib.api import http
+    from chalicelib.store import uow
+
+    os.environ["IMBILL_TIMEZONE"] = tz
+    config.reset_settings()
+    http.reset_clock()
+    http.billing_zone.cache_clear()
+    uow.reset_connection()
+
+
+@pytest.fixture
+def billing_tz() -> str:
+    """Override in a test module (or parametrize) to run in another billing zone."""
+    return "UTC"
+
+
+@pytest.fixture
+def store(ddb_endpoint: str | None, billing_tz: str) -> Iterator[None]:
+    """Fresh tables for one test: moto in-process, or a unique prefix on DynamoDB Local."""
+    from chalicelib.store import models
+    from chalicelib.store.tables import create_tables, delete_tables
+
+    _reset(billing_tz)
+    if ddb_endpoint is None:
+        from moto import mock_aws
+
+        with mock_aws():
+            models.configure(host=None, prefix="test-")
+            create_tables()
+            yield
+    else:
+        prefix = f"t{uuid.uuid4().hex[:8]}-"
+        os.environ["IMBILL_TABLE_PREFIX"] = prefix
+        os.environ["IMBILL_DYNAMODB_ENDPOINT"] = ddb_endpoint
+        config.reset_settings()
+        models.configure(host=ddb_endpoint, prefix=prefix)
+        create_tables()
+        try:
+            yield
+        finally:
+            delete_tables()
+            os.environ.pop("IMBILL_DYNAMODB_ENDPOINT", None)
+            os.environ["IMBILL_TABLE_PREFIX"] = "test-"
+    _reset("UTC")
+
+
+@pytest.fixture
+def api(store: None):  # type: ignore[no-untyped-def]
+    from chalice.test import Client
+
+    import app as app_module
+    from tests.helpers import Api
+
+    from datetime import UTC, datetime
+
+    from chalicelib.clock import StoredClock
+
+    StoredClock().set(datetime(2025, 1, 1, tzinfo=UTC))  # scenarios move forward from here
+    with Client(app_module.app) as client:
+        yield Api(client)
