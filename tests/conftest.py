@@ -50,6 +50,7 @@ def ddb_endpoint() -> Iterator[str | None]:
 
 
 def _reset(tz: str) -> None:
+    from chalicelib import notify
     from chalicelib.api import http
     from chalicelib.store import uow
 
@@ -58,6 +59,7 @@ def _reset(tz: str) -> None:
     http.reset_clock()
     http.billing_zone.cache_clear()
     uow.reset_connection()
+    notify.reset_notifier()
 
 
 @pytest.fixture
@@ -76,7 +78,12 @@ def store(ddb_endpoint: str | None, billing_tz: str) -> Iterator[None]:
     if ddb_endpoint is None:
         from moto import mock_aws
 
+        import boto3
+
         with mock_aws():
+            boto3.client("ses", region_name="us-east-1").verify_email_identity(
+                EmailAddress=config.settings().email_from
+            )
             models.configure(host=None, prefix="test-")
             create_tables()
             yield
@@ -84,6 +91,7 @@ def store(ddb_endpoint: str | None, billing_tz: str) -> Iterator[None]:
         prefix = f"t{uuid.uuid4().hex[:8]}-"
         os.environ["IMBILL_TABLE_PREFIX"] = prefix
         os.environ["IMBILL_DYNAMODB_ENDPOINT"] = ddb_endpoint
+        os.environ["IMBILL_NOTIFY"] = "local"
         config.reset_settings()
         models.configure(host=ddb_endpoint, prefix=prefix)
         create_tables()
@@ -93,6 +101,7 @@ def store(ddb_endpoint: str | None, billing_tz: str) -> Iterator[None]:
             delete_tables()
             os.environ.pop("IMBILL_DYNAMODB_ENDPOINT", None)
             os.environ["IMBILL_TABLE_PREFIX"] = "test-"
+            os.environ["IMBILL_NOTIFY"] = "aws"
     _reset("UTC")
 
 

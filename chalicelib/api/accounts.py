@@ -8,7 +8,7 @@ from chalice import Blueprint
 
 from chalicelib.api import schemas as s
 from chalicelib.api.http import Call, route
-from chalicelib.services import accounts, apps
+from chalicelib.services import accounts, apps, notifications
 
 bp = Blueprint(__name__)
 
@@ -61,3 +61,9 @@ def list_apps(call: Call, account_id: str) -> dict[str, Any]:
        body=s.AppCreate, answer=s.App, status=201)
 def create_app(call: Call, account_id: str) -> dict[str, Any]:
     return apps.create_app(call.ctx, account_id, call.body.name, call.body.region)
+
+
+@route(bp, "/v1/accounts/{account_id}/notifications", summary="Notifications sent, oldest first",
+       answer=s.page_of(s.Notification), query=("limit", "next_token"))
+def list_notifications(call: Call, account_id: str) -> dict[str, Any]:
+    return notifications.list_notifications(call.ctx, account_id, call.limit(), call.query("next_token"))

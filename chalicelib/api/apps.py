@@ -8,7 +8,7 @@ from chalice import Blueprint
 
 from chalicelib.api import schemas as s
 from chalicelib.api.http import Call, int_param, route
-from chalicelib.services import apps, entitlements, purchases
+from chalicelib.services import apps, entitlements, lifecycle, purchases
 
 bp = Blueprint(__name__)
 
@@ -16,6 +16,11 @@ bp = Blueprint(__name__)
 @route(bp, "/v1/apps/{sdkappid}", summary="Read an app", answer=s.App)
 def get_app(call: Call, sdkappid: str) -> dict[str, Any]:
     return apps.get_app(call.ctx, int_param(sdkappid))
+
+
+@route(bp, "/v1/apps/{sdkappid}", "DELETE", summary="Reclaim a disabled or stopped app at once", answer=s.App)
+def delete_app(call: Call, sdkappid: str) -> dict[str, Any]:
+    return lifecycle.delete_app(call.ctx, int_param(sdkappid))
 
 
 @route(bp, "/v1/apps/{sdkappid}/purchases", "POST", summary="Buy, renew, upgrade or reactivate a base package",

@@ -246,6 +246,17 @@ class Entitlements(BaseModel):
     mau: dict[str, Any]
 
 
+class Notification(BaseModel):
+    notification_id: str
+    at: str
+    kind: Literal["expiry_warning", "stopped", "arrears", "reclaimed", "bill"]
+    channel: Literal["email", "sms"]
+    to: str
+    sdkappid: int | None
+    subject: str
+    body: str
+
+
 class ErrorBody(BaseModel):
     code: str
     message: str

@@ -20,6 +20,7 @@ class AppState:
     stopped_at: datetime | None = None
     disabled_at: datetime | None = None
     last_warned_day: str | None = None
+    renew_attempted_for: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ def dues(app: AppState, tz: ZoneInfo, catalog: Catalog) -> Dues:
         return Dues(
             warn_due_at=next_warning_due(app, tz, catalog),
             enforce_due_at=app.expires_at
-            if app.auto_renew and app.edition != "developer"
+            if will_try_auto_renew(app)
             else app.expires_at + timedelta(hours=catalog.lifecycle("stop_after_expiry_hours")),
             reclaim_due_at=None,
         )
@@ -74,6 +75,11 @@ def dues(app: AppState, tz: ZoneInfo, catalog: Catalog) -> Dues:
     if app.status == "disabled" and app.disabled_at is not None:
         return Dues(None, None, app.disabled_at + reclaim_after)
     return Dues(None, None, None)
+
+
+def will_try_auto_renew(app: AppState) -> bool:
+    """Auto-renew is tried once per expiry, for a paid edition with the flag on."""
+    return app.auto_renew and app.edition != "developer" and app.renew_attempted_for != app.expires_at
 
 
 def warning_days(expires_at: datetime, tz: ZoneInfo, catalog: Catalog) -> tuple[date, date]:

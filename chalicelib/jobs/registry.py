@@ -51,6 +51,12 @@ class Job:
     # earliest instant at which the job may have work (None: unknown, always run); lets the test
     # clock skip runs with nothing due without touching the store
     next_due: Callable[[Any], datetime | None] | None = None
+    outcomes: tuple[str, ...] = ()  # counts always present in a summary, zero when nothing happened
+
+    def summary(self, counts: Summary | None = None) -> Summary:
+        out = {k: 0 for k in self.outcomes}
+        out.update(counts or {})
+        return out
 
 
 JOBS: dict[str, Job] = {}

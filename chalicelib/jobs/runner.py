@@ -23,8 +23,8 @@ def run_job(name: str, at: datetime, tz: ZoneInfo) -> dict[str, Any]:
     jobs = load_jobs()
     if name not in jobs:
         raise NotFound(f"no job named {name!r}; jobs: {', '.join(jobs)}")
-    summary = jobs[name].run(Ctx(now=at, tz=tz, principal=SYSTEM), at)
-    return {"job": name, "at": iso(at), "summary": summary}
+    job = jobs[name]
+    return {"job": name, "at": iso(at), "summary": job.summary(job.run(Ctx(now=at, tz=tz, principal=SYSTEM), at))}
 
 
 def due_runs(start: datetime, end: datetime) -> list[tuple[datetime, int, registry.Job]]:
@@ -49,11 +49,11 @@ def run_between(start: datetime, end: datetime, tz: ZoneInfo, set_clock: Any) ->
             hints = {j.name: j.next_due(ctx) for j in load_jobs().values() if j.next_due is not None}
             stale = False
         if job.name in hints and (hints[job.name] is None or hints[job.name] > t):  # type: ignore[operator]
-            out.append({"job": job.name, "at": iso(t), "summary": {}})
+            out.append({"job": job.name, "at": iso(t), "summary": job.summary()})
             continue
         set_clock(t)
         summary = job.run(ctx, t)
-        out.append({"job": job.name, "at": iso(t), "summary": summary})
+        out.append({"job": job.name, "at": iso(t), "summary": job.summary(summary)})
         if any(summary.values()) or job.name in hints:
             stale = True
     set_clock(end)

@@ -28,6 +28,7 @@ def state(app: AppModel) -> AppState:
         stopped_at=app.stopped_at,
         disabled_at=app.disabled_at,
         last_warned_day=app.last_warned_day,
+        renew_attempted_for=app.renew_attempted_for,
     )
 
 

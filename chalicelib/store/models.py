@@ -137,6 +137,7 @@ class AppModel(_Base):
     last_warned_day = UnicodeAttribute(null=True)
     enforce_due_at = UTCDateTimeAttribute(null=True)
     reclaim_due_at = UTCDateTimeAttribute(null=True)
+    renew_attempted_for = UTCDateTimeAttribute(null=True)  # the expiry whose auto-renew was tried
     # plugin / add-on state (deleted on reclamation)
     push_quota = NumberAttribute(null=True)
     call_trial_used = BooleanAttribute(default=False)
@@ -259,3 +260,33 @@ def register(model: type[_Base]) -> type[_Base]:
     if model not in ALL_MODELS:
         ALL_MODELS.append(model)
     return model
+
+
+# ---------------------------------------------------------------- notifications (outbox)
+class NotificationsByAppIndex(GlobalSecondaryIndex["NotificationModel"]):
+    class Meta:
+        index_name = "by_app"
+        projection = AllProjection()
+
+    sdkappid = NumberAttribute(hash_key=True)
+    notification_id = UnicodeAttribute(range_key=True)
+
+
+class NotificationModel(_Base):
+    class Meta(_Base.Meta):
+        base_name = "notifications"
+
+    account_id = UnicodeAttribute(hash_key=True)
+    notification_id = UnicodeAttribute(range_key=True)  # <event instant>#<kind>#<sdkappid>#<channel>: dedupe key
+    at = UTCDateTimeAttribute()
+    kind = UnicodeAttribute()  # expiry_warning | stopped | arrears | reclaimed | bill
+    channel = UnicodeAttribute()  # email | sms
+    to = UnicodeAttribute()
+    sdkappid = NumberAttribute(null=True)
+    subject = UnicodeAttribute()
+    body = UnicodeAttribute()
+
+    by_app = NotificationsByAppIndex()
+
+
+register(NotificationModel)

@@ -1,0 +1,22 @@
+"""Job expiry-enforcement (hourly at :05): auto-renew at expiry; stop 24 h after expiry."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from chalicelib.jobs.registry import Job, Schedule, Summary, register
+from chalicelib.services import lifecycle
+from chalicelib.services.context import Ctx
+from chalicelib.store.models import AppModel
+
+
+def run(ctx: Ctx, at: datetime) -> Summary:
+    apps = lifecycle.due_apps(AppModel.enforce_due, AppModel.enforce_due_at, at)
+    return lifecycle.run_due(ctx, apps, lifecycle.enforce)
+
+
+def next_due(ctx: Ctx) -> datetime | None:
+    return lifecycle.earliest_due(AppModel.enforce_due, "enforce_due_at")
+
+
+JOB = register(Job("expiry-enforcement", Schedule(minute=5), run, next_due, outcomes=("renewed", "renew_failed", "stopped", "skipped")))

@@ -1,0 +1,66 @@
+"""The notification port: email through SES, SMS through SNS, or local (recorded only).
+
+Every notification is first recorded in the outbox table (what the console reads); sending
+happens after the record is committed, so a rerun that finds the record sends nothing again."""
+
+from __future__ import annotations
+
+import logging
+from functools import lru_cache
+from typing import Any, Protocol
+
+from chalicelib.config import settings
+
+log = logging.getLogger("imbill.notify")
+
+
+class Notifier(Protocol):
+    def email(self, to: str, subject: str, body: str) -> None: ...
+
+    def sms(self, to: str, body: str) -> None: ...
+
+
+class AwsNotifier:
+    def __init__(self, sender: str, region: str) -> None:
+        import boto3
+
+        self.sender = sender
+        self.ses: Any = boto3.client("ses", region_name=region)
+        self.sns: Any = boto3.client("sns", region_name=region)
+
+    def email(self, to: str, subject: str, body: str) -> None:
+        self.ses.send_email(
+            Source=self.sender,
+            Destination={"ToAddresses": [to]},
+            Message={"Subject": {"Data": subject}, "Body": {"Text": {"Data": body}}},
+        )
+
+    def sms(self, to: str, body: str) -> None:
+        self.sns.publish(PhoneNumber=to, Message=body)
+
+
+class LocalNotifier:
+    """For `imbill serve`: the outbox is the record; sending is a log line."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str, str]] = []
+
+    def email(self, to: str, subject: str, body: str) -> None:
+        self.sent.append(("email", to, subject))
+        log.info("email to %s: %s", to, subject)
+
+    def sms(self, to: str, body: str) -> None:
+        self.sent.append(("sms", to, body))
+        log.info("sms to %s: %s", to, body)
+
+
+@lru_cache(maxsize=1)
+def notifier() -> Notifier:
+    s = settings()
+    if s.notify == "aws":
+        return AwsNotifier(s.email_from, s.region)
+    return LocalNotifier()
+
+
+def reset_notifier() -> None:
+    notifier.cache_clear()

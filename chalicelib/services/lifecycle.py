@@ -1,0 +1,204 @@
+"""Lifecycle use cases run by the jobs, one app at a time, each one transaction (section 7)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from pynamodb.exceptions import TransactWriteError
+
+from chalicelib.domain import orders as rules
+from chalicelib.domain.calendar import iso, local_date, local_midnight
+from chalicelib.domain.errors import BillingError, Conflict, Gone
+from chalicelib.domain.lifecycle import warning_days, will_try_auto_renew
+from chalicelib.services import notifications
+from chalicelib.services.apps import load_app, save_app, state
+from chalicelib.services.context import Ctx
+from chalicelib.services.ledger import save_account
+from chalicelib.services.purchases import Loaded, charge
+from chalicelib.store import uow, views
+from chalicelib.store.models import DUE_SHARDS, AccountModel, AppModel
+
+# hooks that delete an app's data on reclamation (usage, user sets, plugin state); each returns a count
+RECLAIM_HOOKS: list[Callable[[int], int]] = [notifications.delete_for_app]
+
+
+def due_apps(index: Any, attr: Any, at: datetime) -> Iterator[AppModel]:
+    """Apps whose due-time attribute is at or before `at`, shard by shard (a Query per shard)."""
+    for shard in range(DUE_SHARDS):
+        yield from index.query(str(shard), attr <= at)
+
+
+def earliest_due(index: Any, attr_name: str) -> datetime | None:
+    """The smallest due time in an index (one Query with Limit 1 per shard)."""
+    found = []
+    for shard in range(DUE_SHARDS):
+        for item in index.query(str(shard), limit=1):
+            found.append(getattr(item, attr_name))
+            break
+    return min(found) if found else None
+
+
+def process(app: AppModel, step: Callable[[AppModel], str]) -> str:
+    """Run one app's step; when the index copy was stale (version moved), reload and retry."""
+    for _ in range(3):
+        try:
+            return step(app)
+        except TransactWriteError as err:
+            if not uow.is_conflict(err):
+                raise
+            app = AppModel.get(app.sdkappid, consistent_read=True)
+    return "skipped"
+
+
+def _account(account_id: str) -> AccountModel:
+    return AccountModel.get(account_id, consistent_read=True)
+
+
+# ------------------------------------------------------------------ expiry warnings
+def warn(ctx: Ctx, app: AppModel) -> str:
+    """One warning (email + SMS) on each local day E-6 ... E+1 for a package not yet renewed."""
+    today = local_date(ctx.now, ctx.tz)
+    if app.status != "enabled" or app.warn_due_at is None or app.warn_due_at > ctx.now:
+        return "skipped"
+    first, last = warning_days(app.expires_at, ctx.tz, ctx.catalog)
+    if app.last_warned_day == today.isoformat():
+        return "skipped"
+    items = []
+    if first <= today <= last:
+        acct = _account(app.account_id)
+        items = notifications.compose(
+            acct, "expiry_warning", local_midnight(today, ctx.tz), ctx.now,
+            subject=f"App {app.sdkappid}: {app.edition} package expires {iso(app.expires_at)}",
+            body=_warning_body(app, today, local_date(app.expires_at, ctx.tz)),
+            sdkappid=int(app.sdkappid),
+        )
+        app.last_warned_day = today.isoformat()
+    elif today > last:  # the window passed without a run on its last day: nothing more to send
+        app.last_warned_day = last.isoformat()
+    else:
+        return "skipped"
+    with uow.write() as tx:
+        save_app(tx, ctx, app)
+        notifications.record(tx, items)
+    notifications.dispatch(items)
+    return "warned" if items else "skipped"
+
+
+def _warning_body(app: AppModel, today: date, e_day: date) -> str:
+    days = (e_day - today).days
+    when = "expired yesterday" if days < 0 else ("expires today" if days == 0 else f"expires in {days} day(s)")
+    return (
+        f"The {app.edition} package of app {app.sdkappid} ({app.name}) {when} ({iso(app.expires_at)}). "
+        "Renew it to keep the app in service; it stops 24 hours after expiry."
+    )
+
+
+# ------------------------------------------------------------------ expiry enforcement
+def enforce(ctx: Ctx, app: AppModel) -> str:
+    """At expiry: auto-renew if asked and affordable; 24 h after expiry: stop (reason expired)."""
+    if app.status != "enabled" or app.enforce_due_at is None or app.enforce_due_at > ctx.now:
+        return "skipped"
+    expiry = app.expires_at
+    stop_at = expiry + timedelta(hours=ctx.catalog.lifecycle("stop_after_expiry_hours"))
+    if ctx.now < expiry:
+        return "skipped"
+    if will_try_auto_renew(state(app)) and ctx.now < stop_at:
+        return _auto_renew(ctx, app)
+    if ctx.now < stop_at:
+        return "skipped"
+    acct = _account(app.account_id)
+    app.status = "stopped"
+    app.stop_reason = "expired"
+    app.stopped_at = ctx.now
+    items = notifications.compose(
+        acct, "stopped", ctx.now, ctx.now,
+        subject=f"App {app.sdkappid} stopped: package expired",
+        body=f"App {app.sdkappid} ({app.name}) was stopped: its package expired {iso(expiry)} and was not renewed. "
+        "Its data is deleted 90 days after the stop unless it is brought back by a purchase.",
+        sdkappid=int(app.sdkappid),
+    )
+    with uow.write() as tx:
+        save_app(tx, ctx, app)
+        notifications.record(tx, items)
+    notifications.dispatch(items)
+    return "stopped"
+
+
+def _auto_renew(ctx: Ctx, app: AppModel) -> str:
+    acct = _account(app.account_id)
+    monthly = ctx.catalog.edition(app.edition).monthly_price
+    app.renew_attempted_for = app.expires_at
+    if int(acct.cash) + int(acct.gift) < monthly:
+        with uow.write() as tx:
+            save_app(tx, ctx, app)
+        return "renew_failed"
+    bounds = rules.period_bounds(app.expires_at, 1, ctx.tz)
+    with uow.write() as tx:
+        charge(tx, ctx, Loaded(app=app, account=acct, voucher=None, done=None), product=app.edition,
+               kind="auto_renewal", months=1, starts_at=app.expires_at, monthly_price=monthly, bounds=bounds)
+        app.expires_at = bounds[-1][1]
+        app.last_warned_day = None
+        save_app(tx, ctx, app)
+    return "renewed"
+
+
+# ------------------------------------------------------------------ reclamation
+def reclaim(ctx: Ctx, app: AppModel) -> str:
+    """90 days after a stop/disable (or on delete): data goes, a tombstone stays, the slot frees."""
+    if app.status not in ("stopped", "disabled"):
+        return "skipped"
+    for hook in RECLAIM_HOOKS:
+        hook(int(app.sdkappid))
+    acct = _account(app.account_id)
+    acct.apps_count = max(0, int(acct.apps_count) - 1)
+    app.status = "reclaimed"
+    app.reclaimed_at = ctx.now
+    app.auto_renew = False
+    app.push_quota = None
+    app.call_trial_used = False
+    items = notifications.compose(
+        acct, "reclaimed", ctx.now, ctx.now,
+        subject=f"App {app.sdkappid} reclaimed",
+        body=f"App {app.sdkappid} ({app.name}) was reclaimed: its usage, plugin and add-on state were deleted. "
+        "Orders, bills and the ledger are kept.",
+        sdkappid=int(app.sdkappid),
+    )
+    with uow.write() as tx:
+        save_app(tx, ctx, app)
+        save_account(tx, acct)
+        notifications.record(tx, items)
+    notifications.dispatch(items)
+    return "reclaimed"
+
+
+def reclaim_due(ctx: Ctx, app: AppModel) -> str:
+    if app.reclaim_due_at is None or app.reclaim_due_at > ctx.now:
+        return "skipped"
+    return reclaim(ctx, app)
+
+
+def delete_app(ctx: Ctx, sdkappid: int) -> dict[str, Any]:
+    """DELETE /v1/apps/{id}: allowed only when disabled or stopped; reclaims at once."""
+    app = load_app(ctx, sdkappid)
+    if app.status == "reclaimed":
+        raise Gone(f"app {sdkappid} was reclaimed")
+    if app.status not in ("disabled", "stopped"):
+        raise Conflict("only a disabled or stopped app can be deleted (refund it first)")
+    outcome = process(app, lambda a: reclaim(ctx, a))
+    if outcome != "reclaimed":
+        raise Conflict(f"app {sdkappid} changed while being deleted; try again")
+    return views.app(load_app(ctx, sdkappid))
+
+
+def run_due(ctx: Ctx, apps: Iterator[AppModel], step: Callable[[Ctx, AppModel], str]) -> dict[str, int]:
+    """Apply a step to each due app; count outcomes. A failure is counted and does not stop the run."""
+    counts: dict[str, int] = {}
+    for app in apps:
+        try:
+            outcome = process(app, lambda a: step(ctx, a))
+        except BillingError:
+            outcome = "skipped"
+        counts[outcome] = counts.get(outcome, 0) + 1
+    return counts
