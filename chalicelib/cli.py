@@ -79,7 +79,8 @@ def _configure_local_env(ddb_port: int, test_clock: bool) -> None:
     os.environ["IMBILL_NOTIFY"] = "local"
     # Anything else the local stage of .chalice/config.json sets (e.g. IMBILL_TIMEZONE), unless the
     # shell or a flag above already decided it.
-    for name, value in _chalice_config_from_disk()["stages"][CHALICE_STAGE].get("environment_variables", {}).items():
+    stage = _chalice_config_from_disk()["stages"][CHALICE_STAGE]
+    for name, value in stage.get("environment_variables", {}).items():
         os.environ.setdefault(name, value)
 
 
@@ -116,9 +117,7 @@ def _start_engine(engine: Engine, data_dir: Path, ddb_port: int) -> Callable[[],
         return server.stop
 
     try:
-        typer.echo(f"java: {ddblocal.java_version()}", err=True)
-        ddblocal.ensure_installed()
-        proc = ddblocal.start(data_dir, ddb_port)
+        proc = ddblocal.start(data_dir, ddb_port)  # installs DynamoDB Local on first use
     except ddblocal.DynamoDBLocalError as exc:
         raise _fail(str(exc)) from exc
     typer.echo(f"DynamoDB Local on {ddblocal.endpoint_url(ddb_port)}, data in {data_dir.resolve()}", err=True)

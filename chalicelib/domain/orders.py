@@ -95,6 +95,16 @@ def spread(paid_cash: Cents, paid_gift: Cents, bounds: Sequence[tuple[datetime, 
     for i in range(1, n):
         cash_parts[i] = round_half_up(Fraction(amounts[i] * paid_cash, total)) if total else 0
     cash_parts[0] = paid_cash - sum(cash_parts[1:])
+    # The first period absorbs the rounding only as far as its amount allows (its cash may not go
+    # below 0 or above its amount); what it cannot absorb moves one cent to each following period.
+    excess = cash_parts[0] - min(max(cash_parts[0], 0), amounts[0])
+    step = 1 if excess > 0 else -1
+    for i in range(1, n):
+        if not excess:
+            break
+        cash_parts[i] += step
+        cash_parts[0] -= step
+        excess -= step
     return [
         Period(starts_at=s, ends_at=e, paid_cash=c, paid_gift=a - c)
         for (s, e), a, c in zip(bounds, amounts, cash_parts, strict=True)
