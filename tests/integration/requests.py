@@ -1,4 +1,4 @@
-"""Count DynamoDB requests through a botocore event hook (registered before clients are made)."""
+"""Count DynamoDB requests through a botocore event hook on every client the store uses."""
 
 from __future__ import annotations
 
@@ -6,8 +6,6 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
-
-import botocore.handlers
 
 from chalicelib.store import models, uow
 
@@ -25,21 +23,20 @@ class RequestCounter:
         return sum(self.calls.values())
 
 
+def _clients() -> list[Any]:
+    out = {id(c): c for c in (m._get_connection().connection.client for m in models.ALL_MODELS)}
+    out[id(uow.connection().client)] = uow.connection().client
+    return list(out.values())
+
+
 @contextmanager
 def count_requests() -> Iterator[RequestCounter]:
     counter = RequestCounter()
-    entry = ("before-call.dynamodb", counter)
-    botocore.handlers.BUILTIN_HANDLERS.append(entry)
-    _fresh_clients()
+    clients = _clients()
+    for client in clients:
+        client.meta.events.register("before-call.dynamodb", counter, unique_id="imbill-request-counter")
     try:
         yield counter
     finally:
-        botocore.handlers.BUILTIN_HANDLERS.remove(entry)
-        _fresh_clients()
-
-
-def _fresh_clients() -> None:
-    """PynamoDB caches botocore clients per model; drop them so new ones carry the hook."""
-    for model in models.ALL_MODELS:
-        model._connection = None
-    uow.reset_connection()
+        for client in clients:
+            client.meta.events.unregister("before-call.dynamodb", unique_id="imbill-request-counter")
