@@ -24,7 +24,7 @@ import typer
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 CHALICE_STAGE = "local"
 DEFAULT_TOKEN_TTL_S = 86400 * 30
-LOCAL_SCHEDULER = ("chalicelib.jobs.runner", "start_local_scheduler")
+LOCAL_SCHEDULER = ("chalicelib.jobs.scheduler", "start_local_scheduler")
 
 cli = typer.Typer(
     name="imbill",
@@ -281,6 +281,50 @@ def ddb_local(
     except ddblocal.DynamoDBLocalError as exc:
         raise _fail(str(exc)) from exc
     raise typer.Exit(code)
+
+
+jobs_cli = typer.Typer(help="Scheduled jobs.", no_args_is_help=True)
+cli.add_typer(jobs_cli, name="jobs")
+
+
+@jobs_cli.command("list")
+def jobs_list() -> None:
+    """List the jobs and their AWS cron schedules."""
+    from chalicelib.jobs.runner import load_jobs
+
+    for job in load_jobs().values():
+        typer.echo(f"{job.name:22} {job.schedule.aws_cron}")
+
+
+@jobs_cli.command("run")
+def jobs_run(
+    name: Annotated[str, typer.Argument(help="Job name, e.g. expiry-warnings.")],
+    at: Annotated[str, typer.Option(help="Instant the job acts as of (ISO-8601 with zone).")],
+) -> None:
+    """Run one job as of an instant against the configured store and print its summary (JSON)."""
+    import json
+
+    from chalicelib.config import ConfigError, settings
+    from chalicelib.domain.calendar import parse_instant
+    from chalicelib.domain.errors import BillingError
+
+    try:
+        current = settings()
+        instant = parse_instant(at)
+    except (ConfigError, ValueError) as exc:
+        raise _fail(str(exc), code=2) from exc
+    if current.dynamodb_endpoint:
+        _use_local_credentials()
+    from zoneinfo import ZoneInfo
+
+    from chalicelib.jobs.runner import run_job
+    from chalicelib.store.models import configure
+
+    configure()
+    try:
+        typer.echo(json.dumps(run_job(name, instant, ZoneInfo(current.timezone))))
+    except BillingError as exc:
+        raise _fail(exc.message, code=2) from exc
 
 
 def main() -> None:

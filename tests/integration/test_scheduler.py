@@ -1,0 +1,40 @@
+"""The local scheduler fires each job at its cron instants between its mark and the clock's now."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from chalicelib.jobs import scheduler
+from chalicelib.jobs.registry import Schedule
+from chalicelib.services import apps, purchases
+from chalicelib.services.context import Ctx
+from chalicelib.services.idempotency import NONE
+from chalicelib.store.models import AccountModel, AppModel, NotificationModel, due_shard
+
+
+def test_schedule_instants_follow_the_contract_crons():
+    start = datetime(2026, 5, 31, 23, 0, tzinfo=UTC)
+    settle = list(Schedule(minute=0, hour=2, days=(1, 2, 3)).instants(start, start + timedelta(days=5)))
+    assert [t.day for t in settle] == [1, 2, 3]
+    hourly = list(Schedule(minute=5).instants(start, start + timedelta(hours=3)))
+    assert [t.strftime("%H:%M") for t in hourly] == ["23:05", "00:05", "01:05"]
+    assert Schedule(minute=15).aws_cron == "cron(15 * * * ? *)"
+
+
+def test_scheduler_tick_runs_due_jobs_once_and_keeps_its_mark(store):
+    tz = ZoneInfo("UTC")
+    t0 = datetime(2026, 7, 20, 10, 0, tzinfo=UTC)
+    ctx = Ctx(now=t0, tz=tz)
+    AccountModel("acme", email="a@x.test", phone="+1555", due_shard=due_shard("acme"), created_at=t0,
+                 cash=39900).save()
+    sid = apps.create_app(ctx, "acme", "chat", "us")["sdkappid"]
+    purchases.purchase(ctx, sid, "standard", 1, None, None, NONE)
+    assert scheduler.tick(t0, tz) == 0  # first tick only sets the mark
+    busy = scheduler.tick(datetime(2026, 8, 22, 0, 0, tzinfo=UTC), tz)
+    assert busy == 8 + 1  # 8 warning days, 1 stop
+    assert AppModel.get(sid).status == "stopped"
+    notes = list(NotificationModel.query("acme"))
+    assert len(notes) == 18
+    assert scheduler.tick(datetime(2026, 8, 22, 0, 0, tzinfo=UTC), tz) == 0
+    assert len(list(NotificationModel.query("acme"))) == 18
