@@ -43,10 +43,17 @@ def table_resource(base_name: str, schema: dict[str, Any]) -> dict[str, Any]:
             "Properties": props}
 
 
-def template() -> dict[str, Any]:
+def load_schemas() -> dict[str, dict[str, Any]]:
+    """table_schemas() once every model is registered: models defined outside models.py (usage,
+    bills...) join ALL_MODELS when their module is imported, and app.py imports every module."""
+    import app  # noqa: F401
     from chalicelib.store.tables import table_schemas
 
-    schemas = table_schemas()
+    return table_schemas()
+
+
+def template() -> dict[str, Any]:
+    schemas = load_schemas()
     resources = {logical_id(name): table_resource(name, s) for name, s in schemas.items()}
     return {
         "AWSTemplateFormatVersion": "2010-09-09",

@@ -24,8 +24,10 @@ from chalicelib.store.paging import page
 BASE_PRODUCTS = ("standard", "pro")
 
 
-def new_order_id(now: datetime) -> str:
-    return f"o{now:%Y%m%d%H%M%S%f}{secrets.token_hex(3)}"
+def new_order_id(now: datetime, seq: int = 0) -> str:
+    """Sortable by creation: the instant, then the account's ledger sequence (orders bought at the
+    same instant, e.g. on the test clock, keep their order), then a random tail."""
+    return f"o{now:%Y%m%d%H%M%S%f}{seq:012d}{secrets.token_hex(3)}"
 
 
 def periods_of(order: OrderModel) -> list[rules.Period]:
@@ -114,7 +116,7 @@ def charge(
         raise InsufficientBalanceError(f"the balance does not cover {product}: {err}") from None
     order = OrderModel(
         loaded.app.sdkappid,
-        new_order_id(ctx.now),
+        new_order_id(ctx.now, int(acct.ledger_seq) + 1),
         account_id=acct.account_id,
         product=product,
         kind=kind,

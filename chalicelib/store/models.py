@@ -161,7 +161,7 @@ class OrderModel(_Base):
         base_name = "orders"
 
     sdkappid = NumberAttribute(hash_key=True)
-    order_id = UnicodeAttribute(range_key=True)  # sortable by creation: o<yyyymmddHHMMSSffffff><rand>
+    order_id = UnicodeAttribute(range_key=True)  # sortable by creation: o<yyyymmddHHMMSSffffff><seq:012d><rand>
     account_id = UnicodeAttribute()
     product = UnicodeAttribute()  # standard | pro | push | search | desk | chatbot | call
     kind = UnicodeAttribute()  # new | renewal | upgrade | auto_renewal | reactivation

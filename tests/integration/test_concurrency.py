@@ -1,0 +1,105 @@
+"""Concurrent money moves on one account: the optimistic version conditions never overspend,
+and one Idempotency-Key sent many times at once makes one order and one answer.
+
+Marked `storage`: runs on moto in-process and again on DynamoDB Local (`make test`)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from chalicelib.domain.errors import InsufficientBalanceError
+from chalicelib.services import accounts, apps, idempotency, purchases
+from chalicelib.services.context import Ctx
+from chalicelib.services.idempotency import Idem
+from chalicelib.store.models import AccountModel, LedgerModel, OrderModel
+
+pytestmark = pytest.mark.storage
+
+NOW = datetime(2026, 3, 10, 9, 30, tzinfo=UTC)
+CTX = Ctx(now=NOW, tz=ZoneInfo("UTC"))
+STANDARD_MONTH = 39900  # cents: 399.00
+
+
+def seed(account_id: str, cash: int, n_apps: int) -> list[int]:
+    accounts.create_account(CTX, account_id, f"{account_id}@x.test", "+15550100")
+    accounts.topup(CTX, account_id, cash, "cash", idempotency.NONE)
+    return [int(apps.create_app(CTX, account_id, f"app{i}", "us")["sdkappid"]) for i in range(n_apps)]
+
+
+def run_together(fns: list[Callable[[], Any]]) -> list[tuple[str, Any]]:
+    """Start every call at the same instant (a Barrier); answer ("ok", result) or ("error", exc) per call."""
+    barrier = threading.Barrier(len(fns))
+    results: list[tuple[str, Any]] = [("unset", None)] * len(fns)
+
+    def worker(i: int, fn: Callable[[], Any]) -> None:
+        barrier.wait()
+        try:
+            results[i] = ("ok", fn())
+        except Exception as err:  # noqa: BLE001 - collected and asserted by the test
+            results[i] = ("error", err)
+
+    threads = [threading.Thread(target=worker, args=(i, fn)) for i, fn in enumerate(fns)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not any(t.is_alive() for t in threads), "a worker hung"
+    return results
+
+
+def orders_of(ids: list[int]) -> list[OrderModel]:
+    return [o for sid in ids for o in OrderModel.query(sid, consistent_read=True)]
+
+
+def test_twenty_concurrent_purchases_on_a_balance_for_five_exactly_five_succeed(store):
+    ids = seed("acme", 5 * STANDARD_MONTH, 20)
+
+    results = run_together(
+        [lambda sid=sid: purchases.purchase(CTX, sid, "standard", 1, None, None, idempotency.NONE) for sid in ids]
+    )
+
+    ok = [r for status, r in results if status == "ok"]
+    errors = [r for status, r in results if status == "error"]
+    assert len(ok) == 5, results
+    assert len(errors) == 15 and all(isinstance(e, InsufficientBalanceError) for e in errors), errors
+    assert all(status == 201 for status, _ in ok)
+    orders = orders_of(ids)
+    assert len(orders) == 5
+    assert sorted(int(o.paid_cash) for o in orders) == [STANDARD_MONTH] * 5
+    acct = AccountModel.get("acme", consistent_read=True)
+    assert (int(acct.cash), int(acct.gift)) == (0, 0)
+    ledger = list(LedgerModel.query("acme", consistent_read=True))
+    assert [e.kind for e in ledger] == ["topup"] + ["purchase"] * 5
+    assert [int(e.seq) for e in ledger] == list(range(1, 7)) == list(range(1, int(acct.ledger_seq) + 1))
+    assert sum(int(e.cash) for e in ledger) == int(acct.cash) == 0
+    assert sum(int(e.gift) for e in ledger) == int(acct.gift)
+    assert int(ledger[-1].balance_cash) == 0
+    # the account was written once per move (create, top-up, 20 app creations, 5 purchases)
+    assert int(acct.version) == 1 + 20 + 5
+
+
+def test_one_idempotency_key_sent_ten_times_at_once_makes_one_order_and_one_answer(store):
+    (sid,) = seed("acme", 3 * STANDARD_MONTH, 1)
+    body = {"edition": "standard", "months": 1}
+    idem = Idem.of("k-7f3a", f"operator#POST /v1/apps/{sid}/purchases", body)
+
+    results = run_together(
+        [lambda: purchases.purchase(CTX, sid, "standard", 1, None, None, idem) for _ in range(10)]
+    )
+
+    assert all(status == "ok" for status, _ in results), results
+    answers = [r for _, r in results]
+    assert all(a == answers[0] for a in answers)
+    assert answers[0][0] == 201
+    orders = orders_of([sid])
+    assert len(orders) == 1
+    assert answers[0][1]["order"]["order_id"] == orders[0].order_id
+    acct = AccountModel.get("acme", consistent_read=True)
+    assert int(acct.cash) == 2 * STANDARD_MONTH
+    assert [e.kind for e in LedgerModel.query("acme", consistent_read=True)] == ["topup", "purchase"]
