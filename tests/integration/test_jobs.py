@@ -18,6 +18,8 @@ UTC_TZ = ZoneInfo("UTC")
 E = datetime(2026, 8, 20, 10, 0, tzinfo=UTC)
 BASE = 1_500_000_000
 
+pytestmark = pytest.mark.storage  # also run on DynamoDB Local (about 16 s there)
+
 
 def seed(n_apps: int, due: int, *, status: str = "enabled", edition: str = "standard") -> list[int]:
     """n apps on one account; `due` of them expire at E, the rest a year later (nothing due)."""

@@ -1,0 +1,161 @@
+"""Benchmark (not a test): DynamoDB requests per item and items/s of the money moves and jobs.
+
+Runs on moto in-process (mock_aws), tables created from the models as tests/conftest.py does.
+Requests are counted with tests/integration/requests.py's botocore hook. Throughput on moto
+measures the code path (serialisation, moto's emulation), not DynamoDB latency: read the
+requests column as the cost model, the items/s column only to compare runs with each other.
+
+    .venv/bin/python scripts/bench.py [--n 200]      # or: make bench
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+os.environ.update(
+    {
+        "IMBILL_STAGE": "local",
+        "IMBILL_NOTIFY": "local",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SECURITY_TOKEN": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "IMBILL_TABLE_PREFIX": "bench-",
+        "IMBILL_TIMEZONE": "UTC",
+    }
+)
+os.environ.pop("IMBILL_DYNAMODB_ENDPOINT", None)
+
+from moto import mock_aws  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
+UTC_TZ = ZoneInfo("UTC")
+E = datetime(2026, 8, 20, 10, 0, tzinfo=UTC)  # the due apps expire here
+ROWS: list[tuple[str, int, Counter[str], float]] = []
+
+
+def measure(label: str, items: Iterable[Any], fn: Callable[[Any], Any]) -> None:
+    from tests.integration.requests import count_requests
+
+    items = list(items)
+    with count_requests() as counter:
+        t0 = time.perf_counter()
+        for item in items:
+            fn(item)
+        elapsed = time.perf_counter() - t0
+    ROWS.append((label, len(items), counter.calls, elapsed))
+
+
+def measure_job(label: str, job: str, at: datetime, expect: str, n: int) -> None:
+    from chalicelib.jobs import runner
+    from tests.integration.requests import count_requests
+
+    with count_requests() as counter:
+        t0 = time.perf_counter()
+        summary = runner.run_job(job, at, UTC_TZ)["summary"]
+        elapsed = time.perf_counter() - t0
+    if summary.get(expect) != n:
+        raise SystemExit(f"{job} at {at}: expected {n} {expect}, got {summary}")
+    ROWS.append((label, n, counter.calls, elapsed))
+
+
+def seed_due_apps(account_id: str, base: int, n: int, status: str, noise: int) -> None:
+    """n apps expiring at E (due), `noise` more expiring a year later (never due): batch writes."""
+    from chalicelib.services.apps import refresh_dues
+    from chalicelib.services.context import Ctx
+    from chalicelib.store.models import AccountModel, AppModel, due_shard
+
+    ctx = Ctx(now=E - timedelta(days=40), tz=UTC_TZ)
+    AccountModel(account_id, email=f"{account_id}@x.test", phone="+15550100", due_shard=due_shard(account_id),
+                 created_at=ctx.now, apps_count=n + noise).save()
+    with AppModel.batch_write() as batch:
+        for i in tqdm(range(n + noise), desc=f"seed {account_id}", unit="app", leave=False):
+            sid = base + i
+            app = AppModel(sid, account_id=account_id, name=f"a{i}", region="us", edition="standard",
+                           status=status, created_at=ctx.now,
+                           expires_at=E if i < n else E + timedelta(days=365),
+                           due_shard=due_shard(sid), had_paid=True)
+            if status == "stopped":
+                app.stop_reason, app.stopped_at = "expired", app.expires_at
+            refresh_dues(ctx, app)
+            batch.save(app)
+
+
+def bench(n: int) -> None:
+    from chalicelib.services import accounts, apps, purchases
+    from chalicelib.services.context import Ctx
+    from chalicelib.services.idempotency import Idem
+    from chalicelib.store import models, uow
+    from chalicelib.store.tables import create_tables
+
+    uow.reset_connection()
+    models.configure(host=None, prefix="bench-")
+    create_tables()
+
+    now = datetime(2026, 3, 10, 9, 30, tzinfo=UTC)
+    ctx = Ctx(now=now, tz=UTC_TZ)
+    accounts.create_account(ctx, "acme", "acme@x.test", "+15550100")
+
+    measure("top-up (Idempotency-Key)", range(n),
+            lambda i: accounts.topup(ctx, "acme", 100_000, "cash", Idem.of(f"t{i}", "operator#topup", {"i": i})))
+    ids: list[int] = []
+    measure("app creation", range(n),
+            lambda i: ids.append(int(apps.create_app(ctx, "acme", f"app{i}", "us")["sdkappid"])))
+    measure("purchase 1-month Standard (Idempotency-Key)", ids,
+            lambda sid: purchases.purchase(ctx, sid, "standard", 1, None, None,
+                                           Idem.of(f"p{sid}", "operator#purchase", {"sid": sid})))
+    later = Ctx(now=now + timedelta(days=3), tz=UTC_TZ)
+    measure("refund (base package, Idempotency-Key)", ids,
+            lambda sid: purchases.refund(later, sid, None, Idem.of(f"r{sid}", "operator#refund", {"sid": sid})))
+    measure("purchase replayed (same key: stored answer)", ids[:50],
+            lambda sid: purchases.purchase(ctx, sid, "standard", 1, None, None,
+                                           Idem.of(f"p{sid}", "operator#purchase", {"sid": sid})))
+
+    noise = n  # apps not due: the jobs' request counts must not grow with them
+    seed_due_apps("warn", 1_500_000_000, n, "enabled", noise)
+    measure_job("job expiry-warnings", "expiry-warnings", datetime(2026, 8, 18, 1, 0, tzinfo=UTC), "warned", n)
+    seed_due_apps("stop", 1_600_000_000, n, "enabled", noise)
+    # warnings were sent for "warn" apps only; enforcement stops both accounts' due apps at E+24h
+    # enforcement stops the due apps of both accounts at E+24h
+    measure_job("job expiry-enforcement (stop)", "expiry-enforcement", E + timedelta(hours=24, minutes=5),
+                "stopped", 2 * n)
+    # 90 days on, those 2n stopped apps and the n apps disabled by the refunds are due
+    measure_job("job reclamation", "reclamation", E + timedelta(days=92), "reclaimed", 3 * n)
+
+
+def report(n: int) -> str:
+    lines = [f"imbill bench on moto in-process, N={n} (requests counted per item; totals by operation)", ""]
+    head = f"{'operation':46} {'items':>6} {'req/item':>9} {'items/s':>9}  requests"
+    lines += [head, "-" * len(head)]
+    for label, count, calls, elapsed in ROWS:
+        total = sum(calls.values())
+        ops = ", ".join(f"{k} {v}" for k, v in sorted(calls.items()))
+        lines.append(f"{label:46} {count:6d} {total / count:9.2f} {count / elapsed:9.1f}  {ops}")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=100, help="items per operation / due apps per job (default 200)")
+    args = parser.parse_args()
+    with mock_aws():
+        bench(args.n)
+    print(report(args.n))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
