@@ -112,6 +112,22 @@ class ReclaimDueIndex(GlobalSecondaryIndex["AppModel"]):
     reclaim_due_at = UTCDateTimeAttribute(range_key=True)
 
 
+class QuotaChangeMap(MapAttribute[str, Any]):
+    at = UTCDateTimeAttribute()
+    quota = NumberAttribute()
+
+
+class PushBillingIndex(GlobalSecondaryIndex["AppModel"]):
+    """Apps whose push quota was above 100 recently: the push-quota-billing job's work list."""
+
+    class Meta:
+        index_name = "push_billing"
+        projection = AllProjection()
+
+    push_billing_shard = UnicodeAttribute(hash_key=True)
+    sdkappid = NumberAttribute(range_key=True)
+
+
 class AppModel(_Base):
     class Meta(_Base.Meta):
         base_name = "apps"
@@ -139,13 +155,16 @@ class AppModel(_Base):
     reclaim_due_at = UTCDateTimeAttribute(null=True)
     renew_attempted_for = UTCDateTimeAttribute(null=True)  # the expiry whose auto-renew was tried
     # plugin / add-on state (deleted on reclamation)
-    push_quota = NumberAttribute(null=True)
+    push_quota = NumberAttribute(null=True)  # daily broadcast-call quota in force (>= 100)
+    push_quota_log = ListAttribute(of=QuotaChangeMap, null=True)  # recent changes, for daily push bills
+    push_billing_shard = UnicodeAttribute(null=True)  # sparse: present while a quota above 100 may bill
     call_trial_used = BooleanAttribute(default=False)
 
     by_account = AppsByAccountIndex()
     warn_due = WarnDueIndex()
     enforce_due = EnforceDueIndex()
     reclaim_due = ReclaimDueIndex()
+    push_billing = PushBillingIndex()
 
 
 # ---------------------------------------------------------------- orders
@@ -290,3 +309,6 @@ class NotificationModel(_Base):
 
 
 register(NotificationModel)
+
+# models defined beside this module register themselves into ALL_MODELS on import
+from chalicelib.store import usage_models as _usage_models  # noqa: E402,F401

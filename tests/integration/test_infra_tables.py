@@ -79,4 +79,4 @@ def test_the_checked_in_file_is_exactly_what_the_generator_writes():
 def test_the_idempotency_table_expires_records_and_the_due_indexes_exist(schemas):
     assert schemas["idempotency"]["ttl_attribute"] == "expires"
     apps = {g["IndexName"] for g in schemas["apps"]["global_secondary_indexes"]}
-    assert apps == {"by_account", "warn_due", "enforce_due", "reclaim_due"}
+    assert apps == {"by_account", "warn_due", "enforce_due", "reclaim_due", "push_billing"}
