@@ -12,7 +12,7 @@ from chalicelib.domain.money import Cents, InvalidAmount, parse_amount
 
 AmountText = Annotated[str, StringConstraints(pattern=r"^\d{1,12}(\.\d{1,2})?$")]
 Amount = Annotated[
-    AmountText | StrictInt,
+    AmountText | Annotated[StrictInt, Field(ge=0, le=999_999_999_999)],
     Field(description='Decimal string with at most two places, e.g. "399.00" (JSON integers accepted)'),
 ]
 Instant = Annotated[str, Field(description="ISO-8601 instant with a zone, e.g. 2026-03-01T00:00:00Z")]
@@ -86,7 +86,7 @@ class PurchaseCreate(Request):
     edition: Literal["standard", "pro"]
     months: Months
     auto_renew: StrictBool | None = None
-    voucher_id: str | None = None
+    voucher_id: Annotated[str, StringConstraints(max_length=128)] | None = None
 
 
 class AutoRenewSet(Request):

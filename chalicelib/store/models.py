@@ -158,6 +158,8 @@ class AppModel(_Base):
     push_quota = NumberAttribute(null=True)  # daily broadcast-call quota in force (>= 100)
     push_quota_log = ListAttribute(of=QuotaChangeMap, null=True)  # recent changes, for daily push bills
     push_billing_shard = UnicodeAttribute(null=True)  # sparse: present while a quota above 100 may bill
+    push_until = UTCDateTimeAttribute(null=True)  # end of the push plugin's paid periods
+    search_until = UTCDateTimeAttribute(null=True)  # end of the search plugin's paid periods
     call_trial_used = BooleanAttribute(default=False)
 
     by_account = AppsByAccountIndex()
