@@ -6,7 +6,7 @@ from chalice import Chalice
 
 
 def register(app: Chalice) -> None:
-    from chalicelib.api import accounts, apps, ops, openapi
+    from chalicelib.api import accounts, apps, openapi, ops
 
     for module in (accounts, apps, ops, openapi):
         app.register_blueprint(module.bp)

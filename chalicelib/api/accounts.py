@@ -8,7 +8,8 @@ from chalice import Blueprint
 
 from chalicelib.api import schemas as s
 from chalicelib.api.http import Call, route
-from chalicelib.services import accounts, apps, notifications
+from chalicelib.domain.errors import InvalidRequest
+from chalicelib.services import accounts, apps, billing, notifications
 
 bp = Blueprint(__name__)
 
@@ -67,3 +68,12 @@ def create_app(call: Call, account_id: str) -> dict[str, Any]:
        answer=s.page_of(s.Notification), query=("limit", "next_token"))
 def list_notifications(call: Call, account_id: str) -> dict[str, Any]:
     return notifications.list_notifications(call.ctx, account_id, call.limit(), call.query("next_token"))
+
+
+@route(bp, "/v1/accounts/{account_id}/bills", summary="Postpaid bills (?period=2026-05 or 2026-05-10)",
+       answer=s.page_of(s.Bill), query=("period", "limit", "next_token"))
+def list_bills(call: Call, account_id: str) -> dict[str, Any]:
+    period = call.query("period")
+    if period is not None and not s.PERIOD.match(period):
+        raise InvalidRequest("period must be YYYY-MM or YYYY-MM-DD")
+    return billing.list_bills(call.ctx, account_id, period, call.limit(), call.query("next_token"))

@@ -50,7 +50,8 @@ def document() -> dict[str, Any]:
         if params:
             op["parameters"] = params
         if r.body is not None:
-            op["requestBody"] = {"required": True, "content": {"application/json": {"schema": _schema(r.body, components)}}}
+            body = {"application/json": {"schema": _schema(r.body, components)}}
+            op["requestBody"] = {"required": True, "content": body}
         ok: dict[str, Any] = {"description": "OK"}
         if r.answer is not None:
             ok["content"] = {"application/json": {"schema": _schema(r.answer, components)}}

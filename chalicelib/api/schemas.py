@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -255,6 +256,27 @@ class Notification(BaseModel):
     sdkappid: int | None
     subject: str
     body: str
+
+
+PERIOD = re.compile(r"^\d{4}-\d{2}(-\d{2})?$")
+
+
+class BillLine(BaseModel):
+    sdkappid: int
+    item: str
+    quantity: int
+    unit_price: str
+    amount: Money
+
+
+class Bill(BaseModel):
+    bill_id: str
+    account_id: str
+    kind: Literal["monthly", "daily"]
+    period: str
+    lines: list[BillLine]
+    total: Money
+    posted_at: str
 
 
 class ErrorBody(BaseModel):

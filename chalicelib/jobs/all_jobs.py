@@ -1,3 +1,10 @@
 """Imports every job module so that each registers itself (contract order = tie order at one instant)."""
 
-from chalicelib.jobs import expiry_enforcement, expiry_warnings, reclamation  # noqa: F401
+from chalicelib.jobs import (  # noqa: F401
+    arrears_enforcement,
+    expiry_enforcement,
+    expiry_warnings,
+    monthly_settlement,
+    push_quota_billing,
+    reclamation,
+)

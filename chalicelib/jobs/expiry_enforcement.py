@@ -19,4 +19,7 @@ def next_due(ctx: Ctx) -> datetime | None:
     return lifecycle.earliest_due(AppModel.enforce_due, "enforce_due_at")
 
 
-JOB = register(Job("expiry-enforcement", Schedule(minute=5), run, next_due, outcomes=("renewed", "renew_failed", "stopped", "skipped")))
+JOB = register(
+    Job("expiry-enforcement", Schedule(minute=5), run, next_due,
+        outcomes=("renewed", "renew_failed", "stopped", "skipped"))
+)

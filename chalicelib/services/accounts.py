@@ -11,6 +11,7 @@ from pynamodb.exceptions import PutError
 from chalicelib.domain.errors import Conflict, NotFound
 from chalicelib.domain.money import Cents
 from chalicelib.services import idempotency
+from chalicelib.services.billing import end_arrears
 from chalicelib.services.context import Ctx
 from chalicelib.services.idempotency import Idem, Response
 from chalicelib.services.ledger import Move, post
@@ -73,8 +74,7 @@ def topup(ctx: Ctx, account_id: str, amount: Cents, kind: str, idem: Idem) -> Re
             raise NotFound(f"account {account_id} not found") from None
         move = Move("topup", amount if kind == "cash" else 0, amount if kind == "gift" else 0, ref=kind)
         with uow.write() as tx:
-            (entry,) = post(tx, acct, [move], ctx.now)
-            after_topup(tx, ctx, acct)
+            (entry,) = post(tx, acct, [move], ctx.now, then=lambda a: end_arrears(tx, ctx, a))
             response: Response = (
                 201,
                 {"balance": views.balance(int(acct.cash), int(acct.gift)), "entry": views.ledger_entry(entry)},
@@ -83,14 +83,6 @@ def topup(ctx: Ctx, account_id: str, amount: Cents, kind: str, idem: Idem) -> Re
         return response
 
     return idempotency.run(idem, attempt)
-
-
-def after_topup(tx: Any, ctx: Ctx, acct: AccountModel) -> None:
-    """Hook for the arrears rules (a top-up that brings the balance to >= 0 ends arrears)."""
-    if acct.status == "arrears" and int(acct.cash) + int(acct.gift) >= 0:
-        acct.status = "active"
-        acct.arrears_since = None
-        acct.arrears_due_at = None
 
 
 def create_voucher(ctx: Ctx, account_id: str, amount: Cents, expires_at: datetime | None) -> dict[str, Any]:

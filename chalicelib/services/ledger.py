@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -26,8 +27,16 @@ def save_account(tx: TransactWrite, acct: AccountModel) -> None:
     tx.save(acct, condition=AccountModel.version == old)
 
 
-def post(tx: TransactWrite, acct: AccountModel, moves: list[Move], at: datetime) -> list[LedgerModel]:
-    """Apply moves to the account's balance and write one ledger entry per move, then the account."""
+def post(
+    tx: TransactWrite,
+    acct: AccountModel,
+    moves: list[Move],
+    at: datetime,
+    then: Callable[[AccountModel], None] | None = None,
+) -> list[LedgerModel]:
+    """Apply moves to the account's balance and write one ledger entry per move, then the account.
+
+    `then` sees the account with its new balance before it is written (arrears start or end there)."""
     entries = []
     for move in moves:
         acct.cash = int(acct.cash) + move.cash
@@ -46,5 +55,7 @@ def post(tx: TransactWrite, acct: AccountModel, moves: list[Move], at: datetime)
         )
         tx.save(entry, condition=LedgerModel.seq.does_not_exist())
         entries.append(entry)
+    if then is not None:
+        then(acct)
     save_account(tx, acct)
     return entries

@@ -1,0 +1,27 @@
+"""Job monthly-settlement (02:00 UTC on days 1-3): one monthly bill per account for the previous
+local month, on local days 1-3 only; never twice (deterministic bill key, conditional write)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from chalicelib.domain.calendar import local_date, month_key, previous_month
+from chalicelib.jobs.registry import Job, Schedule, Summary, register
+from chalicelib.services import billing
+from chalicelib.services.context import Ctx
+
+
+def run(ctx: Ctx, at: datetime) -> Summary:
+    counts = {"billed": 0, "skipped": 0, "no_charge": 0}
+    if local_date(at, ctx.tz).day > 3:
+        return counts
+    month = previous_month(month_key(at, ctx.tz))
+    for account_id, usage in billing.usage_accounts(month):
+        counts[billing.settle_account(ctx, month, account_id, usage)] += 1
+    return counts
+
+
+JOB = register(
+    Job("monthly-settlement", Schedule(minute=0, hour=2, days=(1, 2, 3)), run,
+        outcomes=("billed", "skipped", "no_charge"))
+)

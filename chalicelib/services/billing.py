@@ -1,0 +1,242 @@
+"""Postpaid bills: post once, charge cash then gift (shortfall = negative cash), arrears (section 6-7)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import datetime, timedelta
+from itertools import groupby
+from typing import Any
+
+from pynamodb.exceptions import TransactWriteError
+
+from chalicelib.domain import bills as rules
+from chalicelib.domain.calendar import iso, local_midnight, month_bounds
+from chalicelib.domain.money import fmt
+from chalicelib.domain.orders import split_postpaid
+from chalicelib.domain.usage import max_quota_during
+from chalicelib.services import notifications
+from chalicelib.services.apps import save_app
+from chalicelib.services.context import Ctx
+from chalicelib.services.ledger import Move, post, save_account
+from chalicelib.store import uow
+from chalicelib.store.models import DUE_SHARDS, AccountModel, AppModel
+from chalicelib.store.paging import Page, page
+from chalicelib.store.usage_models import BillLineMap, BillModel, UsageModel
+
+
+def bill_view(b: BillModel) -> dict[str, Any]:
+    return {
+        "bill_id": f"{b.account_id}-{b.kind}-{b.period}",
+        "account_id": b.account_id,
+        "kind": b.kind,
+        "period": b.period,
+        "lines": [
+            {
+                "sdkappid": int(line.sdkappid),
+                "item": line.item,
+                "quantity": int(line.quantity),
+                "unit_price": line.unit_price,
+                "amount": fmt(int(line.amount)),
+            }
+            for line in b.lines
+        ],
+        "total": fmt(int(b.total)),
+        "posted_at": iso(b.posted_at),
+        "charged_cash": fmt(int(b.charged_cash)),
+        "charged_gift": fmt(int(b.charged_gift)),
+    }
+
+
+def list_bills(ctx: Ctx, account_id: str, period: str | None, limit: int, token: str | None) -> Page:
+    ctx.principal.check_account(account_id)
+    condition = BillModel.bill_key.startswith(period) if period else None
+    return page(BillModel.query, account_id, bill_view, limit, token, range_key_condition=condition)
+
+
+def enter_arrears(ctx: Ctx, acct: AccountModel) -> list[Any]:
+    """A postpaid charge left cash + gift below zero: arrears since now; warn by email and SMS."""
+    if int(acct.cash) + int(acct.gift) >= 0 or acct.status == "arrears":
+        return []
+    acct.status = "arrears"
+    acct.arrears_since = ctx.now
+    acct.arrears_due_at = ctx.now + timedelta(hours=ctx.catalog.lifecycle("arrears_stop_after_hours"))
+    balance = fmt(int(acct.cash) + int(acct.gift))
+    return notifications.compose(
+        acct, "arrears", ctx.now, ctx.now,
+        subject=f"Account {acct.account_id} is in arrears ({balance})",
+        body=f"A postpaid bill left your balance at {balance}. Top up to zero or above within 24 hours, "
+        f"or every enabled app of the account stops at {iso(acct.arrears_due_at)}.",
+    )
+
+
+def post_bill(ctx: Ctx, account_id: str, kind: str, period: str, lines: list[rules.Line]) -> str:
+    """One bill, written only if absent (deterministic key), charged in the same transaction."""
+    key = f"{period}#{kind}"
+    notes: list[Any] = []
+    for _ in range(5):
+        acct = AccountModel.get(account_id, consistent_read=True)
+        total = sum(line.amount for line in lines)
+        take_cash, take_gift = split_postpaid(total, int(acct.cash), int(acct.gift))
+        bill = BillModel(
+            account_id, key, kind=kind, period=period, total=total, posted_at=ctx.now,
+            charged_cash=take_cash, charged_gift=take_gift,
+            lines=[BillLineMap(sdkappid=x.sdkappid, item=x.item, quantity=x.quantity, unit_price=x.unit_price,
+                               amount=x.amount) for x in lines],
+        )
+        try:
+            with uow.write() as tx:
+                tx.save(bill, condition=BillModel.bill_key.does_not_exist())
+                notes.clear()
+                post(tx, acct, [Move("bill", -take_cash, -take_gift, ref=f"{kind}:{period}")], ctx.now,
+                     then=lambda a: notes.extend(enter_arrears(ctx, a)))
+                notifications.record(tx, notes)
+        except TransactWriteError as err:
+            if not uow.is_conflict(err):
+                raise
+            try:
+                BillModel.get(account_id, key, consistent_read=True)
+                return "skipped"  # posted by an earlier (or concurrent) run
+            except BillModel.DoesNotExist:
+                continue  # the account moved under us: reload and try again
+        notifications.dispatch(notes)
+        return "billed"
+    return "skipped"
+
+
+# ------------------------------------------------------------------ monthly settlement
+def usage_accounts(month: str) -> Iterator[tuple[str, list[UsageModel]]]:
+    """Accounts with usage in a month (the by_month index, shard by shard), with their app items."""
+    for shard in range(DUE_SHARDS):
+        items = UsageModel.by_month.query(f"{month}#{shard}")
+        for account_id, group in groupby(items, key=lambda u: u.account_id):
+            yield account_id, list(group)
+
+
+def off_at(app: AppModel) -> datetime | None:
+    if app.status == "stopped":
+        return app.stopped_at
+    if app.status == "disabled":
+        return app.disabled_at
+    return None
+
+
+def settle_account(ctx: Ctx, month: str, account_id: str, usage: list[UsageModel]) -> str:
+    start, end = month_bounds(month, ctx.tz)
+    apps = {int(a.sdkappid): a for a in AppModel.by_account.query(account_id)}
+    lines: list[rules.Line] = []
+    for u in usage:
+        app = apps.get(int(u.sdkappid))
+        if app is None:
+            continue
+        lines += rules.monthly_lines(
+            rules.MonthUsage(int(u.sdkappid), int(u.mau), int(u.push_messages), int(u.search_stored),
+                             int(u.search_requests)),
+            rules.AppFacts(app.edition, off_at(app)), start, end, ctx.catalog,
+        )
+    if not lines:
+        return "no_charge"
+    return post_bill(ctx, account_id, "monthly", month, lines)
+
+
+# ------------------------------------------------------------------ daily push bills
+def push_billing_apps() -> Iterator[AppModel]:
+    for shard in range(DUE_SHARDS):
+        yield from AppModel.push_billing.query(str(shard))
+
+
+def quota_log(app: AppModel) -> list[tuple[datetime, int]]:
+    return [(c.at, int(c.quota)) for c in (app.push_quota_log or [])]
+
+
+def push_bills(ctx: Ctx, day: Any, apps: Iterable[AppModel]) -> dict[str, int]:
+    """Daily push bills for local day `day`, one per account with a quota above 100 during it."""
+    start = local_midnight(day, ctx.tz)
+    end = local_midnight(day + timedelta(days=1), ctx.tz)
+    counts = {"billed": 0, "skipped": 0, "no_charge": 0, "released": 0}
+    by_account = sorted(apps, key=lambda a: (a.account_id, int(a.sdkappid)))
+    for account_id, group in groupby(by_account, key=lambda a: a.account_id):
+        lines = []
+        for app in group:
+            q = max_quota_during(quota_log(app), app.push_until, start, end)
+            line = rules.push_quota_line(int(app.sdkappid), q, ctx.catalog)
+            if line is not None:
+                lines.append(line)
+            elif max_quota_during(quota_log(app), app.push_until, start, ctx.now + timedelta(days=366)) <= 100:
+                counts["released"] += _release_push_billing(ctx, app)
+        if lines:
+            counts[post_bill(ctx, account_id, "daily", day.isoformat(), lines)] += 1
+        else:
+            counts["no_charge"] += 1
+    return counts
+
+
+def _release_push_billing(ctx: Ctx, app: AppModel) -> int:
+    """No quota above 100 from the billed day on: the app leaves the push-billing index."""
+    app.push_billing_shard = None
+    try:
+        with uow.write() as tx:
+            save_app(tx, ctx, app)
+    except TransactWriteError as err:
+        if not uow.is_conflict(err):
+            raise
+        return 0
+    return 1
+
+
+# ------------------------------------------------------------------ arrears
+def accounts_in_arrears_due(at: datetime) -> Iterator[AccountModel]:
+    for shard in range(DUE_SHARDS):
+        yield from AccountModel.arrears_due.query(str(shard), AccountModel.arrears_due_at <= at)
+
+
+def enforce_arrears(ctx: Ctx, acct: AccountModel) -> int:
+    """24 h in arrears: stop every enabled app (reason arrears); then the account leaves the index."""
+    acct = AccountModel.get(acct.account_id, consistent_read=True)
+    if acct.arrears_due_at is None or acct.arrears_due_at > ctx.now:
+        return 0
+    stopped = 0
+    if acct.status == "arrears":
+        for app in AppModel.by_account.query(acct.account_id):
+            if app.status != "enabled":
+                continue
+            app.status = "stopped"
+            app.stop_reason = "arrears"
+            app.stopped_at = ctx.now
+            items = notifications.compose(
+                acct, "stopped", ctx.now, ctx.now,
+                subject=f"App {app.sdkappid} stopped: account in arrears",
+                body=f"App {app.sdkappid} ({app.name}) was stopped because the account has been in arrears "
+                f"since {iso(acct.arrears_since) if acct.arrears_since else '-'}. A top-up that brings the "
+                "balance to zero or above brings it back.",
+                sdkappid=int(app.sdkappid),
+            )
+            try:
+                with uow.write() as tx:
+                    save_app(tx, ctx, app)
+                    notifications.record(tx, items)
+            except TransactWriteError as err:
+                if not uow.is_conflict(err):
+                    raise
+                continue  # the app changed (e.g. a purchase); the rerun or next run sees it afresh
+            notifications.dispatch(items)
+            stopped += 1
+    acct.arrears_due_at = None
+    with uow.write() as tx:
+        save_account(tx, acct)
+    return stopped
+
+
+def end_arrears(tx: Any, ctx: Ctx, acct: AccountModel) -> None:
+    """A top-up that brings cash + gift to zero or above ends the arrears; apps stopped for
+    arrears whose package is still valid are enabled again (in the top-up's transaction)."""
+    if acct.status != "arrears" or int(acct.cash) + int(acct.gift) < 0:
+        return
+    acct.status = "active"
+    acct.arrears_since = None
+    acct.arrears_due_at = None
+    for app in AppModel.by_account.query(acct.account_id, consistent_read=False):
+        if app.status == "stopped" and app.stop_reason == "arrears" and app.expires_at > ctx.now:
+            app.status = "enabled"
+            app.stop_reason = None
+            app.stopped_at = None
+            save_app(tx, ctx, app)
