@@ -11,8 +11,8 @@ from datetime import datetime
 from fractions import Fraction
 from zoneinfo import ZoneInfo
 
-from chalicelib.domain.calendar import add_months
-from chalicelib.domain.money import Cents, round_half_up
+from chalicelib.domain.calendar import add_months, plugin_period_end
+from chalicelib.domain.money import Cents, fmt, round_half_up
 
 
 class InsufficientBalance(Exception):
@@ -61,16 +61,24 @@ def period_bounds(start: datetime, months: int, tz: ZoneInfo) -> list[tuple[date
     return list(zip(edges[:-1], edges[1:], strict=True))
 
 
+def plugin_period_bounds(start: datetime, months: int, tz: ZoneInfo) -> list[tuple[datetime, datetime]]:
+    """n plugin/add-on periods (billing-rules 3): period 0 starts at the purchase instant S; period i
+    ends at local midnight starting day T (S's local day) i+1 months later, from the anchor; period
+    i > 0 starts where i-1 ended. A renewal passes the current end as S and follows the same rule."""
+    edges = [start] + [plugin_period_end(start, tz, i + 1) for i in range(months)]
+    return list(zip(edges[:-1], edges[1:], strict=True))
+
+
 def split_prepaid(price: Cents, voucher: Cents, cash: Cents, gift: Cents) -> Payment:
     """Voucher first (whole; excess lost), then cash, then gift; refuse unless covered."""
     applied = min(voucher, price)
     due = price - applied
     if cash + gift < due:
-        raise InsufficientBalance(f"balance {cash + gift} does not cover {due}")
+        raise InsufficientBalance(f"balance {fmt(cash + gift)} does not cover {fmt(due)}")
     from_cash = min(max(cash, 0), due)
     from_gift = due - from_cash
     if from_gift > gift:
-        raise InsufficientBalance(f"gift {gift} does not cover {from_gift}")
+        raise InsufficientBalance(f"gift {fmt(gift)} does not cover {fmt(from_gift)}")
     return Payment(price=price, voucher=applied, cash=from_cash, gift=from_gift)
 
 

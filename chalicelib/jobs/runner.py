@@ -12,6 +12,9 @@ from chalicelib.jobs import registry
 from chalicelib.services.context import SYSTEM, Ctx
 
 
+IDLE = ("skipped", "no_charge")  # outcomes that change nothing
+
+
 def load_jobs() -> dict[str, registry.Job]:
     """Import every job module (each registers itself) and answer the registry."""
     from chalicelib.jobs import all_jobs  # noqa: F401  (registers the jobs)
@@ -54,7 +57,7 @@ def run_between(start: datetime, end: datetime, tz: ZoneInfo, set_clock: Any) ->
         set_clock(t)
         summary = job.run(ctx, t)
         out.append({"job": job.name, "at": iso(t), "summary": job.summary(summary)})
-        if any(summary.values()) or job.name in hints:
+        if any(v for k, v in summary.items() if k not in IDLE) or job.name in hints:
             stale = True
     set_clock(end)
     return out

@@ -12,8 +12,8 @@ from chalicelib.domain import orders as rules
 from chalicelib.domain.calendar import iso, local_date, local_midnight
 from chalicelib.domain.errors import BillingError, Conflict, Gone
 from chalicelib.domain.lifecycle import warning_days, will_try_auto_renew
-from chalicelib.services import notifications
-from chalicelib.services.apps import load_app, save_app, state
+from chalicelib.services import notifications, usage
+from chalicelib.services.apps import load_app, refresh_dues, save_app, state
 from chalicelib.services.context import Ctx
 from chalicelib.services.ledger import save_account
 from chalicelib.services.purchases import Loaded, charge
@@ -21,7 +21,7 @@ from chalicelib.store import uow, views
 from chalicelib.store.models import DUE_SHARDS, AccountModel, AppModel
 
 # hooks that delete an app's data on reclamation (usage, user sets, plugin state); each returns a count
-RECLAIM_HOOKS: list[Callable[[int], int]] = [notifications.delete_for_app]
+RECLAIM_HOOKS: list[Callable[[int], int]] = [notifications.delete_for_app, usage.delete_for_app]
 
 
 def due_apps(index: Any, attr: Any, at: datetime) -> Iterator[AppModel]:
@@ -38,6 +38,17 @@ def earliest_due(index: Any, attr_name: str) -> datetime | None:
             found.append(getattr(item, attr_name))
             break
     return min(found) if found else None
+
+
+def heal(ctx: Ctx, app: AppModel) -> str:
+    """Nothing to do for an app the index still lists (its copy was stale, or its state moved
+    without its dues): rewrite its due times so the index stops listing it."""
+    before = (app.warn_due_at, app.enforce_due_at, app.reclaim_due_at)
+    refresh_dues(ctx, app)
+    if (app.warn_due_at, app.enforce_due_at, app.reclaim_due_at) != before:
+        with uow.write() as tx:
+            save_app(tx, ctx, app)
+    return "skipped"
 
 
 def process(app: AppModel, step: Callable[[AppModel], str]) -> str:
@@ -61,7 +72,7 @@ def warn(ctx: Ctx, app: AppModel) -> str:
     """One warning (email + SMS) on each local day E-6 ... E+1 for a package not yet renewed."""
     today = local_date(ctx.now, ctx.tz)
     if app.status != "enabled" or app.warn_due_at is None or app.warn_due_at > ctx.now:
-        return "skipped"
+        return heal(ctx, app)
     first, last = warning_days(app.expires_at, ctx.tz, ctx.catalog)
     if app.last_warned_day == today.isoformat():
         return "skipped"
@@ -99,7 +110,7 @@ def _warning_body(app: AppModel, today: date, e_day: date) -> str:
 def enforce(ctx: Ctx, app: AppModel) -> str:
     """At expiry: auto-renew if asked and affordable; 24 h after expiry: stop (reason expired)."""
     if app.status != "enabled" or app.enforce_due_at is None or app.enforce_due_at > ctx.now:
-        return "skipped"
+        return heal(ctx, app)
     expiry = app.expires_at
     stop_at = expiry + timedelta(hours=ctx.catalog.lifecycle("stop_after_expiry_hours"))
     if ctx.now < expiry:
@@ -148,7 +159,7 @@ def _auto_renew(ctx: Ctx, app: AppModel) -> str:
 def reclaim(ctx: Ctx, app: AppModel) -> str:
     """90 days after a stop/disable (or on delete): data goes, a tombstone stays, the slot frees."""
     if app.status not in ("stopped", "disabled"):
-        return "skipped"
+        return heal(ctx, app)
     for hook in RECLAIM_HOOKS:
         hook(int(app.sdkappid))
     acct = _account(app.account_id)

@@ -1,0 +1,165 @@
+"""Worked examples 5, 6, 7, 9 and 10: bills posted once, charged cash then gift, arrears enforced."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from chalicelib.store.models import AppModel, QuotaChangeMap, due_shard
+from chalicelib.store.usage_models import UsageModel
+from tests.scenarios.test_expiry_lifecycle import notes
+
+
+def put_month_usage(sid: int, account: str, month: str, *, mau: int = 0, push: int = 0, stored: int = 0,
+                    requests: int = 0) -> None:
+    """Usage counters as ingestion leaves them (the month item the settlement index reads)."""
+    UsageModel(sid, month, account_id=account, month_shard=f"{month}#{due_shard(account)}",
+               account_app=f"{account}#{sid}", mau=mau, push_messages=push, search_stored=stored,
+               search_requests=requests).save()
+
+
+def bills(api, account="acme", period=None):
+    q = f"?period={period}" if period else ""
+    return api.ok("GET", f"/v1/accounts/{account}/bills{q}")["items"]
+
+
+def test_examples_5_and_6_monthly_bill_posted_once_on_days_1_to_3(api):
+    api.clock("2026-05-01T00:00:00Z")
+    api.account("acme", cash="1300.00")
+    sid = api.app()
+    api.buy(sid, "standard", 3)
+    put_month_usage(sid, "acme", "2026-05", mau=12_345, push=30_012_345, stored=1_560_001, requests=310_000)
+    result = api.clock("2026-06-04T00:00:00Z", run_jobs=True)
+    runs = [r for r in result["jobs_run"] if r["job"] == "monthly-settlement" and r["at"] >= "2026-06"]
+    assert [r["at"] for r in runs] == ["2026-06-01T02:00:00Z", "2026-06-02T02:00:00Z", "2026-06-03T02:00:00Z"]
+    assert [r["summary"]["billed"] for r in runs] == [1, 0, 0]
+    (bill,) = bills(api, period="2026-05")
+    assert bill["kind"] == "monthly" and bill["period"] == "2026-05"
+    assert bill["posted_at"] == "2026-06-01T02:00:00Z"
+    assert [(x["item"], x["quantity"], x["unit_price"], x["amount"]) for x in bill["lines"]] == [
+        ("mau_overage", 2345, "0.015", "35.18"),
+        ("push_message_overage", 2, "0.10", "0.20"),
+        ("search_storage_overage", 3, "4.00", "12.00"),
+        ("search_request_overage", 1, "4.00", "4.00"),
+    ]
+    assert bill["total"] == "51.38"
+    assert api.balance() == {"cash": "51.62", "gift": "0.00", "total": "51.62"}  # 1300 - 1197 - 51.38
+
+
+def test_example_9_mau_prorated_for_an_app_stopped_during_the_month(api):
+    api.clock("2026-07-16T00:00:00Z")
+    api.account("acme", cash="500.00")
+    sid = api.app()
+    api.buy(sid, "standard", 1)  # expires 2026-08-16; we stop it by hand at 2026-09-16 below
+    app = AppModel.get(sid)
+    app.status, app.stop_reason = "stopped", "expired"
+    app.stopped_at = datetime(2026, 9, 16, tzinfo=UTC)
+    app.save()
+    put_month_usage(sid, "acme", "2026-09", mau=14_000)
+    api.clock("2026-10-01T03:00:00Z", run_jobs=True)
+    (bill,) = bills(api, period="2026-09")
+    assert [(x["item"], x["quantity"], x["amount"]) for x in bill["lines"]] == [("mau_overage", 4000, "30.00")]
+
+
+def test_example_10_arrears_stop_at_24h_and_top_up_brings_apps_back(api):
+    api.clock("2026-04-01T00:00:00Z")
+    api.account("acme", cash="1207.00")
+    sid = api.app()
+    api.buy(sid, "standard", 3)  # cash 10.00 left, package valid until 2026-07-01
+    api.clock("2026-05-20T00:00:00Z")
+    dev = api.app(name="trial")  # Developer, valid until 2026-06-20
+    put_month_usage(sid, "acme", "2026-05", mau=12_345)
+    api.clock("2026-06-01T02:00:00Z", run_jobs=True)
+    account = api.ok("GET", "/v1/accounts/acme")
+    assert account["balance"] == {"cash": "-25.18", "gift": "0.00", "total": "-25.18"}
+    assert account["status"] == "arrears" and account["arrears_since"] == "2026-06-01T02:00:00Z"
+    assert [(n["kind"], n["channel"]) for n in notes(api, kind="arrears")] == [("arrears", "email"), ("arrears", "sms")]
+    api.clock("2026-06-02T02:00:00Z", run_jobs=True)
+    assert api.ok("GET", f"/v1/apps/{sid}")["status"] == "enabled"  # the :15 run has not come yet
+    result = api.clock("2026-06-02T03:00:00Z", run_jobs=True)
+    stops = [r for r in result["jobs_run"] if r["job"] == "arrears-enforcement" and r["summary"]["stopped"]]
+    assert stops[0]["at"] == "2026-06-02T02:15:00Z" and stops[0]["summary"]["stopped"] == 2
+    for app_id in (sid, dev):
+        app = api.ok("GET", f"/v1/apps/{app_id}")
+        assert app["status"] == "stopped" and app["stop_reason"] == "arrears"
+        assert app["stopped_at"] == "2026-06-02T02:15:00Z"
+    topup = api.ok("POST", "/v1/accounts/acme/topups", {"amount": "30.00", "kind": "cash"})
+    assert topup["balance"]["total"] == "4.82"
+    account = api.ok("GET", "/v1/accounts/acme")
+    assert account["status"] == "active" and account["arrears_since"] is None
+    for app_id in (sid, dev):
+        app = api.ok("GET", f"/v1/apps/{app_id}")
+        assert app["status"] == "enabled" and app["stop_reason"] is None
+    assert api.ledger_sum() == ("4.82", "0.00")
+    # a later run of the job finds nothing more to do
+    result = api.clock("2026-06-02T05:00:00Z", run_jobs=True)
+    assert not [r for r in result["jobs_run"] if r["job"] == "arrears-enforcement" and r["summary"]["stopped"]]
+
+
+def test_arrears_stop_spares_apps_whose_package_ended(api):
+    api.clock("2026-04-01T00:00:00Z")
+    api.account("acme", cash="808.00")
+    sid = api.app()
+    api.buy(sid, "standard", 2)  # valid until 2026-06-01T00:00Z
+    put_month_usage(sid, "acme", "2026-05", mau=12_345)
+    api.clock("2026-06-02T03:00:00Z", run_jobs=True)
+    app = api.ok("GET", f"/v1/apps/{sid}")
+    assert app["status"] == "stopped"
+    api.ok("POST", "/v1/accounts/acme/topups", {"amount": "100.00", "kind": "cash"})
+    assert api.ok("GET", f"/v1/apps/{sid}")["status"] == "stopped"  # package no longer valid
+
+
+def test_top_up_that_leaves_balance_negative_keeps_arrears(api):
+    api.clock("2026-05-01T00:00:00Z")
+    api.account("acme")
+    sid = api.app()
+    app = AppModel.get(sid)
+    app.edition = "standard"
+    app.save()
+    put_month_usage(sid, "acme", "2026-05", mau=12_345)
+    api.clock("2026-06-01T03:00:00Z", run_jobs=True)
+    assert api.balance()["total"] == "-35.18"
+    api.ok("POST", "/v1/accounts/acme/topups", {"amount": "35.00", "kind": "cash"})
+    assert api.ok("GET", "/v1/accounts/acme")["status"] == "arrears"
+    api.ok("POST", "/v1/accounts/acme/topups", {"amount": "0.18", "kind": "gift"})
+    assert api.ok("GET", "/v1/accounts/acme")["status"] == "active"
+
+
+def test_example_7_daily_push_bill(api):
+    api.clock("2026-05-01T00:00:00Z")
+    api.account("acme", cash="1000.00")
+    sid = api.app()
+    app = AppModel.get(sid)
+    app.push_until = datetime(2026, 6, 1, tzinfo=UTC)
+    app.push_quota = 150
+    app.push_quota_log = [QuotaChangeMap(at=datetime(2026, 5, 1, tzinfo=UTC), quota=100),
+                          QuotaChangeMap(at=datetime(2026, 5, 9, 12, tzinfo=UTC), quota=150)]
+    app.push_billing_shard = due_shard(sid)
+    app.save()
+    api.clock("2026-05-11T01:00:00Z", run_jobs=True)
+    daily = bills(api, period="2026-05-10")
+    assert len(daily) == 1
+    (line,) = daily[0]["lines"]
+    assert (line["item"], line["quantity"], line["unit_price"], line["amount"]) == ("push_api_quota", 50, "10.00",
+                                                                                   "500.00")
+    assert daily[0]["posted_at"] == "2026-05-11T00:30:00Z"
+    # May 9: quota 150 from 12:00 -> billed too; May 8 and before: 100 -> nothing
+    assert [b["period"] for b in bills(api) if b["kind"] == "daily"] == ["2026-05-09", "2026-05-10"]
+
+
+def test_account_without_usage_gets_no_bill(api):
+    api.clock("2026-05-01T00:00:00Z")
+    api.account("acme", cash="1000.00")
+    sid = api.app()
+    api.buy(sid, "standard", 1)
+    put_month_usage(sid, "acme", "2026-05", mau=9_000)  # under the free 10,000
+    result = api.clock("2026-06-04T00:00:00Z", run_jobs=True)
+    assert bills(api) == []
+    runs = [r for r in result["jobs_run"] if r["job"] == "monthly-settlement" and r["at"] >= "2026-06"]
+    assert runs[0]["summary"]["no_charge"] == 1
+
+
+@pytest.fixture
+def billing_tz():
+    return "UTC"
