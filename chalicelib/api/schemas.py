@@ -245,6 +245,8 @@ class Entitlements(BaseModel):
     limits: dict[str, Any]
     features: dict[str, bool]
     mau: dict[str, Any]
+    plugins: dict[str, Any] = Field(default_factory=dict, description="plugins in force: push, search")
+    addons: dict[str, Any] = Field(default_factory=dict, description="add-ons in force: desk, chatbot, call")
 
 
 class Notification(BaseModel):
@@ -292,3 +294,102 @@ def page_of(model: type[BaseModel]) -> type[BaseModel]:
     from pydantic import create_model
 
     return create_model(f"{model.__name__}Page", items=(list[model], ...), next_token=(str | None, None))  # type: ignore[valid-type]
+
+
+# ------------------------------------------------------------------ usage ingestion (service, operator)
+UserId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+Count = Annotated[StrictInt, Field(ge=0, le=1_000_000_000_000)]
+
+
+class UsageReport(Request):
+    sdkappid: Annotated[StrictInt, Field(ge=0, le=999_999_999_999)]
+    at: Instant | None = Field(default=None, description="When it happened; defaults to now, never in the future")
+
+    @field_validator("at")
+    @classmethod
+    def _instant(cls, v: str | None) -> str | None:
+        instant(v)
+        return v
+
+
+class LoginReport(UsageReport):
+    user_ids: Annotated[list[UserId], Field(min_length=1, max_length=1000)]
+
+
+class PushReport(UsageReport):
+    broadcast_calls: Count
+    messages: Count
+
+
+class SearchReport(UsageReport):
+    stored_messages: Count
+    requests: Count
+
+
+class LoginResult(BaseModel):
+    month: str
+    mau: int
+    accepted: int
+    rejected_user_ids: list[str]
+
+
+class PushResult(BaseModel):
+    date: str
+    quota: int
+    accepted_calls: int
+    rejected_calls: int
+    messages_month: int
+
+
+class SearchResult(BaseModel):
+    month: str
+    stored_messages: int
+    requests: int
+
+
+class PushUsage(BaseModel):
+    messages: int
+    broadcast_calls_today: int
+    daily_quota: int
+    broadcast_calls_by_day: dict[str, int]
+
+
+class SearchUsage(BaseModel):
+    stored_messages: int
+    requests: int
+
+
+class Usage(BaseModel):
+    sdkappid: int
+    month: str
+    mau: int
+    push: PushUsage
+    search: SearchUsage
+
+
+# ------------------------------------------------------------------ plugins and add-ons
+class PluginCreate(Request):
+    plugin: Literal["push", "search"]
+    months: Months
+
+
+class PushQuotaSet(Request):
+    daily_broadcast_calls: Annotated[
+        StrictInt, Field(ge=0, le=1_000_000_000, description="Daily broadcast/tag push API calls, at least 100")
+    ]
+
+
+class PushQuota(BaseModel):
+    daily_broadcast_calls: int
+
+
+class AddonCreate(Request):
+    addon: Literal["desk", "chatbot", "call"]
+    tier: Annotated[
+        str, StringConstraints(max_length=32),
+        Field(description="desk: standard (default); chatbot: basic, advanced, message_pack; call: trial, 1v1, group"),
+    ] | None = None
+    quantity: Annotated[
+        StrictInt, Field(ge=1, le=100_000, description="desk: seats in total (default 3); chatbot: bots or packs"),
+    ] | None = None
+    months: Months

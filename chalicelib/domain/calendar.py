@@ -66,12 +66,11 @@ def previous_month(month: str) -> str:
     return f"{year - 1}-12" if mon == 1 else f"{year}-{mon - 1:02d}"
 
 
-def plugin_period_end(start: datetime, tz: ZoneInfo) -> datetime:
-    """A plugin/add-on period runs from local day T to T-1 of next month: it ends at local
-    midnight starting day T of the next month (clamped to that month's last day + 1)."""
-    local = start.astimezone(tz)
-    next_day = add_months(local_midnight(local.date(), tz), 1, tz)
-    return next_day
+def plugin_period_end(start: datetime, tz: ZoneInfo, months: int = 1) -> datetime:
+    """End of the `months`-th plugin/add-on period bought at `start`: local midnight starting day T
+    (start's local day) `months` months later, from the anchor, clamped to a shorter month's end
+    like add_months (a Jan 31 purchase's first period ends Feb 28 00:00 local)."""
+    return add_months(local_midnight(local_date(start, tz), tz), months, tz)
 
 
 def day_range(first: date, last: date) -> list[date]:

@@ -22,6 +22,7 @@ from chalicelib.store.models import AccountModel, AppModel, OrderModel, PeriodMa
 from chalicelib.store.paging import page
 
 BASE_PRODUCTS = ("standard", "pro")
+PLUGIN_UNTIL = {"push": "push_until", "search": "search_until"}  # app attribute: end of the plugin's periods
 
 
 def new_order_id(now: datetime, seq: int = 0) -> str:
@@ -147,6 +148,20 @@ def charge(
     return order, acct
 
 
+def answer(ctx: Ctx, order: OrderModel, app: AppModel, acct: AccountModel,
+           credit: rules.Refund | None = None) -> Response:
+    """201 {"order", "app", "balance", "credit"}: the answer of every prepaid purchase."""
+    return (
+        201,
+        {
+            "order": views.order(order, ctx.now),
+            "app": views.app(app),
+            "balance": views.balance(int(acct.cash), int(acct.gift)),
+            "credit": views.money3(credit.cash, credit.gift) if credit is not None else None,
+        },
+    )
+
+
 def end_orders(tx: Any, orders: list[OrderModel], at: datetime) -> None:
     """The refunded (or credited) periods end at `at`."""
     for o in orders:
@@ -198,15 +213,7 @@ def purchase(
             if auto_renew is not None:
                 app.auto_renew = auto_renew
             save_app(tx, ctx, app)
-            response: Response = (
-                201,
-                {
-                    "order": views.order(order, ctx.now),
-                    "app": views.app(app),
-                    "balance": views.balance(int(acct.cash), int(acct.gift)),
-                    "credit": views.money3(credit.cash, credit.gift) if credit is not None else None,
-                },
-            )
+            response = answer(ctx, order, app, acct, credit)
             idempotency.record(tx, idem, response, ctx.now, ttl)
         return response
 
@@ -226,8 +233,8 @@ def _refund_scope(ctx: Ctx, app: AppModel, product: str | None) -> tuple[str, li
 def quote(ctx: Ctx, orders: list[OrderModel]) -> rules.Refund:
     """The refund formula over the running periods of these orders, each at its own list price."""
     pairs = [(p, int(o.monthly_price)) for o in orders for p in periods_of(o)]
-    price = {p.starts_at: monthly for p, monthly in pairs}
-    return rules.refund([p for p, _ in pairs], ctx.now, lambda p: price[p.starts_at])
+    price = {id(p): monthly for p, monthly in pairs}  # by identity: two orders' periods may start together
+    return rules.refund([p for p, _ in pairs], ctx.now, lambda p: price[id(p)])
 
 
 def quote_view(product: str, at: datetime, r: rules.Refund) -> dict[str, Any]:
@@ -272,6 +279,9 @@ def refund(ctx: Ctx, sdkappid: int, product: str | None, idem: Idem) -> Response
                 app.expires_at = ctx.now
                 app.auto_renew = False
                 app.stop_reason = None
+                save_app(tx, ctx, app)
+            elif name in PLUGIN_UNTIL:  # the refunded plugin ends now
+                setattr(app, PLUGIN_UNTIL[name], ctx.now)
                 save_app(tx, ctx, app)
             response: Response = (
                 201,

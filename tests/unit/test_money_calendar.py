@@ -60,7 +60,8 @@ def test_round_half_up_matches_decimal_half_up(numerator, denominator):
 # ------------------------------------------------------------------ amounts
 @pytest.mark.parametrize(
     ("text", "cents"),
-    [("399.00", 39900), ("0.01", 1), ("12.5", 1250), ("7", 700), ("0", 0), (5, 500), ("999999999999.99", 99999999999999)],
+    [("399.00", 39900), ("0.01", 1), ("12.5", 1250), ("7", 700), ("0", 0), (5, 500),
+     ("999999999999.99", 99999999999999)],
 )
 def test_parse_amount_accepts_non_negative_decimals_with_two_places(text, cents):
     assert parse_amount(text) == cents
@@ -76,7 +77,9 @@ def test_parse_amount_rejects_anything_else(bad):
         parse_amount(bad)
 
 
-@pytest.mark.parametrize(("cents", "text"), [(39900, "399.00"), (-2518, "-25.18"), (5, "0.05"), (0, "0.00"), (-1, "-0.01")])
+@pytest.mark.parametrize(
+    ("cents", "text"), [(39900, "399.00"), (-2518, "-25.18"), (5, "0.05"), (0, "0.00"), (-1, "-0.01")]
+)
 def test_fmt_prints_two_decimals(cents, text):
     assert fmt(cents) == text
 
@@ -152,6 +155,9 @@ def test_parse_instant_needs_a_zone_and_normalises_to_utc():
     assert iso(parse_instant("2026-03-01T08:00:00+08:00")) == "2026-03-01T00:00:00Z"
     with pytest.raises(ValueError):
         parse_instant("2026-03-01T00:00:00")
+    for out_of_range in ("0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"):
+        with pytest.raises(ValueError):  # not an OverflowError (that would be a 500)
+            parse_instant(out_of_range)
 
 
 def test_month_key_and_bounds_are_local():
