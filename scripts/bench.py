@@ -5,7 +5,7 @@ Requests are counted with tests/integration/requests.py's botocore hook. Through
 measures the code path (serialisation, moto's emulation), not DynamoDB latency: read the
 requests column as the cost model, the items/s column only to compare runs with each other.
 
-    .venv/bin/python scripts/bench.py [--n 200]      # or: make bench
+    .venv/bin/python scripts/bench.py [--n 100] [--settle 2000]      # or: make bench
 """
 
 from __future__ import annotations
@@ -136,6 +136,19 @@ def bench(n: int) -> None:
     measure_job("job reclamation", "reclamation", E + timedelta(days=92), "reclaimed", 3 * n)
 
 
+def bench_settlement(accounts: int) -> None:
+    """Monthly settlement of `accounts` accounts with usage (and as many idle ones), in fresh tables."""
+    from chalicelib.store import models, uow
+    from chalicelib.store.tables import create_tables
+    from tests.integration.test_settlement import RUN, seed
+
+    uow.reset_connection()
+    models.configure(host=None, prefix="bench-settle-")
+    create_tables()
+    seed(accounts, idle=accounts)
+    measure_job("job monthly-settlement (billed accounts)", "monthly-settlement", RUN, "billed", accounts)
+
+
 def report(n: int) -> str:
     lines = [f"imbill bench on moto in-process, N={n} (requests counted per item; totals by operation)", ""]
     head = f"{'operation':46} {'items':>6} {'req/item':>9} {'items/s':>9}  requests"
@@ -149,10 +162,13 @@ def report(n: int) -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--n", type=int, default=100, help="items per operation / due apps per job (default 200)")
+    parser.add_argument("--n", type=int, default=100, help="items per operation / due apps per job (default 100)")
+    parser.add_argument("--settle", type=int, default=2000, help="accounts billed by the settlement run")
     args = parser.parse_args()
     with mock_aws():
         bench(args.n)
+    with mock_aws():
+        bench_settlement(args.settle)
     print(report(args.n))
     return 0
 

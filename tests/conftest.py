@@ -99,9 +99,8 @@ def store(ddb_endpoint: str | None, billing_tz: str) -> Iterator[None]:
 
     _reset(billing_tz)
     if ddb_endpoint is None:
-        from moto import mock_aws
-
         import boto3
+        from moto import mock_aws
 
         with mock_aws():
             boto3.client("ses", region_name="us-east-1").verify_email_identity(
@@ -130,14 +129,13 @@ def store(ddb_endpoint: str | None, billing_tz: str) -> Iterator[None]:
 
 @pytest.fixture
 def api(store: None):  # type: ignore[no-untyped-def]
+    from datetime import UTC, datetime
+
     from chalice.test import Client
 
     import app as app_module
-    from tests.helpers import Api
-
-    from datetime import UTC, datetime
-
     from chalicelib.clock import StoredClock
+    from tests.helpers import Api
 
     StoredClock().set(datetime(2025, 1, 1, tzinfo=UTC))  # scenarios move forward from here
     with Client(app_module.app) as client:

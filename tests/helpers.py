@@ -70,7 +70,8 @@ class Api:
         return self.ok("POST", "/v1/test/clock/advance", delta, expect=200)
 
     def account(self, account_id: str = "acme", cash: str | None = None, gift: str | None = None) -> str:
-        self.ok("POST", "/v1/accounts", {"account_id": account_id, "email": f"{account_id}@x.test", "phone": "+15550100"})
+        body = {"account_id": account_id, "email": f"{account_id}@x.test", "phone": "+15550100"}
+        self.ok("POST", "/v1/accounts", body)
         if cash:
             self.ok("POST", f"/v1/accounts/{account_id}/topups", {"amount": cash, "kind": "cash"})
         if gift:

@@ -11,7 +11,6 @@ from chalicelib.domain.errors import NotFound
 from chalicelib.jobs import registry
 from chalicelib.services.context import SYSTEM, Ctx
 
-
 IDLE = ("skipped", "no_charge")  # outcomes that change nothing
 
 

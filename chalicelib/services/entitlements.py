@@ -1,10 +1,12 @@
-"""What an app may do now: edition limits and features from the catalog, in_service, MAU use."""
+"""What an app may do now: edition limits and features from the catalog, in_service, MAU use, and the
+plugins and add-ons in force with their allowances."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from chalicelib.domain.calendar import month_key
+from chalicelib.services import plugins, usage
 from chalicelib.services.apps import load_app
 from chalicelib.services.context import Ctx
 
@@ -12,6 +14,7 @@ from chalicelib.services.context import Ctx
 def entitlements(ctx: Ctx, sdkappid: int, mau_used: int = 0) -> dict[str, Any]:
     app = load_app(ctx, sdkappid, consistent=False)
     edition = ctx.catalog.edition(app.edition)
+    plugins_now, addons_now = plugins.in_force(ctx, app)
     return {
         "sdkappid": int(app.sdkappid),
         "edition": app.edition,
@@ -22,8 +25,10 @@ def entitlements(ctx: Ctx, sdkappid: int, mau_used: int = 0) -> dict[str, Any]:
         "features": edition.features,
         "mau": {
             "month": month_key(ctx.now, ctx.tz),
-            "used": mau_used,
+            "used": usage.mau_of(int(app.sdkappid), month_key(ctx.now, ctx.tz)),
             "free": edition.free_mau,
             "overage_allowed": edition.mau_overage_unit_price is not None,
         },
+        "plugins": plugins_now,
+        "addons": addons_now,
     }

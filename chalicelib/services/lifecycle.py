@@ -167,7 +167,11 @@ def reclaim(ctx: Ctx, app: AppModel) -> str:
     app.status = "reclaimed"
     app.reclaimed_at = ctx.now
     app.auto_renew = False
-    app.push_quota = None
+    app.push_quota = None  # plugin and add-on state goes with the app's data
+    app.push_quota_log = None
+    app.push_until = None
+    app.search_until = None
+    app.push_billing_shard = None
     app.call_trial_used = False
     items = notifications.compose(
         acct, "reclaimed", ctx.now, ctx.now,

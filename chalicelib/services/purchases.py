@@ -194,7 +194,7 @@ def purchase(
         credit = None
         credited: list[OrderModel] = []
         if plan.upgrade:
-            credited = running_orders(app.sdkappid, app.edition, ctx.now)
+            credited = running_orders(int(app.sdkappid), app.edition, ctx.now)
             credit = quote(ctx, credited)
         bounds = rules.period_bounds(plan.starts_at, months, ctx.tz)
         with uow.write() as tx:
@@ -224,7 +224,7 @@ def _refund_scope(ctx: Ctx, app: AppModel, product: str | None) -> tuple[str, li
     product = product or app.edition
     if product == "developer":
         raise Conflict("the Developer edition is free: there is nothing to refund")
-    orders = running_orders(app.sdkappid, product, ctx.now)
+    orders = running_orders(int(app.sdkappid), product, ctx.now)
     if not orders:
         raise Conflict(f"app {app.sdkappid} has no running {product} package to refund")
     return product, orders

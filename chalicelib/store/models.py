@@ -35,6 +35,7 @@ def due_shard(sdkappid: int | str) -> str:
 class _Base(Model):
     class Meta:
         abstract = True
+        base_name = "unset"  # the table's name after the stage prefix
         table_name = "unset"
         region = "us-east-1"
         host: str | None = None

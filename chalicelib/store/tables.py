@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from chalicelib.store import models
 
@@ -44,7 +44,7 @@ def table_schemas() -> dict[str, dict[str, Any]]:
                         "KeySchema": sorted(i["key_schema"], key=lambda k: k["KeyType"]),
                         "Projection": i["projection"],
                     }
-                    for i in schema["global_secondary_indexes"]
+                    for i in cast(list[dict[str, Any]], schema["global_secondary_indexes"])
                 ),
                 key=lambda i: i["IndexName"],
             ),

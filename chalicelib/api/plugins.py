@@ -1,0 +1,35 @@
+"""Plugins (push, search), the push quota, and add-ons (desk, chatbot, call)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Blueprint
+
+from chalicelib.api import schemas as s
+from chalicelib.api.http import Call, int_param, route
+from chalicelib.services import plugins
+
+bp = Blueprint(__name__)
+
+
+@route(bp, "/v1/apps/{sdkappid}/plugins", "POST", summary="Buy or renew a plugin (push, search)",
+       body=s.PluginCreate, answer=s.PurchaseResult, status=201)
+def buy_plugin(call: Call, sdkappid: str) -> tuple[int, dict[str, Any]]:
+    app_id = int_param(sdkappid)
+    b = call.body
+    return plugins.buy_plugin(call.ctx, app_id, b.plugin, b.months, call.idem(f"plugin:{app_id}"))
+
+
+@route(bp, "/v1/apps/{sdkappid}/plugins/push/quota", "PUT", summary="Set the daily broadcast-call quota (>= 100)",
+       body=s.PushQuotaSet, answer=s.PushQuota)
+def set_push_quota(call: Call, sdkappid: str) -> dict[str, Any]:
+    return plugins.set_push_quota(call.ctx, int_param(sdkappid), call.body.daily_broadcast_calls)
+
+
+@route(bp, "/v1/apps/{sdkappid}/addons", "POST", summary="Buy or renew an add-on (desk, chatbot, call)",
+       body=s.AddonCreate, answer=s.PurchaseResult, status=201)
+def buy_addon(call: Call, sdkappid: str) -> tuple[int, dict[str, Any]]:
+    app_id = int_param(sdkappid)
+    b = call.body
+    return plugins.buy_addon(call.ctx, app_id, b.addon, b.tier, b.quantity, b.months, call.idem(f"addon:{app_id}"))

@@ -1,0 +1,335 @@
+"""Usage metering (billing-rules section 6): logins (exact MAU), push calls and messages, search.
+
+Storage (chalicelib/store/usage_models.py, docs/data-model.md "Usage metering"):
+
+- one UserSeenModel item per (app, local month, user), key ``"<sdkappid>#<month>"`` / user id;
+- one UsageModel month item per (app, local month) holding ``mau`` and the month counters, and
+  carrying ``account_id``, ``month_shard`` and ``account_app`` so that the settlement index
+  (``by_month``) lists every app with usage in a month. Every write of a month item sets them again
+  (an idempotent SET), whichever counter it moves;
+- one UsageModel day item per (app, local day) holding the accepted broadcast/tag push calls.
+
+Every item expires (DynamoDB TTL) 400 days after the end of its month.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import time
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.expressions.update import Action
+
+from chalicelib.domain.calendar import iso, local_date, month_bounds, month_key
+from chalicelib.domain.errors import Conflict, InvalidRequest
+from chalicelib.domain.usage import quota_in_force
+from chalicelib.services.apps import load_app
+from chalicelib.services.billing import quota_log
+from chalicelib.services.context import Ctx
+from chalicelib.store import uow
+from chalicelib.store.models import AppModel, due_shard
+from chalicelib.store.usage_models import UsageModel, UserSeenModel
+
+USERS_PER_TRANSACTION = 99  # + the month item = the 100 items a TransactWriteItems may hold
+MAX_LOST_TRANSACTIONS = 60  # per report, then the error goes to the caller (a report may be sent again)
+KEEP_AFTER_MONTH = timedelta(days=400)  # TTL of usage and user items, counted from the end of their month
+_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+
+
+# ------------------------------------------------------------------ keys and small helpers
+def users_key(sdkappid: int, month: str) -> str:
+    """Partition of an app's users of a month in UserSeenModel."""
+    return f"{sdkappid}#{month}"
+
+
+def _expires(month: str, tz: ZoneInfo) -> datetime:
+    return month_bounds(month, tz)[1] + KEEP_AFTER_MONTH
+
+
+def _month_identity(app: AppModel, month: str, tz: ZoneInfo) -> list[Action]:
+    """What every month-item write sets: the settlement index keys, the owner, the expiry."""
+    account_id = app.account_id
+    return [
+        UsageModel.account_id.set(account_id),
+        UsageModel.month_shard.set(f"{month}#{due_shard(account_id)}"),
+        UsageModel.account_app.set(f"{account_id}#{int(app.sdkappid)}"),
+        UsageModel.expires.set(_expires(month, tz)),
+    ]
+
+
+def _get(sdkappid: int, period: str) -> UsageModel | None:
+    try:
+        return UsageModel.get(sdkappid, period, consistent_read=True)
+    except UsageModel.DoesNotExist:
+        return None
+
+
+def _instant(ctx: Ctx, at: datetime | None) -> datetime:
+    """The report's instant: the service clock by default, never in the future."""
+    if at is None:
+        return ctx.now
+    if at > ctx.now:
+        raise InvalidRequest(f"at ({iso(at)}) lies in the future (now is {iso(ctx.now)})")
+    return at
+
+
+def _in_service(ctx: Ctx, sdkappid: int) -> AppModel:
+    """The app, which must be `enabled` (410 once reclaimed, 409 not_in_service otherwise)."""
+    app = load_app(ctx, sdkappid, writable=True)
+    if app.status != "enabled":
+        raise Conflict(f"app {sdkappid} is {app.status}: it may not log users in or push", code="not_in_service")
+    return app
+
+
+# ------------------------------------------------------------------ logins (MAU)
+def report_logins(ctx: Ctx, sdkappid: int, user_ids: Sequence[str], at: datetime | None = None) -> dict[str, Any]:
+    """Count the logins of a local month exactly (MAU); on an edition without MAU overage
+    (Developer) refuse new users above its free MAU, while users already counted keep logging in.
+
+    Exact and idempotent by construction: a user is counted when, and only when, its UserSeenModel
+    item is created, in the same TransactWriteItems as the month item's ``ADD mau :k``:
+
+    1. BatchGetItem (strongly consistent, 100 keys a request; on a capped edition one Query of the
+       at most 100 users of the month) finds which of the report's users the month already
+       counts; they are accepted and cost no write (a repeated report writes nothing).
+    2. The others go in transactions of up to 99 ``Put`` user items, each on condition
+       ``attribute_not_exists(user_id)``, plus one ``Update`` of the month item: ``ADD mau :k``
+       (k = the users in the transaction) and the settlement index keys. A concurrent report that
+       created one of those users first cancels the transaction with ``ConditionalCheckFailed`` on
+       that item: the user is counted already (accepted), it is dropped and the rest retried. So
+       ``mau`` always equals the number of user items, under any interleaving of reports.
+    3. Capped edition: the month item's update is also conditioned on
+       ``attribute_not_exists(mau) OR mau <= :cap - :k`` and k is at most the room left
+       (cap - mau, read strongly consistent before each transaction), so concurrent reports can
+       never pass the cap; new users beyond the room are refused, in the order given. Once the
+       month is full, the refused users are looked up once more, so a user that a concurrent
+       report counted meanwhile is accepted, not refused.
+
+    Cost, 1,000 new users on Standard: 1 GetItem (app) + 10 BatchGetItem + 11 TransactWriteItems
+    + 1 GetItem (the month's mau to answer) = 23 requests; the same report again: 12; 1,000 new
+    users on Developer (100 admitted): 9. Unlike
+    writing every user and counting the partition after each report, nothing here grows with the
+    app's MAU. A user written is 2 WCU (transactional) but only the first time in the month.
+    """
+    at = _instant(ctx, at)
+    users = list(dict.fromkeys(user_ids))  # distinct, in the order given
+    if not users:
+        raise InvalidRequest("user_ids must not be empty")
+    app = _in_service(ctx, sdkappid)
+    month = month_key(at, ctx.tz)
+    edition = ctx.catalog.edition(app.edition)
+    cap = edition.free_mau if edition.mau_overage_unit_price is None else None
+    known = _counted_already(int(app.sdkappid), month, users, cap)
+    rejected = _count_new(ctx, app, month, [u for u in users if u not in known], cap)
+    return {
+        "month": month,
+        "mau": mau_of(int(app.sdkappid), month),
+        "accepted": len(users) - len(rejected),
+        "rejected_user_ids": rejected,
+    }
+
+
+def _counted_already(sdkappid: int, month: str, users: list[str], cap: int | None) -> set[str]:
+    """Which of `users` the month counts: a capped month (at most `cap` users) is read whole with
+    one Query; otherwise the users are looked up by key (BatchGetItem, 100 a request)."""
+    key = users_key(sdkappid, month)
+    found: Iterable[UserSeenModel]
+    if cap is not None:
+        found = UserSeenModel.query(key, consistent_read=True, attributes_to_get=["user_id"])
+    else:
+        found = UserSeenModel.batch_get([(key, u) for u in users], consistent_read=True, attributes_to_get=["user_id"])
+    return {item.user_id for item in found} & set(users)
+
+
+def _count_new(ctx: Ctx, app: AppModel, month: str, new: list[str], cap: int | None) -> list[str]:
+    """Create the user items of `new` and add them to the month's mau; answer the users refused."""
+    sdkappid = int(app.sdkappid)
+    key = users_key(sdkappid, month)
+    expires = _expires(month, ctx.tz)
+    identity = _month_identity(app, month, ctx.tz)
+    new_user = UserSeenModel.user_id.does_not_exist()
+    pending = list(new)
+    lost = 0  # transactions cancelled by a concurrent report
+    while pending:
+        size = USERS_PER_TRANSACTION
+        if cap is not None:
+            room = cap - mau_of(sdkappid, month)
+            if room <= 0:  # full: nobody is counted any more, so who is counted now is final
+                counted = _counted_already(sdkappid, month, pending, cap)
+                return [u for u in pending if u not in counted]
+            size = min(size, room)
+        chunk = pending[:size]
+        condition = None
+        if cap is not None:
+            condition = UsageModel.mau.does_not_exist() | (UsageModel.mau <= cap - len(chunk))
+        try:
+            with uow.write() as tx:
+                for user_id in chunk:
+                    tx.save(UserSeenModel(key, user_id, expires=expires), condition=new_user)
+                tx.update(UsageModel(sdkappid, month), actions=[UsageModel.mau.add(len(chunk)), *identity],
+                          condition=condition)
+        except TransactWriteError as err:
+            lost += 1
+            if not uow.is_conflict(err) or lost >= MAX_LOST_TRANSACTIONS:
+                raise
+            reasons = err.cancellation_reasons or []
+            counted = {u for u, r in zip(chunk, reasons, strict=False) if r and r.code == "ConditionalCheckFailed"}
+            if counted:  # another report counted them first: accepted, not counted twice
+                pending = [u for u in pending if u not in counted]
+            else:  # a concurrent transaction on the month item, or the cap moved: decide again
+                time.sleep(random.uniform(0, min(0.2, 0.005 * (2 ** min(lost, 6)))))
+            continue
+        pending = pending[len(chunk):]
+    return []
+
+
+def mau_of(sdkappid: int, month: str) -> int:
+    """The exact MAU of an app in a local month (0 without logins)."""
+    item = _get(sdkappid, month)
+    return int(item.mau) if item is not None and item.mau is not None else 0
+
+
+# ------------------------------------------------------------------ push
+def report_push(
+    ctx: Ctx, sdkappid: int, broadcast_calls: int, messages: int, at: datetime | None = None
+) -> dict[str, Any]:
+    """Admit broadcast/tag push API calls up to the day's quota; add push messages to the month.
+
+    The day item's ``push_calls`` is raised by the admitted calls on condition
+    ``attribute_not_exists(push_calls) OR push_calls <= :quota - :admitted`` in the same
+    TransactWriteItems as ``ADD push_messages`` on the month item; a report that loses to a
+    concurrent one is decided again from a fresh read, so the day never admits more than its quota.
+    """
+    at = _instant(ctx, at)
+    if broadcast_calls < 0 or messages < 0:
+        raise InvalidRequest("broadcast_calls and messages may not be negative")
+    app = _in_service(ctx, sdkappid)
+    sdkappid = int(app.sdkappid)
+    day = local_date(at, ctx.tz).isoformat()
+    month = month_key(at, ctx.tz)
+    quota = quota_in_force(quota_log(app), app.push_until, at)
+    expires = _expires(month, ctx.tz)
+
+    def attempt() -> dict[str, Any]:
+        day_item = _get(sdkappid, day)
+        used = int(day_item.push_calls) if day_item is not None else 0
+        admitted = max(0, min(broadcast_calls, quota - used))
+        add_messages = [UsageModel.push_messages.add(messages), *_month_identity(app, month, ctx.tz)]
+        if admitted:
+            with uow.write() as tx:
+                tx.update(
+                    UsageModel(sdkappid, day),
+                    actions=[
+                        UsageModel.push_calls.add(admitted),
+                        UsageModel.account_id.set(app.account_id),
+                        UsageModel.expires.set(expires),
+                    ],
+                    condition=UsageModel.push_calls.does_not_exist() | (UsageModel.push_calls <= quota - admitted),
+                )
+                tx.update(UsageModel(sdkappid, month), actions=add_messages)
+            month_item = _get(sdkappid, month)
+        elif messages:
+            month_item = UsageModel(sdkappid, month)
+            month_item.update(actions=add_messages)
+        else:
+            month_item = _get(sdkappid, month)
+        return {
+            "date": day,
+            "quota": quota,
+            "accepted_calls": admitted,
+            "rejected_calls": broadcast_calls - admitted,
+            "messages_month": int(month_item.push_messages) if month_item is not None else 0,
+        }
+
+    return uow.with_retries(attempt)
+
+
+# ------------------------------------------------------------------ search
+def report_search(
+    ctx: Ctx, sdkappid: int, stored_messages: int, requests: int, at: datetime | None = None
+) -> dict[str, Any]:
+    """Add newly stored (indexed) messages and search requests to the local month (one UpdateItem).
+
+    A meter of what already happened, not an admission: accepted for any app that is not reclaimed."""
+    at = _instant(ctx, at)
+    if stored_messages < 0 or requests < 0:
+        raise InvalidRequest("stored_messages and requests may not be negative")
+    app = load_app(ctx, sdkappid, writable=True)
+    sdkappid = int(app.sdkappid)
+    month = month_key(at, ctx.tz)
+    item: UsageModel | None
+    if stored_messages or requests:
+        item = UsageModel(sdkappid, month)
+        item.update(  # answers ALL_NEW: the month's totals after this report
+            actions=[
+                UsageModel.search_stored.add(stored_messages),
+                UsageModel.search_requests.add(requests),
+                *_month_identity(app, month, ctx.tz),
+            ]
+        )
+    else:
+        item = _get(sdkappid, month)
+    return {
+        "month": month,
+        "stored_messages": int(item.search_stored) if item is not None else 0,
+        "requests": int(item.search_requests) if item is not None else 0,
+    }
+
+
+# ------------------------------------------------------------------ reads
+def get_usage(ctx: Ctx, sdkappid: int, month: str | None = None) -> dict[str, Any]:
+    """GET /v1/apps/{id}/usage: the month's MAU, push and search counters (one Query)."""
+    app = load_app(ctx, sdkappid, consistent=False)
+    sdkappid = int(app.sdkappid)
+    month = month or month_key(ctx.now, ctx.tz)
+    if not _MONTH.match(month):
+        raise InvalidRequest(f"month must be YYYY-MM, not {month!r}")
+    items = {i.period: i for i in UsageModel.query(sdkappid, UsageModel.period.startswith(month), consistent_read=True)}
+    m = items.pop(month, None)
+    today = local_date(ctx.now, ctx.tz).isoformat()
+    today_item = items.get(today) if today.startswith(month) else _get(sdkappid, today)
+    return {
+        "sdkappid": sdkappid,
+        "month": month,
+        "mau": int(m.mau) if m is not None and m.mau is not None else 0,
+        "push": {
+            "messages": int(m.push_messages) if m is not None else 0,
+            "broadcast_calls_today": int(today_item.push_calls) if today_item is not None else 0,
+            "daily_quota": quota_in_force(quota_log(app), app.push_until, ctx.now),
+            "broadcast_calls_by_day": {day: int(i.push_calls) for day, i in sorted(items.items())},
+        },
+        "search": {
+            "stored_messages": int(m.search_stored) if m is not None else 0,
+            "requests": int(m.search_requests) if m is not None else 0,
+        },
+    }
+
+
+# ------------------------------------------------------------------ reclamation
+def delete_for_app(sdkappid: int) -> int:
+    """Reclamation hook: the app's month and day items and, for each month item, its user items
+    (Query of the partition, BatchWriteItem deletes). Answers the number of items deleted.
+    A user item is only ever written in the transaction that writes its month item, so every user
+    partition is found from a month item."""
+    deleted = 0
+    items = list(UsageModel.query(sdkappid, consistent_read=True))
+    for item in items:
+        if len(item.period) != len("2026-05"):
+            continue
+        seen = UserSeenModel.query(
+            users_key(sdkappid, item.period), consistent_read=True, attributes_to_get=["app_month", "user_id"]
+        )
+        with UserSeenModel.batch_write() as batch:
+            for user in seen:
+                batch.delete(user)
+                deleted += 1
+    with UsageModel.batch_write() as batch:
+        for item in items:
+            batch.delete(item)
+            deleted += 1
+    return deleted

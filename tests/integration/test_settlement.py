@@ -1,0 +1,110 @@
+"""Monthly settlement: reads only accounts with usage, one bill each, resumable, cheap per account."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from chalicelib.jobs import runner
+from chalicelib.services import billing
+from chalicelib.store.models import AccountModel, AppModel, LedgerModel, due_shard
+from chalicelib.store.usage_models import BillModel, UsageModel
+from tests.integration.requests import count_requests
+
+pytestmark = pytest.mark.storage
+UTC_TZ = ZoneInfo("UTC")
+MONTH = "2026-05"
+RUN = datetime(2026, 6, 1, 2, 0, tzinfo=UTC)
+
+
+def seed(accounts: int, idle: int = 0, month: str = MONTH) -> None:
+    """`accounts` accounts with one Standard app and 12,345 MAU in the month; `idle` without usage."""
+    created = datetime(2026, 4, 1, tzinfo=UTC)
+    with AccountModel.batch_write() as acc, AppModel.batch_write() as apps, UsageModel.batch_write() as use:
+        for i in range(accounts + idle):
+            account_id = f"acct{i:05d}"
+            sid = 1_600_000_000 + i
+            acc.save(AccountModel(account_id, email=f"{account_id}@x.test", phone="+1555", created_at=created,
+                                  due_shard=due_shard(account_id), cash=10_000, apps_count=1))
+            apps.save(AppModel(sid, account_id=account_id, name="a", region="us", edition="standard",
+                               status="enabled", created_at=created, expires_at=datetime(2026, 7, 1, tzinfo=UTC),
+                               due_shard=due_shard(sid), had_paid=True))
+            if i < accounts:
+                use.save(UsageModel(sid, month, account_id=account_id, month_shard=f"{month}#{due_shard(account_id)}",
+                                    account_app=f"{account_id}#{sid}", mau=12_345))
+
+
+def state() -> list[tuple]:
+    bills = sorted((b.account_id, b.bill_key, int(b.total), b.posted_at) for b in BillModel.scan())
+    balances = sorted((a.account_id, int(a.cash), int(a.gift), a.status) for a in AccountModel.scan())
+    ledger = sorted((e.account_id, int(e.seq), int(e.cash)) for e in LedgerModel.scan())
+    return [bills, balances, ledger]
+
+
+def settle(at: datetime = RUN) -> dict[str, int]:
+    return runner.run_job("monthly-settlement", at, UTC_TZ)["summary"]
+
+
+def test_settlement_on_days_1_2_3_posts_one_bill_per_account(store):
+    seed(6, idle=3)
+    assert settle(RUN)["billed"] == 6
+    assert settle(datetime(2026, 6, 2, 2, tzinfo=UTC)) == {"billed": 0, "skipped": 6, "no_charge": 0}
+    assert settle(datetime(2026, 6, 3, 2, tzinfo=UTC))["billed"] == 0
+    assert settle(datetime(2026, 6, 4, 2, tzinfo=UTC)) == {"billed": 0, "skipped": 0, "no_charge": 0}
+    bills = list(BillModel.scan())
+    assert len(bills) == 6 and {int(b.total) for b in bills} == {3518}
+    assert {a.account_id: int(a.cash) for a in AccountModel.scan()}["acct00000"] == 10_000 - 3518
+
+
+def test_crash_after_k_accounts_then_rerun_equals_a_clean_run(store, monkeypatch):
+    seed(8)
+    real = billing.settle_account
+    calls = []
+
+    def crashing(ctx, month, account_id, usage):
+        if len(calls) == 3:
+            raise RuntimeError("injected crash after 3 accounts")
+        calls.append(account_id)
+        return real(ctx, month, account_id, usage)
+
+    monkeypatch.setattr(billing, "settle_account", crashing)
+    with pytest.raises(RuntimeError):
+        settle()
+    monkeypatch.setattr(billing, "settle_account", real)
+    assert settle() == {"billed": 5, "skipped": 3, "no_charge": 0}
+    crashed = state()
+    for model in (BillModel, LedgerModel):
+        with model.batch_write() as batch:
+            for item in model.scan():
+                batch.delete(item)
+    for a in AccountModel.scan():
+        a.cash, a.ledger_seq, a.version = 10_000, 0, 0
+        a.save()
+    assert settle()["billed"] == 8
+    assert state() == crashed
+
+
+def test_settlement_cost_per_billed_account(store):
+    seed(40, idle=200)
+    with count_requests() as counter:
+        summary = settle()
+    assert summary["billed"] == 40
+    assert "Scan" not in counter.calls
+    per_account = counter.total / 40
+    print(f"settlement: {counter.total} requests for 40 billed accounts (200 idle): "
+          f"{per_account:.2f}/account {dict(counter.calls)}")
+    assert per_account <= 5
+
+
+@pytest.mark.parametrize("billing_tz", ["Asia/Shanghai"])
+def test_shanghai_month_boundary_usage_of_june_is_not_settled_with_may(store, billing_tz):
+    seed(1, month="2026-06")  # e.g. a login at 2026-05-31T17:00Z belongs to June in Shanghai
+    tz = ZoneInfo(billing_tz)
+    # 2026-06-01T02:00Z is June 1, 10:00 in Shanghai: settles May, which has no usage here
+    assert runner.run_job("monthly-settlement", RUN, tz)["summary"]["billed"] == 0
+    # 2026-07-01T02:00Z settles June
+    assert runner.run_job("monthly-settlement", datetime(2026, 7, 1, 2, tzinfo=UTC), tz)["summary"]["billed"] == 1
+    (bill,) = BillModel.scan()
+    assert bill.period == "2026-06"
