@@ -8,7 +8,27 @@ import pytest
 
 from chalicelib.store.models import AppModel, QuotaChangeMap, due_shard
 from chalicelib.store.usage_models import UsageModel
+from tests.integration.moto_patches import snapshot_touched_items_only
 from tests.scenarios.test_expiry_lifecycle import notes
+
+
+@pytest.fixture(autouse=True)
+def fast_moto_transactions(store, ddb_endpoint):
+    if ddb_endpoint is not None:
+        yield
+        return
+    with snapshot_touched_items_only():
+        yield
+
+
+def report_logins(api, sid: int, users: int, at: str) -> dict:
+    """`users` distinct users log in (reports of 1,000, the contract's maximum)."""
+    out: dict = {}
+    for first in range(0, users, 1000):
+        ids = [f"user{i}" for i in range(first, min(users, first + 1000))]
+        out = api.ok("POST", "/v1/usage/logins", {"sdkappid": sid, "user_ids": ids, "at": at}, expect=200,
+                     role="service")
+    return out
 
 
 def put_month_usage(sid: int, account: str, month: str, *, mau: int = 0, push: int = 0, stored: int = 0,
@@ -25,11 +45,24 @@ def bills(api, account="acme", period=None):
 
 
 def test_examples_5_and_6_monthly_bill_posted_once_on_days_1_to_3(api):
+    """Everything through the API: usage reported by the IM service, the plugins bought."""
     api.clock("2026-05-01T00:00:00Z")
-    api.account("acme", cash="1300.00")
+    api.account("acme", cash="2000.00")
     sid = api.app()
     api.buy(sid, "standard", 3)
-    put_month_usage(sid, "acme", "2026-05", mau=12_345, push=30_012_345, stored=1_560_001, requests=310_000)
+    api.ok("POST", f"/v1/apps/{sid}/plugins", {"plugin": "push", "months": 1})
+    api.ok("POST", f"/v1/apps/{sid}/plugins", {"plugin": "search", "months": 1})
+    api.clock("2026-05-20T00:00:00Z")
+    assert report_logins(api, sid, 12_345, "2026-05-19T12:00:00Z")["mau"] == 12_345
+    report_logins(api, sid, 500, "2026-05-19T13:00:00Z")  # the same users again: counted once
+    push = api.ok("POST", "/v1/usage/push", {"sdkappid": sid, "broadcast_calls": 0, "messages": 30_012_345,
+                                             "at": "2026-05-19T12:00:00Z"}, expect=200, role="service")
+    assert push["messages_month"] == 30_012_345
+    api.ok("POST", "/v1/usage/search", {"sdkappid": sid, "stored_messages": 1_560_001, "requests": 310_000,
+                                        "at": "2026-05-19T12:00:00Z"}, expect=200, role="service")
+    assert api.ok("GET", f"/v1/apps/{sid}/usage?month=2026-05")["mau"] == 12_345
+    before = api.balance()["total"]
+    assert before == f"{2000 - 3 * 399 - 299 - 399:.2f}"
     result = api.clock("2026-06-04T00:00:00Z", run_jobs=True)
     runs = [r for r in result["jobs_run"] if r["job"] == "monthly-settlement" and r["at"] >= "2026-06"]
     assert [r["at"] for r in runs] == ["2026-06-01T02:00:00Z", "2026-06-02T02:00:00Z", "2026-06-03T02:00:00Z"]
@@ -44,22 +77,37 @@ def test_examples_5_and_6_monthly_bill_posted_once_on_days_1_to_3(api):
         ("search_request_overage", 1, "4.00", "4.00"),
     ]
     assert bill["total"] == "51.38"
-    assert api.balance() == {"cash": "51.62", "gift": "0.00", "total": "51.62"}  # 1300 - 1197 - 51.38
+    assert api.balance() == {"cash": "53.62", "gift": "0.00", "total": "53.62"}  # 105.00 - 51.38
+    entries = api.ok("GET", "/v1/accounts/acme/ledger?limit=1000")["items"]
+    assert (entries[-1]["kind"], entries[-1]["cash"]) == ("bill", "-51.38")
 
 
-def test_example_9_mau_prorated_for_an_app_stopped_during_the_month(api):
-    api.clock("2026-07-16T00:00:00Z")
+def test_example_9_mau_prorated_for_an_app_disabled_during_the_month(api):
+    api.clock("2026-09-01T00:00:00Z")
     api.account("acme", cash="500.00")
     sid = api.app()
-    api.buy(sid, "standard", 1)  # expires 2026-08-16; we stop it by hand at 2026-09-16 below
-    app = AppModel.get(sid)
-    app.status, app.stop_reason = "stopped", "expired"
-    app.stopped_at = datetime(2026, 9, 16, tzinfo=UTC)
-    app.save()
-    put_month_usage(sid, "acme", "2026-09", mau=14_000)
+    api.buy(sid, "standard", 1)
+    report_logins(api, sid, 14_000, "2026-09-01T00:00:00Z")
+    api.clock("2026-09-16T00:00:00Z", run_jobs=True)
+    api.ok("POST", f"/v1/apps/{sid}/refunds", {})  # disabled at 2026-09-16T00:00Z: enabled 15 of 30 days
     api.clock("2026-10-01T03:00:00Z", run_jobs=True)
     (bill,) = bills(api, period="2026-09")
     assert [(x["item"], x["quantity"], x["amount"]) for x in bill["lines"]] == [("mau_overage", 4000, "30.00")]
+
+
+def test_example_9_for_an_app_stopped_on_expiry(api):
+    """The same rule for a stop: the stop happens at the enforcement run (hh:05), prorated to the second."""
+    api.clock("2026-08-15T00:00:00Z")
+    api.account("acme", cash="500.00")
+    sid = api.app()
+    api.buy(sid, "standard", 1)  # expires 2026-09-15T00:00Z, stopped at 2026-09-16T00:05Z
+    api.clock("2026-09-01T00:00:00Z", run_jobs=True)
+    report_logins(api, sid, 14_000, "2026-09-01T00:00:00Z")
+    api.clock("2026-10-01T03:00:00Z", run_jobs=True)
+    assert api.ok("GET", f"/v1/apps/{sid}")["stopped_at"] == "2026-09-16T00:05:00Z"
+    (bill,) = bills(api, period="2026-09")
+    # 4,000 x 0.015 x (15 days + 300 s) / 30 days = 30.00694... -> 30.01
+    assert [(x["item"], x["quantity"], x["amount"]) for x in bill["lines"]] == [("mau_overage", 4000, "30.01")]
 
 
 def test_example_10_arrears_stop_at_24h_and_top_up_brings_apps_back(api):
@@ -130,13 +178,15 @@ def test_example_7_daily_push_bill(api):
     api.clock("2026-05-01T00:00:00Z")
     api.account("acme", cash="1000.00")
     sid = api.app()
-    app = AppModel.get(sid)
-    app.push_until = datetime(2026, 6, 1, tzinfo=UTC)
-    app.push_quota = 150
-    app.push_quota_log = [QuotaChangeMap(at=datetime(2026, 5, 1, tzinfo=UTC), quota=100),
-                          QuotaChangeMap(at=datetime(2026, 5, 9, 12, tzinfo=UTC), quota=150)]
-    app.push_billing_shard = due_shard(sid)
-    app.save()
+    api.ok("POST", f"/v1/apps/{sid}/plugins", {"plugin": "push", "months": 1})
+    api.clock("2026-05-09T12:00:00Z", run_jobs=True)
+    assert api.ok("PUT", f"/v1/apps/{sid}/plugins/push/quota", {"daily_broadcast_calls": 150}) == {
+        "daily_broadcast_calls": 150}
+    api.clock("2026-05-10T12:00:00Z", run_jobs=True)
+    push = api.ok("POST", "/v1/usage/push", {"sdkappid": sid, "broadcast_calls": 160, "messages": 0},
+                  expect=200, role="service")
+    assert (push["date"], push["quota"], push["accepted_calls"], push["rejected_calls"]) == (
+        "2026-05-10", 150, 150, 10)
     api.clock("2026-05-11T01:00:00Z", run_jobs=True)
     daily = bills(api, period="2026-05-10")
     assert len(daily) == 1
@@ -144,8 +194,13 @@ def test_example_7_daily_push_bill(api):
     assert (line["item"], line["quantity"], line["unit_price"], line["amount"]) == ("push_api_quota", 50, "10.00",
                                                                                    "500.00")
     assert daily[0]["posted_at"] == "2026-05-11T00:30:00Z"
-    # May 9: quota 150 from 12:00 -> billed too; May 8 and before: 100 -> nothing
+    # May 9: quota 150 from 12:00 -> billed too (highest in force that day); before: 100 -> nothing
     assert [b["period"] for b in bills(api) if b["kind"] == "daily"] == ["2026-05-09", "2026-05-10"]
+    # back to 100: the day of the change still bills 150 (in force part of the day), then nothing
+    api.ok("PUT", f"/v1/apps/{sid}/plugins/push/quota", {"daily_broadcast_calls": 100})
+    api.clock("2026-05-14T01:00:00Z", run_jobs=True)
+    assert [b["period"] for b in bills(api) if b["kind"] == "daily"] == ["2026-05-09", "2026-05-10", "2026-05-11"]
+    assert api.balance()["total"] == f"{1000 - 299 - 3 * 500:.2f}"
 
 
 def test_account_without_usage_gets_no_bill(api):
