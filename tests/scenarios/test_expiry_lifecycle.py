@@ -25,6 +25,8 @@ def test_worked_example_8_warnings_stop_reclaim(api, billing_tz):
     sid = api.app()
     api.buy(sid, "standard", 1)
     assert api.ok("GET", f"/v1/apps/{sid}")["expires_at"] == "2026-08-20T10:00:00Z"
+    login = {"sdkappid": sid, "user_ids": ["alice", "bob"], "at": "2026-07-20T10:00:00Z"}
+    assert api.ok("POST", "/v1/usage/logins", login, expect=200, role="service")["mau"] == 2
     api.clock("2026-08-12T12:00:00Z", run_jobs=True)
     assert notes(api, kind="expiry_warning") == []
     warned_days = []
@@ -53,6 +55,10 @@ def test_worked_example_8_warnings_stop_reclaim(api, billing_tz):
     # financial records stay; the app's notifications are gone but the reclaimed notice
     assert len(api.ok("GET", f"/v1/apps/{sid}/orders")["items"]) == 1
     assert [n["kind"] for n in notes(api)] == ["reclaimed", "reclaimed"]
+    assert api.ok("GET", f"/v1/apps/{sid}/usage?month=2026-07")["mau"] == 0  # usage deleted
+    assert len(api.ok("GET", "/v1/accounts/acme/ledger")["items"]) == 2  # top-up, purchase: kept
+    r = api.call("POST", "/v1/usage/logins", {**login, "at": "2026-11-20T04:00:00Z"}, role="service")
+    assert r.status == 410
     # any later write answers 410
     r = api.call("POST", f"/v1/apps/{sid}/purchases", {"edition": "standard", "months": 1})
     assert r.status == 410 and r.code == "gone"
