@@ -6,7 +6,16 @@ import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StringConstraints, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StringConstraints,
+    field_validator,
+)
 
 from chalicelib.domain.calendar import parse_instant
 from chalicelib.domain.money import Cents, InvalidAmount, parse_amount
@@ -16,7 +25,16 @@ Amount = Annotated[
     AmountText | Annotated[StrictInt, Field(ge=0, le=999_999_999_999)],
     Field(description='Decimal string with at most two places, e.g. "399.00" (JSON integers accepted)'),
 ]
-Instant = Annotated[str, Field(description="ISO-8601 instant with a zone, e.g. 2026-03-01T00:00:00Z")]
+def _valid_instant(value: str) -> str:
+    instant(value)
+    return value
+
+
+Instant = Annotated[
+    str,
+    AfterValidator(_valid_instant),
+    Field(description="ISO-8601 instant with a zone, e.g. 2026-03-01T00:00:00Z"),
+]
 
 
 class Request(BaseModel):
@@ -68,11 +86,6 @@ class VoucherCreate(Request):
             raise ValueError("amount must be above zero")
         return v
 
-    @field_validator("expires_at")
-    @classmethod
-    def _instant(cls, v: str | None) -> str | None:
-        instant(v)
-        return v
 
 
 class AppCreate(Request):
@@ -102,11 +115,6 @@ class ClockSet(Request):
     now: Instant
     run_jobs: StrictBool = True
 
-    @field_validator("now")
-    @classmethod
-    def _instant(cls, v: str) -> str:
-        instant(v)
-        return v
 
 
 class ClockAdvance(Request):
@@ -118,11 +126,6 @@ class ClockAdvance(Request):
 class JobRun(Request):
     at: Instant
 
-    @field_validator("at")
-    @classmethod
-    def _instant(cls, v: str) -> str:
-        instant(v)
-        return v
 
 
 # ------------------------------------------------------------------ response shapes (OpenAPI)
@@ -305,11 +308,6 @@ class UsageReport(Request):
     sdkappid: Annotated[StrictInt, Field(ge=0, le=999_999_999_999)]
     at: Instant | None = Field(default=None, description="When it happened; defaults to now, never in the future")
 
-    @field_validator("at")
-    @classmethod
-    def _instant(cls, v: str | None) -> str | None:
-        instant(v)
-        return v
 
 
 class LoginReport(UsageReport):

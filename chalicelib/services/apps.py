@@ -10,6 +10,7 @@ from pynamodb.transactions import TransactWrite
 from chalicelib.domain.calendar import add_months
 from chalicelib.domain.errors import Conflict, Gone, NotFound
 from chalicelib.domain.lifecycle import AppState, dues
+from chalicelib.services import notifications
 from chalicelib.services.context import Ctx
 from chalicelib.services.ledger import save_account
 from chalicelib.store import uow, views
@@ -156,3 +157,22 @@ def reenable(app: AppModel, expires_at: datetime) -> None:
     app.disabled_at = None
     app.expires_at = expires_at
     app.last_warned_day = None
+
+
+def stop_app(ctx: Ctx, app: AppModel, acct: AccountModel, reason: str, why: str) -> None:
+    """Stop an enabled app (reason expired | arrears) and notify its owner, in one transaction.
+
+    Raises TransactWriteError when the app moved since it was read (the caller decides)."""
+    app.status = "stopped"
+    app.stop_reason = reason
+    app.stopped_at = ctx.now
+    items = notifications.compose(
+        acct, "stopped", ctx.now, ctx.now,
+        subject=f"App {app.sdkappid} stopped ({reason})",
+        body=f"App {app.sdkappid} ({app.name}) was stopped: {why}",
+        sdkappid=int(app.sdkappid),
+    )
+    with uow.write() as tx:
+        save_app(tx, ctx, app)
+        notifications.record(tx, items)
+    notifications.dispatch(items)

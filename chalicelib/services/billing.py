@@ -15,7 +15,7 @@ from chalicelib.domain.money import fmt
 from chalicelib.domain.orders import split_postpaid
 from chalicelib.domain.usage import max_quota_during
 from chalicelib.services import notifications
-from chalicelib.services.apps import save_app
+from chalicelib.services.apps import save_app, stop_app
 from chalicelib.services.context import Ctx
 from chalicelib.services.ledger import Move, post, save_account
 from chalicelib.store import uow
@@ -199,26 +199,15 @@ def enforce_arrears(ctx: Ctx, acct: AccountModel) -> int:
         for app in AppModel.by_account.query(acct.account_id):
             if app.status != "enabled":
                 continue
-            app.status = "stopped"
-            app.stop_reason = "arrears"
-            app.stopped_at = ctx.now
-            items = notifications.compose(
-                acct, "stopped", ctx.now, ctx.now,
-                subject=f"App {app.sdkappid} stopped: account in arrears",
-                body=f"App {app.sdkappid} ({app.name}) was stopped because the account has been in arrears "
-                f"since {iso(acct.arrears_since) if acct.arrears_since else '-'}. A top-up that brings the "
-                "balance to zero or above brings it back.",
-                sdkappid=int(app.sdkappid),
-            )
+            since = iso(acct.arrears_since) if acct.arrears_since else "-"
+            why = (f"the account has been in arrears since {since}. A top-up that brings the balance to zero "
+                   "or above brings it back.")
             try:
-                with uow.write() as tx:
-                    save_app(tx, ctx, app)
-                    notifications.record(tx, items)
+                stop_app(ctx, app, acct, "arrears", why)
             except TransactWriteError as err:
                 if not uow.is_conflict(err):
                     raise
                 continue  # the app changed (e.g. a purchase); the rerun or next run sees it afresh
-            notifications.dispatch(items)
             stopped += 1
     acct.arrears_due_at = None
     with uow.write() as tx:

@@ -13,7 +13,7 @@ from chalicelib.domain.calendar import iso, local_date, local_midnight
 from chalicelib.domain.errors import BillingError, Conflict, Gone
 from chalicelib.domain.lifecycle import warning_days, will_try_auto_renew
 from chalicelib.services import notifications, usage
-from chalicelib.services.apps import load_app, refresh_dues, save_app, state
+from chalicelib.services.apps import load_app, refresh_dues, save_app, state, stop_app
 from chalicelib.services.context import Ctx
 from chalicelib.services.ledger import save_account
 from chalicelib.services.purchases import Loaded, charge
@@ -119,21 +119,9 @@ def enforce(ctx: Ctx, app: AppModel) -> str:
         return _auto_renew(ctx, app)
     if ctx.now < stop_at:
         return "skipped"
-    acct = _account(app.account_id)
-    app.status = "stopped"
-    app.stop_reason = "expired"
-    app.stopped_at = ctx.now
-    items = notifications.compose(
-        acct, "stopped", ctx.now, ctx.now,
-        subject=f"App {app.sdkappid} stopped: package expired",
-        body=f"App {app.sdkappid} ({app.name}) was stopped: its package expired {iso(expiry)} and was not renewed. "
-        "Its data is deleted 90 days after the stop unless it is brought back by a purchase.",
-        sdkappid=int(app.sdkappid),
-    )
-    with uow.write() as tx:
-        save_app(tx, ctx, app)
-        notifications.record(tx, items)
-    notifications.dispatch(items)
+    why = (f"its package expired {iso(expiry)} and was not renewed. Its data is deleted 90 days after the stop "
+           "unless it is brought back by a purchase.")
+    stop_app(ctx, app, _account(app.account_id), "expired", why)
     return "stopped"
 
 
