@@ -21,8 +21,8 @@ $(STAMP): pyproject.toml | $(BIN)/python
 serve: $(STAMP)
 	$(BIN)/imbill serve $(SERVE_ARGS)
 
-## test: every test on moto, then the storage tests again on DynamoDB Local
-test: test-moto test-ddblocal
+## test: ruff + mypy, every test on moto, then the storage tests again on DynamoDB Local
+test: lint test-moto test-ddblocal
 
 test-moto: $(STAMP)
 	IMBILL_TEST_BACKEND=moto $(BIN)/python -m pytest -q $(PYTEST_ARGS)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
 
-from chalicelib.store.models import AppModel, QuotaChangeMap, due_shard
+from chalicelib.store.models import AppModel, due_shard
 from chalicelib.store.usage_models import UsageModel
 from tests.integration.moto_patches import snapshot_touched_items_only
 from tests.scenarios.test_expiry_lifecycle import notes
