@@ -58,8 +58,21 @@ def load_app(ctx: Ctx, sdkappid: int, *, consistent: bool = True, writable: bool
         raise NotFound(f"app {sdkappid} not found") from None
     if ctx.principal.role == "customer" and ctx.principal.account_id != app.account_id:
         raise NotFound(f"app {sdkappid} not found")
-    if writable and app.status == "reclaimed":
-        raise Gone(f"app {sdkappid} was reclaimed")
+    return ensure_writable(app) if writable else app
+
+
+def ensure_writable(app: AppModel) -> AppModel:
+    """A reclaimed app is a tombstone: any write to it answers 410."""
+    if app.status == "reclaimed":
+        raise Gone(f"app {app.sdkappid} was reclaimed")
+    return app
+
+
+def ensure_in_service(app: AppModel, why: str) -> AppModel:
+    """The app must be `enabled` (410 once reclaimed, else 409 not_in_service)."""
+    ensure_writable(app)
+    if app.status != "enabled":
+        raise Conflict(f"app {app.sdkappid} is {app.status}: {why}", code="not_in_service")
     return app
 
 

@@ -10,7 +10,7 @@ from pynamodb.exceptions import TransactWriteError
 
 from chalicelib.domain import orders as rules
 from chalicelib.domain.calendar import iso, local_date, local_midnight
-from chalicelib.domain.errors import BillingError, Conflict, Gone
+from chalicelib.domain.errors import BillingError, Conflict
 from chalicelib.domain.lifecycle import warning_days, will_try_auto_renew
 from chalicelib.services import notifications, usage
 from chalicelib.services.apps import load_app, refresh_dues, save_app, state, stop_app
@@ -184,9 +184,7 @@ def reclaim_due(ctx: Ctx, app: AppModel) -> str:
 
 def delete_app(ctx: Ctx, sdkappid: int) -> dict[str, Any]:
     """DELETE /v1/apps/{id}: allowed only when disabled or stopped; reclaims at once."""
-    app = load_app(ctx, sdkappid)
-    if app.status == "reclaimed":
-        raise Gone(f"app {sdkappid} was reclaimed")
+    app = load_app(ctx, sdkappid, writable=True)
     if app.status not in ("disabled", "stopped"):
         raise Conflict("only a disabled or stopped app can be deleted (refund it first)")
     outcome = process(app, lambda a: reclaim(ctx, a))

@@ -10,10 +10,10 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.domain import plugins as rules
-from chalicelib.domain.errors import Conflict, Gone, InvalidRequest
+from chalicelib.domain.errors import Conflict, InvalidRequest
 from chalicelib.domain.usage import quota_in_force
 from chalicelib.services import idempotency
-from chalicelib.services.apps import save_app, update_app
+from chalicelib.services.apps import ensure_in_service, save_app, update_app
 from chalicelib.services.billing import quota_log
 from chalicelib.services.context import Ctx
 from chalicelib.services.idempotency import Idem, Response
@@ -44,7 +44,7 @@ def _buy(ctx: Ctx, sdkappid: int, line: rules.Line, months: int, idem: Idem) -> 
         loaded = load_for_money_move(ctx, sdkappid, idem)
         if loaded.done is not None:
             return loaded.done
-        app = in_service(loaded.app)
+        app = ensure_in_service(loaded.app, "plugins and add-ons need an enabled app")
         running = [held(o) for o in running_orders(sdkappid, line.product, ctx.now)]
         start = rules.plan_start(line, running, ctx.now, bool(app.call_trial_used))
         bounds = rules.period_bounds(ctx.catalog, line, start.starts_at, months, ctx.tz)
@@ -61,16 +61,6 @@ def _buy(ctx: Ctx, sdkappid: int, line: rules.Line, months: int, idem: Idem) -> 
         return response
 
     return idempotency.run(idem, attempt)
-
-
-def in_service(app: AppModel) -> AppModel:
-    """Plugins and add-ons are bought for an enabled app (410 once reclaimed, else 409 not_in_service)."""
-    if app.status == "reclaimed":
-        raise Gone(f"app {app.sdkappid} was reclaimed")
-    if app.status != "enabled":
-        raise Conflict(f"app {app.sdkappid} is {app.status}: plugins and add-ons need an enabled app",
-                       code="not_in_service")
-    return app
 
 
 def _grant(ctx: Ctx, app: AppModel, line: rules.Line, starts_at: datetime, ends_at: datetime) -> None:

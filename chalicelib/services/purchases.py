@@ -9,11 +9,11 @@ from typing import Any
 
 from chalicelib.domain import orders as rules
 from chalicelib.domain.calendar import iso
-from chalicelib.domain.errors import Conflict, Gone, InsufficientBalanceError, NotFound
+from chalicelib.domain.errors import Conflict, InsufficientBalanceError, NotFound
 from chalicelib.domain.lifecycle import plan_purchase
 from chalicelib.domain.money import Cents, fmt
 from chalicelib.services import idempotency
-from chalicelib.services.apps import load_app, reenable, save_app, state
+from chalicelib.services.apps import ensure_writable, load_app, reenable, save_app, state
 from chalicelib.services.context import Ctx
 from chalicelib.services.idempotency import Idem, Response
 from chalicelib.services.ledger import Move, post
@@ -21,7 +21,6 @@ from chalicelib.store import uow, views
 from chalicelib.store.models import AccountModel, AppModel, OrderModel, PeriodMap, VoucherModel
 from chalicelib.store.paging import page
 
-BASE_PRODUCTS = ("standard", "pro")
 PLUGIN_UNTIL = {"push": "push_until", "search": "search_until"}  # app attribute: end of the plugin's periods
 
 
@@ -264,9 +263,7 @@ def refund(ctx: Ctx, sdkappid: int, product: str | None, idem: Idem) -> Response
         loaded = load_for_money_move(ctx, sdkappid, idem)
         if loaded.done is not None:
             return loaded.done
-        app = loaded.app
-        if app.status == "reclaimed":
-            raise Gone(f"app {sdkappid} was reclaimed")
+        app = ensure_writable(loaded.app)
         name, orders = _refund_scope(ctx, app, product)
         r = quote(ctx, orders)
         acct = loaded.account

@@ -14,9 +14,7 @@ Every item expires (DynamoDB TTL) 400 days after the end of its month.
 
 from __future__ import annotations
 
-import random
 import re
-import time
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,9 +24,9 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.expressions.update import Action
 
 from chalicelib.domain.calendar import iso, local_date, month_bounds, month_key
-from chalicelib.domain.errors import Conflict, InvalidRequest
+from chalicelib.domain.errors import InvalidRequest
 from chalicelib.domain.usage import quota_in_force
-from chalicelib.services.apps import load_app
+from chalicelib.services.apps import ensure_in_service, load_app
 from chalicelib.services.billing import quota_log
 from chalicelib.services.context import Ctx
 from chalicelib.store import uow
@@ -79,11 +77,7 @@ def _instant(ctx: Ctx, at: datetime | None) -> datetime:
 
 
 def _in_service(ctx: Ctx, sdkappid: int) -> AppModel:
-    """The app, which must be `enabled` (410 once reclaimed, 409 not_in_service otherwise)."""
-    app = load_app(ctx, sdkappid, writable=True)
-    if app.status != "enabled":
-        raise Conflict(f"app {sdkappid} is {app.status}: it may not log users in or push", code="not_in_service")
-    return app
+    return ensure_in_service(load_app(ctx, sdkappid), "it may not log users in or push")
 
 
 # ------------------------------------------------------------------ logins (MAU)
@@ -182,7 +176,7 @@ def _count_new(ctx: Ctx, app: AppModel, month: str, new: list[str], cap: int | N
             if counted:  # another report counted them first: accepted, not counted twice
                 pending = [u for u in pending if u not in counted]
             else:  # a concurrent transaction on the month item, or the cap moved: decide again
-                time.sleep(random.uniform(0, min(0.2, 0.005 * (2 ** min(lost, 6)))))
+                uow.backoff(lost)
             continue
         pending = pending[len(chunk):]
     return []

@@ -50,6 +50,11 @@ def is_conflict(err: TransactWriteError) -> bool:
     return err.cause_response_code in ("TransactionCanceledException", "TransactionConflictException")
 
 
+def backoff(attempt: int) -> None:
+    """Jittered exponential wait (at most 0.2 s) before retrying a transaction that lost a race."""
+    time.sleep(random.uniform(0, min(0.2, 0.005 * (2 ** min(attempt, 6)))))
+
+
 def with_retries(attempt: Callable[[], T], tries: int = 40) -> T:
     """Run an optimistic load-decide-commit attempt until it commits; each try reloads state.
 
@@ -61,5 +66,5 @@ def with_retries(attempt: Callable[[], T], tries: int = 40) -> T:
         except TransactWriteError as err:
             if not is_conflict(err) or i == tries - 1:
                 raise
-            time.sleep(random.uniform(0, min(0.2, 0.005 * (2**min(i, 6)))))
+            backoff(i)
     raise Contention("too much contention")
