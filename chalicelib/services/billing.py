@@ -153,15 +153,17 @@ def push_bills(ctx: Ctx, day: Any, apps: Iterable[AppModel]) -> dict[str, int]:
     start = local_midnight(day, ctx.tz)
     end = local_midnight(day + timedelta(days=1), ctx.tz)
     counts = {"billed": 0, "skipped": 0, "no_charge": 0, "released": 0}
+    included = int(ctx.catalog.plugin("push")["included_daily_broadcast_calls"])
     by_account = sorted(apps, key=lambda a: (a.account_id, int(a.sdkappid)))
     for account_id, group in groupby(by_account, key=lambda a: a.account_id):
         lines = []
         for app in group:
-            q = max_quota_during(quota_log(app), app.push_until, start, end)
-            line = rules.push_quota_line(int(app.sdkappid), q, ctx.catalog)
+            log = quota_log(app)
+            line = rules.push_quota_line(int(app.sdkappid), max_quota_during(log, app.push_until, start, end),
+                                         ctx.catalog)
             if line is not None:
                 lines.append(line)
-            elif max_quota_during(quota_log(app), app.push_until, start, ctx.now + timedelta(days=366)) <= 100:
+            elif max_quota_during(log, app.push_until, start, ctx.now + timedelta(days=366)) <= included:
                 counts["released"] += _release_push_billing(ctx, app)
         if lines:
             counts[post_bill(ctx, account_id, "daily", day.isoformat(), lines)] += 1
