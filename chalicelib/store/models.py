@@ -42,6 +42,18 @@ class _Base(Model):
         billing_mode = "PAY_PER_REQUEST"
         max_retry_attempts = 3
 
+    @classmethod
+    def update_ttl(cls, ignore_update_ttl_errors: bool) -> None:
+        """Enable TTL (called by `create_table`) only when the service runs on the wall clock.
+
+        DynamoDB deletes an item once its TTL attribute passes the *wall clock*; the service writes
+        expiries in *its* clock. Under the test clock those differ (a record written at a simulated
+        2026-03-10 "expires" months ago), and DynamoDB Local's sweeper would delete idempotency
+        records and user-months that are still live, so a retried key would charge twice."""
+        if settings().test_clock:
+            return
+        super().update_ttl(ignore_update_ttl_errors)
+
 
 
 

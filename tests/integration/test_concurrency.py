@@ -118,7 +118,7 @@ def test_one_idempotency_key_sent_ten_times_at_once_makes_one_order_and_one_answ
 
     assert all(status == "ok" for status, _ in results), results
     answers = [r for _, r in results]
-    assert all(a == answers[0] for a in answers)
+    assert all(a == answers[0] for a in answers), [a for a in answers if a != answers[0]]
     assert answers[0][0] == 201
     orders = orders_of([sid])
     assert len(orders) == 1
