@@ -5,6 +5,7 @@ from chalicelib.jobs import (  # noqa: F401
     expiry_enforcement,
     expiry_warnings,
     monthly_settlement,
+    notification_dispatch,
     push_quota_billing,
     reclamation,
 )

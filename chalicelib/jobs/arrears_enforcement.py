@@ -7,7 +7,7 @@ from datetime import datetime
 from chalicelib.jobs.registry import Job, Schedule, Summary, register
 from chalicelib.services import billing
 from chalicelib.services.context import Ctx
-from chalicelib.services.lifecycle import earliest_due
+from chalicelib.store.due import earliest_due
 from chalicelib.store.models import AccountModel
 
 

@@ -7,15 +7,16 @@ from datetime import datetime
 from chalicelib.jobs.registry import Job, Schedule, Summary, register
 from chalicelib.services import lifecycle
 from chalicelib.services.context import Ctx
+from chalicelib.store.due import due_items, earliest_due
 from chalicelib.store.models import AppModel
 
 
 def run(ctx: Ctx, at: datetime) -> Summary:
-    return lifecycle.run_due(ctx, lifecycle.due_apps(AppModel.warn_due, AppModel.warn_due_at, at), lifecycle.warn)
+    return lifecycle.run_due(ctx, due_items(AppModel.warn_due, AppModel.warn_due_at, at), lifecycle.warn)
 
 
 def next_due(ctx: Ctx) -> datetime | None:
-    return lifecycle.earliest_due(AppModel.warn_due, "warn_due_at")
+    return earliest_due(AppModel.warn_due, "warn_due_at")
 
 
 JOB = register(Job("expiry-warnings", Schedule(minute=0, hour=1), run, next_due, outcomes=("warned", "skipped")))

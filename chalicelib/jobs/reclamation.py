@@ -7,16 +7,17 @@ from datetime import datetime
 from chalicelib.jobs.registry import Job, Schedule, Summary, register
 from chalicelib.services import lifecycle
 from chalicelib.services.context import Ctx
+from chalicelib.store.due import due_items, earliest_due
 from chalicelib.store.models import AppModel
 
 
 def run(ctx: Ctx, at: datetime) -> Summary:
-    apps = lifecycle.due_apps(AppModel.reclaim_due, AppModel.reclaim_due_at, at)
+    apps = due_items(AppModel.reclaim_due, AppModel.reclaim_due_at, at)
     return lifecycle.run_due(ctx, apps, lifecycle.reclaim_due)
 
 
 def next_due(ctx: Ctx) -> datetime | None:
-    return lifecycle.earliest_due(AppModel.reclaim_due, "reclaim_due_at")
+    return earliest_due(AppModel.reclaim_due, "reclaim_due_at")
 
 
 JOB = register(Job("reclamation", Schedule(minute=0, hour=3), run, next_due, outcomes=("reclaimed", "skipped")))

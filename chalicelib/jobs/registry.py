@@ -52,6 +52,7 @@ class Job:
     # clock skip runs with nothing due without touching the store
     next_due: Callable[[Any], datetime | None] | None = None
     outcomes: tuple[str, ...] = ()  # counts always present in a summary, zero when nothing happened
+    listed_when_idle: bool = True  # False: the test clock lists its runs only when they did something
 
     def summary(self, counts: Summary | None = None) -> Summary:
         out = {k: 0 for k in self.outcomes}

@@ -51,12 +51,15 @@ def run_between(start: datetime, end: datetime, tz: ZoneInfo, set_clock: Any) ->
             hints = {j.name: j.next_due(ctx) for j in load_jobs().values() if j.next_due is not None}
             stale = False
         if job.name in hints and (hints[job.name] is None or hints[job.name] > t):  # type: ignore[operator]
-            out.append({"job": job.name, "at": iso(t), "summary": job.summary()})
+            if job.listed_when_idle:
+                out.append({"job": job.name, "at": iso(t), "summary": job.summary()})
             continue
         set_clock(t)
         summary = job.run(ctx, t)
-        out.append({"job": job.name, "at": iso(t), "summary": job.summary(summary)})
-        if any(v for k, v in summary.items() if k not in IDLE) or job.name in hints:
+        worked = any(v for k, v in summary.items() if k not in IDLE)
+        if worked or job.listed_when_idle:
+            out.append({"job": job.name, "at": iso(t), "summary": job.summary(summary)})
+        if worked or job.name in hints:
             stale = True
     set_clock(end)
     return out

@@ -188,4 +188,4 @@ def stop_app(ctx: Ctx, app: AppModel, acct: AccountModel, reason: str, why: str)
     with uow.write() as tx:
         save_app(tx, ctx, app)
         notifications.record(tx, items)
-    notifications.dispatch(items)
+    notifications.dispatch(items, ctx.now)

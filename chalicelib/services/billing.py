@@ -19,6 +19,7 @@ from chalicelib.services.apps import save_app, stop_app
 from chalicelib.services.context import Ctx
 from chalicelib.services.ledger import Move, post, save_account
 from chalicelib.store import uow
+from chalicelib.store.due import due_items
 from chalicelib.store.models import DUE_SHARDS, AccountModel, AppModel
 from chalicelib.store.paging import Page, page
 from chalicelib.store.usage_models import BillLineMap, BillModel, UsageModel
@@ -98,7 +99,7 @@ def post_bill(ctx: Ctx, account_id: str, kind: str, period: str, lines: list[rul
                 return "skipped"  # posted by an earlier (or concurrent) run
             except BillModel.DoesNotExist:
                 continue  # the account moved under us: reload and try again
-        notifications.dispatch(notes)
+        notifications.dispatch(notes, ctx.now)
         return "billed"
     return "skipped"
 
@@ -187,8 +188,7 @@ def _release_push_billing(ctx: Ctx, app: AppModel) -> int:
 
 # ------------------------------------------------------------------ arrears
 def accounts_in_arrears_due(at: datetime) -> Iterator[AccountModel]:
-    for shard in range(DUE_SHARDS):
-        yield from AccountModel.arrears_due.query(str(shard), AccountModel.arrears_due_at <= at)
+    return due_items(AccountModel.arrears_due, AccountModel.arrears_due_at, at)
 
 
 def enforce_arrears(ctx: Ctx, acct: AccountModel) -> int:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from pynamodb.exceptions import TransactWriteError
@@ -18,26 +18,10 @@ from chalicelib.services.context import Ctx
 from chalicelib.services.ledger import save_account
 from chalicelib.services.purchases import Loaded, charge
 from chalicelib.store import uow, views
-from chalicelib.store.models import DUE_SHARDS, AccountModel, AppModel
+from chalicelib.store.models import AccountModel, AppModel
 
 # hooks that delete an app's data on reclamation (usage, user sets, plugin state); each returns a count
 RECLAIM_HOOKS: list[Callable[[int], int]] = [notifications.delete_for_app, usage.delete_for_app]
-
-
-def due_apps(index: Any, attr: Any, at: datetime) -> Iterator[AppModel]:
-    """Apps whose due-time attribute is at or before `at`, shard by shard (a Query per shard)."""
-    for shard in range(DUE_SHARDS):
-        yield from index.query(str(shard), attr <= at)
-
-
-def earliest_due(index: Any, attr_name: str) -> datetime | None:
-    """The smallest due time in an index (one Query with Limit 1 per shard)."""
-    found = []
-    for shard in range(DUE_SHARDS):
-        for item in index.query(str(shard), limit=1):
-            found.append(getattr(item, attr_name))
-            break
-    return min(found) if found else None
 
 
 def heal(ctx: Ctx, app: AppModel) -> str:
@@ -93,7 +77,7 @@ def warn(ctx: Ctx, app: AppModel) -> str:
     with uow.write() as tx:
         save_app(tx, ctx, app)
         notifications.record(tx, items)
-    notifications.dispatch(items)
+    notifications.dispatch(items, ctx.now)
     return "warned" if items else "skipped"
 
 
@@ -172,7 +156,7 @@ def reclaim(ctx: Ctx, app: AppModel) -> str:
         save_app(tx, ctx, app)
         save_account(tx, acct)
         notifications.record(tx, items)
-    notifications.dispatch(items)
+    notifications.dispatch(items, ctx.now)
     return "reclaimed"
 
 

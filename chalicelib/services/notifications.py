@@ -1,8 +1,15 @@
-"""Notifications: recorded in the outbox inside the deciding transaction, sent after it commits."""
+"""Notifications: recorded in the outbox inside the deciding transaction, sent after it commits.
+
+Delivery is at least once. A record is written `pending` with `send_due_at` a short lease ahead;
+the committing code sends it at once and marks it `sent` (one BatchWriteItem). If that process
+dies between its commit and the mark, or SES/SNS refuses, the record stays in the sparse
+`send_due` index and the `notification-dispatch` job sends it later, backing off per attempt,
+until it is sent or gives up after MAX_ATTEMPTS (`failed`, with the last error kept)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+import logging
+from datetime import datetime, timedelta
 from typing import Any
 
 from pynamodb.transactions import TransactWrite
@@ -10,10 +17,15 @@ from pynamodb.transactions import TransactWrite
 from chalicelib.domain.calendar import iso
 from chalicelib.notify import notifier
 from chalicelib.services.context import Ctx
-from chalicelib.store.models import AccountModel, NotificationModel
+from chalicelib.store.models import AccountModel, NotificationModel, due_shard
 from chalicelib.store.paging import Page, page
 
 CHANNELS = ("email", "sms")
+LEASE = timedelta(minutes=5)  # the committing process's head start before the dispatcher may send
+MAX_ATTEMPTS = 12
+MAX_BACKOFF = timedelta(hours=6)
+
+log = logging.getLogger("imbill.notify")
 
 
 def compose(
@@ -33,6 +45,9 @@ def compose(
             sdkappid=sdkappid,
             subject=subject,
             body=body,
+            status="pending",
+            due_shard=due_shard(acct.account_id),
+            send_due_at=at + LEASE,
         )
         for channel in CHANNELS
     ]
@@ -43,14 +58,36 @@ def record(tx: TransactWrite, items: list[NotificationModel]) -> None:
         tx.save(n, condition=NotificationModel.notification_id.does_not_exist())
 
 
-def dispatch(items: list[NotificationModel]) -> None:
-    """Send what was just recorded (after the commit that recorded it)."""
+def dispatch(items: list[NotificationModel], now: datetime) -> dict[str, int]:
+    """Send recorded notifications (after the commit that recorded them) and mark each one sent,
+    or due again later; the marks are one BatchWriteItem per 25. Answers counts by outcome."""
     out = notifier()
+    counts = {"sent": 0, "retry": 0, "failed": 0}
     for n in items:
-        if n.channel == "email":
-            out.email(n.to, n.subject, n.body)
-        else:
-            out.sms(n.to, f"{n.subject}: {n.body}")
+        try:
+            if n.channel == "email":
+                out.email(n.to, n.subject, n.body)
+            else:
+                out.sms(n.to, f"{n.subject}: {n.body}")
+        except Exception as err:  # noqa: BLE001 - any refusal of SES/SNS leaves the record for a retry
+            n.attempts = int(n.attempts or 0) + 1
+            n.last_error = f"{type(err).__name__}: {err}"[:500]
+            if n.attempts >= MAX_ATTEMPTS:
+                n.status, n.send_due_at = "failed", None
+            else:
+                n.send_due_at = now + min(MAX_BACKOFF, LEASE * 2 ** n.attempts)
+            counts["failed" if n.status == "failed" else "retry"] += 1
+            log.warning("notification %s/%s not sent (attempt %d): %s",
+                        n.account_id, n.notification_id, n.attempts, n.last_error)
+            continue
+        n.status, n.send_due_at, n.sent_at = "sent", None, now
+        n.attempts = int(n.attempts or 0) + 1
+        counts["sent"] += 1
+    if items:
+        with NotificationModel.batch_write() as batch:
+            for n in items:
+                batch.save(n)
+    return counts
 
 
 def view(n: NotificationModel) -> dict[str, Any]:
@@ -63,6 +100,8 @@ def view(n: NotificationModel) -> dict[str, Any]:
         "sdkappid": int(n.sdkappid) if n.sdkappid is not None else None,
         "subject": n.subject,
         "body": n.body,
+        "status": n.status,
+        "sent_at": iso(n.sent_at) if n.sent_at else None,
     }
 
 

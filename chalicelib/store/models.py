@@ -306,6 +306,17 @@ class NotificationsByAppIndex(GlobalSecondaryIndex["NotificationModel"]):
     notification_id = UnicodeAttribute(range_key=True)
 
 
+class SendDueIndex(GlobalSecondaryIndex["NotificationModel"]):
+    """Sparse: only notifications not yet handed to SES/SNS (`send_due_at` is removed once sent)."""
+
+    class Meta:
+        index_name = "send_due"
+        projection = AllProjection()
+
+    due_shard = UnicodeAttribute(hash_key=True)
+    send_due_at = UTCDateTimeAttribute(range_key=True)
+
+
 class NotificationModel(_Base):
     class Meta(_Base.Meta):
         base_name = "notifications"
@@ -319,8 +330,16 @@ class NotificationModel(_Base):
     sdkappid = NumberAttribute(null=True)
     subject = UnicodeAttribute()
     body = UnicodeAttribute()
+    # delivery: pending (send_due_at set: the dispatcher's retry time) -> sent | failed
+    status = UnicodeAttribute(default="pending")
+    due_shard = UnicodeAttribute(null=True)
+    send_due_at = UTCDateTimeAttribute(null=True)
+    sent_at = UTCDateTimeAttribute(null=True)
+    attempts = NumberAttribute(default=0)
+    last_error = UnicodeAttribute(null=True)
 
     by_app = NotificationsByAppIndex()
+    send_due = SendDueIndex()
 
 
 register(NotificationModel)
