@@ -29,28 +29,50 @@ class MonthUsage:
     search_requests: int
 
 
+Span = tuple[datetime, datetime | None, str]  # out of service: (off_at, on_at or None, edition then)
+
+
 @dataclass(frozen=True)
 class AppFacts:
-    """What the bill needs of an app: its edition and when (if) it went out of service in M."""
+    """What the bill needs of an app: its edition now and its recent out-of-service spans."""
 
     edition: str
-    off_at: datetime | None  # stop or disable instant, if the app is stopped/disabled now
+    off_spans: tuple[Span, ...] = ()
 
 
-def enabled_fraction(off_at: datetime | None, start: datetime, end: datetime) -> Fraction:
-    """Fraction (seconds) of [start, end) the app was enabled, when it stopped during it."""
-    if off_at is None or not (start <= off_at < end):
+def _overlap(span: Span, start: datetime, end: datetime) -> int:
+    """Seconds of [start, end) inside the span."""
+    off, on, _ = span
+    lo, hi = max(off, start), min(on or end, end)
+    return max(0, int((hi - lo).total_seconds()))
+
+
+def enabled_fraction(spans: tuple[Span, ...], start: datetime, end: datetime) -> Fraction:
+    """Fraction (seconds) of M = [start, end) the app was enabled, when it stopped or was disabled
+    during M (1 otherwise): M minus every out-of-service span's overlap with M."""
+    if not any(start <= off < end for off, _, _ in spans):
         return Fraction(1)
-    return Fraction(int((off_at - start).total_seconds()), int((end - start).total_seconds()))
+    total = int((end - start).total_seconds())
+    return Fraction(total - sum(_overlap(s, start, end) for s in spans), total)
+
+
+def edition_for_month(app: AppFacts, start: datetime, end: datetime) -> str:
+    """The edition at the end of M, or at the moment it stopped or was disabled during M when it
+    was still out of service at the end of M."""
+    for off, on, edition in sorted(app.off_spans, reverse=True):
+        if start <= off < end and (on is None or on >= end):
+            return edition
+    return app.edition
 
 
 def monthly_lines(usage: MonthUsage, app: AppFacts, start: datetime, end: datetime, catalog: Catalog) -> list[Line]:
     lines: list[Line] = []
-    edition = catalog.edition(app.edition)
+    name = edition_for_month(app, start, end)
+    edition = catalog.edition(name)
     unit = edition.mau_overage_unit_price
     if unit is not None:
-        raw = catalog.raw["editions"][app.edition]["mau_overage_unit_price"]
-        qty, amount = mau_overage(usage.mau, edition.free_mau, unit, enabled_fraction(app.off_at, start, end))
+        raw = catalog.raw["editions"][name]["mau_overage_unit_price"]
+        qty, amount = mau_overage(usage.mau, edition.free_mau, unit, enabled_fraction(app.off_spans, start, end))
         if amount > 0:
             lines.append(Line(usage.sdkappid, "mau_overage", qty, raw, amount))
     push = catalog.plugin("push")

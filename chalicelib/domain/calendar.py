@@ -29,13 +29,17 @@ def iso(value: datetime) -> str:
 
 
 def add_months(start: datetime, months: int, tz: ZoneInfo) -> datetime:
-    """Same local day-of-month and time of day `months` later, clamped to a shorter month's end."""
+    """Same local day-of-month and time of day `months` later, clamped to a shorter month's end.
+
+    `add_months(S, 0)` is S itself, also in the repeated hour of a DST fall-back (the fold is kept)."""
+    if months == 0:
+        return start.astimezone(UTC)
     local = start.astimezone(tz)
     index = local.year * 12 + (local.month - 1) + months
     year, month = divmod(index, 12)
     month += 1
     day = min(local.day, _cal.monthrange(year, month)[1])
-    naive = datetime(year, month, day, local.hour, local.minute, local.second, local.microsecond)
+    naive = datetime(year, month, day, local.hour, local.minute, local.second, local.microsecond, fold=local.fold)
     return naive.replace(tzinfo=tz).astimezone(UTC)
 
 

@@ -19,6 +19,7 @@ class AppState:
     auto_renew: bool = False
     stopped_at: datetime | None = None
     disabled_at: datetime | None = None
+    stop_reason: str | None = None
     last_warned_day: str | None = None
     renew_attempted_for: datetime | None = None
 
@@ -71,10 +72,16 @@ def dues(app: AppState, tz: ZoneInfo, catalog: Catalog) -> Dues:
             reclaim_due_at=None,
         )
     if app.status == "stopped" and app.stopped_at is not None:
-        return Dues(None, None, app.stopped_at + reclaim_after)
+        return Dues(next_warning_due(app, tz, catalog) if warns(app) else None, None, app.stopped_at + reclaim_after)
     if app.status == "disabled" and app.disabled_at is not None:
         return Dues(None, None, app.disabled_at + reclaim_after)
     return Dues(None, None, None)
+
+
+def warns(app: AppState) -> bool:
+    """Expiry warnings go to an enabled app, and to one stopped because that package expired: the
+    stop (24 h after E) can come before E+1's warning run, and E+1 is still a warning day."""
+    return app.status == "enabled" or (app.status == "stopped" and app.stop_reason == "expired")
 
 
 def will_try_auto_renew(app: AppState) -> bool:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pynamodb.transactions import TransactWrite
@@ -14,7 +14,7 @@ from chalicelib.services import notifications
 from chalicelib.services.context import Ctx
 from chalicelib.services.ledger import save_account
 from chalicelib.store import uow, views
-from chalicelib.store.models import AccountModel, AppModel, MetaModel, due_shard
+from chalicelib.store.models import AccountModel, AppModel, MetaModel, OffSpanMap, due_shard
 from chalicelib.store.paging import Page, page
 
 SDKAPPID_BASE = 1_400_000_000
@@ -28,6 +28,7 @@ def state(app: AppModel) -> AppState:
         auto_renew=bool(app.auto_renew),
         stopped_at=app.stopped_at,
         disabled_at=app.disabled_at,
+        stop_reason=app.stop_reason,
         last_warned_day=app.last_warned_day,
         renew_attempted_for=app.renew_attempted_for,
     )
@@ -158,16 +159,42 @@ def extend_trial(ctx: Ctx, sdkappid: int) -> dict[str, Any]:
             raise Conflict("only a Developer app can be extended")
         if ctx.now < app.expires_at:
             raise Conflict("a Developer app can be extended only after it expires")
-        reenable(app, add_months(ctx.now, 1, ctx.tz))
+        reenable(app, add_months(ctx.now, 1, ctx.tz), ctx.now)
 
     return update_app(ctx, sdkappid, change)
 
 
-def reenable(app: AppModel, expires_at: datetime) -> None:
+OFF_LOG_DAYS = 100  # spans that ended longer ago than this no longer matter to any unsettled month
+
+
+def go_off(app: AppModel, status: str, now: datetime, reason: str | None = None) -> None:
+    """enabled -> stopped (reason expired | arrears) or disabled; every such change goes through
+    here, so the out-of-service span the monthly MAU proration reads is always recorded. A stopped
+    app that is then disabled (refund) stays in the span it opened when it stopped."""
+    if app.status == "enabled":
+        recent = [s for s in app.off_log or [] if s.on_at is None or s.on_at > now - timedelta(days=OFF_LOG_DAYS)]
+        app.off_log = [*recent, OffSpanMap(off_at=now, on_at=None, edition=app.edition)]
+    app.status = status
+    app.stop_reason = reason
+    if status == "stopped":
+        app.stopped_at = now
+    else:
+        app.disabled_at = now
+
+
+def bring_back(app: AppModel, now: datetime) -> None:
+    """stopped or disabled -> enabled (purchase, extension, end of arrears): closes the span."""
+    for span in app.off_log or []:
+        if span.on_at is None:
+            span.on_at = now
     app.status = "enabled"
     app.stop_reason = None
     app.stopped_at = None
     app.disabled_at = None
+
+
+def reenable(app: AppModel, expires_at: datetime, now: datetime) -> None:
+    bring_back(app, now)
     app.expires_at = expires_at
     app.last_warned_day = None
 
@@ -176,9 +203,7 @@ def stop_app(ctx: Ctx, app: AppModel, acct: AccountModel, reason: str, why: str)
     """Stop an enabled app (reason expired | arrears) and notify its owner, in one transaction.
 
     Raises TransactWriteError when the app moved since it was read (the caller decides)."""
-    app.status = "stopped"
-    app.stop_reason = reason
-    app.stopped_at = ctx.now
+    go_off(app, "stopped", ctx.now, reason)
     items = notifications.compose(
         acct, "stopped", ctx.now, ctx.now,
         subject=f"App {app.sdkappid} stopped ({reason})",

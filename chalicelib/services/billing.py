@@ -15,7 +15,7 @@ from chalicelib.domain.money import fmt
 from chalicelib.domain.orders import split_postpaid
 from chalicelib.domain.usage import max_quota_during
 from chalicelib.services import notifications
-from chalicelib.services.apps import save_app, stop_app
+from chalicelib.services.apps import bring_back, save_app, stop_app
 from chalicelib.services.context import Ctx
 from chalicelib.services.ledger import Move, post, save_account
 from chalicelib.store import uow
@@ -55,12 +55,16 @@ def list_bills(ctx: Ctx, account_id: str, period: str | None, limit: int, token:
 
 
 def enter_arrears(ctx: Ctx, acct: AccountModel) -> list[Any]:
-    """A postpaid charge left cash + gift below zero: arrears since now; warn by email and SMS."""
-    if int(acct.cash) + int(acct.gift) >= 0 or acct.status == "arrears":
+    """A postpaid charge left cash + gift below zero: arrears since now (or still); warn by email and
+    SMS. Each such bill has its own 24 h: still in arrears then, every app enabled by that time stops
+    (a stop already pending for an earlier bill keeps its earlier instant)."""
+    if int(acct.cash) + int(acct.gift) >= 0:
         return []
-    acct.status = "arrears"
-    acct.arrears_since = ctx.now
-    acct.arrears_due_at = ctx.now + timedelta(hours=ctx.catalog.lifecycle("arrears_stop_after_hours"))
+    if acct.status != "arrears":
+        acct.status = "arrears"
+        acct.arrears_since = ctx.now
+    if acct.arrears_due_at is None:
+        acct.arrears_due_at = ctx.now + timedelta(hours=ctx.catalog.lifecycle("arrears_stop_after_hours"))
     balance = fmt(int(acct.cash) + int(acct.gift))
     return notifications.compose(
         acct, "arrears", ctx.now, ctx.now,
@@ -113,12 +117,8 @@ def usage_accounts(month: str) -> Iterator[tuple[str, list[UsageModel]]]:
             yield account_id, list(group)
 
 
-def off_at(app: AppModel) -> datetime | None:
-    if app.status == "stopped":
-        return app.stopped_at
-    if app.status == "disabled":
-        return app.disabled_at
-    return None
+def off_spans(app: AppModel) -> tuple[rules.Span, ...]:
+    return tuple((s.off_at, s.on_at, s.edition) for s in app.off_log or [])
 
 
 def settle_account(ctx: Ctx, month: str, account_id: str, usage: list[UsageModel]) -> str:
@@ -132,11 +132,20 @@ def settle_account(ctx: Ctx, month: str, account_id: str, usage: list[UsageModel
         lines += rules.monthly_lines(
             rules.MonthUsage(int(u.sdkappid), int(u.mau), int(u.push_messages), int(u.search_stored),
                              int(u.search_requests)),
-            rules.AppFacts(app.edition, off_at(app)), start, end, ctx.catalog,
+            rules.AppFacts(app.edition, off_spans(app)), start, end, ctx.catalog,
         )
-    if not lines:
-        return "no_charge"
-    return post_bill(ctx, account_id, "monthly", month, lines)
+    outcome = post_bill(ctx, account_id, "monthly", month, lines) if lines else "no_charge"
+    reclaimed = {sid for sid, app in apps.items() if app.status == "reclaimed"}
+    _delete_reclaimed_usage([u for u in usage if int(u.sdkappid) in reclaimed])
+    return outcome
+
+
+def _delete_reclaimed_usage(items: list[UsageModel]) -> None:
+    """A reclaimed app's month counters were kept only to be billed: once billed, they go."""
+    if items:
+        with UsageModel.batch_write() as batch:
+            for item in items:
+                batch.delete(item)
 
 
 # ------------------------------------------------------------------ daily push bills
@@ -174,8 +183,12 @@ def push_bills(ctx: Ctx, day: Any, apps: Iterable[AppModel]) -> dict[str, int]:
 
 
 def _release_push_billing(ctx: Ctx, app: AppModel) -> int:
-    """No quota above 100 from the billed day on: the app leaves the push-billing index."""
+    """No quota above 100 from the billed day on: the app leaves the push-billing index (and a
+    reclaimed app's quota log, kept only for these bills, goes)."""
     app.push_billing_shard = None
+    if app.status == "reclaimed":
+        app.push_quota_log = None
+        app.push_until = None
     try:
         with uow.write() as tx:
             save_app(tx, ctx, app)
@@ -227,7 +240,5 @@ def end_arrears(tx: Any, ctx: Ctx, acct: AccountModel) -> None:
     acct.arrears_due_at = None
     for app in AppModel.by_account.query(acct.account_id, consistent_read=False):
         if app.status == "stopped" and app.stop_reason == "arrears" and app.expires_at > ctx.now:
-            app.status = "enabled"
-            app.stop_reason = None
-            app.stopped_at = None
+            bring_back(app, ctx.now)
             save_app(tx, ctx, app)

@@ -11,7 +11,7 @@ from pynamodb.exceptions import TransactWriteError
 from chalicelib.domain import orders as rules
 from chalicelib.domain.calendar import iso, local_date, local_midnight
 from chalicelib.domain.errors import BillingError, Conflict
-from chalicelib.domain.lifecycle import warning_days, will_try_auto_renew
+from chalicelib.domain.lifecycle import warning_days, warns, will_try_auto_renew
 from chalicelib.services import notifications, usage
 from chalicelib.services.apps import load_app, refresh_dues, save_app, state, stop_app
 from chalicelib.services.context import Ctx
@@ -21,7 +21,7 @@ from chalicelib.store import uow, views
 from chalicelib.store.models import AccountModel, AppModel
 
 # hooks that delete an app's data on reclamation (usage, user sets, plugin state); each returns a count
-RECLAIM_HOOKS: list[Callable[[int], int]] = [notifications.delete_for_app, usage.delete_for_app]
+RECLAIM_HOOKS: list[Callable[[Ctx, int], int]] = [notifications.delete_for_app, usage.delete_for_app]
 
 
 def heal(ctx: Ctx, app: AppModel) -> str:
@@ -55,7 +55,7 @@ def _account(account_id: str) -> AccountModel:
 def warn(ctx: Ctx, app: AppModel) -> str:
     """One warning (email + SMS) on each local day E-6 ... E+1 for a package not yet renewed."""
     today = local_date(ctx.now, ctx.tz)
-    if app.status != "enabled" or app.warn_due_at is None or app.warn_due_at > ctx.now:
+    if not warns(state(app)) or app.warn_due_at is None or app.warn_due_at > ctx.now:
         return heal(ctx, app)
     first, last = warning_days(app.expires_at, ctx.tz, ctx.catalog)
     if app.last_warned_day == today.isoformat():
@@ -84,10 +84,10 @@ def warn(ctx: Ctx, app: AppModel) -> str:
 def _warning_body(app: AppModel, today: date, e_day: date) -> str:
     days = (e_day - today).days
     when = "expired yesterday" if days < 0 else ("expires today" if days == 0 else f"expires in {days} day(s)")
-    return (
-        f"The {app.edition} package of app {app.sdkappid} ({app.name}) {when} ({iso(app.expires_at)}). "
-        "Renew it to keep the app in service; it stops 24 hours after expiry."
-    )
+    what = ("It was stopped 24 hours after expiry: buy a package to bring it back; its data is deleted 90 days "
+            "after the stop." if app.status == "stopped" else
+            "Renew it to keep the app in service; it stops 24 hours after expiry.")
+    return f"The {app.edition} package of app {app.sdkappid} ({app.name}) {when} ({iso(app.expires_at)}). {what}"
 
 
 # ------------------------------------------------------------------ expiry enforcement
@@ -133,17 +133,21 @@ def reclaim(ctx: Ctx, app: AppModel) -> str:
     if app.status not in ("stopped", "disabled"):
         return heal(ctx, app)
     for hook in RECLAIM_HOOKS:
-        hook(int(app.sdkappid))
+        hook(ctx, int(app.sdkappid))
     acct = _account(app.account_id)
     acct.apps_count = max(0, int(acct.apps_count) - 1)
     app.status = "reclaimed"
     app.reclaimed_at = ctx.now
     app.auto_renew = False
-    app.push_quota = None  # plugin and add-on state goes with the app's data
-    app.push_quota_log = None
-    app.push_until = None
+    # plugin and add-on state goes with the app's data; the push plugin ends now, and its quota
+    # log stays only while the push-quota job may still bill a day of it (it clears it then)
+    if app.push_until is not None and app.push_until > ctx.now:
+        app.push_until = ctx.now
+    if app.push_billing_shard is None:
+        app.push_quota_log = None
+        app.push_until = None
+    app.push_quota = None
     app.search_until = None
-    app.push_billing_shard = None
     app.call_trial_used = False
     items = notifications.compose(
         acct, "reclaimed", ctx.now, ctx.now,

@@ -110,7 +110,7 @@ def list_notifications(ctx: Ctx, account_id: str, limit: int, token: str | None)
     return page(NotificationModel.query, account_id, view, limit, token)
 
 
-def delete_for_app(sdkappid: int) -> int:
+def delete_for_app(ctx: Ctx, sdkappid: int) -> int:
     """Reclamation: every notification of the app goes (batched deletes)."""
     items = list(NotificationModel.by_app.query(sdkappid))
     with NotificationModel.batch_write() as batch:

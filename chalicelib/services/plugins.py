@@ -66,7 +66,10 @@ def _buy(ctx: Ctx, sdkappid: int, line: rules.Line, months: int, idem: Idem) -> 
 def _grant(ctx: Ctx, app: AppModel, line: rules.Line, starts_at: datetime, ends_at: datetime) -> None:
     """What the app's own item keeps of a purchase: the plugin's end, the push quota, the trial."""
     if line.product == "push" and not _push_in_force(app, ctx.now):
-        # the plugin starts anew: the included quota is in force from its start
+        # the plugin starts anew: no quota in the gap since it ended (a late report or the day's
+        # bill must not find the old quota), then the included quota from its start
+        if app.push_until is not None and app.push_until < starts_at:
+            _set_quota(app, app.push_until, 0)
         _set_quota(app, starts_at, int(ctx.catalog.plugin("push")["included_daily_broadcast_calls"]))
     if line.product in PLUGIN_UNTIL:
         setattr(app, PLUGIN_UNTIL[line.product], ends_at)

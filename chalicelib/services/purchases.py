@@ -13,7 +13,7 @@ from chalicelib.domain.errors import Conflict, InsufficientBalanceError, NotFoun
 from chalicelib.domain.lifecycle import plan_purchase
 from chalicelib.domain.money import Cents, fmt
 from chalicelib.services import idempotency
-from chalicelib.services.apps import ensure_writable, load_app, reenable, save_app, state
+from chalicelib.services.apps import ensure_writable, go_off, load_app, reenable, save_app, state
 from chalicelib.services.context import Ctx
 from chalicelib.services.idempotency import Idem, Response
 from chalicelib.services.ledger import Move, post
@@ -206,7 +206,7 @@ def purchase(
                 app.expires_at = bounds[-1][1]
                 app.last_warned_day = None
             else:
-                reenable(app, bounds[-1][1])
+                reenable(app, bounds[-1][1], ctx.now)
             app.edition = edition
             app.had_paid = True
             if auto_renew is not None:
@@ -271,11 +271,9 @@ def refund(ctx: Ctx, sdkappid: int, product: str | None, idem: Idem) -> Response
             post(tx, acct, [Move("refund", r.cash, r.gift, ref=",".join(o.order_id for o in orders))], ctx.now)
             end_orders(tx, orders, ctx.now)
             if name == app.edition:
-                app.status = "disabled"
-                app.disabled_at = ctx.now
+                go_off(app, "disabled", ctx.now)
                 app.expires_at = ctx.now
                 app.auto_renew = False
-                app.stop_reason = None
                 save_app(tx, ctx, app)
             elif name in PLUGIN_UNTIL:  # the refunded plugin ends now
                 setattr(app, PLUGIN_UNTIL[name], ctx.now)

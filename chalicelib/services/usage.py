@@ -305,16 +305,21 @@ def get_usage(ctx: Ctx, sdkappid: int, month: str | None = None) -> dict[str, An
 
 
 # ------------------------------------------------------------------ reclamation
-def delete_for_app(sdkappid: int) -> int:
-    """Reclamation hook: the app's month and day items and, for each month item, its user items
-    (Query of the partition, BatchWriteItem deletes). Answers the number of items deleted.
-    A user item is only ever written in the transaction that writes its month item, so every user
-    partition is found from a month item."""
+SETTLEMENT_WINDOW = timedelta(days=4)  # month M is settled on days 1-3 of M+1 (UTC 02:00)
+UNBILLED = "#unbilled"  # period suffix of a reclaimed app's month counters kept for the settlement
+
+
+def delete_for_app(ctx: Ctx, sdkappid: int) -> int:
+    """Reclamation hook: the app's usage goes (Query of its partition, BatchWriteItem deletes).
+    The month counters of months not settled yet are moved to an unbilled record first: postpaid
+    usage already incurred is still billed, and the settlement deletes the record once billed.
+    User items go for every month (the counter holds the MAU); each is written only in the
+    transaction that writes its month item, so every user partition is found from a month item.
+    Answers the number of items deleted."""
     deleted = 0
     items = list(UsageModel.query(sdkappid, consistent_read=True))
-    for item in items:
-        if len(item.period) != len("2026-05"):
-            continue
+    months = [item for item in items if len(item.period) == len("2026-05")]
+    for item in months:
         seen = UserSeenModel.query(
             users_key(sdkappid, item.period), consistent_read=True, attributes_to_get=["app_month", "user_id"]
         )
@@ -324,6 +329,12 @@ def delete_for_app(sdkappid: int) -> int:
                 deleted += 1
     with UsageModel.batch_write() as batch:
         for item in items:
+            if item.period.endswith(UNBILLED):
+                continue  # moved by an earlier try of this reclamation
             batch.delete(item)
             deleted += 1
+            if item in months and month_bounds(item.period, ctx.tz)[1] + SETTLEMENT_WINDOW > ctx.now:
+                # not settled yet: kept as an unbilled record, out of the app's usage (same month_shard,
+                # so the settlement still finds and bills it, then deletes it)
+                batch.save(UsageModel(**{**item.attribute_values, "period": f"{item.period}{UNBILLED}"}))
     return deleted

@@ -130,6 +130,14 @@ class QuotaChangeMap(MapAttribute[str, Any]):
     quota = NumberAttribute()
 
 
+class OffSpanMap(MapAttribute[str, Any]):
+    """A time the app was out of service (stopped or disabled), for MAU proration."""
+
+    off_at = UTCDateTimeAttribute()
+    on_at = UTCDateTimeAttribute(null=True)  # None: still out of service
+    edition = UnicodeAttribute()  # the edition it had when it went out of service
+
+
 class PushBillingIndex(GlobalSecondaryIndex["AppModel"]):
     """Apps whose push quota was above 100 recently: the push-quota-billing job's work list."""
 
@@ -158,6 +166,7 @@ class AppModel(_Base):
     stopped_at = UTCDateTimeAttribute(null=True)
     disabled_at = UTCDateTimeAttribute(null=True)
     reclaimed_at = UTCDateTimeAttribute(null=True)
+    off_log = ListAttribute(of=OffSpanMap, null=True)  # recent out-of-service spans (apps.go_off / bring_back)
     had_paid = BooleanAttribute(default=False)  # once paid, never Developer again
     version = NumberAttribute(default=0)  # optimistic concurrency for every app write
     due_shard = UnicodeAttribute()

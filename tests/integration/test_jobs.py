@@ -46,7 +46,7 @@ def run(job: str, at: datetime) -> dict[str, int]:
 
 
 def snapshot() -> tuple[list[dict], list[str]]:
-    apps = sorted((a.attribute_values for a in AppModel.scan()), key=lambda a: a["sdkappid"])
+    apps = sorted((a.serialize() for a in AppModel.scan()), key=lambda a: int(a["sdkappid"]["N"]))
     notes = sorted(n.notification_id for n in NotificationModel.scan())
     return apps, notes
 
@@ -91,11 +91,11 @@ def test_job_interrupted_half_way_completes_on_rerun(store, monkeypatch, job, at
     assert rerun[outcome] == 6
     apps, notes = snapshot()
     if outcome == "warned":
-        assert len(notes) == 20 and all(a["last_warned_day"] == "2026-08-18" for a in apps)
+        assert len(notes) == 20 and all(a["last_warned_day"] == {"S": "2026-08-18"} for a in apps)
     elif outcome == "stopped":
-        assert len(notes) == 20 and all(a["status"] == "stopped" for a in apps)
+        assert len(notes) == 20 and all(a["status"] == {"S": "stopped"} for a in apps)
     else:
-        assert all(a["status"] == "reclaimed" for a in apps)
+        assert all(a["status"] == {"S": "reclaimed"} for a in apps)
         assert AccountModel.get("acme").apps_count == 0
 
 

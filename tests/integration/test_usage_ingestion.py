@@ -15,10 +15,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from chalicelib.domain.errors import Conflict, Gone, InvalidRequest
+from chalicelib.jobs import runner
 from chalicelib.services import accounts, apps, lifecycle, usage
 from chalicelib.services.context import Ctx
 from chalicelib.store.models import AppModel, QuotaChangeMap, due_shard
-from chalicelib.store.usage_models import UsageModel, UserSeenModel
+from chalicelib.store.usage_models import BillModel, UsageModel, UserSeenModel
 from tests.integration.moto_patches import snapshot_touched_items_only
 from tests.integration.requests import count_requests
 from tests.integration.test_concurrency import atomic_moto_requests, run_together  # noqa: F401 (autouse fixture)
@@ -307,12 +308,31 @@ def test_reclamation_deletes_the_apps_usage_and_user_sets(store):
 
     lifecycle.delete_app(CTX, sid)
 
-    assert list(UsageModel.query(sid, consistent_read=True)) == []
+    # usage and user sets go; May is not settled yet, so its counters stay as an unbilled record
+    kept = list(UsageModel.query(sid, consistent_read=True))
+    assert [(u.period, int(u.mau), int(u.search_stored), u.month_shard) for u in kept] == [
+        ("2026-05#unbilled", 30, 1, f"2026-05#{due_shard('acme')}")]
+    assert usage.mau_of(sid, MONTH) == 0
     assert seen(sid, "2026-05") == seen(sid, "2026-04") == set()
     assert usage.mau_of(other, MONTH) == 30 and len(seen(other, "2026-04")) == 5  # another app keeps its own
     with pytest.raises(Gone):
         usage.report_logins(CTX, sid, ["a"])
-    assert usage.delete_for_app(sid) == 0
+    assert usage.delete_for_app(CTX, sid) == 0
+
+    # the settlement bills May's counters, then deletes them; another app's stay
+    runner.run_job("monthly-settlement", datetime(2026, 6, 1, 2, 0, tzinfo=UTC), ZoneInfo("UTC"))
+    assert list(UsageModel.query(sid, consistent_read=True)) == []
+    assert usage.mau_of(other, MONTH) == 30
+    assert list(BillModel.query("acme")) == []  # under the free allowances: nothing to bill
+
+
+def test_reclaimed_well_after_its_month_was_settled_keeps_no_counters(store):
+    sid = make_app()
+    usage.report_logins(CTX, sid, users(3))
+    AppModel(sid).update(actions=[AppModel.status.set("stopped"), AppModel.stopped_at.set(NOW)])
+    later = Ctx(now=datetime(2026, 6, 5, tzinfo=UTC), tz=ZoneInfo("UTC"))  # May was settled on Jun 1-3
+    lifecycle.delete_app(later, sid)
+    assert list(UsageModel.query(sid, consistent_read=True)) == []
 
 
 # ------------------------------------------------------------------ cost

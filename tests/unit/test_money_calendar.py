@@ -167,3 +167,14 @@ def test_month_key_and_bounds_are_local():
     assert (iso(start), iso(end)) == ("2026-04-30T16:00:00Z", "2026-05-31T16:00:00Z")
     start, end = month_bounds("2026-12", UTC_ZONE)
     assert (iso(start), iso(end)) == ("2026-12-01T00:00:00Z", "2027-01-01T00:00:00Z")
+
+
+def test_add_months_keeps_the_second_of_two_repeated_local_hours():
+    # 01:30 EST on 2025-11-02 (06:30Z) is the second 01:30 of that New York night: the first
+    # period starts at the purchase instant itself, and a month later is 01:30 EST again
+    ny = ZoneInfo("America/New_York")
+    s = t("2025-11-02T06:30:00Z")
+    assert add_months(s, 0, ny) == s
+    assert iso(add_months(s, 1, ny)) == "2025-12-02T06:30:00Z"
+    first = t("2025-11-02T05:30:00Z")  # the first 01:30 (EDT)
+    assert add_months(first, 0, ny) == first
