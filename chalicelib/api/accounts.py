@@ -8,6 +8,7 @@ from chalice import Blueprint
 
 from chalicelib.api import schemas as s
 from chalicelib.api.http import Call, route
+from chalicelib.domain.calendar import is_period
 from chalicelib.domain.errors import InvalidRequest
 from chalicelib.services import accounts, apps, billing, notifications
 
@@ -74,6 +75,6 @@ def list_notifications(call: Call, account_id: str) -> dict[str, Any]:
        answer=s.page_of(s.Bill), query=("period", "limit", "next_token"))
 def list_bills(call: Call, account_id: str) -> dict[str, Any]:
     period = call.query("period")
-    if period is not None and not s.PERIOD.match(period):
+    if period is not None and not is_period(period):
         raise InvalidRequest("period must be YYYY-MM or YYYY-MM-DD")
     return billing.list_bills(call.ctx, account_id, period, call.limit(), call.query("next_token"))

@@ -46,7 +46,7 @@ def auto_renew(call: Call, sdkappid: str) -> dict[str, Any]:
 
 
 @route(bp, "/v1/apps/{sdkappid}/trial-extensions", "POST", summary="Extend an expired Developer app",
-       answer=s.App, status=201)
+       answer=s.App)
 def trial_extension(call: Call, sdkappid: str) -> dict[str, Any]:
     return apps.extend_trial(call.ctx, int_param(sdkappid))
 

@@ -63,7 +63,7 @@ def document() -> dict[str, Any]:
             op["x-roles"] = list(r.roles)
         paths.setdefault(r.path, {})[r.method.lower()] = op
     return {
-        "openapi": "3.0.3",
+        "openapi": "3.1.0",
         "info": {"title": "imbill", "version": "1", "description": "Billing backend of a cloud IM service"},
         "paths": paths,
         "components": {

@@ -19,7 +19,7 @@ bp = Blueprint(__name__)
 
 
 @route(bp, "/v1/jobs/{job}/runs", "POST", summary="Run one job as of an instant (operator)", body=s.JobRun,
-       status=201, roles=("operator",))
+       roles=("operator",))
 def run_job(call: Call, job: str) -> dict[str, Any]:
     at = s.instant(call.body.at)
     assert at is not None

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -25,8 +24,13 @@ Amount = Annotated[
     AmountText | Annotated[StrictInt, Field(ge=0, le=999_999_999_999)],
     Field(description='Decimal string with at most two places, e.g. "399.00" (JSON integers accepted)'),
 ]
+FIRST_YEAR, LAST_YEAR = 1970, 9000  # room for month and day arithmetic on either side
+
+
 def _valid_instant(value: str) -> str:
-    instant(value)
+    parsed = instant(value)
+    if parsed is not None and not FIRST_YEAR <= parsed.year <= LAST_YEAR:
+        raise ValueError(f"instants must lie in the years {FIRST_YEAR} to {LAST_YEAR}")
     return value
 
 
@@ -263,7 +267,6 @@ class Notification(BaseModel):
     body: str
 
 
-PERIOD = re.compile(r"^\d{4}-\d{2}(-\d{2})?$")
 
 
 class BillLine(BaseModel):

@@ -84,3 +84,12 @@ def day_range(first: date, last: date) -> list[date]:
         days.append(d)
         d += timedelta(days=1)
     return days
+
+
+def is_period(text: str, *, day: bool = True) -> bool:
+    """A local month "2026-05" (or, with `day`, a local day "2026-05-10") from 1970 on."""
+    try:
+        parsed = date.fromisoformat(text if len(text) == 10 and day else f"{text}-01")
+    except ValueError:
+        return False
+    return parsed.year >= 1970 and len(text) in ((7, 10) if day else (7,)) and text[4] == "-"

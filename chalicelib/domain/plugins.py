@@ -70,7 +70,7 @@ def line(catalog: Catalog, product: str, tier: str | None = None, quantity: int 
         raise InvalidRequest(f"unknown plugin or add-on {product!r}")
     spec = catalog.addon(product)
     tiers = list(spec["tiers"]) + {"desk": [], "chatbot": [MESSAGE_PACK], "call": [TRIAL]}[product]
-    if product == "desk" and tier is None:
+    if tier is None:  # `tier` is optional: the first listed (desk standard, chatbot basic, call 1v1)
         tier = tiers[0]
     if tier not in tiers:
         raise InvalidRequest(f"{product} tier {tier!r} is not one of: {', '.join(tiers)}")

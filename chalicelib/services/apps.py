@@ -205,7 +205,7 @@ def stop_app(ctx: Ctx, app: AppModel, acct: AccountModel, reason: str, why: str)
     Raises TransactWriteError when the app moved since it was read (the caller decides)."""
     go_off(app, "stopped", ctx.now, reason)
     items = notifications.compose(
-        acct, "stopped", ctx.now, ctx.now,
+        acct, "stopped", ctx.now,
         subject=f"App {app.sdkappid} stopped ({reason})",
         body=f"App {app.sdkappid} ({app.name}) was stopped: {why}",
         sdkappid=int(app.sdkappid),

@@ -50,11 +50,11 @@ def bill_view(b: BillModel) -> dict[str, Any]:
 
 def list_bills(ctx: Ctx, account_id: str, period: str | None, limit: int, token: str | None) -> Page:
     ctx.principal.check_account(account_id)
-    condition = BillModel.bill_key.startswith(period) if period else None
+    condition = BillModel.bill_key.startswith(f"{period}#") if period else None  # that period exactly
     return page(BillModel.query, account_id, bill_view, limit, token, range_key_condition=condition)
 
 
-def enter_arrears(ctx: Ctx, acct: AccountModel) -> list[Any]:
+def enter_arrears(ctx: Ctx, acct: AccountModel, bill_key: str) -> list[Any]:
     """A postpaid charge left cash + gift below zero: arrears since now (or still); warn by email and
     SMS. Each such bill has its own 24 h: still in arrears then, every app enabled by that time stops
     (a stop already pending for an earlier bill keeps its earlier instant)."""
@@ -67,10 +67,21 @@ def enter_arrears(ctx: Ctx, acct: AccountModel) -> list[Any]:
         acct.arrears_due_at = ctx.now + timedelta(hours=ctx.catalog.lifecycle("arrears_stop_after_hours"))
     balance = fmt(int(acct.cash) + int(acct.gift))
     return notifications.compose(
-        acct, "arrears", ctx.now, ctx.now,
+        acct, "arrears", ctx.now, ref=bill_key,
         subject=f"Account {acct.account_id} is in arrears ({balance})",
         body=f"A postpaid bill left your balance at {balance}. Top up to zero or above within 24 hours, "
         f"or every enabled app of the account stops at {iso(acct.arrears_due_at)}.",
+    )
+
+
+def bill_notice(ctx: Ctx, acct: AccountModel, bill: BillModel) -> list[Any]:
+    """Every posted bill is notified (kind `bill`), by email and SMS, in the bill's transaction."""
+    items = "; ".join(f"app {x.sdkappid} {x.item} x {int(x.quantity)} = {fmt(int(x.amount))}" for x in bill.lines)
+    return notifications.compose(
+        acct, "bill", ctx.now, ref=bill.bill_key,
+        subject=f"{bill.kind.capitalize()} bill {bill.period}: {fmt(int(bill.total))}",
+        body=f"Bill {bill.period} ({bill.kind}) of {fmt(int(bill.total))} was charged to your balance "
+        f"({fmt(int(bill.charged_cash))} cash, {fmt(int(bill.charged_gift))} gift): {items}.",
     )
 
 
@@ -91,9 +102,9 @@ def post_bill(ctx: Ctx, account_id: str, kind: str, period: str, lines: list[rul
         try:
             with uow.write() as tx:
                 tx.save(bill, condition=BillModel.bill_key.does_not_exist())
-                notes.clear()
+                notes[:] = bill_notice(ctx, acct, bill)
                 post(tx, acct, [Move("bill", -take_cash, -take_gift, ref=f"{kind}:{period}")], ctx.now,
-                     then=lambda a: notes.extend(enter_arrears(ctx, a)))
+                     then=lambda a: notes.extend(enter_arrears(ctx, a, key)))
                 notifications.record(tx, notes)
         except TransactWriteError as err:
             if not uow.is_conflict(err):

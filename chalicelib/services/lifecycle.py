@@ -9,7 +9,7 @@ from typing import Any
 from pynamodb.exceptions import TransactWriteError
 
 from chalicelib.domain import orders as rules
-from chalicelib.domain.calendar import iso, local_date, local_midnight
+from chalicelib.domain.calendar import iso, local_date
 from chalicelib.domain.errors import BillingError, Conflict
 from chalicelib.domain.lifecycle import warning_days, warns, will_try_auto_renew
 from chalicelib.services import notifications, usage
@@ -64,7 +64,7 @@ def warn(ctx: Ctx, app: AppModel) -> str:
     if first <= today <= last:
         acct = _account(app.account_id)
         items = notifications.compose(
-            acct, "expiry_warning", local_midnight(today, ctx.tz), ctx.now,
+            acct, "expiry_warning", ctx.now,
             subject=f"App {app.sdkappid}: {app.edition} package expires {iso(app.expires_at)}",
             body=_warning_body(app, today, local_date(app.expires_at, ctx.tz)),
             sdkappid=int(app.sdkappid),
@@ -150,7 +150,7 @@ def reclaim(ctx: Ctx, app: AppModel) -> str:
     app.search_until = None
     app.call_trial_used = False
     items = notifications.compose(
-        acct, "reclaimed", ctx.now, ctx.now,
+        acct, "reclaimed", ctx.now,
         subject=f"App {app.sdkappid} reclaimed",
         body=f"App {app.sdkappid} ({app.name}) was reclaimed: its usage, plugin and add-on state were deleted. "
         "Orders, bills and the ledger are kept.",

@@ -29,15 +29,17 @@ log = logging.getLogger("imbill.notify")
 
 
 def compose(
-    acct: AccountModel, kind: str, event_at: datetime, at: datetime, subject: str, body: str,
-    sdkappid: int | None = None,
+    acct: AccountModel, kind: str, at: datetime, subject: str, body: str,
+    sdkappid: int | None = None, ref: str | None = None,
 ) -> list[NotificationModel]:
-    """One notification per channel; the id (event instant, kind, app, channel) is the dedupe key."""
-    stamp = event_at.strftime("%Y%m%dT%H%M%SZ")
+    """One notification per channel. The id (instant, kind, app or `ref`, channel) is the dedupe
+    key, and it sorts the account's outbox oldest first."""
+    stamp = at.strftime("%Y%m%dT%H%M%SZ")
+    about = ref if ref is not None else (sdkappid if sdkappid is not None else "-")
     return [
         NotificationModel(
             acct.account_id,
-            f"{stamp}#{kind}#{sdkappid if sdkappid is not None else '-'}#{channel}",
+            f"{stamp}#{kind}#{about}#{channel}",
             at=at,
             kind=kind,
             channel=channel,

@@ -9,9 +9,10 @@ from typing import Any
 
 from chalicelib.domain import orders as rules
 from chalicelib.domain.calendar import iso
-from chalicelib.domain.errors import Conflict, InsufficientBalanceError, NotFound
+from chalicelib.domain.errors import Conflict, InsufficientBalanceError, InvalidRequest, NotFound
 from chalicelib.domain.lifecycle import plan_purchase
 from chalicelib.domain.money import Cents, fmt
+from chalicelib.domain.plugins import ADDONS, PLUGINS
 from chalicelib.services import idempotency
 from chalicelib.services.apps import ensure_writable, go_off, load_app, reenable, save_app, state
 from chalicelib.services.context import Ctx
@@ -221,6 +222,8 @@ def purchase(
 
 def _refund_scope(ctx: Ctx, app: AppModel, product: str | None) -> tuple[str, list[OrderModel]]:
     product = product or app.edition
+    if product not in (*ctx.catalog.raw["editions"], *PLUGINS, *ADDONS):
+        raise InvalidRequest(f"unknown product {product!r}")
     if product == "developer":
         raise Conflict("the Developer edition is free: there is nothing to refund")
     orders = running_orders(int(app.sdkappid), product, ctx.now)

@@ -14,7 +14,6 @@ Every item expires (DynamoDB TTL) 400 days after the end of its month.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,7 +22,7 @@ from zoneinfo import ZoneInfo
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.expressions.update import Action
 
-from chalicelib.domain.calendar import iso, local_date, month_bounds, month_key
+from chalicelib.domain.calendar import is_period, iso, local_date, month_bounds, month_key
 from chalicelib.domain.errors import InvalidRequest
 from chalicelib.domain.usage import quota_in_force
 from chalicelib.services.apps import ensure_in_service, load_app
@@ -36,7 +35,6 @@ from chalicelib.store.usage_models import UsageModel, UserSeenModel
 USERS_PER_TRANSACTION = 99  # + the month item = the 100 items a TransactWriteItems may hold
 MAX_LOST_TRANSACTIONS = 60  # per report, then the error goes to the caller (a report may be sent again)
 KEEP_AFTER_MONTH = timedelta(days=400)  # TTL of usage and user items, counted from the end of their month
-_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
 # ------------------------------------------------------------------ keys and small helpers
@@ -281,7 +279,7 @@ def get_usage(ctx: Ctx, sdkappid: int, month: str | None = None) -> dict[str, An
     app = load_app(ctx, sdkappid, consistent=False)
     sdkappid = int(app.sdkappid)
     month = month or month_key(ctx.now, ctx.tz)
-    if not _MONTH.match(month):
+    if not is_period(month, day=False):
         raise InvalidRequest(f"month must be YYYY-MM, not {month!r}")
     items = {i.period: i for i in UsageModel.query(sdkappid, UsageModel.period.startswith(month), consistent_read=True)}
     m = items.pop(month, None)

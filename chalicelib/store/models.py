@@ -331,7 +331,7 @@ class NotificationModel(_Base):
         base_name = "notifications"
 
     account_id = UnicodeAttribute(hash_key=True)
-    notification_id = UnicodeAttribute(range_key=True)  # <event instant>#<kind>#<sdkappid>#<channel>: dedupe key
+    notification_id = UnicodeAttribute(range_key=True)  # <instant>#<kind>#<sdkappid|bill key>#<channel>: dedupe, order
     at = UTCDateTimeAttribute()
     kind = UnicodeAttribute()  # expiry_warning | stopped | arrears | reclaimed | bill
     channel = UnicodeAttribute()  # email | sms

@@ -58,7 +58,7 @@ def page(
     )
     try:
         items = [render(x) for x in result]
-    except QueryError:
+    except (QueryError, TypeError, KeyError, ValueError):
         if token is None:
             raise
         raise InvalidRequest("next_token is not valid") from None  # a key of another list or partition

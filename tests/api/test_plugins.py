@@ -261,7 +261,7 @@ def test_a_raised_push_quota_is_billed_daily(api):
     plugin(api, sid, "push")
     c_ok(api, "PUT", f"/v1/apps/{sid}/plugins/push/quota", {"daily_broadcast_calls": 150}, expect=200)
     api.clock("2026-05-11T00:30:00Z")
-    api.ok("POST", "/v1/jobs/push-quota-billing/runs", {"at": "2026-05-11T00:30:00Z"})
+    api.ok("POST", "/v1/jobs/push-quota-billing/runs", {"at": "2026-05-11T00:30:00Z"}, expect=200)
     bills = api.ok("GET", "/v1/accounts/acme/bills?period=2026-05-10")["items"]
     assert [(b["kind"], b["total"], [(li["item"], li["amount"]) for li in b["lines"]]) for b in bills] == [
         ("daily", "500.00", [("push_api_quota", "500.00")])]
@@ -303,8 +303,12 @@ def test_chatbot_tiers_per_bot_and_free_message_packs(api):
     assert addon(api, sid, "chatbot", "advanced", 1)["order"]["kind"] == "renewal"
     other = int(c_ok(api, "POST", "/v1/accounts/acme/apps", {"name": "b", "region": "eu"})["sdkappid"])
     assert addon(api, other, "chatbot", "basic", 3)["order"]["price"] == "600.00"
+    # `tier` is optional: the first listed tier (basic for a chatbot; 1v1 for a call)
     r = c_call(api, "POST", f"/v1/apps/{other}/addons", {"addon": "chatbot", "months": 1})
-    assert (r.status, r.code) == (400, "invalid_request")
+    assert (r.status, r.body["order"]["tier"], r.body["order"]["kind"]) == (201, "basic", "renewal")
+    third = int(c_ok(api, "POST", "/v1/accounts/acme/apps", {"name": "c", "region": "eu"})["sdkappid"])
+    r = c_call(api, "POST", f"/v1/apps/{third}/addons", {"addon": "call", "months": 1})
+    assert (r.status, r.body["order"]["tier"], r.body["order"]["price"]) == (201, "1v1", "199.00")
 
 
 def test_call_trial_once_per_app_then_paid_tiers(api):

@@ -371,11 +371,11 @@ def test_developer_extension_only_after_expiry(api):
     r = customer(api, "POST", f"/v1/apps/{sid}/trial-extensions")
     assert (r.status, r.code) == (409, "conflict")
     api.clock("2026-04-01T00:00:00Z")  # the expiry instant itself
-    app = c_ok(api, "POST", f"/v1/apps/{sid}/trial-extensions")
+    app = c_ok(api, "POST", f"/v1/apps/{sid}/trial-extensions", expect=200)
     assert (app["edition"], app["status"], app["expires_at"]) == ("developer", "enabled", "2026-05-01T00:00:00Z")
     api.clock("2026-05-10T12:00:00Z", run_jobs=True)  # stopped by enforcement on May 2
     assert c_ok(api, "GET", f"/v1/apps/{sid}")["status"] == "stopped"
-    app = c_ok(api, "POST", f"/v1/apps/{sid}/trial-extensions")
+    app = c_ok(api, "POST", f"/v1/apps/{sid}/trial-extensions", expect=200)
     assert (app["status"], app["stop_reason"], app["stopped_at"], app["expires_at"]) == (
         "enabled", None, None, "2026-06-10T12:00:00Z")
     assert api.balance()["total"] == "0.00" and ledger(api) == []  # free

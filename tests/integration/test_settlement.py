@@ -9,7 +9,7 @@ import pytest
 
 from chalicelib.jobs import runner
 from chalicelib.services import billing
-from chalicelib.store.models import AccountModel, AppModel, LedgerModel, due_shard
+from chalicelib.store.models import AccountModel, AppModel, LedgerModel, NotificationModel, due_shard
 from chalicelib.store.usage_models import BillModel, UsageModel
 from tests.integration.requests import count_requests
 
@@ -75,7 +75,7 @@ def test_crash_after_k_accounts_then_rerun_equals_a_clean_run(store, monkeypatch
     monkeypatch.setattr(billing, "settle_account", real)
     assert settle() == {"billed": 5, "skipped": 3, "no_charge": 0}
     crashed = state()
-    for model in (BillModel, LedgerModel):
+    for model in (BillModel, LedgerModel, NotificationModel):
         with model.batch_write() as batch:
             for item in model.scan():
                 batch.delete(item)

@@ -83,7 +83,7 @@ def test_developer_app_warns_stops_and_comes_back_by_extension(api):
     api.clock("2026-08-23T00:00:00Z", run_jobs=True)
     assert len(notes(api, kind="expiry_warning")) == 16
     assert api.ok("GET", f"/v1/apps/{sid}")["status"] == "stopped"
-    app = api.ok("POST", f"/v1/apps/{sid}/trial-extensions")
+    app = api.ok("POST", f"/v1/apps/{sid}/trial-extensions", expect=200)
     assert app["status"] == "enabled" and app["expires_at"] == "2026-09-23T00:00:00Z"
 
 
