@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any, cast
 
 from chalicelib.store import models
@@ -15,7 +16,45 @@ def create_tables(wait: bool = True) -> list[str]:
         if not model.exists():
             model.create_table(wait=wait, billing_mode="PAY_PER_REQUEST")
             created.append(model.Meta.table_name)
+        else:
+            created += add_missing_indexes(model)
     return created
+
+
+def add_missing_indexes(model: Any) -> list[str]:
+    """A table made by an older version (e.g. a kept `make serve` data dir) gets the GSIs the
+    model has gained since (UpdateTable, one index per call, as DynamoDB requires); answers
+    "table/index" for each one added."""
+    client = model._get_connection().connection.client
+    table = model.Meta.table_name
+    have = {i["IndexName"] for i in client.describe_table(TableName=table)["Table"].get("GlobalSecondaryIndexes", [])}
+    added = []
+    for index in model._get_schema()["global_secondary_indexes"]:
+        if index["index_name"] in have:
+            continue
+        client.update_table(
+            TableName=table,
+            AttributeDefinitions=index["attribute_definitions"],
+            GlobalSecondaryIndexUpdates=[{"Create": {
+                "IndexName": index["index_name"], "Projection": index["projection"],
+                "KeySchema": sorted(index["key_schema"], key=lambda k: k["KeyType"]),  # HASH first
+            }}],
+        )
+        added.append(f"{table}/{index['index_name']}")
+        _wait_for_index(client, table, index["index_name"])
+    return added
+
+
+def _wait_for_index(client: Any, table: str, name: str, timeout_s: float = 120.0) -> None:
+    """An added index backfills before it answers queries (DynamoDB Local fails them meanwhile)."""
+    waited = 0.0
+    while waited < timeout_s:
+        indexes = client.describe_table(TableName=table)["Table"].get("GlobalSecondaryIndexes", [])
+        if any(i["IndexName"] == name and i.get("IndexStatus", "ACTIVE") == "ACTIVE" for i in indexes):
+            return
+        time.sleep(0.2)
+        waited += 0.2
+    raise TimeoutError(f"index {table}/{name} did not become ACTIVE in {timeout_s:.0f} s")
 
 
 def delete_tables() -> None:
