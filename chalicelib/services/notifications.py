@@ -102,7 +102,7 @@ def view(n: NotificationModel) -> dict[str, Any]:
         "sdkappid": int(n.sdkappid) if n.sdkappid is not None else None,
         "subject": n.subject,
         "body": n.body,
-        "status": n.status,
+        "status": n.status or "sent",
         "sent_at": iso(n.sent_at) if n.sent_at else None,
     }
 

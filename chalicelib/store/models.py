@@ -340,7 +340,7 @@ class NotificationModel(_Base):
     subject = UnicodeAttribute()
     body = UnicodeAttribute()
     # delivery: pending (send_due_at set: the dispatcher's retry time) -> sent | failed
-    status = UnicodeAttribute(default="pending")
+    status = UnicodeAttribute(null=True)  # None: recorded before delivery was tracked (sent at once)
     due_shard = UnicodeAttribute(null=True)
     send_due_at = UTCDateTimeAttribute(null=True)
     sent_at = UTCDateTimeAttribute(null=True)
