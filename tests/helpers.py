@@ -84,6 +84,20 @@ class Api:
     def buy(self, sdkappid: int, edition: str = "standard", months: int = 1, **extra: Any) -> Any:
         return self.ok("POST", f"/v1/apps/{sdkappid}/purchases", {"edition": edition, "months": months, **extra})
 
+    def plugin(self, sdkappid: int, plugin: str, months: int = 1) -> Any:
+        return self.ok("POST", f"/v1/apps/{sdkappid}/plugins", {"plugin": plugin, "months": months})
+
+    def paid_app(self, at: str, cash: str, edition: str = "standard", months: int = 1,
+                 plugins: tuple[str, ...] = ()) -> int:
+        """The clock at `at`, account acme with `cash`, one app on `edition` for `months`, plugins bought."""
+        self.clock(at)
+        self.account("acme", cash=cash)
+        sid = self.app()
+        self.buy(sid, edition, months)
+        for name in plugins:
+            self.plugin(sid, name)
+        return sid
+
     def balance(self, account_id: str = "acme") -> dict[str, str]:
         return self.ok("GET", f"/v1/accounts/{account_id}")["balance"]  # type: ignore[no-any-return]
 

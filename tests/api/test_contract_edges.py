@@ -43,11 +43,7 @@ def test_notifications_are_listed_oldest_first(api):
 
 
 def test_a_posted_bill_is_notified_by_email_and_sms(api):
-    api.clock("2026-05-01T00:00:00Z")
-    api.account("acme", cash="2000.00")
-    sid = api.app()
-    api.buy(sid, "standard", 1)
-    api.ok("POST", f"/v1/apps/{sid}/plugins", {"plugin": "push", "months": 1})
+    sid = api.paid_app("2026-05-01T00:00:00Z", "2000.00", "standard", 1, plugins=("push",))
     api.clock("2026-05-09T12:00:00Z")
     api.ok("PUT", f"/v1/apps/{sid}/plugins/push/quota", {"daily_broadcast_calls": 150})
     api.clock("2026-05-11T01:00:00Z", run_jobs=True)
@@ -62,11 +58,7 @@ def test_a_posted_bill_is_notified_by_email_and_sms(api):
 
 
 def test_bills_of_a_period_are_that_period_only(api):
-    api.clock("2026-05-01T00:00:00Z")
-    api.account("acme", cash="2000.00")
-    sid = api.app()
-    api.buy(sid, "standard", 1)
-    api.ok("POST", f"/v1/apps/{sid}/plugins", {"plugin": "push", "months": 1})
+    sid = api.paid_app("2026-05-01T00:00:00Z", "2000.00", "standard", 1, plugins=("push",))
     api.ok("PUT", f"/v1/apps/{sid}/plugins/push/quota", {"daily_broadcast_calls": 101})
     api.clock("2026-05-03T01:00:00Z", run_jobs=True)
     assert [b["period"] for b in api.ok("GET", "/v1/accounts/acme/bills")["items"]] == ["2026-05-01", "2026-05-02"]
@@ -76,10 +68,7 @@ def test_bills_of_a_period_are_that_period_only(api):
 
 
 def test_out_of_range_input_is_a_400_not_a_500(api):
-    api.clock("2026-03-01T00:00:00Z")
-    api.account("acme", cash="399.00")
-    sid = api.app()
-    api.buy(sid)
+    sid = api.paid_app("2026-03-01T00:00:00Z", "399.00")
     bad = [
         api.call("POST", "/v1/jobs/push-quota-billing/runs", {"at": "0001-01-01T00:30:00Z"}),
         api.call("POST", "/v1/jobs/reclamation/runs", {"at": "9999-12-31T23:00:00Z"}),

@@ -20,10 +20,7 @@ def billing_tz(request):
 
 
 def test_worked_example_8_warnings_stop_reclaim(api, billing_tz):
-    api.clock("2026-07-20T10:00:00Z")
-    api.account("acme", cash="399.00")
-    sid = api.app()
-    api.buy(sid, "standard", 1)
+    sid = api.paid_app("2026-07-20T10:00:00Z", "399.00")
     assert api.ok("GET", f"/v1/apps/{sid}")["expires_at"] == "2026-08-20T10:00:00Z"
     login = {"sdkappid": sid, "user_ids": ["alice", "bob"], "at": "2026-07-20T10:00:00Z"}
     assert api.ok("POST", "/v1/usage/logins", login, expect=200, role="service")["mau"] == 2

@@ -47,10 +47,7 @@ def test_auto_renew_without_balance_buys_nothing_and_stops(api):
 
 
 def test_renewal_within_grace_keeps_continuity(api):
-    api.clock("2026-07-20T10:00:00Z")
-    api.account("acme", cash="798.00")
-    sid = api.app()
-    api.buy(sid, "standard", 1)
+    sid = api.paid_app("2026-07-20T10:00:00Z", "798.00")
     api.clock("2026-08-21T09:00:00Z", run_jobs=True)  # expired 23 h ago, not yet stopped
     order = api.buy(sid, "standard", 1)["order"]
     assert order["kind"] == "renewal"
@@ -60,10 +57,7 @@ def test_renewal_within_grace_keeps_continuity(api):
 
 
 def test_stopped_standard_app_comes_back_only_by_purchase(api):
-    api.clock("2026-07-20T10:00:00Z")
-    api.account("acme", cash="798.00")
-    sid = api.app()
-    api.buy(sid, "standard", 1)
+    sid = api.paid_app("2026-07-20T10:00:00Z", "798.00")
     api.clock("2026-08-25T00:00:00Z", run_jobs=True)
     assert api.ok("GET", f"/v1/apps/{sid}")["status"] == "stopped"
     r = api.call("POST", f"/v1/apps/{sid}/trial-extensions")
@@ -105,10 +99,7 @@ def test_delete_reclaims_at_once_and_frees_the_slot(api):
 
 
 def test_disabled_app_is_reclaimed_90_days_after_refund(api):
-    api.clock("2026-03-01T00:00:00Z")
-    api.account("acme", cash="399.00")
-    sid = api.app()
-    api.buy(sid, "standard", 1)
+    sid = api.paid_app("2026-03-01T00:00:00Z", "399.00")
     api.clock("2026-03-11T00:00:00Z")
     api.ok("POST", f"/v1/apps/{sid}/refunds", {})
     api.clock("2026-06-09T02:00:00Z", run_jobs=True)  # 90 days = 2026-06-09T00:00Z; run at 03:00

@@ -44,12 +44,7 @@ def bills(api, account="acme", period=None):
 
 def test_examples_5_and_6_monthly_bill_posted_once_on_days_1_to_3(api):
     """Everything through the API: usage reported by the IM service, the plugins bought."""
-    api.clock("2026-05-01T00:00:00Z")
-    api.account("acme", cash="2000.00")
-    sid = api.app()
-    api.buy(sid, "standard", 3)
-    api.ok("POST", f"/v1/apps/{sid}/plugins", {"plugin": "push", "months": 1})
-    api.ok("POST", f"/v1/apps/{sid}/plugins", {"plugin": "search", "months": 1})
+    sid = api.paid_app("2026-05-01T00:00:00Z", "2000.00", "standard", 3, plugins=("push", "search"))
     api.clock("2026-05-20T00:00:00Z")
     assert report_logins(api, sid, 12_345, "2026-05-19T12:00:00Z")["mau"] == 12_345
     report_logins(api, sid, 500, "2026-05-19T13:00:00Z")  # the same users again: counted once
@@ -81,10 +76,7 @@ def test_examples_5_and_6_monthly_bill_posted_once_on_days_1_to_3(api):
 
 
 def test_example_9_mau_prorated_for_an_app_disabled_during_the_month(api):
-    api.clock("2026-09-01T00:00:00Z")
-    api.account("acme", cash="500.00")
-    sid = api.app()
-    api.buy(sid, "standard", 1)
+    sid = api.paid_app("2026-09-01T00:00:00Z", "500.00")
     report_logins(api, sid, 14_000, "2026-09-01T00:00:00Z")
     api.clock("2026-09-16T00:00:00Z", run_jobs=True)
     api.ok("POST", f"/v1/apps/{sid}/refunds", {})  # disabled at 2026-09-16T00:00Z: enabled 15 of 30 days
@@ -95,10 +87,7 @@ def test_example_9_mau_prorated_for_an_app_disabled_during_the_month(api):
 
 def test_example_9_for_an_app_stopped_on_expiry(api):
     """The same rule for a stop: the stop happens at the enforcement run (hh:05), prorated to the second."""
-    api.clock("2026-08-15T00:00:00Z")
-    api.account("acme", cash="500.00")
-    sid = api.app()
-    api.buy(sid, "standard", 1)  # expires 2026-09-15T00:00Z, stopped at 2026-09-16T00:05Z
+    sid = api.paid_app("2026-08-15T00:00:00Z", "500.00")  # expires 2026-09-15T00:00Z, stopped at 2026-09-16T00:05Z
     api.clock("2026-09-01T00:00:00Z", run_jobs=True)
     report_logins(api, sid, 14_000, "2026-09-01T00:00:00Z")
     api.clock("2026-10-01T03:00:00Z", run_jobs=True)
@@ -109,10 +98,8 @@ def test_example_9_for_an_app_stopped_on_expiry(api):
 
 
 def test_example_10_arrears_stop_at_24h_and_top_up_brings_apps_back(api):
-    api.clock("2026-04-01T00:00:00Z")
-    api.account("acme", cash="1207.00")
-    sid = api.app()
-    api.buy(sid, "standard", 3)  # cash 10.00 left, package valid until 2026-07-01
+    # cash 10.00 left, package valid until 2026-07-01
+    sid = api.paid_app("2026-04-01T00:00:00Z", "1207.00", "standard", 3)
     api.clock("2026-05-20T00:00:00Z")
     dev = api.app(name="trial")  # Developer, valid until 2026-06-20
     put_month_usage(sid, "acme", "2026-05", mau=12_345)
@@ -144,10 +131,7 @@ def test_example_10_arrears_stop_at_24h_and_top_up_brings_apps_back(api):
 
 
 def test_arrears_stop_spares_apps_whose_package_ended(api):
-    api.clock("2026-04-01T00:00:00Z")
-    api.account("acme", cash="808.00")
-    sid = api.app()
-    api.buy(sid, "standard", 2)  # valid until 2026-06-01T00:00Z
+    sid = api.paid_app("2026-04-01T00:00:00Z", "808.00", "standard", 2)  # valid until 2026-06-01T00:00Z
     put_month_usage(sid, "acme", "2026-05", mau=12_345)
     api.clock("2026-06-02T03:00:00Z", run_jobs=True)
     app = api.ok("GET", f"/v1/apps/{sid}")
@@ -202,10 +186,7 @@ def test_example_7_daily_push_bill(api):
 
 
 def test_account_without_usage_gets_no_bill(api):
-    api.clock("2026-05-01T00:00:00Z")
-    api.account("acme", cash="1000.00")
-    sid = api.app()
-    api.buy(sid, "standard", 1)
+    sid = api.paid_app("2026-05-01T00:00:00Z", "1000.00")
     put_month_usage(sid, "acme", "2026-05", mau=9_000)  # under the free 10,000
     result = api.clock("2026-06-04T00:00:00Z", run_jobs=True)
     assert bills(api) == []

@@ -30,10 +30,7 @@ def bill_lines(api, period: str, kind: str = "monthly") -> list[tuple[str, int, 
 
 # ------------------------------------------------------------------ MAU proration over spans
 def test_an_app_stopped_for_arrears_and_enabled_again_pays_for_the_days_it_was_enabled(api):
-    api.clock("2026-08-01T00:00:00Z")
-    api.account("acme", cash="1197.00")
-    sid = api.app()
-    api.buy(sid, "standard", 3)  # valid to Nov 1; cash 0
+    sid = api.paid_app("2026-08-01T00:00:00Z", "1197.00", "standard", 3)  # valid to Nov 1; cash 0
     put_month_usage(sid, "2026-08", mau=12_345)  # the August bill (35.18) puts the account in arrears
     api.clock("2026-09-05T00:00:00Z", run_jobs=True)  # stopped at 2026-09-02T02:15Z
     assert api.ok("GET", f"/v1/apps/{sid}")["stop_reason"] == "arrears"
@@ -47,10 +44,7 @@ def test_an_app_stopped_for_arrears_and_enabled_again_pays_for_the_days_it_was_e
 
 
 def test_a_stopped_app_bought_again_before_settlement_is_prorated_to_its_stop(api):
-    api.clock("2026-08-16T00:00:00Z")
-    api.account("acme", cash="900.00")
-    sid = api.app()
-    api.buy(sid, "standard", 1)  # expires Sep 16 00:00; stopped at the 00:05 run of Sep 17
+    sid = api.paid_app("2026-08-16T00:00:00Z", "900.00")  # expires Sep 16 00:00; stopped at the 00:05 run of Sep 17
     put_month_usage(sid, "2026-09", mau=14_000)
     api.clock("2026-10-01T01:00:00Z", run_jobs=True)
     assert api.ok("GET", f"/v1/apps/{sid}")["stopped_at"] == "2026-09-17T00:05:00Z"
@@ -62,10 +56,7 @@ def test_a_stopped_app_bought_again_before_settlement_is_prorated_to_its_stop(ap
 
 # ------------------------------------------------------------------ push quota after a gap
 def test_a_push_plugin_bought_again_after_a_gap_starts_at_the_included_quota(api):
-    api.clock("2026-03-10T00:00:00Z")
-    api.account("acme", cash="30000.00")
-    sid = api.app()
-    api.buy(sid, "standard", 3)
+    sid = api.paid_app("2026-03-10T00:00:00Z", "30000.00", "standard", 3)
     api.ok("POST", f"/v1/apps/{sid}/plugins", {"plugin": "push", "months": 1})  # ends Apr 10 00:00
     api.ok("PUT", f"/v1/apps/{sid}/plugins/push/quota", {"daily_broadcast_calls": 150})
     api.clock("2026-04-10T12:00:00Z", run_jobs=True)
@@ -85,10 +76,7 @@ def test_a_push_plugin_bought_again_after_a_gap_starts_at_the_included_quota(api
 
 # ------------------------------------------------------------------ usage of a deleted app
 def test_a_deleted_app_still_pays_its_month_usage_worked_example_9(api):
-    api.clock("2026-09-01T00:00:00Z")
-    api.account("acme", cash="500.00")
-    sid = api.app()
-    api.buy(sid, "standard", 1)
+    sid = api.paid_app("2026-09-01T00:00:00Z", "500.00")
     put_month_usage(sid, "2026-09", mau=14_000)
     api.clock("2026-09-16T00:00:00Z", run_jobs=True)
     api.ok("POST", f"/v1/apps/{sid}/refunds", {})  # disabled at midnight: enabled 15 of 30 days
@@ -100,11 +88,7 @@ def test_a_deleted_app_still_pays_its_month_usage_worked_example_9(api):
 
 
 def test_a_deleted_app_still_pays_the_push_quota_of_its_last_day_worked_example_7(api):
-    api.clock("2026-05-01T00:00:00Z")
-    api.account("acme", cash="2000.00")
-    sid = api.app()
-    api.buy(sid, "standard", 1)
-    api.ok("POST", f"/v1/apps/{sid}/plugins", {"plugin": "push", "months": 1})
+    sid = api.paid_app("2026-05-01T00:00:00Z", "2000.00", "standard", 1, plugins=("push",))
     api.clock("2026-05-09T12:00:00Z", run_jobs=True)
     api.ok("PUT", f"/v1/apps/{sid}/plugins/push/quota", {"daily_broadcast_calls": 150})  # in force all May 10
     api.clock("2026-05-10T23:00:00Z", run_jobs=True)
