@@ -26,5 +26,5 @@ def next_due(ctx: Ctx) -> datetime | None:
 
 JOB = register(
     Job("notification-dispatch", Schedule(minute=45), run, next_due, outcomes=("sent", "retry", "failed"),
-        listed_when_idle=False)
+        listed_when_idle=False, affects=())
 )

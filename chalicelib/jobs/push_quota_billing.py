@@ -22,5 +22,6 @@ def next_due(ctx: Ctx) -> datetime | None:
 
 JOB = register(
     Job("push-quota-billing", Schedule(minute=30, hour=0), run, next_due,
-        outcomes=("billed", "skipped", "no_charge", "released"))
+        outcomes=("billed", "skipped", "no_charge", "released"),
+        affects=("arrears-enforcement", "notification-dispatch"))  # a bill may start arrears; notices
 )

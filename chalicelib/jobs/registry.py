@@ -53,6 +53,8 @@ class Job:
     next_due: Callable[[Any], datetime | None] | None = None
     outcomes: tuple[str, ...] = ()  # counts always present in a summary, zero when nothing happened
     listed_when_idle: bool = True  # False: the test clock lists its runs only when they did something
+    # the other jobs whose next due time a run that did work may bring forward (None: any job)
+    affects: tuple[str, ...] | None = None
 
     def summary(self, counts: Summary | None = None) -> Summary:
         out = {k: 0 for k in self.outcomes}

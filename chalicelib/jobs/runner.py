@@ -37,19 +37,26 @@ def due_runs(start: datetime, end: datetime) -> list[tuple[datetime, int, regist
     return runs
 
 
-def run_between(start: datetime, end: datetime, tz: ZoneInfo, set_clock: Any) -> list[dict[str, Any]]:
+def run_between(
+    start: datetime, end: datetime, tz: ZoneInfo, set_clock: Any, *, targeted: bool = True
+) -> list[dict[str, Any]]:
     """Run each job at each of its instants in (start, end], the clock set to that instant.
 
     A job that says when it next has work (`next_due`) is skipped, with an empty summary and no
-    store access, at instants before that; the hint is asked again after any run that did work."""
+    store access, at instants before that. After a run that did work the hints are asked again:
+    those of the jobs it declares it `affects` (all of them unless `targeted`, which a test compares
+    with); after any run of a hinted job all are (a step that found nothing may have rewritten
+    stale due times)."""
     out: list[dict[str, Any]] = []
     hints: dict[str, datetime | None] = {}
-    stale = True
+    hinted = [j for j in load_jobs().values() if j.next_due is not None]
+    stale: set[str] = {j.name for j in hinted}
     for t, _, job in due_runs(start, end):
         ctx = Ctx(now=t, tz=tz, principal=SYSTEM)
-        if stale:
-            hints = {j.name: j.next_due(ctx) for j in load_jobs().values() if j.next_due is not None}
-            stale = False
+        for j in hinted:
+            if j.name in stale:
+                hints[j.name] = j.next_due(ctx)  # type: ignore[misc]
+        stale = set()
         if job.name in hints and (hints[job.name] is None or hints[job.name] > t):  # type: ignore[operator]
             if job.listed_when_idle:
                 out.append({"job": job.name, "at": iso(t), "summary": job.summary()})
@@ -59,7 +66,9 @@ def run_between(start: datetime, end: datetime, tz: ZoneInfo, set_clock: Any) ->
         worked = any(v for k, v in summary.items() if k not in IDLE)
         if worked or job.listed_when_idle:
             out.append({"job": job.name, "at": iso(t), "summary": job.summary(summary)})
-        if worked or job.name in hints:
-            stale = True
+        if worked and job.affects is not None and targeted:
+            stale = {job.name, *job.affects}
+        elif worked or job.name in hints:
+            stale = {j.name for j in hinted}
     set_clock(end)
     return out
