@@ -59,7 +59,7 @@ def enabled_fraction(spans: tuple[Span, ...], start: datetime, end: datetime) ->
 def edition_for_month(app: AppFacts, start: datetime, end: datetime) -> str:
     """The edition at the end of M, or at the moment it stopped or was disabled during M when it
     was still out of service at the end of M."""
-    for off, on, edition in sorted(app.off_spans, reverse=True):
+    for off, on, edition in sorted(app.off_spans, key=lambda span: span[0], reverse=True):
         if start <= off < end and (on is None or on >= end):
             return edition
     return app.edition

@@ -20,6 +20,8 @@ class AppState:
     stopped_at: datetime | None = None
     disabled_at: datetime | None = None
     stop_reason: str | None = None
+    purge_pending: bool = False
+    reclaimed_at: datetime | None = None
     last_warned_day: str | None = None
     renew_attempted_for: datetime | None = None
 
@@ -75,6 +77,8 @@ def dues(app: AppState, tz: ZoneInfo, catalog: Catalog) -> Dues:
         return Dues(next_warning_due(app, tz, catalog) if warns(app) else None, None, app.stopped_at + reclaim_after)
     if app.status == "disabled" and app.disabled_at is not None:
         return Dues(None, None, app.disabled_at + reclaim_after)
+    if app.status == "reclaimed" and app.purge_pending:  # the tombstone is written, the data not yet gone
+        return Dues(None, None, app.reclaimed_at)
     return Dues(None, None, None)
 
 

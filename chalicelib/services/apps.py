@@ -29,6 +29,8 @@ def state(app: AppModel) -> AppState:
         stopped_at=app.stopped_at,
         disabled_at=app.disabled_at,
         stop_reason=app.stop_reason,
+        purge_pending=bool(app.purge_pending),
+        reclaimed_at=app.reclaimed_at,
         last_warned_day=app.last_warned_day,
         renew_attempted_for=app.renew_attempted_for,
     )

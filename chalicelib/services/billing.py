@@ -10,7 +10,7 @@ from typing import Any
 from pynamodb.exceptions import TransactWriteError
 
 from chalicelib.domain import bills as rules
-from chalicelib.domain.calendar import iso, local_midnight, month_bounds
+from chalicelib.domain.calendar import iso, local_midnight, month_bounds, parse_instant
 from chalicelib.domain.money import fmt
 from chalicelib.domain.orders import split_postpaid
 from chalicelib.domain.usage import max_quota_during
@@ -63,8 +63,11 @@ def enter_arrears(ctx: Ctx, acct: AccountModel, bill_key: str) -> list[Any]:
     if acct.status != "arrears":
         acct.status = "arrears"
         acct.arrears_since = ctx.now
+    due = ctx.now + timedelta(hours=ctx.catalog.lifecycle("arrears_stop_after_hours"))
     if acct.arrears_due_at is None:
-        acct.arrears_due_at = ctx.now + timedelta(hours=ctx.catalog.lifecycle("arrears_stop_after_hours"))
+        acct.arrears_due_at = due
+    else:  # a stop is pending for an earlier bill: this bill's own 24 h come after it
+        acct.arrears_later_dues = sorted([*(acct.arrears_later_dues or []), iso(due)])
     balance = fmt(int(acct.cash) + int(acct.gift))
     return notifications.compose(
         acct, "arrears", ctx.now, ref=bill_key,
@@ -116,7 +119,7 @@ def post_bill(ctx: Ctx, account_id: str, kind: str, period: str, lines: list[rul
                 continue  # the account moved under us: reload and try again
         notifications.dispatch(notes, ctx.now)
         return "billed"
-    return "skipped"
+    raise uow.Contention(f"bill {key} of {account_id}: the account kept moving; the job's rerun posts it")
 
 
 # ------------------------------------------------------------------ monthly settlement
@@ -129,7 +132,12 @@ def usage_accounts(month: str) -> Iterator[tuple[str, list[UsageModel]]]:
 
 
 def off_spans(app: AppModel) -> tuple[rules.Span, ...]:
-    return tuple((s.off_at, s.on_at, s.edition) for s in app.off_log or [])
+    """The app's out-of-service spans; an app stopped or disabled before spans were recorded has
+    the one its stop (or disable) instant implies."""
+    if app.off_log is None:
+        off_at = app.stopped_at or app.disabled_at
+        return () if app.status == "enabled" or off_at is None else ((off_at, None, app.edition),)
+    return tuple((s.off_at, s.on_at, s.edition) for s in app.off_log)
 
 
 def settle_account(ctx: Ctx, month: str, account_id: str, usage: list[UsageModel]) -> str:
@@ -235,7 +243,9 @@ def enforce_arrears(ctx: Ctx, acct: AccountModel) -> int:
                     raise
                 continue  # the app changed (e.g. a purchase); the rerun or next run sees it afresh
             stopped += 1
-    acct.arrears_due_at = None
+    later = [parse_instant(d) for d in acct.arrears_later_dues or [] if parse_instant(d) > ctx.now]
+    acct.arrears_due_at = later[0] if later else None  # the next bill's deadline, if any
+    acct.arrears_later_dues = [iso(d) for d in later[1:]] or None
     with uow.write() as tx:
         save_account(tx, acct)
     return stopped
@@ -249,6 +259,7 @@ def end_arrears(tx: Any, ctx: Ctx, acct: AccountModel) -> None:
     acct.status = "active"
     acct.arrears_since = None
     acct.arrears_due_at = None
+    acct.arrears_later_dues = None
     for app in AppModel.by_account.query(acct.account_id, consistent_read=False):
         if app.status == "stopped" and app.stop_reason == "arrears" and app.expires_at > ctx.now:
             bring_back(app, ctx.now)

@@ -129,15 +129,21 @@ def _auto_renew(ctx: Ctx, app: AppModel) -> str:
 
 # ------------------------------------------------------------------ reclamation
 def reclaim(ctx: Ctx, app: AppModel) -> str:
-    """90 days after a stop/disable (or on delete): data goes, a tombstone stays, the slot frees."""
+    """90 days after a stop/disable (or on delete): a tombstone stays, the slot frees, data goes.
+
+    The tombstone is written first (it refuses every later write with 410), with `purge_pending`
+    keeping the app in the reclamation index; then the data is deleted and the flag cleared. A
+    purchase racing the reclamation therefore either wins (nothing is deleted) or gets 410, and a
+    crash between the two steps is finished by the next reclamation run."""
+    if app.status == "reclaimed" and app.purge_pending:
+        return _purge(ctx, app)
     if app.status not in ("stopped", "disabled"):
         return heal(ctx, app)
-    for hook in RECLAIM_HOOKS:
-        hook(ctx, int(app.sdkappid))
     acct = _account(app.account_id)
     acct.apps_count = max(0, int(acct.apps_count) - 1)
     app.status = "reclaimed"
     app.reclaimed_at = ctx.now
+    app.purge_pending = True
     app.auto_renew = False
     # plugin and add-on state goes with the app's data; the push plugin ends now, and its quota
     # log stays only while the push-quota job may still bill a day of it (it clears it then)
@@ -161,6 +167,17 @@ def reclaim(ctx: Ctx, app: AppModel) -> str:
         save_account(tx, acct)
         notifications.record(tx, items)
     notifications.dispatch(items, ctx.now)
+    return _purge(ctx, app)
+
+
+def _purge(ctx: Ctx, app: AppModel) -> str:
+    """Delete a reclaimed app's data (usage, user sets, notifications but the reclaimed notice);
+    then the app leaves the reclamation index."""
+    for hook in RECLAIM_HOOKS:
+        hook(ctx, int(app.sdkappid))
+    app.purge_pending = None
+    with uow.write() as tx:
+        save_app(tx, ctx, app)
     return "reclaimed"
 
 

@@ -86,9 +86,12 @@ def dispatch(items: list[NotificationModel], now: datetime) -> dict[str, int]:
         n.attempts = int(n.attempts or 0) + 1
         counts["sent"] += 1
     if items:
-        with NotificationModel.batch_write() as batch:
-            for n in items:
-                batch.save(n)
+        try:
+            with NotificationModel.batch_write() as batch:
+                for n in items:
+                    batch.save(n)
+        except Exception as err:  # noqa: BLE001 - the move is committed; the dispatcher resends (at least once)
+            log.warning("delivery marks of %d notification(s) not written: %s", len(items), err)
     return counts
 
 
@@ -113,8 +116,9 @@ def list_notifications(ctx: Ctx, account_id: str, limit: int, token: str | None)
 
 
 def delete_for_app(ctx: Ctx, sdkappid: int) -> int:
-    """Reclamation: every notification of the app goes (batched deletes)."""
-    items = list(NotificationModel.by_app.query(sdkappid))
+    """Reclamation: every notification of the app goes (batched deletes), but the notice that it
+    was reclaimed."""
+    items = [n for n in NotificationModel.by_app.query(sdkappid) if n.kind != "reclaimed"]
     with NotificationModel.batch_write() as batch:
         for n in items:
             batch.delete(n)

@@ -281,7 +281,8 @@ def get_usage(ctx: Ctx, sdkappid: int, month: str | None = None) -> dict[str, An
     month = month or month_key(ctx.now, ctx.tz)
     if not is_period(month, day=False):
         raise InvalidRequest(f"month must be YYYY-MM, not {month!r}")
-    items = {i.period: i for i in UsageModel.query(sdkappid, UsageModel.period.startswith(month), consistent_read=True)}
+    items = {i.period: i for i in UsageModel.query(sdkappid, UsageModel.period.startswith(month), consistent_read=True)
+             if not i.period.endswith(UNBILLED)}
     m = items.pop(month, None)
     today = local_date(ctx.now, ctx.tz).isoformat()
     today_item = items.get(today) if today.startswith(month) else _get(sdkappid, today)

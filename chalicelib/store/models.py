@@ -76,7 +76,8 @@ class AccountModel(_Base):
     phone = UnicodeAttribute()
     status = UnicodeAttribute(default="active")  # active | arrears
     arrears_since = UTCDateTimeAttribute(null=True)
-    arrears_due_at = UTCDateTimeAttribute(null=True)  # sparse: arrears_since + 24 h while unenforced
+    arrears_due_at = UTCDateTimeAttribute(null=True)  # sparse: the next bill's posting + 24 h still unenforced
+    arrears_later_dues: ListAttribute[str] = ListAttribute(null=True)  # later bills' deadlines (ISO), sorted
     due_shard = UnicodeAttribute()
     cash = NumberAttribute(default=0)  # cents, may be negative (postpaid shortfall)
     gift = NumberAttribute(default=0)  # cents
@@ -166,6 +167,7 @@ class AppModel(_Base):
     stopped_at = UTCDateTimeAttribute(null=True)
     disabled_at = UTCDateTimeAttribute(null=True)
     reclaimed_at = UTCDateTimeAttribute(null=True)
+    purge_pending = BooleanAttribute(null=True)  # reclaimed, its data not yet deleted (lifecycle.reclaim)
     off_log = ListAttribute(of=OffSpanMap, null=True)  # recent out-of-service spans (apps.go_off / bring_back)
     had_paid = BooleanAttribute(default=False)  # once paid, never Developer again
     version = NumberAttribute(default=0)  # optimistic concurrency for every app write

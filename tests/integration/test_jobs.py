@@ -110,7 +110,8 @@ def test_jobs_never_scan_requests_do_not_grow_with_other_apps(store, job, at, st
     print(f"{job}: {counter.total} requests for 10 due apps of 1000 ({dict(counter.calls)}), {per_app:.1f}/app")
     # one Query per due-index shard (+ per reclaimed app: its notifications and its usage items)
     assert counter.calls["Query"] == 4 + (20 if job == "reclamation" else 0)
-    assert counter.total <= 4 + 10 * 5
+    # reclamation: the tombstone, then the purge and the end of purge_pending (about 7 per app)
+    assert counter.total <= 4 + 10 * (7 if job == "reclamation" else 5)
 
 
 def test_enforcement_auto_renews_in_one_transaction(store):

@@ -152,3 +152,106 @@ def test_the_e_plus_1_warning_goes_out_after_the_stop(api, billing_tz, bought, d
     assert sum(1 for n in notes if n["channel"] == "sms") == 8
     last = next(n for n in notes if n["channel"] == "email" and n["body"].find("stopped 24 hours") >= 0)
     assert "buy a package" in last["body"]
+
+
+# ------------------------------------------------------------------ found in review of the above
+def test_an_app_disabled_before_spans_were_recorded_is_still_prorated(api):
+    sid = api.paid_app("2026-09-01T00:00:00Z", "1000.00")
+    put_month_usage(sid, "2026-09", mau=14_000)
+    api.clock("2026-09-16T00:00:00Z")
+    api.ok("POST", f"/v1/apps/{sid}/refunds", {})
+    AppModel(sid).update(actions=[AppModel.off_log.remove()])  # as the previous release left it
+    api.clock("2026-10-01T02:30:00Z", run_jobs=True)
+    assert bill_lines(api, "2026-09") == [("mau_overage", 4000, "30.00")]
+
+
+def test_two_spans_opened_at_one_instant_settle_without_error(api):
+    sid = api.paid_app("2026-03-02T00:00:00Z", "2000.00")
+    put_month_usage(sid, "2026-03", mau=12_000)
+    api.clock("2026-03-10T00:00:00Z")
+    api.ok("POST", f"/v1/apps/{sid}/refunds", {})
+    api.buy(sid)
+    api.ok("POST", f"/v1/apps/{sid}/refunds", {})  # off, on, off at one instant
+    api.clock("2026-04-01T02:30:00Z", run_jobs=True)
+    # enabled Mar 1-10 of 31 days: 2,000 x 0.015 x 9/31 = 8.709...
+    assert bill_lines(api, "2026-03") == [("mau_overage", 2000, "8.71")]
+
+
+def test_a_bill_posted_while_an_earlier_stop_is_pending_has_its_own_24_hours(api):
+    from zoneinfo import ZoneInfo
+
+    from chalicelib.domain.bills import Line
+    from chalicelib.domain.calendar import parse_instant
+    from chalicelib.services import billing
+    from chalicelib.services.context import SYSTEM, Ctx
+
+    def bill_at(at: str, period: str) -> None:
+        ctx = Ctx(now=parse_instant(at), tz=ZoneInfo("UTC"), principal=SYSTEM)
+        billing.post_bill(ctx, "acme", "daily", period, [Line(first, "push_api_quota", 1, "10.00", 1000)])
+
+    api.clock("2026-06-01T00:00:00Z")
+    api.account("acme")
+    first = api.app()
+    bill_at("2026-06-01T00:30:00Z", "2026-05-31")  # arrears; its stop is due 2026-06-02T00:30Z
+    bill_at("2026-06-01T20:00:00Z", "2026-06-01")  # its own stop is due 2026-06-02T20:00Z
+    api.clock("2026-06-02T01:15:00Z", run_jobs=True)
+    assert api.ok("GET", f"/v1/apps/{first}")["stop_reason"] == "arrears"
+    second = api.app(name="later")  # enabled after the first stop
+    api.clock("2026-06-02T20:00:00Z", run_jobs=True)
+    assert api.ok("GET", f"/v1/apps/{second}")["status"] == "enabled"
+    api.clock("2026-06-02T21:00:00Z", run_jobs=True)
+    app = api.ok("GET", f"/v1/apps/{second}")
+    assert (app["status"], app["stopped_at"]) == ("stopped", "2026-06-02T20:15:00Z")
+
+
+def test_a_purchase_that_wins_the_race_with_a_reclamation_keeps_every_usage_item(api):
+    from pynamodb.exceptions import TransactWriteError
+
+    from chalicelib.services import lifecycle
+
+    sid = api.paid_app("2026-03-02T00:00:00Z", "2000.00")
+    api.ok("POST", "/v1/usage/logins", {"sdkappid": sid, "user_ids": ["u1", "u2"]}, expect=200, role="service")
+    api.clock("2026-03-10T00:00:00Z")
+    api.ok("POST", f"/v1/apps/{sid}/refunds", {})
+    stale = AppModel.get(sid)  # the reclamation read the app ...
+    api.buy(sid)  # ... and a purchase committed before its transaction
+    with pytest.raises(TransactWriteError):
+        lifecycle.reclaim(lifecycle_ctx("2026-03-10T00:00:00Z"), stale)
+    usage = api.ok("GET", f"/v1/apps/{sid}/usage?month=2026-03")
+    assert (usage["mau"], usage["push"]["broadcast_calls_by_day"]) == (2, {})
+    assert [u.period for u in UsageModel.query(sid)] == ["2026-03"]
+
+
+def test_a_reclamation_that_crashed_after_its_tombstone_is_finished_by_the_next_run(api, monkeypatch):
+    from chalicelib.services import lifecycle
+
+    sid = api.paid_app("2026-03-02T00:00:00Z", "2000.00")
+    api.ok("POST", "/v1/usage/logins", {"sdkappid": sid, "user_ids": ["u1"]}, expect=200, role="service")
+    api.clock("2026-03-10T00:00:00Z")
+    api.ok("POST", f"/v1/apps/{sid}/refunds", {})
+
+    def crash(ctx, app):
+        raise RuntimeError("the process died after the tombstone")
+
+    with monkeypatch.context() as m:
+        m.setattr(lifecycle, "_purge", crash)
+        with pytest.raises(RuntimeError):
+            lifecycle.reclaim(lifecycle_ctx("2026-03-10T00:00:00Z"), AppModel.get(sid))
+    app = AppModel.get(sid)
+    assert (app.status, app.purge_pending, app.reclaim_due_at) == ("reclaimed", True, app.reclaimed_at)
+    assert api.call("POST", f"/v1/apps/{sid}/purchases", {"edition": "standard", "months": 1}).status == 410
+
+    api.clock("2026-03-11T03:30:00Z", run_jobs=True)  # the next daily reclamation run
+    app = AppModel.get(sid)
+    assert (app.purge_pending, app.reclaim_due_at) == (None, None)
+    assert [u.period for u in UsageModel.query(sid)] == ["2026-03#unbilled"]  # kept to be billed
+    assert api.ok("GET", f"/v1/apps/{sid}/usage?month=2026-03")["push"]["broadcast_calls_by_day"] == {}
+
+
+def lifecycle_ctx(at: str):
+    from zoneinfo import ZoneInfo
+
+    from chalicelib.domain.calendar import parse_instant
+    from chalicelib.services.context import SYSTEM, Ctx
+
+    return Ctx(now=parse_instant(at), tz=ZoneInfo("UTC"), principal=SYSTEM)
