@@ -17,7 +17,7 @@ from chalicelib.store.models import NotificationModel
 
 def run(ctx: Ctx, at: datetime) -> Summary:
     pending = list(due_items(NotificationModel.send_due, NotificationModel.send_due_at, at))
-    return notifications.dispatch(pending, at)
+    return notifications.dispatch([n for n in pending if notifications.claim(n, at)], at)
 
 
 def next_due(ctx: Ctx) -> datetime | None:

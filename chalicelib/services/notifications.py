@@ -12,6 +12,7 @@ import logging
 from datetime import datetime, timedelta
 from typing import Any
 
+from pynamodb.exceptions import UpdateError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain.calendar import iso
@@ -58,6 +59,21 @@ def compose(
 def record(tx: TransactWrite, items: list[NotificationModel]) -> None:
     for n in items:
         tx.save(n, condition=NotificationModel.notification_id.does_not_exist())
+
+
+def claim(n: NotificationModel, now: datetime) -> bool:
+    """The dispatcher's claim on a pending notification it found in the index: its retry time moves
+    one lease on, only if it is still the one the index copy shows. A copy that is stale (sent,
+    rescheduled or claimed meanwhile) or of a deleted notification claims nothing, so it is neither
+    sent twice nor written back."""
+    try:
+        n.update(actions=[NotificationModel.send_due_at.set(now + LEASE)],
+                 condition=NotificationModel.send_due_at == n.send_due_at)
+    except UpdateError as err:
+        if err.cause_response_code == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
 
 
 def dispatch(items: list[NotificationModel], now: datetime) -> dict[str, int]:

@@ -155,3 +155,21 @@ def test_the_test_clock_lists_the_dispatcher_only_when_it_did_something(store, r
     listed = [r for r in runs if r["job"] == "notification-dispatch"]
     assert listed == [{"job": "notification-dispatch", "at": "2026-08-19T01:45:00Z",
                        "summary": {"sent": 2, "retry": 0, "failed": 0}}]
+
+
+@pytest.mark.storage
+def test_a_stale_or_deleted_index_copy_is_neither_sent_nor_written_back(store, recorder, monkeypatch):
+    seed(1, 1)
+    with monkeypatch.context() as m:
+        m.setattr(lifecycle.notifications, "dispatch", lambda items, now: {})  # left pending
+        runner.run_job("expiry-warnings", WARN_AT, UTC_TZ)
+    email, sms = outbox()
+    stale_email, stale_sms = outbox()  # what a lagging index would still show
+    at = WARN_AT + LEASE
+    assert notifications.claim(email, at)  # claimed: moved one lease on
+    assert not notifications.claim(stale_email, at)  # the index copy is stale now
+    sms.delete()
+    assert not notifications.claim(stale_sms, at)  # deleted (a reclamation): nothing comes back
+    assert [n.channel for n in outbox()] == ["email"] and recorder.sent == []
+    assert dispatch(at + LEASE) == {"sent": 1, "retry": 0, "failed": 0}
+    assert recorder.sent == [("email", "a@x.test")]
