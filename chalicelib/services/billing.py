@@ -155,16 +155,8 @@ def settle_account(ctx: Ctx, month: str, account_id: str, usage: list[UsageModel
         )
     outcome = post_bill(ctx, account_id, "monthly", month, lines) if lines else "no_charge"
     reclaimed = {sid for sid, app in apps.items() if app.status == "reclaimed"}
-    _delete_reclaimed_usage([u for u in usage if int(u.sdkappid) in reclaimed])
+    uow.delete_all(UsageModel, (u for u in usage if int(u.sdkappid) in reclaimed))  # kept only to be billed
     return outcome
-
-
-def _delete_reclaimed_usage(items: list[UsageModel]) -> None:
-    """A reclaimed app's month counters were kept only to be billed: once billed, they go."""
-    if items:
-        with UsageModel.batch_write() as batch:
-            for item in items:
-                batch.delete(item)
 
 
 # ------------------------------------------------------------------ daily push bills
@@ -243,7 +235,7 @@ def enforce_arrears(ctx: Ctx, acct: AccountModel) -> int:
                     raise
                 continue  # the app changed (e.g. a purchase); the rerun or next run sees it afresh
             stopped += 1
-    later = [parse_instant(d) for d in acct.arrears_later_dues or [] if parse_instant(d) > ctx.now]
+    later = [d for d in map(parse_instant, acct.arrears_later_dues or []) if d > ctx.now]
     acct.arrears_due_at = later[0] if later else None  # the next bill's deadline, if any
     acct.arrears_later_dues = [iso(d) for d in later[1:]] or None
     with uow.write() as tx:

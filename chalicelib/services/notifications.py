@@ -18,6 +18,7 @@ from pynamodb.transactions import TransactWrite
 from chalicelib.domain.calendar import iso
 from chalicelib.notify import notifier
 from chalicelib.services.context import Ctx
+from chalicelib.store import uow
 from chalicelib.store.models import AccountModel, NotificationModel, due_shard
 from chalicelib.store.paging import Page, page
 
@@ -134,8 +135,5 @@ def list_notifications(ctx: Ctx, account_id: str, limit: int, token: str | None)
 def delete_for_app(ctx: Ctx, sdkappid: int) -> int:
     """Reclamation: every notification of the app goes (batched deletes), but the notice that it
     was reclaimed."""
-    items = [n for n in NotificationModel.by_app.query(sdkappid) if n.kind != "reclaimed"]
-    with NotificationModel.batch_write() as batch:
-        for n in items:
-            batch.delete(n)
-    return len(items)
+    return uow.delete_all(NotificationModel, (n for n in NotificationModel.by_app.query(sdkappid)
+                                              if n.kind != "reclaimed"))

@@ -35,6 +35,8 @@ from chalicelib.store.usage_models import UsageModel, UserSeenModel
 USERS_PER_TRANSACTION = 99  # + the month item = the 100 items a TransactWriteItems may hold
 MAX_LOST_TRANSACTIONS = 60  # per report, then the error goes to the caller (a report may be sent again)
 KEEP_AFTER_MONTH = timedelta(days=400)  # TTL of usage and user items, counted from the end of their month
+SETTLEMENT_WINDOW = timedelta(days=4)  # month M is settled on days 1-3 of M+1 (UTC 02:00)
+UNBILLED = "#unbilled"  # period suffix of a reclaimed app's month counters kept for the settlement
 
 
 # ------------------------------------------------------------------ keys and small helpers
@@ -304,8 +306,6 @@ def get_usage(ctx: Ctx, sdkappid: int, month: str | None = None) -> dict[str, An
 
 
 # ------------------------------------------------------------------ reclamation
-SETTLEMENT_WINDOW = timedelta(days=4)  # month M is settled on days 1-3 of M+1 (UTC 02:00)
-UNBILLED = "#unbilled"  # period suffix of a reclaimed app's month counters kept for the settlement
 
 
 def delete_for_app(ctx: Ctx, sdkappid: int) -> int:
@@ -322,10 +322,7 @@ def delete_for_app(ctx: Ctx, sdkappid: int) -> int:
         seen = UserSeenModel.query(
             users_key(sdkappid, item.period), consistent_read=True, attributes_to_get=["app_month", "user_id"]
         )
-        with UserSeenModel.batch_write() as batch:
-            for user in seen:
-                batch.delete(user)
-                deleted += 1
+        deleted += uow.delete_all(UserSeenModel, seen)
     with UsageModel.batch_write() as batch:
         for item in items:
             if item.period.endswith(UNBILLED):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 from pynamodb.connection import Connection
 from pynamodb.exceptions import TransactWriteError
@@ -68,3 +68,14 @@ def with_retries(attempt: Callable[[], T], tries: int = 40) -> T:
                 raise
             backoff(i)
     raise Contention("too much contention")
+
+
+def delete_all(model: Any, items: Iterable[Any]) -> int:
+    """Delete items of one model in BatchWriteItem calls of 25 (not a transaction: for data that
+    goes, idempotently); answers how many."""
+    deleted = 0
+    with model.batch_write() as batch:
+        for item in items:
+            batch.delete(item)
+            deleted += 1
+    return deleted
