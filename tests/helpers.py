@@ -108,3 +108,7 @@ class Api:
         cash = sum((Decimal(e["cash"]) for e in items), Decimal("0"))
         gift = sum((Decimal(e["gift"]) for e in items), Decimal("0"))
         return f"{cash:.2f}", f"{gift:.2f}"
+
+
+class Killed(BaseException):
+    """A process killed in the middle of a job run (not an item's error, which a run survives)."""

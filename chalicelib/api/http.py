@@ -16,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 from chalicelib.api.auth import principal_from_header
 from chalicelib.clock import Clock, service_clock
 from chalicelib.config import settings
-from chalicelib.domain.errors import BillingError, InvalidRequest, NotFound
+from chalicelib.domain.errors import BillingError, Busy, InvalidRequest, NotFound
 from chalicelib.services.context import SYSTEM, Ctx, Principal
 from chalicelib.services.idempotency import Idem
 
@@ -133,6 +133,10 @@ def route(
                 result = fn(Call(ctx=ctx, body=parsed, request=request), **params)
                 code, payload = result if isinstance(result, tuple) else (status, result)
                 return Response(body=payload, status_code=code, headers={"Content-Type": "application/json"})
+            except Busy as err:  # nothing was written: the caller may retry after a moment
+                busy = error(err.status, err.code, err.message)
+                busy.headers["Retry-After"] = str(err.retry_after)
+                return busy
             except BillingError as err:
                 return error(err.status, err.code, err.message)
             except Exception:  # noqa: BLE001 - a bug is a 500 with a generic message, logged in full

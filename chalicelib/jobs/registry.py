@@ -56,6 +56,14 @@ class Job:
     # the other jobs whose next due time a run that did work may bring forward (None: any job)
     affects: tuple[str, ...] | None = None
 
+    def execute(self, ctx: Any, at: datetime) -> tuple[Summary, int]:
+        """Run as of `at`: the summary, and how many items failed (they stay due for the next run)."""
+        from chalicelib.jobs.steps import counting_failures
+
+        with counting_failures() as failures:
+            counts = self.run(ctx, at)
+        return self.summary(counts), len(failures)
+
     def summary(self, counts: Summary | None = None) -> Summary:
         out = {k: 0 for k in self.outcomes}
         out.update(counts or {})

@@ -201,10 +201,12 @@ def reenable(app: AppModel, expires_at: datetime, now: datetime) -> None:
     app.last_warned_day = None
 
 
-def stop_app(ctx: Ctx, app: AppModel, acct: AccountModel, reason: str, why: str) -> None:
+def stop_app(ctx: Ctx, app: AppModel, acct: AccountModel, reason: str, why: str, *,
+             account_as_read: bool = False) -> None:
     """Stop an enabled app (reason expired | arrears) and notify its owner, in one transaction.
 
-    Raises TransactWriteError when the app moved since it was read (the caller decides)."""
+    Raises TransactWriteError when the app (or, with `account_as_read`, the account) moved since
+    it was read (the caller decides)."""
     go_off(app, "stopped", ctx.now, reason)
     items = notifications.compose(
         acct, "stopped", ctx.now,
@@ -215,4 +217,6 @@ def stop_app(ctx: Ctx, app: AppModel, acct: AccountModel, reason: str, why: str)
     with uow.write() as tx:
         save_app(tx, ctx, app)
         notifications.record(tx, items)
+        if account_as_read:
+            tx.condition_check(AccountModel, acct.account_id, condition=AccountModel.version == int(acct.version))
     notifications.dispatch(items, ctx.now)

@@ -90,7 +90,7 @@ def run(idem: Idem, attempt: Callable[[], Response]) -> Response:
     """Run an attempt with optimistic retries; a lost race on the key answers the winner's response."""
     try:
         return uow.with_retries(attempt)
-    except TransactWriteError:
+    except (TransactWriteError, uow.Contention):
         done = replay(idem)
         if done is not None:
             return done
