@@ -202,11 +202,12 @@ def reenable(app: AppModel, expires_at: datetime, now: datetime) -> None:
 
 
 def stop_app(ctx: Ctx, app: AppModel, acct: AccountModel, reason: str, why: str, *,
-             account_as_read: bool = False) -> None:
+             write_account: bool = False) -> None:
     """Stop an enabled app (reason expired | arrears) and notify its owner, in one transaction.
 
-    Raises TransactWriteError when the app (or, with `account_as_read`, the account) moved since
-    it was read (the caller decides)."""
+    With `write_account` the account is written too (its version moves), so the stop commits only
+    over the account as read and a concurrent top-up that ends the arrears retries and sees the stop.
+    Raises TransactWriteError when the app (or the account) moved since it was read (the caller decides)."""
     go_off(app, "stopped", ctx.now, reason)
     items = notifications.compose(
         acct, "stopped", ctx.now,
@@ -217,6 +218,6 @@ def stop_app(ctx: Ctx, app: AppModel, acct: AccountModel, reason: str, why: str,
     with uow.write() as tx:
         save_app(tx, ctx, app)
         notifications.record(tx, items)
-        if account_as_read:
-            tx.condition_check(AccountModel, acct.account_id, condition=AccountModel.version == int(acct.version))
+        if write_account:
+            save_account(tx, acct)
     notifications.dispatch(items, ctx.now)

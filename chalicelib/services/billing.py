@@ -219,12 +219,14 @@ def accounts_in_arrears_due(at: datetime) -> Iterator[AccountModel]:
 def enforce_arrears(ctx: Ctx, acct: AccountModel) -> dict[str, int]:
     """24 h in arrears: stop every enabled app (reason arrears); then the account leaves the index.
 
-    Decided on the account as stored now; each stop is written only while the account is still
-    as read (a top-up that ends the arrears meanwhile makes it a conflict, and the step runner
-    decides again on the new account), and so is the account's final save."""
+    Decided on the account as stored now. Each stop writes the account too, so it commits only over
+    the account as read (a top-up that ends the arrears meanwhile makes it a conflict: the step
+    runner decides again on the new account), and so does the account's final save. The counts
+    are those of the run that commits that save: the stops of this instant, also those a conflicted
+    attempt (or a concurrent run) made before it."""
     acct = AccountModel.get(acct.account_id, consistent_read=True)
     if acct.arrears_due_at is None or acct.arrears_due_at > ctx.now:
-        return {"accounts": 1, "stopped": 0}
+        return {}
     stopped = 0
     if acct.status == "arrears":
         since = iso(acct.arrears_since) if acct.arrears_since else "-"
@@ -232,8 +234,8 @@ def enforce_arrears(ctx: Ctx, acct: AccountModel) -> dict[str, int]:
                "or above brings it back.")
         for app in AppModel.by_account.query(acct.account_id):
             if app.status == "enabled":
-                stop_app(ctx, app, acct, "arrears", why, account_as_read=True)
-                stopped += 1
+                stop_app(ctx, app, acct, "arrears", why, write_account=True)
+            stopped += app.status == "stopped" and app.stop_reason == "arrears" and app.stopped_at == ctx.now
     later = [d for d in map(parse_instant, acct.arrears_later_dues or []) if d > ctx.now]
     acct.arrears_due_at = later[0] if later else None  # the next bill's deadline, if any
     acct.arrears_later_dues = [iso(d) for d in later[1:]] or None
@@ -251,7 +253,8 @@ def end_arrears(tx: Any, ctx: Ctx, acct: AccountModel) -> None:
     acct.arrears_since = None
     acct.arrears_due_at = None
     acct.arrears_later_dues = None
-    for app in AppModel.by_account.query(acct.account_id, consistent_read=False):
+    for listed in AppModel.by_account.query(acct.account_id):
+        app = AppModel.get(listed.sdkappid, consistent_read=True)  # the index may lag a stop just made
         if app.status == "stopped" and app.stop_reason == "arrears" and app.expires_at > ctx.now:
             bring_back(app, ctx.now)
             save_app(tx, ctx, app)
