@@ -102,14 +102,14 @@ def concurrent_writer(monkeypatch: pytest.MonkeyPatch, target: Target, times: in
 
 
 # ------------------------------------------------------------------ seeds: N due items per job
-def _account(i: int, **kw: Any) -> str:
+def seed_account(i: int, **kw: Any) -> str:
     account_id = f"acct{i}"
     AccountModel(account_id, email=f"{account_id}@x.test", phone="+1555", due_shard=due_shard(account_id),
                  created_at=E - timedelta(days=200), apps_count=1, **kw).save()
     return account_id
 
 
-def _app(i: int, account_id: str, *, expires_at: datetime = E, status: str = "enabled", **kw: Any) -> int:
+def seed_app(i: int, account_id: str, *, expires_at: datetime = E, status: str = "enabled", **kw: Any) -> int:
     sid = BASE + i
     app = AppModel(sid, account_id=account_id, name=f"a{i}", region="us", edition="standard", status=status,
                    created_at=E - timedelta(days=200), expires_at=expires_at, due_shard=due_shard(sid),
@@ -122,15 +122,15 @@ def _app(i: int, account_id: str, *, expires_at: datetime = E, status: str = "en
 
 
 def seed_apps(status: str = "enabled") -> list[Target]:
-    return [Target(AppModel, _app(i, _account(i), status=status)) for i in range(N)]
+    return [Target(AppModel, seed_app(i, seed_account(i), status=status)) for i in range(N)]
 
 
 def seed_arrears() -> list[Target]:
     out = []
     for i in range(N):
-        account_id = _account(i, cash=-100, status="arrears", arrears_since=ARREARS_DUE - timedelta(hours=24),
+        account_id = seed_account(i, cash=-100, status="arrears", arrears_since=ARREARS_DUE - timedelta(hours=24),
                               arrears_due_at=ARREARS_DUE)
-        _app(i, account_id, expires_at=E + timedelta(days=365))
+        seed_app(i, account_id, expires_at=E + timedelta(days=365))
         out.append(Target(AccountModel, account_id))
     return out
 
@@ -143,9 +143,9 @@ def seed_settlement() -> list[Target]:
 def seed_push() -> list[Target]:
     out = []
     for i in range(N):
-        account_id = _account(i, cash=500_000)
+        account_id = seed_account(i, cash=500_000)
         sid = BASE + i
-        _app(i, account_id, expires_at=E + timedelta(days=365), push_billing_shard=due_shard(sid),
+        seed_app(i, account_id, expires_at=E + timedelta(days=365), push_billing_shard=due_shard(sid),
              push_until=PUSH_DAY + timedelta(days=30),
              push_quota_log=[QuotaChangeMap(at=PUSH_DAY - timedelta(days=1), quota=300)])
         out.append(Target(AccountModel, account_id))
@@ -155,7 +155,7 @@ def seed_push() -> list[Target]:
 def seed_notifications() -> list[Target]:
     out = []
     for i in range(N):
-        acct = AccountModel.get(_account(i))
+        acct = AccountModel.get(seed_account(i))
         (n,) = [x for x in notifications.compose(acct, "bill", E, subject=f"bill {i}", body="b", ref=f"r{i}")
                 if x.channel == "email"]
         n.save()  # pending, due at E + lease: its sender died
