@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-Summary = dict[str, int]
+from chalicelib.jobs.steps import Summary, counting_failures
 
 
 @dataclass(frozen=True)
@@ -58,8 +58,6 @@ class Job:
 
     def execute(self, ctx: Any, at: datetime) -> tuple[Summary, int]:
         """Run as of `at`: the summary, and how many items failed (they stay due for the next run)."""
-        from chalicelib.jobs.steps import counting_failures
-
         with counting_failures() as failures:
             counts = self.run(ctx, at)
         return self.summary(counts), len(failures)
