@@ -155,7 +155,8 @@ def report_logins(ctx: Ctx, sdkappid: int, user_ids: Sequence[str], at: datetime
 
     Cost, 1,000 new users on Standard: 1 GetItem (app) + 10 BatchGetItem + 11 TransactWriteItems
     + 1 GetItem (the month's mau to answer) = 23 requests; the same report again: 12; 1,000 new
-    users on Developer (100 admitted): 9. Unlike
+    users on Developer (100 admitted): 9; a late report (a month that has ended) reads the close
+    marker once more and checks it in each transaction (98 users each). Unlike
     writing every user and counting the partition after each report, nothing here grows with the
     app's MAU. A user written is 2 WCU (transactional) but only the first time in the month.
     """
@@ -307,9 +308,11 @@ def report_push(
 def report_search(
     ctx: Ctx, sdkappid: int, stored_messages: int, requests: int, at: datetime | None = None
 ) -> dict[str, Any]:
-    """Add newly stored (indexed) messages and search requests to the local month (one UpdateItem).
+    """Add newly stored (indexed) messages and search requests to the local month (one UpdateItem;
+    a late report: one transaction with the ConditionCheck that the month is still open).
 
-    A meter of what already happened, not an admission: accepted for any app that is not reclaimed."""
+    A meter of what already happened, not an admission: accepted for any app that is not reclaimed,
+    unless its month is billed already (409 `period_closed`)."""
     at = _instant(ctx, at)
     if stored_messages < 0 or requests < 0:
         raise InvalidRequest("stored_messages and requests may not be negative")
