@@ -109,7 +109,8 @@ def _refuse_if_closed(closures: list[Closure]) -> None:
         closed = billing.closed_through(marker)
         if closed is not None and closed >= period:
             what = "push calls of" if marker == billing.CLOSED_PUSH_DAY else "usage of"
-            raise Conflict(f"{what} {period} is refused: that period is already billed", code="period_closed")
+            raise Conflict(f"{what} {period} is refused: that period is closed, its billing has run "
+                           f"(everything through {closed} is billed)", code="period_closed")
 
 
 @contextmanager
