@@ -16,6 +16,7 @@ def run(ctx: Ctx, at: datetime) -> Summary:
     if local_date(at, ctx.tz).day > 3:
         return {}
     month = previous_month(month_key(at, ctx.tz))
+    billing.close_month(month)  # before the month's usage is read: later reports of it are refused
     return steps.run_each(billing.usage_accounts(month),
                           lambda item: billing.settle_account(ctx, month, item[0], item[1]))
 
