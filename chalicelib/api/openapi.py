@@ -7,7 +7,7 @@ the error statuses it can answer, each in the `{"error": {"code", "message"}}` s
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+from typing import Any, get_args
 
 from chalice import Blueprint
 from pydantic import BaseModel
@@ -39,8 +39,8 @@ QUERY_PARAMS: dict[str, dict[str, Any]] = {
                "description": "a local month (2026-05) or day (2026-05-10)"},
     "month": {"type": "string", "pattern": f"^{_YEAR_MONTH}$",
               "description": "a local month, e.g. 2026-05 (default: this month)"},
-    "product": {"type": "string", "pattern": s.ID_PATTERN,
-                "description": "standard, pro, a plugin or an add-on (default: the base package)"},
+    "product": {"type": "string", "enum": list(get_args(s.Product)),
+                "description": "the base package (default), a plugin or an add-on"},
 }
 IDEMPOTENCY_HEADER = {
     "name": "Idempotency-Key",
@@ -66,8 +66,8 @@ def _path_param(name: str) -> dict[str, Any]:
         schema: dict[str, Any] = {"type": "integer", "minimum": 0, "maximum": 999_999_999_999}
     elif name == "job":
         schema = {"type": "string", "enum": sorted(load_jobs())}
-    else:
-        schema = {"type": "string", "pattern": s.ID_PATTERN, "minLength": 1, "maxLength": 128}
+    else:  # account ids as accounts are created (other ids are 404, or 400 when not 1-128 printable characters)
+        schema = {"type": "string", "pattern": s.ACCOUNT_ID_PATTERN, "minLength": 1, "maxLength": 128}
     return {"name": name, "in": "path", "required": True, "schema": schema}
 
 

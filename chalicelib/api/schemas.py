@@ -15,7 +15,6 @@ from pydantic import (
     GetJsonSchemaHandler,
     PlainValidator,
     StrictBool,
-    StrictInt,
     WithJsonSchema,
 )
 from pydantic_core import CoreSchema, core_schema
@@ -53,9 +52,34 @@ class Text:
                 "description": self.what}
 
 
+@dataclass(frozen=True)
+class Whole:
+    """Annotated[int, Whole(lo, hi)]: a JSON integer from lo to hi; as in JSON Schema, a number
+    whose value is whole (3.0) is that integer, one with a fraction (1.5), a string or a bool is a 400."""
+
+    ge: int
+    le: int
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        what = f"a whole number from {self.ge} to {self.le}"
+
+        def check(value: Any) -> int:
+            if isinstance(value, float) and value.is_integer() and self.ge <= value <= self.le:
+                value = int(value)
+            if not isinstance(value, int) or isinstance(value, bool) or not self.ge <= value <= self.le:
+                raise ValueError(what)
+            return value
+
+        return core_schema.no_info_plain_validator_function(check)
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> dict[str, Any]:
+        return {"type": "integer", "minimum": self.ge, "maximum": self.le}
+
+
 Id = Annotated[str, Text(ID_PATTERN, "1 to 128 characters, no control or bidi-override characters")]
 Name = Id
-AccountId = Annotated[str, Text("^[A-Za-z0-9_.-]{1,128}$", "1 to 128 letters, digits, '_', '.' or '-'")]
+ACCOUNT_ID_PATTERN = "^[A-Za-z0-9_.-]{1,128}$"
+AccountId = Annotated[str, Text(ACCOUNT_ID_PATTERN, "1 to 128 letters, digits, '_', '.' or '-'")]
 Email = Annotated[str, Text(
     "^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
     "(?:[.][A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$",
@@ -74,6 +98,8 @@ AMOUNT_TEXT = ('a positive amount: a decimal string with at most two places and 
 def _positive_amount(value: Any) -> str | int:
     if isinstance(value, str) and _AMOUNT_RX.fullmatch(value):
         return value
+    if isinstance(value, float) and value.is_integer() and 1 <= value <= MAX_WHOLE:
+        value = int(value)  # 100.0 is the JSON integer 100 (as in JSON Schema); 1.5 stays a 400
     if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_WHOLE:
         return value
     raise ValueError(AMOUNT_TEXT)
@@ -160,7 +186,7 @@ class AppCreate(Request):
                                 max_length=64)]
 
 
-Months = Annotated[StrictInt, Field(ge=1, le=24)]
+Months = Annotated[int, Whole(1, 24)]
 
 
 class PurchaseCreate(Request):
@@ -174,9 +200,12 @@ class AutoRenewSet(Request):
     enabled: StrictBool
 
 
+Product = Literal["developer", "standard", "pro", "push", "search", "desk", "chatbot", "call"]
+Tier = Literal["standard", "basic", "advanced", "message_pack", "trial", "1v1", "group"]
+
+
 class RefundCreate(Request):
-    product: Id | None = Field(default=None,
-                               description="standard, pro, a plugin or an add-on; default: the base package")
+    product: Product | None = Field(default=None, description="the base package (default), a plugin or an add-on")
 
 
 class ClockSet(Request):
@@ -186,9 +215,9 @@ class ClockSet(Request):
 
 
 class ClockAdvance(Request):
-    days: Annotated[StrictInt, Field(ge=0, le=3660)] = 0
-    hours: Annotated[StrictInt, Field(ge=0, le=100000)] = 0
-    minutes: Annotated[StrictInt, Field(ge=0, le=1000000)] = 0
+    days: Annotated[int, Whole(0, 3660)] = 0
+    hours: Annotated[int, Whole(0, 100000)] = 0
+    minutes: Annotated[int, Whole(0, 1000000)] = 0
 
 
 class JobRun(Request):
@@ -368,11 +397,11 @@ def page_of(model: type[BaseModel]) -> type[BaseModel]:
 
 # ------------------------------------------------------------------ usage ingestion (service, operator)
 UserId = Id
-Count = Annotated[StrictInt, Field(ge=0, le=1_000_000_000_000)]
+Count = Annotated[int, Whole(0, 1_000_000_000_000)]
 
 
 class UsageReport(Request):
-    sdkappid: Annotated[StrictInt, Field(ge=0, le=999_999_999_999)]
+    sdkappid: Annotated[int, Whole(0, 999_999_999_999)]
     at: Instant | None = Field(default=None, description="When it happened; defaults to now, never in the future")
 
 
@@ -440,7 +469,7 @@ class PluginCreate(Request):
 
 class PushQuotaSet(Request):
     daily_broadcast_calls: Annotated[
-        StrictInt, Field(ge=0, le=1_000_000_000, description="Daily broadcast/tag push API calls, at least 100")
+        int, Whole(100, 1_000_000_000), Field(description="Daily broadcast/tag push API calls, at least 100")
     ]
 
 
@@ -451,11 +480,10 @@ class PushQuota(BaseModel):
 class AddonCreate(Request):
     addon: Literal["desk", "chatbot", "call"]
     tier: Annotated[
-        str, Text(f"^{PRINTABLE}{{1,32}}$", "1 to 32 characters, no control or bidi-override characters",
-                  max_length=32),
+        Tier,
         Field(description="desk: standard (default); chatbot: basic, advanced, message_pack; call: trial, 1v1, group"),
     ] | None = None
     quantity: Annotated[
-        StrictInt, Field(ge=1, le=100_000, description="desk: seats in total (default 3); chatbot: bots or packs"),
+        int, Whole(1, 100_000), Field(description="desk: seats in total (default 3); chatbot: bots or packs"),
     ] | None = None
     months: Months

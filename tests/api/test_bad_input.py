@@ -59,7 +59,8 @@ def test_amounts_take_ascii_digits_only(api, acme, amount):
 
 
 def test_positive_amounts_in_every_documented_form_are_accepted(api, acme):
-    for amount, total in (("0.01", "500.01"), ("0.5", "500.51"), ("1", "501.51"), (2, "503.51"), ("10.10", "513.61")):
+    for amount, total in (("0.01", "500.01"), ("0.5", "500.51"), ("1", "501.51"), (2, "503.51"), ("10.10", "513.61"),
+                          (1.0, "514.61")):  # a whole JSON number is an integer, as in JSON Schema
         r = api.ok("POST", "/v1/accounts/acme/topups", {"amount": amount, "kind": "cash"})
         assert r["balance"]["cash"] == total
 
@@ -203,3 +204,13 @@ def test_no_error_echoes_the_callers_token(api, acme):
         assert r.status >= 400 and set(r.body) == {"error"}, r.body
         text = json.dumps(r.body)
         assert token not in text and forged not in text and token.split(".")[1] not in text
+
+
+def test_whole_json_numbers_are_integers_as_in_json_schema(api, acme):
+    """JSON Schema's `integer` includes 3.0: what the document calls valid, the server accepts."""
+    r = api.call("POST", f"/v1/apps/{acme}/purchases", {"edition": "standard", "months": 1.0})
+    assert r.status == 201 and r.body["order"]["months"] == 1
+    for months in (1.5, 0.0, 25.0, "1", True):
+        r = api.call("POST", f"/v1/apps/{acme}/purchases", {"edition": "standard", "months": months})
+        assert_error(r, 400, "invalid_request")
+        assert r.body["error"]["message"] == "months: a whole number from 1 to 24"
