@@ -8,19 +8,7 @@ import json
 import pytest
 
 from chalicelib.api.auth import mint_token
-
-
-def assert_error(r, status, code):
-    assert (r.status, r.code) == (status, code), r.body
-    assert set(r.body) == {"error"} and set(r.body["error"]) == {"code", "message"}, r.body
-    assert isinstance(r.body["error"]["message"], str) and r.body["error"]["message"]
-
-
-@pytest.fixture
-def acme(api):
-    api.clock("2026-03-01T00:00:00Z")
-    api.account("acme", cash="500.00")
-    return api.app("acme")
+from tests.helpers import assert_error
 
 
 def nested(depth: int) -> bytes:

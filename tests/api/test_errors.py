@@ -8,26 +8,14 @@ import json
 import time
 
 import jwt
-import pytest
 
 from chalicelib.config import settings
+from tests.helpers import assert_error
 
 
 def customer(api, method, path, body=None, account="acme", **kw):
     return api.call(method, path, body, role="customer", account=account, **kw)
 
-
-def assert_error(r, status, code):
-    assert (r.status, r.code) == (status, code), r.body
-    assert isinstance(r.body["error"]["message"], str) and r.body["error"]["message"]
-
-
-@pytest.fixture
-def acme(api):
-    """acme with 500.00 cash and one Developer app, on 2026-03-01."""
-    api.clock("2026-03-01T00:00:00Z")
-    api.account("acme", cash="500.00")
-    return api.app("acme")
 
 
 # ------------------------------------------------------------------ 400 invalid_request
