@@ -5,7 +5,13 @@ describe (undocumented status, wrong content type, body not matching its schema)
 
 Runs in the DynamoDB Local pass of `make test` (marker `ddblocal`). The two test-clock moves are
 left out: a generated `now` thousands of years ahead would run every job at each scheduled instant
-in between (test_errors.py drives them with odd bodies instead)."""
+in between (test_errors.py drives them with odd bodies instead).
+
+Three passes per operation: valid requests with generated path parameters (mostly unknown ids:
+404), valid requests on a seeded account and app, and invalid requests. `positive_data_acceptance`
+is not among the checks: what the document calls valid is still refused where a rule depends on
+state or on the clock (an opaque next_token that no page issued, an `at` in the future, a voucher
+expiring in the past, an add-on tier of another add-on), each a documented 400."""
 
 from __future__ import annotations
 
