@@ -27,7 +27,9 @@ import pytest  # noqa: E402
 from chalicelib import config  # noqa: E402
 
 BACKEND = os.environ.get("IMBILL_TEST_BACKEND", "moto")
-DDB_PORT = int(os.environ.get("IMBILL_TEST_DDB_PORT", "8011"))
+# A fixed port only when asked for; otherwise each test process (each xdist worker) starts its own
+# in-memory DynamoDB Local on a free port, so parallel workers and two test runs never collide.
+DDB_PORT = os.environ.get("IMBILL_TEST_DDB_PORT")
 
 
 def _share_botocore_session() -> None:
@@ -68,8 +70,9 @@ def ddb_endpoint() -> Iterator[str | None]:
         return
     from chalicelib.local import ddblocal
 
-    with ddblocal.running(None, DDB_PORT):
-        yield f"http://127.0.0.1:{DDB_PORT}"
+    port = int(DDB_PORT) if DDB_PORT else ddblocal.free_port()
+    with ddblocal.running(None, port):
+        yield ddblocal.endpoint_url(port)
 
 
 def _reset(tz: str) -> None:

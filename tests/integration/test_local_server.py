@@ -24,7 +24,8 @@ import pytest
 
 from chalicelib.local import ddblocal
 
-pytestmark = pytest.mark.ddblocal
+# One worker runs the whole module, so its server is started once (make test: --dist loadgroup).
+pytestmark = [pytest.mark.ddblocal, pytest.mark.xdist_group("imbill-serve")]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 120
