@@ -62,12 +62,22 @@ def _serve_env() -> dict[str, str]:
     return env
 
 
+SERVE = [sys.executable, "-m", "chalicelib.cli", "serve"]
+
+
+def run_serve(*args: str) -> subprocess.CompletedProcess[str]:
+    """`imbill serve ARGS` expected to refuse: its exit code and output."""
+    return subprocess.run(
+        [*SERVE, *args], cwd=PROJECT_ROOT, env=_serve_env(), capture_output=True, text=True, timeout=120
+    )
+
+
 def start_server(data_dir: Path | None, *extra: str) -> Served:
     """`imbill serve` on a free API port, without --ddb-port; returns once it answers."""
     port = ddblocal.free_port()
     where = ["--in-memory"] if data_dir is None else ["--data-dir", str(data_dir)]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "chalicelib.cli", "serve", "--port", str(port), *where, *extra],
+        [*SERVE, "--port", str(port), *where, *extra],
         cwd=PROJECT_ROOT,
         env=_serve_env(),
         stdin=subprocess.DEVNULL,
@@ -209,35 +219,12 @@ def test_a_data_folder_in_use_is_refused_in_one_line(served: Served, tmp_path: P
         for line in served.output
         if "Data:" in line
     )
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "chalicelib.cli",
-            "serve",
-            "--port",
-            str(ddblocal.free_port()),
-            "--data-dir",
-            str(data_dir),
-        ],
-        cwd=PROJECT_ROOT,
-        env=_serve_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_serve("--port", str(ddblocal.free_port()), "--data-dir", str(data_dir))
     assert result.returncode == 1
     assert "is in use by another imbill serve" in result.stderr
 
 
 def test_moto_engine_is_refused_with_the_reason() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "chalicelib.cli", "serve", "--engine", "moto"],
-        cwd=PROJECT_ROOT,
-        env=_serve_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = run_serve("--engine", "moto")
     assert result.returncode == 2
     assert "--engine moto was removed" in result.stderr and "--in-memory" in result.stderr
