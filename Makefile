@@ -28,8 +28,10 @@ serve: $(STAMP)
 ## test: ruff + mypy, every test on moto, then the storage tests again on DynamoDB Local
 test: lint test-moto test-ddblocal
 
+# Tests marked `timed` assert wall-clock time: they run after the others, one at a time.
 test-moto: $(STAMP)
-	IMBILL_TEST_BACKEND=moto $(PYTEST) $(PYTEST_ARGS)
+	IMBILL_TEST_BACKEND=moto $(PYTEST) -m "not timed" $(PYTEST_ARGS)
+	IMBILL_TEST_BACKEND=moto $(BIN)/python -m pytest -q -m timed $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 # pytest exits 5 when the marker selects no test: not a failure of this pass.
 test-ddblocal: ddb-install
