@@ -30,7 +30,9 @@ pytestmark = pytest.mark.storage
 
 
 @pytest.fixture(autouse=True)
-def atomic_moto_requests(store: None, ddb_endpoint: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
+def atomic_moto_requests(
+    store: None, ddb_endpoint: str | None, monkeypatch: pytest.MonkeyPatch, patient_retries: None
+) -> None:
     if ddb_endpoint is not None:
         return
     from moto.dynamodb.responses import DynamoHandler

@@ -226,7 +226,7 @@ def test_without_the_push_plugin_every_call_is_refused_but_messages_are_counted(
     assert usage.report_push(CTX, sid, 5, 0)["quota"] == 0
 
 
-def test_concurrent_push_reports_never_pass_the_days_quota(store):
+def test_concurrent_push_reports_never_pass_the_days_quota(store, patient_retries):
     sid = make_app()
     set_push(sid, [(datetime(2026, 5, 1, tzinfo=UTC), 120)], datetime(2026, 6, 1, tzinfo=UTC))
 
