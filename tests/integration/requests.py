@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from chalicelib.store import models, uow
+from chalicelib.store.watch import store_clients
 
 
 class RequestCounter:
@@ -23,16 +23,10 @@ class RequestCounter:
         return sum(self.calls.values())
 
 
-def _clients() -> list[Any]:
-    out = {id(c): c for c in (m._get_connection().connection.client for m in models.ALL_MODELS)}
-    out[id(uow.connection().client)] = uow.connection().client
-    return list(out.values())
-
-
 @contextmanager
 def count_requests() -> Iterator[RequestCounter]:
     counter = RequestCounter()
-    clients = _clients()
+    clients = store_clients()
     for client in clients:
         client.meta.events.register("before-call.dynamodb", counter, unique_id="imbill-request-counter")
     try:
