@@ -6,6 +6,10 @@ measures the code path (serialisation, moto's emulation), not DynamoDB latency: 
 requests column as the cost model, the items/s column only to compare runs with each other.
 
     .venv/bin/python scripts/bench.py [--n 100] [--settle 2000]      # or: make bench
+
+`--year` (or `--only-year`) also moves the test clock through a year of a small data set
+(tests/scenarios/year_data.py) on DynamoDB Local (needs Java), through the HTTP handler as
+`PUT /v1/test/clock` would, and reports its requests and seconds.
 """
 
 from __future__ import annotations
@@ -149,6 +153,50 @@ def bench_settlement(accounts: int) -> None:
     measure_job("job monthly-settlement (billed accounts)", "monthly-settlement", RUN, "billed", accounts)
 
 
+def bench_year() -> None:
+    """A year of the test clock on DynamoDB Local (a free port, in-memory, fresh tables)."""
+    import socket
+
+    from chalice.test import Client
+
+    from chalicelib import config
+    from chalicelib.api import http
+    from chalicelib.clock import StoredClock
+    from chalicelib.local import ddblocal
+    from chalicelib.store import models, uow
+    from chalicelib.store.tables import create_tables
+    from tests.helpers import Api
+    from tests.integration.requests import count_requests
+    from tests.scenarios.year_data import END, seed_year
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    endpoint = f"http://127.0.0.1:{port}"
+    os.environ.update({"IMBILL_DYNAMODB_ENDPOINT": endpoint, "IMBILL_TEST_CLOCK": "1",
+                       "IMBILL_TABLE_PREFIX": "bench-year-"})
+    config.reset_settings()
+    http.reset_clock()
+    with ddblocal.running(None, port):
+        uow.reset_connection()
+        models.configure(host=endpoint, prefix="bench-year-")
+        create_tables()
+        import app as app_module
+
+        StoredClock().set(datetime(2025, 1, 1, tzinfo=UTC))
+        with Client(app_module.app) as client:
+            api = Api(client)
+            seed_year(api)
+            with count_requests() as counter:
+                t0 = time.perf_counter()
+                moved = api.ok("PUT", "/v1/test/clock", {"now": END})
+                elapsed = time.perf_counter() - t0
+    ROWS.append((f"test clock: a year on DynamoDB Local ({len(moved['jobs_run'])} runs acted)",
+                 len(moved["jobs_run"]) + moved["idle_runs"], counter.calls, elapsed))
+    print(f"year on DynamoDB Local: {counter.total} requests, {elapsed:.1f} s, {len(moved['jobs_run'])} runs acted, "
+          f"{moved['idle_runs']} idle", file=sys.stderr)
+
+
 def report(n: int) -> str:
     lines = [f"imbill bench on moto in-process, N={n} (requests counted per item; totals by operation)", ""]
     head = f"{'operation':46} {'items':>6} {'req/item':>9} {'items/s':>9}  requests"
@@ -164,7 +212,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=100, help="items per operation / due apps per job (default 100)")
     parser.add_argument("--settle", type=int, default=2000, help="accounts billed by the settlement run")
+    parser.add_argument("--year", action="store_true", help="also a year of the test clock on DynamoDB Local")
+    parser.add_argument("--only-year", action="store_true", help="only the year of the test clock")
     args = parser.parse_args()
+    if args.only_year:
+        bench_year()
+        print(report(args.n))
+        return 0
     from tests.integration.moto_patches import snapshot_touched_items_only
 
     # moto deep-copies whole tables per transaction item; the patch copies only touched items, so
@@ -174,6 +228,8 @@ def main() -> int:
             bench(args.n)
         with mock_aws():
             bench_settlement(args.settle)
+    if args.year:
+        bench_year()
     print(report(args.n))
     return 0
 

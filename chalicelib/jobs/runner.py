@@ -28,12 +28,26 @@ def load_jobs() -> dict[str, registry.Job]:
     return registry.JOBS
 
 
-def run_job(name: str, at: datetime, tz: ZoneInfo) -> dict[str, Any]:
+def run_job(name: str, at: datetime, tz: ZoneInfo, on_request: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Run one job as of `at`. A long run logs its progress (its DynamoDB requests so far) every
+    few seconds; `on_request(operation)` sees each request (the CLI's progress bar)."""
     jobs = load_jobs()
     if name not in jobs:
         raise NotFound(f"no job named {name!r}; jobs: {', '.join(jobs)}")
     job = jobs[name]
-    return {"job": name, "at": iso(at), "summary": job.summary(job.run(Ctx(now=at, tz=tz, principal=SYSTEM), at))}
+    seen = [0, time.monotonic(), time.monotonic()]  # requests, start, last progress line
+
+    def progress(operation: str) -> None:
+        seen[0] += 1
+        if on_request is not None:
+            on_request(operation)
+        if time.monotonic() - seen[2] >= PROGRESS_EVERY:
+            seen[2] = time.monotonic()
+            log.info("job %s at %s: %d requests, %.0f s", name, iso(at), seen[0], seen[2] - seen[1])
+
+    with watch.requests_seen(progress):
+        summary = job.run(Ctx(now=at, tz=tz, principal=SYSTEM), at)
+    return {"job": name, "at": iso(at), "summary": job.summary(summary)}
 
 
 @dataclass

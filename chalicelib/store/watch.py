@@ -240,6 +240,23 @@ def watching(clients: list[Any]) -> Iterator[Watch]:
             client.meta.events.unregister("provide-client-params.dynamodb", unique_id="imbill-due-watch")
 
 
+@contextmanager
+def requests_seen(callback: Callable[[str], None]) -> Iterator[None]:
+    """Call `callback(operation)` before every DynamoDB request the store sends, until exit."""
+
+    def hook(event_name: str, **_: Any) -> None:  # event_name: before-call.dynamodb.<Operation>
+        callback(event_name.rsplit(".", 1)[-1])
+
+    clients = store_clients()
+    for client in clients:
+        client.meta.events.register("before-call.dynamodb", hook, unique_id=f"imbill-requests-{id(callback)}")
+    try:
+        yield
+    finally:
+        for client in clients:
+            client.meta.events.unregister("before-call.dynamodb", unique_id=f"imbill-requests-{id(callback)}")
+
+
 def store_clients() -> list[Any]:
     """The botocore clients every model and the unit of work send their requests through."""
     from chalicelib.store import models, uow

@@ -5,18 +5,16 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
-from chalicelib.store.watch import store_clients
+from chalicelib.store.watch import requests_seen
 
 
 class RequestCounter:
     def __init__(self) -> None:
         self.calls: Counter[str] = Counter()
 
-    def __call__(self, event_name: str, **kwargs: Any) -> None:
-        # event_name: before-call.dynamodb.<Operation>
-        self.calls[event_name.rsplit(".", 1)[-1]] += 1
+    def __call__(self, operation: str) -> None:
+        self.calls[operation] += 1
 
     @property
     def total(self) -> int:
@@ -26,11 +24,5 @@ class RequestCounter:
 @contextmanager
 def count_requests() -> Iterator[RequestCounter]:
     counter = RequestCounter()
-    clients = store_clients()
-    for client in clients:
-        client.meta.events.register("before-call.dynamodb", counter, unique_id="imbill-request-counter")
-    try:
+    with requests_seen(counter):
         yield counter
-    finally:
-        for client in clients:
-            client.meta.events.unregister("before-call.dynamodb", unique_id="imbill-request-counter")
