@@ -34,7 +34,7 @@ from chalicelib.store.models import MetaModel
 
 log = logging.getLogger("imbill.scheduler")
 MARK = "scheduler-mark"
-LEASE_SECONDS = 30
+LEASE_SECONDS = 60  # renewed by each mark advance and every few seconds of a long move
 _LOCK = threading.Lock()
 wall: Callable[[], float] = time.time  # the lease's liveness clock (never billing time)
 

@@ -63,12 +63,17 @@ def expected_bills(last_daily: int) -> list[str]:
     return [*upto[: upto.index("daily:2026-01-31") + 1], "monthly:2026-01", *upto[upto.index("daily:2026-01-31") + 1:]]
 
 
-def test_a_move_killed_at_the_monthly_bill_is_finished_first_by_the_next_move(api, kill_at):
+def killed_move(api, kill_at, job: str, at: str) -> None:
+    """Seed, then a move to February 5 killed at the run of `job` at `at`."""
     seed(api)
-    kill_at("monthly-settlement", "2026-02-01T02:00:00+00:00")
-    with pytest.raises(Killed):
+    kill_at(job, at)
+    with pytest.raises(Killed):  # as the endpoint calls it
         scheduler.catch_up(datetime(2026, 2, 5, 9, tzinfo=UTC), ZoneInfo("UTC"), StoredClock.NAME,
                            since=StoredClock().now())
+
+
+def test_a_move_killed_at_the_monthly_bill_is_finished_first_by_the_next_move(api, kill_at):
+    killed_move(api, kill_at, "monthly-settlement", "2026-02-01T02:00:00+00:00")
     # the mark (and the clock) stayed after the last run that acted: January 31's daily bill
     assert scheduler.get_mark() == datetime(2026, 2, 1, 0, 30, tzinfo=UTC)
     assert StoredClock().now() == datetime(2026, 2, 1, 0, 30, tzinfo=UTC)
@@ -84,11 +89,7 @@ def test_a_move_killed_at_the_monthly_bill_is_finished_first_by_the_next_move(ap
 
 
 def test_the_scheduler_finishes_an_interrupted_move_before_the_next_one(api, kill_at):
-    seed(api)
-    kill_at("push-quota-billing", "2026-02-02T00:30:00+00:00")
-    with pytest.raises(Killed):
-        scheduler.catch_up(datetime(2026, 2, 5, 9, tzinfo=UTC), ZoneInfo("UTC"), StoredClock.NAME,
-                           since=StoredClock().now())
+    killed_move(api, kill_at, "push-quota-billing", "2026-02-02T00:30:00+00:00")
     assert scheduler.get_mark() == datetime(2026, 2, 1, 2, 0, tzinfo=UTC)  # the monthly bill was the last
     # a scheduler running on a real clock (past the mark) takes over: it finishes in order
     assert scheduler.tick(datetime(2026, 2, 2, 1, 0, tzinfo=UTC), ZoneInfo("UTC")) == 1
