@@ -1,8 +1,9 @@
 """Due-time hints that stay exact without asking the store again (the test clock's cost model).
 
 While a `Watch` is active (a clock move or a scheduler catch-up), every DynamoDB write the store's
-clients send is observed (a botocore `provide-client-params` hook: Put, Update and Delete, alone,
-in transactions or in batches), and reads that only answer "when is this index next due" are
+clients send is observed once answered (botocore `provide-client-params` and `after-call` hooks:
+Put, Update and Delete, alone, in transactions or in batches; a refused write makes every
+remembered read of its table be asked again), and reads that only answer "when is this index next due" are
 remembered until a write could change their answer:
 
 - `earliest(index, attr)` keeps, per shard, the item found first by a `Limit 1` Query; a write that
@@ -131,13 +132,25 @@ class Watch:
         self._cached: dict[str, tuple[str, set[Key], tuple[str, ...], Callable[[dict[str, Any]], bool], Any]] = {}
 
     # ---------------------------------------------------------------- observing writes
-    def observe(self, operation: str, params: dict[str, Any]) -> None:
+    def observe(self, operation: str, params: dict[str, Any], succeeded: bool = True) -> None:
+        """A write sent; one that failed (a condition, a conflict) may have changed nothing or
+        anything: every remembered read of its tables is asked again."""
         writes = _parse(operation, params)
         if not writes:
             return
         with self._lock:
             for w in writes:
-                self._apply(w)
+                if succeeded:
+                    self._apply(w)
+                else:
+                    self._forget_table(w.table)
+
+    def _forget_table(self, table: str) -> None:
+        for (t, _), (_, state) in self._earliest.items():
+            if t == table:
+                state.stale.update(state.shards)
+        for name in [n for n, entry in self._cached.items() if entry[0] == table]:
+            del self._cached[name]
 
     def _apply(self, w: _Written) -> None:
         for (table, attr), (index, state) in self._earliest.items():
@@ -226,11 +239,17 @@ def watching(clients: list[Any]) -> Iterator[Watch]:
     global _current
     w = Watch()
 
-    def hook(params: dict[str, Any], model: Any, **_: Any) -> None:
-        w.observe(model.name, params)
+    def sent(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        context["imbill-watch-params"] = params
+
+    def answered(http_response: Any, model: Any, context: dict[str, Any], **_: Any) -> None:
+        params = context.get("imbill-watch-params")
+        if params is not None:
+            w.observe(model.name, params, succeeded=http_response.status_code == 200)
 
     for client in clients:
-        client.meta.events.register("provide-client-params.dynamodb", hook, unique_id="imbill-due-watch")
+        client.meta.events.register("provide-client-params.dynamodb", sent, unique_id="imbill-due-watch")
+        client.meta.events.register("after-call.dynamodb", answered, unique_id="imbill-due-watch-answered")
     previous, _current = _current, w
     try:
         yield w
@@ -238,6 +257,7 @@ def watching(clients: list[Any]) -> Iterator[Watch]:
         _current = previous
         for client in clients:
             client.meta.events.unregister("provide-client-params.dynamodb", unique_id="imbill-due-watch")
+            client.meta.events.unregister("after-call.dynamodb", unique_id="imbill-due-watch-answered")
 
 
 @contextmanager
