@@ -15,6 +15,7 @@ from chalicelib.store.models import AppModel
 from tests.integration.requests import count_requests
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
+pytestmark = pytest.mark.storage  # the hooks see DynamoDB Local's answers too
 
 
 def app(sid: int, warn: datetime | None) -> AppModel:
