@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-Summary = dict[str, int]
+from chalicelib.jobs.steps import Summary, counting_failures
+
 IDLE = ("skipped", "no_charge")  # outcomes that change nothing
 
 
@@ -79,6 +80,12 @@ class Job:
     # due indexes is remembered by store/watch.py until a write could change it.
     next_due: Callable[[Any], datetime | None] | None = None
     outcomes: tuple[str, ...] = ()  # counts always present in a summary, zero when nothing happened
+
+    def execute(self, ctx: Any, at: datetime) -> tuple[Summary, int]:
+        """Run as of `at`: the summary, and how many items failed (they stay due for the next run)."""
+        with counting_failures() as failures:
+            counts = self.run(ctx, at)
+        return self.summary(counts), len(failures)
 
     def summary(self, counts: Summary | None = None) -> Summary:
         out = {k: 0 for k in self.outcomes}

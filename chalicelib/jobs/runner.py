@@ -11,7 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from chalicelib.domain.calendar import iso
-from chalicelib.domain.errors import NotFound
+from chalicelib.domain.errors import InvalidRequest, NotFound
 from chalicelib.jobs import registry
 from chalicelib.services.context import SYSTEM, Ctx
 from chalicelib.store import watch
@@ -28,13 +28,17 @@ def load_jobs() -> dict[str, registry.Job]:
     return registry.JOBS
 
 
-def run_job(name: str, at: datetime, tz: ZoneInfo, on_request: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Run one job as of `at`. A long run logs its progress (its DynamoDB requests so far) every
-    few seconds; `on_request(operation)` sees each request (the CLI's progress bar)."""
+def run_job(name: str, at: datetime, tz: ZoneInfo, now: datetime | None = None,
+            on_request: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Run one job as of `at`; given the service clock's `now`, `at` may not be later (400). A long
+    run logs its progress (its DynamoDB requests so far) every few seconds; `on_request(operation)`
+    sees each request (the CLI's progress bar)."""
     jobs = load_jobs()
     if name not in jobs:
         raise NotFound(f"no job named {name!r}; jobs: {', '.join(jobs)}")
-    job = jobs[name]
+    if now is not None and at > now:
+        raise InvalidRequest(f"at {iso(at)} is later than the service clock ({iso(now)}): "
+                             "a job may not run ahead of the clock")
     seen = [0, time.monotonic(), time.monotonic()]  # requests, start, last progress line
 
     def progress(operation: str) -> None:
@@ -46,8 +50,8 @@ def run_job(name: str, at: datetime, tz: ZoneInfo, on_request: Callable[[str], N
             log.info("job %s at %s: %d requests, %.0f s", name, iso(at), seen[0], seen[2] - seen[1])
 
     with watch.requests_seen(progress):
-        summary = job.run(Ctx(now=at, tz=tz, principal=SYSTEM), at)
-    return {"job": name, "at": iso(at), "summary": job.summary(summary)}
+        summary, failed = jobs[name].execute(Ctx(now=at, tz=tz, principal=SYSTEM), at)
+    return {"job": name, "at": iso(at), "summary": summary, "failed": failed}
 
 
 @dataclass
@@ -116,10 +120,11 @@ def run_between(
                 break
             at, at_index = min(nexts)
             job = jobs[at_index]
-            summary = job.summary(job.run(Ctx(now=at, tz=tz, principal=SYSTEM), at))
+            summary, failed = job.execute(Ctx(now=at, tz=tz, principal=SYSTEM), at)
             executed += 1
-            if job.acted(summary):
-                moved.jobs_run.append({"job": job.name, "at": iso(at), "summary": summary})
+            if job.acted(summary) or failed:  # a run with failed items is listed: they stay due
+                moved.jobs_run.append({"job": job.name, "at": iso(at), "summary": summary,
+                                       **({"failed": failed} if failed else {})})
                 on_acted(at)
             ask(at)
             own = hints.get(at_index)

@@ -27,7 +27,7 @@ from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.expressions.update import Action
 
 from chalicelib.domain.calendar import iso
-from chalicelib.domain.errors import BillingError
+from chalicelib.domain.errors import Busy  # another process holds the lease: nothing changed
 from chalicelib.jobs.runner import Moved, run_between
 from chalicelib.store import uow
 from chalicelib.store.models import MetaModel
@@ -37,12 +37,6 @@ MARK = "scheduler-mark"
 LEASE_SECONDS = 60  # renewed by each mark advance and every few seconds of a long move
 _LOCK = threading.Lock()
 wall: Callable[[], float] = time.time  # the lease's liveness clock (never billing time)
-
-
-class Busy(BillingError):
-    """Another process holds the lease: it is running scheduled instants (nothing changed)."""
-
-    status, code = 503, "busy"
 
 
 def get_mark() -> datetime | None:
