@@ -297,14 +297,19 @@ def jobs_run(
         _use_local_credentials()
     from zoneinfo import ZoneInfo
 
+    from tqdm import tqdm
+
     from chalicelib.clock import service_clock
     from chalicelib.jobs.runner import run_job
     from chalicelib.store.models import configure
 
     configure()
-    try:
+    try:  # the progress bar (DynamoDB requests so far) only on a terminal, on stderr: stdout stays JSON
         now = service_clock(current.test_clock).now()  # the stored test clock, or the system's
-        typer.echo(json.dumps(run_job(name, instant, ZoneInfo(current.timezone), now=now)))
+        with tqdm(desc=f"{name} at {at}", unit=" requests", file=sys.stderr, disable=not sys.stderr.isatty(),
+                  leave=False) as bar:
+            result = run_job(name, instant, ZoneInfo(current.timezone), now=now, on_request=lambda _op: bar.update())
+        typer.echo(json.dumps(result))
     except BillingError as exc:
         raise _fail(exc.message, code=2) from exc
 

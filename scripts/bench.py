@@ -8,6 +8,10 @@ requests column as the cost model, the items/s column only to compare runs with 
 
     .venv/bin/python scripts/bench.py [--n 100] [--settle 2000]      # or: make bench
 
+`--year` (or `--only-year`) also moves the test clock through a year of a small data set
+(tests/scenarios/year_data.py) on DynamoDB Local (needs Java), through the HTTP handler as
+`PUT /v1/test/clock` would, and reports its requests and seconds.
+
 The hot-account section runs against a DynamoDB Local it starts (in memory, a free port): C
 client threads each buy 1-month Standard for its own app, all apps of ONE account, so every
 purchase writes the same account item; it prints purchases/s, p50/p99 latency and the purchases
@@ -232,6 +236,46 @@ def bench_hot_account(clients: list[int], per_client: int) -> str:
     return "\n".join(lines)
 
 
+def bench_year() -> None:
+    """A year of the test clock on DynamoDB Local (a free port, in-memory, fresh tables)."""
+    from chalice.test import Client
+
+    from chalicelib import config
+    from chalicelib.api import http
+    from chalicelib.clock import StoredClock
+    from chalicelib.local import ddblocal
+    from chalicelib.store import models, uow
+    from chalicelib.store.tables import create_tables
+    from tests.helpers import Api
+    from tests.integration.requests import count_requests
+    from tests.scenarios.year_data import END, seed_year
+
+    port = ddblocal.free_port()
+    endpoint = ddblocal.endpoint_url(port)
+    os.environ.update({"IMBILL_DYNAMODB_ENDPOINT": endpoint, "IMBILL_TEST_CLOCK": "1",
+                       "IMBILL_TABLE_PREFIX": "bench-year-"})
+    config.reset_settings()
+    http.reset_clock()
+    with ddblocal.running(None, port):
+        uow.reset_connection()
+        models.configure(host=endpoint, prefix="bench-year-")
+        create_tables()
+        import app as app_module
+
+        StoredClock().set(datetime(2025, 1, 1, tzinfo=UTC))
+        with Client(app_module.app) as client:
+            api = Api(client)
+            seed_year(api)
+            with count_requests() as counter:
+                t0 = time.perf_counter()
+                moved = api.ok("PUT", "/v1/test/clock", {"now": END})
+                elapsed = time.perf_counter() - t0
+    ROWS.append((f"test clock: a year on DynamoDB Local ({len(moved['jobs_run'])} runs acted)",
+                 len(moved["jobs_run"]) + moved["idle_runs"], counter.calls, elapsed))
+    print(f"year on DynamoDB Local: {counter.total} requests, {elapsed:.1f} s, {len(moved['jobs_run'])} runs acted, "
+          f"{moved['idle_runs']} idle", file=sys.stderr)
+
+
 def report(n: int) -> str:
     lines = [f"imbill bench on moto in-process, N={n} (requests counted per item; totals by operation)", ""]
     head = f"{'operation':46} {'items':>6} {'req/item':>9} {'items/s':>9}  requests"
@@ -250,7 +294,13 @@ def main() -> int:
     parser.add_argument("--hot-clients", default="1,8,32", help="client counts of the hot-account section")
     parser.add_argument("--hot-purchases", type=int, default=25, help="purchases per client (hot account)")
     parser.add_argument("--hot-only", action="store_true", help="run only the hot-account section")
+    parser.add_argument("--year", action="store_true", help="also a year of the test clock on DynamoDB Local")
+    parser.add_argument("--only-year", action="store_true", help="only the year of the test clock")
     args = parser.parse_args()
+    if args.only_year:
+        bench_year()
+        print(report(args.n))
+        return 0
     hot = bench_hot_account([int(c) for c in args.hot_clients.split(",")], args.hot_purchases)
     if args.hot_only:
         print(hot)
@@ -264,6 +314,8 @@ def main() -> int:
             bench(args.n)
         with mock_aws():
             bench_settlement(args.settle)
+    if args.year:
+        bench_year()
     print(report(args.n))
     print()
     print(hot)

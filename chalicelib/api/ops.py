@@ -34,14 +34,13 @@ def _test_clock() -> StoredClock:
 
 
 def _move(call: Call, target: Any, run_jobs: bool) -> dict[str, Any]:
+    """Move the test clock to `target`: first whatever an interrupted move (or the scheduler) left
+    between the mark and now, then every instant up to the target, in one order (jobs/scheduler.py)."""
     c = _test_clock()
     now = call.ctx.now
     if target < now:
         raise InvalidRequest(f"the clock may only move forward (it is {iso(now)})")
-    jobs_run = runner.run_between(now, target, billing_zone(), c.set) if run_jobs else []
-    c.set(target)
-    scheduler.set_mark(target)  # the local scheduler does not run these instants again
-    return {"now": iso(target), "jobs_run": jobs_run}
+    return scheduler.catch_up(target, billing_zone(), c.NAME, since=now, run_jobs=run_jobs).answer(target)
 
 
 @route(bp, "/v1/test/clock", summary="The test clock", roles=("operator", "customer", "service"))

@@ -20,6 +20,4 @@ def next_due(ctx: Ctx) -> datetime | None:
     return earliest_due(AccountModel.arrears_due, "arrears_due_at")
 
 
-# a stop gives the app a reclamation due time and sends notices
-JOB = register(Job("arrears-enforcement", Schedule(minute=15), run, next_due, outcomes=("accounts", "stopped"),
-                   affects=("reclamation", "notification-dispatch")))
+JOB = register(Job("arrears-enforcement", Schedule(minute=15), run, next_due, outcomes=("accounts", "stopped")))

@@ -23,7 +23,5 @@ def next_due(ctx: Ctx) -> datetime | None:
 
 JOB = register(
     Job("expiry-enforcement", Schedule(minute=5), run, next_due,
-        outcomes=("renewed", "renew_failed", "stopped", "skipped"),
-        # a renewal opens a new warning window; a stop leaves the E+1 warning and a reclamation due
-        affects=("expiry-warnings", "reclamation", "notification-dispatch"))
+        outcomes=("renewed", "renew_failed", "stopped", "skipped"))
 )

@@ -21,6 +21,4 @@ def next_due(ctx: Ctx) -> datetime | None:
     return earliest_due(AppModel.warn_due, "warn_due_at")
 
 
-# a warning moves only its app's own warn_due_at, and records notifications (sent, or left for the dispatcher)
-JOB = register(Job("expiry-warnings", Schedule(minute=0, hour=1), run, next_due, outcomes=("warned", "skipped"),
-                   affects=("notification-dispatch",)))
+JOB = register(Job("expiry-warnings", Schedule(minute=0, hour=1), run, next_due, outcomes=("warned", "skipped")))

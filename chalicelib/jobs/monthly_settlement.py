@@ -23,6 +23,5 @@ def run(ctx: Ctx, at: datetime) -> Summary:
 
 JOB = register(
     Job("monthly-settlement", Schedule(minute=0, hour=2, days=(1, 2, 3)), run,
-        outcomes=("billed", "skipped", "no_charge"),
-        affects=("arrears-enforcement", "notification-dispatch"))  # a bill may start arrears; notices
+        outcomes=("billed", "skipped", "no_charge"))
 )

@@ -2,7 +2,7 @@
 
 Notifications are sent right after the transaction that records them; this job sends those left
 `pending` past their lease (the sender crashed, or SES/SNS refused), with a growing back-off.
-The test clock lists its runs only when it did something, so `jobs_run` keeps the contract's shape."""
+Like every job's, its runs are listed by the test clock only when they did something."""
 
 from __future__ import annotations
 
@@ -27,5 +27,5 @@ def next_due(ctx: Ctx) -> datetime | None:
 
 JOB = register(
     Job("notification-dispatch", Schedule(minute=45), run, next_due, outcomes=("sent", "retry", "failed"),
-        listed_when_idle=False, affects=())
+)
 )

@@ -18,13 +18,15 @@ def run(ctx: Ctx, at: datetime) -> Summary:
                           lambda item: billing.push_bill(ctx, day, *item), billing.reload_push_account)
 
 
+SCHEDULE = Schedule(minute=30, hour=0)
+
+
 def next_due(ctx: Ctx) -> datetime | None:
-    """Nothing to bill while no app is in the push-billing index."""
-    return ctx.now if any(True for _ in billing.push_billing_apps()) else None
+    """The first run after ctx.now that bills a day with a quota above 100 (or releases an app):
+    a run bills the local day before its own."""
+    return billing.push_next_due(ctx, local_date(SCHEDULE.first_after(ctx.now), ctx.tz) - timedelta(days=1))
 
 
 JOB = register(
-    Job("push-quota-billing", Schedule(minute=30, hour=0), run, next_due,
-        outcomes=("billed", "skipped", "no_charge", "released"),
-        affects=("arrears-enforcement", "notification-dispatch"))  # a bill may start arrears; notices
+    Job("push-quota-billing", SCHEDULE, run, next_due, outcomes=("billed", "skipped", "no_charge", "released"))
 )

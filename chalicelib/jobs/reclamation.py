@@ -21,5 +21,4 @@ def next_due(ctx: Ctx) -> datetime | None:
     return earliest_due(AppModel.reclaim_due, "reclaim_due_at")
 
 
-JOB = register(Job("reclamation", Schedule(minute=0, hour=3), run, next_due, outcomes=("reclaimed", "skipped"),
-                   affects=("notification-dispatch",)))
+JOB = register(Job("reclamation", Schedule(minute=0, hour=3), run, next_due, outcomes=("reclaimed", "skipped")))

@@ -9,6 +9,8 @@ from typing import Any
 
 from chalicelib.jobs.steps import Summary, counting_failures
 
+IDLE = ("skipped", "no_charge")  # outcomes that change nothing
+
 
 @dataclass(frozen=True)
 class Schedule:
@@ -32,15 +34,39 @@ class Schedule:
             and (self.days is None or t.day in self.days)
         )
 
-    def instants(self, after: datetime, until: datetime) -> Iterator[datetime]:
-        """Scheduled instants in (after, until], in order."""
+    @property
+    def step(self) -> timedelta:
+        return timedelta(hours=1 if self.hour is None else 24)
+
+    def first_after(self, after: datetime) -> datetime:
+        """The first scheduled instant after `after`."""
         t = after.replace(minute=self.minute, second=0, microsecond=0)
         if t <= after:
             t += timedelta(hours=1)
+        while not self.matches(t):
+            t += timedelta(hours=1) if self.hour is not None and t.hour != self.hour else self.step
+        return t
+
+    def instants(self, after: datetime, until: datetime) -> Iterator[datetime]:
+        """Scheduled instants in (after, until], in order (lazily: any stretch in flat memory)."""
+        t = self.first_after(after)
         while t <= until:
-            if self.matches(t):
-                yield t
-            t += timedelta(hours=1)
+            yield t
+            t = self.first_after(t)
+
+    def count(self, after: datetime, until: datetime) -> int:
+        """How many scheduled instants (after, until] holds, without visiting them one by one
+        (but month by month for a schedule on some days of the month)."""
+        if until <= after:
+            return 0
+        if self.days is None:
+            first = self.first_after(after)
+            return 0 if first > until else (until - first) // self.step + 1
+        n, t = 0, self.first_after(after)
+        while t <= until:
+            n += 1
+            t = self.first_after(t)
+        return n
 
 
 @dataclass(frozen=True)
@@ -48,13 +74,12 @@ class Job:
     name: str
     schedule: Schedule
     run: Callable[[Any, datetime], Summary]  # (ctx, at) -> counts
-    # earliest instant at which the job may have work (None: unknown, always run); lets the test
-    # clock skip runs with nothing due without touching the store
+    # the earliest instant at which the job may have work, for its runs after ctx.now (None:
+    # nothing due; a job without it runs at every instant); lets the test clock go straight to
+    # the next run with work. Asked again after every run that acted: an answer that only reads
+    # due indexes is remembered by store/watch.py until a write could change it.
     next_due: Callable[[Any], datetime | None] | None = None
     outcomes: tuple[str, ...] = ()  # counts always present in a summary, zero when nothing happened
-    listed_when_idle: bool = True  # False: the test clock lists its runs only when they did something
-    # the other jobs whose next due time a run that did work may bring forward (None: any job)
-    affects: tuple[str, ...] | None = None
 
     def execute(self, ctx: Any, at: datetime) -> tuple[Summary, int]:
         """Run as of `at`: the summary, and how many items failed (they stay due for the next run)."""
@@ -66,6 +91,10 @@ class Job:
         out = {k: 0 for k in self.outcomes}
         out.update(counts or {})
         return out
+
+    def acted(self, summary: Summary) -> bool:
+        """Whether a run changed anything (the outcomes that change nothing are IDLE)."""
+        return any(v for k, v in summary.items() if k not in IDLE)
 
 
 JOBS: dict[str, Job] = {}

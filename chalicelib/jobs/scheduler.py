@@ -1,21 +1,42 @@
-"""The local scheduler of `imbill serve`: fires each job at its cron instants against the service clock.
+"""Running the scheduled instants locally, in one order, once: the local scheduler of `imbill serve`
+and the test clock's moves share it.
 
-Deployed, EventBridge does this (app.py's @app.schedule). Locally a thread wakes every few seconds,
-and runs every scheduled instant between the last mark and the clock's now, in time order. The
-mark is kept in the store, so a restart neither repeats nor loses runs; moving the test clock
-runs the jobs itself and moves the mark with it."""
+Deployed, EventBridge fires each job (app.py's @app.schedule). Locally, the instants between the
+stored mark and a target run through `catch_up`: a scheduler thread calls it every few seconds with
+the clock's now, and a test-clock move with its target. The mark is the last instant whose runs
+are done: it advances with every run that acted (and the test clock with it), so a process killed
+mid-move resumes after the last finished run, and whatever comes next (the scheduler, or the next
+move) first finishes the interrupted instants, in time order, before anything later.
+
+Only one catch-up runs at a time: a lock in the process, and a lease on the mark's item across
+processes (taken with a conditional write, renewed by every mark advance, released at the end; a
+killed holder's lease lapses after LEASE_SECONDS)."""
 
 from __future__ import annotations
 
 import logging
 import threading
-from datetime import datetime
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
-from chalicelib.jobs.runner import run_between
+from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.expressions.update import Action
+
+from chalicelib.domain.calendar import iso
+from chalicelib.domain.errors import Busy  # another process holds the lease: nothing changed
+from chalicelib.jobs.runner import Moved, run_between
+from chalicelib.store import uow
 from chalicelib.store.models import MetaModel
 
 log = logging.getLogger("imbill.scheduler")
 MARK = "scheduler-mark"
+LEASE_SECONDS = 60  # renewed by each mark advance and every few seconds of a long move
+_LOCK = threading.Lock()
+wall: Callable[[], float] = time.time  # the lease's liveness clock (never billing time)
 
 
 def get_mark() -> datetime | None:
@@ -26,23 +47,92 @@ def get_mark() -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-def set_mark(at: datetime) -> None:
-    MetaModel(MARK, value=at.isoformat()).save()
+class _Lease:
+    def __init__(self, clock_item: str | None) -> None:
+        self.owner = uuid.uuid4().hex
+        self.clock_item = clock_item  # the stored test clock, moved with the mark (None: a real clock)
+
+    def take(self) -> None:
+        now = wall()
+        try:
+            MetaModel(MARK).update(
+                actions=[MetaModel.lease_owner.set(self.owner), MetaModel.lease_until.set(now + LEASE_SECONDS)],
+                condition=MetaModel.lease_until.does_not_exist() | (MetaModel.lease_until < now),
+            )
+        except UpdateError as err:
+            if err.cause_response_code == "ConditionalCheckFailedException":
+                raise Busy("scheduled jobs are running (another clock move or the scheduler); try again") from err
+            raise
+
+    def advance(self, at: datetime, *, release: bool = False) -> None:
+        """The mark (and the test clock) at `at`, in one transaction, while the lease is ours."""
+        mark = MetaModel.lease_owner == self.owner
+        actions: list[Action] = [MetaModel.value.set(at.astimezone(UTC).isoformat())]
+        if release:
+            actions += [MetaModel.lease_owner.remove(), MetaModel.lease_until.remove()]
+        else:
+            actions.append(MetaModel.lease_until.set(wall() + LEASE_SECONDS))
+        try:
+            with uow.write() as tx:
+                tx.update(MetaModel(MARK), actions=actions, condition=mark)
+                if self.clock_item is not None:
+                    tx.save(MetaModel(self.clock_item, value=at.astimezone(UTC).isoformat()))
+        except TransactWriteError as err:
+            if uow.is_conflict(err):
+                raise Busy(f"the scheduler's lease was lost at {iso(at)} (held past {LEASE_SECONDS} s)") from err
+            raise
+
+    def renew(self) -> None:
+        try:
+            MetaModel(MARK).update(actions=[MetaModel.lease_until.set(wall() + LEASE_SECONDS)],
+                                   condition=MetaModel.lease_owner == self.owner)
+        except UpdateError as err:
+            raise Busy("the scheduler's lease was lost") from err
+
+    def release(self) -> None:
+        try:
+            MetaModel(MARK).update(actions=[MetaModel.lease_owner.remove(), MetaModel.lease_until.remove()],
+                                   condition=MetaModel.lease_owner == self.owner)
+        except UpdateError:
+            log.warning("the scheduler's lease was lost before its release")
 
 
-def tick(now: datetime, tz: object) -> int:
-    """Run what is due between the mark and `now`; answer how many runs did something."""
+@contextmanager
+def _leased(clock_item: str | None) -> Iterator[_Lease]:
+    with _LOCK:
+        lease = _Lease(clock_item)
+        lease.take()
+        try:
+            yield lease
+        except BaseException:
+            lease.release()  # the mark stays after the last run that acted: the next catch-up resumes there
+            raise
+
+
+def catch_up(until: datetime, tz: ZoneInfo, clock_item: str | None = None, *, since: datetime | None = None,
+             run_jobs: bool = True) -> Moved:
+    """Run every scheduled instant between the mark (`since` if there is none yet) and `until`,
+    in time order, then leave the mark (and the test clock `clock_item`, when given) at `until`.
+    `run_jobs=False` moves both without running anything (the instants between are not run
+    later either)."""
+    with _leased(clock_item) as lease:
+        mark = get_mark() or since
+        moved = Moved()
+        if mark is not None and until > mark and run_jobs:
+            moved = run_between(mark, until, tz, on_acted=lease.advance, on_progress=lambda _t: lease.renew())
+        lease.advance(max(until, mark) if mark is not None else until, release=True)
+    return moved
+
+
+def tick(now: datetime, tz: ZoneInfo) -> int:
+    """The scheduler's beat: run what is due between the mark and `now`; answer how many runs acted."""
     mark = get_mark()
-    if mark is None or now <= mark:
-        if mark is None:
-            set_mark(now)
-        return 0
-    runs = run_between(mark, now, tz, lambda _t: None)  # type: ignore[arg-type]
-    set_mark(now)
-    busy = [r for r in runs if any(r["summary"].values())]
-    for r in busy:
+    if mark is not None and now <= mark:
+        return 0  # nothing to run: no write
+    moved = catch_up(now, tz)
+    for r in moved.jobs_run:
         log.info("job %s at %s: %s", r["job"], r["at"], r["summary"])
-    return len(busy)
+    return len(moved.jobs_run)
 
 
 class LocalScheduler:
@@ -61,6 +151,8 @@ class LocalScheduler:
         while not self._stop.is_set():
             try:
                 tick(clock().now(), billing_zone())
+            except Busy:
+                log.debug("scheduled runs are in progress elsewhere; next beat")
             except Exception:  # noqa: BLE001 - keep the scheduler alive; the next tick retries
                 log.exception("scheduled run failed")
             self._stop.wait(self.interval)

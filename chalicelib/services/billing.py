@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from itertools import groupby
 from typing import Any
 
@@ -11,7 +11,7 @@ from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.expressions.condition import Condition
 
 from chalicelib.domain import bills as rules
-from chalicelib.domain.calendar import iso, local_midnight, month_bounds, parse_instant
+from chalicelib.domain.calendar import iso, local_date, local_midnight, month_bounds, parse_instant
 from chalicelib.domain.money import fmt
 from chalicelib.domain.orders import split_postpaid
 from chalicelib.domain.usage import max_quota_during
@@ -19,7 +19,7 @@ from chalicelib.services import notifications
 from chalicelib.services.apps import bring_back, save_app, stop_app
 from chalicelib.services.context import Ctx
 from chalicelib.services.ledger import Move, post, save_account
-from chalicelib.store import uow
+from chalicelib.store import uow, watch
 from chalicelib.store.due import due_items
 from chalicelib.store.models import DUE_SHARDS, AccountModel, AppModel, MetaModel
 from chalicelib.store.paging import Page, page
@@ -206,9 +206,47 @@ def settle_account(ctx: Ctx, month: str, account_id: str, usage: list[UsageModel
 
 
 # ------------------------------------------------------------------ daily push bills
-def push_billing_apps() -> Iterator[AppModel]:
-    for shard in range(DUE_SHARDS):
-        yield from AppModel.push_billing.query(str(shard))
+def push_billing_apps() -> list[AppModel]:
+    """The apps in the push-billing index (during a clock move, remembered until a write touches
+    one of them or puts an app into the index: see store/watch.py)."""
+
+    def load() -> list[AppModel]:
+        return [app for shard in range(DUE_SHARDS) for app in AppModel.push_billing.query(str(shard))]
+
+    w = watch.current()
+    if w is None:
+        return load()
+    return w.cached("push-billing", AppModel.Meta.table_name, ("sdkappid",), load,
+                    touches=lambda item: "push_billing_shard" in item)
+
+
+def push_work_day(app: AppModel, first: date, included: int, tz: Any) -> date | None:
+    """The first local day from `first` on whose push bill has work for the app: a quota above
+    `included` in force during it (a bill line), or none from it on (the app leaves the index).
+    The quota only changes at its logged instants and at the end of the plugin's periods, so
+    after the last of those every day is like the one before."""
+    log = quota_log(app)
+    changes = [when for when, _ in log] + ([app.push_until] if app.push_until else [])
+    last = local_date(max(changes), tz) + timedelta(days=1) if changes else first
+    day = first
+    while True:
+        start = local_midnight(day, tz)
+        if max_quota_during(log, app.push_until, start, local_midnight(day + timedelta(days=1), tz)) > included:
+            return day
+        if max_quota_during(log, app.push_until, start, start + timedelta(days=366)) <= included:
+            return day  # the run billing this day releases the app
+        if day > last:
+            return None
+        day += timedelta(days=1)
+
+
+def push_next_due(ctx: Ctx, first_day: date) -> datetime | None:
+    """When the push-quota-billing job next has work, its runs billing local days from
+    `first_day` on: the local midnight after the first such day (a run bills the local day
+    before its own)."""
+    included = int(ctx.catalog.plugin("push")["included_daily_broadcast_calls"])
+    days = [d for d in (push_work_day(a, first_day, included, ctx.tz) for a in push_billing_apps()) if d]
+    return local_midnight(min(days) + timedelta(days=1), ctx.tz) if days else None
 
 
 def quota_log(app: AppModel) -> list[tuple[datetime, int]]:

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
+from chalicelib.store import watch
 from chalicelib.store.models import DUE_SHARDS
 
 
@@ -16,7 +17,11 @@ def due_items(index: Any, attr: Any, at: datetime) -> Iterator[Any]:
 
 
 def earliest_due(index: Any, attr_name: str) -> datetime | None:
-    """The smallest due time in an index (one Query with Limit 1 per shard)."""
+    """The smallest due time in an index (one Query with Limit 1 per shard; during a clock move,
+    remembered until a write could change it: see store/watch.py)."""
+    w = watch.current()
+    if w is not None:
+        return w.earliest(index, attr_name, [str(s) for s in range(DUE_SHARDS)])
     found = []
     for shard in range(DUE_SHARDS):
         for item in index.query(str(shard), limit=1):

@@ -277,6 +277,9 @@ class MetaModel(_Base):
     name = UnicodeAttribute(hash_key=True)
     value = UnicodeAttribute(null=True)
     counter = NumberAttribute(default=0)
+    # the scheduler mark's lease: the one process (and thread) running scheduled instants now
+    lease_owner = UnicodeAttribute(null=True)
+    lease_until = NumberAttribute(null=True)  # epoch seconds (wall time: a liveness bound, not billing time)
 
 
 ALL_MODELS: list[type[_Base]] = [

@@ -5,38 +5,24 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
-from chalicelib.store import models, uow
+from chalicelib.store.watch import requests_seen
 
 
 class RequestCounter:
     def __init__(self) -> None:
         self.calls: Counter[str] = Counter()
 
-    def __call__(self, event_name: str, **kwargs: Any) -> None:
-        # event_name: before-call.dynamodb.<Operation>
-        self.calls[event_name.rsplit(".", 1)[-1]] += 1
+    def __call__(self, operation: str) -> None:
+        self.calls[operation] += 1
 
     @property
     def total(self) -> int:
         return sum(self.calls.values())
 
 
-def _clients() -> list[Any]:
-    out = {id(c): c for c in (m._get_connection().connection.client for m in models.ALL_MODELS)}
-    out[id(uow.connection().client)] = uow.connection().client
-    return list(out.values())
-
-
 @contextmanager
 def count_requests() -> Iterator[RequestCounter]:
     counter = RequestCounter()
-    clients = _clients()
-    for client in clients:
-        client.meta.events.register("before-call.dynamodb", counter, unique_id="imbill-request-counter")
-    try:
+    with requests_seen(counter):
         yield counter
-    finally:
-        for client in clients:
-            client.meta.events.unregister("before-call.dynamodb", unique_id="imbill-request-counter")

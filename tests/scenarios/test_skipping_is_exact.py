@@ -1,7 +1,9 @@
-"""The test clock skips runs with nothing due, by each job's `next_due` hint; after a run that did
-work it asks again only the hints of the jobs that run declares it `affects`. A wrong declaration
-would skip due work, so: 130 days of each scenario below, advanced with the targeted refresh and
-again refreshing every hint after every working run, end in the same state."""
+"""The test clock skips runs with nothing due, by each job's `next_due` hint; during a move the
+hints answer from memory (store/watch.py) until a write could change them. A wrong memory would
+skip due work, so: 130 days of each scenario below, advanced remembering the hints and again
+asking the store for every hint after every run, end in the same state with the same runs; and
+the push-quota job's hint (the first day with a quota above 100) skips nothing a run at every
+instant does."""
 
 from __future__ import annotations
 
@@ -53,26 +55,45 @@ def state() -> dict[str, list[str]]:
     }
 
 
-def advance(api, scenario, targeted: bool) -> tuple[dict[str, list[str]], list[dict]]:
+def quota_toggled(api) -> None:
+    """A quota above 100 for one hour of January 20: one bill, then the app leaves the index."""
+    api.account("toggle", cash="900.00")
+    sid = api.app("toggle", name="toggle")
+    api.buy(sid, "standard", 1)
+    api.plugin(sid, "push")
+    api.ok("PUT", f"/v1/apps/{sid}/plugins/push/quota", {"daily_broadcast_calls": 101})
+    api.clock("2026-01-20T10:00:00Z")
+    api.ok("PUT", f"/v1/apps/{sid}/plugins/push/quota", {"daily_broadcast_calls": 100})
+
+
+def advance(api, scenario, days: int = 130, **how) -> tuple[dict[str, list[str]], list[dict]]:
     delete_tables()
     create_tables()
     StoredClock().set(parse_instant("2025-01-01T00:00:00Z"))  # as the api fixture starts
     api.clock(START)
     scenario(api)
-    start = parse_instant(START)
-    runs = runner.run_between(start, start + timedelta(days=130), ZoneInfo("UTC"), StoredClock().set,
-                              targeted=targeted)
-    worked = [r for r in runs if any(v for k, v in r["summary"].items() if k not in runner.IDLE)]
-    return state(), worked
+    start = StoredClock().now()
+    moved = runner.run_between(start, start + timedelta(days=days), ZoneInfo("UTC"), **how)
+    return state(), moved.jobs_run
 
 
 @pytest.mark.parametrize(("scenario", "jobs"), [
     (expiries, {"expiry-warnings", "expiry-enforcement", "reclamation", "monthly-settlement"}),
     (arrears, {"push-quota-billing", "arrears-enforcement", "reclamation"}),
 ])
-def test_refreshing_only_the_affected_hints_skips_no_work(api, scenario, jobs):
-    targeted, targeted_work = advance(api, scenario, targeted=True)
-    everything, all_work = advance(api, scenario, targeted=False)
-    assert targeted_work == all_work
-    assert targeted == everything
-    assert {r["job"] for r in targeted_work} >= jobs
+def test_remembered_hints_skip_no_work(api, scenario, jobs):
+    remembered, remembered_work = advance(api, scenario)
+    asked, asked_work = advance(api, scenario, remember=False)
+    assert remembered_work == asked_work
+    assert remembered == asked
+    assert {r["job"] for r in remembered_work} >= jobs
+
+
+def test_push_quota_hint_skips_no_bill(api):
+    skipped, skipped_work = advance(api, quota_toggled, days=6)
+    every, every_work = advance(api, quota_toggled, days=6, skip=False)
+    assert skipped_work == every_work
+    assert skipped == every
+    push = [(r["at"], r["summary"]["billed"], r["summary"]["released"])
+            for r in skipped_work if r["job"] == "push-quota-billing"]
+    assert push == [("2026-01-21T00:30:00Z", 1, 0), ("2026-01-22T00:30:00Z", 0, 1)]

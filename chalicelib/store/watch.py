@@ -1,0 +1,286 @@
+"""Due-time hints that stay exact without asking the store again (the test clock's cost model).
+
+While a `Watch` is active (a clock move or a scheduler catch-up), every DynamoDB write the store's
+clients send is observed once answered (botocore `provide-client-params` and `after-call` hooks:
+Put, Update and Delete, alone, in transactions or in batches; a refused write makes every
+remembered read of its table be asked again), and reads that only answer "when is this index next due" are
+remembered until a write could change their answer:
+
+- `earliest(index, attr)` keeps, per shard, the item found first by a `Limit 1` Query; a write that
+  gives an item a due time brings the answer forward without a request; a write that moves or
+  removes a remembered first item makes only that shard be asked again.
+- `cached(key, table, load, touches)` keeps a small read (the push-billing index) until a write
+  to the table touches one of the items read or adds one that `touches` says belongs to it.
+
+Outside a watch (deployed: each scheduled run is its own invocation) nothing is remembered."""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+Key = tuple[str, ...]
+DDB_TIME = "%Y-%m-%dT%H:%M:%S.%f%z"  # UTCDateTimeAttribute's stored form
+_SET = re.compile(r"(#\w+)\s*=\s*(:\w+)")
+
+
+def _time(value: Any) -> datetime | None:
+    if isinstance(value, dict) and "S" in value:
+        try:
+            return datetime.strptime(value["S"], DDB_TIME)
+        except ValueError:
+            return None
+    return None
+
+
+@dataclass
+class _Written:
+    """One observed write: the item's key, and its attributes after it (None: deleted, or an
+    update whose result is not known attribute by attribute)."""
+
+    table: str
+    key: dict[str, Any]
+    item: dict[str, Any] | None
+    set_values: dict[str, Any] = field(default_factory=dict)  # update: attribute -> new value
+    removed: tuple[str, ...] = ()  # update: attributes removed
+    unknown: tuple[str, ...] = ()  # update: attributes changed in a way not followed (ADD, DELETE)
+    deleted: bool = False
+
+    def key_of(self, names: tuple[str, ...]) -> Key | None:
+        source = self.item if self.item is not None else self.key
+        if not all(n in source for n in names):
+            return None
+        return tuple(json.dumps(source[n], sort_keys=True) for n in names)
+
+    def touches(self, attr: str) -> bool:
+        return self.item is not None or self.deleted or attr in self.set_values or attr in self.removed \
+            or attr in self.unknown
+
+    def value(self, attr: str) -> tuple[bool, Any]:
+        """(known, value) of `attr` after the write."""
+        if self.item is not None:
+            return True, self.item.get(attr)
+        if attr in self.set_values:
+            return True, self.set_values[attr]
+        if attr in self.removed or self.deleted:
+            return True, None
+        return False, None
+
+
+def _parse(operation: str, params: dict[str, Any]) -> list[_Written]:
+    out: list[_Written] = []
+
+    def put(op: dict[str, Any], table: str | None = None) -> None:
+        out.append(_Written(table or op["TableName"], {}, op["Item"]))
+
+    def delete(op: dict[str, Any], table: str | None = None) -> None:
+        out.append(_Written(table or op["TableName"], op["Key"], None, deleted=True))
+
+    def update(op: dict[str, Any]) -> None:
+        names = op.get("ExpressionAttributeNames", {})
+        values = op.get("ExpressionAttributeValues", {})
+        expr = op.get("UpdateExpression", "")
+        set_part, _, rest = expr.partition("REMOVE")
+        set_values = {names.get(n, n): values.get(v) for n, v in _SET.findall(set_part)}
+        removed = tuple(names.get(n.strip(), n.strip()) for n in rest.split(",") if n.strip()) if rest else ()
+        unknown = tuple(sorted(set(names.values()) - set(set_values) - set(removed)))  # ADD, conditions
+        out.append(_Written(op["TableName"], op["Key"], None, set_values, removed, unknown))
+
+    if operation == "PutItem":
+        put(params)
+    elif operation == "DeleteItem":
+        delete(params)
+    elif operation == "UpdateItem":
+        update(params)
+    elif operation == "TransactWriteItems":
+        for entry in params.get("TransactItems", []):
+            if "Put" in entry:
+                put(entry["Put"])
+            elif "Delete" in entry:
+                delete(entry["Delete"])
+            elif "Update" in entry:
+                update(entry["Update"])
+    elif operation == "BatchWriteItem":
+        for table, requests in params.get("RequestItems", {}).items():
+            for r in requests:
+                if "PutRequest" in r:
+                    put(r["PutRequest"], table)
+                elif "DeleteRequest" in r:
+                    delete(r["DeleteRequest"], table)
+    return out
+
+
+@dataclass
+class _Earliest:
+    """The first item of each shard of one due index, as last read, and the due times written since."""
+
+    shards: dict[str, tuple[Key, datetime] | None]  # shard -> (item key, due) read; None: empty
+    stale: set[str] = field(default_factory=set)  # shards whose first item was moved or removed
+    written: dict[Key, datetime] = field(default_factory=dict)  # item -> due time written since
+
+
+class Watch:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._earliest: dict[tuple[str, str], tuple[Any, _Earliest]] = {}
+        self._cached: dict[str, tuple[str, set[Key], tuple[str, ...], Callable[[dict[str, Any]], bool], Any]] = {}
+
+    # ---------------------------------------------------------------- observing writes
+    def observe(self, operation: str, params: dict[str, Any], succeeded: bool = True) -> None:
+        """A write sent; one that failed (a condition, a conflict) may have changed nothing or
+        anything: every remembered read of its tables is asked again."""
+        writes = _parse(operation, params)
+        if not writes:
+            return
+        with self._lock:
+            for w in writes:
+                if succeeded:
+                    self._apply(w)
+                else:
+                    self._forget_table(w.table)
+
+    def _forget_table(self, table: str) -> None:
+        for (t, _), (_, state) in self._earliest.items():
+            if t == table:
+                state.stale.update(state.shards)
+        for name in [n for n, entry in self._cached.items() if entry[0] == table]:
+            del self._cached[name]
+
+    def _apply(self, w: _Written) -> None:
+        for (table, attr), (index, state) in self._earliest.items():
+            if table != w.table or not w.touches(attr):
+                continue
+            key = w.key_of(_key_names(index._model))
+            known, value = w.value(attr)
+            due = _time(value) if known and value is not None else None
+            if key is None or not known:
+                state.stale.update(state.shards)  # cannot tell which item: ask every shard again
+                continue
+            if due is not None:
+                state.written[key] = due
+            else:
+                state.written.pop(key, None)
+            for shard, first in state.shards.items():
+                if first is not None and first[0] == key and (due is None or due > first[1]):
+                    state.stale.add(shard)
+        for name, (table, keys, key_names, touches, _) in list(self._cached.items()):
+            if table != w.table:
+                continue
+            key = w.key_of(key_names)
+            if key is None or key in keys or w.item is None or touches(w.item):
+                del self._cached[name]
+
+    # ---------------------------------------------------------------- remembered reads
+    def forget(self) -> None:
+        """Drop every remembered read: the next questions go to the store."""
+        with self._lock:
+            self._earliest.clear()
+            self._cached.clear()
+
+    def earliest(self, index: Any, attr: str, shards: list[str]) -> datetime | None:
+        table = index._model.Meta.table_name
+        names = _key_names(index._model)
+        with self._lock:
+            entry = self._earliest.get((table, attr))
+            todo = shards if entry is None else sorted(entry[1].stale)
+        found: dict[str, tuple[Key, datetime] | None] = {}
+        for shard in todo:
+            found[shard] = None
+            for item in index.query(shard, limit=1):
+                ser = item.serialize()
+                found[shard] = (tuple(json.dumps(ser[n], sort_keys=True) for n in names), getattr(item, attr))
+        with self._lock:
+            if entry is None:
+                entry = (index, _Earliest({}))
+                self._earliest[(table, attr)] = entry
+            state = entry[1]
+            state.shards.update(found)
+            state.stale.difference_update(found)
+            dues = [first[1] for first in state.shards.values() if first is not None]
+            dues += state.written.values()
+        return min(dues) if dues else None
+
+    def cached(self, name: str, table: str, key_names: tuple[str, ...], load: Callable[[], list[Any]],
+               touches: Callable[[dict[str, Any]], bool]) -> list[Any]:
+        with self._lock:
+            hit = self._cached.get(name)
+        if hit is not None:
+            return list(hit[4])
+        items = load()
+        keys = {tuple(json.dumps(item.serialize()[n], sort_keys=True) for n in key_names) for item in items}
+        with self._lock:
+            self._cached[name] = (table, keys, key_names, touches, items)
+        return list(items)
+
+
+def _key_names(model: Any) -> tuple[str, ...]:
+    names = [model._hash_key_attribute().attr_name]
+    if model._range_key_attribute() is not None:
+        names.append(model._range_key_attribute().attr_name)
+    return tuple(names)
+
+
+_current: Watch | None = None
+
+
+def current() -> Watch | None:
+    return _current
+
+
+@contextmanager
+def watching(clients: list[Any]) -> Iterator[Watch]:
+    """Observe the writes sent through `clients` (the store's botocore clients) until exit."""
+    global _current
+    w = Watch()
+
+    def sent(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        context["imbill-watch-params"] = params
+
+    def answered(http_response: Any, model: Any, context: dict[str, Any], **_: Any) -> None:
+        params = context.get("imbill-watch-params")
+        if params is not None:
+            w.observe(model.name, params, succeeded=http_response.status_code == 200)
+
+    for client in clients:
+        client.meta.events.register("provide-client-params.dynamodb", sent, unique_id="imbill-due-watch")
+        client.meta.events.register("after-call.dynamodb", answered, unique_id="imbill-due-watch-answered")
+    previous, _current = _current, w
+    try:
+        yield w
+    finally:
+        _current = previous
+        for client in clients:
+            client.meta.events.unregister("provide-client-params.dynamodb", unique_id="imbill-due-watch")
+            client.meta.events.unregister("after-call.dynamodb", unique_id="imbill-due-watch-answered")
+
+
+@contextmanager
+def requests_seen(callback: Callable[[str], None]) -> Iterator[None]:
+    """Call `callback(operation)` before every DynamoDB request the store sends, until exit."""
+
+    def hook(event_name: str, **_: Any) -> None:  # event_name: before-call.dynamodb.<Operation>
+        callback(event_name.rsplit(".", 1)[-1])
+
+    clients = store_clients()
+    for client in clients:
+        client.meta.events.register("before-call.dynamodb", hook, unique_id=f"imbill-requests-{id(callback)}")
+    try:
+        yield
+    finally:
+        for client in clients:
+            client.meta.events.unregister("before-call.dynamodb", unique_id=f"imbill-requests-{id(callback)}")
+
+
+def store_clients() -> list[Any]:
+    """The botocore clients every model and the unit of work send their requests through."""
+    from chalicelib.store import models, uow
+
+    out = {id(c): c for c in (m._get_connection().connection.client for m in models.ALL_MODELS)}
+    out[id(uow.connection().client)] = uow.connection().client
+    return list(out.values())

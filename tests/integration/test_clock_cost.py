@@ -1,0 +1,58 @@
+"""Issue 11 item 4: the test clock in seconds. A year of a small data set in at most 3,000 DynamoDB
+requests; an idle stretch costs none; a 20-year jump in flat memory; the answer lists only the runs
+that acted and counts the others."""
+
+from __future__ import annotations
+
+import tracemalloc
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from chalicelib.jobs import runner
+from tests.integration.requests import count_requests
+from tests.scenarios.year_data import END, seed_year
+
+YEAR_REQUEST_BOUND = 3_000
+
+
+def test_a_year_of_a_small_data_set_in_at_most_3000_requests(api):
+    seed_year(api)
+    with count_requests() as counter:
+        moved = api.ok("PUT", "/v1/test/clock", {"now": END})
+    assert counter.total <= YEAR_REQUEST_BOUND, dict(counter.calls)
+    assert moved["now"] == "2027-01-01T09:00:00Z"
+    jobs = {r["job"] for r in moved["jobs_run"]}
+    assert jobs >= {"push-quota-billing", "expiry-warnings", "expiry-enforcement", "reclamation",
+                    "monthly-settlement"}
+    assert all(runner.load_jobs()[r["job"]].acted(r["summary"]) for r in moved["jobs_run"])
+    assert len(moved["jobs_run"]) + moved["idle_runs"] == 27_411  # every scheduled instant, counted
+    assert sum(r["job"] == "push-quota-billing" for r in moved["jobs_run"]) == 365  # one bill a day
+
+
+def test_an_idle_stretch_costs_no_request(api):
+    """A move's cost does not grow with the idle instants it passes: one day or twenty, the same
+    fixed requests (the lease, the hints asked once, the mark)."""
+    api.clock("2026-02-05T00:00:00Z")
+    api.account("acme", cash="10000.00")
+    api.buy(api.app(), "pro", 12)  # nothing due until the warnings next January
+    with count_requests() as one_day:
+        short = api.advance(days=1)
+    with count_requests() as twenty_days:
+        long = api.advance(days=20)
+    assert short["jobs_run"] == long["jobs_run"] == []
+    assert (short["idle_runs"], long["idle_runs"]) == (3 * 24 + 3, 20 * (3 * 24 + 3))  # three hourly jobs, three daily
+    assert twenty_days.calls == one_day.calls, (dict(one_day.calls), dict(twenty_days.calls))
+    assert one_day.total <= 40, dict(one_day.calls)
+
+
+def test_a_20_year_jump_in_flat_memory(store):
+    start = datetime(2030, 1, 1, tzinfo=UTC)
+    tracemalloc.start()
+    try:
+        moved = runner.run_between(start, start + timedelta(days=365 * 20 + 5), ZoneInfo("UTC"))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert moved.jobs_run == []
+    assert moved.idle_runs > 20 * 365 * (3 * 24 + 3)
+    assert peak < 30 * 2**20, f"peak {peak / 2**20:.1f} MiB"
