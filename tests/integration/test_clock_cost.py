@@ -8,6 +8,8 @@ import tracemalloc
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from chalicelib.jobs import runner
 from tests.integration.requests import count_requests
 from tests.scenarios.year_data import END, seed_year
@@ -15,6 +17,7 @@ from tests.scenarios.year_data import END, seed_year
 YEAR_REQUEST_BOUND = 3_000
 
 
+@pytest.mark.ddblocal  # the year's request cost is DynamoDB's; moto would take minutes to replay it
 def test_a_year_of_a_small_data_set_in_at_most_3000_requests(api):
     seed_year(api)
     with count_requests() as counter:
