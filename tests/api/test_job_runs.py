@@ -8,6 +8,7 @@ import json
 import time
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from typer.testing import CliRunner
 
 from chalicelib import config
@@ -94,6 +95,7 @@ def test_arrears_enforcement_while_top_ups_hit_the_accounts_answers_200_and_stay
         assert app.status == "enabled", (i, app.status, app.stop_reason)  # a stop was undone by the top-up
 
 
+@pytest.mark.timed  # a wall-clock retry budget: not run beside another test (make test)
 def test_a_write_that_stays_contended_is_503_busy_with_retry_after_and_changes_nothing(api, monkeypatch):
     sid = api.paid_app("2026-03-01T00:00:00Z", "1000.00")
 

@@ -82,6 +82,7 @@ def orders_of(ids: list[int]) -> list[OrderModel]:
     return [o for sid in ids for o in OrderModel.query(sid, consistent_read=True)]
 
 
+@pytest.mark.timed  # 20 threads inside a wall-clock retry budget: not beside another test (make test)
 def test_twenty_concurrent_purchases_on_a_balance_for_five_exactly_five_succeed(store):
     ids = seed("acme", 5 * STANDARD_MONTH, 20)
 
