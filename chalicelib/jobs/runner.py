@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from chalicelib import logs
 from chalicelib.domain.calendar import iso
 from chalicelib.domain.errors import NotFound
 from chalicelib.jobs import registry
@@ -26,7 +27,8 @@ def run_job(name: str, at: datetime, tz: ZoneInfo) -> dict[str, Any]:
     if name not in jobs:
         raise NotFound(f"no job named {name!r}; jobs: {', '.join(jobs)}")
     job = jobs[name]
-    return {"job": name, "at": iso(at), "summary": job.summary(job.run(Ctx(now=at, tz=tz, principal=SYSTEM), at))}
+    summary = logs.job_run(name, at, lambda: job.summary(job.run(Ctx(now=at, tz=tz, principal=SYSTEM), at)))
+    return {"job": name, "at": iso(at), "summary": summary}
 
 
 def due_runs(start: datetime, end: datetime) -> list[tuple[datetime, int, registry.Job]]:

@@ -33,8 +33,22 @@ def reset_connection() -> None:
     _connection = None
 
 
+class Tx(TransactWrite):
+    """A TransactWrite that runs `after_commit` callbacks (metrics of the moves) once it committed."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.after_commit: list[Callable[[], None]] = []
+
+    def _commit(self) -> Any:
+        result = super()._commit()
+        for fn in self.after_commit:
+            fn()
+        return result
+
+
 def write() -> TransactWrite:
-    return TransactWrite(connection=connection())
+    return Tx(connection=connection())
 
 
 def read() -> TransactGet:
