@@ -15,22 +15,13 @@ from chalicelib.store import models
 
 T = TypeVar("T")
 
-_connection: Connection | None = None
-_connection_key: tuple[str | None, str] | None = None
-
-
 def connection() -> Connection:
-    global _connection, _connection_key
-    key = (models.AccountModel.Meta.host, models.AccountModel.Meta.region)
-    if _connection is None or _connection_key != key:
-        _connection = Connection(region=key[1], host=key[0], max_retry_attempts=3)
-        _connection_key = key
-    return _connection
+    """The models' shared connection: transactions use the same botocore client as every model."""
+    return models.shared_connection()
 
 
 def reset_connection() -> None:
-    global _connection
-    _connection = None
+    models.reset_shared_connection()
 
 
 class Tx(TransactWrite):
