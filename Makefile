@@ -8,7 +8,9 @@ STAMP := $(VENV)/.installed
 SERVE_ARGS ?=
 PYTEST_ARGS ?=
 
-.PHONY: serve test test-moto test-ddblocal ddb-install lint bench
+STAGE ?= dev
+
+.PHONY: serve test test-moto test-ddblocal test-deploy ddb-install lint bench package
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,7 +24,7 @@ serve: $(STAMP)
 	$(BIN)/imbill serve $(SERVE_ARGS)
 
 ## test: ruff + mypy, every test on moto, then the storage tests again on DynamoDB Local
-test: lint test-moto test-ddblocal
+test: lint test-moto test-ddblocal test-deploy
 
 test-moto: $(STAMP)
 	IMBILL_TEST_BACKEND=moto $(BIN)/python -m pytest -q $(PYTEST_ARGS)
@@ -31,6 +33,14 @@ test-moto: $(STAMP)
 test-ddblocal: ddb-install
 	IMBILL_TEST_BACKEND=ddblocal $(BIN)/python -m pytest -q -m "storage or ddblocal" $(PYTEST_ARGS) \
 		|| [ $$? -eq 5 ]
+
+## package: dist/$(STAGE)/template.json (one CloudFormation/SAM template) + deployment.zip (STAGE=dev|prod)
+package: $(STAMP)
+	$(BIN)/python infra/package.py --stage $(STAGE)
+
+## test-deploy: build the package, cfn-lint it, run the zip in a boto3-only virtualenv against moto
+test-deploy: $(STAMP)
+	IMBILL_TEST_DEPLOY=1 $(BIN)/python -m pytest -q -m deploy tests/deploy $(PYTEST_ARGS)
 
 ddb-install: $(STAMP)
 	$(BIN)/python -m chalicelib.local.ddblocal install

@@ -55,4 +55,6 @@ for _job in load_jobs().values():
     s = _job.schedule
     cron = Cron(s.minute, "*" if s.hour is None else s.hour,
                 "*" if s.days is None else f"{min(s.days)}-{max(s.days)}", "*", "?", "*")
-    app.schedule(cron, name=_job.name.replace("-", "_"))(_scheduled(_job.name))
+    _name = _job.name.replace("-", "_")
+    # Lambda resolves each function's handler "app.<name>" as an attribute of this module
+    globals()[_name] = app.schedule(cron, name=_name)(_scheduled(_job.name))
