@@ -9,7 +9,7 @@ from chalice import Blueprint
 from pydantic import BaseModel
 
 from chalicelib.api import schemas as s
-from chalicelib.api.http import ROUTES, Call, route
+from chalicelib.api.http import OPERATION_IDS, ROUTES, Call, route
 
 bp = Blueprint(__name__)
 
@@ -38,7 +38,7 @@ def document() -> dict[str, Any]:
     paths: dict[str, Any] = {}
     error_ref = _schema(s.Error, components)
     for r in ROUTES:
-        op: dict[str, Any] = {"summary": r.summary, "operationId": f"{r.method.lower()}{r.path}", "responses": {}}
+        op: dict[str, Any] = {"summary": r.summary, "operationId": OPERATION_IDS[(r.method, r.path)], "responses": {}}
         params = [
             {"name": p.strip("{}"), "in": "path", "required": True, "schema": {"type": "string"}}
             for p in r.path.split("/")
