@@ -68,7 +68,7 @@ GATEWAY_RESPONSES = {  # API Gateway's own answers, in the contract's error shap
     "UNSUPPORTED_MEDIA_TYPE": (415, "unsupported_media_type", "the body must be JSON"),
     "INTEGRATION_TIMEOUT": (504, "timeout", "the request took too long; it may have completed, retry with "
                                             "the same Idempotency-Key"),
-    "DEFAULT_4XX": (None, "invalid_request", "$context.error.message"),
+    "DEFAULT_4XX": (None, "invalid_request", "the request was refused by the API gateway"),
     "DEFAULT_5XX": (None, "internal_error", "internal error"),
 }
 
