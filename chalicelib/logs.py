@@ -42,6 +42,7 @@ def configure(json_logs: bool | None = None) -> None:
             from aws_lambda_powertools import Logger
 
             _json_logger = Logger(service=SERVICE, level=os.environ.get("IMBILL_LOG_LEVEL", "INFO"))
+        base.propagate = False  # the Lambda runtime's root handler would print each line a second time
     else:
         base.setLevel(logging.INFO)
         base.propagate = True
