@@ -52,16 +52,20 @@ JOB_TIMEOUT_S = 900
 # Empty while no function consumes a stream; add a table's base name here together with the handler.
 STREAM_TABLES: tuple[str, ...] = ()
 ERROR_TEMPLATE = '{"error": {"code": "%s", "message": "%s"}}'
+NO_ROUTE = (404, "not_found", "no route for $context.httpMethod $context.path")
+DENIED = (403, "forbidden", "access denied")
+THROTTLED = (429, "throttled", "too many requests: retry later")
 GATEWAY_RESPONSES = {  # API Gateway's own answers, in the contract's error shape (no token echoed)
-    "MISSING_AUTHENTICATION_TOKEN": (404, "not_found", "no route for $context.httpMethod $context.path"),
-    "RESOURCE_NOT_FOUND": (404, "not_found", "no route for $context.httpMethod $context.path"),
+    # REST APIs answer an unknown path (and an unknown method) as a missing token: a 404 here
+    "MISSING_AUTHENTICATION_TOKEN": NO_ROUTE,
+    "RESOURCE_NOT_FOUND": NO_ROUTE,
     "UNAUTHORIZED": (401, "unauthorized", "a valid Authorization: Bearer <JWT> header is required"),
-    "ACCESS_DENIED": (403, "forbidden", "access denied"),
-    "INVALID_API_KEY": (403, "forbidden", "access denied"),
+    "ACCESS_DENIED": DENIED,
+    "INVALID_API_KEY": DENIED,
     "EXPIRED_TOKEN": (401, "unauthorized", "the token has expired"),
     "INVALID_SIGNATURE": (401, "unauthorized", "invalid request signature"),
-    "THROTTLED": (429, "throttled", "too many requests: retry later"),
-    "QUOTA_EXCEEDED": (429, "throttled", "request quota exceeded"),
+    "THROTTLED": THROTTLED,
+    "QUOTA_EXCEEDED": THROTTLED,
     "REQUEST_TOO_LARGE": (413, "payload_too_large", "the request body is over the size limit"),
     "BAD_REQUEST_BODY": (400, "invalid_request", "the request body is not valid"),
     "BAD_REQUEST_PARAMETERS": (400, "invalid_request", "the request parameters are not valid"),
