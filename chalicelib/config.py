@@ -9,6 +9,7 @@ read at first use and cached (:func:`auth_secret`); locally ``IMBILL_AUTH_SECRET
 
 from __future__ import annotations
 
+import sys
 from functools import lru_cache
 from typing import Any, Literal
 from urllib.parse import urlparse
@@ -107,7 +108,11 @@ def settings() -> Settings:
 
 
 def reset_settings() -> None:
+    """Read the environment again (and the secret, if it was cached from SSM)."""
     settings.cache_clear()
+    parameters = sys.modules.get("aws_lambda_powertools.utilities.parameters")
+    if parameters is not None:
+        parameters.clear_caches()
 
 
 def auth_secret() -> str:
