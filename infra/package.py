@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import py_compile
 import shutil
 import subprocess
 import sys
@@ -123,6 +124,11 @@ def install_dependencies(lines: list[str], target: Path, arch: str) -> None:
     )
     for junk in list(target.rglob("__pycache__")) + list(target.glob("bin")):
         shutil.rmtree(junk, ignore_errors=True)
+    # /var/task is read-only: without bytecode in the zip every cold start compiles the libraries
+    # again. Hash-checked-free .pyc files (the zip's mtimes do not matter), made by this Python 3.11.
+    import compileall
+
+    compileall.compile_dir(target, quiet=2, workers=0, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
 
 
 # ---------------------------------------------------------------- chalice
