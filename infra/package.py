@@ -124,11 +124,15 @@ def install_dependencies(lines: list[str], target: Path, arch: str) -> None:
     )
     for junk in list(target.rglob("__pycache__")) + list(target.glob("bin")):
         shutil.rmtree(junk, ignore_errors=True)
-    # /var/task is read-only: without bytecode in the zip every cold start compiles the libraries
-    # again. Hash-checked-free .pyc files (the zip's mtimes do not matter), made by this Python 3.11.
+    precompile(target)
+
+
+def precompile(folder: Path) -> None:
+    """/var/task is read-only: without bytecode in the zip every cold start compiles the code again.
+    Unchecked-hash .pyc files (the zip's mtimes do not matter), made by this Python 3.11."""
     import compileall
 
-    compileall.compile_dir(target, quiet=2, workers=0, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+    compileall.compile_dir(folder, quiet=2, workers=0, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
 
 
 # ---------------------------------------------------------------- chalice
@@ -139,6 +143,7 @@ def stage_project(build: Path, arch: str) -> Path:
     shutil.copy2(ROOT / "app.py", project / "app.py")
     shutil.copytree(ROOT / "chalicelib", project / "chalicelib",
                     ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "cli.py", "local"))
+    precompile(project / "chalicelib")
     (project / ".chalice").mkdir()
     for f in (ROOT / ".chalice").glob("*.json"):
         shutil.copy2(f, project / ".chalice" / f.name)
