@@ -1,4 +1,4 @@
-"""Record every AWS API action the tests perform (a botocore `before-call` hook on every session),
+"""Record every AWS API action the tests perform (a botocore `before-parameter-build` hook on every session),
 and check them against the functions' IAM policy (infra/policy.py).
 
 Installed by tests/conftest.py before any botocore session exists. Under xdist each worker writes
@@ -37,17 +37,24 @@ def _caller_is_code() -> bool:
     return code
 
 
-def _record(event_name: str, **kwargs: Any) -> None:
-    # event_name: before-call.<service>.<Operation>; the service id is the IAM prefix for ours
+# IAM authorises each item of a transaction as its own action
+TRANSACT_ITEM_ACTIONS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
+                         "ConditionCheck": "ConditionCheckItem", "Get": "GetItem"}
+
+
+def _record(event_name: str, params: dict[str, Any] | None = None, **kwargs: Any) -> None:
+    # event_name: before-parameter-build.<service>.<Operation>; the service id is the IAM prefix for ours
     if _caller_is_code():
         _, service, operation = event_name.split(".", 2)
         RECORDED.add(f"{service}:{operation}")
+        for item in (params or {}).get("TransactItems", []):
+            RECORDED.update(f"{service}:{TRANSACT_ITEM_ACTIONS[kind]}" for kind in item)
 
 
 def install() -> None:
     import botocore.handlers
 
-    entry = ("before-call", _record)
+    entry = ("before-parameter-build", _record)
     if entry not in botocore.handlers.BUILTIN_HANDLERS:
         botocore.handlers.BUILTIN_HANDLERS.append(entry)
 

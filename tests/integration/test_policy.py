@@ -63,4 +63,5 @@ def test_every_service_allowed_is_called_and_every_call_is_allowed(store, ddb_en
     allowed = policy.allowed_actions()
     assert recorded <= allowed, f"not allowed: {sorted(recorded - allowed)}"
     assert services(allowed) - USED_BY_LAMBDA == services(recorded), "the policy allows a service never called"
-    assert {"ses:SendEmail", "sns:Publish", "ssm:GetParameter", "dynamodb:TransactWriteItems"} <= recorded
+    assert {"ses:SendEmail", "sns:Publish", "ssm:GetParameter", "dynamodb:TransactWriteItems",
+            "dynamodb:PutItem"} <= recorded
