@@ -20,7 +20,7 @@ from typing import Any
 
 SERVICE = "imbill"  # = Chalice's app_name = the parent of every imbill.* logger
 NAMESPACE = "imbill"
-IDLE_OUTCOMES = ("skipped", "no_charge", "failed")  # counts of a summary that are not work done
+IDLE_OUTCOMES = ("skipped", "no_charge")  # counts of a summary that are not work done
 
 log = logging.getLogger("imbill.jobs")
 _json_logger: Any = None  # the Powertools Logger once configured for JSON
@@ -100,12 +100,13 @@ def _job_metrics(job: str, values: dict[str, tuple[str, float]]) -> None:
             metric.add_dimension(name="job", value=job)
 
 
-def job_run(job: str, at: datetime, run: Callable[[], dict[str, int]]) -> dict[str, int]:
-    """Run one job as of `at`: one summary log line (or the error) and its metrics, whatever starts it."""
+def job_run(job: str, at: datetime, run: Callable[[], tuple[dict[str, int], int]]) -> tuple[dict[str, int], int]:
+    """Run one job as of `at` (`run` answers its summary and how many items failed): one summary log
+    line (or the error) and its metrics, whatever starts it (schedule, API, CLI)."""
     bind(job=job, instant=at.isoformat())
     started = time.perf_counter()
     try:
-        summary = run()
+        summary, failed = run()
     except Exception:
         ms = (time.perf_counter() - started) * 1000
         log.exception("job %s as of %s failed after %.0f ms", job, at.isoformat(), ms)
@@ -115,10 +116,10 @@ def job_run(job: str, at: datetime, run: Callable[[], dict[str, int]]) -> dict[s
         unbind("job", "instant")
     ms = (time.perf_counter() - started) * 1000
     done = sum(v for k, v in summary.items() if k not in IDLE_OUTCOMES)
-    failed = summary.get("failed", 0)
-    log.log(logging.WARNING if failed else logging.INFO, "job %s as of %s: %s in %.0f ms",
-            job, at.isoformat(), summary, ms, extra={"job": job, "instant": at.isoformat(), "summary": summary,
-                                                      "duration_ms": round(ms)})
+    log.log(logging.WARNING if failed else logging.INFO, "job %s as of %s: %s, %d failed, in %.0f ms",
+            job, at.isoformat(), summary, failed, ms,
+            extra={"job": job, "instant": at.isoformat(), "summary": summary, "failed": failed,
+                   "duration_ms": round(ms)})
     _job_metrics(job, {"JobItemsDone": ("Count", done), "JobItemsFailed": ("Count", failed),
                        "JobDuration": ("Milliseconds", ms)})
-    return summary
+    return summary, failed

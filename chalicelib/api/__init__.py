@@ -6,7 +6,8 @@ from chalice import Chalice
 
 
 def register(app: Chalice) -> None:
-    from chalicelib.api import accounts, apps, openapi, ops, plugins, usage
+    from chalicelib.api import accounts, apps, http, openapi, ops, plugins, usage
 
+    app.register_middleware(http.error_shape, "http")
     for module in (accounts, apps, ops, openapi, usage, plugins):
         app.register_blueprint(module.bp)

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from chalicelib import logs
 from chalicelib.domain.calendar import iso
-from chalicelib.domain.errors import NotFound
+from chalicelib.domain.errors import InvalidRequest, NotFound
 from chalicelib.jobs import registry
 from chalicelib.services.context import SYSTEM, Ctx
 
@@ -22,13 +22,17 @@ def load_jobs() -> dict[str, registry.Job]:
     return registry.JOBS
 
 
-def run_job(name: str, at: datetime, tz: ZoneInfo) -> dict[str, Any]:
+def run_job(name: str, at: datetime, tz: ZoneInfo, now: datetime | None = None) -> dict[str, Any]:
+    """Run one job as of `at`; given the service clock's `now`, `at` may not be later (400)."""
     jobs = load_jobs()
     if name not in jobs:
         raise NotFound(f"no job named {name!r}; jobs: {', '.join(jobs)}")
+    if now is not None and at > now:
+        raise InvalidRequest(f"at {iso(at)} is later than the service clock ({iso(now)}): "
+                             "a job may not run ahead of the clock")
     job = jobs[name]
-    summary = logs.job_run(name, at, lambda: job.summary(job.run(Ctx(now=at, tz=tz, principal=SYSTEM), at)))
-    return {"job": name, "at": iso(at), "summary": summary}
+    summary, failed = logs.job_run(name, at, lambda: job.execute(Ctx(now=at, tz=tz, principal=SYSTEM), at))
+    return {"job": name, "at": iso(at), "summary": summary, "failed": failed}
 
 
 def due_runs(start: datetime, end: datetime) -> list[tuple[datetime, int, registry.Job]]:
@@ -64,10 +68,10 @@ def run_between(
                 out.append({"job": job.name, "at": iso(t), "summary": job.summary()})
             continue
         set_clock(t)
-        summary = job.run(ctx, t)
+        summary, failed = job.execute(ctx, t)
         worked = any(v for k, v in summary.items() if k not in IDLE)
-        if worked or job.listed_when_idle:
-            out.append({"job": job.name, "at": iso(t), "summary": job.summary(summary)})
+        if worked or job.listed_when_idle or failed:
+            out.append({"job": job.name, "at": iso(t), "summary": summary, **({"failed": failed} if failed else {})})
         if worked and job.affects is not None and targeted:
             stale = {job.name, *job.affects}
         elif worked or job.name in hints:

@@ -31,7 +31,7 @@ from chalicelib import logs
 logs.bind(request_id="req-1", route="POST /v1/accounts", account="acme")
 logging.getLogger("imbill.notify").warning("SES refused")
 logs.unbind("request_id", "route", "account")
-logs.job_run("expiry-warnings", datetime(2026, 8, 18, 1, tzinfo=UTC), lambda: {"warned": 2, "failed": 1})
+logs.job_run("expiry-warnings", datetime(2026, 8, 18, 1, tzinfo=UTC), lambda: ({"warned": 2}, 1))
 """
     env = {k: v for k, v in os.environ.items() if not k.startswith("IMBILL_")}
     env.update(AWS_LAMBDA_FUNCTION_NAME="imbill-test", IMBILL_STAGE="local")
@@ -42,7 +42,7 @@ logs.job_run("expiry-warnings", datetime(2026, 8, 18, 1, tzinfo=UTC), lambda: {"
     assert (warning["level"], warning["request_id"], warning["route"], warning["account"]) == (
         "WARNING", "req-1", "POST /v1/accounts", "acme")
     summary = next(entry for entry in lines if entry.get("summary"))
-    assert summary["job"] == "expiry-warnings" and summary["summary"] == {"warned": 2, "failed": 1}
+    assert summary["job"] == "expiry-warnings" and summary["summary"] == {"warned": 2} and summary["failed"] == 1
     assert summary["level"] == "WARNING" and "request_id" not in summary  # failed items: a warning
     metrics = [entry for entry in lines if "_aws" in entry]
     assert {m["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"] for m in metrics} >= {
