@@ -23,7 +23,7 @@ if str(ROOT) not in sys.path:
 
 STAGES = ("dev", "prod")
 DYNAMODB_ACTIONS = (
-    "BatchGetItem", "BatchWriteItem", "ConditionCheckItem", "DeleteItem", "GetItem", "PutItem", "Query",
+    "BatchGetItem", "BatchWriteItem", "ConditionCheckItem", "GetItem", "PutItem", "Query",
     "TransactGetItems", "TransactWriteItems", "UpdateItem",
 )
 EMAIL_ACTIONS = ("ses:SendEmail",)

@@ -12,10 +12,13 @@ import json
 import os
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 RECORDED: set[str] = set()
+_SINKS: list[set[str]] = []  # open recording() blocks
 _ROOT = Path(__file__).resolve().parents[1]
 CODE = (str(_ROOT / "chalicelib") + os.sep, str(_ROOT / "app.py"))
 # operator tooling in chalicelib, not run by the functions (tables come from CloudFormation)
@@ -46,9 +49,22 @@ def _record(event_name: str, params: dict[str, Any] | None = None, **kwargs: Any
     # event_name: before-parameter-build.<service>.<Operation>; the service id is the IAM prefix for ours
     if _caller_is_code():
         _, service, operation = event_name.split(".", 2)
-        RECORDED.add(f"{service}:{operation}")
+        actions = {f"{service}:{operation}"}
         for item in (params or {}).get("TransactItems", []):
-            RECORDED.update(f"{service}:{TRANSACT_ITEM_ACTIONS[kind]}" for kind in item)
+            actions.update(f"{service}:{TRANSACT_ITEM_ACTIONS[kind]}" for kind in item)
+        for sink in (RECORDED, *_SINKS):
+            sink.update(actions)
+
+
+@contextmanager
+def recording() -> Iterator[set[str]]:
+    """The actions the code performs inside the block (the run's record keeps them too)."""
+    sink: set[str] = set()
+    _SINKS.append(sink)
+    try:
+        yield sink
+    finally:
+        _SINKS.remove(sink)
 
 
 def install() -> None:

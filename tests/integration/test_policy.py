@@ -48,18 +48,17 @@ def test_every_service_allowed_is_called_and_every_call_is_allowed(store, ddb_en
 
     from chalicelib.api import auth
 
-    aws_actions.RECORDED.clear()
     boto3.client("ssm", region_name="us-east-1").put_parameter(
         Name=policy.secret_param("dev"), Value="k" * 40, Type="SecureString")
     monkeypatch.setenv("IMBILL_AUTH_SECRET_PARAM", policy.secret_param("dev"))
     config.reset_settings()
-    token = auth.mint_token("operator")  # the secret read from SSM
-    assert auth.decode(token, "k" * 40, time.time())["role"] == "operator"
-    api.ok("POST", "/v1/accounts", {"account_id": "pol", "email": "p@x.test", "phone": "+15550100"})
-    seed(1, 1)
-    assert runner.run_job("expiry-warnings", WARN_AT, ZoneInfo("UTC"))["summary"]["warned"] == 1  # SES + SNS
+    with aws_actions.recording() as recorded:
+        token = auth.mint_token("operator")  # the secret read from SSM
+        assert auth.decode(token, "k" * 40, time.time())["role"] == "operator"
+        api.ok("POST", "/v1/accounts", {"account_id": "pol", "email": "p@x.test", "phone": "+15550100"})
+        seed(1, 1)
+        assert runner.run_job("expiry-warnings", WARN_AT, ZoneInfo("UTC"))["summary"]["warned"] == 1  # SES + SNS
 
-    recorded = set(aws_actions.RECORDED)
     allowed = policy.allowed_actions()
     assert recorded <= allowed, f"not allowed: {sorted(recorded - allowed)}"
     assert services(allowed) - USED_BY_LAMBDA == services(recorded), "the policy allows a service never called"
