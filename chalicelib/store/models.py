@@ -77,7 +77,8 @@ def shared_connection() -> Connection:
     global _shared
     host, region = _Base.Meta.host, _Base.Meta.region
     if _shared is None or _shared.host != host or _shared.region != region:
-        _shared = Connection(region=region, host=host, max_retry_attempts=3)
+        # one pool for every model and transaction: room for a local server's concurrent clients
+        _shared = Connection(region=region, host=host, max_retry_attempts=3, max_pool_connections=64)
     return _shared
 
 
