@@ -12,7 +12,9 @@ PYTEST_ARGS ?=
 PYTEST_WORKERS ?= auto
 PYTEST := $(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup
 
-.PHONY: serve test test-moto test-ddblocal ddb-install lint bench
+STAGE ?= dev
+
+.PHONY: serve test test-moto test-ddblocal test-deploy ddb-install lint bench package
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +28,7 @@ serve: $(STAMP)
 	$(BIN)/imbill serve $(SERVE_ARGS)
 
 ## test: ruff + mypy, every test on moto, then the storage tests again on DynamoDB Local
-test: lint test-moto test-ddblocal
+test: lint test-moto test-ddblocal test-deploy
 
 # Tests marked `timed` assert wall-clock time: they run after the others, one at a time.
 test-moto: $(STAMP)
@@ -39,6 +41,14 @@ test-ddblocal: ddb-install
 		|| [ $$? -eq 5 ]
 	IMBILL_TEST_BACKEND=ddblocal $(BIN)/python -m pytest -q -m "(storage or ddblocal) and timed" $(PYTEST_ARGS) \
 		|| [ $$? -eq 5 ]
+
+## package: dist/$(STAGE)/template.json (one CloudFormation/SAM template) + deployment.zip (STAGE=dev|prod)
+package: $(STAMP)
+	$(BIN)/python infra/package.py --stage $(STAGE)
+
+## test-deploy: build the package, cfn-lint it, run the zip in a boto3-only virtualenv against moto
+test-deploy: $(STAMP)
+	IMBILL_TEST_DEPLOY=1 $(BIN)/python -m pytest -q -m deploy tests/deploy $(PYTEST_ARGS)
 
 ddb-install: $(STAMP)
 	$(BIN)/python -m chalicelib.local.ddblocal install

@@ -15,14 +15,36 @@ from chalicelib.jobs.runner import load_jobs, run_job
 from chalicelib.store.models import configure
 
 logs.configure()
-settings()  # refuses to start without IMBILL_AUTH_SECRET outside the local stage
+settings()  # validates every setting: a bad one refuses the start with one line (no secret needed)
 configure()
-app = Chalice(app_name="imbill")
+# configure_logs=False: Chalice would set the `imbill` logger (its app name, the parent of every
+# imbill.* logger) to ERROR and stop its propagation, dropping the project's warnings.
+app = Chalice(app_name="imbill", configure_logs=False)
 register(app)
+
+
+@app.middleware("http")
+def _request_log_context(event: Any, get_response: Any) -> Any:
+    ctx = event.context or {}
+    logs.bind(request_id=ctx.get("requestId"), route=f"{event.method} {ctx.get('resourcePath', event.path)}",
+              account=(event.uri_params or {}).get("account_id"))
+    try:
+        return get_response(event)
+    finally:
+        logs.unbind("request_id", "route", "account")
+
+
+@app.middleware("all")
+def _flush_metrics(event: Any, get_response: Any) -> Any:
+    try:
+        return get_response(event)
+    finally:
+        logs.flush()
 
 
 def _scheduled(name: str) -> Any:
     def handler(event: Any) -> dict[str, Any]:
+        logs.bind(request_id=getattr(event.context, "aws_request_id", None))
         return run_job(name, parse_instant(event.time), billing_zone())
 
     handler.__name__ = name.replace("-", "_")
@@ -33,4 +55,6 @@ for _job in load_jobs().values():
     s = _job.schedule
     cron = Cron(s.minute, "*" if s.hour is None else s.hour,
                 "*" if s.days is None else f"{min(s.days)}-{max(s.days)}", "*", "?", "*")
-    app.schedule(cron, name=_job.name.replace("-", "_"))(_scheduled(_job.name))
+    _name = _job.name.replace("-", "_")
+    # Lambda resolves each function's handler "app.<name>" as an attribute of this module
+    globals()[_name] = app.schedule(cron, name=_name)(_scheduled(_job.name))

@@ -63,14 +63,16 @@ def _use_local_credentials() -> None:
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 
 
-def _configure_local_env(ddb_port: int, test_clock: bool) -> None:
+def _configure_local_env(ddb_port: int, test_clock: bool | None) -> None:
     """The environment of a local server; must run before chalicelib.config.settings() is read."""
     from chalicelib.local.ddblocal import endpoint_url
 
     _use_local_credentials()
     os.environ["IMBILL_STAGE"] = CHALICE_STAGE
     os.environ["IMBILL_DYNAMODB_ENDPOINT"] = endpoint_url(ddb_port)
-    os.environ["IMBILL_TEST_CLOCK"] = "1" if test_clock else "0"
+    if test_clock is not None:  # the flag decides; else IMBILL_TEST_CLOCK as given (0 or 1), default on
+        os.environ["IMBILL_TEST_CLOCK"] = "1" if test_clock else "0"
+    os.environ.setdefault("IMBILL_TEST_CLOCK", "1")
     os.environ["IMBILL_NOTIFY"] = "local"
     # Anything else the local stage of .chalice/config.json sets (e.g. IMBILL_TIMEZONE), unless the
     # shell or a flag above already decided it.
@@ -154,7 +156,9 @@ def serve(
     ddb_port: Annotated[
         int | None, typer.Option(help="Port of DynamoDB Local (default: a free port).", show_default=False)
     ] = None,
-    test_clock: Annotated[bool, typer.Option(help="Serve /v1/test/clock (IMBILL_TEST_CLOCK).")] = True,
+    test_clock: Annotated[
+        bool | None, typer.Option(help="Serve /v1/test/clock (default: IMBILL_TEST_CLOCK, else on).")
+    ] = None,
     engine: Annotated[str, typer.Option(hidden=True)] = SERVE_ENGINE,
 ) -> None:
     """Serve the API on http://HOST:PORT backed by DynamoDB Local (persisted in --data-dir)."""
@@ -314,8 +318,46 @@ def jobs_run(
         raise _fail(exc.message, code=2) from exc
 
 
+def explain(exc: BaseException) -> str | None:
+    """One line for the failures an operator meets (no credentials, no endpoint, a bad setting),
+    found anywhere in the exception's chain; None for anything else (a bug: keep the traceback)."""
+    from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError, NoRegionError
+
+    from chalicelib.config import ConfigError
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ConfigError):
+            return str(current)
+        if isinstance(current, NoCredentialsError):
+            return ("no AWS credentials: set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, or point "
+                    "IMBILL_DYNAMODB_ENDPOINT at a local DynamoDB (`imbill ddb-local`)")
+        if isinstance(current, NoRegionError):
+            return "no AWS region: set AWS_DEFAULT_REGION"
+        if isinstance(current, EndpointConnectionError):
+            return (f"cannot reach {current.kwargs.get('endpoint_url', 'the endpoint')}: is DynamoDB Local running "
+                    "(`imbill ddb-local`), or IMBILL_DYNAMODB_ENDPOINT wrong?")
+        if isinstance(current, ClientError):
+            err = current.response.get("Error", {})
+            return f"AWS refused {current.operation_name}: {err.get('Code')}: {err.get('Message')}"
+        current = current.__cause__ or current.__context__ or getattr(current, "cause", None)
+    return None
+
+
 def main() -> None:
-    cli()
+    # imbill.* records reach the root's handlers (`serve` configures them) and are not printed by
+    # logging's last resort otherwise: a command's outcome is its own output or one error line
+    logging.getLogger("imbill").addHandler(logging.NullHandler())
+    try:
+        cli()
+    except Exception as exc:  # noqa: BLE001 - an operator's mistake is one line, a bug keeps its traceback
+        line = explain(exc)
+        if line is None:
+            raise
+        typer.secho(f"error: {line}", fg=typer.colors.RED, err=True)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

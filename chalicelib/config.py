@@ -1,55 +1,129 @@
-"""Settings read once from the environment (the only place that reads os.environ)."""
+"""Settings read once from the environment (the only place that reads os.environ), validated at start.
+
+Every setting is checked when the service starts (``app.py`` calls :func:`settings` at import), and
+a bad one refuses the start with ONE line naming the variable (:class:`ConfigError`), instead of a
+server whose every request is a 500. The auth secret is never needed to build or import the app: in
+``dev``/``prod`` it is an SSM Parameter Store SecureString named by ``IMBILL_AUTH_SECRET_PARAM``,
+read at first use and cached (:func:`auth_secret`); locally ``IMBILL_AUTH_SECRET`` (or a dev default).
+"""
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass
+import sys
 from functools import lru_cache
+from typing import Any, Literal
+from urllib.parse import urlparse
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET = "imbill-local-dev-secret-not-for-production"
+MIN_SECRET_BYTES = 32  # HS256 key: at least the hash's output size outside `local`
+SECRET_MAX_AGE_S = 300  # a rotated SSM secret is picked up within five minutes
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "0.0.0.0", "host.docker.internal")
 
 
 class ConfigError(RuntimeError):
-    """The service cannot start with this configuration."""
+    """The service cannot start with this configuration (the message is one line)."""
 
 
-@dataclass(frozen=True)
-class Settings:
-    stage: str
-    auth_secret: str
-    timezone: str
-    test_clock: bool
-    table_prefix: str
-    dynamodb_endpoint: str | None
-    region: str
-    notify: str  # "aws" (SES/SNS) or "local" (outbox only)
-    email_from: str
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="IMBILL_", frozen=True, extra="ignore")
 
-    @staticmethod
-    def from_env() -> Settings:
-        stage = os.environ.get("IMBILL_STAGE", "local")
-        secret = os.environ.get("IMBILL_AUTH_SECRET", "")
-        if not secret:
-            if stage != "local":
-                raise ConfigError(f"IMBILL_AUTH_SECRET must be set in stage {stage!r}")
-            secret = DEV_SECRET
-        return Settings(
-            stage=stage,
-            auth_secret=secret,
-            timezone=os.environ.get("IMBILL_TIMEZONE", "UTC"),
-            test_clock=os.environ.get("IMBILL_TEST_CLOCK", "0") == "1",
-            table_prefix=os.environ.get("IMBILL_TABLE_PREFIX", f"imbill-{stage}-"),
-            dynamodb_endpoint=os.environ.get("IMBILL_DYNAMODB_ENDPOINT") or None,
-            region=os.environ.get("AWS_DEFAULT_REGION", os.environ.get("AWS_REGION", "us-east-1")),
-            notify=os.environ.get("IMBILL_NOTIFY", "aws"),
-            email_from=os.environ.get("IMBILL_EMAIL_FROM", "billing@imbill.example.com"),
-        )
+    stage: str = Field("local", pattern=r"^[a-z][a-z0-9-]{0,20}$")
+    auth_secret: str | None = Field(None, repr=False)  # IMBILL_AUTH_SECRET: local use, or an explicit override
+    auth_secret_param: str | None = None  # IMBILL_AUTH_SECRET_PARAM: SSM SecureString name (dev/prod)
+    timezone: str = "UTC"
+    test_clock: bool = False
+    table_prefix: str = ""  # default imbill-<stage>-
+    dynamodb_endpoint: str | None = None
+    region: str = Field("us-east-1", validation_alias=AliasChoices("AWS_DEFAULT_REGION", "AWS_REGION"))
+    notify: Literal["aws", "local"] = "aws"  # default "local" when the store is a local endpoint
+    email_from: str = Field("billing@imbill.example.com", pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _defaults(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            data = {k: v for k, v in data.items() if v != ""}  # an empty variable means "unset"
+            data.setdefault("table_prefix", f"imbill-{data.get('stage', 'local')}-")
+            if data.get("dynamodb_endpoint"):
+                data.setdefault("notify", "local")
+        return data
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r} (an IANA name such as Europe/Berlin)") from None
+        return value
+
+    @model_validator(mode="after")
+    def _stage_rules(self) -> Settings:
+        if self.stage != "local":
+            if self.test_clock:
+                raise ValueError(f"IMBILL_TEST_CLOCK=1 is only allowed in stage 'local', not {self.stage!r}")
+            if not self.auth_secret and not self.auth_secret_param:
+                raise ValueError(f"stage {self.stage!r} needs IMBILL_AUTH_SECRET_PARAM (an SSM SecureString name)")
+            if self.auth_secret:
+                check_secret(self.auth_secret, self.stage)
+        if self.notify == "aws" and self.dynamodb_endpoint and _is_local(self.dynamodb_endpoint):
+            raise ValueError("IMBILL_NOTIFY=aws with a local IMBILL_DYNAMODB_ENDPOINT would send real e-mail "
+                             "and SMS about local data; use IMBILL_NOTIFY=local")
+        return self
+
+
+def _is_local(url: str) -> bool:
+    return (urlparse(url).hostname or "") in LOCAL_HOSTS
+
+
+def check_secret(secret: str, stage: str) -> str:
+    if stage != "local" and len(secret.encode()) < MIN_SECRET_BYTES:
+        raise ConfigError(f"the auth secret of stage {stage!r} is {len(secret.encode())} bytes; "
+                          f"at least {MIN_SECRET_BYTES} are required")
+    return secret
+
+
+def _one_line(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        loc = err.get("loc") or ()
+        name = f"IMBILL_{str(loc[0]).upper()}" if loc else ""
+        if name == "IMBILL_REGION":
+            name = "AWS_DEFAULT_REGION"
+        msg = str(err.get("msg", "")).removeprefix("Value error, ")
+        parts.append(f"{name}: {msg}" if name else msg)
+    return "invalid configuration: " + "; ".join(parts)
 
 
 @lru_cache(maxsize=1)
 def settings() -> Settings:
-    return Settings.from_env()
+    try:
+        return Settings()  # type: ignore[call-arg]  # every field comes from the environment
+    except ValidationError as exc:
+        raise ConfigError(_one_line(exc)) from None
 
 
 def reset_settings() -> None:
+    """Read the environment again (and the secret, if it was cached from SSM)."""
     settings.cache_clear()
+    parameters = sys.modules.get("aws_lambda_powertools.utilities.parameters")
+    if parameters is not None:
+        parameters.clear_caches()
+
+
+def auth_secret() -> str:
+    """The HS256 key: IMBILL_AUTH_SECRET if set, else the SSM SecureString IMBILL_AUTH_SECRET_PARAM
+    (fetched on first use, cached SECRET_MAX_AGE_S by Powertools), else the local dev secret."""
+    s = settings()
+    if s.auth_secret:
+        return s.auth_secret
+    if s.auth_secret_param:
+        from aws_lambda_powertools.utilities.parameters import get_parameter
+
+        value = get_parameter(s.auth_secret_param, decrypt=True, max_age=SECRET_MAX_AGE_S)
+        return check_secret(str(value), s.stage)
+    return DEV_SECRET

@@ -287,10 +287,72 @@ def report(n: int) -> str:
     return "\n".join(lines)
 
 
+def cold_start(repeat: int = 5) -> str:
+    """`import app` against the bare import of its libraries, and the first purchase of a fresh
+    process (before: one botocore session per model, as PynamoDB does; after: one shared), each in
+    a fresh interpreter, the store a moto server in this process so that moto is not in the child's."""
+    import json
+    import statistics
+    import subprocess
+
+    from moto.server import ThreadedMotoServer
+
+    from chalicelib import config
+    from chalicelib.local.ddblocal import free_port
+    from chalicelib.store.tables import create_tables
+
+    child = str(ROOT / "scripts" / "cold_start_child.py")
+    import logging
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    url = f"http://127.0.0.1:{port}"
+    env = {k: v for k, v in os.environ.items() if k != "IMBILL_DYNAMODB_ENDPOINT"}
+    env.update(AWS_ENDPOINT_URL=url, IMBILL_TABLE_PREFIX="cold-", AWS_LAMBDA_FUNCTION_NAME="imbill-cold")
+
+    def run(*args: str) -> dict[str, float]:
+        out = subprocess.run([sys.executable, child, *args], capture_output=True, text=True, env=env, check=True)
+        data: dict[str, float] = json.loads(out.stdout.splitlines()[-1])
+        return data
+
+    try:
+        libs = [run("libs") for _ in range(repeat)]
+        apps = [run("app") for _ in range(repeat)]
+        rows = {}
+        for label, flag in (("per-model sessions (before)", "--per-model-connections"), ("one shared session", "")):
+            samples = []
+            for i in range(3):
+                env["IMBILL_TABLE_PREFIX"] = f"cold{i}{len(flag)}-"
+                os.environ.update(IMBILL_DYNAMODB_ENDPOINT=url, IMBILL_TABLE_PREFIX=env["IMBILL_TABLE_PREFIX"])
+                config.reset_settings()
+                create_tables()
+                samples.append(run("purchase", *([flag] if flag else [])))
+            rows[label] = samples
+    finally:
+        os.environ.pop("IMBILL_DYNAMODB_ENDPOINT", None)
+        config.reset_settings()
+        server.stop()
+    med = statistics.median
+    lib_s, app_s = med(r["import_s"] for r in libs), med(r["import_s"] for r in apps)
+    lib_rss, app_rss = med(r["peak_rss_mib"] for r in libs), med(r["peak_rss_mib"] for r in apps)
+    lines = ["", "cold start (fresh interpreter each; medians)",
+             f"  bare import of the libraries  {lib_s * 1000:7.0f} ms   peak RSS {lib_rss:5.0f} MiB",
+             f"  import app                    {app_s * 1000:7.0f} ms   peak RSS {app_rss:5.0f} MiB"
+             f"   ratio {app_s / lib_s:.2f} (goal <= 1.3)"]
+    for label, samples in rows.items():
+        lines.append(f"  first purchase, {label:27} {med(r['first_purchase_s'] for r in samples) * 1000:6.0f} ms"
+                     f" (CPU {med(r['first_purchase_cpu_s'] for r in samples) * 1000:5.0f} ms)"
+                     f"   peak RSS {med(r['peak_rss_mib'] for r in samples):5.0f} MiB (goal < 80)")
+    return "\n".join(lines)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=100, help="items per operation / due apps per job (default 100)")
     parser.add_argument("--settle", type=int, default=2000, help="accounts billed by the settlement run")
+    parser.add_argument("--cold-only", action="store_true", help="only the cold-start measurements")
     parser.add_argument("--hot-clients", default="1,8,32", help="client counts of the hot-account section")
     parser.add_argument("--hot-purchases", type=int, default=25, help="purchases per client (hot account)")
     parser.add_argument("--hot-only", action="store_true", help="run only the hot-account section")
@@ -300,6 +362,9 @@ def main() -> int:
     if args.only_year:
         bench_year()
         print(report(args.n))
+        return 0
+    if args.cold_only:
+        print(cold_start())
         return 0
     hot = bench_hot_account([int(c) for c in args.hot_clients.split(",")], args.hot_purchases)
     if args.hot_only:
@@ -319,6 +384,7 @@ def main() -> int:
     print(report(args.n))
     print()
     print(hot)
+    print(cold_start())
     return 0
 
 

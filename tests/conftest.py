@@ -55,7 +55,18 @@ def _share_botocore_session() -> None:
     pynamodb_base.get_session = get_session  # type: ignore[assignment]
 
 
+from tests import aws_actions  # noqa: E402
+
+aws_actions.install()  # before any botocore session: records every action for the policy check
 _share_botocore_session()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    aws_actions.start_run(config)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    aws_actions.session_finish(session)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -12,7 +12,7 @@ import json
 import time
 from typing import Any
 
-from chalicelib.config import settings
+from chalicelib.config import auth_secret
 from chalicelib.domain.errors import Unauthorized
 from chalicelib.services.context import Principal
 
@@ -62,13 +62,13 @@ def mint_token(role: str, account_id: str | None = None, *, ttl_seconds: int = 8
         raise ValueError("a customer token needs --account")
     # token lifetimes are real time, not billing time: the wall clock is right here
     claims = {"sub": account_id or role, "role": role, "exp": int(time.time()) + ttl_seconds}
-    return encode(claims, settings().auth_secret)
+    return encode(claims, auth_secret())
 
 
 def principal_from_header(header: str | None) -> Principal:
     if not header or not header.startswith("Bearer "):
         raise Unauthorized("an Authorization: Bearer <JWT> header is required")
-    claims = decode(header[len("Bearer ") :].strip(), settings().auth_secret, time.time())
+    claims = decode(header[len("Bearer ") :].strip(), auth_secret(), time.time())
     role = claims.get("role")
     if role not in ROLES:
         raise Unauthorized("invalid token: unknown role")

@@ -41,6 +41,7 @@ class RouteDoc:
 
 
 ROUTES: list[RouteDoc] = []
+OPERATION_IDS: dict[tuple[str, str], str] = {}  # (method, path) -> the handler's name, camelCased
 
 
 @lru_cache(maxsize=1)
@@ -172,6 +173,8 @@ def route(
     ROUTES.append(RouteDoc(method, path, summary, body, answer, status, public, query, roles, idempotent, errors))
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        head, *rest = fn.__name__.split("_")
+        OPERATION_IDS[(method, path)] = head + "".join(w.capitalize() for w in rest)
         @wraps(fn)
         def handler(**params: Any) -> Response:
             request = bp.current_request

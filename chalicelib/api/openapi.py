@@ -13,7 +13,7 @@ from chalice import Blueprint
 from pydantic import BaseModel
 
 from chalicelib.api import schemas as s
-from chalicelib.api.http import IDEMPOTENCY_KEY, MAX_BODY, ROUTES, Call, RouteDoc, route
+from chalicelib.api.http import IDEMPOTENCY_KEY, MAX_BODY, OPERATION_IDS, ROUTES, Call, RouteDoc, route
 from chalicelib.jobs.runner import load_jobs
 
 bp = Blueprint(__name__)
@@ -85,7 +85,7 @@ def error_statuses(r: RouteDoc) -> list[int]:
 
 
 def _operation(r: RouteDoc, components: dict[str, Any], error_ref: dict[str, Any]) -> dict[str, Any]:
-    op: dict[str, Any] = {"summary": r.summary, "operationId": f"{r.method.lower()}{r.path}", "responses": {}}
+    op: dict[str, Any] = {"summary": r.summary, "operationId": OPERATION_IDS[(r.method, r.path)], "responses": {}}
     params = [_path_param(p.strip("{}")) for p in r.path.split("/") if p.startswith("{")]
     params += [{"name": q, "in": "query", "required": False, "schema": QUERY_PARAMS[q]} for q in r.query]
     if r.idempotent:

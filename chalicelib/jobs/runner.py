@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from chalicelib import logs
 from chalicelib.domain.calendar import iso
 from chalicelib.domain.errors import InvalidRequest, NotFound
 from chalicelib.jobs import registry
@@ -49,8 +50,9 @@ def run_job(name: str, at: datetime, tz: ZoneInfo, now: datetime | None = None,
             seen[2] = time.monotonic()
             log.info("job %s at %s: %d requests, %.0f s", name, iso(at), seen[0], seen[2] - seen[1])
 
+    job = jobs[name]
     with watch.requests_seen(progress):
-        summary, failed = jobs[name].execute(Ctx(now=at, tz=tz, principal=SYSTEM), at)
+        summary, failed = logs.job_run(name, at, lambda: job.execute(Ctx(now=at, tz=tz, principal=SYSTEM), at))
     return {"job": name, "at": iso(at), "summary": summary, "failed": failed}
 
 

@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 
 from pynamodb.transactions import TransactWrite
 
+from chalicelib import logs
 from chalicelib.domain.money import Cents
 from chalicelib.store.models import AccountModel, LedgerModel
+from chalicelib.store.uow import Tx
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,8 @@ def post(
         )
         tx.save(entry, condition=LedgerModel.seq.does_not_exist())
         entries.append(entry)
+        if isinstance(tx, Tx):  # counted once committed (bills posted, purchases, refunds, top-ups)
+            tx.after_commit.append(partial(logs.money_moved, move.kind, move.cash, move.gift))
     if then is not None:
         then(acct)
     save_account(tx, acct)

@@ -17,26 +17,31 @@ from chalicelib.store import models
 T = TypeVar("T")
 Item = TypeVar("Item")
 
-_connection: Connection | None = None
-_connection_key: tuple[str | None, str] | None = None
-
-
 def connection() -> Connection:
-    global _connection, _connection_key
-    key = (models.AccountModel.Meta.host, models.AccountModel.Meta.region)
-    if _connection is None or _connection_key != key:
-        _connection = Connection(region=key[1], host=key[0], max_retry_attempts=3)
-        _connection_key = key
-    return _connection
+    """The models' shared connection: transactions use the same botocore client as every model."""
+    return models.shared_connection()
 
 
 def reset_connection() -> None:
-    global _connection
-    _connection = None
+    models.reset_shared_connection()
+
+
+class Tx(TransactWrite):
+    """A TransactWrite that runs `after_commit` callbacks (metrics of the moves) once it committed."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.after_commit: list[Callable[[], None]] = []
+
+    def _commit(self) -> Any:
+        result = super()._commit()
+        for fn in self.after_commit:
+            fn()
+        return result
 
 
 def write() -> TransactWrite:
-    return TransactWrite(connection=connection())
+    return Tx(connection=connection())
 
 
 def read() -> TransactGet:

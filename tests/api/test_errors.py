@@ -9,7 +9,7 @@ import time
 
 import jwt
 
-from chalicelib.config import settings
+from chalicelib.config import auth_secret
 from tests.helpers import assert_error
 
 
@@ -120,7 +120,7 @@ def test_tampered_next_token_is_400_not_500(api, acme):
 
 # ------------------------------------------------------------------ 401 unauthorized
 def test_missing_or_bad_token_is_401(api, acme):
-    secret = settings().auth_secret
+    secret = auth_secret()
     future = int(time.time()) + 3600
     bad_tokens = [
         "Bearer",

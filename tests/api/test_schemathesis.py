@@ -59,10 +59,10 @@ def _request(url: str, method: str = "GET", body: Any = None, token: str | None 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    from chalicelib.config import settings
+    from chalicelib.config import auth_secret
 
     port, ddb_port = _free_port(), _free_port()
-    env = {**os.environ, "IMBILL_AUTH_SECRET": settings().auth_secret, "IMBILL_NOTIFY": "local",
+    env = {**os.environ, "IMBILL_AUTH_SECRET": auth_secret(), "IMBILL_NOTIFY": "local",
            "IMBILL_TABLE_PREFIX": "st-", "IMBILL_TEST_CLOCK": "1"}
     env.pop("IMBILL_DYNAMODB_ENDPOINT", None)
     log = (tmp_path_factory.mktemp("serve") / "serve.log").open("w")

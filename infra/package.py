@@ -1,0 +1,276 @@
+"""Build the deployable artefact of a stage: ONE CloudFormation (SAM) template and the code zip.
+
+    python infra/package.py --stage dev [--out dist]     # or: make package STAGE=dev
+
+writes ``dist/<stage>/template.json`` and ``dist/<stage>/deployment.zip`` (+ ``requirements.lock``):
+
+1. Runtime dependencies: ``[project] dependencies`` of pyproject.toml (the one source of truth)
+   and what they require, pinned to the versions this environment resolved, minus what the Lambda
+   runtime provides and what only the operator CLI needs (``[tool.imbill.lambda]``). They are
+   installed as manylinux wheels for the Lambda platform into Chalice's ``vendor/``; nothing
+   test-only can enter: moto, pytest... are not runtime dependencies.
+2. ``chalice package`` of a clean copy of app.py, chalicelib/ and .chalice/ (the stage's policy
+   file: autogen_policy is off).
+3. Merged into Chalice's template: every table and index (infra/tables.py, from the models), the
+   jobs' dead-letter queue, log groups with retention, an alarm topic and alarms (job failures,
+   dead-letter queue depth, API 5xx, Lambda errors), and API Gateway responses in the contract's
+   error shape.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import py_compile
+import shutil
+import subprocess
+import sys
+import tomllib
+import zipfile
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from infra.policy import dead_letter_queue  # noqa: E402
+from infra.tables import load_schemas, logical_id, table_resource  # noqa: E402
+
+PYTHON_VERSION = "3.11"
+PLATFORMS = {"x86_64": "manylinux2014_x86_64", "arm64": "manylinux2014_aarch64"}
+MARKERS = {"python_version": PYTHON_VERSION, "python_full_version": f"{PYTHON_VERSION}.0",
+           "sys_platform": "linux", "platform_system": "Linux", "os_name": "posix",
+           "implementation_name": "cpython", "platform_python_implementation": "CPython", "extra": ""}
+LOG_RETENTION_DAYS = {"dev": 14, "prod": 90}
+JOB_TIMEOUT_S = 900
+# Tables whose changes a stream handler reads (the console's view): give each NEW_AND_OLD_IMAGES.
+# Empty while no function consumes a stream; add a table's base name here together with the handler.
+STREAM_TABLES: tuple[str, ...] = ()
+ERROR_TEMPLATE = '{"error": {"code": "%s", "message": "%s"}}'
+NO_ROUTE = (404, "not_found", "no route for $context.httpMethod $context.path")
+DENIED = (403, "forbidden", "access denied")
+THROTTLED = (429, "throttled", "too many requests: retry later")
+GATEWAY_RESPONSES = {  # API Gateway's own answers, in the contract's error shape (no token echoed)
+    # REST APIs answer an unknown path (and an unknown method) as a missing token: a 404 here
+    "MISSING_AUTHENTICATION_TOKEN": NO_ROUTE,
+    "RESOURCE_NOT_FOUND": NO_ROUTE,
+    "UNAUTHORIZED": (401, "unauthorized", "a valid Authorization: Bearer <JWT> header is required"),
+    "ACCESS_DENIED": DENIED,
+    "INVALID_API_KEY": DENIED,
+    "EXPIRED_TOKEN": (401, "unauthorized", "the token has expired"),
+    "INVALID_SIGNATURE": (401, "unauthorized", "invalid request signature"),
+    "THROTTLED": THROTTLED,
+    "QUOTA_EXCEEDED": THROTTLED,
+    "REQUEST_TOO_LARGE": (413, "payload_too_large", "the request body is over the size limit"),
+    "BAD_REQUEST_BODY": (400, "invalid_request", "the request body is not valid"),
+    "BAD_REQUEST_PARAMETERS": (400, "invalid_request", "the request parameters are not valid"),
+    "UNSUPPORTED_MEDIA_TYPE": (415, "unsupported_media_type", "the body must be JSON"),
+    "INTEGRATION_TIMEOUT": (504, "timeout", "the request took too long; it may have completed, retry with "
+                                            "the same Idempotency-Key"),
+    "DEFAULT_4XX": (None, "invalid_request", "the request was refused by the API gateway"),
+    "DEFAULT_5XX": (None, "internal_error", "internal error"),
+}
+
+
+# ---------------------------------------------------------------- dependencies
+def _pyproject() -> dict[str, Any]:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())
+
+
+def _closure(roots: list[str]) -> dict[str, str]:
+    """Every distribution `roots` need (markers for the Lambda platform), canonical name -> version."""
+    out: dict[str, str] = {}
+    todo = list(roots)
+    while todo:
+        req = Requirement(todo.pop())
+        if req.marker is not None and not req.marker.evaluate(MARKERS):
+            continue
+        name = canonicalize_name(req.name)
+        if name in out:
+            continue
+        dist = metadata.distribution(req.name)
+        out[name] = dist.version
+        todo += [r for r in dist.requires or [] if "extra ==" not in r]
+    return out
+
+
+def runtime_requirements() -> list[str]:
+    """Pinned `name==version` lines of what the zip must carry."""
+    project = _pyproject()
+    cfg = project["tool"]["imbill"]["lambda"]
+    skip = {canonicalize_name(n) for n in cfg["provided_by_runtime"] + cfg["not_in_lambda"]}
+    roots = [r for r in project["project"]["dependencies"] if canonicalize_name(Requirement(r).name) not in skip]
+    provided = _closure([r for r in project["project"]["dependencies"]
+                         if canonicalize_name(Requirement(r).name) in set(map(canonicalize_name,
+                                                                                  cfg["provided_by_runtime"]))])
+    needed = _closure(roots)
+    return sorted(f"{n}=={v}" for n, v in needed.items() if n not in provided)
+
+
+def install_dependencies(lines: list[str], target: Path, arch: str) -> None:
+    lock = target.parent.parent / "requirements.lock"
+    lock.write_text("\n".join(lines) + "\n")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps",
+         "--only-binary=:all:", "--platform", PLATFORMS[arch], "--python-version", PYTHON_VERSION,
+         "--implementation", "cp", "--target", str(target), "-r", str(lock)],
+        check=True,
+    )
+    for junk in list(target.rglob("__pycache__")) + list(target.glob("bin")):
+        shutil.rmtree(junk, ignore_errors=True)
+    precompile(target)
+
+
+def precompile(folder: Path) -> None:
+    """/var/task is read-only: without bytecode in the zip every cold start compiles the code again.
+    Unchecked-hash .pyc files (the zip's mtimes do not matter), made by this Python 3.11."""
+    import compileall
+
+    compileall.compile_dir(folder, quiet=2, workers=0, invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+
+
+# ---------------------------------------------------------------- chalice
+def stage_project(build: Path, arch: str) -> Path:
+    project = build / "project"
+    shutil.rmtree(project, ignore_errors=True)
+    project.mkdir(parents=True)
+    shutil.copy2(ROOT / "app.py", project / "app.py")
+    shutil.copytree(ROOT / "chalicelib", project / "chalicelib",
+                    ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "cli.py", "local"))
+    precompile(project / "chalicelib")
+    (project / ".chalice").mkdir()
+    for f in (ROOT / ".chalice").glob("*.json"):
+        shutil.copy2(f, project / ".chalice" / f.name)
+    install_dependencies(runtime_requirements(), project / "vendor", arch)
+    return project
+
+
+def chalice_package(project: Path, stage: str, out: Path) -> dict[str, Any]:
+    shutil.rmtree(out, ignore_errors=True)
+    # chalice imports the app with the stage's environment (.chalice/config.json) over this one:
+    # nothing of the builder's IMBILL_* settings may leak in, and no secret or credential is needed
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("IMBILL_", "AWS_"))}
+    env["AWS_DEFAULT_REGION"] = "us-east-1"
+    chalice = Path(sys.executable).parent / "chalice"
+    subprocess.run([str(chalice), "package", "--stage", stage, "--template-format", "json", str(out)],
+                   cwd=project, env=env, check=True, stdout=subprocess.DEVNULL)
+    sam: dict[str, Any] = json.loads((out / "sam.json").read_text())
+    return sam
+
+
+# ---------------------------------------------------------------- the template
+def _alarm(description: str, namespace: str, metric: str, dims: dict[str, Any], stat: str = "Sum",
+           period: int = 300, threshold: float = 1) -> dict[str, Any]:
+    return {"Type": "AWS::CloudWatch::Alarm", "Properties": {
+        "AlarmDescription": description, "Namespace": namespace, "MetricName": metric,
+        "Dimensions": [{"Name": k, "Value": v} for k, v in dims.items()], "Statistic": stat,
+        "Period": period, "EvaluationPeriods": 1, "Threshold": threshold,
+        "ComparisonOperator": "GreaterThanOrEqualToThreshold", "TreatMissingData": "notBreaching",
+        "AlarmActions": [{"Ref": "AlarmTopic"}], "OKActions": [{"Ref": "AlarmTopic"}]}}
+
+
+def _gateway_responses() -> dict[str, Any]:
+    out = {}
+    for kind, (status, code, message) in GATEWAY_RESPONSES.items():
+        entry: dict[str, Any] = {
+            "responseTemplates": {"application/json": ERROR_TEMPLATE % (code, message)},
+            "responseParameters": {"gatewayresponse.header.Content-Type": "'application/json'"},
+        }
+        if status is not None:
+            entry["statusCode"] = status
+        out[kind] = entry
+    return out
+
+
+def merge(sam: dict[str, Any], stage: str) -> dict[str, Any]:
+    res: dict[str, Any] = sam["Resources"]
+    functions = [k for k, v in res.items() if v["Type"] == "AWS::Serverless::Function"]
+    jobs = [k for k in functions if "Events" in res[k]["Properties"]]
+    res["AlarmTopic"] = {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": f"imbill-{stage}-alarms"}}
+    res["JobsDeadLetterQueue"] = {"Type": "AWS::SQS::Queue", "Properties": {
+        "QueueName": dead_letter_queue(stage), "MessageRetentionPeriod": 1209600, "SqsManagedSseEnabled": True}}
+    res["JobsDeadLetterAlarm"] = _alarm(
+        "A scheduled job invocation failed after Lambda's retries: its event is in the dead-letter queue",
+        "AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": {"Fn::GetAtt": ["JobsDeadLetterQueue",
+                                                                                       "QueueName"]}},
+        stat="Maximum")
+    for fn in functions:
+        props = res[fn]["Properties"]
+        res[f"{fn}LogGroup"] = {"Type": "AWS::Logs::LogGroup", "DeletionPolicy": "Delete",
+                                "UpdateReplacePolicy": "Delete", "Properties": {
+                                    "LogGroupName": {"Fn::Sub": f"/aws/lambda/${{{fn}}}"},
+                                    "RetentionInDays": LOG_RETENTION_DAYS.get(stage, 30)}}
+        res[f"{fn}ErrorsAlarm"] = _alarm(f"{fn}: an invocation raised (see its log group)", "AWS/Lambda",
+                                         "Errors", {"FunctionName": {"Ref": fn}})
+        if fn in jobs:
+            job = _job_name(res[fn])
+            props["Timeout"] = JOB_TIMEOUT_S
+            props["DeadLetterQueue"] = {"Type": "SQS", "TargetArn": {"Fn::GetAtt": ["JobsDeadLetterQueue", "Arn"]}}
+            res[f"{fn}ItemsFailedAlarm"] = _alarm(
+                f"job {job}: items failed (they stay due; the next run retries them)", "imbill",
+                "JobItemsFailed", {"service": "imbill", "job": job}, period=3600)
+    api = res["RestAPI"]["Properties"]
+    api["Name"] = f"imbill-{stage}"
+    api["DefinitionBody"]["x-amazon-apigateway-gateway-responses"] = _gateway_responses()
+    res["Api5xxAlarm"] = _alarm("The API answered 5xx", "AWS/ApiGateway", "5XXError",
+                                {"ApiName": f"imbill-{stage}", "Stage": api["StageName"]})
+    for name, schema in load_schemas().items():
+        table = table_resource(name, schema)
+        table["Properties"]["TableName"] = f"imbill-{stage}-{name}"
+        if name in STREAM_TABLES:
+            table["Properties"]["StreamSpecification"] = {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+        res[logical_id(name)] = table
+    sam["Description"] = f"imbill, stage {stage}: API, scheduled jobs, tables, alarms (infra/package.py)"
+    sam["Outputs"]["AlarmTopicArn"] = {"Value": {"Ref": "AlarmTopic"},
+                                       "Description": "subscribe the on-call address here"}
+    sam["Outputs"]["JobsDeadLetterQueueUrl"] = {"Value": {"Ref": "JobsDeadLetterQueue"}}
+    return sam
+
+
+def _job_name(resource: dict[str, Any]) -> str:
+    """The job a scheduled function runs: its Chalice handler name app.<job_with_underscores>."""
+    return str(resource["Properties"]["Handler"]).split(".", 1)[1].replace("_", "-")
+
+
+# ---------------------------------------------------------------- main
+def build(stage: str, out_root: Path) -> Path:
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
+    if stage not in config["stages"] or stage == "local":
+        raise SystemExit(f"unknown deploy stage {stage!r}; one of: "
+                         f"{', '.join(s for s in config['stages'] if s != 'local')}")
+    arch = config["stages"][stage].get("lambda_architecture", config.get("lambda_architecture", "x86_64"))
+    build_dir = ROOT / "build" / stage
+    project = stage_project(build_dir, arch)
+    sam = chalice_package(project, stage, build_dir / "chalice-out")
+    out = out_root / stage
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    shutil.copy2(build_dir / "chalice-out" / "deployment.zip", out / "deployment.zip")
+    shutil.copy2(build_dir / "requirements.lock", out / "requirements.lock")
+    (out / "template.json").write_text(json.dumps(merge(sam, stage), indent=2) + "\n")
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--stage", default="dev")
+    parser.add_argument("--out", type=Path, default=ROOT / "dist")
+    args = parser.parse_args(argv)
+    out = build(args.stage, args.out)
+    zip_path = out / "deployment.zip"
+    with zipfile.ZipFile(zip_path) as z:
+        unpacked = sum(i.file_size for i in z.infolist())
+    print(f"{out}/template.json, {zip_path.name} {zip_path.stat().st_size / 2**20:.1f} MiB "
+          f"({unpacked / 2**20:.1f} MiB unpacked), {len((out / 'requirements.lock').read_text().split())} "
+          f"pinned dependencies")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,101 @@
+"""The functions' IAM policy per stage (least privilege), written to .chalice/policy-<stage>.json.
+
+    python infra/policy.py            # (re)write .chalice/policy-dev.json and policy-prod.json
+    python infra/policy.py --check    # exit 1 if a checked-in policy is stale
+
+Exactly: the DynamoDB item actions the code performs on the stage's tables and their indexes, SES
+send (e-mail), SNS publish (SMS), reading the stage's auth secret from SSM, and writing logs. No
+table administration (CloudFormation creates the tables), no queue (the outbox is a table; there is
+no SQS queue to allow). tests/aws_actions.py fails the test run if the code performs an action not
+listed here; tests/integration/test_policy.py fails if a service listed here is never called.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+STAGES = ("dev", "prod")
+DYNAMODB_ACTIONS = (
+    "BatchGetItem", "BatchWriteItem", "ConditionCheckItem", "GetItem", "PutItem", "Query",
+    "TransactGetItems", "TransactWriteItems", "UpdateItem",
+)
+EMAIL_ACTIONS = ("ses:SendEmail",)
+SMS_ACTIONS = ("sns:Publish",)
+SECRET_ACTIONS = ("ssm:GetParameter",)
+DEAD_LETTER_ACTIONS = ("sqs:SendMessage",)
+LOG_ACTIONS = ("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents")
+
+
+def secret_param(stage: str) -> str:
+    """The SSM SecureString holding the stage's auth secret (IMBILL_AUTH_SECRET_PARAM)."""
+    return f"/imbill/{stage}/auth-secret"
+
+
+def dead_letter_queue(stage: str) -> str:
+    return f"imbill-{stage}-jobs-dlq"
+
+
+def table_names(stage: str) -> list[str]:
+    from infra.tables import load_schemas
+
+    return [f"imbill-{stage}-{name}" for name in load_schemas()]
+
+
+def policy(stage: str) -> dict[str, Any]:
+    tables = table_names(stage)
+    table_arns = [f"arn:aws:dynamodb:*:*:table/{t}" for t in tables]
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Sid": "Logs", "Effect": "Allow", "Action": list(LOG_ACTIONS), "Resource": "arn:aws:logs:*:*:*"},
+            {"Sid": "Tables", "Effect": "Allow", "Action": [f"dynamodb:{a}" for a in DYNAMODB_ACTIONS],
+             "Resource": table_arns + [f"{arn}/index/*" for arn in table_arns]},
+            # SES identities and SMS destinations (phone numbers) are not resources IAM can narrow to
+            {"Sid": "Email", "Effect": "Allow", "Action": list(EMAIL_ACTIONS), "Resource": "*"},
+            {"Sid": "Sms", "Effect": "Allow", "Action": list(SMS_ACTIONS), "Resource": "*"},
+            # Lambda itself sends a job's failed event here with the function's role (infra/package.py)
+            {"Sid": "JobsDeadLetter", "Effect": "Allow", "Action": list(DEAD_LETTER_ACTIONS),
+             "Resource": f"arn:aws:sqs:*:*:{dead_letter_queue(stage)}"},
+            {"Sid": "AuthSecret", "Effect": "Allow", "Action": list(SECRET_ACTIONS),
+             "Resource": f"arn:aws:ssm:*:*:parameter{secret_param(stage)}"},
+        ],
+    }
+
+
+def allowed_actions(stage: str = "dev") -> set[str]:
+    out: set[str] = set()
+    for st in policy(stage)["Statement"]:
+        out |= set(st["Action"])
+    return out
+
+
+def path(stage: str) -> Path:
+    return ROOT / ".chalice" / f"policy-{stage}.json"
+
+
+def render(stage: str) -> str:
+    return json.dumps(policy(stage), indent=2) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    stale = [s for s in STAGES if not path(s).exists() or path(s).read_text() != render(s)]
+    if "--check" in args:
+        for s in stale:
+            print(f"{path(s)} is stale: run `python infra/policy.py`", file=sys.stderr)
+        return 1 if stale else 0
+    for s in STAGES:
+        path(s).write_text(render(s))
+        print(f"wrote {path(s).relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

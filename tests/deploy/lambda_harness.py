@@ -1,0 +1,81 @@
+"""Runs INSIDE a clean virtualenv that has only boto3 (as the Lambda runtime), from the unzipped
+artefact: `python lambda_harness.py <task_root> <handler>...`. Stdlib and boto3 only (never this
+repository's code: what it imports comes from the zip). Prints one JSON object with what it saw."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+
+class Context:
+    """The bits of Lambda's context object that Chalice and Powertools read."""
+
+    def __init__(self, name: str) -> None:
+        self.aws_request_id = str(uuid.uuid4())
+        self.function_name = name
+        self.function_version = "$LATEST"
+        self.memory_limit_in_mb = 256
+        self.invoked_function_arn = f"arn:aws:lambda:us-east-1:123456789012:function:{name}"
+        self.log_group_name = f"/aws/lambda/{name}"
+        self.log_stream_name = "smoke"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 29_000
+
+
+def api_event(method: str, path: str, body: Any, token: str) -> dict[str, Any]:
+    return {
+        "resource": path, "path": path, "httpMethod": method,
+        "headers": {"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        "multiValueHeaders": {}, "queryStringParameters": None, "multiValueQueryStringParameters": None,
+        "pathParameters": None, "stageVariables": None,
+        "requestContext": {"resourcePath": path, "httpMethod": method, "path": f"/api{path}", "stage": "api",
+                           "requestId": str(uuid.uuid4()), "identity": {"sourceIp": "127.0.0.1"}},
+        "body": json.dumps(body), "isBase64Encoded": False,
+    }
+
+
+def schedule_event(at: datetime) -> dict[str, Any]:
+    return {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.events",
+            "account": "123456789012", "time": at.strftime("%Y-%m-%dT%H:%M:%SZ"), "region": "us-east-1",
+            "resources": ["arn:aws:events:us-east-1:123456789012:rule/smoke"], "detail": {}}
+
+
+def main() -> None:
+    task_root, handlers = sys.argv[1], sys.argv[2:]
+    assert "IMBILL_AUTH_SECRET" not in os.environ, "the smoke test must run without a secret"
+    sys.path.insert(0, task_root)
+    started = time.perf_counter()
+    import app  # noqa: PLC0415  (the artefact's app)
+
+    out: dict[str, Any] = {"import_s": round(time.perf_counter() - started, 3),
+                           "app_file": app.__file__, "modules_moto": any(m.startswith("moto") for m in sys.modules)}
+    import boto3
+
+    from chalicelib.api.auth import encode
+
+    secret = boto3.client("ssm").get_parameter(Name=os.environ["IMBILL_AUTH_SECRET_PARAM"],
+                                               WithDecryption=True)["Parameter"]["Value"]
+    token = encode({"sub": "operator", "role": "operator", "exp": int(time.time()) + 600}, secret)
+    body = {"account_id": "smoke", "email": "smoke@example.com", "phone": "+15550100"}
+    started = time.perf_counter()
+    answer = app.app(api_event("POST", "/v1/accounts", body, token), Context("imbill-dev"))
+    out["route"] = {"status": answer["statusCode"], "body": json.loads(answer["body"]),
+                    "first_request_s": round(time.perf_counter() - started, 3)}
+    bad = app.app(api_event("POST", "/v1/accounts", body, "not-a-token"), Context("imbill-dev"))
+    out["bad_token"] = {"status": bad["statusCode"], "body": json.loads(bad["body"])}
+    at = datetime.now(UTC).replace(second=0, microsecond=0)
+    out["jobs"] = {name: getattr(app, name)(schedule_event(at), Context(f"imbill-dev-{name}")) for name in handlers}
+    with open("/proc/self/status") as status:  # VmHWM: ru_maxrss would carry the parent's across exec
+        out["peak_rss_mib"] = round(int(next(x for x in status if x.startswith("VmHWM:")).split()[1]) / 1024, 1)
+    print("SMOKE-RESULT " + json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,151 @@
+"""Every setting is validated at start-up: a bad one refuses with ONE line naming the variable."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from chalicelib import config
+from chalicelib.config import ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+SECRET_32 = "x" * 32
+
+
+@pytest.fixture(autouse=True)
+def fresh_settings(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    for name in ("IMBILL_AUTH_SECRET", "IMBILL_AUTH_SECRET_PARAM", "IMBILL_DYNAMODB_ENDPOINT"):
+        monkeypatch.delenv(name, raising=False)
+    config.reset_settings()
+    yield
+    config.reset_settings()
+
+
+def refusal(monkeypatch: pytest.MonkeyPatch, **env: str) -> str:
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    config.reset_settings()
+    with pytest.raises(ConfigError) as err:
+        config.settings()
+    assert "\n" not in str(err.value)
+    return str(err.value)
+
+
+def test_an_unknown_time_zone_refuses_to_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert "IMBILL_TIMEZONE" in refusal(monkeypatch, IMBILL_TIMEZONE="Mars/Base")
+
+
+def test_the_test_clock_is_refused_outside_local(monkeypatch: pytest.MonkeyPatch) -> None:
+    for stage in ("dev", "prod"):
+        line = refusal(monkeypatch, IMBILL_STAGE=stage, IMBILL_TEST_CLOCK="1", IMBILL_AUTH_SECRET=SECRET_32)
+        assert "IMBILL_TEST_CLOCK" in line and stage in line
+
+
+def test_a_short_secret_is_refused_outside_local_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert "at least 32" in refusal(monkeypatch, IMBILL_STAGE="prod", IMBILL_TEST_CLOCK="0",
+                                    IMBILL_AUTH_SECRET="x" * 31)
+    monkeypatch.setenv("IMBILL_AUTH_SECRET", SECRET_32)
+    config.reset_settings()
+    assert config.auth_secret() == SECRET_32
+    monkeypatch.setenv("IMBILL_STAGE", "local")
+    monkeypatch.setenv("IMBILL_AUTH_SECRET", "short")
+    config.reset_settings()
+    assert config.auth_secret() == "short"
+
+
+def test_a_deployed_stage_needs_the_secret_parameter_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert "IMBILL_AUTH_SECRET_PARAM" in refusal(monkeypatch, IMBILL_STAGE="dev", IMBILL_TEST_CLOCK="0")
+
+
+def test_bad_values_of_other_settings_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert "IMBILL_NOTIFY" in refusal(monkeypatch, IMBILL_NOTIFY="pigeon")
+    monkeypatch.setenv("IMBILL_NOTIFY", "aws")
+    assert "IMBILL_TEST_CLOCK" in refusal(monkeypatch, IMBILL_TEST_CLOCK="maybe")
+    monkeypatch.setenv("IMBILL_TEST_CLOCK", "1")
+    assert "IMBILL_EMAIL_FROM" in refusal(monkeypatch, IMBILL_EMAIL_FROM="nobody")
+
+
+def test_a_local_endpoint_never_sends_through_aws(monkeypatch: pytest.MonkeyPatch) -> None:
+    from chalicelib import notify
+
+    monkeypatch.delenv("IMBILL_NOTIFY")
+    monkeypatch.setenv("IMBILL_DYNAMODB_ENDPOINT", "http://127.0.0.1:8001")
+    config.reset_settings()
+    notify.reset_notifier()
+    try:
+        assert config.settings().notify == "local"
+        assert isinstance(notify.notifier(), notify.LocalNotifier)
+    finally:
+        notify.reset_notifier()
+    assert "IMBILL_NOTIFY=aws" in refusal(monkeypatch, IMBILL_NOTIFY="aws")
+
+
+def test_the_secret_is_read_from_ssm_at_first_use_and_cached(monkeypatch: pytest.MonkeyPatch) -> None:
+    import boto3
+    from moto import mock_aws
+
+    with mock_aws():
+        ssm = boto3.client("ssm", region_name="us-east-1")
+        ssm.put_parameter(Name="/imbill/dev/auth-secret", Value="s" * 40, Type="SecureString")
+        monkeypatch.setenv("IMBILL_STAGE", "dev")
+        monkeypatch.setenv("IMBILL_TEST_CLOCK", "0")
+        monkeypatch.setenv("IMBILL_AUTH_SECRET_PARAM", "/imbill/dev/auth-secret")
+        config.reset_settings()
+        assert config.auth_secret() == "s" * 40
+        ssm.put_parameter(Name="/imbill/dev/auth-secret", Value="t" * 40, Type="SecureString", Overwrite=True)
+        assert config.auth_secret() == "s" * 40  # cached (for config.SECRET_MAX_AGE_S)
+
+
+def _python(code: str, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("IMBILL_", "AWS_"))}
+    clean.update({"AWS_EC2_METADATA_DISABLED": "true", "AWS_CONFIG_FILE": "/nonexistent",
+                  "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent", **env})
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, env=clean,
+                          timeout=120)
+
+
+def test_import_app_needs_no_secret_nor_credentials() -> None:
+    run = _python("import app; print(len(app.app.routes))", IMBILL_STAGE="prod",
+                  IMBILL_AUTH_SECRET_PARAM="/imbill/prod/auth-secret")
+    assert run.returncode == 0, run.stderr
+    assert int(run.stdout) > 10
+
+
+def test_serve_refuses_a_bad_setting_in_one_line() -> None:
+    run = subprocess.run([sys.executable, "-m", "chalicelib.cli", "serve", "--ddb-port", "1"], capture_output=True,
+                         text=True, cwd=ROOT, timeout=120,
+                         env={**{k: v for k, v in os.environ.items() if not k.startswith("IMBILL_")},
+                              "IMBILL_TIMEZONE": "Mars/Base"})
+    assert run.returncode == 1
+    assert run.stderr.strip().splitlines() == ["error: invalid configuration: IMBILL_TIMEZONE: unknown time zone "
+                                               "'Mars/Base' (an IANA name such as Europe/Berlin)"]
+
+
+def test_serve_honours_an_explicit_test_clock_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    from chalicelib.cli import _configure_local_env
+
+    for given, flag, expect in (("0", None, "0"), ("1", None, "1"), (None, None, "1"), ("1", False, "0"),
+                                ("0", True, "1")):
+        if given is None:
+            monkeypatch.delenv("IMBILL_TEST_CLOCK", raising=False)
+        else:
+            monkeypatch.setenv("IMBILL_TEST_CLOCK", given)
+        _configure_local_env(8001, flag)
+        assert os.environ["IMBILL_TEST_CLOCK"] == expect, (given, flag)
+
+
+def test_operator_commands_without_credentials_or_endpoint_say_so_in_one_line() -> None:
+    for args, env, expect in (
+        (["tables", "create"], {}, "error: no AWS credentials"),
+        (["jobs", "run", "reclamation", "--at", "2026-01-01T00:00:00Z"], {}, "error: no AWS credentials"),
+        (["tables", "create"], {"IMBILL_DYNAMODB_ENDPOINT": "http://127.0.0.1:9"}, "error: cannot reach"),
+        (["token", "--role", "operator"], {"IMBILL_STAGE": "prod"}, "error: invalid configuration"),
+    ):
+        run = _python(f"import sys; sys.argv = ['imbill', *{args!r}]; from chalicelib.cli import main; main()",
+                      AWS_DEFAULT_REGION="us-east-1", **env)
+        lines = run.stderr.strip().splitlines()
+        assert run.returncode != 0 and len(lines) == 1 and lines[0].startswith(expect), (args, run.stderr[-2000:])
