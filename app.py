@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from chalice import Chalice, Cron
@@ -13,6 +14,8 @@ from chalicelib.config import settings
 from chalicelib.domain.calendar import parse_instant
 from chalicelib.jobs.runner import load_jobs, run_job
 from chalicelib.store.models import configure
+from chalicelib.views.poller import stream_tables
+from chalicelib.views.streams import apply_records
 
 logs.configure()
 settings()  # refuses to start without IMBILL_AUTH_SECRET outside the local stage
@@ -34,3 +37,18 @@ for _job in load_jobs().values():
     cron = Cron(s.minute, "*" if s.hour is None else s.hour,
                 "*" if s.days is None else f"{min(s.days)}-{max(s.days)}", "*", "?", "*")
     app.schedule(cron, name=_job.name.replace("-", "_"))(_scheduled(_job.name))
+
+
+def _on_stream(event: Any) -> dict[str, int]:
+    return apply_records((record.to_dict() for record in event), billing_zone())
+
+
+# Read views from DynamoDB Streams: one event source per stream-enabled table, its ARN from the
+# deployment (IMBILL_STREAM_ARN_<TABLE>, the tables stack's <Table>StreamArn output). Locally
+# `imbill serve` polls the streams instead (chalicelib/views/poller.py).
+for _model in stream_tables():
+    _base = _model.Meta.base_name
+    _arn = os.environ.get(f"IMBILL_STREAM_ARN_{_base.upper().replace('-', '_')}")
+    if _arn:
+        app.on_dynamodb_record(stream_arn=_arn, batch_size=100, starting_position="TRIM_HORIZON",
+                               name=f"views_from_{_base.replace('-', '_')}")(_on_stream)

@@ -6,7 +6,7 @@ from chalice import Chalice
 
 
 def register(app: Chalice) -> None:
-    from chalicelib.api import accounts, apps, openapi, ops, plugins, usage
+    from chalicelib.api import accounts, apps, openapi, operator, ops, plugins, usage
 
-    for module in (accounts, apps, ops, openapi, usage, plugins):
+    for module in (accounts, apps, ops, openapi, usage, plugins, operator):
         app.register_blueprint(module.bp)

@@ -10,6 +10,7 @@ from chalicelib.domain.calendar import iso
 from chalicelib.domain.errors import NotFound
 from chalicelib.jobs import registry
 from chalicelib.services.context import SYSTEM, Ctx
+from chalicelib.views import job_runs
 
 IDLE = ("skipped", "no_charge")  # outcomes that change nothing
 
@@ -26,7 +27,10 @@ def run_job(name: str, at: datetime, tz: ZoneInfo) -> dict[str, Any]:
     if name not in jobs:
         raise NotFound(f"no job named {name!r}; jobs: {', '.join(jobs)}")
     job = jobs[name]
-    return {"job": name, "at": iso(at), "summary": job.summary(job.run(Ctx(now=at, tz=tz, principal=SYSTEM), at))}
+    started = job_runs.wall_now()
+    result = {"job": name, "at": iso(at), "summary": job.summary(job.run(Ctx(now=at, tz=tz, principal=SYSTEM), at))}
+    job_runs.record(result, at, started)
+    return result
 
 
 def due_runs(start: datetime, end: datetime) -> list[tuple[datetime, int, registry.Job]]:

@@ -22,6 +22,7 @@ from pynamodb.models import Model
 
 from chalicelib.config import settings
 
+STREAM_VIEW = "NEW_AND_OLD_IMAGES"  # tables whose Meta sets stream_view_type feed chalicelib/views
 DUE_SHARDS = 4  # a hot due day is spread over this many index partitions
 
 
@@ -70,6 +71,7 @@ class ArrearsDueIndex(GlobalSecondaryIndex["AccountModel"]):
 class AccountModel(_Base):
     class Meta(_Base.Meta):
         base_name = "accounts"
+        stream_view_type = STREAM_VIEW  # feeds the read views (chalicelib/views)
 
     account_id = UnicodeAttribute(hash_key=True)
     email = UnicodeAttribute()
@@ -244,6 +246,7 @@ class VoucherModel(_Base):
 class LedgerModel(_Base):
     class Meta(_Base.Meta):
         base_name = "ledger"
+        stream_view_type = STREAM_VIEW  # feeds the read views (chalicelib/views)
 
     account_id = UnicodeAttribute(hash_key=True)
     seq = NumberAttribute(range_key=True)  # 1, 2, 3... = the account's ledger_seq after the move
@@ -331,6 +334,7 @@ class SendDueIndex(GlobalSecondaryIndex["NotificationModel"]):
 class NotificationModel(_Base):
     class Meta(_Base.Meta):
         base_name = "notifications"
+        stream_view_type = STREAM_VIEW  # feeds the read views (chalicelib/views)
 
     account_id = UnicodeAttribute(hash_key=True)
     notification_id = UnicodeAttribute(range_key=True)  # <instant>#<kind>#<sdkappid|bill key>#<channel>: dedupe, order
