@@ -215,6 +215,9 @@ def serve(
             raise _fail(f"cannot listen on {host}:{port}: {exc}") from exc
         stoppers.append(server.server.server_close)
         stoppers.append(_start_local_scheduler())
+        from chalicelib.views.poller import start_local_poller
+
+        stoppers.append(start_local_poller().stop)  # read views from the tables' streams
 
         url = f"http://{host}:{port}"
         typer.secho(f"\nimbill serving on {url}  (stage {current.stage})", bold=True)

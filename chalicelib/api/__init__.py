@@ -10,3 +10,6 @@ def register(app: Chalice) -> None:
 
     for module in (accounts, apps, ops, openapi, usage, plugins, operator):
         app.register_blueprint(module.bp)
+    from chalicelib import console
+
+    app.register_blueprint(console.bp)

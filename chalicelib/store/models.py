@@ -361,3 +361,4 @@ register(NotificationModel)
 
 # models defined beside this module register themselves into ALL_MODELS on import
 from chalicelib.store import usage_models as _usage_models  # noqa: E402,F401
+from chalicelib.views import model as _views_model  # noqa: E402,F401
