@@ -330,6 +330,11 @@ def jobs_run(
         raise _fail(exc.message, code=2) from exc
 
 
+from chalicelib import cli_views  # noqa: E402  (operator views over the HTTP API)
+
+cli_views.register(cli)
+
+
 def main() -> None:
     cli()
 
