@@ -14,8 +14,7 @@ from chalicelib.config import settings
 from chalicelib.domain.calendar import parse_instant
 from chalicelib.jobs.runner import load_jobs, run_job
 from chalicelib.store.models import configure
-from chalicelib.views.poller import stream_tables
-from chalicelib.views.streams import apply_records
+from chalicelib.views.streams import apply_records, wire_streams
 
 logs.configure()
 settings()  # refuses to start without IMBILL_AUTH_SECRET outside the local stage
@@ -43,12 +42,6 @@ def _on_stream(event: Any) -> dict[str, int]:
     return apply_records((record.to_dict() for record in event), billing_zone())
 
 
-# Read views from DynamoDB Streams: one event source per stream-enabled table, its ARN from the
-# deployment (IMBILL_STREAM_ARN_<TABLE>, the tables stack's <Table>StreamArn output). Locally
-# `imbill serve` polls the streams instead (chalicelib/views/poller.py).
-for _model in stream_tables():
-    _base = _model.Meta.base_name
-    _arn = os.environ.get(f"IMBILL_STREAM_ARN_{_base.upper().replace('-', '_')}")
-    if _arn:
-        app.on_dynamodb_record(stream_arn=_arn, batch_size=100, starting_position="TRIM_HORIZON",
-                               name=f"views_from_{_base.replace('-', '_')}")(_on_stream)
+# Read views from DynamoDB Streams: one event source per stream whose ARN the deployment gives
+# (IMBILL_STREAM_ARN_<TABLE>); locally `imbill serve` polls the streams instead.
+wire_streams(app, _on_stream, os.environ)

@@ -17,7 +17,7 @@ poller (chalicelib/views/poller.py) and in the tests, on the records' plain dict
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -26,6 +26,7 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain.calendar import month_key
+from chalicelib.store import models
 from chalicelib.store.models import AccountModel, LedgerModel, NotificationModel
 from chalicelib.views.model import ViewModel, shard_of
 
@@ -37,6 +38,25 @@ GUARD_KEEP = timedelta(days=2)  # streams keep records 24 h: a guard older than 
 # ledger kind -> (revenue counter, sign that makes the counter positive)
 REVENUE = {"purchase": ("prepaid_sales", -1), "refund": ("refunds", 1), "credit": ("credits", 1),
            "bill": ("postpaid_bills", -1)}
+
+
+def stream_tables() -> list[Any]:
+    """The models whose Meta sets stream_view_type: the tables that feed the views."""
+    return [m for m in models.ALL_MODELS if getattr(m.Meta, "stream_view_type", None)]
+
+
+def wire_streams(app: Any, handler: Callable[[Any], Any], environ: Mapping[str, str]) -> list[str]:
+    """Register `handler` (Chalice on_dynamodb_record) on each stream whose ARN the deployment
+    gives in IMBILL_STREAM_ARN_<TABLE> (the tables stack's <Table>StreamArn output); answer the names."""
+    names = []
+    for model in stream_tables():
+        base = model.Meta.base_name
+        arn = environ.get(f"IMBILL_STREAM_ARN_{base.upper().replace('-', '_')}")
+        if arn:
+            name = f"views_from_{base.replace('-', '_')}"
+            app.on_dynamodb_record(stream_arn=arn, batch_size=100, starting_position="TRIM_HORIZON", name=name)(handler)
+            names.append(name)
+    return names
 
 
 def table_of(record: dict[str, Any]) -> str:

@@ -7,8 +7,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from chalicelib.store.models import LedgerModel
 from chalicelib.views.poller import StreamPoller
 from chalicelib.views.streams import apply_records
+
+pytestmark = pytest.mark.storage  # also on DynamoDB Local: its streams feed the same handler
 
 
 @pytest.fixture
@@ -54,7 +57,7 @@ def test_refund_counts_in_its_month(api, feed):
 def test_handler_applies_a_redelivered_record_once(api):
     api.paid_app("2026-03-01T00:00:00Z", cash="1000.00")
     poller = StreamPoller(ZoneInfo("UTC"))
-    arn = poller.ddb.describe_table(TableName="test-ledger")["Table"]["LatestStreamArn"]
+    arn = poller.ddb.describe_table(TableName=LedgerModel.Meta.table_name)["Table"]["LatestStreamArn"]
     shard = poller.streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
     it = poller.streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
     records = poller.streams.get_records(ShardIterator=it["ShardIterator"])["Records"]
