@@ -80,11 +80,9 @@ class StreamPoller:
                     r["dynamodb"]["ApproximateCreationDateTime"] = created.timestamp()
             apply_records(records, self.tz)
             done += len(records)
-            next_it = out.get("NextShardIterator")
+            self.iterators[key] = out.get("NextShardIterator")  # a closed shard answers None
             if not records:
-                self.iterators[key] = next_it  # keep the position; a closed shard answers None
-                break
-            self.iterators[key] = next_it
+                break  # nothing more now; the next poll goes on from here
         return done
 
 

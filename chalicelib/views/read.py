@@ -19,7 +19,7 @@ from chalicelib.views.streams import (
     account_email_key,
     account_id_key,
     account_status_key,
-    notification_key,
+    notification_list,
     revenue_key,
 )
 
@@ -112,8 +112,7 @@ def listed_notifications(status: str, limit: int) -> list[dict[str, Any]]:
         raise InvalidRequest(f"status must be one of {', '.join(LISTED_NOTIFICATIONS)}")
     refs: list[tuple[str, str]] = []
     for shard in range(VIEW_SHARDS):
-        pk = notification_key(status, "", "")[0].rsplit("#", 1)[0] + f"#{shard}"
-        refs += [(i.sk, i.account_id) for i in ViewModel.query(pk, limit=limit)]
+        refs += [(i.sk, i.account_id) for i in ViewModel.query(notification_list(status, shard), limit=limit)]
     refs.sort()
     keys = [(account_id, sk.rsplit("#", 1)[0]) for sk, account_id in refs[:limit]]
     live = {(n.account_id, n.notification_id): n for n in NotificationModel.batch_get(keys)} if keys else {}

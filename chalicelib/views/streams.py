@@ -171,8 +171,12 @@ def _account(record: dict[str, Any]) -> None:
 
 
 # ---------------------------------------------------------------- notifications
+def notification_list(status: str, shard: int) -> str:
+    return f"notifications#{status}#{shard}"
+
+
 def notification_key(status: str, account_id: str, notification_id: str) -> tuple[str, str]:
-    return f"notifications#{status}#{shard_of(account_id)}", f"{notification_id}#{account_id}"
+    return notification_list(status, shard_of(account_id)), f"{notification_id}#{account_id}"
 
 
 def _notification(record: dict[str, Any]) -> None:

@@ -150,6 +150,7 @@ def test_customer_buys_and_refunds_through_the_forms(page, server: Http, seeded)
     ledger = server.ok("GET", "/v1/accounts/acme/ledger?limit=1000")["items"]
     assert page.locator("table.ledger td[data-col=Kind]").all_inner_texts() == [e["kind"] for e in reversed(ledger)]
     assert ledger[-1]["kind"] == "refund" and ledger[-1]["cash"] == quote_cash
+    assert "null" not in page.inner_text("main") and "undefined" not in page.inner_text("main")
     shot(page, "09-customer-ledger-after-refund")
     _no_token_in_urls(page, tok)
     assert page.dialogs == [] and page.errors == []
@@ -172,6 +173,7 @@ def test_an_app_name_is_text_not_html(page, server: Http, seeded):
     page.get_by_role("link", name=XSS).click()
     page.get_by_role("heading", name=f"App {XSS}").wait_for()
     assert page.locator("main img").count() == 0
+    assert "null" not in page.inner_text("main") and "undefined" not in page.inner_text("main")
     shot(page, "10-xss-app-name-as-text")
     assert page.dialogs == [] and page.errors == []
 

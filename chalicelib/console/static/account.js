@@ -39,7 +39,7 @@ export async function accountPage(target, accountId, role, message, ok) {
     get(`${base}/bills?limit=100`), get(`${base}/notifications?limit=1000`),
   ]);
   const toggles = await Promise.all(apps.items.map((a) => autoRenewButton(a, again)));
-  target.append(
+  append(target,
     h("h1", null, `Account ${acct.account_id}`),
     notice(message, ok),
     section("Balance", balanceBox(acct.balance),
@@ -169,7 +169,7 @@ export async function appPage(target, sdkappid, role, message, ok) {
   const inForce = (obj) => Object.entries(obj || {}).map(([k, v]) =>
     h("li", null, `${k}: ${typeof v === "object" ? Object.entries(v).map(([a, b]) => `${a} ${b === null ? "—" : b}`).join(", ") : v}`));
 
-  target.append(
+  append(target,
     h("h1", null, `App ${app.name}`),
     notice(message, ok),
     h("p", null, link(`#/account/${q(app.account_id)}`, `Account ${app.account_id}`)),
