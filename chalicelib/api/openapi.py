@@ -19,7 +19,7 @@ _ERRORS = {
     "402": "insufficient_balance",
     "403": "forbidden",
     "404": "not_found",
-    "409": "conflict, limit_exceeded, downgrade_not_allowed, not_in_service, idempotency_key_reused",
+    "409": "conflict, limit_exceeded, downgrade_not_allowed, not_in_service, idempotency_key_reused, period_closed",
     "410": "gone",
 }
 

@@ -16,6 +16,7 @@ def run(ctx: Ctx, at: datetime) -> Summary:
     if local_date(at, ctx.tz).day > 3:
         return counts
     month = previous_month(month_key(at, ctx.tz))
+    billing.close_month(month)  # before the month's usage is read: later reports of it are refused
     for account_id, usage in billing.usage_accounts(month):
         counts[billing.settle_account(ctx, month, account_id, usage)] += 1
     return counts

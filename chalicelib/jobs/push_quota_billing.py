@@ -12,6 +12,7 @@ from chalicelib.services.context import Ctx
 
 def run(ctx: Ctx, at: datetime) -> Summary:
     day = local_date(at, ctx.tz) - timedelta(days=1)
+    billing.close_push_day(day)  # push calls of the day are refused from now on
     return billing.push_bills(ctx, day, billing.push_billing_apps())
 
 

@@ -7,7 +7,8 @@ from datetime import datetime, timedelta
 from itertools import groupby
 from typing import Any
 
-from pynamodb.exceptions import TransactWriteError
+from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.expressions.condition import Condition
 
 from chalicelib.domain import bills as rules
 from chalicelib.domain.calendar import iso, local_midnight, month_bounds, parse_instant
@@ -20,7 +21,7 @@ from chalicelib.services.context import Ctx
 from chalicelib.services.ledger import Move, post, save_account
 from chalicelib.store import uow
 from chalicelib.store.due import due_items
-from chalicelib.store.models import DUE_SHARDS, AccountModel, AppModel
+from chalicelib.store.models import DUE_SHARDS, AccountModel, AppModel, MetaModel
 from chalicelib.store.paging import Page, page
 from chalicelib.store.usage_models import BillLineMap, BillModel, UsageModel
 
@@ -122,6 +123,53 @@ def post_bill(ctx: Ctx, account_id: str, kind: str, period: str, lines: list[rul
     raise uow.Contention(f"bill {key} of {account_id}: the account kept moving; the job's rerun posts it")
 
 
+# ------------------------------------------------------------------ closed periods (billing-rules 6)
+CLOSED_MONTH = "usage-closed-month"  # meta item: `value` = the last local month whose settlement ran
+CLOSED_PUSH_DAY = "usage-closed-push-day"  # meta item: `value` = the last local day whose push bill ran
+
+
+def close_period(marker: str, period: str) -> None:
+    """Close `period` and every earlier one of its kind (the marker only moves forward), before the
+    job reads what it bills: a late report either committed before this write, so the job's reads
+    see it, or finds the period closed (409 `period_closed`). Idempotent."""
+    try:
+        MetaModel(marker).update(actions=[MetaModel.value.set(period)], condition=still_open(period))
+    except UpdateError as err:
+        if err.cause_response_code != "ConditionalCheckFailedException":
+            raise  # else: closed already, by this run's earlier try or a later period
+
+
+def close_month(month: str) -> None:
+    close_period(CLOSED_MONTH, month)
+
+
+def close_push_day(day: Any) -> None:
+    close_period(CLOSED_PUSH_DAY, day.isoformat())
+
+
+def still_open(period: str) -> Condition:
+    """Condition on a close marker: `period` is not closed yet."""
+    return MetaModel.value.does_not_exist() | (MetaModel.value < period)
+
+
+def closed_through(marker: str) -> str | None:
+    """The last period a close marker has closed (strongly consistent), None before the first."""
+    try:
+        return MetaModel.get(marker, consistent_read=True).value
+    except MetaModel.DoesNotExist:
+        return None
+
+
+def month_usage(month: str, sdkappids: Iterable[int], listed: list[UsageModel]) -> list[UsageModel]:
+    """An account's month items read again from the table (strongly consistent) once the month is
+    closed: the by_month index that listed them is eventually consistent, so a report that beat the
+    close could still be missing there or its counters stale. Keys: the month item of every app of
+    the account and every listed item (a reclaimed app's `#unbilled` record); 100 a BatchGetItem."""
+    keys = {(sid, month) for sid in sdkappids} | {(int(u.sdkappid), u.period) for u in listed}
+    found = UsageModel.batch_get(sorted(keys), consistent_read=True)
+    return sorted(found, key=lambda u: (int(u.sdkappid), u.period))
+
+
 # ------------------------------------------------------------------ monthly settlement
 def usage_accounts(month: str) -> Iterator[tuple[str, list[UsageModel]]]:
     """Accounts with usage in a month (the by_month index, shard by shard), with their app items."""
@@ -143,6 +191,7 @@ def off_spans(app: AppModel) -> tuple[rules.Span, ...]:
 def settle_account(ctx: Ctx, month: str, account_id: str, usage: list[UsageModel]) -> str:
     start, end = month_bounds(month, ctx.tz)
     apps = {int(a.sdkappid): a for a in AppModel.by_account.query(account_id)}
+    usage = month_usage(month, apps, usage)
     lines: list[rules.Line] = []
     for u in usage:
         app = apps.get(int(u.sdkappid))

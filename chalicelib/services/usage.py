@@ -9,12 +9,20 @@ Storage (chalicelib/store/usage_models.py, docs/data-model.md "Usage metering"):
   (an idempotent SET), whichever counter it moves;
 - one UsageModel day item per (app, local day) holding the accepted broadcast/tag push calls.
 
+A billed period is closed (billing-rules section 6): a report of a period that has ended by the
+service clock (a late report) is refused with 409 `period_closed` once the job that bills it has
+closed it (``billing.close_period``: a month by the settlement, a day's push calls by the daily push
+bill), and its write carries a ConditionCheck that the period is still open, so it either commits
+before the job reads the usage or is refused. Reports of the current period never touch the close
+markers (no hot item on the normal path).
+
 Every item expires (DynamoDB TTL) 400 days after the end of its month.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,13 +31,14 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.expressions.update import Action
 
 from chalicelib.domain.calendar import is_period, iso, local_date, month_bounds, month_key
-from chalicelib.domain.errors import InvalidRequest
+from chalicelib.domain.errors import Conflict, InvalidRequest
 from chalicelib.domain.usage import quota_in_force
+from chalicelib.services import billing
 from chalicelib.services.apps import ensure_in_service, load_app
 from chalicelib.services.billing import quota_log
 from chalicelib.services.context import Ctx
 from chalicelib.store import uow
-from chalicelib.store.models import AppModel, due_shard
+from chalicelib.store.models import AppModel, MetaModel, due_shard
 from chalicelib.store.usage_models import UsageModel, UserSeenModel
 
 USERS_PER_TRANSACTION = 99  # + the month item = the 100 items a TransactWriteItems may hold
@@ -37,6 +46,8 @@ MAX_LOST_TRANSACTIONS = 60  # per report, then the error goes to the caller (a r
 KEEP_AFTER_MONTH = timedelta(days=400)  # TTL of usage and user items, counted from the end of their month
 SETTLEMENT_WINDOW = timedelta(days=4)  # month M is settled on days 1-3 of M+1 (UTC 02:00)
 UNBILLED = "#unbilled"  # period suffix of a reclaimed app's month counters kept for the settlement
+
+Closure = tuple[str, str]  # (close marker, period) a late report must find open
 
 
 # ------------------------------------------------------------------ keys and small helpers
@@ -80,6 +91,45 @@ def _in_service(ctx: Ctx, sdkappid: int) -> AppModel:
     return ensure_in_service(load_app(ctx, sdkappid), "it may not log users in or push")
 
 
+# ------------------------------------------------------------------ closed periods
+def _closures(ctx: Ctx, month: str | None = None, day: str | None = None) -> list[Closure]:
+    """The close markers a report must find open: those of its periods that have ended by the
+    service clock (only a late report can race the job that bills its period)."""
+    out = []
+    if month is not None and month < month_key(ctx.now, ctx.tz):
+        out.append((billing.CLOSED_MONTH, month))
+    if day is not None and day < local_date(ctx.now, ctx.tz).isoformat():
+        out.append((billing.CLOSED_PUSH_DAY, day))
+    return out
+
+
+def _refuse_if_closed(closures: list[Closure]) -> None:
+    """409 `period_closed` when one of the report's periods is billed already (strong reads)."""
+    for marker, period in closures:
+        closed = billing.closed_through(marker)
+        if closed is not None and closed >= period:
+            what = "push calls of" if marker == billing.CLOSED_PUSH_DAY else "usage of"
+            raise Conflict(f"{what} {period} is refused: that period is closed, its billing has run "
+                           f"(everything through {closed} is billed)", code="period_closed")
+
+
+@contextmanager
+def _refused_if_closed(closures: list[Closure]) -> Iterator[None]:
+    """A cancelled transaction of a late report: 409 `period_closed` if the period was closed
+    meanwhile, else the cancellation goes on (to be retried)."""
+    try:
+        yield
+    except TransactWriteError:
+        _refuse_if_closed(closures)
+        raise
+
+
+def _check_open(tx: Any, closures: list[Closure]) -> None:
+    """In the report's transaction: each period still open (these come first among its items)."""
+    for marker, period in closures:
+        tx.condition_check(MetaModel, marker, condition=billing.still_open(period))
+
+
 # ------------------------------------------------------------------ logins (MAU)
 def report_logins(ctx: Ctx, sdkappid: int, user_ids: Sequence[str], at: datetime | None = None) -> dict[str, Any]:
     """Count the logins of a local month exactly (MAU); on an edition without MAU overage
@@ -106,7 +156,8 @@ def report_logins(ctx: Ctx, sdkappid: int, user_ids: Sequence[str], at: datetime
 
     Cost, 1,000 new users on Standard: 1 GetItem (app) + 10 BatchGetItem + 11 TransactWriteItems
     + 1 GetItem (the month's mau to answer) = 23 requests; the same report again: 12; 1,000 new
-    users on Developer (100 admitted): 9. Unlike
+    users on Developer (100 admitted): 9; a late report (a month that has ended) reads the close
+    marker once more and checks it in each transaction (98 users each). Unlike
     writing every user and counting the partition after each report, nothing here grows with the
     app's MAU. A user written is 2 WCU (transactional) but only the first time in the month.
     """
@@ -118,8 +169,10 @@ def report_logins(ctx: Ctx, sdkappid: int, user_ids: Sequence[str], at: datetime
     month = month_key(at, ctx.tz)
     edition = ctx.catalog.edition(app.edition)
     cap = edition.free_mau if edition.mau_overage_unit_price is None else None
+    closures = _closures(ctx, month=month)
+    _refuse_if_closed(closures)
     known = _counted_already(int(app.sdkappid), month, users, cap)
-    rejected = _count_new(ctx, app, month, [u for u in users if u not in known], cap)
+    rejected = _count_new(ctx, app, month, [u for u in users if u not in known], cap, closures)
     return {
         "month": month,
         "mau": mau_of(int(app.sdkappid), month),
@@ -140,7 +193,9 @@ def _counted_already(sdkappid: int, month: str, users: list[str], cap: int | Non
     return {item.user_id for item in found} & set(users)
 
 
-def _count_new(ctx: Ctx, app: AppModel, month: str, new: list[str], cap: int | None) -> list[str]:
+def _count_new(
+    ctx: Ctx, app: AppModel, month: str, new: list[str], cap: int | None, closures: list[Closure]
+) -> list[str]:
     """Create the user items of `new` and add them to the month's mau; answer the users refused."""
     sdkappid = int(app.sdkappid)
     key = users_key(sdkappid, month)
@@ -150,7 +205,7 @@ def _count_new(ctx: Ctx, app: AppModel, month: str, new: list[str], cap: int | N
     pending = list(new)
     lost = 0  # transactions cancelled by a concurrent report
     while pending:
-        size = USERS_PER_TRANSACTION
+        size = USERS_PER_TRANSACTION - len(closures)  # a late report's close marker is one of the 100 items
         if cap is not None:
             room = cap - mau_of(sdkappid, month)
             if room <= 0:  # full: nobody is counted any more, so who is counted now is final
@@ -163,15 +218,17 @@ def _count_new(ctx: Ctx, app: AppModel, month: str, new: list[str], cap: int | N
             condition = UsageModel.mau.does_not_exist() | (UsageModel.mau <= cap - len(chunk))
         try:
             with uow.write() as tx:
+                _check_open(tx, closures)
                 for user_id in chunk:
                     tx.save(UserSeenModel(key, user_id, expires=expires), condition=new_user)
                 tx.update(UsageModel(sdkappid, month), actions=[UsageModel.mau.add(len(chunk)), *identity],
                           condition=condition)
         except TransactWriteError as err:
+            _refuse_if_closed(closures)  # the billing job closed the month meanwhile: nothing was written
             lost += 1
             if not uow.is_conflict(err) or lost >= MAX_LOST_TRANSACTIONS:
                 raise
-            reasons = err.cancellation_reasons or []
+            reasons = (err.cancellation_reasons or [])[len(closures):]
             counted = {u for u, r in zip(chunk, reasons, strict=False) if r and r.code == "ConditionalCheckFailed"}
             if counted:  # another report counted them first: accepted, not counted twice
                 pending = [u for u in pending if u not in counted]
@@ -208,23 +265,28 @@ def report_push(
     month = month_key(at, ctx.tz)
     quota = quota_in_force(quota_log(app), app.push_until, at)
     expires = _expires(month, ctx.tz)
+    closures = _closures(ctx, month=month if messages or broadcast_calls else None,
+                         day=day if broadcast_calls else None)
+    _refuse_if_closed(closures)
 
     def attempt() -> dict[str, Any]:
         day_item = _get(sdkappid, day)
         used = int(day_item.push_calls) if day_item is not None else 0
         admitted = max(0, min(broadcast_calls, quota - used))
         add_messages = [UsageModel.push_messages.add(messages), *_month_identity(app, month, ctx.tz)]
-        if admitted:
-            with uow.write() as tx:
-                tx.update(
-                    UsageModel(sdkappid, day),
-                    actions=[
-                        UsageModel.push_calls.add(admitted),
-                        UsageModel.account_id.set(app.account_id),
-                        UsageModel.expires.set(expires),
-                    ],
-                    condition=UsageModel.push_calls.does_not_exist() | (UsageModel.push_calls <= quota - admitted),
-                )
+        if admitted or (messages and closures):  # a late report: its periods checked open in the transaction
+            with _refused_if_closed(closures), uow.write() as tx:
+                _check_open(tx, closures)
+                if admitted:
+                    tx.update(
+                        UsageModel(sdkappid, day),
+                        actions=[
+                            UsageModel.push_calls.add(admitted),
+                            UsageModel.account_id.set(app.account_id),
+                            UsageModel.expires.set(expires),
+                        ],
+                        condition=UsageModel.push_calls.does_not_exist() | (UsageModel.push_calls <= quota - admitted),
+                    )
                 tx.update(UsageModel(sdkappid, month), actions=add_messages)
             month_item = _get(sdkappid, month)
         elif messages:
@@ -247,9 +309,11 @@ def report_push(
 def report_search(
     ctx: Ctx, sdkappid: int, stored_messages: int, requests: int, at: datetime | None = None
 ) -> dict[str, Any]:
-    """Add newly stored (indexed) messages and search requests to the local month (one UpdateItem).
+    """Add newly stored (indexed) messages and search requests to the local month (one UpdateItem;
+    a late report: one transaction with the ConditionCheck that the month is still open).
 
-    A meter of what already happened, not an admission: accepted for any app that is not reclaimed."""
+    A meter of what already happened, not an admission: accepted for any app that is not reclaimed,
+    unless its month is billed already (409 `period_closed`)."""
     at = _instant(ctx, at)
     if stored_messages < 0 or requests < 0:
         raise InvalidRequest("stored_messages and requests may not be negative")
@@ -257,15 +321,21 @@ def report_search(
     sdkappid = int(app.sdkappid)
     month = month_key(at, ctx.tz)
     item: UsageModel | None
-    if stored_messages or requests:
+    closures = _closures(ctx, month=month) if stored_messages or requests else []
+    _refuse_if_closed(closures)
+    actions = [
+        UsageModel.search_stored.add(stored_messages),
+        UsageModel.search_requests.add(requests),
+        *_month_identity(app, month, ctx.tz),
+    ]
+    if closures:  # a late report: one transaction with the month's close marker
+        with _refused_if_closed(closures), uow.write() as tx:
+            _check_open(tx, closures)
+            tx.update(UsageModel(sdkappid, month), actions=actions)
+        item = _get(sdkappid, month)
+    elif stored_messages or requests:
         item = UsageModel(sdkappid, month)
-        item.update(  # answers ALL_NEW: the month's totals after this report
-            actions=[
-                UsageModel.search_stored.add(stored_messages),
-                UsageModel.search_requests.add(requests),
-                *_month_identity(app, month, ctx.tz),
-            ]
-        )
+        item.update(actions=actions)  # answers ALL_NEW: the month's totals after this report
     else:
         item = _get(sdkappid, month)
     return {

@@ -190,3 +190,28 @@ def test_the_openapi_document_lists_the_usage_paths(api):
         assert "post" in doc["paths"][path]
     assert "get" in doc["paths"]["/v1/apps/{sdkappid}/usage"]
     assert "user_ids" in doc["components"]["schemas"]["LoginReport"]["properties"]
+
+
+def test_search_of_a_settled_month_is_refused_with_period_closed_and_changes_nothing(api, sid):
+    """billing-rules 6, a billed period is closed: May's report at its last second is billed when it
+    arrives before the settlement, refused (409 period_closed) after it (issue 7: November's was
+    accepted and never billed)."""
+    body = {"sdkappid": sid, "stored_messages": 1_560_001, "requests": 0, "at": "2026-05-31T23:59:59Z"}
+    api.clock("2026-06-01T01:00:00Z")
+    assert api.ok("POST", "/v1/usage/search", body, expect=200, role="service")["month"] == "2026-05"
+    api.clock("2026-06-01T03:00:00Z", run_jobs=True)  # the settlement of May ran at 02:00
+    (bill,) = [b for b in api.ok("GET", "/v1/accounts/acme/bills")["items"] if b["period"] == "2026-05"]
+    assert (bill["total"], [line["item"] for line in bill["lines"]]) == ("12.00", ["search_storage_overage"])
+    before = usage_of(api, sid, "2026-05")
+
+    late = api.call("POST", "/v1/usage/search", {**body, "stored_messages": 30_000}, role="service")
+    assert late.status == 409 and late.body["error"]["code"] == "period_closed"
+    assert "2026-05" in late.body["error"]["message"]
+    refused_login = login(api, sid, ["late-user"], at="2026-05-31T23:59:59Z")
+    assert (refused_login.status, refused_login.code) == (409, "period_closed")
+    api.clock("2026-06-04T03:00:00Z", run_jobs=True)  # the reruns of June 2 and 3
+    assert usage_of(api, sid, "2026-05") == before
+    assert [b for b in api.ok("GET", "/v1/accounts/acme/bills")["items"] if b["period"] == "2026-05"] == [bill]
+    doc = api.ok("GET", "/v1/openapi.json", role=None)
+    for path in ("/v1/usage/logins", "/v1/usage/push", "/v1/usage/search"):
+        assert "period_closed" in doc["paths"][path]["post"]["responses"]["409"]["description"]
