@@ -14,6 +14,7 @@ from chalicelib.config import settings
 from chalicelib.domain.calendar import iso
 from chalicelib.domain.errors import InvalidRequest, NotFound
 from chalicelib.jobs import runner, scheduler
+from chalicelib.views import job_runs
 
 bp = Blueprint(__name__)
 
@@ -38,7 +39,9 @@ def _move(call: Call, target: Any, run_jobs: bool) -> dict[str, Any]:
     now = call.ctx.now
     if target < now:
         raise InvalidRequest(f"the clock may only move forward (it is {iso(now)})")
+    started = job_runs.wall_now()
     jobs_run = runner.run_between(now, target, billing_zone(), c.set) if run_jobs else []
+    job_runs.record_worked(jobs_run, started)
     c.set(target)
     scheduler.set_mark(target)  # the local scheduler does not run these instants again
     return {"now": iso(target), "jobs_run": jobs_run}

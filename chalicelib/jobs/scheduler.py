@@ -13,6 +13,7 @@ from datetime import datetime
 
 from chalicelib.jobs.runner import run_between
 from chalicelib.store.models import MetaModel
+from chalicelib.views import job_runs
 
 log = logging.getLogger("imbill.scheduler")
 MARK = "scheduler-mark"
@@ -37,7 +38,9 @@ def tick(now: datetime, tz: object) -> int:
         if mark is None:
             set_mark(now)
         return 0
+    started = job_runs.wall_now()
     runs = run_between(mark, now, tz, lambda _t: None)  # type: ignore[arg-type]
+    job_runs.record_worked(runs, started)
     set_mark(now)
     busy = [r for r in runs if any(r["summary"].values())]
     for r in busy:

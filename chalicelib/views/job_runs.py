@@ -7,7 +7,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Any
 
-from chalicelib.domain.calendar import iso
+from chalicelib.domain.calendar import iso, parse_instant
 from chalicelib.views.model import ViewModel
 
 log = logging.getLogger("imbill.views")
@@ -31,6 +31,16 @@ def record(result: dict[str, Any], at: datetime, started_at: datetime) -> None:
                   failed=int(failed)).save()
     except Exception as err:  # noqa: BLE001
         log.warning("job run %s at %s not recorded: %s", result["job"], iso(at), err)
+
+
+def record_worked(results: list[dict[str, Any]], started_at: datetime) -> None:
+    """The runs of one test-clock move or local scheduler tick (many instants in one call): only
+    those that acted are recorded (an idle hourly run a year long would be 8,760 items)."""
+    from chalicelib.jobs.runner import IDLE
+
+    for r in results:
+        if any(v for k, v in r["summary"].items() if k not in IDLE):
+            record(r, parse_instant(r["at"]), started_at)
 
 
 def runs(jobs: list[str], limit: int) -> list[dict[str, Any]]:

@@ -146,3 +146,14 @@ def test_failed_notifications_are_listed(api, feed):
     failed = api.ok("GET", "/v1/ops/notifications?status=failed")["items"]
     assert [(x["account_id"], x["status"], x["last_error"]) for x in failed] == [("acme", "failed", "bounced")]
     assert api.ok("GET", "/v1/ops/notifications?status=pending")["items"] == []
+
+
+def test_test_clock_moves_record_the_runs_that_acted(api):
+    sid = api.paid_app("2026-03-01T00:00:00Z", cash="1000.00")
+    moved = api.ok("PUT", "/v1/test/clock", {"now": "2026-03-27T00:00:00Z"}, expect=200)["jobs_run"]
+    acted = [(r["job"], r["at"]) for r in moved if r["summary"].get("warned")]
+    assert acted  # the E-6 warning of the app
+    runs = api.ok("GET", "/v1/ops/job-runs?limit=1000")["items"]
+    assert [(r["job"], r["at"]) for r in runs if r["job"] == "expiry-warnings"] == acted[::-1]
+    assert not [r for r in runs if r["job"] == "arrears-enforcement"]  # idle runs are not recorded
+    assert sid
