@@ -7,6 +7,10 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SERVE_ARGS ?=
 PYTEST_ARGS ?=
+# Tests run in parallel (pytest-xdist), one worker per CPU; each worker has its own moto, its own
+# DynamoDB Local on a free port and its own table prefixes. PYTEST_WORKERS=0 runs them in one process.
+PYTEST_WORKERS ?= auto
+PYTEST := $(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadgroup
 
 .PHONY: serve test test-moto test-ddblocal ddb-install lint bench
 
@@ -24,12 +28,14 @@ serve: $(STAMP)
 ## test: ruff + mypy, every test on moto, then the storage tests again on DynamoDB Local
 test: lint test-moto test-ddblocal
 
+# Tests marked `timed` assert wall-clock time: they run after the others, one at a time.
 test-moto: $(STAMP)
-	IMBILL_TEST_BACKEND=moto $(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	IMBILL_TEST_BACKEND=moto $(PYTEST) -m "not timed" $(PYTEST_ARGS)
+	IMBILL_TEST_BACKEND=moto $(BIN)/python -m pytest -q -m timed $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 # pytest exits 5 when the marker selects no test: not a failure of this pass.
 test-ddblocal: ddb-install
-	IMBILL_TEST_BACKEND=ddblocal $(BIN)/python -m pytest -q -m "storage or ddblocal" $(PYTEST_ARGS) \
+	IMBILL_TEST_BACKEND=ddblocal $(PYTEST) -m "storage or ddblocal" $(PYTEST_ARGS) \
 		|| [ $$? -eq 5 ]
 
 ddb-install: $(STAMP)

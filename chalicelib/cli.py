@@ -37,11 +37,6 @@ tables_cli = typer.Typer(help="DynamoDB tables of the configured stage.", no_arg
 cli.add_typer(tables_cli, name="tables")
 
 
-class Engine(StrEnum):
-    dynamodb_local = "dynamodb-local"
-    moto = "moto"
-
-
 class Role(StrEnum):
     customer = "customer"
     operator = "operator"
@@ -93,34 +88,16 @@ def _chalice_config_from_disk() -> dict[str, Any]:
     return data
 
 
-def _start_engine(engine: Engine, data_dir: Path, ddb_port: int) -> Callable[[], None]:
-    """Start the DynamoDB the local server talks to; return the function that stops it."""
+def _start_store(data_dir: Path | None, ddb_port: int) -> Callable[[], None]:
+    """Start DynamoDB Local (``data_dir`` None: in memory); return the function that stops it."""
     from chalicelib.local import ddblocal
-
-    if engine is Engine.moto:
-        if ddblocal.port_open(ddb_port):
-            raise _fail(f"port {ddb_port} is already in use (pick another with --ddb-port)")
-        # moto is a local-serving/test dependency only: imported here, never by the app's modules.
-        moto_server = importlib.import_module("moto.server")
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per DynamoDB call
-        server = moto_server.ThreadedMotoServer(ip_address=ddblocal.HOST, port=ddb_port, verbose=False)
-        server.start()
-        banner = "!" * 88
-        for line in (
-            banner,
-            "!!  --engine moto: DynamoDB is emulated IN MEMORY by moto. NOTHING IS PERSISTED.",
-            "!!  Every account, app, order, balance and the test clock are LOST when this process stops.",
-            "!!  Use --engine dynamodb-local (the default) to keep data on disk.",
-            banner,
-        ):
-            typer.secho(line, fg=typer.colors.RED, bold=True, err=True)
-        return server.stop
 
     try:
         proc = ddblocal.start(data_dir, ddb_port)  # installs DynamoDB Local on first use
     except ddblocal.DynamoDBLocalError as exc:
         raise _fail(str(exc)) from exc
-    typer.echo(f"DynamoDB Local on {ddblocal.endpoint_url(ddb_port)}, data in {data_dir.resolve()}", err=True)
+    where = f"data in {data_dir.resolve()}" if data_dir is not None else "in memory"
+    typer.echo(f"DynamoDB Local on {ddblocal.endpoint_url(ddb_port)}, {where}", err=True)
 
     def stop() -> None:
         typer.echo("stopping DynamoDB Local ...", err=True)
@@ -155,41 +132,38 @@ def _create_tables() -> None:
 
 
 def _create_local_server(host: str, port: int) -> Any:
-    """Chalice's local dev server for ``app.app``, configured the way ``chalice local`` does it."""
-    from chalice.config import Config
-    from chalice.constants import DEFAULT_APIGATEWAY_STAGE_NAME, DEFAULT_ENDPOINT_TYPE
-    from chalice.deploy.validate import validate_routes
-    from chalice.local import create_local_server
+    from chalicelib.local.server import create_server
 
-    if str(PROJECT_ROOT) not in sys.path:
-        sys.path.insert(0, str(PROJECT_ROOT))
-    app_module = importlib.import_module("app")
-    chalice_app = app_module.app
-    validate_routes(chalice_app.routes)
-    config = Config(
-        chalice_stage=CHALICE_STAGE,
-        user_provided_params={"chalice_app": chalice_app},
-        config_from_disk=_chalice_config_from_disk(),
-        default_params={
-            "project_dir": str(PROJECT_ROOT),
-            "api_gateway_stage": DEFAULT_APIGATEWAY_STAGE_NAME,
-            "api_gateway_endpoint_type": DEFAULT_ENDPOINT_TYPE,
-            "autogen_policy": True,
-        },
-    )
-    return create_local_server(chalice_app, config, host, port)
+    return create_server(PROJECT_ROOT, _chalice_config_from_disk(), CHALICE_STAGE, host, port)
 
 
-@cli.command()
+SERVE_ENGINE = "dynamodb-local"
+MOTO_DROPPED = (
+    "--engine moto was removed from `imbill serve`: moto copies whole tables on every transaction "
+    "and is not safe under concurrent requests, so it could not hold a month of real traffic. "
+    "Use --in-memory for a throwaway store (DynamoDB Local without a data folder)."
+)
+
+
+@cli.command(epilog=MOTO_DROPPED)
 def serve(
     host: Annotated[str, typer.Option(help="Address the API listens on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port of the API.")] = 8000,
     data_dir: Annotated[Path, typer.Option(help="Where DynamoDB Local keeps its data.")] = Path(".local/data"),
-    engine: Annotated[Engine, typer.Option(help="DynamoDB emulator (moto keeps nothing).")] = Engine.dynamodb_local,
-    ddb_port: Annotated[int, typer.Option(help="Port of the DynamoDB emulator.")] = 8001,
+    in_memory: Annotated[bool, typer.Option(help="Keep nothing on disk (ignores --data-dir).")] = False,
+    ddb_port: Annotated[
+        int | None, typer.Option(help="Port of DynamoDB Local (default: a free port).", show_default=False)
+    ] = None,
     test_clock: Annotated[bool, typer.Option(help="Serve /v1/test/clock (IMBILL_TEST_CLOCK).")] = True,
+    engine: Annotated[str, typer.Option(hidden=True)] = SERVE_ENGINE,
 ) -> None:
-    """Serve the API on http://HOST:PORT backed by DynamoDB Local (persisted) or moto (in memory)."""
+    """Serve the API on http://HOST:PORT backed by DynamoDB Local (persisted in --data-dir)."""
+    if engine != SERVE_ENGINE:
+        raise _fail(MOTO_DROPPED, code=2)
+    from chalicelib.local import ddblocal
+
+    if ddb_port is None:
+        ddb_port = ddblocal.free_port()
     _configure_local_env(ddb_port, test_clock)
     from chalicelib.config import ConfigError, reset_settings, settings
 
@@ -201,8 +175,9 @@ def serve(
 
     signal.signal(signal.SIGTERM, _interrupt)
     stoppers: list[Callable[[], None]] = []
+    store_dir = None if in_memory else data_dir
     try:
-        stoppers.append(_start_engine(engine, data_dir, ddb_port))
+        stoppers.append(_start_store(store_dir, ddb_port))
         _create_tables()
         from chalicelib.api.auth import mint_token
 
@@ -221,15 +196,20 @@ def serve(
 
         url = f"http://{host}:{port}"
         typer.secho(f"\nimbill serving on {url}  (stage {current.stage})", bold=True)
-        if engine is Engine.dynamodb_local:
-            typer.echo(f"  Data:       {data_dir.resolve()} (DynamoDB Local)")
+        if store_dir is not None:
+            typer.echo(f"  Data:       {store_dir.resolve()} (DynamoDB Local on port {ddb_port})")
         else:
-            typer.secho("  Data:       IN MEMORY (moto): lost when this process stops", fg=typer.colors.RED, bold=True)
+            typer.secho(
+                f"  Data:       IN MEMORY (DynamoDB Local on port {ddb_port}): lost when this process stops",
+                fg=typer.colors.RED,
+                bold=True,
+            )
         typer.echo(f"  OpenAPI:    curl {url}/v1/openapi.json")
         typer.echo(f"  Test clock: {'on' if current.test_clock else 'off'}")
         typer.echo(f"  Operator token (valid {DEFAULT_TOKEN_TTL_S // 86400} days):")
         typer.echo(f"    export IMBILL_TOKEN={token}")
         typer.echo("Ctrl-C to stop.\n")
+        sys.stdout.flush()
         server.server.serve_forever()
     except KeyboardInterrupt:
         typer.echo("\nshutting down ...", err=True)
@@ -320,12 +300,14 @@ def jobs_run(
         _use_local_credentials()
     from zoneinfo import ZoneInfo
 
+    from chalicelib.clock import service_clock
     from chalicelib.jobs.runner import run_job
     from chalicelib.store.models import configure
 
     configure()
     try:
-        typer.echo(json.dumps(run_job(name, instant, ZoneInfo(current.timezone))))
+        now = service_clock(current.test_clock).now()  # the stored test clock, or the system's
+        typer.echo(json.dumps(run_job(name, instant, ZoneInfo(current.timezone), now=now)))
     except BillingError as exc:
         raise _fail(exc.message, code=2) from exc
 

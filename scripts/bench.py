@@ -1,4 +1,5 @@
-"""Benchmark (not a test): DynamoDB requests per item and items/s of the money moves and jobs.
+"""Benchmark (not a test): DynamoDB requests per item and items/s of the money moves and jobs,
+and purchases on one hot account under concurrent clients (on DynamoDB Local).
 
 Runs on moto in-process (mock_aws), tables created from the models as tests/conftest.py does.
 Requests are counted with tests/integration/requests.py's botocore hook. Throughput on moto
@@ -6,6 +7,11 @@ measures the code path (serialisation, moto's emulation), not DynamoDB latency: 
 requests column as the cost model, the items/s column only to compare runs with each other.
 
     .venv/bin/python scripts/bench.py [--n 100] [--settle 2000]      # or: make bench
+
+The hot-account section runs against a DynamoDB Local it starts (in memory, a free port): C
+client threads each buy 1-month Standard for its own app, all apps of ONE account, so every
+purchase writes the same account item; it prints purchases/s, p50/p99 latency and the purchases
+answered 503 `busy` (the retry budget ran out; nothing written). `--hot-only` runs just that.
 """
 
 from __future__ import annotations
@@ -149,6 +155,83 @@ def bench_settlement(accounts: int) -> None:
     measure_job("job monthly-settlement (billed accounts)", "monthly-settlement", RUN, "billed", accounts)
 
 
+def _hot_run(ctx: Any, sids: list[int], per_client: int) -> tuple[list[float], int, float]:
+    """One client thread per app, all started at once; answers the latencies, the busy count, the wall time."""
+    import threading
+
+    from chalicelib.domain.errors import Busy
+    from chalicelib.services import idempotency, purchases
+
+    latencies: list[float] = []
+    busy = [0]
+    lock = threading.Lock()
+    barrier = threading.Barrier(len(sids) + 1)
+
+    def client(sid: int) -> None:
+        barrier.wait()
+        for _ in range(per_client):
+            t0 = time.perf_counter()
+            try:
+                purchases.purchase(ctx, sid, "standard", 1, None, None, idempotency.NONE)
+                ok = True
+            except Busy:
+                ok = False
+            took = time.perf_counter() - t0
+            with lock:
+                latencies.append(took)
+                busy[0] += not ok
+
+    threads = [threading.Thread(target=client, args=(sid,)) for sid in sids]
+    for t in threads:
+        t.start()
+    barrier.wait()
+    t0 = time.perf_counter()
+    for t in threads:
+        t.join()
+    return latencies, busy[0], time.perf_counter() - t0
+
+
+def bench_hot_account(clients: list[int], per_client: int) -> str:
+    """C threads buying for apps of one shared account on DynamoDB Local; one row per C."""
+    import statistics
+
+    from chalicelib import config
+    from chalicelib.local import ddblocal
+    from chalicelib.services import accounts, apps, idempotency
+    from chalicelib.services.context import Ctx
+    from chalicelib.store import uow
+    from chalicelib.store.tables import create_tables
+
+    ctx = Ctx(now=datetime(2026, 3, 10, 9, 30, tzinfo=UTC), tz=UTC_TZ)
+    port = ddblocal.free_port()
+    head = (f"{'clients':>7} {'purchases':>9} {'busy 503':>8} {'purchases/s':>11} {'p50 ms':>7} {'p99 ms':>7} "
+            f"{'max ms':>7}")
+    lines = [f"hot account on DynamoDB Local: C clients x {per_client} purchases, all on one account", "",
+             head, "-" * len(head)]
+    with ddblocal.running(None, port):
+        os.environ.update(IMBILL_DYNAMODB_ENDPOINT=ddblocal.endpoint_url(port), IMBILL_TABLE_PREFIX="bench-hot-")
+        config.reset_settings()
+        uow.reset_connection()
+        create_tables()  # configures the models from the settings
+        try:
+            for c in clients:
+                account_id = f"hot{c}"
+                accounts.create_account(ctx, account_id, f"{account_id}@x.test", "+15550100")
+                accounts.topup(ctx, account_id, 39_900 * c * per_client, "cash", idempotency.NONE)
+                sids = [int(apps.create_app(ctx, account_id, f"app{i}", "us")["sdkappid"]) for i in range(c)]
+                latencies, busy, elapsed = _hot_run(ctx, sids, per_client)
+                done = len(latencies) - busy
+                cuts = statistics.quantiles(latencies, n=100, method="inclusive")
+                lines.append(f"{c:7d} {done:9d} {busy:8d} {done / elapsed:11.1f} {cuts[49] * 1000:7.0f} "
+                             f"{cuts[98] * 1000:7.0f} {max(latencies) * 1000:7.0f}")
+        finally:
+            os.environ.pop("IMBILL_DYNAMODB_ENDPOINT")
+            os.environ["IMBILL_TABLE_PREFIX"] = "bench-"
+            config.reset_settings()
+            uow.reset_connection()
+    return "\n".join(lines)
+
+
 def report(n: int) -> str:
     lines = [f"imbill bench on moto in-process, N={n} (requests counted per item; totals by operation)", ""]
     head = f"{'operation':46} {'items':>6} {'req/item':>9} {'items/s':>9}  requests"
@@ -164,7 +247,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=100, help="items per operation / due apps per job (default 100)")
     parser.add_argument("--settle", type=int, default=2000, help="accounts billed by the settlement run")
+    parser.add_argument("--hot-clients", default="1,8,32", help="client counts of the hot-account section")
+    parser.add_argument("--hot-purchases", type=int, default=25, help="purchases per client (hot account)")
+    parser.add_argument("--hot-only", action="store_true", help="run only the hot-account section")
     args = parser.parse_args()
+    hot = bench_hot_account([int(c) for c in args.hot_clients.split(",")], args.hot_purchases)
+    if args.hot_only:
+        print(hot)
+        return 0
     from tests.integration.moto_patches import snapshot_touched_items_only
 
     # moto deep-copies whole tables per transaction item; the patch copies only touched items, so
@@ -175,6 +265,8 @@ def main() -> int:
         with mock_aws():
             bench_settlement(args.settle)
     print(report(args.n))
+    print()
+    print(hot)
     return 0
 
 

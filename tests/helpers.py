@@ -19,6 +19,13 @@ class Resp:
         return self.body.get("error", {}).get("code") if isinstance(self.body, dict) else None
 
 
+def assert_error(r: Resp, status: int, code: str) -> None:
+    """The contract's error: that status and code, exactly `{"error": {"code", "message"}}`."""
+    assert (r.status, r.code) == (status, code), r.body
+    assert set(r.body) == {"error"} and set(r.body["error"]) == {"code", "message"}, r.body
+    assert isinstance(r.body["error"]["message"], str) and r.body["error"]["message"]
+
+
 class Api:
     def __init__(self, client: Any) -> None:
         self.client = client
@@ -108,3 +115,7 @@ class Api:
         cash = sum((Decimal(e["cash"]) for e in items), Decimal("0"))
         gift = sum((Decimal(e["gift"]) for e in items), Decimal("0"))
         return f"{cash:.2f}", f"{gift:.2f}"
+
+
+class Killed(BaseException):
+    """A process killed in the middle of a job run (not an item's error, which a run survives)."""

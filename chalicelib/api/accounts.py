@@ -16,10 +16,10 @@ bp = Blueprint(__name__)
 
 
 @route(bp, "/v1/accounts", "POST", summary="Create an account (operator)", body=s.AccountCreate,
-       answer=s.Account, status=201)
+       answer=s.Account, status=201, idempotent=True, errors=(409,))
 def create_account(call: Call) -> dict[str, Any]:
     b = call.body
-    return accounts.create_account(call.ctx, b.account_id, b.email, b.phone)
+    return accounts.create_account(call.ctx, b.account_id, b.email, b.phone, call.idem("account"))
 
 
 @route(bp, "/v1/accounts/{account_id}", summary="Read an account", answer=s.Account)
@@ -28,17 +28,18 @@ def get_account(call: Call, account_id: str) -> dict[str, Any]:
 
 
 @route(bp, "/v1/accounts/{account_id}/topups", "POST", summary="Add cash or gift credit (operator)",
-       body=s.TopupCreate, answer=s.TopupResult, status=201)
+       body=s.TopupCreate, answer=s.TopupResult, status=201, idempotent=True, errors=(409,))
 def topup(call: Call, account_id: str) -> tuple[int, dict[str, Any]]:
     b = call.body
     return accounts.topup(call.ctx, account_id, s.cents(b.amount), b.kind, call.idem(f"topup:{account_id}"))
 
 
 @route(bp, "/v1/accounts/{account_id}/vouchers", "POST", summary="Grant a voucher (operator)",
-       body=s.VoucherCreate, answer=s.Voucher, status=201)
+       body=s.VoucherCreate, answer=s.Voucher, status=201, idempotent=True, errors=(409,))
 def create_voucher(call: Call, account_id: str) -> dict[str, Any]:
     b = call.body
-    return accounts.create_voucher(call.ctx, account_id, s.cents(b.amount), s.instant(b.expires_at))
+    return accounts.create_voucher(call.ctx, account_id, s.cents(b.amount), s.instant(b.expires_at),
+                                   call.idem(f"voucher:{account_id}"))
 
 
 @route(bp, "/v1/accounts/{account_id}/vouchers", summary="List vouchers", answer=s.page_of(s.Voucher),
@@ -60,9 +61,9 @@ def list_apps(call: Call, account_id: str) -> dict[str, Any]:
 
 
 @route(bp, "/v1/accounts/{account_id}/apps", "POST", summary="Create an app on the Developer edition",
-       body=s.AppCreate, answer=s.App, status=201)
+       body=s.AppCreate, answer=s.App, status=201, idempotent=True, errors=(409,))
 def create_app(call: Call, account_id: str) -> dict[str, Any]:
-    return apps.create_app(call.ctx, account_id, call.body.name, call.body.region)
+    return apps.create_app(call.ctx, account_id, call.body.name, call.body.region, call.idem(f"app:{account_id}"))
 
 
 @route(bp, "/v1/accounts/{account_id}/notifications", summary="Notifications sent, oldest first",

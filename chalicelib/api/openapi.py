@@ -1,35 +1,123 @@
-"""GET /v1/openapi.json: the OpenAPI 3 document, generated from the pydantic models and routes."""
+"""GET /v1/openapi.json: the OpenAPI 3 document, generated from the pydantic models and routes.
+
+It says what the server does: the same patterns and bounds validate requests (schemas.py), the
+Idempotency-Key header is listed exactly on the routes that honour it, and every operation lists
+the error statuses it can answer, each in the `{"error": {"code", "message"}}` shape."""
 
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+from typing import Any, get_args
 
 from chalice import Blueprint
 from pydantic import BaseModel
 
 from chalicelib.api import schemas as s
-from chalicelib.api.http import ROUTES, Call, route
+from chalicelib.api.http import IDEMPOTENCY_KEY, MAX_BODY, ROUTES, Call, RouteDoc, route
+from chalicelib.jobs.runner import load_jobs
 
 bp = Blueprint(__name__)
 
-_ERRORS = {
-    "400": "invalid_request",
-    "401": "unauthorized",
-    "402": "insufficient_balance",
-    "403": "forbidden",
-    "404": "not_found",
-    "409": "conflict, limit_exceeded, downgrade_not_allowed, not_in_service, idempotency_key_reused, period_closed",
-    "410": "gone",
+ERROR_CODES = {
+    400: "invalid_request",
+    401: "unauthorized",
+    402: "insufficient_balance",
+    403: "forbidden",
+    404: "not_found",
+    409: "conflict, limit_exceeded, downgrade_not_allowed, not_in_service, idempotency_key_reused, period_closed",
+    410: "gone",
+    413: f"payload_too_large (a body over {MAX_BODY} bytes)",
+    415: "unsupported_media_type (a body that is not application/json)",
+    503: "busy (with Retry-After): an item stayed too contended to write; nothing changed",
+}
+_WRITES = ("POST", "PUT", "DELETE")
+_YEAR_MONTH = "(?:19[7-9][0-9]|[2-9][0-9]{3})-(?:0[1-9]|1[0-2])"
+QUERY_PARAMS: dict[str, dict[str, Any]] = {
+    "limit": {"type": "integer", "minimum": 1, "maximum": 1000, "description": "page size (default 100)"},
+    "next_token": {"type": "string", "description": "the next_token of the previous page"},
+    "period": {"type": "string", "pattern": f"^{_YEAR_MONTH}(?:-(?:0[1-9]|[12][0-9]|3[01]))?$",
+               "description": "a local month (2026-05) or day (2026-05-10)"},
+    "month": {"type": "string", "pattern": f"^{_YEAR_MONTH}$",
+              "description": "a local month, e.g. 2026-05 (default: this month)"},
+    "product": {"type": "string", "enum": list(get_args(s.Product)),
+                "description": "the base package (default), a plugin or an add-on"},
+    # operator views (chalicelib/api/operator.py); "<path>:<name>" where one name differs by route
+    "/v1/accounts:status": {"type": "string", "enum": ["active", "arrears"]},
+    "/v1/ops/notifications:status": {"type": "string", "enum": ["pending", "failed"]},
+    "q": {"type": "string", "minLength": 1, "maxLength": 200, "description": "account id or e-mail prefix"},
+    "job": {"type": "string", "enum": sorted(load_jobs()), "description": "one job (default: every job)"},
+    "before": {"type": "string", "format": "date-time", "description": "ISO-8601 instant with a zone"},
+    "from": {"type": "string", "pattern": f"^{_YEAR_MONTH}$", "description": "first month (default: 12 back)"},
+    "to": {"type": "string", "pattern": f"^{_YEAR_MONTH}$", "description": "last month (default: this month)"},
+}
+IDEMPOTENCY_HEADER = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": "Optional. A retry with the same key and body answers the first response without acting "
+    "again; the same key with another body is 409 idempotency_key_reused. Keys are kept at least 24 h. "
+    "An empty key (or one outside this pattern) is a 400.",
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255, "pattern": f"^{IDEMPOTENCY_KEY.pattern}$"},
 }
 
 
-def _schema(model: type[BaseModel], components: dict[str, Any]) -> dict[str, Any]:
-    schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+def _schema(model: type[BaseModel], components: dict[str, Any], mode: str = "serialization") -> dict[str, Any]:
+    schema = model.model_json_schema(ref_template="#/components/schemas/{model}", mode=mode)  # type: ignore[arg-type]
     for name, sub in schema.pop("$defs", {}).items():
         components[name] = sub
     components[model.__name__] = schema
     return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def _path_param(name: str) -> dict[str, Any]:
+    if name == "sdkappid":
+        schema: dict[str, Any] = {"type": "integer", "minimum": 0, "maximum": 999_999_999_999}
+    elif name == "job":
+        schema = {"type": "string", "enum": sorted(load_jobs())}
+    else:  # account ids as accounts are created (other ids are 404, or 400 when not 1-128 printable characters)
+        schema = {"type": "string", "pattern": s.ACCOUNT_ID_PATTERN, "minLength": 1, "maxLength": 128}
+    return {"name": name, "in": "path", "required": True, "schema": schema}
+
+
+def error_statuses(r: RouteDoc) -> list[int]:
+    """What the route can answer besides success: every route 400/404/413/415, authenticated ones
+    401/403, writes 503, plus the route's own (402, 409, 410)."""
+    codes = {400, 404, 413, 415, *r.errors}
+    if not r.public:
+        codes |= {401, 403}
+    if r.method in _WRITES:
+        codes.add(503)
+    if r.idempotent:
+        codes.add(409)
+    return sorted(codes)
+
+
+def _operation(r: RouteDoc, components: dict[str, Any], error_ref: dict[str, Any]) -> dict[str, Any]:
+    op: dict[str, Any] = {"summary": r.summary, "operationId": f"{r.method.lower()}{r.path}", "responses": {}}
+    params = [_path_param(p.strip("{}")) for p in r.path.split("/") if p.startswith("{")]
+    params += [{"name": q, "in": "query", "required": False,
+                "schema": QUERY_PARAMS.get(f"{r.path}:{q}") or QUERY_PARAMS[q]} for q in r.query]
+    if r.idempotent:
+        params.append(IDEMPOTENCY_HEADER)
+    if params:
+        op["parameters"] = params
+    if r.body is not None:
+        required = any(f.is_required() for f in r.body.model_fields.values())
+        body = {"application/json": {"schema": _schema(r.body, components, "validation")}}
+        op["requestBody"] = {"required": required, "content": body}
+    ok: dict[str, Any] = {"description": "OK"}
+    if r.answer is not None:
+        ok["content"] = {"application/json": {"schema": _schema(r.answer, components)}}
+    op["responses"][str(r.status)] = ok
+    for code in error_statuses(r):
+        op["responses"][str(code)] = {
+            "description": ERROR_CODES[code],
+            "content": {"application/json": {"schema": error_ref}},
+        }
+    if not r.public:
+        op["security"] = [{"bearer": []}]
+        op["x-roles"] = list(r.roles)
+    return op
 
 
 @lru_cache(maxsize=1)
@@ -38,30 +126,7 @@ def document() -> dict[str, Any]:
     paths: dict[str, Any] = {}
     error_ref = _schema(s.Error, components)
     for r in ROUTES:
-        op: dict[str, Any] = {"summary": r.summary, "operationId": f"{r.method.lower()}{r.path}", "responses": {}}
-        params = [
-            {"name": p.strip("{}"), "in": "path", "required": True, "schema": {"type": "string"}}
-            for p in r.path.split("/")
-            if p.startswith("{")
-        ]
-        params += [{"name": q, "in": "query", "required": False, "schema": {"type": "string"}} for q in r.query]
-        if r.method in ("POST", "PUT"):
-            params.append({"name": "Idempotency-Key", "in": "header", "required": False, "schema": {"type": "string"}})
-        if params:
-            op["parameters"] = params
-        if r.body is not None:
-            body = {"application/json": {"schema": _schema(r.body, components)}}
-            op["requestBody"] = {"required": True, "content": body}
-        ok: dict[str, Any] = {"description": "OK"}
-        if r.answer is not None:
-            ok["content"] = {"application/json": {"schema": _schema(r.answer, components)}}
-        op["responses"][str(r.status)] = ok
-        for code, text in _ERRORS.items():
-            op["responses"][code] = {"description": text, "content": {"application/json": {"schema": error_ref}}}
-        if not r.public:
-            op["security"] = [{"bearer": []}]
-            op["x-roles"] = list(r.roles)
-        paths.setdefault(r.path, {})[r.method.lower()] = op
+        paths.setdefault(r.path, {})[r.method.lower()] = _operation(r, components, error_ref)
     return {
         "openapi": "3.1.0",
         "info": {"title": "imbill", "version": "1", "description": "Billing backend of a cloud IM service"},

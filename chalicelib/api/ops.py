@@ -24,7 +24,7 @@ bp = Blueprint(__name__)
 def run_job(call: Call, job: str) -> dict[str, Any]:
     at = s.instant(call.body.at)
     assert at is not None
-    return runner.run_job(job, at, billing_zone())
+    return runner.run_job(job, at, billing_zone(), now=call.ctx.now)
 
 
 def _test_clock() -> StoredClock:

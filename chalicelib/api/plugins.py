@@ -14,7 +14,7 @@ bp = Blueprint(__name__)
 
 
 @route(bp, "/v1/apps/{sdkappid}/plugins", "POST", summary="Buy or renew a plugin (push, search)",
-       body=s.PluginCreate, answer=s.PurchaseResult, status=201)
+       body=s.PluginCreate, answer=s.PurchaseResult, status=201, idempotent=True, errors=(402, 409, 410))
 def buy_plugin(call: Call, sdkappid: str) -> tuple[int, dict[str, Any]]:
     app_id = int_param(sdkappid)
     b = call.body
@@ -22,13 +22,13 @@ def buy_plugin(call: Call, sdkappid: str) -> tuple[int, dict[str, Any]]:
 
 
 @route(bp, "/v1/apps/{sdkappid}/plugins/push/quota", "PUT", summary="Set the daily broadcast-call quota (>= 100)",
-       body=s.PushQuotaSet, answer=s.PushQuota)
+       body=s.PushQuotaSet, answer=s.PushQuota, errors=(409, 410))
 def set_push_quota(call: Call, sdkappid: str) -> dict[str, Any]:
     return plugins.set_push_quota(call.ctx, int_param(sdkappid), call.body.daily_broadcast_calls)
 
 
 @route(bp, "/v1/apps/{sdkappid}/addons", "POST", summary="Buy or renew an add-on (desk, chatbot, call)",
-       body=s.AddonCreate, answer=s.PurchaseResult, status=201)
+       body=s.AddonCreate, answer=s.PurchaseResult, status=201, idempotent=True, errors=(402, 409, 410))
 def buy_addon(call: Call, sdkappid: str) -> tuple[int, dict[str, Any]]:
     app_id = int_param(sdkappid)
     b = call.body

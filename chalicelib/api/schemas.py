@@ -2,32 +2,135 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    PlainValidator,
     StrictBool,
-    StrictInt,
-    StringConstraints,
-    field_validator,
+    WithJsonSchema,
 )
+from pydantic_core import CoreSchema, core_schema
 
 from chalicelib.domain.calendar import parse_instant
 from chalicelib.domain.money import Cents, InvalidAmount, parse_amount
 
-AmountText = Annotated[str, StringConstraints(pattern=r"^\d{1,12}(\.\d{1,2})?$")]
+# Every pattern below is checked by the server exactly as the OpenAPI document states it (the same
+# string, anchored), with ASCII digits only: what the document calls valid, the server accepts.
+PRINTABLE = "[^\\x00-\\x1f\\x7f-\\x9f\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069]"  # no control, no bidi
+ID_PATTERN = f"^{PRINTABLE}{{1,128}}$"
+
+
+@dataclass(frozen=True)
+class Text:
+    """Annotated[str, Text(...)]: a string matching `pattern` (anchored) of at most `max_length`
+    characters, else a 400 saying `what`; the document shows the same pattern and bounds."""
+
+    pattern: str
+    what: str
+    max_length: int = 128
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        rx = re.compile(self.pattern)
+
+        def check(value: Any) -> str:
+            if not isinstance(value, str) or len(value) > self.max_length or not rx.fullmatch(value):
+                raise ValueError(self.what)
+            return value
+
+        return core_schema.no_info_plain_validator_function(check)
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> dict[str, Any]:
+        return {"type": "string", "pattern": self.pattern, "minLength": 1, "maxLength": self.max_length,
+                "description": self.what}
+
+
+@dataclass(frozen=True)
+class Whole:
+    """Annotated[int, Whole(lo, hi)]: a JSON integer from lo to hi; as in JSON Schema, a number
+    whose value is whole (3.0) is that integer, one with a fraction (1.5), a string or a bool is a 400."""
+
+    ge: int
+    le: int
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        what = f"a whole number from {self.ge} to {self.le}"
+
+        def check(value: Any) -> int:
+            if isinstance(value, float) and value.is_integer() and self.ge <= value <= self.le:
+                value = int(value)
+            if not isinstance(value, int) or isinstance(value, bool) or not self.ge <= value <= self.le:
+                raise ValueError(what)
+            return value
+
+        return core_schema.no_info_plain_validator_function(check)
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> dict[str, Any]:
+        return {"type": "integer", "minimum": self.ge, "maximum": self.le}
+
+
+Id = Annotated[str, Text(ID_PATTERN, "1 to 128 characters, no control or bidi-override characters")]
+Name = Id
+ACCOUNT_ID_PATTERN = "^[A-Za-z0-9_.-]{1,128}$"
+AccountId = Annotated[str, Text(ACCOUNT_ID_PATTERN, "1 to 128 letters, digits, '_', '.' or '-'")]
+Email = Annotated[str, Text(
+    "^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+    "(?:[.][A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$",
+    "an e-mail address (local@domain, ASCII)", max_length=254,
+)]
+Phone = Annotated[str, Text("^[+]?[0-9](?:[ -]?[0-9]){2,19}$",
+                            "a phone number: optional +, 3 to 20 digits, single spaces or hyphens", max_length=40)]
+
+POSITIVE_AMOUNT = "^(?:[1-9][0-9]{0,11}(?:[.][0-9]{1,2})?|0[.](?:[1-9][0-9]?|0[1-9]))$"
+MAX_WHOLE = 999_999_999_999
+_AMOUNT_RX = re.compile(POSITIVE_AMOUNT)
+AMOUNT_TEXT = ('a positive amount: a decimal string with at most two places and ASCII digits, e.g. "399.00" '
+               f"(or a JSON integer from 1 to {MAX_WHOLE})")
+
+
+def _positive_amount(value: Any) -> str | int:
+    if isinstance(value, str) and _AMOUNT_RX.fullmatch(value):
+        return value
+    if isinstance(value, float) and value.is_integer() and 1 <= value <= MAX_WHOLE:
+        value = int(value)  # 100.0 is the JSON integer 100 (as in JSON Schema); 1.5 stays a 400
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_WHOLE:
+        return value
+    raise ValueError(AMOUNT_TEXT)
+
+
 Amount = Annotated[
-    AmountText | Annotated[StrictInt, Field(ge=0, le=999_999_999_999)],
-    Field(description='Decimal string with at most two places, e.g. "399.00" (JSON integers accepted)'),
+    str | int,
+    PlainValidator(_positive_amount),
+    WithJsonSchema({
+        "anyOf": [
+            {"type": "string", "pattern": POSITIVE_AMOUNT},
+            {"type": "integer", "minimum": 1, "maximum": MAX_WHOLE},
+        ],
+        "description": AMOUNT_TEXT,
+    }),
 ]
 FIRST_YEAR, LAST_YEAR = 1970, 9000  # room for month and day arithmetic on either side
+# The document's years (1971-8999) keep any offset inside the server's range.
+INSTANT_PATTERN = (
+    "^(?:19[7-9][1-9]|19[89]0|[2-8][0-9]{3})-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
+    "T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:[.][0-9]{1,6})?(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])$"
+)
+_INSTANT_RX = re.compile(
+    "^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(?:[.][0-9]{1,6})?(?:Z|[+-][0-9]{2}:[0-9]{2})$"
+)
+INSTANT_TEXT = "an ISO-8601 instant with seconds and a zone, e.g. 2026-03-01T00:00:00Z"
 
 
-def _valid_instant(value: str) -> str:
+def _valid_instant(value: Any) -> str:
+    if not isinstance(value, str) or not _INSTANT_RX.fullmatch(value):
+        raise ValueError(INSTANT_TEXT)
     parsed = instant(value)
     if parsed is not None and not FIRST_YEAR <= parsed.year <= LAST_YEAR:
         raise ValueError(f"instants must lie in the years {FIRST_YEAR} to {LAST_YEAR}")
@@ -36,8 +139,8 @@ def _valid_instant(value: str) -> str:
 
 Instant = Annotated[
     str,
-    AfterValidator(_valid_instant),
-    Field(description="ISO-8601 instant with a zone, e.g. 2026-03-01T00:00:00Z"),
+    PlainValidator(_valid_instant),
+    WithJsonSchema({"type": "string", "pattern": INSTANT_PATTERN, "description": INSTANT_TEXT}),
 ]
 
 
@@ -62,57 +165,47 @@ def instant(value: str | None) -> datetime | None:
 
 
 class AccountCreate(Request):
-    account_id: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
-    email: Annotated[str, StringConstraints(pattern=r"^[^@\s]+@[^@\s]+$", max_length=254)]
-    phone: Annotated[str, StringConstraints(pattern=r"^\+?[0-9 -]{3,32}$")]
+    account_id: AccountId
+    email: Email
+    phone: Phone
 
 
 class TopupCreate(Request):
     amount: Amount
     kind: Literal["cash", "gift"]
 
-    @field_validator("amount")
-    @classmethod
-    def _positive(cls, v: str | int) -> str | int:
-        if cents(v) <= 0:
-            raise ValueError("amount must be above zero")
-        return v
-
 
 class VoucherCreate(Request):
     amount: Amount
-    expires_at: Instant | None = None
-
-    @field_validator("amount")
-    @classmethod
-    def _positive(cls, v: str | int) -> str | int:
-        if cents(v) <= 0:
-            raise ValueError("amount must be above zero")
-        return v
-
+    expires_at: Instant | None = Field(default=None, description="when it expires (not in the past); none: never")
 
 
 class AppCreate(Request):
-    name: Annotated[str, StringConstraints(min_length=1, max_length=128)]
-    region: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    name: Name
+    region: Annotated[str, Text(f"^{PRINTABLE}{{1,64}}$", "1 to 64 characters, no control or bidi-override characters",
+                                max_length=64)]
 
 
-Months = Annotated[StrictInt, Field(ge=1, le=24)]
+Months = Annotated[int, Whole(1, 24)]
 
 
 class PurchaseCreate(Request):
     edition: Literal["standard", "pro"]
     months: Months
     auto_renew: StrictBool | None = None
-    voucher_id: Annotated[str, StringConstraints(max_length=128)] | None = None
+    voucher_id: Id | None = None
 
 
 class AutoRenewSet(Request):
     enabled: StrictBool
 
 
+Product = Literal["developer", "standard", "pro", "push", "search", "desk", "chatbot", "call"]
+Tier = Literal["standard", "basic", "advanced", "message_pack", "trial", "1v1", "group"]
+
+
 class RefundCreate(Request):
-    product: str | None = None
+    product: Product | None = Field(default=None, description="the base package (default), a plugin or an add-on")
 
 
 class ClockSet(Request):
@@ -122,9 +215,9 @@ class ClockSet(Request):
 
 
 class ClockAdvance(Request):
-    days: Annotated[StrictInt, Field(ge=0, le=3660)] = 0
-    hours: Annotated[StrictInt, Field(ge=0, le=100000)] = 0
-    minutes: Annotated[StrictInt, Field(ge=0, le=1000000)] = 0
+    days: Annotated[int, Whole(0, 3660)] = 0
+    hours: Annotated[int, Whole(0, 100000)] = 0
+    minutes: Annotated[int, Whole(0, 1000000)] = 0
 
 
 class JobRun(Request):
@@ -303,12 +396,12 @@ def page_of(model: type[BaseModel]) -> type[BaseModel]:
 
 
 # ------------------------------------------------------------------ usage ingestion (service, operator)
-UserId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
-Count = Annotated[StrictInt, Field(ge=0, le=1_000_000_000_000)]
+UserId = Id
+Count = Annotated[int, Whole(0, 1_000_000_000_000)]
 
 
 class UsageReport(Request):
-    sdkappid: Annotated[StrictInt, Field(ge=0, le=999_999_999_999)]
+    sdkappid: Annotated[int, Whole(0, 999_999_999_999)]
     at: Instant | None = Field(default=None, description="When it happened; defaults to now, never in the future")
 
 
@@ -376,7 +469,7 @@ class PluginCreate(Request):
 
 class PushQuotaSet(Request):
     daily_broadcast_calls: Annotated[
-        StrictInt, Field(ge=0, le=1_000_000_000, description="Daily broadcast/tag push API calls, at least 100")
+        int, Whole(100, 1_000_000_000), Field(description="Daily broadcast/tag push API calls, at least 100")
     ]
 
 
@@ -387,10 +480,10 @@ class PushQuota(BaseModel):
 class AddonCreate(Request):
     addon: Literal["desk", "chatbot", "call"]
     tier: Annotated[
-        str, StringConstraints(max_length=32),
+        Tier,
         Field(description="desk: standard (default); chatbot: basic, advanced, message_pack; call: trial, 1v1, group"),
     ] | None = None
     quantity: Annotated[
-        StrictInt, Field(ge=1, le=100_000, description="desk: seats in total (default 3); chatbot: bots or packs"),
+        int, Whole(1, 100_000), Field(description="desk: seats in total (default 3); chatbot: bots or packs"),
     ] | None = None
     months: Months

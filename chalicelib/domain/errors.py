@@ -40,3 +40,10 @@ class Conflict(BillingError):
 
 class Gone(BillingError):
     status, code = 410, "gone"
+
+
+class Busy(BillingError):
+    """An item stayed too contended to write; nothing changed. Answered with Retry-After."""
+
+    status, code = 503, "busy"
+    retry_after = 1  # seconds

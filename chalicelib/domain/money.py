@@ -13,7 +13,7 @@ from fractions import Fraction
 
 Cents = int
 
-_AMOUNT = re.compile(r"^\d{1,12}(\.\d{1,2})?$")
+_AMOUNT = re.compile(r"[0-9]{1,12}(?:[.][0-9]{1,2})?")  # ASCII digits only
 
 
 class InvalidAmount(ValueError):
@@ -43,7 +43,7 @@ def parse_amount(text: str | int) -> Cents:
         if text < 0:
             raise InvalidAmount("amount must not be negative")
         return text * 100
-    if not isinstance(text, str) or not _AMOUNT.match(text):
+    if not isinstance(text, str) or not _AMOUNT.fullmatch(text):
         raise InvalidAmount(f"amount {text!r} must be a non-negative decimal with at most two places")
     return int(Decimal(text) * 100)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from chalicelib.jobs import steps
 from chalicelib.jobs.registry import Job, Schedule, Summary, register
 from chalicelib.services import billing
 from chalicelib.services.context import Ctx
@@ -12,11 +13,7 @@ from chalicelib.store.models import AccountModel
 
 
 def run(ctx: Ctx, at: datetime) -> Summary:
-    counts = {"accounts": 0, "stopped": 0}
-    for acct in billing.accounts_in_arrears_due(at):
-        counts["accounts"] += 1
-        counts["stopped"] += billing.enforce_arrears(ctx, acct)
-    return counts
+    return steps.run_each(billing.accounts_in_arrears_due(at), lambda acct: billing.enforce_arrears(ctx, acct))
 
 
 def next_due(ctx: Ctx) -> datetime | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from chalicelib.jobs import steps
 from chalicelib.jobs.registry import Job, Schedule, Summary, register
 from chalicelib.services import lifecycle
 from chalicelib.services.context import Ctx
@@ -13,7 +14,7 @@ from chalicelib.store.models import AppModel
 
 def run(ctx: Ctx, at: datetime) -> Summary:
     apps = due_items(AppModel.enforce_due, AppModel.enforce_due_at, at)
-    return lifecycle.run_due(ctx, apps, lifecycle.enforce)
+    return steps.run_each(apps, lambda app: lifecycle.enforce(ctx, app), lifecycle.reload_app)
 
 
 def next_due(ctx: Ctx) -> datetime | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from chalicelib.jobs import steps
 from chalicelib.jobs.registry import Job, Schedule, Summary, register
 from chalicelib.services import lifecycle
 from chalicelib.services.context import Ctx
@@ -12,7 +13,8 @@ from chalicelib.store.models import AppModel
 
 
 def run(ctx: Ctx, at: datetime) -> Summary:
-    return lifecycle.run_due(ctx, due_items(AppModel.warn_due, AppModel.warn_due_at, at), lifecycle.warn)
+    apps = due_items(AppModel.warn_due, AppModel.warn_due_at, at)
+    return steps.run_each(apps, lambda app: lifecycle.warn(ctx, app), lifecycle.reload_app)
 
 
 def next_due(ctx: Ctx) -> datetime | None:

@@ -6,20 +6,19 @@ from __future__ import annotations
 from datetime import datetime
 
 from chalicelib.domain.calendar import local_date, month_key, previous_month
+from chalicelib.jobs import steps
 from chalicelib.jobs.registry import Job, Schedule, Summary, register
 from chalicelib.services import billing
 from chalicelib.services.context import Ctx
 
 
 def run(ctx: Ctx, at: datetime) -> Summary:
-    counts = {"billed": 0, "skipped": 0, "no_charge": 0}
     if local_date(at, ctx.tz).day > 3:
-        return counts
+        return {}
     month = previous_month(month_key(at, ctx.tz))
     billing.close_month(month)  # before the month's usage is read: later reports of it are refused
-    for account_id, usage in billing.usage_accounts(month):
-        counts[billing.settle_account(ctx, month, account_id, usage)] += 1
-    return counts
+    return steps.run_each(billing.usage_accounts(month),
+                          lambda item: billing.settle_account(ctx, month, item[0], item[1]))
 
 
 JOB = register(

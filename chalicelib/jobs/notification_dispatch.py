@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from chalicelib.jobs import steps
 from chalicelib.jobs.registry import Job, Schedule, Summary, register
 from chalicelib.services import notifications
 from chalicelib.services.context import Ctx
@@ -16,8 +17,8 @@ from chalicelib.store.models import NotificationModel
 
 
 def run(ctx: Ctx, at: datetime) -> Summary:
-    pending = list(due_items(NotificationModel.send_due, NotificationModel.send_due_at, at))
-    return notifications.dispatch([n for n in pending if notifications.claim(n, at)], at)
+    pending = due_items(NotificationModel.send_due, NotificationModel.send_due_at, at)
+    return steps.run_each(pending, lambda n: notifications.dispatch_due(n, at), notifications.reload)
 
 
 def next_due(ctx: Ctx) -> datetime | None:

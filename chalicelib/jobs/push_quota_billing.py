@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from chalicelib.domain.calendar import local_date
+from chalicelib.jobs import steps
 from chalicelib.jobs.registry import Job, Schedule, Summary, register
 from chalicelib.services import billing
 from chalicelib.services.context import Ctx
@@ -13,7 +14,8 @@ from chalicelib.services.context import Ctx
 def run(ctx: Ctx, at: datetime) -> Summary:
     day = local_date(at, ctx.tz) - timedelta(days=1)
     billing.close_push_day(day)  # push calls of the day are refused from now on
-    return billing.push_bills(ctx, day, billing.push_billing_apps())
+    return steps.run_each(billing.push_accounts(billing.push_billing_apps()),
+                          lambda item: billing.push_bill(ctx, day, *item), billing.reload_push_account)
 
 
 def next_due(ctx: Ctx) -> datetime | None:

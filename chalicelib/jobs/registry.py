@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-Summary = dict[str, int]
+from chalicelib.jobs.steps import Summary, counting_failures
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,12 @@ class Job:
     listed_when_idle: bool = True  # False: the test clock lists its runs only when they did something
     # the other jobs whose next due time a run that did work may bring forward (None: any job)
     affects: tuple[str, ...] | None = None
+
+    def execute(self, ctx: Any, at: datetime) -> tuple[Summary, int]:
+        """Run as of `at`: the summary, and how many items failed (they stay due for the next run)."""
+        with counting_failures() as failures:
+            counts = self.run(ctx, at)
+        return self.summary(counts), len(failures)
 
     def summary(self, counts: Summary | None = None) -> Summary:
         out = {k: 0 for k in self.outcomes}

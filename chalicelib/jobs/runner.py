@@ -7,7 +7,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from chalicelib.domain.calendar import iso
-from chalicelib.domain.errors import NotFound
+from chalicelib.domain.errors import InvalidRequest, NotFound
 from chalicelib.jobs import registry
 from chalicelib.services.context import SYSTEM, Ctx
 from chalicelib.views import job_runs
@@ -22,13 +22,17 @@ def load_jobs() -> dict[str, registry.Job]:
     return registry.JOBS
 
 
-def run_job(name: str, at: datetime, tz: ZoneInfo) -> dict[str, Any]:
+def run_job(name: str, at: datetime, tz: ZoneInfo, now: datetime | None = None) -> dict[str, Any]:
+    """Run one job as of `at`; given the service clock's `now`, `at` may not be later (400)."""
     jobs = load_jobs()
     if name not in jobs:
         raise NotFound(f"no job named {name!r}; jobs: {', '.join(jobs)}")
-    job = jobs[name]
+    if now is not None and at > now:
+        raise InvalidRequest(f"at {iso(at)} is later than the service clock ({iso(now)}): "
+                             "a job may not run ahead of the clock")
     started = job_runs.wall_now()
-    result = {"job": name, "at": iso(at), "summary": job.summary(job.run(Ctx(now=at, tz=tz, principal=SYSTEM), at))}
+    summary, failed = jobs[name].execute(Ctx(now=at, tz=tz, principal=SYSTEM), at)
+    result = {"job": name, "at": iso(at), "summary": summary, "failed": failed}
     job_runs.record(result, at, started)
     return result
 
@@ -66,10 +70,10 @@ def run_between(
                 out.append({"job": job.name, "at": iso(t), "summary": job.summary()})
             continue
         set_clock(t)
-        summary = job.run(ctx, t)
+        summary, failed = job.execute(ctx, t)
         worked = any(v for k, v in summary.items() if k not in IDLE)
-        if worked or job.listed_when_idle:
-            out.append({"job": job.name, "at": iso(t), "summary": job.summary(summary)})
+        if worked or job.listed_when_idle or failed:
+            out.append({"job": job.name, "at": iso(t), "summary": summary, **({"failed": failed} if failed else {})})
         if worked and job.affects is not None and targeted:
             stale = {job.name, *job.affects}
         elif worked or job.name in hints:

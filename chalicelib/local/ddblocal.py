@@ -141,8 +141,7 @@ def java_version() -> str:
     if java is None:
         raise DynamoDBLocalError(
             "java is not on PATH: DynamoDB Local needs a Java runtime (17 or newer), "
-            "e.g. `apt-get install openjdk-17-jre-headless`. "
-            "Alternatively serve with `--engine moto` (in memory, nothing persisted)."
+            "e.g. `apt-get install openjdk-17-jre-headless`."
         )
     try:
         result = subprocess.run(
@@ -172,6 +171,28 @@ def _die_with_parent() -> None:
     """
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def lock_data_dir(data_dir: Path) -> IO[str]:
+    """Claim ``data_dir`` (two DynamoDB Locals must not share one database file).
+
+    Returns the open lock file: the claim lasts until every copy of it (start() passes one to the
+    JVM) is closed.
+    """
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        lock = open(data_dir / ".imbill.lock", "w")
+    except OSError as exc:
+        raise DynamoDBLocalError(f"cannot use {data_dir} as the data folder: {exc}") from exc
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        lock.close()
+        raise DynamoDBLocalError(
+            f"{data_dir.resolve()} is in use by another imbill serve or DynamoDB Local: "
+            "give this one its own --data-dir, or --in-memory"
+        ) from None
+    return lock
 
 
 # --- process --------------------------------------------------------------------------------
@@ -216,25 +237,29 @@ def start(
         "-port",
         str(port),
     ]
+    lock = None
     if data_dir is None:
         cmd.append("-inMemory")
     else:
         data_dir = data_dir.resolve()
-        try:
-            data_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise DynamoDBLocalError(f"cannot use {data_dir} as the data folder: {exc}") from exc
+        lock = lock_data_dir(data_dir)
         cmd += ["-dbPath", str(data_dir)]
-    proc = subprocess.Popen(
-        cmd,
-        cwd=jar.parent,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,  # Ctrl-C reaches us, and we stop the JVM in order
-        preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
-    )
+    try:
+        proc = subprocess.Popen(
+            cmd,
+            cwd=jar.parent,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,  # Ctrl-C reaches us, and we stop the JVM in order
+            preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+            # The JVM inherits the data folder's lock: the folder stays claimed while it runs.
+            pass_fds=() if lock is None else (lock.fileno(),),
+        )
+    finally:
+        if lock is not None:
+            lock.close()
     tail: collections.deque[str] = collections.deque(maxlen=LOG_TAIL_LINES)
     assert proc.stdout is not None
     threading.Thread(target=_pump, args=(proc.stdout, tail, echo), name=f"ddblocal-{port}-log", daemon=True).start()

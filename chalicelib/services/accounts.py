@@ -6,9 +6,10 @@ import secrets
 from datetime import datetime
 from typing import Any
 
-from pynamodb.exceptions import PutError
+from pynamodb.transactions import TransactWrite
 
-from chalicelib.domain.errors import Conflict, NotFound
+from chalicelib.domain.calendar import iso
+from chalicelib.domain.errors import Conflict, InvalidRequest, NotFound
 from chalicelib.domain.money import Cents
 from chalicelib.services import idempotency
 from chalicelib.services.billing import end_arrears
@@ -28,28 +29,29 @@ def load_account(ctx: Ctx, account_id: str, consistent: bool = True) -> AccountM
         raise NotFound(f"account {account_id} not found") from None
 
 
-def create_account(ctx: Ctx, account_id: str, email: str, phone: str) -> dict[str, Any]:
+def create_account(ctx: Ctx, account_id: str, email: str, phone: str, idem: Idem = idempotency.NONE) -> dict[str, Any]:
     ctx.principal.require("operator")
-    acct = AccountModel(
-        account_id,
-        email=email,
-        phone=phone,
-        status="active",
-        due_shard=due_shard(account_id),
-        cash=0,
-        gift=0,
-        apps_count=0,
-        ledger_seq=0,
-        version=0,
-        created_at=ctx.now,
-    )
-    try:
-        acct.save(condition=AccountModel.account_id.does_not_exist())
-    except PutError as err:
-        if err.cause_response_code == "ConditionalCheckFailedException":
-            raise Conflict(f"account {account_id} already exists") from None
-        raise
-    return views.account(acct)
+
+    def act(tx: TransactWrite) -> Response:
+        acct = AccountModel(
+            account_id,
+            email=email,
+            phone=phone,
+            status="active",
+            due_shard=due_shard(account_id),
+            cash=0,
+            gift=0,
+            apps_count=0,
+            ledger_seq=0,
+            version=0,
+            created_at=ctx.now,
+        )
+        if AccountModel.count(account_id, consistent_read=True, limit=1):
+            raise Conflict(f"account {account_id} already exists")
+        tx.save(acct, condition=AccountModel.account_id.does_not_exist())
+        return 201, views.account(acct)
+
+    return idempotency.once(idem, ctx.now, ctx.catalog.lifecycle("idempotency_ttl_hours"), act)[1]
 
 
 def get_account(ctx: Ctx, account_id: str) -> dict[str, Any]:
@@ -85,18 +87,25 @@ def topup(ctx: Ctx, account_id: str, amount: Cents, kind: str, idem: Idem) -> Re
     return idempotency.run(idem, attempt)
 
 
-def create_voucher(ctx: Ctx, account_id: str, amount: Cents, expires_at: datetime | None) -> dict[str, Any]:
+def create_voucher(ctx: Ctx, account_id: str, amount: Cents, expires_at: datetime | None,
+                   idem: Idem = idempotency.NONE) -> dict[str, Any]:
     ctx.principal.require("operator")
-    load_account(ctx, account_id, consistent=False)
-    v = VoucherModel(
-        account_id,
-        f"v{ctx.now:%Y%m%d%H%M%S}{secrets.token_hex(4)}",
-        amount=amount,
-        expires_at=expires_at,
-        created_at=ctx.now,
-    )
-    v.save(condition=VoucherModel.voucher_id.does_not_exist())
-    return views.voucher(v)
+    if expires_at is not None and expires_at <= ctx.now:
+        raise InvalidRequest(f"expires_at must lie after now ({iso(ctx.now)})")
+
+    def act(tx: TransactWrite) -> Response:
+        load_account(ctx, account_id, consistent=False)
+        v = VoucherModel(
+            account_id,
+            f"v{ctx.now:%Y%m%d%H%M%S}{secrets.token_hex(4)}",
+            amount=amount,
+            expires_at=expires_at,
+            created_at=ctx.now,
+        )
+        tx.save(v, condition=VoucherModel.voucher_id.does_not_exist())
+        return 201, views.voucher(v)
+
+    return idempotency.once(idem, ctx.now, ctx.catalog.lifecycle("idempotency_ttl_hours"), act)[1]
 
 
 def list_vouchers(ctx: Ctx, account_id: str, limit: int, token: str | None) -> Page:

@@ -10,8 +10,9 @@ from pynamodb.transactions import TransactWrite
 from chalicelib.domain.calendar import add_months
 from chalicelib.domain.errors import Conflict, Gone, NotFound
 from chalicelib.domain.lifecycle import AppState, dues
-from chalicelib.services import notifications
+from chalicelib.services import idempotency, notifications
 from chalicelib.services.context import Ctx
+from chalicelib.services.idempotency import Idem, Response
 from chalicelib.services.ledger import save_account
 from chalicelib.store import uow, views
 from chalicelib.store.models import AccountModel, AppModel, MetaModel, OffSpanMap, due_shard
@@ -85,20 +86,23 @@ def _next_sdkappid() -> int:
     return SDKAPPID_BASE + int(item.counter)
 
 
-def create_app(ctx: Ctx, account_id: str, name: str, region: str) -> dict[str, Any]:
+def create_app(ctx: Ctx, account_id: str, name: str, region: str, idem: Idem = idempotency.NONE) -> dict[str, Any]:
     ctx.principal.check_account(account_id)
     if ctx.principal.role not in ("operator", "customer"):
         ctx.principal.require("operator", "customer")
-    sdkappid = _next_sdkappid()
     limit = ctx.catalog.max_apps
+    allocated: list[int] = []  # one sdkappid however often the attempt runs
 
-    def attempt() -> dict[str, Any]:
+    def act(tx: TransactWrite) -> Response:
         try:
             acct = AccountModel.get(account_id, consistent_read=True)
         except AccountModel.DoesNotExist:
             raise NotFound(f"account {account_id} not found") from None
         if int(acct.apps_count) >= limit:
             raise Conflict(f"an account may own at most {limit} apps", code="limit_exceeded")
+        if not allocated:
+            allocated.append(_next_sdkappid())
+        sdkappid = allocated[0]
         app = AppModel(
             sdkappid,
             account_id=account_id,
@@ -114,12 +118,11 @@ def create_app(ctx: Ctx, account_id: str, name: str, region: str) -> dict[str, A
             due_shard=due_shard(sdkappid),
         )
         acct.apps_count = int(acct.apps_count) + 1
-        with uow.write() as tx:
-            save_app(tx, ctx, app, new=True)
-            save_account(tx, acct)
-        return views.app(app)
+        save_app(tx, ctx, app, new=True)
+        save_account(tx, acct)
+        return 201, views.app(app)
 
-    return uow.with_retries(attempt)
+    return idempotency.once(idem, ctx.now, ctx.catalog.lifecycle("idempotency_ttl_hours"), act)[1]
 
 
 def get_app(ctx: Ctx, sdkappid: int) -> dict[str, Any]:
@@ -131,17 +134,16 @@ def list_apps(ctx: Ctx, account_id: str, limit: int, token: str | None) -> Page:
     return page(AppModel.by_account.query, account_id, views.app, limit, token)
 
 
-def update_app(ctx: Ctx, sdkappid: int, change: Any) -> dict[str, Any]:
+def update_app(ctx: Ctx, sdkappid: int, change: Any, idem: Idem = idempotency.NONE) -> dict[str, Any]:
     """Load, apply `change(app)` (which may raise), save under the version condition; retried."""
 
-    def attempt() -> dict[str, Any]:
+    def act(tx: TransactWrite) -> Response:
         app = load_app(ctx, sdkappid, writable=True)
         change(app)
-        with uow.write() as tx:
-            save_app(tx, ctx, app)
-        return views.app(app)
+        save_app(tx, ctx, app)
+        return 200, views.app(app)
 
-    return uow.with_retries(attempt)
+    return idempotency.once(idem, ctx.now, ctx.catalog.lifecycle("idempotency_ttl_hours"), act)[1]
 
 
 def set_auto_renew(ctx: Ctx, sdkappid: int, enabled: bool) -> dict[str, Any]:
@@ -153,7 +155,7 @@ def set_auto_renew(ctx: Ctx, sdkappid: int, enabled: bool) -> dict[str, Any]:
     return update_app(ctx, sdkappid, change)
 
 
-def extend_trial(ctx: Ctx, sdkappid: int) -> dict[str, Any]:
+def extend_trial(ctx: Ctx, sdkappid: int, idem: Idem = idempotency.NONE) -> dict[str, Any]:
     """Developer extension: after expiry (before reclamation) expires add_months(now, 1), enabled."""
 
     def change(app: AppModel) -> None:
@@ -163,7 +165,7 @@ def extend_trial(ctx: Ctx, sdkappid: int) -> dict[str, Any]:
             raise Conflict("a Developer app can be extended only after it expires")
         reenable(app, add_months(ctx.now, 1, ctx.tz), ctx.now)
 
-    return update_app(ctx, sdkappid, change)
+    return update_app(ctx, sdkappid, change, idem)
 
 
 OFF_LOG_DAYS = 100  # spans that ended longer ago than this no longer matter to any unsettled month
@@ -201,10 +203,13 @@ def reenable(app: AppModel, expires_at: datetime, now: datetime) -> None:
     app.last_warned_day = None
 
 
-def stop_app(ctx: Ctx, app: AppModel, acct: AccountModel, reason: str, why: str) -> None:
+def stop_app(ctx: Ctx, app: AppModel, acct: AccountModel, reason: str, why: str, *,
+             write_account: bool = False) -> None:
     """Stop an enabled app (reason expired | arrears) and notify its owner, in one transaction.
 
-    Raises TransactWriteError when the app moved since it was read (the caller decides)."""
+    With `write_account` the account is written too (its version moves), so the stop commits only
+    over the account as read and a concurrent top-up that ends the arrears retries and sees the stop.
+    Raises TransactWriteError when the app (or the account) moved since it was read (the caller decides)."""
     go_off(app, "stopped", ctx.now, reason)
     items = notifications.compose(
         acct, "stopped", ctx.now,
@@ -215,4 +220,6 @@ def stop_app(ctx: Ctx, app: AppModel, acct: AccountModel, reason: str, why: str)
     with uow.write() as tx:
         save_app(tx, ctx, app)
         notifications.record(tx, items)
+        if write_account:
+            save_account(tx, acct)
     notifications.dispatch(items, ctx.now)

@@ -90,37 +90,34 @@ def bill_notice(ctx: Ctx, acct: AccountModel, bill: BillModel) -> list[Any]:
 
 
 def post_bill(ctx: Ctx, account_id: str, kind: str, period: str, lines: list[rules.Line]) -> str:
-    """One bill, written only if absent (deterministic key), charged in the same transaction."""
+    """One bill, written only if absent (deterministic key), charged in the same transaction.
+
+    "skipped" when the bill was posted already (by an earlier or a concurrent run); when the
+    account moved meanwhile the conflict is raised: the job's step runner reloads and decides again."""
     key = f"{period}#{kind}"
+    acct = AccountModel.get(account_id, consistent_read=True)
+    total = sum(line.amount for line in lines)
+    take_cash, take_gift = split_postpaid(total, int(acct.cash), int(acct.gift))
+    bill = BillModel(
+        account_id, key, kind=kind, period=period, total=total, posted_at=ctx.now,
+        charged_cash=take_cash, charged_gift=take_gift,
+        lines=[BillLineMap(sdkappid=x.sdkappid, item=x.item, quantity=x.quantity, unit_price=x.unit_price,
+                           amount=x.amount) for x in lines],
+    )
     notes: list[Any] = []
-    for _ in range(5):
-        acct = AccountModel.get(account_id, consistent_read=True)
-        total = sum(line.amount for line in lines)
-        take_cash, take_gift = split_postpaid(total, int(acct.cash), int(acct.gift))
-        bill = BillModel(
-            account_id, key, kind=kind, period=period, total=total, posted_at=ctx.now,
-            charged_cash=take_cash, charged_gift=take_gift,
-            lines=[BillLineMap(sdkappid=x.sdkappid, item=x.item, quantity=x.quantity, unit_price=x.unit_price,
-                               amount=x.amount) for x in lines],
-        )
-        try:
-            with uow.write() as tx:
-                tx.save(bill, condition=BillModel.bill_key.does_not_exist())
-                notes[:] = bill_notice(ctx, acct, bill)
-                post(tx, acct, [Move("bill", -take_cash, -take_gift, ref=f"{kind}:{period}")], ctx.now,
-                     then=lambda a: notes.extend(enter_arrears(ctx, a, key)))
-                notifications.record(tx, notes)
-        except TransactWriteError as err:
-            if not uow.is_conflict(err):
-                raise
-            try:
-                BillModel.get(account_id, key, consistent_read=True)
-                return "skipped"  # posted by an earlier (or concurrent) run
-            except BillModel.DoesNotExist:
-                continue  # the account moved under us: reload and try again
-        notifications.dispatch(notes, ctx.now)
-        return "billed"
-    raise uow.Contention(f"bill {key} of {account_id}: the account kept moving; the job's rerun posts it")
+    try:
+        with uow.write() as tx:
+            tx.save(bill, condition=BillModel.bill_key.does_not_exist())
+            notes[:] = bill_notice(ctx, acct, bill)
+            post(tx, acct, [Move("bill", -take_cash, -take_gift, ref=f"{kind}:{period}")], ctx.now,
+                 then=lambda a: notes.extend(enter_arrears(ctx, a, key)))
+            notifications.record(tx, notes)
+    except TransactWriteError as err:
+        if uow.is_conflict(err) and BillModel.count(account_id, BillModel.bill_key == key, consistent_read=True):
+            return "skipped"
+        raise
+    notifications.dispatch(notes, ctx.now)
+    return "billed"
 
 
 # ------------------------------------------------------------------ closed periods (billing-rules 6)
@@ -218,45 +215,49 @@ def quota_log(app: AppModel) -> list[tuple[datetime, int]]:
     return [(c.at, int(c.quota)) for c in (app.push_quota_log or [])]
 
 
-def push_bills(ctx: Ctx, day: Any, apps: Iterable[AppModel]) -> dict[str, int]:
-    """Daily push bills for local day `day`, one per account with a quota above 100 during it."""
-    start = local_midnight(day, ctx.tz)
-    end = local_midnight(day + timedelta(days=1), ctx.tz)
-    counts = {"billed": 0, "skipped": 0, "no_charge": 0, "released": 0}
-    included = int(ctx.catalog.plugin("push")["included_daily_broadcast_calls"])
+def push_accounts(apps: Iterable[AppModel]) -> Iterator[tuple[str, list[AppModel]]]:
+    """The push-billing apps grouped by account (one bill each)."""
     by_account = sorted(apps, key=lambda a: (a.account_id, int(a.sdkappid)))
     for account_id, group in groupby(by_account, key=lambda a: a.account_id):
-        lines = []
-        for app in group:
-            log = quota_log(app)
-            line = rules.push_quota_line(int(app.sdkappid), max_quota_during(log, app.push_until, start, end),
-                                         ctx.catalog)
-            if line is not None:
-                lines.append(line)
-            elif max_quota_during(log, app.push_until, start, ctx.now + timedelta(days=366)) <= included:
-                counts["released"] += _release_push_billing(ctx, app)
-        if lines:
-            counts[post_bill(ctx, account_id, "daily", day.isoformat(), lines)] += 1
-        else:
-            counts["no_charge"] += 1
-    return counts
+        yield account_id, list(group)
 
 
-def _release_push_billing(ctx: Ctx, app: AppModel) -> int:
+def reload_push_account(item: tuple[str, list[AppModel]]) -> tuple[str, list[AppModel]]:
+    account_id, apps = item
+    return account_id, [AppModel.get(a.sdkappid, consistent_read=True) for a in apps]
+
+
+def push_bill(ctx: Ctx, day: Any, account_id: str, apps: list[AppModel]) -> dict[str, int]:
+    """The daily push bill of one account for local day `day`: its apps with a quota above 100
+    during it; the apps without one from that day on leave the push-billing index first."""
+    start = local_midnight(day, ctx.tz)
+    end = local_midnight(day + timedelta(days=1), ctx.tz)
+    included = int(ctx.catalog.plugin("push")["included_daily_broadcast_calls"])
+    lines = []
+    released = 0
+    for app in apps:
+        log = quota_log(app)
+        line = rules.push_quota_line(int(app.sdkappid), max_quota_during(log, app.push_until, start, end),
+                                     ctx.catalog)
+        if line is not None:
+            lines.append(line)
+        elif (app.push_billing_shard is not None
+              and max_quota_during(log, app.push_until, start, ctx.now + timedelta(days=366)) <= included):
+            _release_push_billing(ctx, app)
+            released += 1
+    outcome = post_bill(ctx, account_id, "daily", day.isoformat(), lines) if lines else "no_charge"
+    return {outcome: 1, "released": released}
+
+
+def _release_push_billing(ctx: Ctx, app: AppModel) -> None:
     """No quota above 100 from the billed day on: the app leaves the push-billing index (and a
-    reclaimed app's quota log, kept only for these bills, goes)."""
+    reclaimed app's quota log, kept only for these bills, goes). A conflict is raised (re-decided)."""
     app.push_billing_shard = None
     if app.status == "reclaimed":
         app.push_quota_log = None
         app.push_until = None
-    try:
-        with uow.write() as tx:
-            save_app(tx, ctx, app)
-    except TransactWriteError as err:
-        if not uow.is_conflict(err):
-            raise
-        return 0
-    return 1
+    with uow.write() as tx:
+        save_app(tx, ctx, app)
 
 
 # ------------------------------------------------------------------ arrears
@@ -264,32 +265,32 @@ def accounts_in_arrears_due(at: datetime) -> Iterator[AccountModel]:
     return due_items(AccountModel.arrears_due, AccountModel.arrears_due_at, at)
 
 
-def enforce_arrears(ctx: Ctx, acct: AccountModel) -> int:
-    """24 h in arrears: stop every enabled app (reason arrears); then the account leaves the index."""
+def enforce_arrears(ctx: Ctx, acct: AccountModel) -> dict[str, int]:
+    """24 h in arrears: stop every enabled app (reason arrears); then the account leaves the index.
+
+    Decided on the account as stored now. Each stop writes the account too, so it commits only over
+    the account as read (a top-up that ends the arrears meanwhile makes it a conflict: the step
+    runner decides again on the new account), and so does the account's final save. The counts
+    are those of the run that commits that save: the stops of this instant, also those a conflicted
+    attempt (or a concurrent run) made before it."""
     acct = AccountModel.get(acct.account_id, consistent_read=True)
     if acct.arrears_due_at is None or acct.arrears_due_at > ctx.now:
-        return 0
+        return {}
     stopped = 0
     if acct.status == "arrears":
+        since = iso(acct.arrears_since) if acct.arrears_since else "-"
+        why = (f"the account has been in arrears since {since}. A top-up that brings the balance to zero "
+               "or above brings it back.")
         for app in AppModel.by_account.query(acct.account_id):
-            if app.status != "enabled":
-                continue
-            since = iso(acct.arrears_since) if acct.arrears_since else "-"
-            why = (f"the account has been in arrears since {since}. A top-up that brings the balance to zero "
-                   "or above brings it back.")
-            try:
-                stop_app(ctx, app, acct, "arrears", why)
-            except TransactWriteError as err:
-                if not uow.is_conflict(err):
-                    raise
-                continue  # the app changed (e.g. a purchase); the rerun or next run sees it afresh
-            stopped += 1
+            if app.status == "enabled":
+                stop_app(ctx, app, acct, "arrears", why, write_account=True)
+            stopped += app.status == "stopped" and app.stop_reason == "arrears" and app.stopped_at == ctx.now
     later = [d for d in map(parse_instant, acct.arrears_later_dues or []) if d > ctx.now]
     acct.arrears_due_at = later[0] if later else None  # the next bill's deadline, if any
     acct.arrears_later_dues = [iso(d) for d in later[1:]] or None
     with uow.write() as tx:
         save_account(tx, acct)
-    return stopped
+    return {"accounts": 1, "stopped": stopped}
 
 
 def end_arrears(tx: Any, ctx: Ctx, acct: AccountModel) -> None:
@@ -301,7 +302,8 @@ def end_arrears(tx: Any, ctx: Ctx, acct: AccountModel) -> None:
     acct.arrears_since = None
     acct.arrears_due_at = None
     acct.arrears_later_dues = None
-    for app in AppModel.by_account.query(acct.account_id, consistent_read=False):
+    for listed in AppModel.by_account.query(acct.account_id):
+        app = AppModel.get(listed.sdkappid, consistent_read=True)  # the index may lag a stop just made
         if app.status == "stopped" and app.stop_reason == "arrears" and app.expires_at > ctx.now:
             bring_back(app, ctx.now)
             save_app(tx, ctx, app)

@@ -86,11 +86,29 @@ def record(tx: TransactWrite, idem: Idem, response: Response, now: datetime, ttl
     tx.save(item, condition=IdempotencyModel.key.does_not_exist())
 
 
+def once(idem: Idem, now: datetime, ttl_hours: int, act: Callable[[TransactWrite], Response]) -> Response:
+    """Act at most once per key: `act` loads, decides and adds its writes to the transaction (it
+    may raise a BillingError, which writes nothing and records nothing); the first response is
+    recorded in that same transaction, and a retry with the key answers it without acting again.
+    A conflicting writer makes the whole attempt run again from the top."""
+
+    def attempt() -> Response:
+        done = replay(idem)
+        if done is not None:
+            return done
+        with uow.write() as tx:
+            response = act(tx)
+            record(tx, idem, response, now, ttl_hours)
+        return response
+
+    return run(idem, attempt)
+
+
 def run(idem: Idem, attempt: Callable[[], Response]) -> Response:
     """Run an attempt with optimistic retries; a lost race on the key answers the winner's response."""
     try:
         return uow.with_retries(attempt)
-    except TransactWriteError:
+    except (TransactWriteError, uow.Contention):
         done = replay(idem)
         if done is not None:
             return done

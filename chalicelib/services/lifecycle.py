@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
-from pynamodb.exceptions import TransactWriteError
-
 from chalicelib.domain import orders as rules
 from chalicelib.domain.calendar import iso, local_date
-from chalicelib.domain.errors import BillingError, Conflict
+from chalicelib.domain.errors import Conflict
 from chalicelib.domain.lifecycle import warning_days, warns, will_try_auto_renew
 from chalicelib.services import notifications, usage
 from chalicelib.services.apps import load_app, refresh_dues, save_app, state, stop_app
@@ -35,16 +33,9 @@ def heal(ctx: Ctx, app: AppModel) -> str:
     return "skipped"
 
 
-def process(app: AppModel, step: Callable[[AppModel], str]) -> str:
-    """Run one app's step; when the index copy was stale (version moved), reload and retry."""
-    for _ in range(3):
-        try:
-            return step(app)
-        except TransactWriteError as err:
-            if not uow.is_conflict(err):
-                raise
-            app = AppModel.get(app.sdkappid, consistent_read=True)
-    return "skipped"
+def reload_app(app: AppModel) -> AppModel:
+    """The app as stored now (after another writer won the race for it)."""
+    return AppModel.get(app.sdkappid, consistent_read=True)
 
 
 def _account(account_id: str) -> AccountModel:
@@ -192,19 +183,7 @@ def delete_app(ctx: Ctx, sdkappid: int) -> dict[str, Any]:
     app = load_app(ctx, sdkappid, writable=True)
     if app.status not in ("disabled", "stopped"):
         raise Conflict("only a disabled or stopped app can be deleted (refund it first)")
-    outcome = process(app, lambda a: reclaim(ctx, a))
+    outcome = uow.retry_step(app, lambda a: reclaim(ctx, a), reload_app)
     if outcome != "reclaimed":
         raise Conflict(f"app {sdkappid} changed while being deleted; try again")
     return views.app(load_app(ctx, sdkappid))
-
-
-def run_due(ctx: Ctx, apps: Iterator[AppModel], step: Callable[[Ctx, AppModel], str]) -> dict[str, int]:
-    """Apply a step to each due app; count outcomes. A failure is counted and does not stop the run."""
-    counts: dict[str, int] = {}
-    for app in apps:
-        try:
-            outcome = process(app, lambda a: step(ctx, a))
-        except BillingError:
-            outcome = "skipped"
-        counts[outcome] = counts.get(outcome, 0) + 1
-    return counts

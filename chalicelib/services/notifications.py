@@ -68,13 +68,35 @@ def claim(n: NotificationModel, now: datetime) -> bool:
     rescheduled or claimed meanwhile) or of a deleted notification claims nothing, so it is neither
     sent twice nor written back."""
     try:
-        n.update(actions=[NotificationModel.send_due_at.set(now + LEASE)],
-                 condition=NotificationModel.send_due_at == n.send_due_at)
+        _claim(n, now)
     except UpdateError as err:
         if err.cause_response_code == "ConditionalCheckFailedException":
             return False
         raise
     return True
+
+
+def _claim(n: NotificationModel, now: datetime) -> None:
+    n.update(actions=[NotificationModel.send_due_at.set(now + LEASE)],
+             condition=NotificationModel.send_due_at == n.send_due_at)
+
+
+def dispatch_due(n: NotificationModel, now: datetime) -> dict[str, int]:
+    """The dispatch job's step on one notification the index lists: claim it, then send it. A lost
+    claim is a write conflict, so the job's step runner reads the notification again (`reload`)
+    and decides afresh: not due any more (sent, or claimed by another run) -> nothing."""
+    if n.send_due_at is None or n.send_due_at > now:
+        return {}
+    _claim(n, now)
+    return dispatch([n], now)
+
+
+def reload(n: NotificationModel) -> NotificationModel:
+    """The notification as stored now; one deleted meanwhile (a reclamation) comes back not due."""
+    try:
+        return NotificationModel.get(n.account_id, n.notification_id, consistent_read=True)
+    except NotificationModel.DoesNotExist:
+        return NotificationModel(n.account_id, n.notification_id)
 
 
 def dispatch(items: list[NotificationModel], now: datetime) -> dict[str, int]:

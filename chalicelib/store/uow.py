@@ -8,12 +8,14 @@ from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from pynamodb.connection import Connection
-from pynamodb.exceptions import TransactWriteError
+from pynamodb.exceptions import DeleteError, PutError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactGet, TransactWrite
 
+from chalicelib.domain.errors import Busy
 from chalicelib.store import models
 
 T = TypeVar("T")
+Item = TypeVar("Item")
 
 _connection: Connection | None = None
 _connection_key: tuple[str | None, str] | None = None
@@ -41,8 +43,9 @@ def read() -> TransactGet:
     return TransactGet(connection=connection())
 
 
-class Contention(Exception):
-    """A transaction kept losing to concurrent writers."""
+class Contention(Busy):
+    """A write kept losing to concurrent writers until the retry budget ran out: nothing was
+    written; the API answers 503 `busy` with Retry-After, a job counts the item as failed."""
 
 
 def is_conflict(err: TransactWriteError) -> bool:
@@ -50,24 +53,61 @@ def is_conflict(err: TransactWriteError) -> bool:
     return err.cause_response_code in ("TransactionCanceledException", "TransactionConflictException")
 
 
+def is_write_conflict(err: BaseException) -> bool:
+    """Another writer won: a cancelled transaction, a failed condition of a single put, update or
+    delete, or a write that already ran out of retries (Contention)."""
+    if isinstance(err, Contention):
+        return True
+    if isinstance(err, TransactWriteError):
+        return is_conflict(err)
+    if isinstance(err, PutError | UpdateError | DeleteError):
+        return err.cause_response_code == "ConditionalCheckFailedException"
+    return False
+
+
+TRIES = 8  # attempts of one optimistic write
+BUDGET = 1.5  # seconds: a request gives up (503 busy) after about this long rather than queueing
+
+
 def backoff(attempt: int) -> None:
-    """Jittered exponential wait (at most 0.2 s) before retrying a transaction that lost a race."""
-    time.sleep(random.uniform(0, min(0.2, 0.005 * (2 ** min(attempt, 6)))))
+    """Full-jitter exponential wait (10 ms doubling, at most 0.25 s) before retrying a lost race."""
+    time.sleep(random.uniform(0, min(0.25, 0.01 * 2 ** min(attempt, 5))))
 
 
-def with_retries(attempt: Callable[[], T], tries: int = 40) -> T:
+def with_retries(attempt: Callable[[], T], tries: int = TRIES, budget: float = BUDGET) -> T:
     """Run an optimistic load-decide-commit attempt until it commits; each try reloads state.
 
     `attempt` raises TransactWriteError when its conditions fail because another writer won;
-    it is run again from scratch (so a balance check sees the other writer's effect)."""
+    it is run again from scratch (so a balance check sees the other writer's effect), at most
+    `tries` times and not past `budget` seconds; then Contention (nothing was written)."""
+    started = time.monotonic()
     for i in range(tries):
         try:
             return attempt()
         except TransactWriteError as err:
-            if not is_conflict(err) or i == tries - 1:
+            if not is_conflict(err):
                 raise
+        if i + 1 < tries:
             backoff(i)
-    raise Contention("too much contention")
+            if time.monotonic() - started > budget:
+                break
+    raise Contention("the item is being changed by other requests; retry shortly")
+
+
+def retry_step(item: Item, step: Callable[[Item], T], reload: Callable[[Item], Item], tries: int = 5) -> T:
+    """One job step on one item: when another writer wins (any write conflict), reload the item
+    and decide again; Contention when `tries` attempts all lost (nothing of the last one written)."""
+    for i in range(tries):
+        try:
+            return step(item)
+        except Exception as err:
+            if not is_write_conflict(err):
+                raise
+            if i + 1 == tries:
+                raise Contention(f"still conflicting after {tries} attempts: {err}") from err
+        backoff(i)
+        item = reload(item)
+    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 def delete_all(model: Any, items: Iterable[Any]) -> int:

@@ -22,6 +22,7 @@ def test_trial_extension_and_job_runs_answer_200(api):
     sid = api.app()
     api.clock("2026-04-01T00:00:00Z")
     assert api.call("POST", f"/v1/apps/{sid}/trial-extensions").status == 200
+    api.clock("2026-04-01T01:00:00Z")  # a job may not run ahead of the service clock (contract, issue 7)
     r = api.call("POST", "/v1/jobs/expiry-warnings/runs", {"at": "2026-04-01T01:00:00Z"})
     assert (r.status, r.body["job"], r.body["at"]) == (200, "expiry-warnings", "2026-04-01T01:00:00Z")
 

@@ -1,4 +1,4 @@
-"""The console in a real browser: `imbill serve --engine moto` in a subprocess (the stream poller,
+"""The console in a real browser: `imbill serve --in-memory` in a subprocess (DynamoDB Local, the stream poller,
 the scheduler and the Chalice local server exactly as a developer runs them), driven by headless
 Chromium (Debian's package) through Playwright. Screenshots go to tests/output/screenshots."""
 
@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -63,11 +64,13 @@ class Http:
 
 @pytest.fixture(scope="session")
 def server() -> Iterator[Http]:
-    if not Path(CHROMIUM).exists():
+    missing = [what for what, ok in ((f"Chromium at {CHROMIUM} (apt-get install chromium)", Path(CHROMIUM).exists()),
+                                     ("java for DynamoDB Local", shutil.which("java") is not None)) if not ok]
+    if missing:
         if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing in CI: .ci/run installs Debian's chromium package")
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium; IMBILL_CHROMIUM=path)")
-    port, ddb_port = _free_port(), _free_port()
+            pytest.fail(f"missing in CI: {', '.join(missing)} (.ci/run installs them)")
+        pytest.skip(f"no {', '.join(missing)}")
+    port = _free_port()
     env = {**os.environ, "IMBILL_AUTH_SECRET": SECRET, "IMBILL_TIMEZONE": "Asia/Shanghai",
            "IMBILL_TABLE_PREFIX": "browser-"}
     for name in ("IMBILL_DYNAMODB_ENDPOINT", "IMBILL_STAGE", "IMBILL_TEST_CLOCK", "IMBILL_NOTIFY"):
@@ -76,11 +79,11 @@ def server() -> Iterator[Http]:
     log.mkdir(parents=True, exist_ok=True)
     out = open(log / "browser-server.log", "w")  # noqa: SIM115
     proc = subprocess.Popen(
-        [sys.executable, "-m", "chalicelib.cli", "serve", "--engine", "moto", "--port", str(port),
-         "--ddb-port", str(ddb_port)], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        [sys.executable, "-m", "chalicelib.cli", "serve", "--in-memory", "--port", str(port)],
+        cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 120
         while True:
             try:
                 urllib.request.urlopen(base + "/v1/openapi.json", timeout=2).close()

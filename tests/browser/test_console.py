@@ -12,6 +12,7 @@ import pytest
 from tests.browser.conftest import Http, shot, sign_in, token
 
 XSS = "<img src=x onerror=alert(1)>"
+pytestmark = pytest.mark.xdist_group("browser")  # one server and one Chromium for the module
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ from chalicelib.services import lifecycle
 from chalicelib.services.apps import refresh_dues
 from chalicelib.services.context import Ctx
 from chalicelib.store.models import AccountModel, AppModel, NotificationModel, due_shard
+from tests.helpers import Killed
 from tests.integration.requests import count_requests
 
 UTC_TZ = ZoneInfo("UTC")
@@ -78,13 +79,13 @@ def test_job_interrupted_half_way_completes_on_rerun(store, monkeypatch, job, at
 
     def crashing(ctx, app):
         if len(done) == 4:
-            raise RuntimeError("injected crash after 4 apps")
+            raise Killed("injected kill after 4 apps")
         result = real(ctx, app)
         done.append(app.sdkappid)
         return result
 
     monkeypatch.setattr(lifecycle, step_name, crashing)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(Killed):
         run(job, at)
     monkeypatch.setattr(lifecycle, step_name, real)
     rerun = run(job, at)

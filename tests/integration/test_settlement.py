@@ -11,6 +11,7 @@ from chalicelib.jobs import runner
 from chalicelib.services import billing
 from chalicelib.store.models import AccountModel, AppModel, LedgerModel, NotificationModel, due_shard
 from chalicelib.store.usage_models import BillModel, UsageModel
+from tests.helpers import Killed
 from tests.integration.requests import count_requests
 
 pytestmark = pytest.mark.storage
@@ -65,12 +66,12 @@ def test_crash_after_k_accounts_then_rerun_equals_a_clean_run(store, monkeypatch
 
     def crashing(ctx, month, account_id, usage):
         if len(calls) == 3:
-            raise RuntimeError("injected crash after 3 accounts")
+            raise Killed("injected kill after 3 accounts")
         calls.append(account_id)
         return real(ctx, month, account_id, usage)
 
     monkeypatch.setattr(billing, "settle_account", crashing)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(Killed):
         settle()
     monkeypatch.setattr(billing, "settle_account", real)
     assert settle() == {"billed": 5, "skipped": 3, "no_charge": 0}

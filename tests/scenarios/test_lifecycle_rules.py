@@ -108,6 +108,7 @@ def test_disabled_app_is_reclaimed_90_days_after_refund(api):
     assert api.ok("GET", f"/v1/apps/{sid}")["status"] == "reclaimed"
 
 
+@pytest.mark.timed  # a wall-clock bound: not run beside another test (make test)
 def test_advancing_120_days_is_fast(api):
     api.clock("2026-01-01T00:00:00Z")
     api.account("acme", cash="5000.00")

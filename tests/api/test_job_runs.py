@@ -1,0 +1,116 @@
+"""Job runs from the API and the CLI (issue 7, items 1, 2 and 10): never ahead of the service clock,
+arrears-enforcement racing top-ups answers 200 with a consistent outcome, and a write that stays
+contended is a 503 `busy` with Retry-After that changed nothing."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import UTC, datetime, timedelta
+
+from typer.testing import CliRunner
+
+from chalicelib import config
+from chalicelib.api import http
+from chalicelib.cli import cli
+from chalicelib.domain.errors import Busy
+from chalicelib.services import accounts, idempotency
+from chalicelib.services.context import SYSTEM, Ctx
+from chalicelib.store.models import AccountModel, AppModel, LedgerModel, OrderModel
+from tests.integration.test_concurrency import atomic_moto_requests, run_together  # noqa: F401 (fixture)
+from tests.integration.test_job_steps import ARREARS_DUE, Target, concurrent_writer, seed_account, seed_app
+
+
+def test_a_job_run_ahead_of_the_service_clock_is_400_and_does_nothing(api):
+    sid = api.paid_app("2026-03-01T00:00:00Z", "399.00")
+    api.ok("POST", f"/v1/apps/{sid}/refunds", {})  # disabled: reclaimed 90 days later
+    ahead = api.call("POST", "/v1/jobs/reclamation/runs", {"at": "2026-08-01T03:00:00Z"})  # 5 months ahead
+    assert (ahead.status, ahead.code) == (400, "invalid_request")
+    assert "later than the service clock (2026-03-01T00:00:00Z)" in ahead.body["error"]["message"]
+    assert api.ok("GET", f"/v1/apps/{sid}")["status"] == "disabled"
+    now = api.ok("POST", "/v1/jobs/reclamation/runs", {"at": "2026-03-01T00:00:00Z"}, expect=200)
+    assert now == {"job": "reclamation", "at": "2026-03-01T00:00:00Z", "summary": {"reclaimed": 0, "skipped": 0},
+                   "failed": 0}
+
+
+def _cli_run(*args: str):
+    return CliRunner().invoke(cli, ["jobs", "run", *args])
+
+
+def test_the_cli_refuses_a_run_ahead_of_the_stored_test_clock(api):
+    api.clock("2026-03-01T00:00:00Z")
+    ahead = _cli_run("reclamation", "--at", "2026-08-01T03:00:00Z")
+    assert ahead.exit_code == 2, ahead.output
+    lines = ahead.output.strip().splitlines()
+    assert len(lines) == 1 and "later than the service clock (2026-03-01T00:00:00Z)" in lines[0], ahead.output
+    ok = _cli_run("reclamation", "--at", "2026-03-01T00:00:00Z")
+    assert ok.exit_code == 0, ok.output
+    assert json.loads(ok.output)["failed"] == 0
+
+
+def test_without_the_test_clock_the_cli_compares_with_the_system_clock(store, monkeypatch):
+    monkeypatch.setenv("IMBILL_TEST_CLOCK", "0")
+    config.reset_settings()
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    ahead = _cli_run("expiry-warnings", "--at", tomorrow)
+    assert ahead.exit_code == 2 and "later than the service clock" in ahead.output, ahead.output
+    assert _cli_run("expiry-warnings", "--at", "2026-01-01T01:00:00Z").exit_code == 0
+
+
+def test_arrears_enforcement_while_top_ups_hit_the_accounts_answers_200_and_stays_consistent(api):
+    accounts_ = 10
+    api.clock((ARREARS_DUE + timedelta(minutes=15)).isoformat())
+    for i in range(accounts_):  # in arrears for 24 h now, one enabled app each
+        account_id = seed_account(i, cash=-100, status="arrears", arrears_since=ARREARS_DUE - timedelta(hours=24),
+                              arrears_due_at=ARREARS_DUE)
+        seed_app(i, account_id, expires_at=ARREARS_DUE + timedelta(days=365))
+    ctx = Ctx(now=ARREARS_DUE + timedelta(minutes=15), tz=http.billing_zone(), principal=SYSTEM)
+
+    def top_up(account_id: str) -> int:
+        for _ in range(20):  # as a client honouring Retry-After: a busy answer changed nothing
+            try:
+                return accounts.topup(ctx, account_id, 40, "cash", idempotency.NONE)[0]
+            except Busy:
+                time.sleep(0.05)
+        raise AssertionError(f"top-up of {account_id} busy 20 times")
+
+    def top_ups(account_id: str) -> list[int]:  # 3 x 0.40 on -1.00: the third ends the arrears
+        return [top_up(account_id) for _ in range(3)]
+
+    job = {}
+
+    def run_job() -> None:
+        r = api.call("POST", "/v1/jobs/arrears-enforcement/runs", {"at": "2026-09-01T00:45:00Z"})
+        job["status"], job["body"] = r.status, r.body
+
+    results = run_together([run_job] + [lambda i=i: top_ups(f"acct{i}") for i in range(accounts_)])
+    assert all(status == "ok" for status, _ in results), results
+    assert job["status"] == 200, job
+    assert all(codes == [201, 201, 201] for _, codes in results[1:])
+    for i in range(accounts_):
+        acct = AccountModel.get(f"acct{i}", consistent_read=True)
+        assert (int(acct.cash), acct.status, acct.arrears_due_at) == (20, "active", None)
+        app = AppModel.get(1_700_000_000 + i, consistent_read=True)
+        assert app.status == "enabled", (i, app.status, app.stop_reason)  # a stop was undone by the top-up
+
+
+def test_a_write_that_stays_contended_is_503_busy_with_retry_after_and_changes_nothing(api, monkeypatch):
+    sid = api.paid_app("2026-03-01T00:00:00Z", "1000.00")
+
+    def state() -> tuple:
+        return api.balance(), [int(e.seq) for e in LedgerModel.query("acme")], len(list(OrderModel.query(sid)))
+
+    before = state()
+    body = json.dumps({"edition": "standard", "months": 1}).encode()
+    with concurrent_writer(monkeypatch, Target(AccountModel, "acme"), times=None) as done:
+        started = time.monotonic()
+        r = api.client.http.request("POST", f"/v1/apps/{sid}/purchases", body=body, headers={
+            "Content-Type": "application/json", "Authorization": f"Bearer {api.token('operator')}"})
+        took = time.monotonic() - started
+    assert r.status_code == 503, r.body
+    assert json.loads(r.body)["error"]["code"] == "busy"
+    assert r.headers["Retry-After"] == "1"
+    assert done["changes"] >= 2  # it did retry, every try lost to the other writer
+    assert took < 3, took  # and gave up within its retry budget
+    assert state() == before  # nothing of the purchase was written
+    assert api.ok("POST", f"/v1/apps/{sid}/purchases", {"edition": "standard", "months": 1})  # then it goes

@@ -1,0 +1,230 @@
+"""`imbill serve` as a user runs it: a subprocess on free ports with DynamoDB Local behind it.
+
+It holds a burst of 50 clients, answers refusals of its gateway in the contract's error shape
+without echoing the token, and two servers share one machine (each picks a free DynamoDB port).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chalicelib.local import ddblocal
+
+# One worker runs the whole module, so its server is started once (make test: --dist loadgroup).
+pytestmark = [pytest.mark.ddblocal, pytest.mark.xdist_group("imbill-serve")]
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+START_TIMEOUT_S = 120
+CLIENTS = 50
+
+
+@dataclass
+class Served:
+    proc: subprocess.Popen[str]
+    port: int
+    token: str
+    output: list[str]
+
+    def request(
+        self, method: str, path: str, headers: dict[str, str] | None = None, body: bytes | None = None
+    ) -> tuple[int, dict[str, str], Any]:
+        conn = http.client.HTTPConnection(ddblocal.HOST, self.port, timeout=60)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            response = conn.getresponse()
+            raw = response.read()
+            return response.status, dict(response.getheaders()), json.loads(raw) if raw else None
+        finally:
+            conn.close()
+
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def _serve_env() -> dict[str, str]:
+    """The caller's environment without the test suite's IMBILL_* settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IMBILL_")}
+    env["IMBILL_TIMEZONE"] = "UTC"
+    return env
+
+
+SERVE = [sys.executable, "-m", "chalicelib.cli", "serve"]
+
+
+def run_serve(*args: str) -> subprocess.CompletedProcess[str]:
+    """`imbill serve ARGS` expected to refuse: its exit code and output."""
+    return subprocess.run(
+        [*SERVE, *args], cwd=PROJECT_ROOT, env=_serve_env(), capture_output=True, text=True, timeout=120
+    )
+
+
+def start_server(data_dir: Path | None, *extra: str) -> Served:
+    """`imbill serve` on a free API port, without --ddb-port; returns once it answers."""
+    port = ddblocal.free_port()
+    where = ["--in-memory"] if data_dir is None else ["--data-dir", str(data_dir)]
+    proc = subprocess.Popen(
+        [*SERVE, "--port", str(port), *where, *extra],
+        cwd=PROJECT_ROOT,
+        env=_serve_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    output: list[str] = []
+    token: list[str] = []
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            output.append(line)
+            if "export IMBILL_TOKEN=" in line:
+                token.append(line.split("=", 1)[1].strip())
+
+    threading.Thread(target=pump, daemon=True).start()
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while not (token and ddblocal.port_open(port)):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            stop_server(proc)
+            raise AssertionError("imbill serve did not start:\n" + "".join(output))
+        time.sleep(0.1)
+    return Served(proc, port, token[0], output)
+
+
+def stop_server(proc: subprocess.Popen[str]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    if not ddblocal.java_available():
+        pytest.skip("java is not installed: DynamoDB Local cannot run")
+    server = start_server(tmp_path_factory.mktemp("serve-data"))
+    try:
+        yield server
+    finally:
+        stop_server(server.proc)
+
+
+def _burst(server: Served, clients: int) -> list[object]:
+    """``clients`` threads connect at the same instant, each sends one request; their outcomes."""
+    barrier = threading.Barrier(clients)
+    outcomes: list[object] = [None] * clients
+
+    def client(i: int) -> None:
+        barrier.wait()
+        try:
+            sock = socket.create_connection((ddblocal.HOST, server.port), timeout=60)
+            with sock:
+                request = (
+                    f"GET /v1/accounts/burst-{i} HTTP/1.1\r\nHost: local\r\n"
+                    f"Authorization: Bearer {server.token}\r\nConnection: close\r\n\r\n"
+                )
+                sock.sendall(request.encode())
+                data = b""
+                while chunk := sock.recv(65536):
+                    data += chunk
+            outcomes[i] = int(data.split(b" ", 2)[1]) if data else "empty answer"
+        except OSError as exc:  # ConnectionResetError, BrokenPipeError, refused, timeout
+            outcomes[i] = exc
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return outcomes
+
+
+def test_fifty_clients_at_once_are_all_answered(served: Served) -> None:
+    for _ in range(3):
+        outcomes = _burst(served, CLIENTS)
+        failures = [o for o in outcomes if o != 404]  # no such account: answered by the app
+        assert failures == [], f"{len(failures)} of {CLIENTS} not answered: {failures[:5]}"
+
+
+def test_unknown_path_is_404_in_contract_shape_without_the_token(served: Served) -> None:
+    for method in ("GET", "POST", "DELETE"):
+        status, headers, body = served.request(method, "/v1/no-such-thing?x=1", served.auth())
+        assert status == 404
+        assert headers["Content-Type"] == "application/json"
+        assert body["error"]["code"] == "not_found"
+        assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}
+        assert served.token not in json.dumps(body)
+        assert not any(served.token in v for v in headers.values())
+    status, _, body = served.request("GET", "/nowhere")
+    assert (status, body["error"]["code"]) == (404, "not_found")
+
+
+def test_unsupported_method_on_known_path_is_405_in_contract_shape(served: Served) -> None:
+    status, headers, body = served.request("PUT", "/v1/openapi.json", served.auth())
+    assert status == 405
+    assert body == {"error": {"code": "method_not_allowed", "message": "PUT is not allowed on /v1/openapi.json"}}
+    assert headers["Allow"] == "GET"
+    assert served.token not in json.dumps(body)
+
+
+def test_known_routes_still_reach_the_app(served: Served) -> None:
+    status, _, body = served.request("GET", "/v1/openapi.json")
+    assert status == 200 and body["openapi"].startswith("3.")
+    status, _, body = served.request("GET", "/v1/accounts/nobody", served.auth())
+    assert (status, body["error"]["code"]) == (404, "not_found")
+
+
+def test_two_servers_share_one_machine(served: Served, tmp_path: Path) -> None:
+    second = start_server(tmp_path / "second")
+    try:
+        ports = {line for line in second.output + served.output if "DynamoDB Local on port" in line}
+        assert len(ports) == 2, ports  # each picked its own free DynamoDB port
+        for server in (served, second):
+            status, _, body = server.request(
+                "POST",
+                "/v1/accounts",
+                {**server.auth(), "Content-Type": "application/json"},
+                json.dumps(
+                    {"account_id": f"acme-{server.port}", "email": "ops@acme.test", "phone": "+15550100"}
+                ).encode(),
+            )
+            assert status == 201, body
+        # separate stores: neither sees the other's account
+        status, _, _ = second.request("GET", f"/v1/accounts/acme-{served.port}", second.auth())
+        assert status == 404
+    finally:
+        stop_server(second.proc)
+
+
+def test_a_data_folder_in_use_is_refused_in_one_line(served: Served, tmp_path: Path) -> None:
+    data_dir = next(
+        Path(line.split("Data:", 1)[1].split("(DynamoDB Local", 1)[0].strip())
+        for line in served.output
+        if "Data:" in line
+    )
+    result = run_serve("--port", str(ddblocal.free_port()), "--data-dir", str(data_dir))
+    assert result.returncode == 1
+    assert "is in use by another imbill serve" in result.stderr
+
+
+def test_moto_engine_is_refused_with_the_reason() -> None:
+    result = run_serve("--engine", "moto")
+    assert result.returncode == 2
+    assert "--engine moto was removed" in result.stderr and "--in-memory" in result.stderr
