@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from chalice import Chalice, Cron
@@ -13,6 +14,7 @@ from chalicelib.config import settings
 from chalicelib.domain.calendar import parse_instant
 from chalicelib.jobs.runner import load_jobs, run_job
 from chalicelib.store.models import configure
+from chalicelib.views.streams import apply_records, wire_streams
 
 logs.configure()
 settings()  # validates every setting: a bad one refuses the start with one line (no secret needed)
@@ -58,3 +60,12 @@ for _job in load_jobs().values():
     _name = _job.name.replace("-", "_")
     # Lambda resolves each function's handler "app.<name>" as an attribute of this module
     globals()[_name] = app.schedule(cron, name=_name)(_scheduled(_job.name))
+
+
+def _on_stream(event: Any) -> dict[str, int]:
+    return apply_records((record.to_dict() for record in event), billing_zone())
+
+
+# Read views from DynamoDB Streams: one event source per stream whose ARN the deployment gives
+# (IMBILL_STREAM_ARN_<TABLE>); locally `imbill serve` polls the streams instead.
+wire_streams(app, _on_stream, os.environ)

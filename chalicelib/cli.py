@@ -194,6 +194,9 @@ def serve(
             raise _fail(f"cannot listen on {host}:{port}: {exc}") from exc
         stoppers.append(server.server.server_close)
         stoppers.append(_start_local_scheduler())
+        from chalicelib.views.poller import start_local_poller
+
+        stoppers.append(start_local_poller().stop)  # read views from the tables' streams
 
         url = f"http://{host}:{port}"
         typer.secho(f"\nimbill serving on {url}  (stage {current.stage})", bold=True)
@@ -344,6 +347,11 @@ def explain(exc: BaseException) -> str | None:
             return f"AWS refused {current.operation_name}: {err.get('Code')}: {err.get('Message')}"
         current = current.__cause__ or current.__context__ or getattr(current, "cause", None)
     return None
+
+
+from chalicelib import cli_views  # noqa: E402  (operator views over the HTTP API)
+
+cli_views.register(cli)
 
 
 def main() -> None:

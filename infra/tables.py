@@ -38,6 +38,8 @@ def table_resource(base_name: str, schema: dict[str, Any]) -> dict[str, Any]:
         props["GlobalSecondaryIndexes"] = schema["global_secondary_indexes"]
     if schema["ttl_attribute"]:
         props["TimeToLiveSpecification"] = {"AttributeName": schema["ttl_attribute"], "Enabled": True}
+    if schema.get("stream_view_type"):
+        props["StreamSpecification"] = {"StreamViewType": schema["stream_view_type"]}
     props["PointInTimeRecoverySpecification"] = {"PointInTimeRecoveryEnabled": True}
     return {"Type": "AWS::DynamoDB::Table", "DeletionPolicy": "Retain", "UpdateReplacePolicy": "Retain",
             "Properties": props}
@@ -66,6 +68,10 @@ def template() -> dict[str, Any]:
         "Outputs": {
             f"{lid}Name": {"Value": {"Ref": lid}, "Export": {"Name": {"Fn::Sub": f"imbill-${{Stage}}-{name}-table"}}}
             for name, lid in ((n, logical_id(n)) for n in schemas)
+        } | {
+            # the stream handler's event sources: IMBILL_STREAM_ARN_<TABLE> of the Chalice stage
+            f"{lid}StreamArn": {"Value": {"Fn::GetAtt": [lid, "StreamArn"]}}
+            for name, lid in ((n, logical_id(n)) for n, sch in schemas.items() if sch.get("stream_view_type"))
         },
     }
 

@@ -6,8 +6,11 @@ from chalice import Chalice
 
 
 def register(app: Chalice) -> None:
-    from chalicelib.api import accounts, apps, http, openapi, ops, plugins, usage
+    from chalicelib.api import accounts, apps, http, openapi, operator, ops, plugins, usage
 
     app.register_middleware(http.error_shape, "http")
-    for module in (accounts, apps, ops, openapi, usage, plugins):
+    for module in (accounts, apps, ops, openapi, usage, plugins, operator):
         app.register_blueprint(module.bp)
+    from chalicelib import console
+
+    app.register_blueprint(console.bp)

@@ -41,6 +41,14 @@ QUERY_PARAMS: dict[str, dict[str, Any]] = {
               "description": "a local month, e.g. 2026-05 (default: this month)"},
     "product": {"type": "string", "enum": list(get_args(s.Product)),
                 "description": "the base package (default), a plugin or an add-on"},
+    # operator views (chalicelib/api/operator.py); "<path>:<name>" where one name differs by route
+    "/v1/accounts:status": {"type": "string", "enum": ["active", "arrears"]},
+    "/v1/ops/notifications:status": {"type": "string", "enum": ["pending", "failed"]},
+    "q": {"type": "string", "minLength": 1, "maxLength": 200, "description": "account id or e-mail prefix"},
+    "job": {"type": "string", "enum": sorted(load_jobs()), "description": "one job (default: every job)"},
+    "before": {"type": "string", "format": "date-time", "description": "ISO-8601 instant with a zone"},
+    "from": {"type": "string", "pattern": f"^{_YEAR_MONTH}$", "description": "first month (default: 12 back)"},
+    "to": {"type": "string", "pattern": f"^{_YEAR_MONTH}$", "description": "last month (default: this month)"},
 }
 IDEMPOTENCY_HEADER = {
     "name": "Idempotency-Key",
@@ -87,7 +95,8 @@ def error_statuses(r: RouteDoc) -> list[int]:
 def _operation(r: RouteDoc, components: dict[str, Any], error_ref: dict[str, Any]) -> dict[str, Any]:
     op: dict[str, Any] = {"summary": r.summary, "operationId": OPERATION_IDS[(r.method, r.path)], "responses": {}}
     params = [_path_param(p.strip("{}")) for p in r.path.split("/") if p.startswith("{")]
-    params += [{"name": q, "in": "query", "required": False, "schema": QUERY_PARAMS[q]} for q in r.query]
+    params += [{"name": q, "in": "query", "required": False,
+                "schema": QUERY_PARAMS.get(f"{r.path}:{q}") or QUERY_PARAMS[q]} for q in r.query]
     if r.idempotent:
         params.append(IDEMPOTENCY_HEADER)
     if params:

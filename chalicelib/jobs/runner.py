@@ -16,6 +16,7 @@ from chalicelib.domain.errors import InvalidRequest, NotFound
 from chalicelib.jobs import registry
 from chalicelib.services.context import SYSTEM, Ctx
 from chalicelib.store import watch
+from chalicelib.views import job_runs
 
 log = logging.getLogger("imbill.jobs")
 TICK = timedelta(microseconds=1)
@@ -51,9 +52,12 @@ def run_job(name: str, at: datetime, tz: ZoneInfo, now: datetime | None = None,
             log.info("job %s at %s: %d requests, %.0f s", name, iso(at), seen[0], seen[2] - seen[1])
 
     job = jobs[name]
+    started = job_runs.wall_now()
     with watch.requests_seen(progress):
         summary, failed = logs.job_run(name, at, lambda: job.execute(Ctx(now=at, tz=tz, principal=SYSTEM), at))
-    return {"job": name, "at": iso(at), "summary": summary, "failed": failed}
+    result = {"job": name, "at": iso(at), "summary": summary, "failed": failed}
+    job_runs.record(result, at, started)
+    return result
 
 
 @dataclass

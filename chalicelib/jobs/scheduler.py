@@ -31,6 +31,7 @@ from chalicelib.domain.errors import Busy  # another process holds the lease: no
 from chalicelib.jobs.runner import Moved, run_between
 from chalicelib.store import uow
 from chalicelib.store.models import MetaModel
+from chalicelib.views import job_runs
 
 log = logging.getLogger("imbill.scheduler")
 MARK = "scheduler-mark"
@@ -119,7 +120,9 @@ def catch_up(until: datetime, tz: ZoneInfo, clock_item: str | None = None, *, si
         mark = get_mark() or since
         moved = Moved()
         if mark is not None and until > mark and run_jobs:
+            started = job_runs.wall_now()
             moved = run_between(mark, until, tz, on_acted=lease.advance, on_progress=lambda _t: lease.renew())
+            job_runs.record_all(moved.jobs_run, started)
         lease.advance(max(until, mark) if mark is not None else until, release=True)
     return moved
 

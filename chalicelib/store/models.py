@@ -23,6 +23,7 @@ from pynamodb.models import Model
 
 from chalicelib.config import settings
 
+STREAM_VIEW = "NEW_AND_OLD_IMAGES"  # tables whose Meta sets stream_view_type feed chalicelib/views
 DUE_SHARDS = 4  # a hot due day is spread over this many index partitions
 
 
@@ -104,6 +105,7 @@ class ArrearsDueIndex(GlobalSecondaryIndex["AccountModel"]):
 class AccountModel(_Base):
     class Meta(_Base.Meta):
         base_name = "accounts"
+        stream_view_type = STREAM_VIEW  # feeds the read views (chalicelib/views)
 
     account_id = UnicodeAttribute(hash_key=True)
     email = UnicodeAttribute()
@@ -278,6 +280,7 @@ class VoucherModel(_Base):
 class LedgerModel(_Base):
     class Meta(_Base.Meta):
         base_name = "ledger"
+        stream_view_type = STREAM_VIEW  # feeds the read views (chalicelib/views)
 
     account_id = UnicodeAttribute(hash_key=True)
     seq = NumberAttribute(range_key=True)  # 1, 2, 3... = the account's ledger_seq after the move
@@ -370,6 +373,7 @@ class SendDueIndex(GlobalSecondaryIndex["NotificationModel"]):
 class NotificationModel(_Base):
     class Meta(_Base.Meta):
         base_name = "notifications"
+        stream_view_type = STREAM_VIEW  # feeds the read views (chalicelib/views)
 
     account_id = UnicodeAttribute(hash_key=True)
     notification_id = UnicodeAttribute(range_key=True)  # <instant>#<kind>#<sdkappid|bill key>#<channel>: dedupe, order
@@ -396,3 +400,4 @@ register(NotificationModel)
 
 # models defined beside this module register themselves into ALL_MODELS on import
 from chalicelib.store import usage_models as _usage_models  # noqa: E402,F401
+from chalicelib.views import model as _views_model  # noqa: E402,F401

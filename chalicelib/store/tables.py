@@ -18,7 +18,21 @@ def create_tables(wait: bool = True) -> list[str]:
             created.append(model.Meta.table_name)
         else:
             created += add_missing_indexes(model)
+            created += enable_stream(model)
     return created
+
+
+def enable_stream(model: Any) -> list[str]:
+    """A table made before its model fed the read views gains its stream (UpdateTable)."""
+    view = getattr(model.Meta, "stream_view_type", None)
+    if view is None:
+        return []
+    client = model._get_connection().connection.client
+    table = model.Meta.table_name
+    if client.describe_table(TableName=table)["Table"].get("StreamSpecification", {}).get("StreamEnabled"):
+        return []
+    client.update_table(TableName=table, StreamSpecification={"StreamEnabled": True, "StreamViewType": view})
+    return [f"{table}/stream"]
 
 
 def add_missing_indexes(model: Any) -> list[str]:
@@ -87,6 +101,7 @@ def table_schemas() -> dict[str, dict[str, Any]]:
                 ),
                 key=lambda i: i["IndexName"],
             ),
+            "stream_view_type": getattr(model.Meta, "stream_view_type", None),
             "ttl_attribute": next(
                 (a.attr_name for a in model.get_attributes().values() if type(a).__name__ == "TTLAttribute"),
                 None,

@@ -80,3 +80,13 @@ def test_the_idempotency_table_expires_records_and_the_due_indexes_exist(schemas
     assert schemas["idempotency"]["ttl_attribute"] == "expires"
     apps = {g["IndexName"] for g in schemas["apps"]["global_secondary_indexes"]}
     assert apps == {"by_account", "warn_due", "enforce_due", "reclaim_due", "push_billing"}
+
+
+def test_the_view_feeding_tables_have_streams_and_export_their_arns(template, schemas):
+    tables = _tables(template)
+    streamed = {name for name, model in schemas.items() if model.get("stream_view_type")}
+    assert streamed == {"accounts", "ledger", "notifications"}
+    for name in schemas:
+        spec = tables[name].get("StreamSpecification")
+        assert spec == ({"StreamViewType": "NEW_AND_OLD_IMAGES"} if name in streamed else None), REGENERATE
+        assert (f"{logical_id(name)}StreamArn" in template["Outputs"]) is (name in streamed), REGENERATE

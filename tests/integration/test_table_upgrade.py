@@ -1,4 +1,4 @@
-"""Tables made by an older version (a kept `make serve` data dir) gain the indexes added since."""
+"""Tables made by an older version (a kept `make serve` data dir) gain the indexes and streams added since."""
 
 from __future__ import annotations
 
@@ -27,8 +27,11 @@ def test_a_table_without_a_newer_index_gets_it_on_start(store: None) -> None:
         BillingMode="PAY_PER_REQUEST",
     )
 
-    assert create_tables() == [f"{model.Meta.table_name}/send_due"]
+    # the older table also lacked the stream that feeds the read views: it gains it too
+    assert create_tables() == [f"{model.Meta.table_name}/send_due", f"{model.Meta.table_name}/stream"]
     assert create_tables() == []  # nothing more to add
+    spec = client.describe_table(TableName=model.Meta.table_name)["Table"]["StreamSpecification"]
+    assert spec == {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
     names = {i["IndexName"] for i in client.describe_table(TableName=model.Meta.table_name)["Table"]
              ["GlobalSecondaryIndexes"]}
     assert names == {"by_app", "send_due"}

@@ -1,0 +1,127 @@
+"""Operator views (contract "Operator views"): read from the views table and the jobs' due indexes,
+never a table scan."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any, Literal
+
+from chalice import Blueprint
+from pydantic import BaseModel
+
+from chalicelib.api import schemas as s
+from chalicelib.api.http import Call, route
+from chalicelib.domain.calendar import month_key
+from chalicelib.domain.errors import InvalidRequest
+from chalicelib.jobs.runner import load_jobs
+from chalicelib.views import due, job_runs, read
+
+bp = Blueprint(__name__)
+OPERATOR = ("operator",)
+MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
+
+
+class DueItem(BaseModel):
+    sdkappid: int | None = None
+    account_id: str | None = None
+    job: str
+    due_at: str
+    reason: str
+
+
+class DueList(BaseModel):
+    items: list[DueItem]
+
+
+class RevenueMonth(BaseModel):
+    month: str
+    prepaid_sales: s.Money
+    refunds: s.Money
+    credits: s.Money
+    postpaid_bills: s.Money
+    net: s.Money
+
+
+class RevenueList(BaseModel):
+    items: list[RevenueMonth]
+
+
+class JobRunItem(BaseModel):
+    job: str
+    at: str
+    started_at: str
+    finished_at: str
+    summary: dict[str, int]
+    failed: int
+
+
+class JobRunList(BaseModel):
+    items: list[JobRunItem]
+
+
+class OpsNotification(s.Notification):
+    account_id: str
+    status: Literal["pending", "failed"]
+    attempts: int
+    last_error: str | None
+
+
+class OpsNotificationList(BaseModel):
+    items: list[OpsNotification]
+
+
+@route(bp, "/v1/accounts", summary="Accounts by status and/or id or e-mail prefix (operator)",
+       answer=s.page_of(s.Account), query=("status", "q", "limit", "next_token"), roles=OPERATOR)
+def list_accounts(call: Call) -> dict[str, Any]:
+    return read.accounts(call.query("status"), call.query("q"), call.limit(), call.query("next_token"))
+
+
+@route(bp, "/v1/ops/due", summary="What each job will act on at or before an instant (operator)",
+       answer=DueList, query=("job", "before", "limit"), roles=OPERATOR)
+def list_due(call: Call) -> dict[str, Any]:
+    job = call.query("job") or None
+    if job is not None and job not in due.SOURCES:
+        raise InvalidRequest(f"job must be one of {', '.join(due.SOURCES)}")
+    raw = call.query("before")
+    before = s.instant(raw) if raw else call.ctx.now + timedelta(days=7)
+    assert before is not None
+    return {"items": due.due(job, call.ctx.now, before, call.ctx.tz, call.limit())}
+
+
+def _month(call: Call, name: str, default: str) -> str:
+    value = call.query(name) or default
+    if not MONTH.fullmatch(value):
+        raise InvalidRequest(f"{name} must be a month YYYY-MM")
+    return value
+
+
+@route(bp, "/v1/ops/revenue", summary="Revenue by month of the ledger (billing zone) (operator)",
+       answer=RevenueList, query=("from", "to"), roles=OPERATOR)
+def revenue(call: Call) -> dict[str, Any]:
+    this_month = month_key(call.ctx.now, call.ctx.tz)
+    last = _month(call, "to", this_month)
+    first = _month(call, "from", f"{int(last[:4]) - 1}-{last[5:]}")
+    if first > last:
+        raise InvalidRequest("from must not be after to")
+    if len(read.month_range(first, last)) > 120:
+        raise InvalidRequest("at most 120 months at once")
+    return {"items": read.revenue(first, last)}
+
+
+@route(bp, "/v1/ops/job-runs", summary="Job runs, newest first (operator)", answer=JobRunList,
+       query=("job", "limit"), roles=OPERATOR)
+def list_job_runs(call: Call) -> dict[str, Any]:
+    jobs = list(load_jobs())
+    job = call.query("job") or None
+    if job is not None and job not in jobs:
+        raise InvalidRequest(f"job must be one of {', '.join(jobs)}")
+    raw = call.query("limit")
+    limit = call.limit() if raw is not None else 20
+    return {"items": job_runs.runs([job] if job else jobs, limit)}
+
+
+@route(bp, "/v1/ops/notifications", summary="Pending or failed notifications, oldest first (operator)",
+       answer=OpsNotificationList, query=("status", "limit"), roles=OPERATOR)
+def list_notifications(call: Call) -> dict[str, Any]:
+    return {"items": read.listed_notifications(call.query("status") or "failed", call.limit())}
