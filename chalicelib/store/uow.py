@@ -74,12 +74,14 @@ def backoff(attempt: int) -> None:
     time.sleep(random.uniform(0, min(0.25, 0.01 * 2 ** min(attempt, 5))))
 
 
-def with_retries(attempt: Callable[[], T], tries: int = TRIES, budget: float = BUDGET) -> T:
+def with_retries(attempt: Callable[[], T], tries: int | None = None, budget: float | None = None) -> T:
     """Run an optimistic load-decide-commit attempt until it commits; each try reloads state.
 
     `attempt` raises TransactWriteError when its conditions fail because another writer won;
     it is run again from scratch (so a balance check sees the other writer's effect), at most
     `tries` times and not past `budget` seconds; then Contention (nothing was written)."""
+    tries = TRIES if tries is None else tries
+    budget = BUDGET if budget is None else budget
     started = time.monotonic()
     for i in range(tries):
         try:

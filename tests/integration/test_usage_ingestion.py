@@ -22,7 +22,11 @@ from chalicelib.store.models import AppModel, QuotaChangeMap, due_shard
 from chalicelib.store.usage_models import BillModel, UsageModel, UserSeenModel
 from tests.integration.moto_patches import snapshot_touched_items_only
 from tests.integration.requests import count_requests
-from tests.integration.test_concurrency import atomic_moto_requests, run_together  # noqa: F401 (autouse fixture)
+from tests.integration.test_concurrency import (  # noqa: F401 (autouse fixtures)
+    atomic_moto_requests,
+    patient_retries,
+    run_together,
+)
 
 pytestmark = pytest.mark.storage
 
