@@ -169,3 +169,13 @@ def api(store: None):  # type: ignore[no-untyped-def]
     StoredClock().set(datetime(2025, 1, 1, tzinfo=UTC))  # scenarios move forward from here
     with Client(app_module.app) as client:
         yield Api(client)
+
+
+@pytest.fixture
+def patient_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Race tests check who wins, not the busy policy: let a contended write retry as long as it
+    takes (on a loaded machine 20 racing threads can each lose more than the production budget)."""
+    from chalicelib.store import uow
+
+    monkeypatch.setattr(uow, "TRIES", 200)
+    monkeypatch.setattr(uow, "BUDGET", 120.0)

@@ -80,7 +80,7 @@ def with_retries(attempt: Callable[[], T], tries: int | None = None, budget: flo
     `attempt` raises TransactWriteError when its conditions fail because another writer won;
     it is run again from scratch (so a balance check sees the other writer's effect), at most
     `tries` times and not past `budget` seconds; then Contention (nothing was written)."""
-    tries = TRIES if tries is None else tries
+    tries = TRIES if tries is None else tries  # read at call time: a test may widen the policy
     budget = BUDGET if budget is None else budget
     started = time.monotonic()
     for i in range(tries):

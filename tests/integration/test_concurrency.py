@@ -30,7 +30,9 @@ pytestmark = pytest.mark.storage
 
 
 @pytest.fixture(autouse=True)
-def atomic_moto_requests(store: None, ddb_endpoint: str | None, monkeypatch: pytest.MonkeyPatch) -> None:
+def atomic_moto_requests(
+    store: None, ddb_endpoint: str | None, monkeypatch: pytest.MonkeyPatch, patient_retries: None
+) -> None:
     if ddb_endpoint is not None:
         return
     from moto.dynamodb.responses import DynamoHandler
@@ -43,17 +45,6 @@ def atomic_moto_requests(store: None, ddb_endpoint: str | None, monkeypatch: pyt
             return real(self)
 
     monkeypatch.setattr(DynamoHandler, "call_action", call_action)
-
-@pytest.fixture(autouse=True)
-def patient_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    """These tests are about what a race may commit, not about when a request gives up (503 busy,
-    tests/api/test_job_runs.py): on a loaded machine moto's serialised requests are slow enough
-    for the 1 s retry budget to run out, so here a request keeps retrying (as the old 40 tries did)."""
-    from chalicelib.store import uow
-
-    monkeypatch.setattr(uow, "TRIES", 40)
-    monkeypatch.setattr(uow, "BUDGET", 60.0)
-
 
 NOW = datetime(2026, 3, 10, 9, 30, tzinfo=UTC)
 CTX = Ctx(now=NOW, tz=ZoneInfo("UTC"))

@@ -22,11 +22,7 @@ from chalicelib.store.models import AppModel, QuotaChangeMap, due_shard
 from chalicelib.store.usage_models import BillModel, UsageModel, UserSeenModel
 from tests.integration.moto_patches import snapshot_touched_items_only
 from tests.integration.requests import count_requests
-from tests.integration.test_concurrency import (  # noqa: F401 (autouse fixtures)
-    atomic_moto_requests,
-    patient_retries,
-    run_together,
-)
+from tests.integration.test_concurrency import atomic_moto_requests, run_together  # noqa: F401 (autouse fixture)
 
 pytestmark = pytest.mark.storage
 
@@ -230,7 +226,7 @@ def test_without_the_push_plugin_every_call_is_refused_but_messages_are_counted(
     assert usage.report_push(CTX, sid, 5, 0)["quota"] == 0
 
 
-def test_concurrent_push_reports_never_pass_the_days_quota(store):
+def test_concurrent_push_reports_never_pass_the_days_quota(store, patient_retries):
     sid = make_app()
     set_push(sid, [(datetime(2026, 5, 1, tzinfo=UTC), 120)], datetime(2026, 6, 1, tzinfo=UTC))
 
