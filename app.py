@@ -1,4 +1,5 @@
-"""imbill: wiring only. Routes live in chalicelib/api, one @app.schedule per job below."""
+"""imbill: wiring only. Routes live in chalicelib/api, one @app.schedule per job below (a planner:
+inline, or fanned out on the jobs queue), and the jobs queue's worker (chalicelib/jobs/fanout.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from chalicelib.api import register
 from chalicelib.api.http import billing_zone
 from chalicelib.config import settings
 from chalicelib.domain.calendar import parse_instant
-from chalicelib.jobs.runner import load_jobs, run_job
+from chalicelib.jobs import fanout
+from chalicelib.jobs.runner import load_jobs
 from chalicelib.store.models import configure
 from chalicelib.views.streams import apply_records, wire_streams
 
@@ -47,7 +49,7 @@ def _flush_metrics(event: Any, get_response: Any) -> Any:
 def _scheduled(name: str) -> Any:
     def handler(event: Any) -> dict[str, Any]:
         logs.bind(request_id=getattr(event.context, "aws_request_id", None))
-        return run_job(name, parse_instant(event.time), billing_zone())
+        return fanout.plan(name, parse_instant(event.time), billing_zone())
 
     handler.__name__ = name.replace("-", "_")
     return handler
@@ -60,6 +62,12 @@ for _job in load_jobs().values():
     _name = _job.name.replace("-", "_")
     # Lambda resolves each function's handler "app.<name>" as an attribute of this module
     globals()[_name] = app.schedule(cron, name=_name)(_scheduled(_job.name))
+
+
+@app.on_sqs_message(queue=fanout.queue_name(settings().stage), batch_size=10, name="jobs_worker")
+def jobs_worker(event: Any) -> dict[str, list[dict[str, str]]]:
+    logs.bind(request_id=getattr(event.context, "aws_request_id", None))
+    return fanout.handle_batch((record.to_dict() for record in event), billing_zone())
 
 
 def _on_stream(event: Any) -> dict[str, int]:

@@ -41,6 +41,13 @@ class Settings(BaseSettings):
     region: str = Field("us-east-1", validation_alias=AliasChoices("AWS_DEFAULT_REGION", "AWS_REGION"))
     notify: Literal["aws", "local"] = "aws"  # default "local" when the store is a local endpoint
     email_from: str = Field("billing@imbill.example.com", pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    # Jobs (chalicelib/jobs/fanout.py, docs/capacity.md). Without a queue every run is inline.
+    jobs_queue_url: str | None = None  # IMBILL_JOBS_QUEUE_URL: the jobs' SQS queue (fan-out)
+    jobs_page: int = Field(200, ge=1, le=10_000)  # due items one queue message processes
+    jobs_inline_max: int = Field(100, ge=0)  # a run with at most this many due items stays inline
+    due_shards: int = Field(4, ge=1, le=1024)  # shard written on new items: hash(key) % due_shards
+    due_shards_read: int = Field(0, ge=0, le=1024)  # readers list shards 0..max(both)-1 (set to the old N
+    #                                                  while shrinking, until its upper shards are empty)
 
     @model_validator(mode="before")
     @classmethod

@@ -3,21 +3,26 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from chalicelib.jobs import steps
-from chalicelib.jobs.registry import Job, Schedule, Summary, register
+from chalicelib.jobs.registry import Job, Schedule, Work, register
 from chalicelib.services import billing
 from chalicelib.services.context import Ctx
-from chalicelib.store.due import earliest_due
+from chalicelib.store.due import DuePage, earliest_due
 from chalicelib.store.models import AccountModel
 
 
-def run(ctx: Ctx, at: datetime) -> Summary:
-    return steps.run_each(billing.accounts_in_arrears_due(at), lambda acct: billing.enforce_arrears(ctx, acct))
+def items(ctx: Ctx, at: datetime, shard: int, cursor: Any, limit: int | None) -> DuePage:
+    return DuePage(AccountModel.arrears_due, AccountModel.arrears_due_at, at, shard, cursor, limit)
+
+
+WORK = Work(items, lambda ctx, at: lambda acct: billing.enforce_arrears(ctx, acct))
 
 
 def next_due(ctx: Ctx) -> datetime | None:
     return earliest_due(AccountModel.arrears_due, "arrears_due_at")
 
 
-JOB = register(Job("arrears-enforcement", Schedule(minute=15), run, next_due, outcomes=("accounts", "stopped")))
+JOB = register(
+    Job.sharded("arrears-enforcement", Schedule(minute=15), WORK, next_due, outcomes=("accounts", "stopped"))
+)

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from chalicelib.jobs import steps
-from chalicelib.jobs.registry import Job, Schedule, Summary, register
+from chalicelib.jobs.registry import Job, Schedule, Work, register
 from chalicelib.services import lifecycle
 from chalicelib.services.context import Ctx
-from chalicelib.store.due import due_items, earliest_due
+from chalicelib.store.due import DuePage, earliest_due
 from chalicelib.store.models import AppModel
 
 
-def run(ctx: Ctx, at: datetime) -> Summary:
-    apps = due_items(AppModel.enforce_due, AppModel.enforce_due_at, at)
-    return steps.run_each(apps, lambda app: lifecycle.enforce(ctx, app), lifecycle.reload_app)
+def items(ctx: Ctx, at: datetime, shard: int, cursor: Any, limit: int | None) -> DuePage:
+    return DuePage(AppModel.enforce_due, AppModel.enforce_due_at, at, shard, cursor, limit)
+
+
+WORK = Work(items, lambda ctx, at: lambda app: lifecycle.enforce(ctx, app), lifecycle.reload_app)
 
 
 def next_due(ctx: Ctx) -> datetime | None:
@@ -22,6 +24,6 @@ def next_due(ctx: Ctx) -> datetime | None:
 
 
 JOB = register(
-    Job("expiry-enforcement", Schedule(minute=5), run, next_due,
-        outcomes=("renewed", "renew_failed", "stopped", "skipped"))
+    Job.sharded("expiry-enforcement", Schedule(minute=5), WORK, next_due,
+                outcomes=("renewed", "renew_failed", "stopped", "skipped"))
 )

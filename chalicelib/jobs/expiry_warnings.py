@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from chalicelib.jobs import steps
-from chalicelib.jobs.registry import Job, Schedule, Summary, register
+from chalicelib.jobs.registry import Job, Schedule, Work, register
 from chalicelib.services import lifecycle
 from chalicelib.services.context import Ctx
-from chalicelib.store.due import due_items, earliest_due
+from chalicelib.store.due import DuePage, earliest_due
 from chalicelib.store.models import AppModel
 
 
-def run(ctx: Ctx, at: datetime) -> Summary:
-    apps = due_items(AppModel.warn_due, AppModel.warn_due_at, at)
-    return steps.run_each(apps, lambda app: lifecycle.warn(ctx, app), lifecycle.reload_app)
+def items(ctx: Ctx, at: datetime, shard: int, cursor: Any, limit: int | None) -> DuePage:
+    return DuePage(AppModel.warn_due, AppModel.warn_due_at, at, shard, cursor, limit)
+
+
+WORK = Work(items, lambda ctx, at: lambda app: lifecycle.warn(ctx, app), lifecycle.reload_app)
 
 
 def next_due(ctx: Ctx) -> datetime | None:
     return earliest_due(AppModel.warn_due, "warn_due_at")
 
 
-JOB = register(Job("expiry-warnings", Schedule(minute=0, hour=1), run, next_due, outcomes=("warned", "skipped")))
+JOB = register(
+    Job.sharded("expiry-warnings", Schedule(minute=0, hour=1), WORK, next_due,
+                outcomes=("warned", "skipped"))
+)

@@ -3,25 +3,40 @@ local month, on local days 1-3 only; never twice (deterministic bill key, condit
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from chalicelib.domain.calendar import local_date, month_key, previous_month
-from chalicelib.jobs import steps
-from chalicelib.jobs.registry import Job, Schedule, Summary, register
+from chalicelib.jobs.registry import Job, Schedule, Work, register
 from chalicelib.services import billing
 from chalicelib.services.context import Ctx
 
 
-def run(ctx: Ctx, at: datetime) -> Summary:
+def billed_month(ctx: Ctx, at: datetime) -> str:
+    return previous_month(month_key(at, ctx.tz))
+
+
+def prepare(ctx: Ctx, at: datetime) -> bool:
     if local_date(at, ctx.tz).day > 3:
-        return {}
-    month = previous_month(month_key(at, ctx.tz))
-    billing.close_month(month)  # before the month's usage is read: later reports of it are refused
-    return steps.run_each(billing.usage_accounts(month),
-                          lambda item: billing.settle_account(ctx, month, item[0], item[1]))
+        return False
+    billing.close_month(billed_month(ctx, at))  # before the month's usage is read: later reports are refused
+    return True
+
+
+def items(ctx: Ctx, at: datetime, shard: int, cursor: Any, limit: int | None) -> billing.UsagePage:
+    return billing.UsagePage(billed_month(ctx, at), shard, cursor, limit)
+
+
+def step(ctx: Ctx, at: datetime) -> Callable[[tuple[str, list[Any]]], str]:
+    month = billed_month(ctx, at)
+    return lambda item: billing.settle_account(ctx, month, item[0], item[1])
+
+
+WORK = Work(items, step, prepare=prepare)
 
 
 JOB = register(
-    Job("monthly-settlement", Schedule(minute=0, hour=2, days=(1, 2, 3)), run,
-        outcomes=("billed", "skipped", "no_charge"))
+    Job.sharded("monthly-settlement", Schedule(minute=0, hour=2, days=(1, 2, 3)), WORK,
+                outcomes=("billed", "skipped", "no_charge"))
 )

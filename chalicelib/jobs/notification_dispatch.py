@@ -7,18 +7,20 @@ Like every job's, its runs are listed by the test clock only when they did somet
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from chalicelib.jobs import steps
-from chalicelib.jobs.registry import Job, Schedule, Summary, register
+from chalicelib.jobs.registry import Job, Schedule, Work, register
 from chalicelib.services import notifications
 from chalicelib.services.context import Ctx
-from chalicelib.store.due import due_items, earliest_due
+from chalicelib.store.due import DuePage, earliest_due
 from chalicelib.store.models import NotificationModel
 
 
-def run(ctx: Ctx, at: datetime) -> Summary:
-    pending = due_items(NotificationModel.send_due, NotificationModel.send_due_at, at)
-    return steps.run_each(pending, lambda n: notifications.dispatch_due(n, at), notifications.reload)
+def items(ctx: Ctx, at: datetime, shard: int, cursor: Any, limit: int | None) -> DuePage:
+    return DuePage(NotificationModel.send_due, NotificationModel.send_due_at, at, shard, cursor, limit)
+
+
+WORK = Work(items, lambda ctx, at: lambda n: notifications.dispatch_due(n, at), notifications.reload)
 
 
 def next_due(ctx: Ctx) -> datetime | None:
@@ -26,6 +28,6 @@ def next_due(ctx: Ctx) -> datetime | None:
 
 
 JOB = register(
-    Job("notification-dispatch", Schedule(minute=45), run, next_due, outcomes=("sent", "retry", "failed"),
+    Job.sharded("notification-dispatch", Schedule(minute=45), WORK, next_due, outcomes=("sent", "retry", "failed"),
 )
 )

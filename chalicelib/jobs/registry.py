@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
+from chalicelib.jobs import steps
 from chalicelib.jobs.steps import Summary, counting_failures
+from chalicelib.store.models import read_shards
 
 IDLE = ("skipped", "no_charge")  # outcomes that change nothing
 
@@ -69,6 +71,48 @@ class Schedule:
         return n
 
 
+class Page(Protocol):
+    """Due items of one shard, iterated once; then `cursor` (JSON-able) says where the next page
+    starts, None when the shard is done."""
+
+    @property
+    def cursor(self) -> Any: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+def _always(_ctx: Any, _at: datetime) -> bool:
+    return True
+
+
+@dataclass(frozen=True)
+class Work:
+    """A job's work split into shards, so that it can run inline or fanned out (jobs/fanout.py)
+    with the same steps: `prepare` once per run (False: nothing to do at this instant), then per
+    shard a page of due items (`items(ctx, at, shard, cursor, limit)`) through steps.run_each."""
+
+    items: Callable[[Any, datetime, int, Any, int | None], Page]
+    step: Callable[[Any, datetime], Callable[[Any], steps.Outcome]]  # (ctx, at) -> the step of one item
+    reload: Callable[[Any], Any] = steps.same
+    prepare: Callable[[Any, datetime], bool] = _always
+
+    def page(self, ctx: Any, at: datetime, shard: int, cursor: Any = None,
+             limit: int | None = None) -> tuple[Summary, Any]:
+        """One page of a shard: its counts and the cursor of the next page (None: shard done)."""
+        items = self.items(ctx, at, shard, cursor, limit)
+        counts = steps.run_each(items, self.step(ctx, at), self.reload)
+        return counts, items.cursor
+
+    def run(self, ctx: Any, at: datetime) -> Summary:
+        """Inline: every shard, each in one page."""
+        if not self.prepare(ctx, at):
+            return {}
+        counts: Summary = {}
+        for shard in read_shards():
+            steps.add(counts, self.page(ctx, at, shard)[0])
+        return counts
+
+
 @dataclass(frozen=True)
 class Job:
     name: str
@@ -80,6 +124,12 @@ class Job:
     # due indexes is remembered by store/watch.py until a write could change it.
     next_due: Callable[[Any], datetime | None] | None = None
     outcomes: tuple[str, ...] = ()  # counts always present in a summary, zero when nothing happened
+    work: Work | None = None  # the sharded work of `run` (None: the job runs inline only)
+
+    @classmethod
+    def sharded(cls, name: str, schedule: Schedule, work: Work,
+                next_due: Callable[[Any], datetime | None] | None = None, outcomes: tuple[str, ...] = ()) -> Job:
+        return cls(name, schedule, work.run, next_due, outcomes, work)
 
     def execute(self, ctx: Any, at: datetime) -> tuple[Summary, int]:
         """Run as of `at`: the summary, and how many items failed (they stay due for the next run)."""

@@ -63,8 +63,14 @@ def run_each(items: Iterable[T], step: Callable[[T], Outcome], reload: Callable[
         except Exception as err:  # noqa: BLE001 - one item's error never stops the run; it stays due
             _failed(describe(item), err)
             continue
-        for key, n in ({outcome: 1} if isinstance(outcome, str) else outcome).items():
-            counts[key] = counts.get(key, 0) + n
+        add(counts, {outcome: 1} if isinstance(outcome, str) else outcome)
+    return counts
+
+
+def add(counts: Summary, more: Summary) -> Summary:
+    """Add `more` into `counts` (in place) and answer it."""
+    for key, n in more.items():
+        counts[key] = counts.get(key, 0) + n
     return counts
 
 

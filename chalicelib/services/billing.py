@@ -20,8 +20,7 @@ from chalicelib.services.apps import bring_back, save_app, stop_app
 from chalicelib.services.context import Ctx
 from chalicelib.services.ledger import Move, post, save_account
 from chalicelib.store import uow, watch
-from chalicelib.store.due import due_items
-from chalicelib.store.models import DUE_SHARDS, AccountModel, AppModel, MetaModel
+from chalicelib.store.models import AccountModel, AppModel, MetaModel, read_shards
 from chalicelib.store.paging import Page, page
 from chalicelib.store.usage_models import BillLineMap, BillModel, UsageModel
 
@@ -168,12 +167,33 @@ def month_usage(month: str, sdkappids: Iterable[int], listed: list[UsageModel]) 
 
 
 # ------------------------------------------------------------------ monthly settlement
+class UsagePage:
+    """Accounts with usage in a month in one shard of the by_month index (sorted by account), with
+    their app items: those after the account `cursor`, at most `limit` of them (None: all).
+    Afterwards `cursor` is the last account taken when more may follow (None: the shard is done)."""
+
+    def __init__(self, month: str, shard: int, cursor: str | None = None, limit: int | None = None) -> None:
+        self.month, self.shard, self.after, self.limit = month, shard, cursor, limit
+        self.cursor: str | None = None
+
+    def __iter__(self) -> Iterator[tuple[str, list[UsageModel]]]:
+        after = None if self.after is None else UsageModel.account_app > f"{self.after}#\U0010ffff"
+        items = UsageModel.by_month.query(f"{self.month}#{self.shard}", after)
+        taken = 0
+        for account_id, group in groupby(items, key=lambda u: u.account_id):
+            if self.limit is not None and taken == self.limit:
+                return
+            taken += 1
+            if self.limit is not None:
+                self.cursor = account_id
+            yield account_id, list(group)
+        self.cursor = None
+
+
 def usage_accounts(month: str) -> Iterator[tuple[str, list[UsageModel]]]:
     """Accounts with usage in a month (the by_month index, shard by shard), with their app items."""
-    for shard in range(DUE_SHARDS):
-        items = UsageModel.by_month.query(f"{month}#{shard}")
-        for account_id, group in groupby(items, key=lambda u: u.account_id):
-            yield account_id, list(group)
+    for shard in read_shards():
+        yield from UsagePage(month, shard)
 
 
 def off_spans(app: AppModel) -> tuple[rules.Span, ...]:
@@ -211,7 +231,7 @@ def push_billing_apps() -> list[AppModel]:
     one of them or puts an app into the index: see store/watch.py)."""
 
     def load() -> list[AppModel]:
-        return [app for shard in range(DUE_SHARDS) for app in AppModel.push_billing.query(str(shard))]
+        return [app for shard in read_shards() for app in AppModel.push_billing.query(str(shard))]
 
     w = watch.current()
     if w is None:
@@ -299,10 +319,6 @@ def _release_push_billing(ctx: Ctx, app: AppModel) -> None:
 
 
 # ------------------------------------------------------------------ arrears
-def accounts_in_arrears_due(at: datetime) -> Iterator[AccountModel]:
-    return due_items(AccountModel.arrears_due, AccountModel.arrears_due_at, at)
-
-
 def enforce_arrears(ctx: Ctx, acct: AccountModel) -> dict[str, int]:
     """24 h in arrears: stop every enabled app (reason arrears); then the account leaves the index.
 

@@ -7,13 +7,32 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.store import watch
-from chalicelib.store.models import DUE_SHARDS
+from chalicelib.store.models import read_shards
+
+
+class DuePage:
+    """The due items of one shard after `cursor` (an index key, JSON-able), at most `limit` of them
+    (None: all of the shard). Iterated lazily; `cursor` afterwards says where the next page starts
+    (None: the shard is done). An item acted on leaves the index, one that failed stays: the cursor
+    (a position, not a filter) moves past both, so a page never takes the same item twice."""
+
+    def __init__(self, index: Any, attr: Any, at: datetime, shard: int, cursor: Any = None,
+                 limit: int | None = None) -> None:
+        self._limit = limit
+        self._items = index.query(str(shard), attr <= at, limit=limit, last_evaluated_key=cursor)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._items)
+
+    @property
+    def cursor(self) -> Any:
+        return None if self._limit is None else self._items.last_evaluated_key
 
 
 def due_items(index: Any, attr: Any, at: datetime) -> Iterator[Any]:
     """Items whose due-time attribute is at or before `at`, shard by shard (a Query per shard)."""
-    for shard in range(DUE_SHARDS):
-        yield from index.query(str(shard), attr <= at)
+    for shard in read_shards():
+        yield from DuePage(index, attr, at, shard)
 
 
 def earliest_due(index: Any, attr_name: str) -> datetime | None:
@@ -21,9 +40,9 @@ def earliest_due(index: Any, attr_name: str) -> datetime | None:
     remembered until a write could change it: see store/watch.py)."""
     w = watch.current()
     if w is not None:
-        return w.earliest(index, attr_name, [str(s) for s in range(DUE_SHARDS)])
+        return w.earliest(index, attr_name, [str(s) for s in read_shards()])
     found = []
-    for shard in range(DUE_SHARDS):
+    for shard in read_shards():
         for item in index.query(str(shard), limit=1):
             found.append(getattr(item, attr_name))
             break

@@ -24,14 +24,22 @@ from pynamodb.models import Model
 from chalicelib.config import settings
 
 STREAM_VIEW = "NEW_AND_OLD_IMAGES"  # tables whose Meta sets stream_view_type feed chalicelib/views
-DUE_SHARDS = 4  # a hot due day is spread over this many index partitions
+DUE_SHARDS = 4  # default of IMBILL_DUE_SHARDS: a hot due day is spread over this many index partitions
 
 
 def due_shard(sdkappid: int | str) -> str:
-    """Shard of the due-time indexes: a stable function of the item's key."""
+    """Shard of the due-time indexes: a stable function of the item's key modulo the configured
+    number of shards, written on the item when it is created and never moved (docs/capacity.md)."""
+    n = settings().due_shards
     if isinstance(sdkappid, str):
-        return str(sum(sdkappid.encode()) % DUE_SHARDS)
-    return str(sdkappid % DUE_SHARDS)
+        return str(sum(sdkappid.encode()) % n)
+    return str(sdkappid % n)
+
+
+def read_shards() -> range:
+    """Every shard an item may have been written in: 0 .. max(IMBILL_DUE_SHARDS, IMBILL_DUE_SHARDS_READ) - 1."""
+    s = settings()
+    return range(max(s.due_shards, s.due_shards_read))
 
 
 class _Base(Model):
