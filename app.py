@@ -11,7 +11,7 @@ from chalice import Chalice, Cron
 from chalicelib import logs
 from chalicelib.api import register
 from chalicelib.api.http import billing_zone
-from chalicelib.config import settings
+from chalicelib.config import jobs_queue_name, settings
 from chalicelib.domain.calendar import parse_instant
 from chalicelib.jobs import fanout
 from chalicelib.jobs.runner import load_jobs
@@ -64,7 +64,7 @@ for _job in load_jobs().values():
     globals()[_name] = app.schedule(cron, name=_name)(_scheduled(_job.name))
 
 
-@app.on_sqs_message(queue=fanout.queue_name(settings().stage), batch_size=10, name="jobs_worker")
+@app.on_sqs_message(queue=jobs_queue_name(settings().stage), batch_size=10, name="jobs_worker")
 def jobs_worker(event: Any) -> dict[str, list[dict[str, str]]]:
     logs.bind(request_id=getattr(event.context, "aws_request_id", None))
     return fanout.handle_batch((record.to_dict() for record in event), billing_zone())

@@ -83,6 +83,12 @@ class Settings(BaseSettings):
         return self
 
 
+def jobs_queue_name(stage: str) -> str:
+    """The stage's jobs queue: infra/package.py creates it, infra/policy.py allows it, app.py's
+    worker consumes it, and IMBILL_JOBS_QUEUE_URL (set by the template) is its URL."""
+    return f"imbill-{stage}-jobs"
+
+
 def _is_local(url: str) -> bool:
     return (urlparse(url).hostname or "") in LOCAL_HOSTS
 

@@ -12,9 +12,10 @@ writes ``dist/<stage>/template.json`` and ``dist/<stage>/deployment.zip`` (+ ``r
 2. ``chalice package`` of a clean copy of app.py, chalicelib/ and .chalice/ (the stage's policy
    file: autogen_policy is off).
 3. Merged into Chalice's template: every table and index (infra/tables.py, from the models), the
-   jobs' dead-letter queue, log groups with retention, an alarm topic and alarms (job failures,
-   dead-letter queue depth, API 5xx, Lambda errors), and API Gateway responses in the contract's
-   error shape.
+   jobs' fan-out queue (its URL in every job function's IMBILL_JOBS_QUEUE_URL; the worker's event
+   source reports partial batch failures) and its dead-letter queue, log groups with retention, an
+   alarm topic and alarms (job failures, dead-letter queue depth, API 5xx, Lambda errors), and API
+   Gateway responses in the contract's error shape.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from chalicelib.config import jobs_queue_name  # noqa: E402
 from infra.policy import dead_letter_queue  # noqa: E402
 from infra.tables import load_schemas, logical_id, table_resource  # noqa: E402
 
@@ -49,6 +51,8 @@ MARKERS = {"python_version": PYTHON_VERSION, "python_full_version": f"{PYTHON_VE
            "implementation_name": "cpython", "platform_python_implementation": "CPython", "extra": ""}
 LOG_RETENTION_DAYS = {"dev": 14, "prod": 90}
 JOB_TIMEOUT_S = 900
+WORKER_TIMEOUT_S = 120  # one page (IMBILL_JOBS_PAGE = 200 items at ~20 ms) takes a few seconds
+MAX_RECEIVES = 5  # a jobs message delivered this often without success moves to the dead-letter queue
 # Tables whose changes a stream handler reads (the console's view): give each NEW_AND_OLD_IMAGES.
 # Empty while no function consumes a stream; add a table's base name here together with the handler.
 STREAM_TABLES: tuple[str, ...] = ()
@@ -191,12 +195,20 @@ def _gateway_responses() -> dict[str, Any]:
 def merge(sam: dict[str, Any], stage: str) -> dict[str, Any]:
     res: dict[str, Any] = sam["Resources"]
     functions = [k for k, v in res.items() if v["Type"] == "AWS::Serverless::Function"]
-    jobs = [k for k in functions if "Events" in res[k]["Properties"]]
+    events = {k: list(res[k]["Properties"].get("Events", {}).values()) for k in functions}
+    jobs = [k for k in functions if any(e["Type"] == "Schedule" for e in events[k])]
+    workers = [k for k in functions if any(e["Type"] == "SQS" for e in events[k])]
     res["AlarmTopic"] = {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": f"imbill-{stage}-alarms"}}
     res["JobsDeadLetterQueue"] = {"Type": "AWS::SQS::Queue", "Properties": {
         "QueueName": dead_letter_queue(stage), "MessageRetentionPeriod": 1209600, "SqsManagedSseEnabled": True}}
+    res["JobsQueue"] = {"Type": "AWS::SQS::Queue", "Properties": {
+        "QueueName": jobs_queue_name(stage), "VisibilityTimeout": 6 * WORKER_TIMEOUT_S,
+        "MessageRetentionPeriod": 345600, "SqsManagedSseEnabled": True,
+        "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": ["JobsDeadLetterQueue", "Arn"]},
+                          "maxReceiveCount": MAX_RECEIVES}}}
     res["JobsDeadLetterAlarm"] = _alarm(
-        "A scheduled job invocation failed after Lambda's retries: its event is in the dead-letter queue",
+        "Job work failed for good: a scheduled invocation after Lambda's retries, or a jobs queue message "
+        f"after {MAX_RECEIVES} receives, is in the dead-letter queue",
         "AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": {"Fn::GetAtt": ["JobsDeadLetterQueue",
                                                                                        "QueueName"]}},
         stat="Maximum")
@@ -208,6 +220,13 @@ def merge(sam: dict[str, Any], stage: str) -> dict[str, Any]:
                                     "RetentionInDays": LOG_RETENTION_DAYS.get(stage, 30)}}
         res[f"{fn}ErrorsAlarm"] = _alarm(f"{fn}: an invocation raised (see its log group)", "AWS/Lambda",
                                          "Errors", {"FunctionName": {"Ref": fn}})
+        if fn in jobs or fn in workers:
+            props.setdefault("Environment", {}).setdefault("Variables", {})["IMBILL_JOBS_QUEUE_URL"] = {
+                "Ref": "JobsQueue"}
+        if fn in workers:
+            props["Timeout"] = WORKER_TIMEOUT_S
+            for event in events[fn]:  # JobItemsFailed of a page counts under its job's own alarm
+                event["Properties"]["FunctionResponseTypes"] = ["ReportBatchItemFailures"]
         if fn in jobs:
             job = _job_name(res[fn])
             props["Timeout"] = JOB_TIMEOUT_S
@@ -230,6 +249,7 @@ def merge(sam: dict[str, Any], stage: str) -> dict[str, Any]:
     sam["Outputs"]["AlarmTopicArn"] = {"Value": {"Ref": "AlarmTopic"},
                                        "Description": "subscribe the on-call address here"}
     sam["Outputs"]["JobsDeadLetterQueueUrl"] = {"Value": {"Ref": "JobsDeadLetterQueue"}}
+    sam["Outputs"]["JobsQueueUrl"] = {"Value": {"Ref": "JobsQueue"}}
     return sam
 
 

@@ -4,9 +4,11 @@
     python infra/policy.py --check    # exit 1 if a checked-in policy is stale
 
 Exactly: the DynamoDB item actions the code performs on the stage's tables and their indexes, SES
-send (e-mail), SNS publish (SMS), reading the stage's auth secret from SSM, and writing logs. No
-table administration (CloudFormation creates the tables), no queue (the outbox is a table; there is
-no SQS queue to allow). tests/aws_actions.py fails the test run if the code performs an action not
+send (e-mail), SNS publish (SMS), reading the stage's auth secret from SSM, writing logs, and the
+stage's jobs queues: the planner and the worker send to the jobs queue (chalicelib/jobs/fanout.py),
+Lambda's event source mapping receives, deletes and reads its attributes with the worker's role,
+and Lambda sends a scheduled job's failed event to the dead-letter queue. No table administration
+(CloudFormation creates the tables). tests/aws_actions.py fails the test run if the code performs an action not
 listed here; tests/integration/test_policy.py fails if a service listed here is never called.
 """
 
@@ -21,6 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from chalicelib.config import jobs_queue_name  # noqa: E402
+
 STAGES = ("dev", "prod")
 DYNAMODB_ACTIONS = (
     "BatchGetItem", "BatchWriteItem", "ConditionCheckItem", "GetItem", "PutItem", "Query",
@@ -29,7 +33,8 @@ DYNAMODB_ACTIONS = (
 EMAIL_ACTIONS = ("ses:SendEmail",)
 SMS_ACTIONS = ("sns:Publish",)
 SECRET_ACTIONS = ("ssm:GetParameter",)
-DEAD_LETTER_ACTIONS = ("sqs:SendMessage",)
+# sending (planner, worker, Lambda to the dead-letter queue) and what the event source mapping does
+QUEUE_ACTIONS = ("sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
 LOG_ACTIONS = ("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents")
 
 
@@ -39,7 +44,7 @@ def secret_param(stage: str) -> str:
 
 
 def dead_letter_queue(stage: str) -> str:
-    return f"imbill-{stage}-jobs-dlq"
+    return f"{jobs_queue_name(stage)}-dlq"
 
 
 def table_names(stage: str) -> list[str]:
@@ -60,9 +65,10 @@ def policy(stage: str) -> dict[str, Any]:
             # SES identities and SMS destinations (phone numbers) are not resources IAM can narrow to
             {"Sid": "Email", "Effect": "Allow", "Action": list(EMAIL_ACTIONS), "Resource": "*"},
             {"Sid": "Sms", "Effect": "Allow", "Action": list(SMS_ACTIONS), "Resource": "*"},
-            # Lambda itself sends a job's failed event here with the function's role (infra/package.py)
-            {"Sid": "JobsDeadLetter", "Effect": "Allow", "Action": list(DEAD_LETTER_ACTIONS),
-             "Resource": f"arn:aws:sqs:*:*:{dead_letter_queue(stage)}"},
+            # the jobs' fan-out queue and its dead-letter queue, where Lambda also sends a scheduled
+            # job's failed event with the function's role (infra/package.py)
+            {"Sid": "JobsQueues", "Effect": "Allow", "Action": list(QUEUE_ACTIONS),
+             "Resource": [f"arn:aws:sqs:*:*:{jobs_queue_name(stage)}", f"arn:aws:sqs:*:*:{dead_letter_queue(stage)}"]},
             {"Sid": "AuthSecret", "Effect": "Allow", "Action": list(SECRET_ACTIONS),
              "Resource": f"arn:aws:ssm:*:*:parameter{secret_param(stage)}"},
         ],

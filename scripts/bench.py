@@ -8,6 +8,10 @@ requests column as the cost model, the items/s column only to compare runs with 
 
     .venv/bin/python scripts/bench.py [--n 100] [--settle 2000]      # or: make bench
 
+`--fanout-only` settles `--fanout-accounts` billed accounts on DynamoDB Local inline and fanned
+out to 1, 4 and 8 worker threads (chalicelib/jobs/fanout.py; the queue in-process), and reports
+accounts/s and DynamoDB requests per account (docs/capacity.md is written from these figures).
+
 `--year` (or `--only-year`) also moves the test clock through a year of a small data set
 (tests/scenarios/year_data.py) on DynamoDB Local (needs Java), through the HTTP handler as
 `PUT /v1/test/clock` would, and reports its requests and seconds.
@@ -236,6 +240,112 @@ def bench_hot_account(clients: list[int], per_client: int) -> str:
     return "\n".join(lines)
 
 
+def _settle_fanned_out(workers: int) -> int:
+    """The settlement planned onto an in-process queue and worked by `workers` threads, each taking
+    one message at a time through the Lambda worker's own code (fanout.handle_batch). Answers how
+    many messages were processed."""
+    import json
+    import queue
+    import threading
+
+    from chalicelib.jobs import fanout
+    from tests.integration.test_settlement import RUN
+
+    work: queue.Queue[dict[str, Any] | None] = queue.Queue()
+    pending = [0]
+    lock = threading.Lock()
+    done = threading.Event()
+
+    def send(message: dict[str, Any]) -> None:
+        with lock:
+            pending[0] += 1
+        work.put(message)
+
+    def worker() -> None:
+        while (message := work.get()) is not None:
+            record = {"messageId": str(id(message)), "body": json.dumps(message)}
+            if fanout.handle_batch([record], UTC_TZ)["batchItemFailures"]:
+                raise SystemExit(f"message failed: {message}")
+            with lock:
+                pending[0] -= 1
+                if pending[0] == 0:
+                    done.set()
+
+    real_send = fanout.send
+    fanout.send = send  # type: ignore[assignment]
+    try:
+        threads = [threading.Thread(target=worker) for _ in range(workers)]
+        for t in threads:
+            t.start()
+        planned = fanout.plan("monthly-settlement", RUN, UTC_TZ)
+        if "fanned_out" not in planned:
+            raise SystemExit(f"the run stayed inline: {planned}")
+        done.wait()
+        for _ in threads:
+            work.put(None)
+        for t in threads:
+            t.join()
+    finally:
+        fanout.send = real_send  # type: ignore[method-assign]
+    return int(planned["fanned_out"])
+
+
+def bench_fanout(accounts: int, workers: list[int]) -> str:
+    """Settle `accounts` billed accounts on DynamoDB Local inline, then fanned out with 1, 4, 8...
+    worker threads (fresh tables, the same seed each time); accounts/s and requests per account."""
+    from chalicelib import config
+    from chalicelib.jobs import runner
+    from chalicelib.local import ddblocal
+    from chalicelib.store import uow
+    from chalicelib.store.tables import create_tables
+    from chalicelib.store.usage_models import BillModel
+    from tests.integration.requests import count_requests
+    from tests.integration.test_settlement import RUN, seed
+
+    port = ddblocal.free_port()
+    head = f"{'shape':24} {'accounts':>8} {'seconds':>8} {'accounts/s':>10} {'req/account':>11}  requests"
+    lines = [f"monthly settlement on DynamoDB Local (in memory, this machine), {accounts} billed accounts "
+             f"(and as many idle), IMBILL_DUE_SHARDS={config.settings().due_shards}, "
+             f"IMBILL_JOBS_PAGE={config.settings().jobs_page}; the queue is in-process (SQS not counted)",
+             "", head, "-" * len(head)]
+    with ddblocal.running(None, port):
+        try:
+            for shape in [0, *workers]:
+                prefix = f"bench-fan{shape}-"
+                os.environ.update(IMBILL_DYNAMODB_ENDPOINT=ddblocal.endpoint_url(port), IMBILL_TABLE_PREFIX=prefix,
+                                  IMBILL_JOBS_QUEUE_URL="in-process" if shape else "")
+                config.reset_settings()
+                uow.reset_connection()
+                create_tables()
+                t0 = time.perf_counter()
+                seed(accounts, idle=accounts)
+                print(f"seeded {accounts} accounts in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+                with count_requests() as counter:
+                    t0 = time.perf_counter()
+                    if shape:
+                        _settle_fanned_out(shape)
+                        label = f"fanned out, {shape} worker{'s' if shape > 1 else ''}"
+                    else:
+                        runner.run_job("monthly-settlement", RUN, UTC_TZ)
+                        label = "inline (one invocation)"
+                    elapsed = time.perf_counter() - t0
+                billed = BillModel.count()
+                if billed != accounts:
+                    raise SystemExit(f"{label}: {billed} bills for {accounts} accounts")
+                total = sum(counter.calls.values())
+                ops = ", ".join(f"{k} {v}" for k, v in sorted(counter.calls.items()))
+                lines.append(f"{label:24} {accounts:8d} {elapsed:8.1f} {accounts / elapsed:10.1f} "
+                             f"{total / accounts:11.2f}  {ops}")
+                print(lines[-1], file=sys.stderr)
+        finally:
+            for name in ("IMBILL_DYNAMODB_ENDPOINT", "IMBILL_JOBS_QUEUE_URL"):
+                os.environ.pop(name, None)
+            os.environ["IMBILL_TABLE_PREFIX"] = "bench-"
+            config.reset_settings()
+            uow.reset_connection()
+    return "\n".join(lines)
+
+
 def bench_year() -> None:
     """A year of the test clock on DynamoDB Local (a free port, in-memory, fresh tables)."""
     from chalice.test import Client
@@ -358,7 +468,14 @@ def main() -> int:
     parser.add_argument("--hot-only", action="store_true", help="run only the hot-account section")
     parser.add_argument("--year", action="store_true", help="also a year of the test clock on DynamoDB Local")
     parser.add_argument("--only-year", action="store_true", help="only the year of the test clock")
+    parser.add_argument("--fanout-only", action="store_true",
+                        help="only the settlement inline and fanned out on DynamoDB Local")
+    parser.add_argument("--fanout-accounts", type=int, default=10_000, help="billed accounts (fan-out section)")
+    parser.add_argument("--fanout-workers", default="1,4,8", help="worker thread counts (fan-out section)")
     args = parser.parse_args()
+    if args.fanout_only:
+        print(bench_fanout(args.fanout_accounts, [int(w) for w in args.fanout_workers.split(",")]))
+        return 0
     if args.only_year:
         bench_year()
         print(report(args.n))

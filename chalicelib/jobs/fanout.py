@@ -43,11 +43,6 @@ from chalicelib.store.models import read_shards
 log = logging.getLogger("imbill.jobs")
 
 
-def queue_name(stage: str) -> str:
-    """The stage's jobs queue (infra/package.py creates it, the worker consumes it)."""
-    return f"imbill-{stage}-jobs"
-
-
 @lru_cache(maxsize=4)
 def _sqs(region: str) -> Any:
     import boto3

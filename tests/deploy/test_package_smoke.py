@@ -108,6 +108,14 @@ def test_template_has_tables_functions_alarms_and_gateway_responses(template: di
     functions = [k for k, r in res.items() if r["Type"] == "AWS::Serverless::Function"]
     assert all(f"{f}LogGroup" in res and f"{f}ErrorsAlarm" in res for f in functions)
     assert "Api5xxAlarm" in res and "JobsDeadLetterAlarm" in res
+    queue = res["JobsQueue"]["Properties"]
+    assert queue["QueueName"] == f"imbill-{STAGE}-jobs" and queue["RedrivePolicy"]["maxReceiveCount"] >= 1
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["JobsDeadLetterQueue", "Arn"]}
+    worker = res["JobsWorker"]["Properties"]
+    (source,) = worker["Events"].values()
+    assert source["Type"] == "SQS" and source["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert queue["VisibilityTimeout"] >= worker["Timeout"]
+    assert worker["Environment"]["Variables"]["IMBILL_JOBS_QUEUE_URL"] == {"Ref": "JobsQueue"}
     responses = res["RestAPI"]["Properties"]["DefinitionBody"]["x-amazon-apigateway-gateway-responses"]
     for kind in ("MISSING_AUTHENTICATION_TOKEN", "UNAUTHORIZED", "THROTTLED", "REQUEST_TOO_LARGE", "DEFAULT_5XX"):
         body = json.loads(responses[kind]["responseTemplates"]["application/json"])
@@ -132,7 +140,8 @@ def test_artefact_runs_like_lambda(template: dict[str, Any], lambda_python: tupl
     python, task = lambda_python
     res = template["Resources"]
     handlers = [r["Properties"]["Handler"].split(".", 1)[1] for r in res.values()
-                if r["Type"] == "AWS::Serverless::Function" and "Events" in r["Properties"]]
+                if r["Type"] == "AWS::Serverless::Function"
+                and any(e["Type"] == "Schedule" for e in r["Properties"].get("Events", {}).values())]
     fn_env = res["APIHandler"]["Properties"]["Environment"]["Variables"]
     env = {"PATH": os.environ["PATH"], "AWS_ACCESS_KEY_ID": "smoke", "AWS_SECRET_ACCESS_KEY": "smoke",
            "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": moto_endpoint,

@@ -32,7 +32,7 @@ def queue(store: None, ddb_endpoint: str | None, monkeypatch: pytest.MonkeyPatch
     import boto3
 
     sqs = boto3.client("sqs", region_name="us-east-1")
-    url = sqs.create_queue(QueueName=fanout.queue_name("local"))["QueueUrl"]
+    url = sqs.create_queue(QueueName=config.jobs_queue_name("local"))["QueueUrl"]
     for name, value in {"IMBILL_JOBS_QUEUE_URL": url, "IMBILL_JOBS_PAGE": "3", "IMBILL_JOBS_INLINE_MAX": "2",
                         "IMBILL_TEST_CLOCK": "0"}.items():
         monkeypatch.setenv(name, value)
