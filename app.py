@@ -64,7 +64,9 @@ for _job in load_jobs().values():
     globals()[_name] = app.schedule(cron, name=_name)(_scheduled(_job.name))
 
 
-@app.on_sqs_message(queue=jobs_queue_name(settings().stage), batch_size=10, name="jobs_worker")
+# batch_size 1: a message is already a page of IMBILL_JOBS_PAGE items; a batch would run shards one
+# after the other in one invocation that could run side by side (docs/capacity.md)
+@app.on_sqs_message(queue=jobs_queue_name(settings().stage), batch_size=1, name="jobs_worker")
 def jobs_worker(event: Any) -> dict[str, list[dict[str, str]]]:
     logs.bind(request_id=getattr(event.context, "aws_request_id", None))
     return fanout.handle_batch((record.to_dict() for record in event), billing_zone())

@@ -51,7 +51,7 @@ MARKERS = {"python_version": PYTHON_VERSION, "python_full_version": f"{PYTHON_VE
            "implementation_name": "cpython", "platform_python_implementation": "CPython", "extra": ""}
 LOG_RETENTION_DAYS = {"dev": 14, "prod": 90}
 JOB_TIMEOUT_S = 900
-WORKER_TIMEOUT_S = 120  # one page (IMBILL_JOBS_PAGE = 200 items at ~20 ms) takes a few seconds
+WORKER_TIMEOUT_S = 120  # one message, a page of IMBILL_JOBS_PAGE = 200 items at ~40 ms: ~8 s
 MAX_RECEIVES = 5  # a jobs message delivered this often without success moves to the dead-letter queue
 # Tables whose changes a stream handler reads (the console's view): give each NEW_AND_OLD_IMAGES.
 # Empty while no function consumes a stream; add a table's base name here together with the handler.

@@ -4,8 +4,8 @@ A scheduled run is a planner (`plan`): it prepares the run once (e.g. closes the
 and when the run has more than IMBILL_JOBS_INLINE_MAX due items it sends one message
 `{"job", "at", "shard"}` per shard instead of walking them itself. A worker (`handle_batch`, the
 `@app.on_sqs_message` handler) processes one message as one page of its shard with the job's own
-idempotent step (jobs/registry.Work.page over steps.run_each): at most IMBILL_JOBS_PAGE items,
-and when the shard holds more it first sends the next page's message `{..., "cursor"}`.
+idempotent step (steps.run_each with the job's Work.step): at most IMBILL_JOBS_PAGE items, and
+when the shard holds more it first (before the steps) sends the next page's message `{..., "cursor"}`.
 
 Where the line is: no queue configured (IMBILL_JOBS_QUEUE_URL unset: locally, tests), the test
 clock, a job without sharded work (push-quota-billing: its bill is per account while its index
@@ -34,7 +34,7 @@ from zoneinfo import ZoneInfo
 from chalicelib import logs
 from chalicelib.config import settings
 from chalicelib.domain.calendar import iso, parse_instant
-from chalicelib.jobs import runner
+from chalicelib.jobs import runner, steps
 from chalicelib.jobs.registry import Job, Work
 from chalicelib.jobs.steps import Summary, counting_failures
 from chalicelib.services.context import SYSTEM, Ctx
@@ -100,10 +100,12 @@ def process(message: dict[str, Any], tz: ZoneInfo) -> tuple[Summary, int]:
     ctx = Ctx(now=at, tz=tz, principal=SYSTEM)
 
     def page() -> tuple[Summary, int]:
+        listing = work.items(ctx, at, int(message["shard"]), message.get("cursor"), settings().jobs_page)
+        items = list(listing)
+        if listing.cursor is not None:  # before the steps: a failing item never stops the shard's chain
+            send({**message, "cursor": listing.cursor})
         with counting_failures() as failures:
-            counts, cursor = work.page(ctx, at, int(message["shard"]), message.get("cursor"), settings().jobs_page)
-        if cursor is not None:
-            send({**message, "cursor": cursor})
+            counts = steps.run_each(items, work.step(ctx, at), work.reload)
         return job.summary(counts), len(failures)
 
     return logs.job_run(job.name, at, page)

@@ -89,27 +89,21 @@ def _always(_ctx: Any, _at: datetime) -> bool:
 class Work:
     """A job's work split into shards, so that it can run inline or fanned out (jobs/fanout.py)
     with the same steps: `prepare` once per run (False: nothing to do at this instant), then per
-    shard a page of due items (`items(ctx, at, shard, cursor, limit)`) through steps.run_each."""
+    shard pages of due items (`items(ctx, at, shard, cursor, limit)`) through steps.run_each
+    with `step(ctx, at)`."""
 
     items: Callable[[Any, datetime, int, Any, int | None], Page]
     step: Callable[[Any, datetime], Callable[[Any], steps.Outcome]]  # (ctx, at) -> the step of one item
     reload: Callable[[Any], Any] = steps.same
     prepare: Callable[[Any, datetime], bool] = _always
 
-    def page(self, ctx: Any, at: datetime, shard: int, cursor: Any = None,
-             limit: int | None = None) -> tuple[Summary, Any]:
-        """One page of a shard: its counts and the cursor of the next page (None: shard done)."""
-        items = self.items(ctx, at, shard, cursor, limit)
-        counts = steps.run_each(items, self.step(ctx, at), self.reload)
-        return counts, items.cursor
-
     def run(self, ctx: Any, at: datetime) -> Summary:
-        """Inline: every shard, each in one page."""
+        """Inline: every shard, each in one page (listed lazily, as the steps go)."""
         if not self.prepare(ctx, at):
             return {}
         counts: Summary = {}
         for shard in read_shards():
-            steps.add(counts, self.page(ctx, at, shard)[0])
+            steps.add(counts, steps.run_each(self.items(ctx, at, shard, None, None), self.step(ctx, at), self.reload))
         return counts
 
 
