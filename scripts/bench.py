@@ -261,12 +261,18 @@ def _settle_fanned_out(workers: int) -> int:
             pending[0] += 1
         work.put(message)
 
+    failed: list[dict[str, Any]] = []
+
     def worker() -> None:
         while (message := work.get()) is not None:
             record = {"messageId": str(id(message)), "body": json.dumps(message)}
-            if fanout.handle_batch([record], UTC_TZ)["batchItemFailures"]:
-                raise SystemExit(f"message failed: {message}")
+            try:
+                answer = fanout.handle_batch([record], UTC_TZ)["batchItemFailures"]
+            except BaseException as err:  # noqa: BLE001 - a worker must count its message done
+                answer = [{"itemIdentifier": repr(err)}]
             with lock:
+                if answer:
+                    failed.append(message)
                 pending[0] -= 1
                 if pending[0] == 0:
                     done.set()
@@ -274,13 +280,15 @@ def _settle_fanned_out(workers: int) -> int:
     real_send = fanout.send
     fanout.send = send  # type: ignore[assignment]
     try:
+        planned = fanout.plan("monthly-settlement", RUN, UTC_TZ)  # the shards' messages, before any worker
+        if "fanned_out" not in planned:
+            raise SystemExit(f"the run stayed inline: {planned}")
         threads = [threading.Thread(target=worker) for _ in range(workers)]
         for t in threads:
             t.start()
-        planned = fanout.plan("monthly-settlement", RUN, UTC_TZ)
-        if "fanned_out" not in planned:
-            raise SystemExit(f"the run stayed inline: {planned}")
-        done.wait()
+        done.wait()  # a page sends its next page before it counts itself done: 0 pending is the end
+        if failed:
+            raise SystemExit(f"{len(failed)} messages failed, e.g. {failed[0]}")
         for _ in threads:
             work.put(None)
         for t in threads:
