@@ -21,8 +21,10 @@ RECORDED: set[str] = set()
 _SINKS: list[set[str]] = []  # open recording() blocks
 _ROOT = Path(__file__).resolve().parents[1]
 CODE = (str(_ROOT / "chalicelib") + os.sep, str(_ROOT / "app.py"))
-# operator tooling in chalicelib, not run by the functions (tables come from CloudFormation)
-TOOLING = tuple(str(_ROOT / "chalicelib" / p) for p in ("store/tables.py", "cli.py", "local" + os.sep))
+# operator tooling in chalicelib, not run by the functions (tables come from CloudFormation; in AWS
+# Lambda's event-source mapping reads the streams that `imbill serve`'s poller reads locally)
+TOOLING = tuple(str(_ROOT / "chalicelib" / p)
+                for p in ("store/tables.py", "cli.py", "local" + os.sep, "views/poller.py"))
 
 
 def _caller_is_code() -> bool:
