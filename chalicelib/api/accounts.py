@@ -29,7 +29,7 @@ def get_account(call: Call, account_id: str) -> dict[str, Any]:
 
 @route(bp, "/v1/accounts/{account_id}/topups", "POST", summary="Add cash or gift credit (operator)",
        body=s.TopupCreate, answer=s.TopupResult, status=201, idempotent=True, errors=(409,))
-def topup(call: Call, account_id: str) -> tuple[int, dict[str, Any]]:
+def top_up_account(call: Call, account_id: str) -> tuple[int, dict[str, Any]]:
     b = call.body
     return accounts.topup(call.ctx, account_id, s.cents(b.amount), b.kind, call.idem(f"topup:{account_id}"))
 

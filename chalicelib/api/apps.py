@@ -26,7 +26,7 @@ def delete_app(call: Call, sdkappid: str) -> dict[str, Any]:
 
 @route(bp, "/v1/apps/{sdkappid}/purchases", "POST", summary="Buy, renew, upgrade or reactivate a base package",
        body=s.PurchaseCreate, answer=s.PurchaseResult, status=201, idempotent=True, errors=(402, 409, 410))
-def purchase(call: Call, sdkappid: str) -> tuple[int, dict[str, Any]]:
+def purchase_edition(call: Call, sdkappid: str) -> tuple[int, dict[str, Any]]:
     b = call.body
     app_id = int_param(sdkappid)
     return purchases.purchase(
@@ -42,26 +42,26 @@ def list_orders(call: Call, sdkappid: str) -> dict[str, Any]:
 
 @route(bp, "/v1/apps/{sdkappid}/auto-renew", "PUT", summary="Turn monthly auto-renew on or off",
        body=s.AutoRenewSet, answer=s.App, errors=(409, 410))
-def auto_renew(call: Call, sdkappid: str) -> dict[str, Any]:
+def set_auto_renew(call: Call, sdkappid: str) -> dict[str, Any]:
     return apps.set_auto_renew(call.ctx, int_param(sdkappid), call.body.enabled)
 
 
 @route(bp, "/v1/apps/{sdkappid}/trial-extensions", "POST", summary="Extend an expired Developer app",
        answer=s.App, idempotent=True, errors=(409, 410))
-def trial_extension(call: Call, sdkappid: str) -> dict[str, Any]:
+def extend_trial(call: Call, sdkappid: str) -> dict[str, Any]:
     app_id = int_param(sdkappid)
     return apps.extend_trial(call.ctx, app_id, call.idem(f"trial-extension:{app_id}"))
 
 
 @route(bp, "/v1/apps/{sdkappid}/refund-quote", summary="What a refund would give now (no side effect)",
        answer=s.RefundQuote, query=("product",), errors=(409, 410))
-def refund_quote(call: Call, sdkappid: str) -> dict[str, Any]:
+def get_refund_quote(call: Call, sdkappid: str) -> dict[str, Any]:
     return purchases.refund_quote(call.ctx, int_param(sdkappid), call.query("product"))
 
 
 @route(bp, "/v1/apps/{sdkappid}/refunds", "POST", summary="Refund the base package or one plugin/add-on",
        body=s.RefundCreate, answer=s.RefundResult, status=201, idempotent=True, errors=(409, 410))
-def refund(call: Call, sdkappid: str) -> tuple[int, dict[str, Any]]:
+def refund_package(call: Call, sdkappid: str) -> tuple[int, dict[str, Any]]:
     app_id = int_param(sdkappid)
     return purchases.refund(call.ctx, app_id, call.body.product, call.idem(f"refund:{app_id}"))
 

@@ -174,7 +174,10 @@ def route(
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         head, *rest = fn.__name__.split("_")
-        OPERATION_IDS[(method, path)] = head + "".join(w.capitalize() for w in rest)
+        operation_id = head + "".join(w.capitalize() for w in rest)
+        if operation_id in OPERATION_IDS.values() and OPERATION_IDS.get((method, path)) != operation_id:
+            raise ValueError(f"operationId {operation_id} is already taken: rename the handler {fn.__name__}")
+        OPERATION_IDS[(method, path)] = operation_id
         @wraps(fn)
         def handler(**params: Any) -> Response:
             request = bp.current_request

@@ -139,5 +139,5 @@ def document() -> dict[str, Any]:
 
 
 @route(bp, "/v1/openapi.json", summary="This document", public=True)
-def openapi(call: Call) -> dict[str, Any]:
+def get_openapi_document(call: Call) -> dict[str, Any]:
     return document()

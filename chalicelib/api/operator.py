@@ -98,7 +98,7 @@ def _month(call: Call, name: str, default: str) -> str:
 
 @route(bp, "/v1/ops/revenue", summary="Revenue by month of the ledger (billing zone) (operator)",
        answer=RevenueList, query=("from", "to"), roles=OPERATOR)
-def revenue(call: Call) -> dict[str, Any]:
+def get_revenue(call: Call) -> dict[str, Any]:
     this_month = month_key(call.ctx.now, call.ctx.tz)
     last = _month(call, "to", this_month)
     first = _month(call, "from", f"{int(last[:4]) - 1}-{last[5:]}")
@@ -123,5 +123,5 @@ def list_job_runs(call: Call) -> dict[str, Any]:
 
 @route(bp, "/v1/ops/notifications", summary="Pending or failed notifications, oldest first (operator)",
        answer=OpsNotificationList, query=("status", "limit"), roles=OPERATOR)
-def list_notifications(call: Call) -> dict[str, Any]:
+def list_pending_notifications(call: Call) -> dict[str, Any]:
     return {"items": read.listed_notifications(call.query("status") or "failed", call.limit())}

@@ -17,21 +17,21 @@ INGEST = ("service", "operator")
 
 @route(bp, "/v1/usage/logins", "POST", summary="Report user logins (exact MAU; Developer refuses the 101st user)",
        body=s.LoginReport, answer=s.LoginResult, roles=INGEST, errors=(409, 410))
-def logins(call: Call) -> dict[str, Any]:
+def report_logins(call: Call) -> dict[str, Any]:
     b = call.body
     return usage.report_logins(call.ctx, b.sdkappid, b.user_ids, s.instant(b.at))
 
 
 @route(bp, "/v1/usage/push", "POST", summary="Report broadcast/tag push calls (refused above the day's quota) "
        "and push messages", body=s.PushReport, answer=s.PushResult, roles=INGEST, errors=(409, 410))
-def push(call: Call) -> dict[str, Any]:
+def report_push(call: Call) -> dict[str, Any]:
     b = call.body
     return usage.report_push(call.ctx, b.sdkappid, b.broadcast_calls, b.messages, s.instant(b.at))
 
 
 @route(bp, "/v1/usage/search", "POST", summary="Report newly stored messages and search requests",
        body=s.SearchReport, answer=s.SearchResult, roles=INGEST, errors=(409, 410))
-def search(call: Call) -> dict[str, Any]:
+def report_search(call: Call) -> dict[str, Any]:
     b = call.body
     return usage.report_search(call.ctx, b.sdkappid, b.stored_messages, b.requests, s.instant(b.at))
 

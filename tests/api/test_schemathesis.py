@@ -22,13 +22,14 @@ import re
 import socket
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.serving import stop_process, wait_until_serving
 
 pytestmark = pytest.mark.ddblocal
 
@@ -73,22 +74,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                _request(f"{url}/v1/openapi.json")
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"imbill serve did not start: {Path(log.name).read_text()[-2000:]}") from None
-                time.sleep(0.5)
+        wait_until_serving(proc, f"{url}/v1/openapi.json", lambda: Path(log.name).read_text()[-2000:])
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc)
         log.close()
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 
 from chalicelib.api.auth import encode
+from tests.serving import stop_process, wait_until_serving
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "tests" / "output" / "screenshots"
@@ -83,22 +84,10 @@ def server() -> Iterator[Http]:
         cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                urllib.request.urlopen(base + "/v1/openapi.json", timeout=2).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"imbill serve did not start: see {log / 'browser-server.log'}") from None
-                time.sleep(0.3)
+        wait_until_serving(proc, base + "/v1/openapi.json", lambda: f"see {log / 'browser-server.log'}")
         yield Http(base)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc, timeout=15)
         out.close()
 
 

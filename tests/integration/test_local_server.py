@@ -9,7 +9,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from typing import Any
 import pytest
 
 from chalicelib.local import ddblocal
+from tests.serving import stop_process
 
 # One worker runs the whole module, so its server is started once (make test: --dist loadgroup).
 pytestmark = [pytest.mark.ddblocal, pytest.mark.xdist_group("imbill-serve")]
@@ -99,20 +99,10 @@ def start_server(data_dir: Path | None, *extra: str) -> Served:
     deadline = time.monotonic() + START_TIMEOUT_S
     while not (token and ddblocal.port_open(port)):
         if proc.poll() is not None or time.monotonic() > deadline:
-            stop_server(proc)
+            stop_process(proc)
             raise AssertionError("imbill serve did not start:\n" + "".join(output))
         time.sleep(0.1)
     return Served(proc, port, token[0], output)
-
-
-def stop_server(proc: subprocess.Popen[str]) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +113,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     try:
         yield server
     finally:
-        stop_server(server.proc)
+        stop_process(server.proc)
 
 
 def _burst(server: Served, clients: int) -> list[object]:
@@ -210,7 +200,7 @@ def test_two_servers_share_one_machine(served: Served, tmp_path: Path) -> None:
         status, _, _ = second.request("GET", f"/v1/accounts/acme-{served.port}", second.auth())
         assert status == 404
     finally:
-        stop_server(second.proc)
+        stop_process(second.proc)
 
 
 def test_a_data_folder_in_use_is_refused_in_one_line(served: Served, tmp_path: Path) -> None:

@@ -35,7 +35,9 @@ def test_a_job_run_logs_its_progress_and_reports_each_request(store, monkeypatch
     with caplog.at_level(logging.INFO, logger="imbill.jobs"):
         out = runner.run_job("expiry-warnings", WARN_AT, UTC_TZ, on_request=seen.append)
     assert out["summary"]["warned"] == 3
-    lines = [r.getMessage() for r in caplog.records if r.name == "imbill.jobs"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "imbill.jobs" and " requests, " in r.getMessage()]
+    summaries = [r.getMessage() for r in caplog.records if r.name == "imbill.jobs" and " as of " in r.getMessage()]
+    assert len(summaries) == 1  # and the run's summary line (logs.job_run)
     assert len(lines) == len(seen) > 3 and "Query" in seen
     assert lines[-1].startswith(f"job expiry-warnings at 2026-08-18T01:00:00Z: {len(seen)} requests")
 

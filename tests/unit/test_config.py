@@ -128,6 +128,7 @@ def test_serve_refuses_a_bad_setting_in_one_line() -> None:
 def test_serve_honours_an_explicit_test_clock_setting(monkeypatch: pytest.MonkeyPatch) -> None:
     from chalicelib.cli import _configure_local_env
 
+    monkeypatch.setattr(os, "environ", dict(os.environ))  # the function writes the environment: keep it to this test
     for given, flag, expect in (("0", None, "0"), ("1", None, "1"), (None, None, "1"), ("1", False, "0"),
                                 ("0", True, "1")):
         if given is None:

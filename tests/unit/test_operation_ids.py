@@ -12,4 +12,5 @@ def test_operation_ids_are_unique_camel_case_names() -> None:
     ids = [op["operationId"] for ops in document()["paths"].values() for op in ops.values()]
     assert len(ids) == len(set(ids))
     assert all(re.fullmatch(r"[a-z]+(?:[A-Z][a-z0-9]*)*", i) for i in ids), ids
-    assert {"createAccount", "getAccount", "createApp", "purchase", "refund", "runJob"} <= set(ids)
+    assert {"createAccount", "getAccount", "createApp", "purchaseEdition", "refundPackage", "topUpAccount",
+            "reportLogins", "listPendingNotifications", "runJob"} <= set(ids)
