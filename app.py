@@ -75,8 +75,21 @@ def _on_stream(event: Any) -> dict[str, int]:
     return apply_records((record.to_dict() for record in event), billing_zone())
 
 
-# Read views from DynamoDB Streams: one event source per stream whose ARN the deployment gives
-# (IMBILL_STREAM_ARN_<TABLE>); locally `imbill serve` polls the streams instead.
+def views_from_streams(event: dict[str, Any], context: Any) -> dict[str, int]:
+    """The stream handler of the package (infra/package.py): Lambda calls `app.views_from_streams`
+    with a batch of DynamoDB Streams records of accounts, ledger or notifications (one event source
+    mapping per stream table). Answers the applied count per table; raising fails the batch, which
+    Lambda bisects and retries."""
+    logs.bind(request_id=getattr(context, "aws_request_id", None))
+    try:
+        return apply_records(event.get("Records", []), billing_zone())
+    finally:
+        logs.flush()
+
+
+# Read views from DynamoDB Streams. The packaged template (`make package`) maps every stream table to
+# `views_from_streams` above; `chalice deploy` instead registers one event source per stream whose ARN
+# it is given (IMBILL_STREAM_ARN_<TABLE>); locally `imbill serve` polls the streams.
 wire_streams(app, _on_stream, os.environ)
 
 gc.freeze()

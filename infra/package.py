@@ -13,8 +13,9 @@ writes ``dist/<stage>/template.json`` and ``dist/<stage>/deployment.zip`` (+ ``r
    file: autogen_policy is off).
 3. Merged into Chalice's template: every table and index (infra/tables.py, from the models), the
    jobs' dead-letter queue, log groups with retention, an alarm topic and alarms (job failures,
-   dead-letter queue depth, API 5xx, Lambda errors), and API Gateway responses in the contract's
-   error shape.
+   dead-letter queue depth, API 5xx, Lambda errors, the stream handler's iterator age), API Gateway
+   responses in the contract's error shape, and the read views' stream handler: one event source
+   mapping per table with a stream.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from infra.policy import dead_letter_queue  # noqa: E402
+from infra.policy import dead_letter_queue, stream_tables  # noqa: E402
 from infra.tables import load_schemas, logical_id, table_resource  # noqa: E402
 
 PYTHON_VERSION = "3.11"
@@ -49,9 +50,17 @@ MARKERS = {"python_version": PYTHON_VERSION, "python_full_version": f"{PYTHON_VE
            "implementation_name": "cpython", "platform_python_implementation": "CPython", "extra": ""}
 LOG_RETENTION_DAYS = {"dev": 14, "prod": 90}
 JOB_TIMEOUT_S = 900
-# Tables whose changes a stream handler reads (the console's view): give each NEW_AND_OLD_IMAGES.
-# Empty while no function consumes a stream; add a table's base name here together with the handler.
-STREAM_TABLES: tuple[str, ...] = ()
+# The read views' stream handler (app.views_from_streams) and its event source mappings, one per
+# table whose model sets stream_view_type (infra/policy.py::stream_tables). TRIM_HORIZON: a record
+# written before a mapping is (re)created is still applied, and replaying one is harmless
+# (apply_records is idempotent); LATEST would silently skip them. A failing batch is halved until
+# the bad record is alone, retried STREAM_RETRIES times, then its position goes to the dead-letter
+# queue and the shard moves on (the default, retrying for 24 h, would block the shard that long).
+STREAM_HANDLER = "app.views_from_streams"
+STREAM_BATCH = 100
+STREAM_RETRIES = 10
+STREAM_TIMEOUT_S = 120
+ITERATOR_AGE_ALARM_MS = 60_000  # the views lag by more than a minute
 ERROR_TEMPLATE = '{"error": {"code": "%s", "message": "%s"}}'
 NO_ROUTE = (404, "not_found", "no route for $context.httpMethod $context.path")
 DENIED = (403, "forbidden", "access denied")
@@ -188,15 +197,35 @@ def _gateway_responses() -> dict[str, Any]:
     return out
 
 
+def add_stream_handler(res: dict[str, Any]) -> None:
+    """The stream handler function (the API handler's code, role and settings) and its mappings."""
+    props = {k: v for k, v in res["APIHandler"]["Properties"].items() if k != "Events"}
+    res["StreamHandler"] = {"Type": "AWS::Serverless::Function",
+                            "Properties": {**props, "Handler": STREAM_HANDLER, "Timeout": STREAM_TIMEOUT_S}}
+    for name in stream_tables():
+        table = logical_id(name)
+        res[f"{table}StreamMapping"] = {"Type": "AWS::Lambda::EventSourceMapping", "Properties": {
+            "FunctionName": {"Ref": "StreamHandler"}, "EventSourceArn": {"Fn::GetAtt": [table, "StreamArn"]},
+            "StartingPosition": "TRIM_HORIZON", "BatchSize": STREAM_BATCH, "BisectBatchOnFunctionError": True,
+            "MaximumRetryAttempts": STREAM_RETRIES,
+            "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": ["JobsDeadLetterQueue", "Arn"]}}}}}
+    res["StreamHandlerIteratorAgeAlarm"] = _alarm(
+        "The read views lag: the stream handler's oldest record is over a minute old (failing or slow batches)",
+        "AWS/Lambda", "IteratorAge", {"FunctionName": {"Ref": "StreamHandler"}}, stat="Maximum",
+        period=60, threshold=ITERATOR_AGE_ALARM_MS)
+
+
 def merge(sam: dict[str, Any], stage: str) -> dict[str, Any]:
     res: dict[str, Any] = sam["Resources"]
+    add_stream_handler(res)
     functions = [k for k, v in res.items() if v["Type"] == "AWS::Serverless::Function"]
     jobs = [k for k in functions if "Events" in res[k]["Properties"]]
     res["AlarmTopic"] = {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": f"imbill-{stage}-alarms"}}
     res["JobsDeadLetterQueue"] = {"Type": "AWS::SQS::Queue", "Properties": {
         "QueueName": dead_letter_queue(stage), "MessageRetentionPeriod": 1209600, "SqsManagedSseEnabled": True}}
     res["JobsDeadLetterAlarm"] = _alarm(
-        "A scheduled job invocation failed after Lambda's retries: its event is in the dead-letter queue",
+        "A scheduled job invocation or a stream batch failed after Lambda's retries: its event (a job's) "
+        "or the batch's shard and sequence numbers (the stream handler's) are in the dead-letter queue",
         "AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": {"Fn::GetAtt": ["JobsDeadLetterQueue",
                                                                                        "QueueName"]}},
         stat="Maximum")
@@ -223,8 +252,6 @@ def merge(sam: dict[str, Any], stage: str) -> dict[str, Any]:
     for name, schema in load_schemas().items():
         table = table_resource(name, schema)
         table["Properties"]["TableName"] = f"imbill-{stage}-{name}"
-        if name in STREAM_TABLES:
-            table["Properties"]["StreamSpecification"] = {"StreamViewType": "NEW_AND_OLD_IMAGES"}
         res[logical_id(name)] = table
     sam["Description"] = f"imbill, stage {stage}: API, scheduled jobs, tables, alarms (infra/package.py)"
     sam["Outputs"]["AlarmTopicArn"] = {"Value": {"Ref": "AlarmTopic"},

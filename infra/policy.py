@@ -4,7 +4,8 @@
     python infra/policy.py --check    # exit 1 if a checked-in policy is stale
 
 Exactly: the DynamoDB item actions the code performs on the stage's tables and their indexes, SES
-send (e-mail), SNS publish (SMS), reading the stage's auth secret from SSM, and writing logs. No
+send (e-mail), SNS publish (SMS), reading the stage's auth secret from SSM, reading the streams of
+the tables that feed the read views (Lambda's event source mappings use the role), and writing logs. No
 table administration (CloudFormation creates the tables), no queue (the outbox is a table; there is
 no SQS queue to allow). tests/aws_actions.py fails the test run if the code performs an action not
 listed here; tests/integration/test_policy.py fails if a service listed here is never called.
@@ -30,6 +31,9 @@ EMAIL_ACTIONS = ("ses:SendEmail",)
 SMS_ACTIONS = ("sns:Publish",)
 SECRET_ACTIONS = ("ssm:GetParameter",)
 DEAD_LETTER_ACTIONS = ("sqs:SendMessage",)
+# Lambda's event source mappings read the streams with the stream handler's role (infra/package.py)
+STREAM_ACTIONS = ("dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
+                  "dynamodb:ListStreams")
 LOG_ACTIONS = ("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents")
 
 
@@ -48,6 +52,13 @@ def table_names(stage: str) -> list[str]:
     return [f"imbill-{stage}-{name}" for name in load_schemas()]
 
 
+def stream_tables() -> list[str]:
+    """Base names of the tables with a stream (their models' Meta.stream_view_type): the views' sources."""
+    from infra.tables import load_schemas
+
+    return [name for name, schema in load_schemas().items() if schema.get("stream_view_type")]
+
+
 def policy(stage: str) -> dict[str, Any]:
     tables = table_names(stage)
     table_arns = [f"arn:aws:dynamodb:*:*:table/{t}" for t in tables]
@@ -63,6 +74,8 @@ def policy(stage: str) -> dict[str, Any]:
             # Lambda itself sends a job's failed event here with the function's role (infra/package.py)
             {"Sid": "JobsDeadLetter", "Effect": "Allow", "Action": list(DEAD_LETTER_ACTIONS),
              "Resource": f"arn:aws:sqs:*:*:{dead_letter_queue(stage)}"},
+            {"Sid": "Streams", "Effect": "Allow", "Action": list(STREAM_ACTIONS),
+             "Resource": [f"arn:aws:dynamodb:*:*:table/imbill-{stage}-{name}/stream/*" for name in stream_tables()]},
             {"Sid": "AuthSecret", "Effect": "Allow", "Action": list(SECRET_ACTIONS),
              "Resource": f"arn:aws:ssm:*:*:parameter{secret_param(stage)}"},
         ],

@@ -83,7 +83,10 @@ def list_due(call: Call) -> dict[str, Any]:
     if job is not None and job not in due.SOURCES:
         raise InvalidRequest(f"job must be one of {', '.join(due.SOURCES)}")
     raw = call.query("before")
-    before = s.instant(raw) if raw else call.ctx.now + timedelta(days=7)
+    try:
+        before = s.instant(raw) if raw else call.ctx.now + timedelta(days=7)
+    except ValueError as err:
+        raise InvalidRequest(f"before: {err}") from None
     assert before is not None
     return {"items": due.due(job, call.ctx.now, before, call.ctx.tz, call.limit())}
 
