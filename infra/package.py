@@ -14,8 +14,9 @@ writes ``dist/<stage>/template.json`` and ``dist/<stage>/deployment.zip`` (+ ``r
 3. Merged into Chalice's template: every table and index (infra/tables.py, from the models), the
    jobs' fan-out queue (its URL in every job function's IMBILL_JOBS_QUEUE_URL; the worker's event
    source reports partial batch failures) and its dead-letter queue, log groups with retention, an
-   alarm topic and alarms (job failures, dead-letter queue depth, API 5xx, Lambda errors), and API
-   Gateway responses in the contract's error shape.
+   alarm topic and alarms (job failures, dead-letter queue depth, API 5xx, Lambda errors, the stream
+   handler's iterator age), API Gateway responses in the contract's error shape, and the read views'
+   stream handler: one event source mapping per table with a stream.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from chalicelib.config import jobs_queue_name  # noqa: E402
-from infra.policy import dead_letter_queue  # noqa: E402
+from infra.policy import dead_letter_queue, stream_tables  # noqa: E402
 from infra.tables import load_schemas, logical_id, table_resource  # noqa: E402
 
 PYTHON_VERSION = "3.11"
@@ -53,9 +54,17 @@ LOG_RETENTION_DAYS = {"dev": 14, "prod": 90}
 JOB_TIMEOUT_S = 900
 WORKER_TIMEOUT_S = 120  # one message, a page of IMBILL_JOBS_PAGE = 200 items at ~40 ms: ~8 s
 MAX_RECEIVES = 5  # a jobs message delivered this often without success moves to the dead-letter queue
-# Tables whose changes a stream handler reads (the console's view): give each NEW_AND_OLD_IMAGES.
-# Empty while no function consumes a stream; add a table's base name here together with the handler.
-STREAM_TABLES: tuple[str, ...] = ()
+# The read views' stream handler (app.views_from_streams) and its event source mappings, one per
+# table whose model sets stream_view_type (infra/policy.py::stream_tables). TRIM_HORIZON: a record
+# written before a mapping is (re)created is still applied, and replaying one is harmless
+# (apply_records is idempotent); LATEST would silently skip them. A failing batch is halved until
+# the bad record is alone, retried STREAM_RETRIES times, then its position goes to the dead-letter
+# queue and the shard moves on (the default, retrying for 24 h, would block the shard that long).
+STREAM_HANDLER = "app.views_from_streams"
+STREAM_BATCH = 100
+STREAM_RETRIES = 10
+STREAM_TIMEOUT_S = 120
+ITERATOR_AGE_ALARM_MS = 60_000  # the views lag by more than a minute
 ERROR_TEMPLATE = '{"error": {"code": "%s", "message": "%s"}}'
 NO_ROUTE = (404, "not_found", "no route for $context.httpMethod $context.path")
 DENIED = (403, "forbidden", "access denied")
@@ -192,8 +201,27 @@ def _gateway_responses() -> dict[str, Any]:
     return out
 
 
+def add_stream_handler(res: dict[str, Any]) -> None:
+    """The stream handler function (the API handler's code, role and settings) and its mappings."""
+    props = {k: v for k, v in res["APIHandler"]["Properties"].items() if k != "Events"}
+    res["StreamHandler"] = {"Type": "AWS::Serverless::Function",
+                            "Properties": {**props, "Handler": STREAM_HANDLER, "Timeout": STREAM_TIMEOUT_S}}
+    for name in stream_tables():
+        table = logical_id(name)
+        res[f"{table}StreamMapping"] = {"Type": "AWS::Lambda::EventSourceMapping", "Properties": {
+            "FunctionName": {"Ref": "StreamHandler"}, "EventSourceArn": {"Fn::GetAtt": [table, "StreamArn"]},
+            "StartingPosition": "TRIM_HORIZON", "BatchSize": STREAM_BATCH, "BisectBatchOnFunctionError": True,
+            "MaximumRetryAttempts": STREAM_RETRIES,
+            "DestinationConfig": {"OnFailure": {"Destination": {"Fn::GetAtt": ["JobsDeadLetterQueue", "Arn"]}}}}}
+    res["StreamHandlerIteratorAgeAlarm"] = _alarm(
+        "The read views lag: the stream handler's oldest record is over a minute old (failing or slow batches)",
+        "AWS/Lambda", "IteratorAge", {"FunctionName": {"Ref": "StreamHandler"}}, stat="Maximum",
+        period=60, threshold=ITERATOR_AGE_ALARM_MS)
+
+
 def merge(sam: dict[str, Any], stage: str) -> dict[str, Any]:
     res: dict[str, Any] = sam["Resources"]
+    add_stream_handler(res)
     functions = [k for k, v in res.items() if v["Type"] == "AWS::Serverless::Function"]
     events = {k: list(res[k]["Properties"].get("Events", {}).values()) for k in functions}
     jobs = [k for k in functions if any(e["Type"] == "Schedule" for e in events[k])]
@@ -207,8 +235,8 @@ def merge(sam: dict[str, Any], stage: str) -> dict[str, Any]:
         "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": ["JobsDeadLetterQueue", "Arn"]},
                           "maxReceiveCount": MAX_RECEIVES}}}
     res["JobsDeadLetterAlarm"] = _alarm(
-        "Job work failed for good: a scheduled invocation after Lambda's retries, or a jobs queue message "
-        f"after {MAX_RECEIVES} receives, is in the dead-letter queue",
+        "Work failed for good: a scheduled invocation after Lambda's retries, a jobs queue message after "
+        f"{MAX_RECEIVES} receives, or a stream batch (its shard and sequence numbers) is in the dead-letter queue",
         "AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": {"Fn::GetAtt": ["JobsDeadLetterQueue",
                                                                                        "QueueName"]}},
         stat="Maximum")
@@ -242,8 +270,6 @@ def merge(sam: dict[str, Any], stage: str) -> dict[str, Any]:
     for name, schema in load_schemas().items():
         table = table_resource(name, schema)
         table["Properties"]["TableName"] = f"imbill-{stage}-{name}"
-        if name in STREAM_TABLES:
-            table["Properties"]["StreamSpecification"] = {"StreamViewType": "NEW_AND_OLD_IMAGES"}
         res[logical_id(name)] = table
     sam["Description"] = f"imbill, stage {stage}: API, scheduled jobs, tables, alarms (infra/package.py)"
     sam["Outputs"]["AlarmTopicArn"] = {"Value": {"Ref": "AlarmTopic"},

@@ -4,11 +4,13 @@
     python infra/policy.py --check    # exit 1 if a checked-in policy is stale
 
 Exactly: the DynamoDB item actions the code performs on the stage's tables and their indexes, SES
-send (e-mail), SNS publish (SMS), reading the stage's auth secret from SSM, writing logs, and the
-stage's jobs queues: the planner and the worker send to the jobs queue (chalicelib/jobs/fanout.py),
-Lambda's event source mapping receives, deletes and reads its attributes with the worker's role,
-and Lambda sends a scheduled job's failed event to the dead-letter queue. No table administration
-(CloudFormation creates the tables). tests/aws_actions.py fails the test run if the code performs an action not
+send (e-mail), SNS publish (SMS), reading the stage's auth secret from SSM, writing logs, reading
+the streams of the tables that feed the read views (Lambda's event source mappings use the role),
+and the stage's jobs queues: the planner and the worker send to the jobs queue
+(chalicelib/jobs/fanout.py), Lambda's event source mapping receives, deletes and reads its
+attributes with the worker's role, and Lambda sends a scheduled job's failed event (or a failed
+stream batch's position) to the dead-letter queue. No table administration (CloudFormation creates
+the tables). tests/aws_actions.py fails the test run if the code performs an action not
 listed here; tests/integration/test_policy.py fails if a service listed here is never called.
 """
 
@@ -35,6 +37,9 @@ SMS_ACTIONS = ("sns:Publish",)
 SECRET_ACTIONS = ("ssm:GetParameter",)
 # sending (planner, worker, Lambda to the dead-letter queue) and what the event source mapping does
 QUEUE_ACTIONS = ("sqs:SendMessage", "sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
+# Lambda's event source mappings read the streams with the stream handler's role (infra/package.py)
+STREAM_ACTIONS = ("dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator",
+                  "dynamodb:ListStreams")
 LOG_ACTIONS = ("logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents")
 
 
@@ -53,6 +58,13 @@ def table_names(stage: str) -> list[str]:
     return [f"imbill-{stage}-{name}" for name in load_schemas()]
 
 
+def stream_tables() -> list[str]:
+    """Base names of the tables with a stream (their models' Meta.stream_view_type): the views' sources."""
+    from infra.tables import load_schemas
+
+    return [name for name, schema in load_schemas().items() if schema.get("stream_view_type")]
+
+
 def policy(stage: str) -> dict[str, Any]:
     tables = table_names(stage)
     table_arns = [f"arn:aws:dynamodb:*:*:table/{t}" for t in tables]
@@ -69,6 +81,8 @@ def policy(stage: str) -> dict[str, Any]:
             # job's failed event with the function's role (infra/package.py)
             {"Sid": "JobsQueues", "Effect": "Allow", "Action": list(QUEUE_ACTIONS),
              "Resource": [f"arn:aws:sqs:*:*:{jobs_queue_name(stage)}", f"arn:aws:sqs:*:*:{dead_letter_queue(stage)}"]},
+            {"Sid": "Streams", "Effect": "Allow", "Action": list(STREAM_ACTIONS),
+             "Resource": [f"arn:aws:dynamodb:*:*:table/imbill-{stage}-{name}/stream/*" for name in stream_tables()]},
             {"Sid": "AuthSecret", "Effect": "Allow", "Action": list(SECRET_ACTIONS),
              "Resource": f"arn:aws:ssm:*:*:parameter{secret_param(stage)}"},
         ],

@@ -21,10 +21,12 @@ RECORDED: set[str] = set()
 _SINKS: list[set[str]] = []  # open recording() blocks
 _ROOT = Path(__file__).resolve().parents[1]
 CODE = (str(_ROOT / "chalicelib") + os.sep, str(_ROOT / "app.py"))
-# operator tooling in chalicelib, not run by the functions (tables come from CloudFormation; in AWS
-# Lambda's event-source mapping reads the streams that `imbill serve`'s poller reads locally)
-TOOLING = tuple(str(_ROOT / "chalicelib" / p)
-                for p in ("store/tables.py", "cli.py", "local" + os.sep, "views/poller.py"))
+# operator tooling in chalicelib, not run by the functions (tables come from CloudFormation)
+TOOLING = tuple(str(_ROOT / "chalicelib" / p) for p in ("store/tables.py", "cli.py", "local" + os.sep))
+# the local stream poller of `imbill serve`: its own calls (DescribeTable, the streams' reads) are not
+# the functions' (in AWS, Lambda's event source mappings read the streams with the role: the policy's
+# `Streams` statement); what apply_records does under it is recorded as any code's
+LOCAL_READERS = (str(_ROOT / "chalicelib" / "views" / "poller.py"),)
 
 
 def _caller_is_code() -> bool:
@@ -37,6 +39,8 @@ def _caller_is_code() -> bool:
         if name.startswith(TOOLING):
             return False
         if name.startswith(CODE):
+            if not code and name.startswith(LOCAL_READERS):
+                return False  # the innermost code frame is the poller's own call
             code = True
         frame = frame.f_back  # type: ignore[assignment]
     return code

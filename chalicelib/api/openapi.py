@@ -48,7 +48,8 @@ QUERY_PARAMS: dict[str, dict[str, Any]] = {
     "job": {"type": "string", "enum": sorted(load_jobs()), "description": "one job (default: every job)"},
     "before": {"type": "string", "format": "date-time", "description": "ISO-8601 instant with a zone"},
     "from": {"type": "string", "pattern": f"^{_YEAR_MONTH}$", "description": "first month (default: 12 back)"},
-    "to": {"type": "string", "pattern": f"^{_YEAR_MONTH}$", "description": "last month (default: this month)"},
+    "to": {"type": "string", "pattern": f"^{_YEAR_MONTH}$",
+           "description": "last month (default: this month); not before `from`, at most 120 months after it"},
 }
 IDEMPOTENCY_HEADER = {
     "name": "Idempotency-Key",

@@ -8,7 +8,6 @@ from datetime import timedelta
 from typing import Any, Literal
 
 from chalice import Blueprint
-from pydantic import BaseModel
 
 from chalicelib.api import schemas as s
 from chalicelib.api.http import Call, route
@@ -22,7 +21,7 @@ OPERATOR = ("operator",)
 MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
 
 
-class DueItem(BaseModel):
+class DueItem(s.Reply):
     sdkappid: int | None = None
     account_id: str | None = None
     job: str
@@ -30,11 +29,11 @@ class DueItem(BaseModel):
     reason: str
 
 
-class DueList(BaseModel):
+class DueList(s.Reply):
     items: list[DueItem]
 
 
-class RevenueMonth(BaseModel):
+class RevenueMonth(s.Reply):
     month: str
     prepaid_sales: s.Money
     refunds: s.Money
@@ -43,11 +42,11 @@ class RevenueMonth(BaseModel):
     net: s.Money
 
 
-class RevenueList(BaseModel):
+class RevenueList(s.Reply):
     items: list[RevenueMonth]
 
 
-class JobRunItem(BaseModel):
+class JobRunItem(s.Reply):
     job: str
     at: str
     started_at: str
@@ -56,7 +55,7 @@ class JobRunItem(BaseModel):
     failed: int
 
 
-class JobRunList(BaseModel):
+class JobRunList(s.Reply):
     items: list[JobRunItem]
 
 
@@ -67,7 +66,7 @@ class OpsNotification(s.Notification):
     last_error: str | None
 
 
-class OpsNotificationList(BaseModel):
+class OpsNotificationList(s.Reply):
     items: list[OpsNotification]
 
 
@@ -84,7 +83,10 @@ def list_due(call: Call) -> dict[str, Any]:
     if job is not None and job not in due.SOURCES:
         raise InvalidRequest(f"job must be one of {', '.join(due.SOURCES)}")
     raw = call.query("before")
-    before = s.instant(raw) if raw else call.ctx.now + timedelta(days=7)
+    try:
+        before = s.instant(raw) if raw else call.ctx.now + timedelta(days=7)
+    except ValueError as err:
+        raise InvalidRequest(f"before: {err}") from None
     assert before is not None
     return {"items": due.due(job, call.ctx.now, before, call.ctx.tz, call.limit())}
 

@@ -144,8 +144,16 @@ Instant = Annotated[
 ]
 
 
+# defer_build: a model's validator and serializer are built at its first use (a request's body,
+# the OpenAPI document), not when `import app` defines some 60 models on a cold start.
 class Request(BaseModel):
-    model_config = ConfigDict(extra="ignore", strict=True)
+    model_config = ConfigDict(extra="ignore", strict=True, defer_build=True)
+
+
+class Reply(BaseModel):
+    """An answer's shape: only the OpenAPI document reads it."""
+
+    model_config = ConfigDict(defer_build=True)
 
 
 def cents(value: str | int) -> Cents:
@@ -229,19 +237,19 @@ class JobRun(Request):
 Money = Annotated[str, Field(examples=["399.00"])]
 
 
-class Balance(BaseModel):
+class Balance(Reply):
     cash: Money
     gift: Money
     total: Money
 
 
-class Money3(BaseModel):
+class Money3(Reply):
     total: Money
     cash: Money
     gift: Money
 
 
-class Account(BaseModel):
+class Account(Reply):
     account_id: str
     email: str
     phone: str
@@ -252,7 +260,7 @@ class Account(BaseModel):
     created_at: str
 
 
-class App(BaseModel):
+class App(Reply):
     sdkappid: int
     account_id: str
     name: str
@@ -267,14 +275,14 @@ class App(BaseModel):
     disabled_at: str | None
 
 
-class PeriodOut(BaseModel):
+class PeriodOut(Reply):
     starts_at: str
     ends_at: str
     paid_cash: Money
     paid_gift: Money
 
 
-class Order(BaseModel):
+class Order(Reply):
     order_id: str
     sdkappid: int
     product: str
@@ -290,7 +298,7 @@ class Order(BaseModel):
     periods: list[PeriodOut]
 
 
-class LedgerEntry(BaseModel):
+class LedgerEntry(Reply):
     entry_id: str
     at: str
     kind: Literal["topup", "purchase", "refund", "credit", "bill"]
@@ -301,14 +309,14 @@ class LedgerEntry(BaseModel):
     ref: str | None
 
 
-class Voucher(BaseModel):
+class Voucher(Reply):
     voucher_id: str
     amount: Money
     expires_at: str | None
     used_by_order: str | None
 
 
-class RefundQuote(BaseModel):
+class RefundQuote(Reply):
     product: str
     at: str
     current_amount: Money
@@ -319,25 +327,25 @@ class RefundQuote(BaseModel):
     gift: Money
 
 
-class PurchaseResult(BaseModel):
+class PurchaseResult(Reply):
     order: Order
     app: App
     balance: Balance
     credit: Money3 | None
 
 
-class RefundResult(BaseModel):
+class RefundResult(Reply):
     refund: RefundQuote
     app: App
     balance: Balance
 
 
-class TopupResult(BaseModel):
+class TopupResult(Reply):
     balance: Balance
     entry: LedgerEntry
 
 
-class Entitlements(BaseModel):
+class Entitlements(Reply):
     sdkappid: int
     edition: str
     status: str
@@ -349,7 +357,7 @@ class Entitlements(BaseModel):
     addons: dict[str, Any] = Field(default_factory=dict, description="add-ons in force: desk, chatbot, call")
 
 
-class Notification(BaseModel):
+class Notification(Reply):
     notification_id: str
     at: str
     kind: Literal["expiry_warning", "stopped", "arrears", "reclaimed", "bill"]
@@ -362,7 +370,7 @@ class Notification(BaseModel):
 
 
 
-class BillLine(BaseModel):
+class BillLine(Reply):
     sdkappid: int
     item: str
     quantity: int
@@ -370,7 +378,7 @@ class BillLine(BaseModel):
     amount: Money
 
 
-class Bill(BaseModel):
+class Bill(Reply):
     bill_id: str
     account_id: str
     kind: Literal["monthly", "daily"]
@@ -380,12 +388,12 @@ class Bill(BaseModel):
     posted_at: str
 
 
-class ErrorBody(BaseModel):
+class ErrorBody(Reply):
     code: str
     message: str
 
 
-class Error(BaseModel):
+class Error(Reply):
     error: ErrorBody
 
 
@@ -420,14 +428,14 @@ class SearchReport(UsageReport):
     requests: Count
 
 
-class LoginResult(BaseModel):
+class LoginResult(Reply):
     month: str
     mau: int
     accepted: int
     rejected_user_ids: list[str]
 
 
-class PushResult(BaseModel):
+class PushResult(Reply):
     date: str
     quota: int
     accepted_calls: int
@@ -435,25 +443,25 @@ class PushResult(BaseModel):
     messages_month: int
 
 
-class SearchResult(BaseModel):
+class SearchResult(Reply):
     month: str
     stored_messages: int
     requests: int
 
 
-class PushUsage(BaseModel):
+class PushUsage(Reply):
     messages: int
     broadcast_calls_today: int
     daily_quota: int
     broadcast_calls_by_day: dict[str, int]
 
 
-class SearchUsage(BaseModel):
+class SearchUsage(Reply):
     stored_messages: int
     requests: int
 
 
-class Usage(BaseModel):
+class Usage(Reply):
     sdkappid: int
     month: str
     mau: int
@@ -473,7 +481,7 @@ class PushQuotaSet(Request):
     ]
 
 
-class PushQuota(BaseModel):
+class PushQuota(Reply):
     daily_broadcast_calls: int
 
 

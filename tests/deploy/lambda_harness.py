@@ -1,5 +1,5 @@
 """Runs INSIDE a clean virtualenv that has only boto3 (as the Lambda runtime), from the unzipped
-artefact: `python lambda_harness.py <task_root> <handler>...`. Stdlib and boto3 only (never this
+artefact: `python lambda_harness.py <task_root> <stream handler> <job handler>...`. Stdlib and boto3 only (never this
 repository's code: what it imports comes from the zip). Prints one JSON object with what it saw."""
 
 from __future__ import annotations
@@ -47,8 +47,47 @@ def schedule_event(at: datetime) -> dict[str, Any]:
             "resources": ["arn:aws:events:us-east-1:123456789012:rule/smoke"], "detail": {}}
 
 
+def insert_record(table: str, key: dict[str, Any]) -> dict[str, Any]:
+    """A DynamoDB Streams INSERT record of the item at `key`, as Lambda delivers it (NEW_AND_OLD_IMAGES)."""
+    import boto3
+
+    image = boto3.client("dynamodb").get_item(TableName=table, Key=key, ConsistentRead=True)["Item"]
+    return {"eventID": uuid.uuid4().hex, "eventName": "INSERT", "eventVersion": "1.1", "eventSource": "aws:dynamodb",
+            "awsRegion": "us-east-1",
+            "eventSourceARN": f"arn:aws:dynamodb:us-east-1:123456789012:table/{table}/stream/2026-01-01T00:00:00.000",
+            "dynamodb": {"ApproximateCreationDateTime": int(time.time()), "Keys": key, "NewImage": image,
+                         "SequenceNumber": str(time.time_ns()), "SizeBytes": 100,
+                         "StreamViewType": "NEW_AND_OLD_IMAGES"}}
+
+
+def views(table: str) -> dict[str, Any]:
+    """What the console reads: the revenue counters' prepaid sales and the listed account ids."""
+    import boto3
+
+    items = boto3.client("dynamodb").scan(TableName=table, ConsistentRead=True)["Items"]
+    return {"prepaid_sales": sum(int(i.get("prepaid_sales", {"N": "0"})["N"]) for i in items
+                                 if i["pk"]["S"].startswith("revenue#")),
+            "accounts": sorted(i["sk"]["S"] for i in items if i["pk"]["S"].startswith("accounts#id#"))}
+
+
+def stream_smoke(app: Any, handler: str) -> dict[str, Any]:
+    """The stream handler on an INSERT of the account made by the route and of a purchase's ledger entry."""
+    from chalicelib.store.models import LedgerModel
+
+    prefix = f"imbill-{os.environ['IMBILL_STAGE']}-"
+    LedgerModel(account_id="smoke", seq=1, at=datetime(2026, 11, 3, tzinfo=UTC), kind="purchase", cash=-500,
+                gift=-200, balance_cash=0, balance_gift=0, ref="smoke-order").save()
+    ledger = insert_record(f"{prefix}ledger", {"account_id": {"S": "smoke"}, "seq": {"N": "1"}})
+    account = insert_record(f"{prefix}accounts", {"account_id": {"S": "smoke"}})
+    before = views(f"{prefix}views")
+    event = {"Records": [account, ledger]}
+    answer = getattr(app, handler)(event, Context("imbill-dev-streams"))
+    again = getattr(app, handler)({"Records": [ledger]}, Context("imbill-dev-streams"))  # a redelivery
+    return {"before": before, "answer": answer, "again": again, "after": views(f"{prefix}views")}
+
+
 def main() -> None:
-    task_root, handlers = sys.argv[1], sys.argv[2:]
+    task_root, stream_handler, handlers = sys.argv[1], sys.argv[2], sys.argv[3:]
     assert "IMBILL_AUTH_SECRET" not in os.environ, "the smoke test must run without a secret"
     sys.path.insert(0, task_root)
     started = time.perf_counter()
@@ -71,6 +110,7 @@ def main() -> None:
     bad = app.app(api_event("POST", "/v1/accounts", body, "not-a-token"), Context("imbill-dev"))
     out["bad_token"] = {"status": bad["statusCode"], "body": json.loads(bad["body"])}
     at = datetime.now(UTC).replace(second=0, microsecond=0)
+    out["stream"] = stream_smoke(app, stream_handler)
     out["jobs"] = {name: getattr(app, name)(schedule_event(at), Context(f"imbill-dev-{name}")) for name in handlers}
     with open("/proc/self/status") as status:  # VmHWM: ru_maxrss would carry the parent's across exec
         out["peak_rss_mib"] = round(int(next(x for x in status if x.startswith("VmHWM:")).split()[1]) / 1024, 1)

@@ -126,6 +126,26 @@ def test_template_has_tables_functions_alarms_and_gateway_responses(template: di
             (ROOT / ".chalice" / f"policy-{STAGE}.json").read_text())
 
 
+def test_template_maps_every_stream_table_to_the_stream_handler(template: dict[str, Any]) -> None:
+    from infra.policy import policy, stream_tables
+    from infra.tables import logical_id
+
+    res = template["Resources"]
+    assert res["StreamHandler"]["Properties"]["Handler"] == "app.views_from_streams"
+    mappings = {r["Properties"]["EventSourceArn"]["Fn::GetAtt"][0]: r["Properties"] for r in res.values()
+                if r["Type"] == "AWS::Lambda::EventSourceMapping"}
+    assert sorted(mappings) == sorted(logical_id(n) for n in stream_tables()) and len(mappings) == 3
+    for table, props in mappings.items():
+        assert res[table]["Properties"]["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+        assert props["EventSourceArn"] == {"Fn::GetAtt": [table, "StreamArn"]}
+        assert props["FunctionName"] == {"Ref": "StreamHandler"} and props["StartingPosition"] == "TRIM_HORIZON"
+        assert props["BisectBatchOnFunctionError"] is True and props["MaximumRetryAttempts"] >= 1
+        assert props["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": ["JobsDeadLetterQueue", "Arn"]}
+    streams = next(s for s in policy(STAGE)["Statement"] if s["Sid"] == "Streams")
+    assert streams["Resource"] == [f"arn:aws:dynamodb:*:*:table/imbill-{STAGE}-{n}/stream/*" for n in stream_tables()]
+    assert res["StreamHandlerIteratorAgeAlarm"]["Properties"]["MetricName"] == "IteratorAge"
+
+
 def test_zip_carries_runtime_dependencies_only(package: Path) -> None:
     with zipfile.ZipFile(package / "deployment.zip") as z:
         names = z.namelist()
@@ -142,12 +162,13 @@ def test_artefact_runs_like_lambda(template: dict[str, Any], lambda_python: tupl
     handlers = [r["Properties"]["Handler"].split(".", 1)[1] for r in res.values()
                 if r["Type"] == "AWS::Serverless::Function"
                 and any(e["Type"] == "Schedule" for e in r["Properties"].get("Events", {}).values())]
+    stream_handler = res["StreamHandler"]["Properties"]["Handler"].split(".", 1)[1]
     fn_env = res["APIHandler"]["Properties"]["Environment"]["Variables"]
     env = {"PATH": os.environ["PATH"], "AWS_ACCESS_KEY_ID": "smoke", "AWS_SECRET_ACCESS_KEY": "smoke",
            "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": moto_endpoint,
            "AWS_LAMBDA_FUNCTION_NAME": "imbill-dev", "LAMBDA_TASK_ROOT": str(task), **fn_env}
     run = subprocess.run([str(python), "-I", str(ROOT / "tests" / "deploy" / "lambda_harness.py"), str(task),
-                          *handlers], capture_output=True, text=True, env=env, cwd=task, timeout=300)
+                          stream_handler, *handlers], capture_output=True, text=True, env=env, cwd=task, timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]
     lines = run.stdout.splitlines()
     result = json.loads(next(line for line in lines if line.startswith("SMOKE-RESULT "))[len("SMOKE-RESULT "):])
@@ -155,6 +176,10 @@ def test_artefact_runs_like_lambda(template: dict[str, Any], lambda_python: tupl
     assert result["app_file"].startswith(str(task)) and not result["modules_moto"]
     assert result["route"]["status"] == 201 and result["route"]["body"]["account_id"] == "smoke"
     assert result["bad_token"]["status"] == 401 and result["bad_token"]["body"]["error"]["code"] == "unauthorized"
+    stream = result["stream"]  # the views change: the account is listed, the purchase is revenue, once
+    assert stream["before"] == {"prepaid_sales": 0, "accounts": []}, stream
+    assert stream["answer"] == {"accounts": 1, "ledger": 1} and stream["again"] == {"ledger": 1}, stream
+    assert stream["after"] == {"prepaid_sales": 700, "accounts": ["smoke"]}, stream
     assert sorted(result["jobs"]) == sorted(handlers) and len(handlers) == 7
     for answer in result["jobs"].values():
         assert isinstance(answer["summary"], dict), answer

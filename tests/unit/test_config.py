@@ -150,3 +150,21 @@ def test_operator_commands_without_credentials_or_endpoint_say_so_in_one_line() 
                       AWS_DEFAULT_REGION="us-east-1", **env)
         lines = run.stderr.strip().splitlines()
         assert run.returncode != 0 and len(lines) == 1 and lines[0].startswith(expect), (args, run.stderr[-2000:])
+
+
+def test_import_app_defers_the_validators_and_leaves_the_collector_on() -> None:
+    """Cold start: `import app` builds no pydantic validator (each is built at its first use), and the
+    garbage collector, paused while it loads, is back on with the loaded objects frozen (not rescanned)."""
+    code = ("import gc, app\nfrom chalicelib.api import schemas\n"
+            "def tree(c): return [c, *(m for s in c.__subclasses__() for m in tree(s))]\n"
+            "models = tree(schemas.Request) + tree(schemas.Reply)\n"
+            "frozen = gc.isenabled() and gc.get_freeze_count() > 10_000\n"
+            "print(frozen, len(models), [m.__name__ for m in models if m.__pydantic_complete__])\n"
+            "schemas.PurchaseCreate.model_validate({'edition': 'standard', 'months': 1})\n"
+            "print(schemas.PurchaseCreate.__pydantic_complete__)")
+    run = _python(code, IMBILL_STAGE="prod", IMBILL_AUTH_SECRET_PARAM="/imbill/prod/auth-secret")
+    assert run.returncode == 0, run.stderr
+    first, second = run.stdout.splitlines()
+    assert first.startswith("True ") and first.endswith(" []"), first
+    assert int(first.split()[1]) > 40
+    assert second == "True"

@@ -124,6 +124,8 @@ def test_due_work_lists_what_jobs_will_act_on(api):
     warn = api.ok("GET", "/v1/ops/due?before=2026-04-01T00:00:00Z")["items"]
     assert any(i["job"] == "expiry-warnings" and i["sdkappid"] == sid for i in warn)
     assert api.call("GET", "/v1/ops/due?job=nope").status == 400
+    bad_instant = api.call("GET", "/v1/ops/due?before=yesterday")  # was a 500 (found by schemathesis)
+    assert (bad_instant.status, bad_instant.code) == (400, "invalid_request")
 
 
 def test_failed_notifications_are_listed(api, feed):
