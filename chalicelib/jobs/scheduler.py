@@ -29,6 +29,7 @@ from pynamodb.expressions.update import Action
 from chalicelib.domain.calendar import iso
 from chalicelib.domain.errors import Busy  # another process holds the lease: nothing changed
 from chalicelib.jobs.runner import Moved, run_between
+from chalicelib.local.periodic import Periodic
 from chalicelib.store import uow
 from chalicelib.store.models import MetaModel
 from chalicelib.views import job_runs
@@ -138,31 +139,20 @@ def tick(now: datetime, tz: ZoneInfo) -> int:
     return len(moved.jobs_run)
 
 
-class LocalScheduler:
+class LocalScheduler(Periodic):
+    name = "imbill-scheduler"
+    failure = "scheduled run failed"
+
     def __init__(self, interval: float = 5.0) -> None:
-        self.interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="imbill-scheduler", daemon=True)
+        super().__init__(interval, log)
 
-    def start(self) -> LocalScheduler:
-        self._thread.start()
-        return self
-
-    def _loop(self) -> None:
+    def beat(self) -> None:
         from chalicelib.api.http import billing_zone, clock
 
-        while not self._stop.is_set():
-            try:
-                tick(clock().now(), billing_zone())
-            except Busy:
-                log.debug("scheduled runs are in progress elsewhere; next beat")
-            except Exception:  # noqa: BLE001 - keep the scheduler alive; the next tick retries
-                log.exception("scheduled run failed")
-            self._stop.wait(self.interval)
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
+        try:
+            tick(clock().now(), billing_zone())
+        except Busy:
+            log.debug("scheduled runs are in progress elsewhere; next beat")
 
 
 def start_local_scheduler(interval: float = 5.0) -> LocalScheduler:

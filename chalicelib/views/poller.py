@@ -6,8 +6,6 @@ previous run applied changes nothing) and GetRecords until each open shard is dr
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -15,6 +13,7 @@ import boto3
 from botocore.config import Config
 
 from chalicelib.config import settings
+from chalicelib.local.periodic import Periodic
 from chalicelib.views.streams import apply_records, stream_tables
 
 log = logging.getLogger("imbill.views")
@@ -86,31 +85,19 @@ class StreamPoller:
         return done
 
 
-class PollerThread:
+class PollerThread(Periodic):
     """`imbill serve`: poll every `interval_s` in a daemon thread until stopped."""
 
+    name = "imbill-streams"
+    failure = "stream poll failed; retrying"  # from the same iterators
+    failure_pause = 1.0
+
     def __init__(self, poller: StreamPoller, interval_s: float = 0.25) -> None:
+        super().__init__(interval_s, log, join_timeout=5)
         self.poller = poller
-        self.interval_s = interval_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="imbill-streams", daemon=True)
 
-    def start(self) -> PollerThread:
-        self._thread.start()
-        return self
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.poller.poll_once()
-            except Exception:  # noqa: BLE001 - a failed poll is retried from the same iterators
-                log.exception("stream poll failed; retrying")
-                time.sleep(1.0)
-            self._stop.wait(self.interval_s)
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
+    def beat(self) -> None:
+        self.poller.poll_once()
 
 
 def start_local_poller() -> PollerThread:
