@@ -57,6 +57,11 @@ class Catalog:
     def plugin(self, name: str) -> dict[str, Any]:
         return dict(self.raw["plugins"][name])
 
+    @property
+    def included_push_calls(self) -> int:
+        """Broadcast/tag push API calls a day the push plugin includes (above: the daily quota bill)."""
+        return int(self.raw["plugins"]["push"]["included_daily_broadcast_calls"])
+
     def addon(self, name: str) -> dict[str, Any]:
         return dict(self.raw["addons"][name])
 

@@ -264,7 +264,7 @@ def push_next_due(ctx: Ctx, first_day: date) -> datetime | None:
     """When the push-quota-billing job next has work, its runs billing local days from
     `first_day` on: the local midnight after the first such day (a run bills the local day
     before its own)."""
-    included = int(ctx.catalog.plugin("push")["included_daily_broadcast_calls"])
+    included = ctx.catalog.included_push_calls
     days = [d for d in (push_work_day(a, first_day, included, ctx.tz) for a in push_billing_apps()) if d]
     return local_midnight(min(days) + timedelta(days=1), ctx.tz) if days else None
 
@@ -290,7 +290,7 @@ def push_bill(ctx: Ctx, day: Any, account_id: str, apps: list[AppModel]) -> dict
     during it; the apps without one from that day on leave the push-billing index first."""
     start = local_midnight(day, ctx.tz)
     end = local_midnight(day + timedelta(days=1), ctx.tz)
-    included = int(ctx.catalog.plugin("push")["included_daily_broadcast_calls"])
+    included = ctx.catalog.included_push_calls
     lines = []
     released = 0
     for app in apps:

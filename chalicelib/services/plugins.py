@@ -70,7 +70,7 @@ def _grant(ctx: Ctx, app: AppModel, line: rules.Line, starts_at: datetime, ends_
         # bill must not find the old quota), then the included quota from its start
         if app.push_until is not None and app.push_until < starts_at:
             _set_quota(app, app.push_until, 0)
-        _set_quota(app, starts_at, int(ctx.catalog.plugin("push")["included_daily_broadcast_calls"]))
+        _set_quota(app, starts_at, ctx.catalog.included_push_calls)
     if line.product in PLUGIN_UNTIL:
         setattr(app, PLUGIN_UNTIL[line.product], ends_at)
     if line.tier == rules.TRIAL:
@@ -90,7 +90,7 @@ def _set_quota(app: AppModel, at: datetime, quota: int) -> None:
 def set_push_quota(ctx: Ctx, sdkappid: int, daily_broadcast_calls: int) -> dict[str, Any]:
     """A new daily broadcast-call quota from now on (>= the included 100; the push plugin in force).
     Above 100 the app joins the push-billing index; the billing job takes it out again."""
-    included = int(ctx.catalog.plugin("push")["included_daily_broadcast_calls"])
+    included = ctx.catalog.included_push_calls
     if daily_broadcast_calls < included:
         raise InvalidRequest(f"daily_broadcast_calls must be at least the included {included}")
 
