@@ -29,7 +29,7 @@ from pynamodb.expressions.update import Action
 from chalicelib.domain.calendar import iso
 from chalicelib.domain.errors import Busy  # another process holds the lease: nothing changed
 from chalicelib.jobs.runner import Moved, run_between
-from chalicelib.local.periodic import Periodic
+from chalicelib.periodic import Periodic
 from chalicelib.store import uow
 from chalicelib.store.models import MetaModel
 from chalicelib.views import job_runs

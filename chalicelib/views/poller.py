@@ -13,7 +13,7 @@ import boto3
 from botocore.config import Config
 
 from chalicelib.config import settings
-from chalicelib.local.periodic import Periodic
+from chalicelib.periodic import Periodic
 from chalicelib.views.streams import apply_records, stream_tables
 
 log = logging.getLogger("imbill.views")
