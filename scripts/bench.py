@@ -109,7 +109,8 @@ def seed_due_apps(account_id: str, base: int, n: int, status: str, noise: int) -
 
 
 def bench(n: int) -> None:
-    from chalicelib.services import accounts, apps, purchases
+    from chalicelib.api.accounts import account_created, topped_up
+    from chalicelib.services import accounts, apps, idempotency, purchases
     from chalicelib.services.context import Ctx
     from chalicelib.services.idempotency import Idem
     from chalicelib.store import models, uow
@@ -121,10 +122,11 @@ def bench(n: int) -> None:
 
     now = datetime(2026, 3, 10, 9, 30, tzinfo=UTC)
     ctx = Ctx(now=now, tz=UTC_TZ)
-    accounts.create_account(ctx, "acme", "acme@x.test", "+15550100")
+    accounts.create_account(ctx, "acme", "acme@x.test", "+15550100", idempotency.NONE, account_created)
 
     measure("top-up (Idempotency-Key)", range(n),
-            lambda i: accounts.topup(ctx, "acme", 100_000, "cash", Idem.of(f"t{i}", "operator#topup", {"i": i})))
+            lambda i: accounts.topup(ctx, "acme", 100_000, "cash", Idem.of(f"t{i}", "operator#topup", {"i": i}),
+                                     topped_up))
     ids: list[int] = []
     measure("app creation", range(n),
             lambda i: ids.append(int(apps.create_app(ctx, "acme", f"app{i}", "us")["sdkappid"])))
@@ -204,6 +206,7 @@ def bench_hot_account(clients: list[int], per_client: int) -> str:
     import statistics
 
     from chalicelib import config
+    from chalicelib.api.accounts import account_created, topped_up
     from chalicelib.local import ddblocal
     from chalicelib.services import accounts, apps, idempotency
     from chalicelib.services.context import Ctx
@@ -224,8 +227,9 @@ def bench_hot_account(clients: list[int], per_client: int) -> str:
         try:
             for c in clients:
                 account_id = f"hot{c}"
-                accounts.create_account(ctx, account_id, f"{account_id}@x.test", "+15550100")
-                accounts.topup(ctx, account_id, 39_900 * c * per_client, "cash", idempotency.NONE)
+                accounts.create_account(ctx, account_id, f"{account_id}@x.test", "+15550100", idempotency.NONE,
+                                        account_created)
+                accounts.topup(ctx, account_id, 39_900 * c * per_client, "cash", idempotency.NONE, topped_up)
                 sids = [int(apps.create_app(ctx, account_id, f"app{i}", "us")["sdkappid"]) for i in range(c)]
                 latencies, busy, elapsed = _hot_run(ctx, sids, per_client)
                 done = len(latencies) - busy

@@ -186,7 +186,7 @@ def api(store: None):  # type: ignore[no-untyped-def]
 def patient_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     """Race tests check who wins, not the busy policy: let a contended write retry as long as it
     takes (on a loaded machine 20 racing threads can each lose more than the production budget)."""
-    from chalicelib.store import uow
+    from chalicelib.store import unit_of_work
 
-    monkeypatch.setattr(uow, "TRIES", 200)
-    monkeypatch.setattr(uow, "BUDGET", 120.0)
+    monkeypatch.setattr(unit_of_work, "TRIES", 200)
+    monkeypatch.setattr(unit_of_work, "BUDGET", 120.0)
