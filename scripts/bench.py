@@ -362,8 +362,7 @@ def bench_year() -> None:
     """A year of the test clock on DynamoDB Local (a free port, in-memory, fresh tables)."""
     from chalice.test import Client
 
-    from chalicelib import config
-    from chalicelib.api import http
+    from chalicelib import bootstrap
     from chalicelib.clock import StoredClock
     from chalicelib.local import ddblocal
     from chalicelib.store import models, uow
@@ -376,8 +375,7 @@ def bench_year() -> None:
     endpoint = ddblocal.endpoint_url(port)
     os.environ.update({"IMBILL_DYNAMODB_ENDPOINT": endpoint, "IMBILL_TEST_CLOCK": "1",
                        "IMBILL_TABLE_PREFIX": "bench-year-"})
-    config.reset_settings()
-    http.reset_clock()
+    bootstrap.reset()
     with ddblocal.running(None, port):
         uow.reset_connection()
         models.configure(host=endpoint, prefix="bench-year-")

@@ -90,16 +90,10 @@ def ddb_endpoint() -> Iterator[str | None]:
 
 
 def _reset(tz: str) -> None:
-    from chalicelib import notify
-    from chalicelib.api import http
-    from chalicelib.store import uow
+    from chalicelib import bootstrap
 
     os.environ["IMBILL_TIMEZONE"] = tz
-    config.reset_settings()
-    http.reset_clock()
-    http.billing_zone.cache_clear()
-    uow.reset_connection()
-    notify.reset_notifier()
+    bootstrap.reset()  # the next use composes the dependencies from this environment
 
 
 @pytest.fixture
@@ -154,7 +148,7 @@ def store(ddb_endpoint: str | None, billing_tz: str) -> Iterator[None]:
         os.environ["IMBILL_TABLE_PREFIX"] = prefix
         os.environ["IMBILL_DYNAMODB_ENDPOINT"] = ddb_endpoint
         os.environ["IMBILL_NOTIFY"] = "local"
-        config.reset_settings()
+        _reset(billing_tz)
         models.configure(host=ddb_endpoint, prefix=prefix)
         create_tables()
         try:

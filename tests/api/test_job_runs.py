@@ -11,8 +11,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from typer.testing import CliRunner
 
-from chalicelib import config
-from chalicelib.api import http
+from chalicelib import bootstrap, config
 from chalicelib.api.accounts import topped_up
 from chalicelib.cli import cli
 from chalicelib.domain.errors import Busy
@@ -69,7 +68,7 @@ def test_arrears_enforcement_while_top_ups_hit_the_accounts_answers_200_and_stay
         account_id = seed_account(i, cash=-100, status="arrears", arrears_since=ARREARS_DUE - timedelta(hours=24),
                               arrears_due_at=ARREARS_DUE)
         seed_app(i, account_id, expires_at=ARREARS_DUE + timedelta(days=365))
-    ctx = Ctx(now=ARREARS_DUE + timedelta(minutes=15), tz=http.billing_zone(), principal=SYSTEM)
+    ctx = Ctx(now=ARREARS_DUE + timedelta(minutes=15), tz=bootstrap.current().zone, principal=SYSTEM)
 
     def top_up(account_id: str) -> int:
         for _ in range(20):  # as a client honouring Retry-After: a busy answer changed nothing
