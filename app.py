@@ -24,7 +24,7 @@ from chalicelib.config import jobs_queue_name, settings
 from chalicelib.domain.calendar import parse_instant
 from chalicelib.jobs import fanout
 from chalicelib.jobs.runner import load_jobs
-from chalicelib.store.models import configure
+from chalicelib.store.tables import configure
 from chalicelib.views.streams import apply_records, wire_streams
 
 logs.configure()

@@ -308,7 +308,7 @@ def jobs_run(
     from tqdm import tqdm
 
     from chalicelib.jobs.runner import run_job
-    from chalicelib.store.models import configure
+    from chalicelib.store.tables import configure
 
     configure()
     try:  # the progress bar (DynamoDB requests so far) only on a terminal, on stderr: stdout stays JSON

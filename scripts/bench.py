@@ -113,11 +113,11 @@ def bench(n: int) -> None:
     from chalicelib.services import accounts, apps, idempotency, purchases
     from chalicelib.services.context import Ctx
     from chalicelib.services.idempotency import Idem
-    from chalicelib.store import models, uow
+    from chalicelib.store import tables, uow
     from chalicelib.store.tables import create_tables
 
     uow.reset_connection()
-    models.configure(host=None, prefix="bench-")
+    tables.configure(host=None, prefix="bench-")
     create_tables()
 
     now = datetime(2026, 3, 10, 9, 30, tzinfo=UTC)
@@ -154,12 +154,12 @@ def bench(n: int) -> None:
 
 def bench_settlement(accounts: int) -> None:
     """Monthly settlement of `accounts` accounts with usage (and as many idle ones), in fresh tables."""
-    from chalicelib.store import models, uow
+    from chalicelib.store import tables, uow
     from chalicelib.store.tables import create_tables
     from tests.integration.test_settlement import RUN, seed
 
     uow.reset_connection()
-    models.configure(host=None, prefix="bench-settle-")
+    tables.configure(host=None, prefix="bench-settle-")
     create_tables()
     seed(accounts, idle=accounts)
     measure_job("job monthly-settlement (billed accounts)", "monthly-settlement", RUN, "billed", accounts)
@@ -365,7 +365,7 @@ def bench_year() -> None:
     from chalicelib import bootstrap
     from chalicelib.clock import StoredClock
     from chalicelib.local import ddblocal
-    from chalicelib.store import models, uow
+    from chalicelib.store import tables, uow
     from chalicelib.store.tables import create_tables
     from tests.helpers import Api
     from tests.integration.requests import count_requests
@@ -378,7 +378,7 @@ def bench_year() -> None:
     bootstrap.reset()
     with ddblocal.running(None, port):
         uow.reset_connection()
-        models.configure(host=endpoint, prefix="bench-year-")
+        tables.configure(host=endpoint, prefix="bench-year-")
         create_tables()
         import app as app_module
 

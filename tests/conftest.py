@@ -131,7 +131,7 @@ def _fresh_moto_tables(create_tables: Callable[[], object]) -> None:
 @pytest.fixture
 def store(ddb_endpoint: str | None, billing_tz: str) -> Iterator[None]:
     """Fresh tables for one test: moto in-process, or a unique prefix on DynamoDB Local."""
-    from chalicelib.store import models
+    from chalicelib.store import tables
     from chalicelib.store.tables import create_tables, delete_tables
 
     _reset(billing_tz)
@@ -140,7 +140,7 @@ def store(ddb_endpoint: str | None, billing_tz: str) -> Iterator[None]:
 
         with mock_aws():
             _ses_client().verify_email_identity(EmailAddress=config.settings().email_from)
-            models.configure(host=None, prefix="test-")
+            tables.configure(host=None, prefix="test-")
             _fresh_moto_tables(create_tables)
             yield
     else:
@@ -149,7 +149,7 @@ def store(ddb_endpoint: str | None, billing_tz: str) -> Iterator[None]:
         os.environ["IMBILL_DYNAMODB_ENDPOINT"] = ddb_endpoint
         os.environ["IMBILL_NOTIFY"] = "local"
         _reset(billing_tz)
-        models.configure(host=ddb_endpoint, prefix=prefix)
+        tables.configure(host=ddb_endpoint, prefix=prefix)
         create_tables()
         try:
             yield

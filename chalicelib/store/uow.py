@@ -9,7 +9,7 @@ from pynamodb.connection import Connection
 from pynamodb.exceptions import DeleteError, PutError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactGet, TransactWrite
 
-from chalicelib.store import models, unit_of_work
+from chalicelib.store import models, tables, unit_of_work
 from chalicelib.store.unit_of_work import Contention as Contention  # the retry policy: jobs name it here
 from chalicelib.store.unit_of_work import WriteConflict
 from chalicelib.store.unit_of_work import backoff as backoff
@@ -23,7 +23,7 @@ def connection() -> Connection:
 
 
 def reset_connection() -> None:
-    models.reset_shared_connection()
+    tables.reset_connections()
 
 
 class Tx(TransactWrite):
