@@ -219,7 +219,7 @@ def settle_account(ctx: Ctx, month: str, account_id: str, usage: list[UsageModel
             continue
         lines += monthly_lines(
             MonthUsage(int(u.sdkappid), int(u.mau), int(u.push_messages), int(u.search_stored),
-                             int(u.search_requests)),
+                       int(u.search_requests)),
             AppFacts(app.edition, state(app).off_spans), start, end, ctx.catalog,
         )
     outcome = post_bill(ctx, account_id, "monthly", month, lines) if lines else "no_charge"
@@ -298,8 +298,7 @@ def push_bill(ctx: Ctx, day: Any, account_id: str, apps: list[AppModel]) -> dict
     released = 0
     for app in apps:
         log = quota_log(app)
-        line = push_quota_line(int(app.sdkappid), max_quota_during(log, app.push_until, start, end),
-                                     ctx.catalog)
+        line = push_quota_line(int(app.sdkappid), max_quota_during(log, app.push_until, start, end), ctx.catalog)
         if line is not None:
             lines.append(line)
         elif (app.push_billing_shard is not None
