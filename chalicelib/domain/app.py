@@ -138,6 +138,11 @@ class AppState:
         """Stopped or disabled: reclaimed 90 days later, or at once when deleted."""
         return self.status in (Status.STOPPED, Status.DISABLED)
 
+    @property
+    def awaiting_purge(self) -> bool:
+        """Reclaimed, its data not yet deleted (a crash between the two steps is finished later)."""
+        return self.status == Status.RECLAIMED and self.purge_pending
+
     def ensure_deletable(self) -> None:
         if not self.reclaimable:
             raise Conflict("only a disabled or stopped app can be deleted (refund it first)")

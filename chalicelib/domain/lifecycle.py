@@ -37,7 +37,7 @@ def dues(app: AppState, tz: ZoneInfo, catalog: Catalog) -> Dues:
         return Dues(next_warning_due(app, tz, catalog) if warns(app) else None, None, app.stopped_at + reclaim_after)
     if app.status == Status.DISABLED and app.disabled_at is not None:
         return Dues(None, None, app.disabled_at + reclaim_after)
-    if app.status == Status.RECLAIMED and app.purge_pending:  # the tombstone is written, the data not yet gone
+    if app.awaiting_purge:  # the tombstone is written, the data not yet gone
         return Dues(None, None, app.reclaimed_at)
     return Dues(None, None, None)
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from chalicelib.domain.app import ExpiryWarning, Status, StopReason
+from chalicelib.domain.app import ExpiryWarning, StopReason
 from chalicelib.domain.calendar import iso
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.lifecycle import Enforcement, auto_renew, enforcement, expiry_warning
@@ -114,7 +114,7 @@ def reclaim(ctx: Ctx, app: AppModel) -> str:
     purchase racing the reclamation therefore either wins (nothing is deleted) or gets 410, and a
     crash between the two steps is finished by the next reclamation run."""
     s = state(app)
-    if s.status == Status.RECLAIMED and s.purge_pending:
+    if s.awaiting_purge:
         return _purge(ctx, app)
     if not s.reclaimable:
         return heal(ctx, app)
