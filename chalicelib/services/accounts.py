@@ -7,6 +7,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
+from chalicelib.domain.arrears import AccountStatus
 from chalicelib.domain.calendar import iso
 from chalicelib.domain.errors import Conflict, InvalidRequest, NotFound
 from chalicelib.domain.money import Cents
@@ -46,7 +47,7 @@ def create_account(ctx: Ctx, account_id: str, email: str, phone: str, idem: Idem
             account_id,
             email=email,
             phone=phone,
-            status="active",
+            status=AccountStatus.ACTIVE.value,
             due_shard=due_shard(account_id),
             cash=0,
             gift=0,
