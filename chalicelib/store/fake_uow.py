@@ -3,8 +3,7 @@
 A :class:`FakeStore` holds the tables (items as DynamoDB attribute maps, so a record handed out is
 a copy and an item missing a required attribute is refused as DynamoDB would); each
 :class:`FakeUnitOfWork` commits its writes under the store's lock: every expectation is checked
-first (key absent, version read, guard), then all are applied, or none (WriteConflict). Like a
-TransactWriteItems, one commit may not touch the same item twice."""
+first (key absent, version read, guard), then all are applied, or none (WriteConflict)."""
 
 from __future__ import annotations
 
@@ -102,10 +101,7 @@ class FakeUnitOfWork(UnitOfWork):
         return _NotOnTheFake()
 
     def _commit(self, writes: list[Write]) -> None:
-        keys = [(type(w.item), key_of(w.item)) for w in writes]
-        if len(set(keys)) != len(keys):
-            raise ValueError("a transaction may not touch the same item twice")  # as DynamoDB's ValidationException
-        staged = [(w, self.store.table(type(w.item)), key) for w, (_, key) in zip(writes, keys, strict=True)]
+        staged = [(w, self.store.table(type(w.item)), key_of(w.item)) for w in writes]
         rows = [(w, table, key, w.item.serialize() if w.expect is not Expect.GUARD else None)
                 for w, table, key in staged]  # serialized first: a missing attribute writes nothing
         with self.store.lock:

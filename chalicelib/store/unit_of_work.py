@@ -131,6 +131,9 @@ class UnitOfWork(ABC):
 
     def commit(self) -> None:
         pending, self._pending = self._pending, _Pending()
+        keys = [(type(w.item), key_of(w.item)) for w in pending.writes]
+        if len(set(keys)) != len(keys):  # DynamoDB refuses it (ValidationException); so does the fake
+            raise ValueError("one commit may not write the same item twice")
         self._commit(pending.writes)
         for fn in pending.after_commit:
             fn()
