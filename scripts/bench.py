@@ -110,6 +110,7 @@ def seed_due_apps(account_id: str, base: int, n: int, status: str, noise: int) -
 
 def bench(n: int) -> None:
     from chalicelib.api.accounts import account_created, topped_up
+    from chalicelib.api.apps import app_created, bought, refunded
     from chalicelib.services import accounts, apps, idempotency, purchases
     from chalicelib.services.context import Ctx
     from chalicelib.services.idempotency import Idem
@@ -129,16 +130,18 @@ def bench(n: int) -> None:
                                      topped_up))
     ids: list[int] = []
     measure("app creation", range(n),
-            lambda i: ids.append(int(apps.create_app(ctx, "acme", f"app{i}", "us")["sdkappid"])))
+            lambda i: ids.append(int(apps.create_app(ctx, "acme", f"app{i}", "us", idempotency.NONE,
+                                                     app_created)[1]["sdkappid"])))
     measure("purchase 1-month Standard (Idempotency-Key)", ids,
             lambda sid: purchases.purchase(ctx, sid, "standard", 1, None, None,
-                                           Idem.of(f"p{sid}", "operator#purchase", {"sid": sid})))
+                                           Idem.of(f"p{sid}", "operator#purchase", {"sid": sid}), bought))
     later = Ctx(now=now + timedelta(days=3), tz=UTC_TZ)
     measure("refund (base package, Idempotency-Key)", ids,
-            lambda sid: purchases.refund(later, sid, None, Idem.of(f"r{sid}", "operator#refund", {"sid": sid})))
+            lambda sid: purchases.refund(later, sid, None, Idem.of(f"r{sid}", "operator#refund", {"sid": sid}),
+                                         refunded))
     measure("purchase replayed (same key: stored answer)", ids[:50],
             lambda sid: purchases.purchase(ctx, sid, "standard", 1, None, None,
-                                           Idem.of(f"p{sid}", "operator#purchase", {"sid": sid})))
+                                           Idem.of(f"p{sid}", "operator#purchase", {"sid": sid}), bought))
 
     noise = n  # apps not due: the jobs' request counts must not grow with them
     seed_due_apps("warn", 1_500_000_000, n, "enabled", noise)
@@ -169,6 +172,7 @@ def _hot_run(ctx: Any, sids: list[int], per_client: int) -> tuple[list[float], i
     """One client thread per app, all started at once; answers the latencies, the busy count, the wall time."""
     import threading
 
+    from chalicelib.api.apps import bought
     from chalicelib.domain.errors import Busy
     from chalicelib.services import idempotency, purchases
 
@@ -182,7 +186,7 @@ def _hot_run(ctx: Any, sids: list[int], per_client: int) -> tuple[list[float], i
         for _ in range(per_client):
             t0 = time.perf_counter()
             try:
-                purchases.purchase(ctx, sid, "standard", 1, None, None, idempotency.NONE)
+                purchases.purchase(ctx, sid, "standard", 1, None, None, idempotency.NONE, bought)
                 ok = True
             except Busy:
                 ok = False
@@ -207,6 +211,7 @@ def bench_hot_account(clients: list[int], per_client: int) -> str:
 
     from chalicelib import config
     from chalicelib.api.accounts import account_created, topped_up
+    from chalicelib.api.apps import app_created
     from chalicelib.local import ddblocal
     from chalicelib.services import accounts, apps, idempotency
     from chalicelib.services.context import Ctx
@@ -230,7 +235,8 @@ def bench_hot_account(clients: list[int], per_client: int) -> str:
                 accounts.create_account(ctx, account_id, f"{account_id}@x.test", "+15550100", idempotency.NONE,
                                         account_created)
                 accounts.topup(ctx, account_id, 39_900 * c * per_client, "cash", idempotency.NONE, topped_up)
-                sids = [int(apps.create_app(ctx, account_id, f"app{i}", "us")["sdkappid"]) for i in range(c)]
+                sids = [int(apps.create_app(ctx, account_id, f"app{i}", "us", idempotency.NONE,
+                                            app_created)[1]["sdkappid"]) for i in range(c)]
                 latencies, busy, elapsed = _hot_run(ctx, sids, per_client)
                 done = len(latencies) - busy
                 cuts = statistics.quantiles(latencies, n=100, method="inclusive")

@@ -45,6 +45,7 @@ def main() -> None:
         from zoneinfo import ZoneInfo
 
         from chalicelib.api.accounts import account_created, topped_up
+        from chalicelib.api.apps import app_created, bought
         from chalicelib.services import accounts, apps, purchases
         from chalicelib.services.context import Ctx
         from chalicelib.services.idempotency import NONE, Idem
@@ -58,8 +59,8 @@ def main() -> None:
         wall, cpu = time.perf_counter(), time.process_time()
         accounts.create_account(ctx, "cold", "cold@x.test", "+15550100", NONE, account_created)
         accounts.topup(ctx, "cold", 100_000, "cash", Idem.of("t", "operator#topup", {}), topped_up)
-        sid = int(apps.create_app(ctx, "cold", "first", "us")["sdkappid"])
-        purchases.purchase(ctx, sid, "standard", 1, None, None, Idem.of("p", "operator#purchase", {}))
+        sid = int(apps.create_app(ctx, "cold", "first", "us", NONE, app_created)[1]["sdkappid"])
+        purchases.purchase(ctx, sid, "standard", 1, None, None, Idem.of("p", "operator#purchase", {}), bought)
         out.update(first_purchase_s=time.perf_counter() - wall, first_purchase_cpu_s=time.process_time() - cpu)
     out["peak_rss_mib"] = peak_rss_mib()
     print(json.dumps(out))

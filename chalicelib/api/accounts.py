@@ -8,6 +8,7 @@ from typing import Any
 from chalice import Blueprint
 
 from chalicelib.api import schemas as s
+from chalicelib.api.apps import app_created
 from chalicelib.api.http import Call, route
 from chalicelib.domain.calendar import is_period
 from chalicelib.domain.errors import InvalidRequest
@@ -82,13 +83,14 @@ def list_ledger(call: Call, account_id: str) -> dict[str, Any]:
 @route(bp, "/v1/accounts/{account_id}/apps", summary="List the account's apps", answer=s.page_of(s.App),
        query=("limit", "next_token"))
 def list_apps(call: Call, account_id: str) -> dict[str, Any]:
-    return apps.list_apps(call.ctx, account_id, call.limit(), call.query("next_token"))
+    return listed(apps.list_apps(call.ctx, account_id, call.limit(), call.query("next_token")), views.app)
 
 
 @route(bp, "/v1/accounts/{account_id}/apps", "POST", summary="Create an app on the Developer edition",
        body=s.AppCreate, answer=s.App, status=201, idempotent=True, errors=(409,))
 def create_app(call: Call, account_id: str) -> dict[str, Any]:
-    return apps.create_app(call.ctx, account_id, call.body.name, call.body.region, call.idem(f"app:{account_id}"))
+    return apps.create_app(call.ctx, account_id, call.body.name, call.body.region, call.idem(f"app:{account_id}"),
+                           app_created)[1]
 
 
 @route(bp, "/v1/accounts/{account_id}/notifications", summary="Notifications sent, oldest first",

@@ -9,13 +9,38 @@ from chalice import Blueprint
 from chalicelib.api import schemas as s
 from chalicelib.api.http import Call, int_param, route
 from chalicelib.services import apps, entitlements, lifecycle, purchases
+from chalicelib.services.idempotency import Response
+from chalicelib.services.purchases import Bought, Quote, Refunded
+from chalicelib.store import views
+from chalicelib.store.models import AppModel
 
 bp = Blueprint(__name__)
 
 
+def app_created(a: AppModel) -> Response:
+    return 201, views.app(a)
+
+
+def app_changed(a: AppModel) -> Response:
+    return 200, views.app(a)
+
+
+def bought(b: Bought) -> Response:
+    return 201, views.purchase(b.order, b.app, b.account, b.credit, b.at)
+
+
+def quoted(q: Quote) -> dict[str, Any]:
+    return views.refund_quote(q.product, q.at, q.refund)
+
+
+def refunded(r: Refunded) -> Response:
+    balance = views.balance(int(r.account.cash), int(r.account.gift))
+    return 201, {"refund": quoted(r.quote), "app": views.app(r.app), "balance": balance}
+
+
 @route(bp, "/v1/apps/{sdkappid}", summary="Read an app", answer=s.App)
 def get_app(call: Call, sdkappid: str) -> dict[str, Any]:
-    return apps.get_app(call.ctx, int_param(sdkappid))
+    return views.app(apps.get_app(call.ctx, int_param(sdkappid)))
 
 
 @route(bp, "/v1/apps/{sdkappid}", "DELETE", summary="Reclaim a disabled or stopped app at once", answer=s.App,
@@ -30,40 +55,41 @@ def purchase_edition(call: Call, sdkappid: str) -> tuple[int, dict[str, Any]]:
     b = call.body
     app_id = int_param(sdkappid)
     return purchases.purchase(
-        call.ctx, app_id, b.edition, b.months, b.auto_renew, b.voucher_id, call.idem(f"purchase:{app_id}")
+        call.ctx, app_id, b.edition, b.months, b.auto_renew, b.voucher_id, call.idem(f"purchase:{app_id}"), bought
     )
 
 
 @route(bp, "/v1/apps/{sdkappid}/orders", summary="The app's orders", answer=s.page_of(s.Order),
        query=("limit", "next_token"))
 def list_orders(call: Call, sdkappid: str) -> dict[str, Any]:
-    return purchases.list_orders(call.ctx, int_param(sdkappid), call.limit(), call.query("next_token"))
+    page = purchases.list_orders(call.ctx, int_param(sdkappid), call.limit(), call.query("next_token"))
+    return {"items": [views.order(o, call.ctx.now) for o in page.items], "next_token": page.next_token}
 
 
 @route(bp, "/v1/apps/{sdkappid}/auto-renew", "PUT", summary="Turn monthly auto-renew on or off",
        body=s.AutoRenewSet, answer=s.App, errors=(409, 410))
 def set_auto_renew(call: Call, sdkappid: str) -> dict[str, Any]:
-    return apps.set_auto_renew(call.ctx, int_param(sdkappid), call.body.enabled)
+    return apps.set_auto_renew(call.ctx, int_param(sdkappid), call.body.enabled, app_changed)[1]
 
 
 @route(bp, "/v1/apps/{sdkappid}/trial-extensions", "POST", summary="Extend an expired Developer app",
        answer=s.App, idempotent=True, errors=(409, 410))
 def extend_trial(call: Call, sdkappid: str) -> dict[str, Any]:
     app_id = int_param(sdkappid)
-    return apps.extend_trial(call.ctx, app_id, call.idem(f"trial-extension:{app_id}"))
+    return apps.extend_trial(call.ctx, app_id, call.idem(f"trial-extension:{app_id}"), app_changed)[1]
 
 
 @route(bp, "/v1/apps/{sdkappid}/refund-quote", summary="What a refund would give now (no side effect)",
        answer=s.RefundQuote, query=("product",), errors=(409, 410))
 def get_refund_quote(call: Call, sdkappid: str) -> dict[str, Any]:
-    return purchases.refund_quote(call.ctx, int_param(sdkappid), call.query("product"))
+    return quoted(purchases.refund_quote(call.ctx, int_param(sdkappid), call.query("product")))
 
 
 @route(bp, "/v1/apps/{sdkappid}/refunds", "POST", summary="Refund the base package or one plugin/add-on",
        body=s.RefundCreate, answer=s.RefundResult, status=201, idempotent=True, errors=(409, 410))
 def refund_package(call: Call, sdkappid: str) -> tuple[int, dict[str, Any]]:
     app_id = int_param(sdkappid)
-    return purchases.refund(call.ctx, app_id, call.body.product, call.idem(f"refund:{app_id}"))
+    return purchases.refund(call.ctx, app_id, call.body.product, call.idem(f"refund:{app_id}"), refunded)
 
 
 @route(bp, "/v1/apps/{sdkappid}/entitlements", summary="Edition limits, features and in_service",

@@ -1,7 +1,9 @@
-"""Use cases on apps: create, read, auto-renew flag, Developer extension, and the app write rule."""
+"""Use cases on apps: create, read, auto-renew flag, Developer extension, and the app write rule. They
+store through the unit of work (ctx.uow) and answer records; the API renders them (api/apps.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pynamodb.transactions import TransactWrite
@@ -11,13 +13,12 @@ from chalicelib.domain.errors import Conflict, NotFound
 from chalicelib.domain.lifecycle import dues
 from chalicelib.services import idempotency, notifications
 from chalicelib.services.context import Ctx
-from chalicelib.services.idempotency import Idem, Response
+from chalicelib.services.idempotency import Answer, Idem, Response
 from chalicelib.services.ledger import save_account
 from chalicelib.store import uow, views
-from chalicelib.store.models import AccountModel, AppModel, MetaModel, OffSpanMap, due_shard
-from chalicelib.store.paging import Page, page
-
-SDKAPPID_BASE = 1_400_000_000
+from chalicelib.store.dynamo_uow import DynamoUnitOfWork
+from chalicelib.store.models import AccountModel, AppModel, OffSpanMap, due_shard
+from chalicelib.store.unit_of_work import Page, UnitOfWork
 
 
 def state(app: AppModel) -> AppState:
@@ -67,24 +68,32 @@ def refresh_dues(ctx: Ctx, app: AppModel) -> None:
     app.reclaim_due_at = d.reclaim_due_at
 
 
-def save_app(tx: TransactWrite, ctx: Ctx, app: AppModel, *, new: bool = False) -> None:
-    """Every app write: dues recomputed, written only over the version we read."""
+def store_app(uow: UnitOfWork, ctx: Ctx, app: AppModel, *, new: bool = False) -> None:
+    """Every app write: dues recomputed, created only if absent, else written over the version read."""
     refresh_dues(ctx, app)
-    old = int(app.version)
-    app.version = old + 1
-    condition = AppModel.sdkappid.does_not_exist() if new else AppModel.version == old
-    tx.save(app, condition=condition)
+    if new:
+        uow.apps.add(app)
+    else:
+        uow.apps.save(app)
+
+
+def save_app(tx: TransactWrite, ctx: Ctx, app: AppModel, *, new: bool = False) -> None:
+    """:func:`store_app` for the services that still write through a TransactWrite."""
+    store_app(DynamoUnitOfWork.joining(tx), ctx, app, new=new)
+
+
+def find_app(ctx: Ctx, uow: UnitOfWork, sdkappid: int, *, consistent: bool = True,
+             writable: bool = False) -> AppModel:
+    """The app if the caller may see it (another account's app is 'not found')."""
+    owner = ctx.principal.account_id if ctx.principal.role == "customer" else None
+    app = uow.apps.find(sdkappid, owner, consistent=consistent)
+    return ensure_writable(app) if writable else app
 
 
 def load_app(ctx: Ctx, sdkappid: int, *, consistent: bool = True, writable: bool = False) -> AppModel:
-    """The app if the caller may see it (another account's app is 'not found')."""
-    try:
-        app = AppModel.get(sdkappid, consistent_read=consistent)
-    except AppModel.DoesNotExist:
-        raise NotFound(f"app {sdkappid} not found") from None
-    if ctx.principal.role == "customer" and ctx.principal.account_id != app.account_id:
-        raise NotFound(f"app {sdkappid} not found")
-    return ensure_writable(app) if writable else app
+    """:func:`find_app` in a unit of work of its own."""
+    with ctx.uow() as uow:
+        return find_app(ctx, uow, sdkappid, consistent=consistent, writable=writable)
 
 
 def ensure_writable(app: AppModel) -> AppModel:
@@ -99,67 +108,70 @@ def ensure_in_service(app: AppModel, why: str) -> AppModel:
     return app
 
 
-def _next_sdkappid() -> int:
-    item = MetaModel("sdkappid")
-    item.update(actions=[MetaModel.counter.add(1)])
-    return SDKAPPID_BASE + int(item.counter)
-
-
-def create_app(ctx: Ctx, account_id: str, name: str, region: str, idem: Idem = idempotency.NONE) -> dict[str, Any]:
+def create_app(ctx: Ctx, account_id: str, name: str, region: str, idem: Idem,
+               answer: Answer[AppModel]) -> Response:
     ctx.principal.check_account(account_id)
     if ctx.principal.role not in ("operator", "customer"):
         ctx.principal.require("operator", "customer")
     limit = ctx.catalog.max_apps
     allocated: list[int] = []  # one sdkappid however often the attempt runs
 
-    def act(tx: TransactWrite) -> Response:
-        try:
-            acct = AccountModel.get(account_id, consistent_read=True)
-        except AccountModel.DoesNotExist:
-            raise NotFound(f"account {account_id} not found") from None
+    def act(uow: UnitOfWork) -> AppModel:
+        acct = uow.accounts.get(account_id)
+        if acct is None:
+            raise NotFound(f"account {account_id} not found")
         if int(acct.apps_count) >= limit:
             raise Conflict(f"an account may own at most {limit} apps", code="limit_exceeded")
         if not allocated:
-            allocated.append(_next_sdkappid())
+            allocated.append(uow.apps.next_sdkappid())
         sdkappid = allocated[0]
         app = put(AppModel(sdkappid, account_id=account_id, name=name, region=region, created_at=ctx.now,
                            version=0, due_shard=due_shard(sdkappid)), AppState.new(ctx.now, ctx.tz))
         acct.apps_count = int(acct.apps_count) + 1
-        save_app(tx, ctx, app, new=True)
-        save_account(tx, acct)
-        return 201, views.app(app)
+        store_app(uow, ctx, app, new=True)
+        uow.accounts.save(acct)
+        return app
 
-    return idempotency.once(idem, ctx.now, ctx.catalog.lifecycle("idempotency_ttl_hours"), act)[1]
-
-
-def get_app(ctx: Ctx, sdkappid: int) -> dict[str, Any]:
-    return views.app(load_app(ctx, sdkappid, consistent=False))
+    return idempotency.once_in(ctx, idem, act, answer)
 
 
-def list_apps(ctx: Ctx, account_id: str, limit: int, token: str | None) -> Page:
+def get_app(ctx: Ctx, sdkappid: int) -> AppModel:
+    return load_app(ctx, sdkappid, consistent=False)
+
+
+def list_apps(ctx: Ctx, account_id: str, limit: int, token: str | None) -> Page[AppModel]:
     ctx.principal.check_account(account_id)
-    return page(AppModel.by_account.query, account_id, views.app, limit, token)
+    with ctx.uow() as uow:
+        return uow.apps.of_account(account_id, limit, token)
 
 
-def update_app(ctx: Ctx, sdkappid: int, change: Any, idem: Idem = idempotency.NONE) -> dict[str, Any]:
-    """Load, apply `change(app)` (which may raise), save under the version condition; retried."""
+def change_app(ctx: Ctx, sdkappid: int, change: Callable[[AppModel], Any], idem: Idem,
+               answer: Answer[AppModel]) -> Response:
+    """Load, apply `change(app)` (which may raise), save over the version read; retried."""
 
-    def act(tx: TransactWrite) -> Response:
-        app = load_app(ctx, sdkappid, writable=True)
+    def act(uow: UnitOfWork) -> AppModel:
+        app = find_app(ctx, uow, sdkappid, writable=True)
         change(app)
-        save_app(tx, ctx, app)
-        return 200, views.app(app)
+        store_app(uow, ctx, app)
+        return app
 
-    return idempotency.once(idem, ctx.now, ctx.catalog.lifecycle("idempotency_ttl_hours"), act)[1]
-
-
-def set_auto_renew(ctx: Ctx, sdkappid: int, enabled: bool) -> dict[str, Any]:
-    return update_app(ctx, sdkappid, lambda app: put(app, state(app).with_auto_renew(enabled)))
+    return idempotency.once_in(ctx, idem, act, answer)
 
 
-def extend_trial(ctx: Ctx, sdkappid: int, idem: Idem = idempotency.NONE) -> dict[str, Any]:
+def update_app(ctx: Ctx, sdkappid: int, change: Callable[[AppModel], Any],
+               idem: Idem = idempotency.NONE) -> dict[str, Any]:
+    """:func:`change_app` answering the app's view (services/plugins.py)."""
+    return change_app(ctx, sdkappid, change, idem, lambda app: (200, views.app(app)))[1]
+
+
+def set_auto_renew(ctx: Ctx, sdkappid: int, enabled: bool, answer: Answer[AppModel]) -> Response:
+    return change_app(ctx, sdkappid, lambda app: put(app, state(app).with_auto_renew(enabled)), idempotency.NONE,
+                      answer)
+
+
+def extend_trial(ctx: Ctx, sdkappid: int, idem: Idem, answer: Answer[AppModel]) -> Response:
     """Developer extension: after expiry (before reclamation) expires add_months(now, 1), enabled."""
-    return update_app(ctx, sdkappid, lambda app: put(app, state(app).extend_trial(ctx.now, ctx.tz)), idem)
+    return change_app(ctx, sdkappid, lambda app: put(app, state(app).extend_trial(ctx.now, ctx.tz)), idem, answer)
 
 
 def stop_app(ctx: Ctx, app: AppModel, acct: AccountModel, stop: tuple[AppState, Stopped], why: str, *,

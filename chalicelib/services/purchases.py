@@ -1,4 +1,5 @@
-"""Buying, renewing, upgrading and refunding a base package (billing-rules sections 4-5)."""
+"""Buying, renewing, upgrading and refunding a base package (billing-rules sections 4-5). The use cases
+store through the unit of work (ctx.uow) and answer records; the API renders them (api/apps.py)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,8 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.domain.app import plan_purchase
-from chalicelib.domain.calendar import iso
 from chalicelib.domain.errors import Conflict, InsufficientBalanceError, InvalidRequest, NotFound
-from chalicelib.domain.money import Cents, fmt
+from chalicelib.domain.money import Cents
 from chalicelib.domain.orders import (
     InsufficientBalance,
     Period,
@@ -23,13 +23,14 @@ from chalicelib.domain.orders import (
 from chalicelib.domain.orders import refund as refund_formula
 from chalicelib.domain.plugins import ADDONS, PLUGINS
 from chalicelib.services import idempotency
-from chalicelib.services.apps import ensure_writable, load_app, put, save_app, state
+from chalicelib.services.apps import ensure_writable, find_app, load_app, put, state, store_app
 from chalicelib.services.context import Ctx
-from chalicelib.services.idempotency import Idem, Response
-from chalicelib.services.ledger import Move, post
+from chalicelib.services.idempotency import Answer, Idem, Response
+from chalicelib.services.ledger import Move, book
 from chalicelib.store import uow, views
+from chalicelib.store.dynamo_uow import DynamoUnitOfWork
 from chalicelib.store.models import AccountModel, AppModel, OrderModel, PeriodMap, VoucherModel
-from chalicelib.store.paging import page
+from chalicelib.store.unit_of_work import Page, UnitOfWork
 
 PLUGIN_UNTIL = {"push": "push_until", "search": "search_until"}  # app attribute: end of the plugin's periods
 
@@ -56,12 +57,9 @@ def set_periods(order: OrderModel, periods: list[Period]) -> None:
 
 
 def running_orders(sdkappid: int, product: str, now: datetime) -> list[OrderModel]:
-    """Orders of a product whose periods have not all ended (the refundable ones)."""
-    return [
-        o
-        for o in OrderModel.query(sdkappid, consistent_read=True)
-        if o.product == product and not o.refunded and o.ends_at > now
-    ]
+    """The orders repository's running orders, for services/plugins.py (not on the unit of work yet)."""
+    with DynamoUnitOfWork() as u:
+        return u.orders.running(sdkappid, product, now)
 
 
 @dataclass
@@ -70,6 +68,49 @@ class Loaded:
     account: AccountModel
     voucher: VoucherModel | None
     done: Response | None
+
+
+@dataclass(frozen=True)
+class Bought:
+    """A committed prepaid purchase: the order, the app and account after it, the upgrade credit."""
+
+    order: OrderModel
+    app: AppModel
+    account: AccountModel
+    credit: Refund | None
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Quote:
+    """What a refund of `product` gives at `at`."""
+
+    product: str
+    at: datetime
+    refund: Refund
+
+
+@dataclass(frozen=True)
+class Refunded:
+    """A committed refund: its quote, the app and account after it."""
+
+    quote: Quote
+    app: AppModel
+    account: AccountModel
+
+
+def load_move(ctx: Ctx, uow: UnitOfWork, sdkappid: int, voucher_id: str | None = None) -> Loaded:
+    """The app (if the caller may see it), its account and the voucher named, through the unit of work."""
+    app = find_app(ctx, uow, sdkappid)
+    acct = uow.accounts.get(app.account_id)
+    if acct is None:
+        raise NotFound(f"account {app.account_id} not found")
+    voucher = None
+    if voucher_id:
+        voucher = uow.vouchers.get(app.account_id, voucher_id)
+        if voucher is None:
+            raise NotFound(f"voucher {voucher_id} not found")
+    return Loaded(app=app, account=acct, voucher=voucher, done=None)
 
 
 def load_for_money_move(ctx: Ctx, sdkappid: int, idem: Idem, voucher_id: str | None = None) -> Loaded:
@@ -99,8 +140,13 @@ def voucher_value(ctx: Ctx, voucher: VoucherModel | None) -> Cents:
     return int(voucher.amount)
 
 
-def charge(
-    tx: Any,
+def charge(tx: Any, ctx: Ctx, loaded: Loaded, **order: Any) -> tuple[OrderModel, AccountModel]:
+    """:func:`pay` for the services that still write through a TransactWrite (plugins, lifecycle)."""
+    return pay(DynamoUnitOfWork.joining(tx), ctx, loaded, **order)
+
+
+def pay(
+    uow: UnitOfWork,
     ctx: Ctx,
     loaded: Loaded,
     *,
@@ -149,29 +195,20 @@ def charge(
     if credit is not None:
         moves.append(Move("credit", credit.cash, credit.gift, ref=f"upgrade:{order.order_id}"))
     moves.append(Move("purchase", -pay.cash, -pay.gift, ref=order.order_id))
-    post(tx, acct, moves, ctx.now)
-    tx.save(order, condition=OrderModel.order_id.does_not_exist())
+    book(uow, acct, moves, ctx.now)
+    uow.orders.add(order)
     if loaded.voucher is not None:
         loaded.voucher.used_by_order = order.order_id
-        tx.save(loaded.voucher, condition=VoucherModel.used_by_order.does_not_exist())
+        uow.vouchers.claim(loaded.voucher, "used_by_order")  # a voucher pays one order
     return order, acct
 
 
-def answer(ctx: Ctx, order: OrderModel, app: AppModel, acct: AccountModel,
-           credit: Refund | None = None) -> Response:
-    """201 {"order", "app", "balance", "credit"}: the answer of every prepaid purchase."""
-    return (
-        201,
-        {
-            "order": views.order(order, ctx.now),
-            "app": views.app(app),
-            "balance": views.balance(int(acct.cash), int(acct.gift)),
-            "credit": views.money3(credit.cash, credit.gift) if credit is not None else None,
-        },
-    )
+def answer(ctx: Ctx, order: OrderModel, app: AppModel, acct: AccountModel) -> Response:
+    """The answer of a plugin purchase (services/plugins.py, not on the unit of work yet)."""
+    return 201, views.purchase(order, app, acct, None, ctx.now)
 
 
-def end_orders(tx: Any, orders: list[OrderModel], at: datetime) -> None:
+def end_orders(uow: UnitOfWork, orders: list[OrderModel], at: datetime) -> None:
     """The refunded (or credited) periods end at `at`."""
     for o in orders:
         set_periods(o, end_periods_at(periods_of(o), at))
@@ -179,7 +216,7 @@ def end_orders(tx: Any, orders: list[OrderModel], at: datetime) -> None:
             o.ends_at = at
         o.refunded = True
         o.refunded_at = at
-        tx.save(o)
+        uow.orders.put(o)
 
 
 def purchase(
@@ -190,44 +227,39 @@ def purchase(
     auto_renew: bool | None,
     voucher_id: str | None,
     idem: Idem,
+    answer: Answer[Bought],
 ) -> Response:
-    ttl = ctx.catalog.lifecycle("idempotency_ttl_hours")
 
-    def attempt() -> Response:
-        loaded = load_for_money_move(ctx, sdkappid, idem, voucher_id)
-        if loaded.done is not None:
-            return loaded.done
+    def act(uow: UnitOfWork) -> Bought:
+        loaded = load_move(ctx, uow, sdkappid, voucher_id)
         app = loaded.app
         plan = plan_purchase(state(app), edition, ctx.now, ctx.catalog)
         monthly = ctx.catalog.edition(edition).monthly_price
         credit = None
         credited: list[OrderModel] = []
         if plan.upgrade:
-            credited = running_orders(int(app.sdkappid), app.edition, ctx.now)
+            credited = uow.orders.running(int(app.sdkappid), app.edition, ctx.now)
             credit = quote(ctx, credited)
         bounds = period_bounds(plan.starts_at, months, ctx.tz)
-        with uow.write() as tx:
-            order, acct = charge(
-                tx, ctx, loaded, product=edition, kind=plan.kind, months=months,
-                starts_at=plan.starts_at, monthly_price=monthly, bounds=bounds, credit=credit,
-            )
-            end_orders(tx, credited, ctx.now)
-            put(app, state(app).purchased(plan, edition, bounds[-1][1], ctx.now, auto_renew))
-            save_app(tx, ctx, app)
-            response = answer(ctx, order, app, acct, credit)
-            idempotency.record(tx, idem, response, ctx.now, ttl)
-        return response
+        order, acct = pay(
+            uow, ctx, loaded, product=edition, kind=plan.kind, months=months,
+            starts_at=plan.starts_at, monthly_price=monthly, bounds=bounds, credit=credit,
+        )
+        end_orders(uow, credited, ctx.now)
+        put(app, state(app).purchased(plan, edition, bounds[-1][1], ctx.now, auto_renew))
+        store_app(uow, ctx, app)
+        return Bought(order, app, acct, credit, ctx.now)
 
-    return idempotency.run(idem, attempt)
+    return idempotency.once_in(ctx, idem, act, answer)
 
 
-def _refund_scope(ctx: Ctx, app: AppModel, product: str | None) -> tuple[str, list[OrderModel]]:
+def _refund_scope(ctx: Ctx, uow: UnitOfWork, app: AppModel, product: str | None) -> tuple[str, list[OrderModel]]:
     product = product or app.edition
     if product not in (*ctx.catalog.raw["editions"], *PLUGINS, *ADDONS):
         raise InvalidRequest(f"unknown product {product!r}")
     if product == "developer":
         raise Conflict("the Developer edition is free: there is nothing to refund")
-    orders = running_orders(int(app.sdkappid), product, ctx.now)
+    orders = uow.orders.running(int(app.sdkappid), product, ctx.now)
     if not orders:
         raise Conflict(f"app {app.sdkappid} has no running {product} package to refund")
     return product, orders
@@ -240,60 +272,36 @@ def quote(ctx: Ctx, orders: list[OrderModel]) -> Refund:
     return refund_formula([p for p, _ in pairs], ctx.now, lambda p: price[id(p)])
 
 
-def quote_view(product: str, at: datetime, r: Refund) -> dict[str, Any]:
-    return {
-        "product": product,
-        "at": iso(at),
-        "current_amount": fmt(r.current_amount),
-        "not_started_amount": fmt(r.not_started_amount),
-        "used_value": fmt(r.used_value),
-        "total": fmt(r.total),
-        "cash": fmt(r.cash),
-        "gift": fmt(r.gift),
-    }
+def refund_quote(ctx: Ctx, sdkappid: int, product: str | None) -> Quote:
+    with ctx.uow() as uow:
+        app = find_app(ctx, uow, sdkappid, writable=True)
+        product, orders = _refund_scope(ctx, uow, app, product)
+    return Quote(product, ctx.now, quote(ctx, orders))
 
 
-def refund_quote(ctx: Ctx, sdkappid: int, product: str | None) -> dict[str, Any]:
-    app = load_app(ctx, sdkappid, writable=True)
-    product, orders = _refund_scope(ctx, app, product)
-    return quote_view(product, ctx.now, quote(ctx, orders))
-
-
-def refund(ctx: Ctx, sdkappid: int, product: str | None, idem: Idem) -> Response:
+def refund(ctx: Ctx, sdkappid: int, product: str | None, idem: Idem, answer: Answer[Refunded]) -> Response:
     """Refund the base package (app -> disabled) or one plugin/add-on (app stays enabled)."""
-    ttl = ctx.catalog.lifecycle("idempotency_ttl_hours")
 
-    def attempt() -> Response:
-        loaded = load_for_money_move(ctx, sdkappid, idem)
-        if loaded.done is not None:
-            return loaded.done
+    def act(uow: UnitOfWork) -> Refunded:
+        loaded = load_move(ctx, uow, sdkappid)
         app = ensure_writable(loaded.app)
-        name, orders = _refund_scope(ctx, app, product)
+        name, orders = _refund_scope(ctx, uow, app, product)
         r = quote(ctx, orders)
         acct = loaded.account
-        with uow.write() as tx:
-            post(tx, acct, [Move("refund", r.cash, r.gift, ref=",".join(o.order_id for o in orders))], ctx.now)
-            end_orders(tx, orders, ctx.now)
-            if name == app.edition:
-                put(app, state(app).disable(ctx.now))
-                save_app(tx, ctx, app)
-            elif name in PLUGIN_UNTIL:  # the refunded plugin ends now
-                setattr(app, PLUGIN_UNTIL[name], ctx.now)
-                save_app(tx, ctx, app)
-            response: Response = (
-                201,
-                {
-                    "refund": quote_view(name, ctx.now, r),
-                    "app": views.app(app),
-                    "balance": views.balance(int(acct.cash), int(acct.gift)),
-                },
-            )
-            idempotency.record(tx, idem, response, ctx.now, ttl)
-        return response
+        book(uow, acct, [Move("refund", r.cash, r.gift, ref=",".join(o.order_id for o in orders))], ctx.now)
+        end_orders(uow, orders, ctx.now)
+        if name == app.edition:
+            put(app, state(app).disable(ctx.now))
+            store_app(uow, ctx, app)
+        elif name in PLUGIN_UNTIL:  # the refunded plugin ends now
+            setattr(app, PLUGIN_UNTIL[name], ctx.now)
+            store_app(uow, ctx, app)
+        return Refunded(Quote(name, ctx.now, r), app, acct)
 
-    return idempotency.run(idem, attempt)
+    return idempotency.once_in(ctx, idem, act, answer)
 
 
-def list_orders(ctx: Ctx, sdkappid: int, limit: int, token: str | None) -> dict[str, Any]:
-    load_app(ctx, sdkappid, consistent=False)
-    return page(OrderModel.query, sdkappid, lambda o: views.order(o, ctx.now), limit, token)
+def list_orders(ctx: Ctx, sdkappid: int, limit: int, token: str | None) -> Page[OrderModel]:
+    with ctx.uow() as uow:
+        find_app(ctx, uow, sdkappid, consistent=False)
+        return uow.orders.page(sdkappid, limit, token)

@@ -10,9 +10,29 @@ from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.store import uow
-from chalicelib.store.models import AccountModel, IdempotencyModel, LedgerModel, VoucherModel
+from chalicelib.store.models import (
+    AccountModel,
+    AppModel,
+    IdempotencyModel,
+    LedgerModel,
+    MetaModel,
+    OrderModel,
+    VoucherModel,
+)
 from chalicelib.store.paging import page
-from chalicelib.store.unit_of_work import Expect, Page, Repository, UnitOfWork, Write, WriteConflict, key_of
+from chalicelib.store.unit_of_work import (
+    AppRepository,
+    Expect,
+    OrderRepository,
+    Page,
+    Repository,
+    UnitOfWork,
+    Write,
+    WriteConflict,
+    key_of,
+)
+
+SDKAPPID_BASE = 1_400_000_000
 
 M = TypeVar("M", bound=Model)
 
@@ -24,6 +44,10 @@ def add_to(tx: TransactWrite, write: Write) -> None:
         tx.save(write.item, condition=getattr(model, model._hash_keyname).does_not_exist())
     elif write.expect is Expect.VERSION:
         tx.save(write.item, condition=model.version == write.version)
+    elif write.expect is Expect.ANY:
+        tx.save(write.item)
+    elif write.expect is Expect.UNSET:
+        tx.save(write.item, condition=getattr(model, str(write.attr)).does_not_exist())
     else:
         hash_key, *range_key = key_of(write.item)
         tx.condition_check(model, hash_key, range_key[0] if range_key else None,
@@ -43,6 +67,22 @@ class DynamoRepository(Repository[M]):
         return Page(found["items"], found["next_token"])
 
 
+class DynamoAppRepository(DynamoRepository[AppModel], AppRepository[AppModel]):
+    def of_account(self, account_id: str, limit: int, token: str | None) -> Page[AppModel]:
+        found = page(AppModel.by_account.query, account_id, lambda item: item, limit, token)
+        return Page(found["items"], found["next_token"])
+
+    def next_sdkappid(self) -> int:
+        item = MetaModel("sdkappid")
+        item.update(actions=[MetaModel.counter.add(1)])
+        return SDKAPPID_BASE + int(item.counter)
+
+
+class DynamoOrderRepository(DynamoRepository[OrderModel], OrderRepository[OrderModel]):
+    def of_app(self, sdkappid: int) -> list[OrderModel]:
+        return list(OrderModel.query(sdkappid, consistent_read=True))
+
+
 class DynamoUnitOfWork(UnitOfWork):
     """One TransactWriteItems per commit. `joining(tx)` adds the writes to a transaction that a
     service not yet on the unit of work commits itself."""
@@ -55,6 +95,8 @@ class DynamoUnitOfWork(UnitOfWork):
         self.ledger = DynamoRepository(LedgerModel, self)
         self.vouchers = DynamoRepository(VoucherModel, self)
         self.idempotency = DynamoRepository(IdempotencyModel, self)
+        self.apps = DynamoAppRepository(AppModel, self)
+        self.orders = DynamoOrderRepository(OrderModel, self)
 
     @classmethod
     def joining(cls, tx: TransactWrite) -> DynamoUnitOfWork:

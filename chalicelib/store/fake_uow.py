@@ -14,9 +14,20 @@ from typing import Any, TypeVar
 from pynamodb.models import Model
 
 from chalicelib.domain.errors import InvalidRequest
-from chalicelib.store.models import AccountModel, IdempotencyModel, LedgerModel, VoucherModel
+from chalicelib.store.dynamo_uow import SDKAPPID_BASE
+from chalicelib.store.models import AccountModel, AppModel, IdempotencyModel, LedgerModel, OrderModel, VoucherModel
 from chalicelib.store.paging import decode, encode
-from chalicelib.store.unit_of_work import Expect, Page, Repository, UnitOfWork, Write, WriteConflict, key_of
+from chalicelib.store.unit_of_work import (
+    AppRepository,
+    Expect,
+    OrderRepository,
+    Page,
+    Repository,
+    UnitOfWork,
+    Write,
+    WriteConflict,
+    key_of,
+)
 
 M = TypeVar("M", bound=Model)
 Key = tuple[Any, ...]
@@ -29,6 +40,7 @@ class FakeStore:
         self.lock = threading.Lock()
         self.tables: dict[type[Model], dict[Key, dict[str, Any]]] = {}
         self.commits = 0
+        self.sdkappids = 0  # the counter of new sdkappids
 
     def table(self, model: type[Model]) -> dict[Key, dict[str, Any]]:
         return self.tables.setdefault(model, {})
@@ -80,6 +92,34 @@ class FakeRepository(Repository[M]):
         return _sort_key(getattr(probe, range_name))
 
 
+class FakeAppRepository(FakeRepository[AppModel], AppRepository[AppModel]):
+    def of_account(self, account_id: str, limit: int, token: str | None) -> Page[AppModel]:
+        start = decode(token)
+        after = -1
+        if start is not None:
+            if set(start) != {"account_id", "sdkappid"} or start["account_id"] != {"S": account_id}:
+                raise InvalidRequest("next_token is not valid")
+            after = int(start["sdkappid"]["N"])
+        with self._store.lock:
+            rows = sorted((k[0], raw) for k, raw in self._store.table(AppModel).items()
+                          if raw.get("account_id") == {"S": account_id} and k[0] > after)
+        taken = rows[:limit]
+        last = {"account_id": {"S": account_id}, "sdkappid": {"N": str(taken[-1][0])}} if len(rows) > limit else None
+        return Page([AppModel.from_raw_data(raw) for _, raw in taken], encode(last))
+
+    def next_sdkappid(self) -> int:
+        with self._store.lock:
+            self._store.sdkappids += 1
+            return SDKAPPID_BASE + self._store.sdkappids
+
+
+class FakeOrderRepository(FakeRepository[OrderModel], OrderRepository[OrderModel]):
+    def of_app(self, sdkappid: int) -> list[OrderModel]:
+        with self._store.lock:
+            rows = sorted((k, raw) for k, raw in self._store.table(OrderModel).items() if k[0] == sdkappid)
+        return [OrderModel.from_raw_data(raw) for _, raw in rows]
+
+
 class _NotOnTheFake:
     """The fake has no DynamoDB transaction: a service that still writes through one needs moto."""
 
@@ -95,6 +135,8 @@ class FakeUnitOfWork(UnitOfWork):
         self.ledger = FakeRepository(LedgerModel, self)
         self.vouchers = FakeRepository(VoucherModel, self)
         self.idempotency = FakeRepository(IdempotencyModel, self)
+        self.apps = FakeAppRepository(AppModel, self)
+        self.orders = FakeOrderRepository(OrderModel, self)
 
     @property
     def legacy(self) -> Any:
@@ -107,7 +149,12 @@ class FakeUnitOfWork(UnitOfWork):
         with self.store.lock:
             for w, table, key, _ in rows:
                 stored = table.get(key)
-                if w.expect is Expect.ABSENT:
+                if w.expect is Expect.ANY:
+                    continue
+                if w.expect is Expect.UNSET:
+                    if stored is not None and stored.get(str(w.attr)) not in (None, {"NULL": True}):
+                        raise WriteConflict(f"{type(w.item).__name__} {key} has {w.attr} set")
+                elif w.expect is Expect.ABSENT:
                     if stored is not None:
                         raise WriteConflict(f"{type(w.item).__name__} {key} exists")
                 elif stored is None or int(type(w.item).from_raw_data(stored).version) != w.version:

@@ -7,7 +7,9 @@ with their expectation, and commits them all or nothing:
 - ``repo.save(item)``: write only over the version that was read (the item's ``version`` is
   bumped; another writer in between makes the commit fail);
 - ``repo.guard(item)``: write nothing, but fail the commit unless the item still has the
-  version that was read.
+  version that was read;
+- ``repo.put(item)``: write it whatever is stored; ``repo.claim(item, attr)``: write it only if the
+  stored item has no ``attr`` yet (a voucher is used by one order).
 
 A failed expectation is :class:`WriteConflict` (nothing was written); :func:`with_retries` runs
 the whole load-decide-commit attempt again, within a budget, then answers :class:`Contention`.
@@ -23,11 +25,12 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import Enum
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
-from chalicelib.domain.errors import Busy
+from chalicelib.domain.errors import Busy, NotFound
 
 T = TypeVar("T")
 R = TypeVar("R")  # a record (a model instance)
@@ -46,6 +49,8 @@ class Expect(Enum):
     ABSENT = "absent"  # create only if absent
     VERSION = "version"  # write over the version read
     GUARD = "guard"  # no write; the version read must still be there
+    ANY = "any"  # write whatever is stored (records that only their writer changes: orders it ends)
+    UNSET = "unset"  # write only if the stored item has no `attr` yet (a voucher used once)
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,7 @@ class Write:
     expect: Expect
     item: Any
     version: int | None = None  # the version read (VERSION, GUARD)
+    attr: str | None = None  # the attribute that must still be unset (UNSET)
 
 
 def key_of(item: Any) -> tuple[Any, ...]:
@@ -97,6 +103,46 @@ class Repository(ABC, Generic[R]):
     def guard(self, item: R) -> None:
         self._uow.register(Write(Expect.GUARD, item, int(item.version)))  # type: ignore[attr-defined]
 
+    def put(self, item: R) -> None:
+        """Write the item whatever is stored (no expectation)."""
+        self._uow.register(Write(Expect.ANY, item))
+
+    def claim(self, item: R, attr: str) -> None:
+        """Write the item only if the stored one has no `attr` yet (else the commit fails)."""
+        self._uow.register(Write(Expect.UNSET, item, attr=attr))
+
+
+class AppRepository(Repository[R]):
+    """Apps: by sdkappid (another account's app is not found), by account, and new ids."""
+
+    def find(self, sdkappid: int, owner: str | None = None, consistent: bool = True) -> R:
+        """The app; NotFound when there is none or `owner` (a customer's account) does not own it."""
+        app = self.get(sdkappid, consistent=consistent)
+        if app is None or (owner is not None and app.account_id != owner):  # type: ignore[attr-defined]
+            raise NotFound(f"app {sdkappid} not found")
+        return app
+
+    @abstractmethod
+    def of_account(self, account_id: str, limit: int, token: str | None) -> Page[R]:
+        """One page of the account's apps by sdkappid."""
+
+    @abstractmethod
+    def next_sdkappid(self) -> int:
+        """A new sdkappid from the counter (taken at once, outside the commit: never reused)."""
+
+
+class OrderRepository(Repository[R]):
+    """Orders of an app (its partition, oldest first)."""
+
+    @abstractmethod
+    def of_app(self, sdkappid: int) -> list[R]:
+        """Every order of the app, read consistently."""
+
+    def running(self, sdkappid: int, product: str, now: datetime) -> list[R]:
+        """Orders of a product whose periods have not all ended (the refundable ones)."""
+        return [o for o in self.of_app(sdkappid)
+                if o.product == product and not o.refunded and o.ends_at > now]  # type: ignore[attr-defined]
+
 
 @dataclass
 class _Pending:
@@ -111,6 +157,8 @@ class UnitOfWork(ABC):
     ledger: Repository[Any]
     vouchers: Repository[Any]
     idempotency: Repository[Any]
+    apps: AppRepository[Any]
+    orders: OrderRepository[Any]
 
     def __init__(self) -> None:
         self._pending = _Pending()

@@ -7,6 +7,7 @@ from typing import Any
 
 from chalicelib.domain.calendar import iso
 from chalicelib.domain.money import Cents, fmt
+from chalicelib.domain.orders import Refund
 from chalicelib.store.models import AccountModel, AppModel, LedgerModel, OrderModel, VoucherModel
 
 
@@ -92,6 +93,29 @@ def order(o: OrderModel, now: datetime) -> dict[str, Any]:
         out["tier"] = o.tier
         out["quantity"] = int(o.quantity)
     return out
+
+
+def purchase(o: OrderModel, a: AppModel, acct: AccountModel, credit: Refund | None, now: datetime) -> dict[str, Any]:
+    """{"order", "app", "balance", "credit"}: the answer of every prepaid purchase."""
+    return {
+        "order": order(o, now),
+        "app": app(a),
+        "balance": balance(int(acct.cash), int(acct.gift)),
+        "credit": money3(credit.cash, credit.gift) if credit is not None else None,
+    }
+
+
+def refund_quote(product: str, at: datetime, r: Refund) -> dict[str, Any]:
+    return {
+        "product": product,
+        "at": iso(at),
+        "current_amount": fmt(r.current_amount),
+        "not_started_amount": fmt(r.not_started_amount),
+        "used_value": fmt(r.used_value),
+        "total": fmt(r.total),
+        "cash": fmt(r.cash),
+        "gift": fmt(r.gift),
+    }
 
 
 def ledger_entry(e: LedgerModel) -> dict[str, Any]:

@@ -262,11 +262,12 @@ def test_reused_idempotency_key_is_409(api, acme):
 
 def test_301st_app_is_409_limit_exceeded(api, acme):
     from chalicelib import bootstrap
-    from chalicelib.services import apps
+    from chalicelib.api.apps import app_created
+    from chalicelib.services import apps, idempotency
 
     ctx = bootstrap.current().ctx()
     for i in range(299):  # the fixture made the first
-        apps.create_app(ctx, "acme", f"app{i}", "eu")
+        apps.create_app(ctx, "acme", f"app{i}", "eu", idempotency.NONE, app_created)[1]
     assert api.ok("GET", "/v1/accounts/acme")["apps_count"] == 300
     r = customer(api, "POST", "/v1/accounts/acme/apps", {"name": "one too many", "region": "eu"})
     assert_error(r, 409, "limit_exceeded")

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from chalicelib.api.accounts import account_created, topped_up
+from chalicelib.api.apps import app_created, bought
 from chalicelib.domain.errors import InsufficientBalanceError
 from chalicelib.services import accounts, apps, idempotency, purchases
 from chalicelib.services.context import Ctx
@@ -55,7 +56,8 @@ STANDARD_MONTH = 39900  # cents: 399.00
 def seed(account_id: str, cash: int, n_apps: int) -> list[int]:
     accounts.create_account(CTX, account_id, f"{account_id}@x.test", "+15550100", idempotency.NONE, account_created)
     accounts.topup(CTX, account_id, cash, "cash", idempotency.NONE, topped_up)
-    return [int(apps.create_app(CTX, account_id, f"app{i}", "us")["sdkappid"]) for i in range(n_apps)]
+    return [int(apps.create_app(CTX, account_id, f"app{i}", "us", idempotency.NONE, app_created)[1]["sdkappid"])
+            for i in range(n_apps)]
 
 
 def run_together(fns: list[Callable[[], Any]]) -> list[tuple[str, Any]]:
@@ -88,7 +90,8 @@ def test_twenty_concurrent_purchases_on_a_balance_for_five_exactly_five_succeed(
     ids = seed("acme", 5 * STANDARD_MONTH, 20)
 
     results = run_together(
-        [lambda sid=sid: purchases.purchase(CTX, sid, "standard", 1, None, None, idempotency.NONE) for sid in ids]
+        [lambda sid=sid: purchases.purchase(CTX, sid, "standard", 1, None, None, idempotency.NONE, bought)
+         for sid in ids]
     )
 
     ok = [r for status, r in results if status == "ok"]
@@ -117,7 +120,7 @@ def test_one_idempotency_key_sent_ten_times_at_once_makes_one_order_and_one_answ
     idem = Idem.of("k-7f3a", f"operator#POST /v1/apps/{sid}/purchases", body)
 
     results = run_together(
-        [lambda: purchases.purchase(CTX, sid, "standard", 1, None, None, idem) for _ in range(10)]
+        [lambda: purchases.purchase(CTX, sid, "standard", 1, None, None, idem, bought) for _ in range(10)]
     )
 
     assert all(status == "ok" for status, _ in results), results

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from chalicelib.api.apps import app_created, bought
 from chalicelib.jobs import scheduler
 from chalicelib.jobs.registry import Schedule
 from chalicelib.services import apps, purchases
@@ -28,8 +29,8 @@ def test_scheduler_tick_runs_due_jobs_once_and_keeps_its_mark(store):
     ctx = Ctx(now=t0, tz=tz)
     AccountModel("acme", email="a@x.test", phone="+1555", due_shard=due_shard("acme"), created_at=t0,
                  cash=39900).save()
-    sid = apps.create_app(ctx, "acme", "chat", "us")["sdkappid"]
-    purchases.purchase(ctx, sid, "standard", 1, None, None, NONE)
+    sid = apps.create_app(ctx, "acme", "chat", "us", NONE, app_created)[1]["sdkappid"]
+    purchases.purchase(ctx, sid, "standard", 1, None, None, NONE, bought)
     assert scheduler.tick(t0, tz) == 0  # first tick only sets the mark
     busy = scheduler.tick(datetime(2026, 8, 22, 0, 0, tzinfo=UTC), tz)
     assert busy == 8 + 1  # 8 warning days, 1 stop

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from chalicelib.api.accounts import account_created
+from chalicelib.api.apps import app_created
 from chalicelib.domain.errors import Conflict, Gone, InvalidRequest
 from chalicelib.jobs import runner
 from chalicelib.services import accounts, apps, lifecycle, usage
@@ -48,7 +49,7 @@ def make_app(edition: str = "standard", account_id: str = "acme", ctx: Ctx = CTX
         accounts.create_account(ctx, account_id, f"{account_id}@x.test", "+15550100", NONE, account_created)
     except Conflict:
         pass
-    sid = int(apps.create_app(ctx, account_id, "chat", "us")["sdkappid"])
+    sid = int(apps.create_app(ctx, account_id, "chat", "us", NONE, app_created)[1]["sdkappid"])
     if edition != "developer":
         AppModel(sid).update(actions=[AppModel.edition.set(edition), AppModel.had_paid.set(True)])
     return sid
