@@ -4,13 +4,14 @@ DynamoDB Local in the ddblocal pass), so service tests on the fake hold for the 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from chalicelib.store.dynamo_uow import DynamoUnitOfWork
 from chalicelib.store.fake_uow import FakeStore
-from chalicelib.store.models import AccountModel, LedgerModel
+from chalicelib.domain.errors import NotFound
+from chalicelib.store.models import AccountModel, AppModel, LedgerModel, OrderModel, VoucherModel
 from chalicelib.store.unit_of_work import UnitOfWork, WriteConflict
 
 pytestmark = pytest.mark.storage
@@ -31,6 +32,18 @@ def account(account_id: str = "acme", **kw: object) -> AccountModel:
     fields: dict[str, object] = {"email": "a@x.test", "phone": "+15550100", "due_shard": "0", "cash": 0, "gift": 0,
                                  "apps_count": 0, "ledger_seq": 0, "version": 0, "created_at": NOW}
     return AccountModel(account_id, **{**fields, **kw})
+
+
+def app(sdkappid: int, account_id: str = "acme") -> AppModel:
+    return AppModel(sdkappid, account_id=account_id, name=f"app{sdkappid}", region="us", edition="developer",
+                    status="enabled", expires_at=NOW + timedelta(days=30), created_at=NOW, version=0, due_shard="0")
+
+
+def order(sdkappid: int, order_id: str, product: str = "standard", ends_in_days: int = 30,
+          refunded: bool = False) -> OrderModel:
+    return OrderModel(sdkappid, order_id, account_id="acme", product=product, kind="new", months=1, starts_at=NOW,
+                      ends_at=NOW + timedelta(days=ends_in_days), price=100, monthly_price=100, paid_cash=100,
+                      paid_gift=0, refunded=refunded, created_at=NOW)
 
 
 def entry(seq: int, account_id: str = "acme") -> LedgerModel:
@@ -147,3 +160,76 @@ def test_after_commit_runs_only_once_committed(uow: Callable[[], UnitOfWork]) ->
         u.accounts.add(account("other"))
         u.commit()
     assert ran == ["y"]
+
+
+def test_an_app_is_found_only_by_its_owner_and_listed_by_account(uow: Callable[[], UnitOfWork]) -> None:
+    with uow() as u:
+        for sid, owner in [(1_400_000_003, "acme"), (1_400_000_001, "acme"), (1_400_000_002, "other"),
+                           (1_400_000_005, "acme")]:
+            u.apps.add(app(sid, owner))
+        u.commit()
+    with uow() as u:
+        assert u.apps.find(1_400_000_001).name == "app1400000001"  # no owner named: an operator
+        assert u.apps.find(1_400_000_001, "acme").account_id == "acme"
+        with pytest.raises(NotFound):
+            u.apps.find(1_400_000_002, "acme")  # another account's app is not found
+        with pytest.raises(NotFound):
+            u.apps.find(1_400_000_009)
+        seen: list[int] = []
+        token = None
+        while True:
+            page = u.apps.of_account("acme", 2, token)
+            seen += [int(a.sdkappid) for a in page.items]
+            token = page.next_token
+            if token is None:
+                break
+    assert seen == [1_400_000_001, 1_400_000_003, 1_400_000_005]
+
+
+def test_new_sdkappids_are_never_reused(uow: Callable[[], UnitOfWork]) -> None:
+    with uow() as u:
+        ids = [u.apps.next_sdkappid() for _ in range(3)]
+    with uow() as u:
+        ids.append(u.apps.next_sdkappid())  # taken at once: a rolled-back attempt still used its id
+    assert len(set(ids)) == 4 and all(i > 1_400_000_000 for i in ids)
+
+
+def test_running_orders_are_the_product_s_unrefunded_orders_not_yet_ended(uow: Callable[[], UnitOfWork]) -> None:
+    with uow() as u:
+        u.orders.add(order(7, "o1"))
+        u.orders.add(order(7, "o2", ends_in_days=-1))  # ended
+        u.orders.add(order(7, "o3", refunded=True))
+        u.orders.add(order(7, "o4", product="push"))
+        u.orders.add(order(8, "o5"))  # another app
+        u.orders.add(order(7, "o6"))
+        u.commit()
+    with uow() as u:
+        assert [o.order_id for o in u.orders.of_app(7)] == ["o1", "o2", "o3", "o4", "o6"]
+        assert [o.order_id for o in u.orders.running(7, "standard", NOW)] == ["o1", "o6"]
+        ended = u.orders.get(7, "o1")
+        assert ended is not None
+        ended.refunded = True
+        u.orders.put(ended)  # whatever is stored
+        u.commit()
+    with uow() as u:
+        assert [o.order_id for o in u.orders.running(7, "standard", NOW)] == ["o6"]
+
+
+def test_a_claim_writes_only_while_the_attribute_is_unset(uow: Callable[[], UnitOfWork]) -> None:
+    with uow() as u:
+        u.vouchers.add(VoucherModel("acme", "v1", amount=500, created_at=NOW))
+        u.commit()
+    with uow() as first, uow() as second:
+        a, b = first.vouchers.get("acme", "v1"), second.vouchers.get("acme", "v1")
+        assert a is not None and b is not None
+        a.used_by_order = "o1"
+        first.vouchers.claim(a, "used_by_order")
+        first.commit()
+        b.used_by_order = "o2"
+        second.vouchers.claim(b, "used_by_order")
+        second.ledger.add(entry(1))
+        with pytest.raises(WriteConflict):
+            second.commit()
+    with uow() as u:
+        assert u.vouchers.get("acme", "v1").used_by_order == "o1"  # type: ignore[union-attr]
+        assert u.ledger.get("acme", 1) is None
