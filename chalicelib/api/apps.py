@@ -46,7 +46,7 @@ def get_app(call: Call, sdkappid: str) -> dict[str, Any]:
 @route(bp, "/v1/apps/{sdkappid}", "DELETE", summary="Reclaim a disabled or stopped app at once", answer=s.App,
        errors=(409, 410))
 def delete_app(call: Call, sdkappid: str) -> dict[str, Any]:
-    return lifecycle.delete_app(call.ctx, int_param(sdkappid))
+    return views.app(lifecycle.delete_app(call.ctx, int_param(sdkappid)))
 
 
 @route(bp, "/v1/apps/{sdkappid}/purchases", "POST", summary="Buy, renew, upgrade or reactivate a base package",

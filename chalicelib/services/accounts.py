@@ -76,7 +76,7 @@ def topup(ctx: Ctx, account_id: str, amount: Cents, kind: str, idem: Idem, answe
         if acct is None:
             raise NotFound(f"account {account_id} not found")
         move = Move("topup", amount if kind == "cash" else 0, amount if kind == "gift" else 0, ref=kind)
-        (entry,) = book(uow, acct, [move], ctx.now, then=lambda a: end_arrears(uow.legacy, ctx, a))
+        (entry,) = book(uow, acct, [move], ctx.now, then=lambda a: end_arrears(uow, ctx, a))
         return TopUp(acct, entry)
 
     return idempotency.once_in(ctx, idem, act, answer)

@@ -18,12 +18,13 @@ from chalicelib.domain.money import fmt
 from chalicelib.domain.orders import split_postpaid
 from chalicelib.domain.usage import max_quota_during
 from chalicelib.services import notifications
-from chalicelib.services.apps import put, save_app, state, stop_app
+from chalicelib.services.apps import put, save_app, state, stop_app, store_app
 from chalicelib.services.context import Ctx
 from chalicelib.services.ledger import Move, post, save_account
 from chalicelib.store import uow, watch
 from chalicelib.store.models import AccountModel, AppModel, MetaModel, read_shards
 from chalicelib.store.paging import Page, page
+from chalicelib.store.unit_of_work import UnitOfWork
 from chalicelib.store.usage_models import BillLineMap, BillModel, UsageModel
 
 
@@ -350,15 +351,15 @@ def enforce_arrears(ctx: Ctx, acct: AccountModel) -> dict[str, int]:
     return {"accounts": 1, "stopped": stopped}
 
 
-def end_arrears(tx: Any, ctx: Ctx, acct: AccountModel) -> None:
+def end_arrears(uow: UnitOfWork, ctx: Ctx, acct: AccountModel) -> None:
     """A top-up that brings cash + gift to zero or above ends the arrears; apps stopped for
-    arrears whose package is still valid are enabled again (in the top-up's transaction)."""
+    arrears whose package is still valid are enabled again (in the top-up's commit)."""
     ended = arrears_of(acct).end(int(acct.cash) + int(acct.gift))
     if ended is None:
         return
     put_arrears(acct, ended)
-    for listed in AppModel.by_account.query(acct.account_id):
-        app = AppModel.get(listed.sdkappid, consistent_read=True)  # the index may lag a stop just made
+    for listed in uow.apps.each_of_account(acct.account_id):
+        app = uow.apps.find(int(listed.sdkappid))  # the index may lag a stop just made
         back = back_from_arrears(state(app), ctx.now)
         if back is not None:
-            save_app(tx, ctx, put(app, back))
+            store_app(uow, ctx, put(app, back))

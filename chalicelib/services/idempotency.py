@@ -110,12 +110,7 @@ def run_with(uow_factory: Callable[[], UnitOfWork], idem: Idem, attempt: Callabl
         raise
 
 
-# ---- for the services that still write through a TransactWrite (apps, plugins, purchases)
-
-
-def replay(idem: Idem) -> Response | None:
-    with DynamoUnitOfWork() as uow:
-        return replayed(uow, idem)
+# ---- for the services that still write through a TransactWrite (plugins)
 
 
 def fetch(tg: TransactGet, idem: Idem) -> Any:
@@ -134,11 +129,6 @@ def resolve(future: Any, idem: Idem) -> Response | None:
 
 def record(tx: TransactWrite, idem: Idem, response: Response, now: datetime, ttl_hours: int) -> None:
     remember(DynamoUnitOfWork.joining(tx), idem, response, now, ttl_hours)
-
-
-def once(idem: Idem, now: datetime, ttl_hours: int, act: Callable[[TransactWrite], Response]) -> Response:
-    """:func:`answer_once` for a use case that writes the transaction itself and answers the response."""
-    return answer_once(DynamoUnitOfWork, idem, now, ttl_hours, lambda uow: act(uow.legacy), lambda r: r)
 
 
 def run(idem: Idem, attempt: Callable[[], Response]) -> Response:

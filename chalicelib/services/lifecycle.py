@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 from chalicelib.domain.app import ExpiryWarning, StopReason
 from chalicelib.domain.calendar import iso
@@ -15,7 +14,7 @@ from chalicelib.services.apps import load_app, put, refresh_dues, save_app, stat
 from chalicelib.services.context import Ctx
 from chalicelib.services.ledger import save_account
 from chalicelib.services.purchases import Loaded, charge
-from chalicelib.store import uow, views
+from chalicelib.store import uow
 from chalicelib.store.models import AccountModel, AppModel
 
 # hooks that delete an app's data on reclamation (usage, user sets, plugin state); each returns a count
@@ -167,11 +166,11 @@ def reclaim_due(ctx: Ctx, app: AppModel) -> str:
     return reclaim(ctx, app)
 
 
-def delete_app(ctx: Ctx, sdkappid: int) -> dict[str, Any]:
+def delete_app(ctx: Ctx, sdkappid: int) -> AppModel:
     """DELETE /v1/apps/{id}: allowed only when disabled or stopped; reclaims at once."""
     app = load_app(ctx, sdkappid, writable=True)
     state(app).ensure_deletable()
     outcome = uow.retry_step(app, lambda a: reclaim(ctx, a), reload_app)
     if outcome != "reclaimed":
         raise Conflict(f"app {sdkappid} changed while being deleted; try again")
-    return views.app(load_app(ctx, sdkappid))
+    return load_app(ctx, sdkappid)

@@ -90,7 +90,6 @@ class DynamoUnitOfWork(UnitOfWork):
     def __init__(self, tx: TransactWrite | None = None) -> None:
         super().__init__()
         self._joined = tx
-        self._tx: TransactWrite | None = tx
         self.accounts = DynamoRepository(AccountModel, self)
         self.ledger = DynamoRepository(LedgerModel, self)
         self.vouchers = DynamoRepository(VoucherModel, self)
@@ -101,12 +100,6 @@ class DynamoUnitOfWork(UnitOfWork):
     @classmethod
     def joining(cls, tx: TransactWrite) -> DynamoUnitOfWork:
         return cls(tx)
-
-    @property
-    def legacy(self) -> TransactWrite:
-        if self._tx is None:
-            self._tx = uow.write()
-        return self._tx
 
     def register(self, write: Write) -> None:
         if self._joined is not None:  # the owner of the transaction commits it
@@ -123,7 +116,7 @@ class DynamoUnitOfWork(UnitOfWork):
     def _commit(self, writes: list[Write]) -> None:
         if self._joined is not None:
             raise TypeError("a unit of work joining a transaction is committed by the transaction's owner")
-        tx, self._tx = self.legacy, None
+        tx = uow.write()
         for write in writes:
             add_to(tx, write)
         if not any((tx._put_items, tx._update_items, tx._delete_items, tx._condition_check_items)):
@@ -135,7 +128,3 @@ class DynamoUnitOfWork(UnitOfWork):
                 raise WriteConflict(str(err)) from err
             raise
 
-    def rollback(self) -> None:
-        super().rollback()
-        if self._joined is None:
-            self._tx = None

@@ -120,13 +120,6 @@ class FakeOrderRepository(FakeRepository[OrderModel], OrderRepository[OrderModel
         return [OrderModel.from_raw_data(raw) for _, raw in rows]
 
 
-class _NotOnTheFake:
-    """The fake has no DynamoDB transaction: a service that still writes through one needs moto."""
-
-    def __getattr__(self, name: str) -> Any:
-        raise NotImplementedError(f"transaction.{name}: this service still writes DynamoDB directly (use moto)")
-
-
 class FakeUnitOfWork(UnitOfWork):
     def __init__(self, store: FakeStore | None = None) -> None:
         super().__init__()
@@ -137,10 +130,6 @@ class FakeUnitOfWork(UnitOfWork):
         self.idempotency = FakeRepository(IdempotencyModel, self)
         self.apps = FakeAppRepository(AppModel, self)
         self.orders = FakeOrderRepository(OrderModel, self)
-
-    @property
-    def legacy(self) -> Any:
-        return _NotOnTheFake()
 
     def _commit(self, writes: list[Write]) -> None:
         staged = [(w, self.store.table(type(w.item)), key_of(w.item)) for w in writes]

@@ -23,7 +23,7 @@ from __future__ import annotations
 import random
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
@@ -126,6 +126,16 @@ class AppRepository(Repository[R]):
     def of_account(self, account_id: str, limit: int, token: str | None) -> Page[R]:
         """One page of the account's apps by sdkappid."""
 
+    def each_of_account(self, account_id: str) -> Iterator[R]:
+        """Every app of the account, page by page."""
+        token: str | None = None
+        while True:
+            found = self.of_account(account_id, 100, token)
+            yield from found.items
+            token = found.next_token
+            if token is None:
+                return
+
     @abstractmethod
     def next_sdkappid(self) -> int:
         """A new sdkappid from the counter (taken at once, outside the commit: never reused)."""
@@ -193,12 +203,6 @@ class UnitOfWork(ABC):
     @abstractmethod
     def _commit(self, writes: list[Write]) -> None:
         """Apply the writes all or nothing; WriteConflict when an expectation fails."""
-
-    @property
-    @abstractmethod
-    def legacy(self) -> Any:
-        """The DynamoDB transaction this unit of work commits, for the writes of services not on the
-        unit of work yet (services/billing.end_arrears writes apps through it)."""
 
 
 TRIES = 8  # attempts of one optimistic write

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from chalicelib.domain.errors import NotFound
 from chalicelib.store.dynamo_uow import DynamoUnitOfWork
 from chalicelib.store.fake_uow import FakeStore
-from chalicelib.domain.errors import NotFound
 from chalicelib.store.models import AccountModel, AppModel, LedgerModel, OrderModel, VoucherModel
 from chalicelib.store.unit_of_work import UnitOfWork, WriteConflict
 

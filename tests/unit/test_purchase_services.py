@@ -269,3 +269,24 @@ def test_the_ledger_sums_to_the_balance_over_buys_upgrades_and_refunds(tables: F
     refund(tables, "2026-02-09T13:13:13", sid)
     assert_ledger_sums_to_balance(tables)
     assert [o.product for o in orders(tables, sid)] == ["standard", "pro"]
+
+
+def test_a_top_up_that_clears_arrears_brings_back_the_apps_stopped_for_arrears(tables: FakeStore) -> None:
+    sid = new_app(tables, at("2026-05-20T00:00:00"), cash=39_900)
+    buy(tables, "2026-05-25T00:00:00", sid)  # Standard until 2026-06-25
+    expired = new_app(tables, at("2026-05-20T00:00:00"))  # Developer, expires 2026-06-20: stays stopped
+    with FakeUnitOfWork(tables) as u:
+        acct = u.accounts.get("acme")
+        assert acct is not None
+        acct.cash, acct.status, acct.arrears_since = -2_518, "arrears", at("2026-06-01T02:00:00")
+        u.accounts.save(acct)
+        for app_id in (sid, expired):
+            app = u.apps.find(app_id)
+            app.status, app.stop_reason, app.stopped_at = "stopped", "arrears", at("2026-06-02T02:00:00")
+            u.apps.save(app)
+        u.commit()
+    status, body = accounts.topup(ctx_at(tables, at("2026-06-21T00:00:00")), "acme", 3_000, "cash", NONE, topped_up)
+    assert (status, body["balance"]["cash"]) == (201, "4.82")
+    assert account(tables).status == "active" and account(tables).arrears_since is None
+    assert (stored_app(tables, sid).status, stored_app(tables, sid).stop_reason) == ("enabled", None)
+    assert stored_app(tables, expired).status == "stopped"
