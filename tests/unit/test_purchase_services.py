@@ -290,3 +290,35 @@ def test_a_top_up_that_clears_arrears_brings_back_the_apps_stopped_for_arrears(t
     assert account(tables).status == "active" and account(tables).arrears_since is None
     assert (stored_app(tables, sid).status, stored_app(tables, sid).stop_reason) == ("enabled", None)
     assert stored_app(tables, expired).status == "stopped"
+
+
+def test_two_purchases_racing_on_one_balance_sell_only_what_it_covers(tables: FakeStore) -> None:
+    """Another purchase commits between our read and our commit: ours is refused, reloaded and decided
+    again on the balance the winner left (here: not enough), so nothing of ours is written."""
+    first, second = new_app(tables, at("2026-03-01T00:00:00"), cash=39_900), new_app(tables, at("2026-03-01T00:00:00"))
+    raced: list[Response] = []
+
+    class Racing(FakeUnitOfWork):
+        def _commit(self, writes: list) -> None:  # type: ignore[type-arg]
+            if not raced:
+                raced.append(buy(tables, "2026-03-02T00:00:00", first))
+            super()._commit(writes)
+
+    ctx = Ctx(now=at("2026-03-02T00:00:00"), tz=UTC_TZ, uow=lambda: Racing(tables))
+    with pytest.raises(InsufficientBalanceError):
+        purchases.purchase(ctx, second, "standard", 1, None, None, NONE, bought)
+    assert raced[0][0] == 201 and orders(tables, second) == [] and stored_app(tables, second).edition == "developer"
+    assert int(account(tables).cash) == 0
+    assert_ledger_sums_to_balance(tables)
+
+
+def test_a_customer_buys_only_for_its_own_apps(tables: FakeStore) -> None:
+    sid = new_app(tables, at("2026-03-01T00:00:00"), cash=39_900)
+    stranger = ctx_at(tables, at("2026-03-02T00:00:00"), Principal("customer", "other"))
+    with pytest.raises(NotFound):
+        purchases.purchase(stranger, sid, "standard", 1, None, None, NONE, bought)
+    _, body = purchases.purchase(ctx_at(tables, at("2026-03-02T00:00:00"), Principal("customer", "acme")), sid,
+                                 "standard", 1, None, None, NONE, bought)
+    assert body["order"]["account_id"] == "acme"
+    page = purchases.list_orders(ctx_at(tables, at("2026-03-02T00:00:00")), sid, 10, None)
+    assert [o.order_id for o in page.items] == [body["order"]["order_id"]]
