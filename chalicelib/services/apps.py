@@ -14,8 +14,7 @@ from chalicelib.domain.lifecycle import dues
 from chalicelib.services import idempotency, notifications
 from chalicelib.services.context import Ctx
 from chalicelib.services.idempotency import Answer, Idem, Response
-from chalicelib.services.ledger import save_account
-from chalicelib.store import uow, views
+from chalicelib.store import views
 from chalicelib.store.dynamo_uow import DynamoUnitOfWork
 from chalicelib.store.models import AccountModel, AppModel, OffSpanMap, due_shard
 from chalicelib.store.unit_of_work import Page, UnitOfWork
@@ -180,7 +179,7 @@ def stop_app(ctx: Ctx, app: AppModel, acct: AccountModel, stop: tuple[AppState, 
 
     With `write_account` the account is written too (its version moves), so the stop commits only
     over the account as read and a concurrent top-up that ends the arrears retries and sees the stop.
-    Raises TransactWriteError when the app (or the account) moved since it was read (the caller decides)."""
+    Raises WriteConflict when the app (or the account) moved since it was read (the caller decides)."""
     after, stopped = stop
     put(app, after)
     items = notifications.compose(
@@ -189,9 +188,10 @@ def stop_app(ctx: Ctx, app: AppModel, acct: AccountModel, stop: tuple[AppState, 
         body=f"App {app.sdkappid} ({app.name}) was stopped: {why}",
         sdkappid=int(app.sdkappid),
     )
-    with uow.write() as tx:
-        save_app(tx, ctx, app)
-        notifications.record(tx, items)
+    with ctx.uow() as u:
+        store_app(u, ctx, app)
+        notifications.enqueue(u, items)
         if write_account:
-            save_account(tx, acct)
-    notifications.dispatch(items, ctx.now)
+            u.accounts.save(acct)
+        u.commit()
+    notifications.dispatch(items, ctx.now, ctx.uow)

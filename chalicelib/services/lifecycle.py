@@ -1,4 +1,5 @@
-"""Lifecycle use cases run by the jobs, one app at a time, each one transaction (section 7)."""
+"""Lifecycle use cases run by the jobs, one app at a time, each one unit of work (section 7). The data
+of a reclaimed app is deleted by the RECLAIM_HOOKS (usage and notifications: DynamoDB directly)."""
 
 from __future__ import annotations
 
@@ -7,15 +8,16 @@ from datetime import datetime
 
 from chalicelib.domain.app import ExpiryWarning, StopReason
 from chalicelib.domain.calendar import iso
-from chalicelib.domain.errors import Conflict
+from chalicelib.domain.errors import Conflict, NotFound
 from chalicelib.domain.lifecycle import Enforcement, auto_renew, enforcement, expiry_warning
 from chalicelib.services import notifications, usage
-from chalicelib.services.apps import load_app, put, refresh_dues, save_app, state, stop_app
+from chalicelib.services.apps import load_app, put, refresh_dues, state, stop_app, store_app
 from chalicelib.services.context import Ctx
-from chalicelib.services.ledger import save_account
-from chalicelib.services.purchases import Loaded, charge
+from chalicelib.services.purchases import Loaded, pay
 from chalicelib.store import uow
+from chalicelib.store.dynamo_uow import DynamoUnitOfWork
 from chalicelib.store.models import AccountModel, AppModel
+from chalicelib.store.unit_of_work import UnitOfWork
 
 # hooks that delete an app's data on reclamation (usage, user sets, plugin state); each returns a count
 RECLAIM_HOOKS: list[Callable[[Ctx, int], int]] = [notifications.delete_for_app, usage.delete_for_app]
@@ -27,18 +29,23 @@ def heal(ctx: Ctx, app: AppModel) -> str:
     before = (app.warn_due_at, app.enforce_due_at, app.reclaim_due_at)
     refresh_dues(ctx, app)
     if (app.warn_due_at, app.enforce_due_at, app.reclaim_due_at) != before:
-        with uow.write() as tx:
-            save_app(tx, ctx, app)
+        with ctx.uow() as u:
+            store_app(u, ctx, app)
+            u.commit()
     return "skipped"
 
 
 def reload_app(app: AppModel) -> AppModel:
-    """The app as stored now (after another writer won the race for it)."""
-    return AppModel.get(app.sdkappid, consistent_read=True)
+    """The app as stored now (after another writer won the race for it), for the jobs."""
+    with DynamoUnitOfWork() as u:
+        return u.apps.find(int(app.sdkappid))
 
 
-def _account(account_id: str) -> AccountModel:
-    return AccountModel.get(account_id, consistent_read=True)
+def _account(uow: UnitOfWork, account_id: str) -> AccountModel:
+    acct = uow.accounts.get(account_id)
+    if acct is None:
+        raise NotFound(f"account {account_id} not found")
+    return acct
 
 
 # ------------------------------------------------------------------ expiry warnings
@@ -51,18 +58,20 @@ def warn(ctx: Ctx, app: AppModel) -> str:
         return "skipped"
     warning = run.warning
     items = []
+    u = ctx.uow()
     if warning is not None:
         items = notifications.compose(
-            _account(app.account_id), warning.kind, ctx.now,
+            _account(u, app.account_id), warning.kind, ctx.now,
             subject=f"App {app.sdkappid}: {app.edition} package expires {iso(app.expires_at)}",
             body=_warning_body(app, warning),
             sdkappid=int(app.sdkappid),
         )
     put(app, run.app)
-    with uow.write() as tx:
-        save_app(tx, ctx, app)
-        notifications.record(tx, items)
-    notifications.dispatch(items, ctx.now)
+    with u:
+        store_app(u, ctx, app)
+        notifications.enqueue(u, items)
+        u.commit()
+    notifications.dispatch(items, ctx.now, ctx.uow)
     return "warned" if items else "skipped"
 
 
@@ -88,19 +97,22 @@ def enforce(ctx: Ctx, app: AppModel) -> str:
         return _auto_renew(ctx, app)
     why = (f"its package expired {iso(app.expires_at)} and was not renewed. Its data is deleted 90 days after the "
            "stop unless it is brought back by a purchase.")
-    stop_app(ctx, app, _account(app.account_id), s.stop(StopReason.EXPIRED, ctx.now), why)
+    with ctx.uow() as u:
+        acct = _account(u, app.account_id)
+    stop_app(ctx, app, acct, s.stop(StopReason.EXPIRED, ctx.now), why)
     return "stopped"
 
 
 def _auto_renew(ctx: Ctx, app: AppModel) -> str:
-    acct = _account(app.account_id)
-    after, renewal = auto_renew(state(app), int(acct.cash) + int(acct.gift), ctx.tz, ctx.catalog)
-    with uow.write() as tx:
+    with ctx.uow() as u:
+        acct = _account(u, app.account_id)
+        after, renewal = auto_renew(state(app), int(acct.cash) + int(acct.gift), ctx.tz, ctx.catalog)
         if renewal is not None:
-            charge(tx, ctx, Loaded(app=app, account=acct, voucher=None, done=None), product=renewal.product,
-                   kind=renewal.kind, months=renewal.months, starts_at=renewal.starts_at,
-                   monthly_price=renewal.monthly_price, bounds=list(renewal.bounds))
-        save_app(tx, ctx, put(app, after))
+            pay(u, ctx, Loaded(app=app, account=acct, voucher=None, done=None), product=renewal.product,
+                kind=renewal.kind, months=renewal.months, starts_at=renewal.starts_at,
+                monthly_price=renewal.monthly_price, bounds=list(renewal.bounds))
+        store_app(u, ctx, put(app, after))
+        u.commit()
     return "renewed" if renewal is not None else "renew_failed"
 
 
@@ -118,7 +130,8 @@ def reclaim(ctx: Ctx, app: AppModel) -> str:
     if not s.reclaimable:
         return heal(ctx, app)
     after, reclaimed = s.reclaim(ctx.now)
-    acct = _account(app.account_id)
+    u = ctx.uow()
+    acct = _account(u, app.account_id)
     acct.apps_count = max(0, int(acct.apps_count) - 1)
     put(app, after)
     _drop_plugin_state(app, ctx.now)
@@ -129,11 +142,12 @@ def reclaim(ctx: Ctx, app: AppModel) -> str:
         "Orders, bills and the ledger are kept.",
         sdkappid=int(app.sdkappid),
     )
-    with uow.write() as tx:
-        save_app(tx, ctx, app)
-        save_account(tx, acct)
-        notifications.record(tx, items)
-    notifications.dispatch(items, ctx.now)
+    with u:
+        store_app(u, ctx, app)
+        u.accounts.save(acct)
+        notifications.enqueue(u, items)
+        u.commit()
+    notifications.dispatch(items, ctx.now, ctx.uow)
     return _purge(ctx, app)
 
 
@@ -155,8 +169,9 @@ def _purge(ctx: Ctx, app: AppModel) -> str:
     then the app leaves the reclamation index."""
     for hook in RECLAIM_HOOKS:
         hook(ctx, int(app.sdkappid))
-    with uow.write() as tx:
-        save_app(tx, ctx, put(app, state(app).purged()))
+    with ctx.uow() as u:
+        store_app(u, ctx, put(app, state(app).purged()))
+        u.commit()
     return "reclaimed"
 
 
@@ -170,7 +185,7 @@ def delete_app(ctx: Ctx, sdkappid: int) -> AppModel:
     """DELETE /v1/apps/{id}: allowed only when disabled or stopped; reclaims at once."""
     app = load_app(ctx, sdkappid, writable=True)
     state(app).ensure_deletable()
-    outcome = uow.retry_step(app, lambda a: reclaim(ctx, a), reload_app)
+    outcome = uow.retry_step(app, lambda a: reclaim(ctx, a), lambda a: load_app(ctx, int(a.sdkappid)))
     if outcome != "reclaimed":
         raise Conflict(f"app {sdkappid} changed while being deleted; try again")
     return load_app(ctx, sdkappid)

@@ -9,6 +9,7 @@ until it is sent or gives up after MAX_ATTEMPTS (`failed`, with the last error k
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,8 +21,10 @@ from chalicelib.domain.app import Reclaimed
 from chalicelib.domain.calendar import iso
 from chalicelib.services.context import Ctx
 from chalicelib.store import uow
+from chalicelib.store.dynamo_uow import DynamoUnitOfWork
 from chalicelib.store.models import AccountModel, NotificationModel, due_shard
 from chalicelib.store.paging import Page, page
+from chalicelib.store.unit_of_work import UnitOfWork
 
 CHANNELS = ("email", "sms")
 LEASE = timedelta(minutes=5)  # the committing process's head start before the dispatcher may send
@@ -58,9 +61,15 @@ def compose(
     ]
 
 
-def record(tx: TransactWrite, items: list[NotificationModel]) -> None:
+def enqueue(uow: UnitOfWork, items: list[NotificationModel]) -> None:
+    """Add the notifications to the deciding commit (each one only if its id is new)."""
     for n in items:
-        tx.save(n, condition=NotificationModel.notification_id.does_not_exist())
+        uow.notifications.add(n)
+
+
+def record(tx: TransactWrite, items: list[NotificationModel]) -> None:
+    """:func:`enqueue` for the services that still write through a TransactWrite (billing)."""
+    enqueue(DynamoUnitOfWork.joining(tx), items)
 
 
 def claim(n: NotificationModel, now: datetime) -> bool:
@@ -100,9 +109,11 @@ def reload(n: NotificationModel) -> NotificationModel:
         return NotificationModel(n.account_id, n.notification_id)
 
 
-def dispatch(items: list[NotificationModel], now: datetime) -> dict[str, int]:
+def dispatch(items: list[NotificationModel], now: datetime,
+             store: Callable[[], UnitOfWork] = DynamoUnitOfWork) -> dict[str, int]:
     """Send recorded notifications (after the commit that recorded them) and mark each one sent,
-    or due again later; the marks are one BatchWriteItem per 25. Answers counts by outcome."""
+    or due again later; the marks are one BatchWriteItem per 25 (`store`: the use case's unit of
+    work). Answers counts by outcome."""
     out = bootstrap.current().notifier
     counts = {"sent": 0, "retry": 0, "failed": 0}
     for n in items:
@@ -127,9 +138,8 @@ def dispatch(items: list[NotificationModel], now: datetime) -> dict[str, int]:
         counts["sent"] += 1
     if items:
         try:
-            with NotificationModel.batch_write() as batch:
-                for n in items:
-                    batch.save(n)
+            with store() as marks:
+                marks.notifications.mark(items)
         except Exception as err:  # noqa: BLE001 - the move is committed; the dispatcher resends (at least once)
             log.warning("delivery marks of %d notification(s) not written: %s", len(items), err)
     return counts

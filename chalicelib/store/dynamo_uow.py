@@ -16,6 +16,7 @@ from chalicelib.store.models import (
     IdempotencyModel,
     LedgerModel,
     MetaModel,
+    NotificationModel,
     OrderModel,
     VoucherModel,
 )
@@ -23,6 +24,7 @@ from chalicelib.store.paging import page
 from chalicelib.store.unit_of_work import (
     AppRepository,
     Expect,
+    NotificationRepository,
     OrderRepository,
     Page,
     Repository,
@@ -83,6 +85,13 @@ class DynamoOrderRepository(DynamoRepository[OrderModel], OrderRepository[OrderM
         return list(OrderModel.query(sdkappid, consistent_read=True))
 
 
+class DynamoNotificationRepository(DynamoRepository[NotificationModel], NotificationRepository[NotificationModel]):
+    def mark(self, items: list[NotificationModel]) -> None:
+        with NotificationModel.batch_write() as batch:  # one BatchWriteItem per 25
+            for n in items:
+                batch.save(n)
+
+
 class DynamoUnitOfWork(UnitOfWork):
     """One TransactWriteItems per commit. `joining(tx)` adds the writes to a transaction that a
     service not yet on the unit of work commits itself."""
@@ -96,6 +105,7 @@ class DynamoUnitOfWork(UnitOfWork):
         self.idempotency = DynamoRepository(IdempotencyModel, self)
         self.apps = DynamoAppRepository(AppModel, self)
         self.orders = DynamoOrderRepository(OrderModel, self)
+        self.notifications = DynamoNotificationRepository(NotificationModel, self)
 
     @classmethod
     def joining(cls, tx: TransactWrite) -> DynamoUnitOfWork:

@@ -15,11 +15,20 @@ from pynamodb.models import Model
 
 from chalicelib.domain.errors import InvalidRequest
 from chalicelib.store.dynamo_uow import SDKAPPID_BASE
-from chalicelib.store.models import AccountModel, AppModel, IdempotencyModel, LedgerModel, OrderModel, VoucherModel
+from chalicelib.store.models import (
+    AccountModel,
+    AppModel,
+    IdempotencyModel,
+    LedgerModel,
+    NotificationModel,
+    OrderModel,
+    VoucherModel,
+)
 from chalicelib.store.paging import decode, encode
 from chalicelib.store.unit_of_work import (
     AppRepository,
     Expect,
+    NotificationRepository,
     OrderRepository,
     Page,
     Repository,
@@ -120,6 +129,13 @@ class FakeOrderRepository(FakeRepository[OrderModel], OrderRepository[OrderModel
         return [OrderModel.from_raw_data(raw) for _, raw in rows]
 
 
+class FakeNotificationRepository(FakeRepository[NotificationModel], NotificationRepository[NotificationModel]):
+    def mark(self, items: list[NotificationModel]) -> None:
+        rows = [(key_of(n), n.serialize()) for n in items]
+        with self._store.lock:
+            self._store.table(NotificationModel).update(rows)
+
+
 class FakeUnitOfWork(UnitOfWork):
     def __init__(self, store: FakeStore | None = None) -> None:
         super().__init__()
@@ -130,6 +146,7 @@ class FakeUnitOfWork(UnitOfWork):
         self.idempotency = FakeRepository(IdempotencyModel, self)
         self.apps = FakeAppRepository(AppModel, self)
         self.orders = FakeOrderRepository(OrderModel, self)
+        self.notifications = FakeNotificationRepository(NotificationModel, self)
 
     def _commit(self, writes: list[Write]) -> None:
         staged = [(w, self.store.table(type(w.item)), key_of(w.item)) for w in writes]

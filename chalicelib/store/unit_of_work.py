@@ -141,6 +141,14 @@ class AppRepository(Repository[R]):
         """A new sdkappid from the counter (taken at once, outside the commit: never reused)."""
 
 
+class NotificationRepository(Repository[R]):
+    """The outbox: notifications are added in the deciding commit, their delivery marks written after."""
+
+    @abstractmethod
+    def mark(self, items: list[R]) -> None:
+        """Write delivery marks at once, outside any commit (the move is committed already)."""
+
+
 class OrderRepository(Repository[R]):
     """Orders of an app (its partition, oldest first)."""
 
@@ -169,6 +177,7 @@ class UnitOfWork(ABC):
     idempotency: Repository[Any]
     apps: AppRepository[Any]
     orders: OrderRepository[Any]
+    notifications: NotificationRepository[Any]
 
     def __init__(self) -> None:
         self._pending = _Pending()

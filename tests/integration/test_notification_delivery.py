@@ -108,7 +108,7 @@ def test_an_email_ses_refuses_is_retried_by_the_dispatcher_once_ses_accepts(stor
 def test_a_sender_that_dies_after_its_commit_loses_nothing(store, recorder, monkeypatch):
     seed(1, 1)
     with monkeypatch.context() as m:
-        m.setattr(lifecycle.notifications, "dispatch", lambda items, now: {})  # the process died here
+        m.setattr(lifecycle.notifications, "dispatch", lambda items, now, store=None: {})  # the process died here
         assert runner.run_job("expiry-warnings", WARN_AT, UTC_TZ)["summary"]["warned"] == 1
     assert recorder.sent == [] and [n.status for n in outbox()] == ["pending", "pending"]
     assert runner.run_job("expiry-warnings", WARN_AT, UTC_TZ)["summary"]["warned"] == 0  # the job's rerun: no
@@ -157,7 +157,7 @@ def test_the_test_clock_lists_the_dispatcher_only_when_it_did_something(store, r
 def test_a_stale_or_deleted_index_copy_is_neither_sent_nor_written_back(store, recorder, monkeypatch):
     seed(1, 1)
     with monkeypatch.context() as m:
-        m.setattr(lifecycle.notifications, "dispatch", lambda items, now: {})  # left pending
+        m.setattr(lifecycle.notifications, "dispatch", lambda items, now, store=None: {})  # left pending
         runner.run_job("expiry-warnings", WARN_AT, UTC_TZ)
     email, sms = outbox()
     stale_email, stale_sms = outbox()  # what a lagging index would still show
