@@ -14,13 +14,14 @@ from chalicelib.domain.app import Status, StopReason
 from chalicelib.domain.arrears import AccountStatus, Arrears, back_from_arrears, stop_for_arrears
 from chalicelib.domain.bills import AppFacts, Line, MonthUsage, monthly_lines, push_quota_line
 from chalicelib.domain.calendar import iso, local_date, local_midnight, month_bounds, parse_instant
+from chalicelib.domain.errors import NotFound
 from chalicelib.domain.money import fmt
 from chalicelib.domain.orders import split_postpaid
 from chalicelib.domain.usage import max_quota_during
 from chalicelib.services import notifications
 from chalicelib.services.apps import put, save_app, state, stop_app, store_app
 from chalicelib.services.context import Ctx
-from chalicelib.services.ledger import Move, post, save_account
+from chalicelib.services.ledger import Move, post
 from chalicelib.store import uow, watch
 from chalicelib.store.models import AccountModel, AppModel, MetaModel, read_shards
 from chalicelib.store.paging import Page, page
@@ -330,7 +331,11 @@ def enforce_arrears(ctx: Ctx, acct: AccountModel) -> dict[str, int]:
     runner decides again on the new account), and so does the account's final save. The counts
     are those of the run that commits that save: the stops of this instant, also those a conflicted
     attempt (or a concurrent run) made before it."""
-    acct = AccountModel.get(acct.account_id, consistent_read=True)
+    reads = ctx.uow()
+    stored = reads.accounts.get(acct.account_id)
+    if stored is None:
+        raise NotFound(f"account {acct.account_id} not found")
+    acct = stored
     run = arrears_of(acct).enforce(ctx.now)
     if run is None:
         return {}
@@ -340,14 +345,15 @@ def enforce_arrears(ctx: Ctx, acct: AccountModel) -> dict[str, int]:
         since = iso(acct.arrears_since) if acct.arrears_since else "-"
         why = (f"the account has been in arrears since {since}. A top-up that brings the balance to zero "
                "or above brings it back.")
-        for app in AppModel.by_account.query(acct.account_id):
+        for app in reads.apps.each_of_account(acct.account_id):
             stop = stop_for_arrears(state(app), ctx.now)
             if stop is not None:
                 stop_app(ctx, app, acct, stop, why, write_account=True)
             stopped += state(app).stopped_for(StopReason.ARREARS, ctx.now)
     put_arrears(acct, after)
-    with uow.write() as tx:
-        save_account(tx, acct)
+    with ctx.uow() as u:
+        u.accounts.save(acct)
+        u.commit()
     return {"accounts": 1, "stopped": stopped}
 
 

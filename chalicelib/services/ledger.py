@@ -24,12 +24,6 @@ class Move:
     ref: str | None = None
 
 
-def save_account(tx: TransactWrite, acct: AccountModel) -> None:
-    """Write the account only if nobody else wrote it since we read it (optimistic version): for the
-    services that still write through a TransactWrite (apps, billing, lifecycle)."""
-    DynamoUnitOfWork.joining(tx).accounts.save(acct)
-
-
 def book(
     uow: UnitOfWork,
     acct: AccountModel,

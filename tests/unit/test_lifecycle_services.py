@@ -1,4 +1,4 @@
-"""Lifecycle use cases (expiry warnings, stop on expiry, auto-renew, arrears stop and its end) on the
+"""Lifecycle use cases (expiry warnings, stop on expiry, auto-renew, the arrears stop and its end) on the
 in-memory unit of work: what the jobs do to one app, without AWS. The jobs themselves, on DynamoDB, are
 in tests/integration/test_jobs.py and tests/scenarios."""
 
@@ -13,10 +13,8 @@ import pytest
 from chalicelib import bootstrap
 from chalicelib.api.accounts import account_created, topped_up
 from chalicelib.api.apps import app_created, bought
-from chalicelib.domain.app import StopReason
 from chalicelib.notify import LocalNotifier
-from chalicelib.services import accounts, apps, lifecycle, purchases
-from chalicelib.services.apps import state, stop_app
+from chalicelib.services import accounts, apps, billing, lifecycle, purchases
 from chalicelib.services.context import Ctx
 from chalicelib.services.idempotency import NONE
 from chalicelib.store.fake_uow import FakeStore, FakeUnitOfWork
@@ -117,13 +115,15 @@ def test_an_arrears_stop_ends_with_the_top_up_that_clears_the_balance(
         acct = u.accounts.get("acme")
         assert acct is not None
         acct.cash, acct.status, acct.arrears_since = -2_518, "arrears", at("2026-09-01T02:00:00")
+        acct.arrears_due_at = at("2026-09-02T02:00:00")
         u.accounts.save(acct)
         u.commit()
-    ctx = ctx_at(tables, "2026-09-02T02:00:00")
+    assert billing.enforce_arrears(ctx_at(tables, "2026-09-02T01:59:59"), account(tables)) == {}
+    assert billing.enforce_arrears(ctx_at(tables, "2026-09-02T02:00:00"), account(tables)) == {
+        "accounts": 1, "stopped": 1}
     app = app_of(tables, sid)
-    stop_app(ctx, app, account(tables), state(app).stop(StopReason.ARREARS, ctx.now), "in arrears",
-             write_account=True)
-    assert (app_of(tables, sid).status, int(account(tables).version)) == ("stopped", 5)  # the stop wrote it
+    assert (app.status, app.stop_reason, account(tables).arrears_due_at) == ("stopped", "arrears", None)
+    assert [n.kind for n in outbox(tables)] == ["stopped", "stopped"] and len(notifier.sent) == 2
     accounts.topup(ctx_at(tables, "2026-09-03T00:00:00"), "acme", 3_000, "cash", NONE, topped_up)
     assert (app_of(tables, sid).status, account(tables).status, int(account(tables).cash)) == (
         "enabled", "active", 482)
