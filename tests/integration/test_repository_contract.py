@@ -11,7 +11,7 @@ import pytest
 from chalicelib.domain.errors import NotFound
 from chalicelib.store.dynamo_uow import DynamoUnitOfWork
 from chalicelib.store.fake_uow import FakeStore
-from chalicelib.store.models import AccountModel, AppModel, LedgerModel, OrderModel, VoucherModel
+from chalicelib.store.models import AccountModel, AppModel, LedgerModel, NotificationModel, OrderModel, VoucherModel
 from chalicelib.store.unit_of_work import UnitOfWork, WriteConflict
 
 pytestmark = pytest.mark.storage
@@ -233,3 +233,19 @@ def test_a_claim_writes_only_while_the_attribute_is_unset(uow: Callable[[], Unit
     with uow() as u:
         assert u.vouchers.get("acme", "v1").used_by_order == "o1"  # type: ignore[union-attr]
         assert u.ledger.get("acme", 1) is None
+
+
+def test_notifications_are_added_in_the_commit_and_marked_after_it(uow: Callable[[], UnitOfWork]) -> None:
+    note = NotificationModel("acme", "20260310T093000Z#bill#-#email", at=NOW, kind="bill", channel="email",
+                             to="a@x.test", subject="s", body="b", status="pending", due_shard="0")
+    with uow() as u:
+        u.notifications.add(note)
+    with uow() as u:
+        assert u.notifications.get("acme", note.notification_id) is None  # not committed: not recorded
+        u.notifications.add(note)
+        u.commit()
+    note.status = "sent"
+    with uow() as u:
+        u.notifications.mark([note])  # at once, no commit
+        stored = u.notifications.get("acme", note.notification_id)
+        assert stored is not None and stored.status == "sent"
