@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from pynamodb.exceptions import TransactWriteError
-from pynamodb.transactions import TransactGet, TransactWrite
+from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain.errors import Conflict, InvalidRequest
 from chalicelib.services.context import Ctx
@@ -111,20 +111,6 @@ def run_with(uow_factory: Callable[[], UnitOfWork], idem: Idem, attempt: Callabl
 
 
 # ---- for the services that still write through a TransactWrite (plugins)
-
-
-def fetch(tg: TransactGet, idem: Idem) -> Any:
-    """Add the record to a TransactGet; resolve the answer with :func:`resolve`."""
-    return tg.get(IdempotencyModel, idem.record_key) if idem.key is not None else None
-
-
-def resolve(future: Any, idem: Idem) -> Response | None:
-    if future is None:
-        return None
-    try:
-        return check(future.get(), idem)
-    except IdempotencyModel.DoesNotExist:
-        return None
 
 
 def record(tx: TransactWrite, idem: Idem, response: Response, now: datetime, ttl_hours: int) -> None:

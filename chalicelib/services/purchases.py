@@ -23,11 +23,11 @@ from chalicelib.domain.orders import (
 from chalicelib.domain.orders import refund as refund_formula
 from chalicelib.domain.plugins import ADDONS, PLUGINS
 from chalicelib.services import idempotency
-from chalicelib.services.apps import ensure_writable, find_app, load_app, put, state, store_app
+from chalicelib.services.apps import ensure_writable, find_app, put, state, store_app
 from chalicelib.services.context import Ctx
 from chalicelib.services.idempotency import Answer, Idem, Response
 from chalicelib.services.ledger import Move, book
-from chalicelib.store import uow, views
+from chalicelib.store import views
 from chalicelib.store.dynamo_uow import DynamoUnitOfWork
 from chalicelib.store.models import AccountModel, AppModel, OrderModel, PeriodMap, VoucherModel
 from chalicelib.store.unit_of_work import Page, UnitOfWork
@@ -102,32 +102,33 @@ class Refunded:
 def load_move(ctx: Ctx, uow: UnitOfWork, sdkappid: int, voucher_id: str | None = None) -> Loaded:
     """The app (if the caller may see it), its account and the voucher named, through the unit of work."""
     app = find_app(ctx, uow, sdkappid)
+    return Loaded(app=app, account=_account_of(uow, app), voucher=_voucher(uow, app, voucher_id), done=None)
+
+
+def _account_of(uow: UnitOfWork, app: AppModel) -> AccountModel:
     acct = uow.accounts.get(app.account_id)
     if acct is None:
         raise NotFound(f"account {app.account_id} not found")
-    voucher = None
-    if voucher_id:
-        voucher = uow.vouchers.get(app.account_id, voucher_id)
-        if voucher is None:
-            raise NotFound(f"voucher {voucher_id} not found")
-    return Loaded(app=app, account=acct, voucher=voucher, done=None)
+    return acct
+
+
+def _voucher(uow: UnitOfWork, app: AppModel, voucher_id: str | None) -> VoucherModel | None:
+    if not voucher_id:
+        return None
+    voucher = uow.vouchers.get(app.account_id, voucher_id)
+    if voucher is None:
+        raise NotFound(f"voucher {voucher_id} not found")
+    return voucher
 
 
 def load_for_money_move(ctx: Ctx, sdkappid: int, idem: Idem, voucher_id: str | None = None) -> Loaded:
-    """App (1 GetItem), then account + idempotency record + voucher in one TransactGetItems."""
-    app = load_app(ctx, sdkappid)
-    with uow.read() as tg:
-        acct_f = tg.get(AccountModel, app.account_id)
-        idem_f = idempotency.fetch(tg, idem)
-        voucher_f = tg.get(VoucherModel, app.account_id, voucher_id) if voucher_id else None
-    done = idempotency.resolve(idem_f, idem)
-    voucher = None
-    if voucher_f is not None and done is None:
-        try:
-            voucher = voucher_f.get()
-        except VoucherModel.DoesNotExist:
-            raise NotFound(f"voucher {voucher_id} not found") from None
-    return Loaded(app=app, account=acct_f.get(), voucher=voucher, done=done)
+    """:func:`load_move` with the first response to the key (`done`), for services/plugins.py (which
+    commits its own transaction); the voucher is looked up only when there is no answer yet."""
+    with ctx.uow() as u:
+        app = find_app(ctx, u, sdkappid)
+        done = idempotency.replayed(u, idem)
+        return Loaded(app=app, account=_account_of(u, app), voucher=None if done else _voucher(u, app, voucher_id),
+                      done=done)
 
 
 def voucher_value(ctx: Ctx, voucher: VoucherModel | None) -> Cents:
