@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from chalicelib import bootstrap
 from chalicelib.domain.app import ExpiryWarning, StopReason
 from chalicelib.domain.calendar import iso
 from chalicelib.domain.errors import Conflict, NotFound
@@ -15,7 +16,6 @@ from chalicelib.services.apps import load_app, put, refresh_dues, state, stop_ap
 from chalicelib.services.context import Ctx
 from chalicelib.services.purchases import Loaded, pay
 from chalicelib.store import uow
-from chalicelib.store.dynamo_uow import DynamoUnitOfWork
 from chalicelib.store.models import AccountModel, AppModel
 from chalicelib.store.unit_of_work import UnitOfWork
 
@@ -37,7 +37,7 @@ def heal(ctx: Ctx, app: AppModel) -> str:
 
 def reload_app(app: AppModel) -> AppModel:
     """The app as stored now (after another writer won the race for it), for the jobs."""
-    with DynamoUnitOfWork() as u:
+    with bootstrap.current().uow() as u:
         return u.apps.find(int(app.sdkappid))
 
 

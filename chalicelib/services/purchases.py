@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from chalicelib import bootstrap
 from chalicelib.domain.app import plan_purchase
 from chalicelib.domain.errors import Conflict, InsufficientBalanceError, InvalidRequest, NotFound
 from chalicelib.domain.money import Cents
@@ -58,7 +59,7 @@ def set_periods(order: OrderModel, periods: list[Period]) -> None:
 
 def running_orders(sdkappid: int, product: str, now: datetime) -> list[OrderModel]:
     """The orders repository's running orders, for services/plugins.py (not on the unit of work yet)."""
-    with DynamoUnitOfWork() as u:
+    with bootstrap.current().uow() as u:
         return u.orders.running(sdkappid, product, now)
 
 
