@@ -20,6 +20,7 @@ from pydantic import (
 from pydantic_core import CoreSchema, core_schema
 
 from chalicelib.domain.calendar import parse_instant
+from chalicelib.domain.catalog import catalog
 from chalicelib.domain.money import Cents, InvalidAmount, parse_amount
 
 # Every pattern below is checked by the server exactly as the OpenAPI document states it (the same
@@ -194,11 +195,25 @@ class AppCreate(Request):
                                 max_length=64)]
 
 
-Months = Annotated[int, Whole(1, 24)]
+# Products are the catalog's: a request names one by its catalog name, and the service checks it
+# against the catalog in force (400 when unknown or not for sale); the document lists today's.
+PRODUCT_PATTERN = "^[a-z0-9_]{1,64}$"
+_CATALOG = catalog()
+
+
+def _name(what: str, names: tuple[str, ...] | list[str]) -> Text:
+    return Text(PRODUCT_PATTERN, f"{what} of the catalog (now: {', '.join(names)})", max_length=64)
+
+
+# months: the widest range the catalog sells anything for; each product's own range is checked too
+Months = Annotated[int, Whole(*_CATALOG.months_bounds)]
+Edition = Annotated[str, _name("a purchasable edition", _CATALOG.purchasable_editions)]
+PluginName = Annotated[str, _name("a plugin", list(_CATALOG.spec.plugins))]
+AddonName = Annotated[str, _name("an add-on", list(_CATALOG.spec.addons))]
 
 
 class PurchaseCreate(Request):
-    edition: Literal["standard", "pro"]
+    edition: Edition
     months: Months
     auto_renew: StrictBool | None = None
     voucher_id: Id | None = None
@@ -208,8 +223,9 @@ class AutoRenewSet(Request):
     enabled: StrictBool
 
 
-Product = Literal["developer", "standard", "pro", "push", "search", "desk", "chatbot", "call"]
-Tier = Literal["standard", "basic", "advanced", "message_pack", "trial", "1v1", "group"]
+Product = Annotated[str, _name("a product", _CATALOG.products)]
+TIERS = sorted({t for a in _CATALOG.spec.addons.values() for t in a.tiers})
+Tier = Annotated[str, _name("a tier of the add-on", TIERS)]
 
 
 class RefundCreate(Request):
@@ -428,6 +444,12 @@ class SearchReport(UsageReport):
     requests: Count
 
 
+class MeterReport(UsageReport):
+    product: Annotated[PluginName, Field(description="the plugin whose meter it is")]
+    meter: Annotated[str, Text(PRODUCT_PATTERN, "a monthly meter of the plugin in the catalog", max_length=64)]
+    quantity: Count
+
+
 class LoginResult(Reply):
     month: str
     mau: int
@@ -449,6 +471,13 @@ class SearchResult(Reply):
     requests: int
 
 
+class MeterResult(Reply):
+    month: str
+    product: str
+    meter: str
+    quantity: int = Field(description="the month's count of the meter after this report")
+
+
 class PushUsage(Reply):
     messages: int
     broadcast_calls_today: int
@@ -467,11 +496,13 @@ class Usage(Reply):
     mau: int
     push: PushUsage
     search: SearchUsage
+    meters: dict[str, int] = Field(default_factory=dict,
+                                   description='every monthly meter of the catalog: {"<plugin>.<meter>": count}')
 
 
 # ------------------------------------------------------------------ plugins and add-ons
 class PluginCreate(Request):
-    plugin: Literal["push", "search"]
+    plugin: PluginName
     months: Months
 
 
@@ -486,7 +517,7 @@ class PushQuota(Reply):
 
 
 class AddonCreate(Request):
-    addon: Literal["desk", "chatbot", "call"]
+    addon: AddonName
     tier: Annotated[
         Tier,
         Field(description="desk: standard (default); chatbot: basic, advanced, message_pack; call: trial, 1v1, group"),

@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from chalicelib.domain.calendar import local_date, local_midnight
-from chalicelib.domain.catalog import PAID_EDITIONS, Catalog
+from chalicelib.domain.catalog import Catalog
 from chalicelib.domain.errors import Conflict, Gone, InvalidRequest
 
 
@@ -42,8 +42,9 @@ class Dues:
 
 def plan_purchase(app: AppState, edition: str, now: datetime, catalog: Catalog) -> PurchasePlan:
     """Decide the kind of a base-package purchase and where its first period starts (section 5)."""
-    if edition not in PAID_EDITIONS:
-        raise InvalidRequest(f"edition must be one of {', '.join(PAID_EDITIONS)}; {edition!r} cannot be bought")
+    if edition not in catalog.purchasable_editions:
+        raise InvalidRequest(f"edition must be one of {', '.join(catalog.purchasable_editions)}; "
+                             f"{edition!r} cannot be bought")
     if app.status == "reclaimed":
         raise Gone("the app was reclaimed")
     if app.status in ("disabled", "stopped"):

@@ -136,16 +136,17 @@ def reclaim(ctx: Ctx, app: AppModel) -> str:
     app.reclaimed_at = ctx.now
     app.purge_pending = True
     app.auto_renew = False
-    # plugin and add-on state goes with the app's data; the push plugin ends now, and its quota
-    # log stays only while the push-quota job may still bill a day of it (it clears it then)
-    if app.push_until is not None and app.push_until > ctx.now:
-        app.push_until = ctx.now
+    # plugin and add-on state goes with the app's data; the quota plugin (push) ends now, and its
+    # end and quota log stay only while the push-quota job may still bill a day of it (it clears them then)
+    quota_plugin = ctx.catalog.quota_plugin
+    for product in app.plugins_with_until():
+        until = app.until(product)
+        keep = product == quota_plugin and app.push_billing_shard is not None and until is not None
+        app.set_until(product, min(until, ctx.now) if keep and until is not None else None)
     if app.push_billing_shard is None:
         app.push_quota_log = None
-        app.push_until = None
     app.push_quota = None
-    app.search_until = None
-    app.call_trial_used = False
+    app.clear_used_once()
     items = notifications.compose(
         acct, "reclaimed", ctx.now,
         subject=f"App {app.sdkappid} reclaimed",

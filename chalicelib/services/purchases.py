@@ -12,7 +12,6 @@ from chalicelib.domain.calendar import iso
 from chalicelib.domain.errors import Conflict, InsufficientBalanceError, InvalidRequest, NotFound
 from chalicelib.domain.lifecycle import plan_purchase
 from chalicelib.domain.money import Cents, fmt
-from chalicelib.domain.plugins import ADDONS, PLUGINS
 from chalicelib.services import idempotency
 from chalicelib.services.apps import ensure_writable, go_off, load_app, reenable, save_app, state
 from chalicelib.services.context import Ctx
@@ -21,8 +20,6 @@ from chalicelib.services.ledger import Move, post
 from chalicelib.store import uow, views
 from chalicelib.store.models import AccountModel, AppModel, OrderModel, PeriodMap, VoucherModel
 from chalicelib.store.paging import page
-
-PLUGIN_UNTIL = {"push": "push_until", "search": "search_until"}  # app attribute: end of the plugin's periods
 
 
 def new_order_id(now: datetime, seq: int = 0) -> str:
@@ -183,6 +180,8 @@ def purchase(
     idem: Idem,
 ) -> Response:
     ttl = ctx.catalog.lifecycle("idempotency_ttl_hours")
+    if edition in ctx.catalog.purchasable_editions:  # others: plan_purchase answers 400
+        ctx.catalog.check_purchase(edition, months)
 
     def attempt() -> Response:
         loaded = load_for_money_move(ctx, sdkappid, idem, voucher_id)
@@ -222,10 +221,10 @@ def purchase(
 
 def _refund_scope(ctx: Ctx, app: AppModel, product: str | None) -> tuple[str, list[OrderModel]]:
     product = product or app.edition
-    if product not in (*ctx.catalog.raw["editions"], *PLUGINS, *ADDONS):
+    if product not in ctx.catalog.products:
         raise InvalidRequest(f"unknown product {product!r}")
-    if product == "developer":
-        raise Conflict("the Developer edition is free: there is nothing to refund")
+    if product in ctx.catalog.spec.editions and not ctx.catalog.edition(product).purchasable:
+        raise Conflict(f"the {product.capitalize()} edition is free: there is nothing to refund")
     orders = running_orders(int(app.sdkappid), product, ctx.now)
     if not orders:
         raise Conflict(f"app {app.sdkappid} has no running {product} package to refund")
@@ -278,8 +277,8 @@ def refund(ctx: Ctx, sdkappid: int, product: str | None, idem: Idem) -> Response
                 app.expires_at = ctx.now
                 app.auto_renew = False
                 save_app(tx, ctx, app)
-            elif name in PLUGIN_UNTIL:  # the refunded plugin ends now
-                setattr(app, PLUGIN_UNTIL[name], ctx.now)
+            elif name in ctx.catalog.spec.plugins:  # the refunded plugin ends now
+                app.set_until(name, ctx.now)
                 save_app(tx, ctx, app)
             response: Response = (
                 201,
