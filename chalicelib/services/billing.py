@@ -13,6 +13,7 @@ from pynamodb.expressions.condition import Condition
 from chalicelib.domain import bills as rules
 from chalicelib.domain.calendar import iso, local_date, local_midnight, month_bounds, parse_instant
 from chalicelib.domain.money import fmt
+from chalicelib.domain.notices import render
 from chalicelib.domain.orders import split_postpaid
 from chalicelib.domain.usage import max_quota_during
 from chalicelib.services import notifications
@@ -72,8 +73,7 @@ def enter_arrears(ctx: Ctx, acct: AccountModel, bill_key: str) -> list[Any]:
     return notifications.compose(
         acct, "arrears", ctx.now, ref=bill_key,
         subject=f"Account {acct.account_id} is in arrears ({balance})",
-        body=f"A postpaid bill left your balance at {balance}. Top up to zero or above within 24 hours, "
-        f"or every enabled app of the account stops at {iso(acct.arrears_due_at)}.",
+        body=render(ctx.catalog, "arrears_body", balance=balance, stops_at=iso(acct.arrears_due_at)),
     )
 
 

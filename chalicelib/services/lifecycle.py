@@ -8,8 +8,10 @@ from typing import Any
 
 from chalicelib.domain import orders as rules
 from chalicelib.domain.calendar import iso, local_date
+from chalicelib.domain.catalog import Catalog
 from chalicelib.domain.errors import Conflict
 from chalicelib.domain.lifecycle import warning_days, warns, will_try_auto_renew
+from chalicelib.domain.notices import render
 from chalicelib.services import notifications, usage
 from chalicelib.services.apps import load_app, refresh_dues, save_app, state, stop_app
 from chalicelib.services.context import Ctx
@@ -57,7 +59,7 @@ def warn(ctx: Ctx, app: AppModel) -> str:
         items = notifications.compose(
             acct, "expiry_warning", ctx.now,
             subject=f"App {app.sdkappid}: {app.edition} package expires {iso(app.expires_at)}",
-            body=_warning_body(app, today, local_date(app.expires_at, ctx.tz)),
+            body=_warning_body(ctx.catalog, app, today, local_date(app.expires_at, ctx.tz)),
             sdkappid=int(app.sdkappid),
         )
         app.last_warned_day = today.isoformat()
@@ -72,12 +74,10 @@ def warn(ctx: Ctx, app: AppModel) -> str:
     return "warned" if items else "skipped"
 
 
-def _warning_body(app: AppModel, today: date, e_day: date) -> str:
+def _warning_body(catalog: Catalog, app: AppModel, today: date, e_day: date) -> str:
     days = (e_day - today).days
     when = "expired yesterday" if days < 0 else ("expires today" if days == 0 else f"expires in {days} day(s)")
-    what = ("It was stopped 24 hours after expiry: buy a package to bring it back; its data is deleted 90 days "
-            "after the stop." if app.status == "stopped" else
-            "Renew it to keep the app in service; it stops 24 hours after expiry.")
+    what = render(catalog, "warning_stopped" if app.status == "stopped" else "warning_enabled")
     return f"The {app.edition} package of app {app.sdkappid} ({app.name}) {when} ({iso(app.expires_at)}). {what}"
 
 
@@ -94,8 +94,7 @@ def enforce(ctx: Ctx, app: AppModel) -> str:
         return _auto_renew(ctx, app)
     if ctx.now < stop_at:
         return "skipped"
-    why = (f"its package expired {iso(expiry)} and was not renewed. Its data is deleted 90 days after the stop "
-           "unless it is brought back by a purchase.")
+    why = render(ctx.catalog, "stopped_expired", expired_at=iso(expiry))
     stop_app(ctx, app, _account(app.account_id), "expired", why)
     return "stopped"
 
