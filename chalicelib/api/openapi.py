@@ -7,7 +7,7 @@ the error statuses it can answer, each in the `{"error": {"code", "message"}}` s
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any, get_args
+from typing import Any
 
 from chalice import Blueprint
 from pydantic import BaseModel
@@ -39,7 +39,7 @@ QUERY_PARAMS: dict[str, dict[str, Any]] = {
                "description": "a local month (2026-05) or day (2026-05-10)"},
     "month": {"type": "string", "pattern": f"^{_YEAR_MONTH}$",
               "description": "a local month, e.g. 2026-05 (default: this month)"},
-    "product": {"type": "string", "enum": list(get_args(s.Product)),
+    "product": {"type": "string", "enum": list(s.PRODUCTS),
                 "description": "the base package (default), a plugin or an add-on"},
     # operator views (chalicelib/api/operator.py); "<path>:<name>" where one name differs by route
     "/v1/accounts:status": {"type": "string", "enum": ["active", "arrears"]},

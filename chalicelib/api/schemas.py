@@ -201,8 +201,19 @@ PRODUCT_PATTERN = "^[a-z0-9_]{1,64}$"
 _CATALOG = catalog()
 
 
-def _name(what: str, names: tuple[str, ...] | list[str]) -> Text:
-    return Text(PRODUCT_PATTERN, f"{what} of the catalog (now: {', '.join(names)})", max_length=64)
+@dataclass(frozen=True)
+class _Name(Text):
+    """A catalog name: checked here only for its form; the service checks it against the catalog in
+    force (400 when unknown). The document lists the names of the catalog it was generated from."""
+
+    names: tuple[str, ...] = ()
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> dict[str, Any]:
+        return {"type": "string", "enum": list(self.names), "description": self.what}
+
+
+def _name(what: str, names: tuple[str, ...] | list[str]) -> _Name:
+    return _Name(PRODUCT_PATTERN, f"{what} of the catalog", max_length=64, names=tuple(names))
 
 
 # months: the widest range the catalog sells anything for; each product's own range is checked too
@@ -223,7 +234,8 @@ class AutoRenewSet(Request):
     enabled: StrictBool
 
 
-Product = Annotated[str, _name("a product", _CATALOG.products)]
+PRODUCTS = _CATALOG.products
+Product = Annotated[str, _name("a product", PRODUCTS)]
 TIERS = sorted({t for a in _CATALOG.spec.addons.values() for t in a.tiers})
 Tier = Annotated[str, _name("a tier of the add-on", TIERS)]
 
@@ -497,7 +509,7 @@ class Usage(Reply):
     push: PushUsage
     search: SearchUsage
     meters: dict[str, int] = Field(default_factory=dict,
-                                   description='every monthly meter of the catalog: {"<plugin>.<meter>": count}')
+                                   description='the monthly meters without fields above: {"<plugin>.<meter>": count}; absent when none')
 
 
 # ------------------------------------------------------------------ plugins and add-ons

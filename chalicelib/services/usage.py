@@ -397,7 +397,7 @@ def get_usage(ctx: Ctx, sdkappid: int, month: str | None = None) -> dict[str, An
     today = local_date(ctx.now, ctx.tz).isoformat()
     today_item = items.get(today) if today.startswith(month) else _get(sdkappid, today)
     counts = m.counters() if m is not None else {}
-    return {
+    out: dict[str, Any] = {
         "sdkappid": sdkappid,
         "month": month,
         "mau": int(m.mau) if m is not None and m.mau is not None else 0,
@@ -411,8 +411,12 @@ def get_usage(ctx: Ctx, sdkappid: int, month: str | None = None) -> dict[str, An
             "stored_messages": counts.get("search.stored_messages", 0),
             "requests": counts.get("search.requests", 0),
         },
-        "meters": {meter_key(p, name): counts.get(meter_key(p, name), 0) for p, name, _ in ctx.catalog.meters("month")},
     }
+    others = [meter_key(p, name) for p, name, _ in ctx.catalog.meters("month")]
+    others = [key for key in others if key not in COUNTER_ATTRIBUTES]  # those without fields above
+    if others:
+        out["meters"] = {key: counts.get(key, 0) for key in others}
+    return out
 
 
 # ------------------------------------------------------------------ reclamation
