@@ -508,8 +508,10 @@ class Usage(Reply):
     mau: int
     push: PushUsage
     search: SearchUsage
-    meters: dict[str, int] = Field(default_factory=dict,
-                                   description='the monthly meters without fields above: {"<plugin>.<meter>": count}; absent when none')
+    meters: dict[str, int] = Field(
+        default_factory=dict,
+        description='the monthly meters without fields above: {"<plugin>.<meter>": count}; absent when none',
+    )
 
 
 # ------------------------------------------------------------------ plugins and add-ons
