@@ -514,6 +514,13 @@ class Usage(Reply):
     )
 
 
+class CatalogView(Reply):
+    currency: str
+    editions: dict[str, Any] = Field(description="{name: {monthly_price, purchasable, months: [min, max]}}")
+    plugins: dict[str, Any] = Field(description="{name: {monthly_price, purchasable, months, meters: {name: meter}}}")
+    addons: dict[str, Any] = Field(description="{name: {purchasable, months, tiers: {name: {price}}}}")
+
+
 # ------------------------------------------------------------------ plugins and add-ons
 class PluginCreate(Request):
     plugin: PluginName

@@ -60,6 +60,11 @@ def test_a_new_prepaid_plugin_with_a_monthly_meter_is_catalog_data_only(api, use
     api.account("acme", cash="1000.00")
     sid = api.app("acme")
 
+    # listed for clients (the console builds its forms from it)
+    listed = customer(api, "GET", "/v1/catalog")["plugins"]["translate"]
+    assert (listed["monthly_price"], listed["purchasable"], listed["months"]) == ("99.00", True, [1, 24])
+    assert listed["meters"]["characters"]["bill_item"] == "translate_character_overage"
+
     # bought through the plugins endpoint: a plugin period, the catalog's price
     r = customer(api, "POST", f"/v1/apps/{sid}/plugins", {"plugin": "translate", "months": 1})
     o = r["order"]
