@@ -208,3 +208,33 @@ def test_notification_texts_follow_the_rule_numbers():
     assert render(c, "warning_enabled").endswith("it stops 1 hour after expiry.")
     assert "deleted 30 days after the stop" in render(c, "warning_stopped")
     assert "within 48 hours" in render(c, "arrears_body", balance="-1.00", stops_at="x")
+
+
+# ------------------------------------------------------------------ items written before the generic attributes
+def test_plugin_state_stored_under_the_old_attributes_is_read_and_moved_on_the_next_write(api):
+    from datetime import UTC, datetime
+
+    from chalicelib.store.models import AppModel
+
+    api.clock("2026-03-10T00:00:00Z")
+    api.account("acme", cash="1000.00")
+    sid = api.app("acme")
+    old_push = datetime(2026, 3, 1, tzinfo=UTC)
+    AppModel(sid).update(actions=[AppModel.legacy_push_until.set(old_push),
+                                  AppModel.legacy_search_until.set(datetime(2026, 3, 5, tzinfo=UTC)),
+                                  AppModel.legacy_call_trial_used.set(True)])
+    app = AppModel.get(sid)
+    assert (app.until("push"), app.until("search")) == (old_push, datetime(2026, 3, 5, tzinfo=UTC))
+    assert app.used_once("call", "trial") and app.plugins_with_until() == ["push", "search"]
+
+    # the call trial was used under the old attribute: still once per app
+    r = api.call("POST", f"/v1/apps/{sid}/addons", {"addon": "call", "tier": "trial", "months": 1},
+                 role="customer", account="acme")
+    assert (r.status, r.code) == (409, "conflict")
+
+    customer(api, "POST", f"/v1/apps/{sid}/plugins", {"plugin": "search", "months": 1})
+    app = AppModel.get(sid)
+    assert app.until("search") == datetime(2026, 4, 10, tzinfo=UTC)
+    assert app.until("push") == old_push  # moved into plugins_until, unchanged
+    assert (app.legacy_push_until, app.legacy_search_until) == (None, None)
+    assert app.plugins_until is not None and set(app.plugins_until.as_dict()) == {"push", "search"}
