@@ -52,6 +52,7 @@ def customer(api: Any, method: str, path: str, body: Any = None, expect: int | N
     return api.ok(method, path, body, expect=expect, role="customer", account="acme")
 
 
+@pytest.mark.storage  # the new meter's map update also runs on DynamoDB Local
 def test_a_new_prepaid_plugin_with_a_monthly_meter_is_catalog_data_only(api, use_catalog):
     data = real()
     data["plugins"]["translate"] = TRANSLATE
@@ -211,6 +212,7 @@ def test_notification_texts_follow_the_rule_numbers():
 
 
 # ------------------------------------------------------------------ items written before the generic attributes
+@pytest.mark.storage
 def test_plugin_state_stored_under_the_old_attributes_is_read_and_moved_on_the_next_write(api):
     from datetime import UTC, datetime
 
