@@ -106,7 +106,9 @@ class Plugin(Purchasable):
 class Tier(_Spec):
     """An add-on tier. `starts_now`: a purchase starts now beside what runs (never a renewal);
     `once_per_app`: it may be bought once per app; `days`: one period of that many days instead of
-    months; `pack_size`: what one unit of quantity holds (message packs); `list_price`: shown only."""
+    months; `pack_size`: what one unit of quantity holds (message packs); `list_price`: shown only.
+    In the entitlements: `count_as` names the quantity of this tier in force and `units_as` that
+    times `pack_size`; `ends_as` names the end of this tier's periods in force."""
 
     price: Price
     starts_now: bool = False
@@ -114,12 +116,23 @@ class Tier(_Spec):
     days: Positive | None = None
     pack_size: Positive | None = None
     list_price: Price | None = None
+    count_as: str | None = None
+    units_as: str | None = None
+    ends_as: str | None = None
+
+    @model_validator(mode="after")
+    def _units_need_a_pack(self) -> Tier:
+        if self.units_as is not None and self.pack_size is None:
+            raise ValueError("units_as needs a pack_size")
+        return self
 
 
 class Quantity(_Spec):
     """An add-on's quantity rule: `included` units are in the tier's price (the minimum and the
-    default), each one above costs `extra_unit_price`; `max` caps it."""
+    default), each one above costs `extra_unit_price`; `max` caps it. `name` names the quantity in
+    force in the entitlements (and `included_<name>` the included amount)."""
 
+    name: str | None = None
     included: Positive | None = None
     extra_unit_price: Price | None = None
     max: Positive | None = None

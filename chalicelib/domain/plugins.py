@@ -95,7 +95,8 @@ def line(catalog: Catalog, product: str, tier: str | None = None, quantity: int 
     rule = spec.quantity
     if rule.included is not None:
         if quantity is not None and quantity < rule.included:
-            raise InvalidRequest(f"{product} quantity is the number in total, at least the {rule.included} included")
+            raise InvalidRequest(f"{product} quantity is the number of {rule.name or 'units'} in total, "
+                                 f"at least the {rule.included} included")
         return Line(product, tier, rule.included if quantity is None else quantity)
     if rule.max is not None and quantity is not None and quantity > rule.max:
         raise InvalidRequest(f"{product} is bought at most {rule.max} at a time: quantity must be at most {rule.max}")
@@ -163,22 +164,28 @@ def in_force(catalog: Catalog, running: Sequence[Held], now: datetime) -> dict[s
 
 
 def _addon_in_force(catalog: Catalog, product: str, held: list[Held], ends_at: str) -> dict[str, Any]:
-    """An add-on's view in the entitlements (its shape is part of the contract's Entitlements)."""
+    """An add-on's allowances, named by the catalog: the tier in force (else the once-per-app tier
+    held), the quantity (`quantity.name`, `included_<name>`), pack tiers' counts (`count_as`,
+    `units_as`) and a tier's own end (`ends_as`)."""
     spec = catalog.addon(product)
     main = [h.line for h in held if not _starts_now(catalog, h.line)]
-    if spec.quantity.included is not None:
-        return {"tier": main[0].tier, "seats": main[0].quantity, "included_seats": spec.quantity.included,
-                "ends_at": ends_at}
-    packs = {t: tier.pack_size for t, tier in spec.tiers.items() if tier.pack_size is not None}
-    if packs:
-        count = sum(h.line.quantity for h in held if h.line.tier in packs)
-        size = sum(packs[str(h.line.tier)] * h.line.quantity for h in held if h.line.tier in packs)
-        return {"tier": main[0].tier if main else None, "bots": main[0].quantity if main else 0,
-                "message_packs": count, "messages": size, "ends_at": ends_at}
-    once = [t for t, tier in spec.tiers.items() if tier.once_per_app]
-    trial_end = max((h.ends_at for h in held if h.line.tier in once), default=None)
-    return {"tier": main[0].tier if main else (once[0] if once else None),
-            "trial_ends_at": iso(trial_end) if trial_end else None, "ends_at": ends_at}
+    once = [h.line.tier for h in held if _once(catalog, h.line)]
+    view: dict[str, Any] = {"tier": main[0].tier if main else (once[0] if once else None)}
+    rule = spec.quantity
+    if rule.name is not None:
+        view[rule.name] = main[0].quantity if main else 0
+        if rule.included is not None:
+            view[f"included_{rule.name}"] = rule.included
+    for name, tier in spec.tiers.items():
+        mine = [h for h in held if h.line.tier == name]
+        if tier.count_as is not None:
+            view[tier.count_as] = sum(h.line.quantity for h in mine)
+        if tier.units_as is not None and tier.pack_size is not None:
+            view[tier.units_as] = sum(h.line.quantity for h in mine) * tier.pack_size
+        if tier.ends_as is not None:
+            view[tier.ends_as] = iso(max(h.ends_at for h in mine)) if mine else None
+    view["ends_at"] = ends_at
+    return view
 
 
 def record_quota(log: Sequence[QuotaChange], at: datetime, quota: int, keep: int = 20,

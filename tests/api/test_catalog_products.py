@@ -108,6 +108,36 @@ def test_a_new_prepaid_plugin_with_a_monthly_meter_is_catalog_data_only(api, use
     assert "translate" not in api.ok("GET", f"/v1/apps/{sid}/entitlements", role="service")["plugins"]
 
 
+def test_a_new_add_on_with_tiers_and_a_quantity_is_catalog_data_only(api, use_catalog):
+    data = real()
+    data["addons"]["video"] = {
+        "tiers": {"sd": {"price": "50.00"}, "hd": {"price": "120.00"},
+                  "sampler": {"price": "0.00", "days": 3, "once_per_app": True, "starts_now": True,
+                              "ends_as": "sampler_ends_at"}},
+        "quantity": {"name": "streams", "included": 2, "extra_unit_price": "10.00"},
+        "max_months": 12,
+    }
+    use_catalog(data)
+    api.clock("2026-03-10T00:00:00Z")
+    api.account("acme", cash="1000.00")
+    sid = api.app("acme")
+    sampler = customer(api, "POST", f"/v1/apps/{sid}/addons", {"addon": "video", "tier": "sampler", "months": 1})
+    assert (sampler["order"]["price"], sampler["order"]["ends_at"]) == ("0.00", "2026-03-13T00:00:00Z")
+    again = api.call("POST", f"/v1/apps/{sid}/addons", {"addon": "video", "tier": "sampler", "months": 1},
+                     role="customer", account="acme")
+    assert (again.status, again.code) == (409, "conflict")
+    o = customer(api, "POST", f"/v1/apps/{sid}/addons", {"addon": "video", "tier": "hd", "quantity": 4,
+                                                          "months": 2})["order"]
+    assert (o["product"], o["tier"], o["quantity"], o["price"]) == ("video", "hd", 4, "280.00")  # (120 + 2 x 10) x 2
+    ent = api.ok("GET", f"/v1/apps/{sid}/entitlements", role="service")
+    assert ent["addons"]["video"] == {"tier": "hd", "streams": 4, "included_streams": 2,
+                                      "sampler_ends_at": "2026-03-13T00:00:00Z", "ends_at": "2026-05-10T00:00:00Z"}
+    for body in ({"addon": "video", "tier": "4k", "months": 1}, {"addon": "video", "quantity": 1, "months": 1},
+                 {"addon": "video", "months": 13}):
+        r = api.call("POST", f"/v1/apps/{sid}/addons", body, role="customer", account="acme")
+        assert (r.status, r.code) == (400, "invalid_request"), body
+
+
 def test_usage_meters_endpoint_refuses_what_the_catalog_does_not_have(api, acme):
     for body in ({"product": "video", "meter": "minutes"}, {"product": "search", "meter": "minutes"},
                  {"product": "push", "meter": "broadcast_calls"}):
