@@ -239,7 +239,8 @@ class Catalog:
     def monthly_price(self, product: str) -> Cents:
         """List price of one month of a base edition or a plugin (the refund's used value)."""
         spec = self.product(product)
-        assert not isinstance(spec, Addon), "an add-on's price depends on its tier and quantity"
+        if isinstance(spec, Addon):
+            raise InvalidRequest(f"{product} is priced by its tier and quantity, not by the month")
         return spec.monthly_price
 
     def months_range(self, product: str) -> tuple[int, int]:
