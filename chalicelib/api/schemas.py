@@ -119,8 +119,21 @@ Amount = Annotated[
 ]
 FIRST_YEAR, LAST_YEAR = 1970, 9000  # room for month and day arithmetic on either side
 # The document's years (1971-8999) keep any offset inside the server's range.
+_MONTH_DAY = ("(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])|(?:0[13-9]|1[0-2])-(?:29|30)"
+              "|(?:0[13578]|1[02])-31)")
+
+
+def date_pattern(years: str, millennia: str, centuries: str) -> str:
+    """A calendar date that exists (Feb 29 in leap years only), years matching `years`; `millennia`
+    and `centuries` are the leap years' first digit and the leap centuries (years / 100) in range."""
+    leap = (f"(?:19(?:7[26]|8[048]|9[26])|{millennia}[0-9](?:0[48]|[2468][048]|[13579][26])"
+            f"|{centuries}00)")
+    return f"(?:{years}-{_MONTH_DAY}|{leap}-02-29)"
+
+
+INSTANT_DATE = date_pattern("(?:19[7-9][1-9]|19[89]0|[2-8][0-9]{3})", "[2-8]", "(?:[2468][048]|[357][26])")
 INSTANT_PATTERN = (
-    "^(?:19[7-9][1-9]|19[89]0|[2-8][0-9]{3})-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
+    f"^{INSTANT_DATE}"
     "T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:[.][0-9]{1,6})?(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])$"
 )
 _INSTANT_RX = re.compile(
@@ -220,6 +233,9 @@ def _name(what: str, names: tuple[str, ...] | list[str]) -> _Name:
 Months = Annotated[int, Whole(*_CATALOG.months_bounds)]
 Edition = Annotated[str, _name("a purchasable edition", _CATALOG.purchasable_editions)]
 PluginName = Annotated[str, _name("a plugin", list(_CATALOG.spec.plugins))]
+METER_PATTERN = "^[a-z0-9_]{1,64}[.][a-z0-9_]{1,64}$"
+MeterKey = Annotated[str, _Name(METER_PATTERN, 'a monthly usage meter of the catalog, "<plugin>.<meter>"', 129,
+                                tuple(_CATALOG.usage_meters))]
 AddonName = Annotated[str, _name("an add-on", list(_CATALOG.spec.addons))]
 
 
@@ -457,8 +473,7 @@ class SearchReport(UsageReport):
 
 
 class MeterReport(UsageReport):
-    product: Annotated[PluginName, Field(description="the plugin whose meter it is")]
-    meter: Annotated[str, Text(PRODUCT_PATTERN, "a monthly meter of the plugin in the catalog", max_length=64)]
+    meter: MeterKey
     quantity: Count
 
 
@@ -485,7 +500,6 @@ class SearchResult(Reply):
 
 class MeterResult(Reply):
     month: str
-    product: str
     meter: str
     quantity: int = Field(description="the month's count of the meter after this report")
 

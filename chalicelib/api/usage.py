@@ -41,7 +41,7 @@ def report_search(call: Call) -> dict[str, Any]:
        errors=(409, 410))
 def report_meter(call: Call) -> dict[str, Any]:
     b = call.body
-    return usage.report_meter(call.ctx, b.sdkappid, b.product, b.meter, b.quantity, s.instant(b.at))
+    return usage.report_meter(call.ctx, b.sdkappid, b.meter, b.quantity, s.instant(b.at))
 
 
 @route(bp, "/v1/apps/{sdkappid}/usage", summary="An app's MAU, push and search usage of a local month",

@@ -270,6 +270,11 @@ class Catalog:
                 if period is None or meter.period == period:
                     yield product, name, meter
 
+    @property
+    def usage_meters(self) -> list[str]:
+        """"<plugin>.<meter>" of every meter billed on reported monthly usage (POST /v1/usage/meters)."""
+        return [f"{p}.{n}" for p, n, m in self.meters("month") if m.billed_on == "usage"]
+
     def meter(self, product: str, name: str) -> Meter:
         plugin = self.spec.plugins.get(product)
         if plugin is None or name not in plugin.meters:

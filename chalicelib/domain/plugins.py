@@ -99,7 +99,8 @@ def line(catalog: Catalog, product: str, tier: str | None = None, quantity: int 
                                  f"at least the {rule.included} included")
         return Line(product, tier, rule.included if quantity is None else quantity)
     if rule.max is not None and quantity is not None and quantity > rule.max:
-        raise InvalidRequest(f"{product} is bought at most {rule.max} at a time: quantity must be at most {rule.max}")
+        at_most = "one" if rule.max == 1 else f"at most {rule.max}"
+        raise InvalidRequest(f"{product} is bought {at_most} at a time: quantity must be {at_most.replace('one', '1')}")
     return Line(product, tier, 1 if quantity is None else quantity)
 
 

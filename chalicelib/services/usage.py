@@ -364,23 +364,19 @@ def report_search(
     }
 
 
-def report_meter(
-    ctx: Ctx, sdkappid: int, product: str, meter: str, quantity: int, at: datetime | None = None
-) -> dict[str, Any]:
-    """Add units of any monthly usage meter of the catalog (POST /v1/usage/meters) to the local month:
-    like search, a meter of what already happened, billed by the monthly settlement."""
+def report_meter(ctx: Ctx, sdkappid: int, meter: str, quantity: int, at: datetime | None = None) -> dict[str, Any]:
+    """Add units of any monthly usage meter of the catalog ("<plugin>.<meter>", POST /v1/usage/meters)
+    to the local month: like search, a meter of what already happened, billed by the monthly settlement."""
     at = _instant(ctx, at)
-    spec = ctx.catalog.meter(product, meter)
-    if spec.period != "month" or spec.billed_on != "usage":
-        raise InvalidRequest(f"{product}.{meter} is a daily quota meter: report it through its own endpoint")
+    if meter not in ctx.catalog.usage_meters:
+        raise InvalidRequest(f"{meter!r} is not a monthly usage meter of the catalog "
+                             f"({', '.join(ctx.catalog.usage_meters)})")
     if quantity < 0:
         raise InvalidRequest("quantity may not be negative")
     app = load_app(ctx, sdkappid, writable=True)
     month = month_key(at, ctx.tz)
-    key = meter_key(product, meter)
-    item = _add_to_month(ctx, app, month, {key: quantity})
-    return {"month": month, "product": product, "meter": meter,
-            "quantity": item.counters().get(key, 0) if item is not None else 0}
+    item = _add_to_month(ctx, app, month, {meter: quantity})
+    return {"month": month, "meter": meter, "quantity": item.counters().get(meter, 0) if item is not None else 0}
 
 
 # ------------------------------------------------------------------ reads

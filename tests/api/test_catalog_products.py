@@ -78,9 +78,9 @@ def test_a_new_prepaid_plugin_with_a_monthly_meter_is_catalog_data_only(api, use
     assert ent["plugins"]["translate"] == {"ends_at": "2026-04-10T00:00:00Z", "characters_per_month": 1_000_000}
 
     # metered through the usage API (service role), summed over the month
-    report = {"sdkappid": sid, "product": "translate", "meter": "characters"}
+    report = {"sdkappid": sid, "meter": "translate.characters"}
     first = api.ok("POST", "/v1/usage/meters", {**report, "quantity": 1_000_000}, expect=200, role="service")
-    assert first == {"month": "2026-03", "product": "translate", "meter": "characters", "quantity": 1_000_000}
+    assert first == {"month": "2026-03", "meter": "translate.characters", "quantity": 1_000_000}
     api.clock("2026-03-20T00:00:00Z")
     second = api.ok("POST", "/v1/usage/meters", {**report, "quantity": 250_001}, expect=200, role="service")
     assert second["quantity"] == 1_250_001
@@ -139,14 +139,14 @@ def test_a_new_add_on_with_tiers_and_a_quantity_is_catalog_data_only(api, use_ca
 
 
 def test_usage_meters_endpoint_refuses_what_the_catalog_does_not_have(api, acme):
-    for body in ({"product": "video", "meter": "minutes"}, {"product": "search", "meter": "minutes"},
-                 {"product": "push", "meter": "broadcast_calls"}):
+    for body in ({"meter": "video.minutes"}, {"meter": "search.minutes"}, {"meter": "push.broadcast_calls"},
+                 {"meter": "search"}):
         r = api.call("POST", "/v1/usage/meters", {"sdkappid": acme, "quantity": 1, **body}, role="service")
         assert (r.status, r.code) == (400, "invalid_request"), body
 
 
 def test_search_is_reported_through_the_generic_meter_endpoint_too(api, acme):
-    body = {"sdkappid": acme, "product": "search", "meter": "requests", "quantity": 7}
+    body = {"sdkappid": acme, "meter": "search.requests", "quantity": 7}
     assert api.ok("POST", "/v1/usage/meters", body, expect=200, role="service")["quantity"] == 7
     r = api.ok("POST", "/v1/usage/search", {"sdkappid": acme, "stored_messages": 0, "requests": 3}, expect=200,
                role="service")
