@@ -23,7 +23,7 @@ from pynamodb.attributes import (
 )
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
-from chalicelib.store.models import _Base, plain_map, register
+from chalicelib.store.models import _Base, plain_map
 
 USAGE_SHARDS = 4
 
@@ -106,6 +106,3 @@ class BillModel(_Base):
     charged_cash = NumberAttribute(default=0)
     charged_gift = NumberAttribute(default=0)
 
-
-for _model in (UsageModel, UserSeenModel, BillModel):
-    register(_model)

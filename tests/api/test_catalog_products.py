@@ -8,6 +8,7 @@ service enforces; the notification texts are templates filled from the catalog's
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,15 +38,21 @@ def real() -> dict[str, Any]:
 def use_catalog(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """Serve a given catalog (a file named by IMBILL_CATALOG) for the rest of the test."""
 
+    from chalicelib import bootstrap
+
+    before = bootstrap.current()
+
     def use(data: dict[str, Any]) -> None:
         path = tmp_path / "catalog.json"
         path.write_text(json.dumps(data))
-        monkeypatch.setenv(CATALOG_ENV, str(path))
+        monkeypatch.setenv(CATALOG_ENV, str(path))  # as `imbill serve` would be started with it
         catalog_module.catalog.cache_clear()
+        bootstrap.use(dataclasses.replace(bootstrap.current(), catalog=catalog_module.catalog()))
 
     yield use
     monkeypatch.delenv(CATALOG_ENV, raising=False)
     catalog_module.catalog.cache_clear()
+    bootstrap.use(before)
 
 
 def customer(api: Any, method: str, path: str, body: Any = None, expect: int | None = None) -> Any:
