@@ -7,7 +7,7 @@ the error statuses it can answer, each in the `{"error": {"code", "message"}}` s
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any, get_args
+from typing import Any
 
 from chalice import Blueprint
 from pydantic import BaseModel
@@ -32,14 +32,15 @@ ERROR_CODES = {
 }
 _WRITES = ("POST", "PUT", "DELETE")
 _YEAR_MONTH = "(?:19[7-9][0-9]|[2-9][0-9]{3})-(?:0[1-9]|1[0-2])"
+_PERIOD_DAY = s.date_pattern("(?:19[7-9][0-9]|[2-9][0-9]{3})", "[2-9]", "(?:[2468][048]|[3579][26])")
 QUERY_PARAMS: dict[str, dict[str, Any]] = {
     "limit": {"type": "integer", "minimum": 1, "maximum": 1000, "description": "page size (default 100)"},
     "next_token": {"type": "string", "description": "the next_token of the previous page"},
-    "period": {"type": "string", "pattern": f"^{_YEAR_MONTH}(?:-(?:0[1-9]|[12][0-9]|3[01]))?$",
+    "period": {"type": "string", "pattern": f"^(?:{_YEAR_MONTH}|{_PERIOD_DAY})$",
                "description": "a local month (2026-05) or day (2026-05-10)"},
     "month": {"type": "string", "pattern": f"^{_YEAR_MONTH}$",
               "description": "a local month, e.g. 2026-05 (default: this month)"},
-    "product": {"type": "string", "enum": list(get_args(s.Product)),
+    "product": {"type": "string", "enum": list(s.PRODUCTS),
                 "description": "the base package (default), a plugin or an add-on"},
     # operator views (chalicelib/api/operator.py); "<path>:<name>" where one name differs by route
     "/v1/accounts:status": {"type": "string", "enum": ["active", "arrears"]},

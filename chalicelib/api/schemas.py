@@ -20,6 +20,7 @@ from pydantic import (
 from pydantic_core import CoreSchema, core_schema
 
 from chalicelib.domain.calendar import parse_instant
+from chalicelib.domain.catalog import catalog
 from chalicelib.domain.money import Cents, InvalidAmount, parse_amount
 
 # Every pattern below is checked by the server exactly as the OpenAPI document states it (the same
@@ -118,8 +119,21 @@ Amount = Annotated[
 ]
 FIRST_YEAR, LAST_YEAR = 1970, 9000  # room for month and day arithmetic on either side
 # The document's years (1971-8999) keep any offset inside the server's range.
+_MONTH_DAY = ("(?:(?:0[1-9]|1[0-2])-(?:0[1-9]|1[0-9]|2[0-8])|(?:0[13-9]|1[0-2])-(?:29|30)"
+              "|(?:0[13578]|1[02])-31)")
+
+
+def date_pattern(years: str, millennia: str, centuries: str) -> str:
+    """A calendar date that exists (Feb 29 in leap years only), years matching `years`; `millennia`
+    and `centuries` are the leap years' first digit and the leap centuries (years / 100) in range."""
+    leap = (f"(?:19(?:7[26]|8[048]|9[26])|{millennia}[0-9](?:0[48]|[2468][048]|[13579][26])"
+            f"|{centuries}00)")
+    return f"(?:{years}-{_MONTH_DAY}|{leap}-02-29)"
+
+
+INSTANT_DATE = date_pattern("(?:19[7-9][1-9]|19[89]0|[2-8][0-9]{3})", "[2-8]", "(?:[2468][048]|[357][26])")
 INSTANT_PATTERN = (
-    "^(?:19[7-9][1-9]|19[89]0|[2-8][0-9]{3})-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
+    f"^{INSTANT_DATE}"
     "T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:[.][0-9]{1,6})?(?:Z|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])$"
 )
 _INSTANT_RX = re.compile(
@@ -194,11 +208,39 @@ class AppCreate(Request):
                                 max_length=64)]
 
 
-Months = Annotated[int, Whole(1, 24)]
+# Products are the catalog's: a request names one by its catalog name, and the service checks it
+# against the catalog in force (400 when unknown or not for sale); the document lists today's.
+PRODUCT_PATTERN = "^[a-z0-9_]{1,64}$"
+_CATALOG = catalog()
+
+
+@dataclass(frozen=True)
+class _Name(Text):
+    """A catalog name: checked here only for its form; the service checks it against the catalog in
+    force (400 when unknown). The document lists the names of the catalog it was generated from."""
+
+    names: tuple[str, ...] = ()
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> dict[str, Any]:
+        return {"type": "string", "enum": list(self.names), "description": self.what}
+
+
+def _name(what: str, names: tuple[str, ...] | list[str]) -> _Name:
+    return _Name(PRODUCT_PATTERN, f"{what} of the catalog", max_length=64, names=tuple(names))
+
+
+# months: the widest range the catalog sells anything for; each product's own range is checked too
+Months = Annotated[int, Whole(*_CATALOG.months_bounds)]
+Edition = Annotated[str, _name("a purchasable edition", _CATALOG.purchasable_editions)]
+PluginName = Annotated[str, _name("a plugin", list(_CATALOG.spec.plugins))]
+METER_PATTERN = "^[a-z0-9_]{1,64}[.][a-z0-9_]{1,64}$"
+MeterKey = Annotated[str, _Name(METER_PATTERN, 'a monthly usage meter of the catalog, "<plugin>.<meter>"', 129,
+                                tuple(_CATALOG.usage_meters))]
+AddonName = Annotated[str, _name("an add-on", list(_CATALOG.spec.addons))]
 
 
 class PurchaseCreate(Request):
-    edition: Literal["standard", "pro"]
+    edition: Edition
     months: Months
     auto_renew: StrictBool | None = None
     voucher_id: Id | None = None
@@ -208,8 +250,10 @@ class AutoRenewSet(Request):
     enabled: StrictBool
 
 
-Product = Literal["developer", "standard", "pro", "push", "search", "desk", "chatbot", "call"]
-Tier = Literal["standard", "basic", "advanced", "message_pack", "trial", "1v1", "group"]
+PRODUCTS = _CATALOG.products
+Product = Annotated[str, _name("a product", PRODUCTS)]
+TIERS = sorted({t for a in _CATALOG.spec.addons.values() for t in a.tiers})
+Tier = Annotated[str, _name("a tier of the add-on", TIERS)]
 
 
 class RefundCreate(Request):
@@ -428,6 +472,11 @@ class SearchReport(UsageReport):
     requests: Count
 
 
+class MeterReport(UsageReport):
+    meter: MeterKey
+    quantity: Count
+
+
 class LoginResult(Reply):
     month: str
     mau: int
@@ -449,6 +498,12 @@ class SearchResult(Reply):
     requests: int
 
 
+class MeterResult(Reply):
+    month: str
+    meter: str
+    quantity: int = Field(description="the month's count of the meter after this report")
+
+
 class PushUsage(Reply):
     messages: int
     broadcast_calls_today: int
@@ -467,11 +522,22 @@ class Usage(Reply):
     mau: int
     push: PushUsage
     search: SearchUsage
+    meters: dict[str, int] = Field(
+        default_factory=dict,
+        description='the monthly meters without fields above: {"<plugin>.<meter>": count}; absent when none',
+    )
+
+
+class CatalogView(Reply):
+    currency: str
+    editions: dict[str, Any] = Field(description="{name: {monthly_price, purchasable, months: [min, max]}}")
+    plugins: dict[str, Any] = Field(description="{name: {monthly_price, purchasable, months, meters: {name: meter}}}")
+    addons: dict[str, Any] = Field(description="{name: {purchasable, months, tiers: {name: {price}}}}")
 
 
 # ------------------------------------------------------------------ plugins and add-ons
 class PluginCreate(Request):
-    plugin: Literal["push", "search"]
+    plugin: PluginName
     months: Months
 
 
@@ -486,7 +552,7 @@ class PushQuota(Reply):
 
 
 class AddonCreate(Request):
-    addon: Literal["desk", "chatbot", "call"]
+    addon: AddonName
     tier: Annotated[
         Tier,
         Field(description="desk: standard (default); chatbot: basic, advanced, message_pack; call: trial, 1v1, group"),

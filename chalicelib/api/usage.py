@@ -36,6 +36,14 @@ def report_search(call: Call) -> dict[str, Any]:
     return usage.report_search(call.ctx, b.sdkappid, b.stored_messages, b.requests, s.instant(b.at))
 
 
+@route(bp, "/v1/usage/meters", "POST", summary="Report units of any monthly usage meter of the catalog "
+       "(e.g. search.requests; a new plugin's meter)", body=s.MeterReport, answer=s.MeterResult, roles=INGEST,
+       errors=(409, 410))
+def report_meter(call: Call) -> dict[str, Any]:
+    b = call.body
+    return usage.report_meter(call.ctx, b.sdkappid, b.meter, b.quantity, s.instant(b.at))
+
+
 @route(bp, "/v1/apps/{sdkappid}/usage", summary="An app's MAU, push and search usage of a local month",
        answer=s.Usage, query=("month",))
 def get_usage(call: Call, sdkappid: str) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from typing import ClassVar, NamedTuple
 from zoneinfo import ZoneInfo
 
 from chalicelib.domain.calendar import add_months
-from chalicelib.domain.catalog import PAID_EDITIONS, Catalog
+from chalicelib.domain.catalog import Catalog
 from chalicelib.domain.errors import Conflict, Gone, InvalidRequest
 from chalicelib.domain.money import Cents
 
@@ -232,8 +232,9 @@ class AppState:
 
 def plan_purchase(app: AppState, edition: str, now: datetime, catalog: Catalog) -> PurchasePlan:
     """Decide the kind of a base-package purchase and where its first period starts (section 5)."""
-    if edition not in PAID_EDITIONS:
-        raise InvalidRequest(f"edition must be one of {', '.join(PAID_EDITIONS)}; {edition!r} cannot be bought")
+    if edition not in catalog.purchasable_editions:
+        raise InvalidRequest(f"edition must be one of {', '.join(catalog.purchasable_editions)}; "
+                             f"{edition!r} cannot be bought")
     if app.status == Status.RECLAIMED:
         raise Gone("the app was reclaimed")
     if app.status in (Status.DISABLED, Status.STOPPED):

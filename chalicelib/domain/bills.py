@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from fractions import Fraction
 
@@ -20,13 +21,18 @@ class Line:
     amount: Cents
 
 
+def meter_key(product: str, meter: str) -> str:
+    """How a meter's month count is named in MonthUsage.counters (and in the usage store)."""
+    return f"{product}.{meter}"
+
+
 @dataclass(frozen=True)
 class MonthUsage:
+    """An app's usage of a month: its MAU and the count of each monthly meter (by meter_key)."""
+
     sdkappid: int
     mau: int
-    push_messages: int
-    search_stored: int
-    search_requests: int
+    counters: Mapping[str, int] = field(default_factory=dict)
 
 
 Span = tuple[datetime, datetime | None, str]  # out of service: (off_at, on_at or None, edition then)
@@ -69,33 +75,27 @@ def monthly_lines(usage: MonthUsage, app: AppFacts, start: datetime, end: dateti
     lines: list[Line] = []
     name = edition_for_month(app, start, end)
     edition = catalog.edition(name)
-    unit = edition.mau_overage_unit_price
-    if unit is not None:
-        raw = catalog.raw["editions"][name]["mau_overage_unit_price"]
+    unit = edition.mau_unit
+    if unit is not None and edition.mau_overage_unit_price is not None:
         qty, amount = mau_overage(usage.mau, edition.free_mau, unit, enabled_fraction(app.off_spans, start, end))
         if amount > 0:
-            lines.append(Line(usage.sdkappid, "mau_overage", qty, raw, amount))
-    push = catalog.plugin("push")
-    search = catalog.plugin("search")
-    for item, count, included, block, price in (
-        ("push_message_overage", usage.push_messages, push["included_messages_per_month"], push["message_block"],
-         push["message_block_price"]),
-        ("search_storage_overage", usage.search_stored, search["included_stored_per_month"], search["stored_block"],
-         search["stored_block_price"]),
-        ("search_request_overage", usage.search_requests, search["included_requests_per_month"],
-         search["request_block"], search["request_block_price"]),
-    ):
-        n, amount = block_charge(count, int(included), int(block), str(price))
+            lines.append(Line(usage.sdkappid, "mau_overage", qty, edition.mau_overage_unit_price, amount))
+    for product, meter_name, meter in catalog.meters("month"):
+        count = usage.counters.get(meter_key(product, meter_name), 0)
+        n, amount = block_charge(count, meter.included, meter.block, meter.block_price)
         if amount > 0:
-            lines.append(Line(usage.sdkappid, item, n, str(price), amount))
+            lines.append(Line(usage.sdkappid, meter.bill_item, n, meter.block_price, amount))
     return lines
 
 
 def push_quota_line(sdkappid: int, max_quota: int, catalog: Catalog) -> Line | None:
-    """Daily push bill: (highest quota in force during D - 100) x 10.00, for a quota above 100."""
-    push = catalog.plugin("push")
-    extra = max_quota - int(push["included_daily_broadcast_calls"])
+    """Daily quota bill: (highest quota in force during D - included) x unit price, above the included."""
+    found = catalog.quota_meter
+    if found is None:
+        return None
+    meter = found[1]
+    extra = max_quota - meter.included
     if extra <= 0:
         return None
-    price = str(push["extra_call_unit_price"])
-    return Line(sdkappid, "push_api_quota", extra, price, round_half_up(unit_price(price) * extra))
+    amount = round_half_up(unit_price(meter.block_price) * extra)
+    return Line(sdkappid, meter.bill_item, extra, meter.block_price, amount)

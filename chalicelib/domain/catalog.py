@@ -1,77 +1,312 @@
-"""The catalog (chalicelib/catalog.json) as typed, read-only accessors. A price is data."""
+"""The catalog (chalicelib/catalog.json, or the file named by IMBILL_CATALOG) as validated, typed data.
+
+Every product is described here: editions, plugins and add-ons with their prices, tiers, quantities,
+included allowances, overage meters and the months they may be bought for; and the rule numbers
+(lifecycle delays, warning offsets, the settlement window). The pydantic models check the file when
+it is loaded: a bad catalog fails at load with a message naming the field. A price is data, and so is
+a product: `domain/` reads these models generically, so adding a plugin with an overage meter is a
+catalog change (README "Adding a product").
+"""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import os
+from collections.abc import Iterator
 from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from chalicelib.domain.money import Cents, parse_amount, unit_price
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+from chalicelib.domain.errors import InvalidRequest
+from chalicelib.domain.money import Cents, InvalidAmount, parse_amount, unit_price
 
 CATALOG_PATH = Path(__file__).resolve().parent.parent / "catalog.json"
-EDITIONS = ("developer", "standard", "pro")
-PAID_EDITIONS = ("standard", "pro")
+CATALOG_ENV = "IMBILL_CATALOG"  # another catalog file (a test catalog, a staging price list)
 
 
-@dataclass(frozen=True)
-class Edition:
-    name: str
-    purchasable: bool
-    monthly_price: Cents
-    free_mau: int
-    mau_overage_unit_price: Fraction | None
+def _price(text: Any) -> Cents:
+    if not isinstance(text, str):
+        raise ValueError('an amount is a decimal string such as "399.00"')
+    try:
+        return parse_amount(text)
+    except InvalidAmount as err:
+        raise ValueError(f"not an amount with at most two places: {err}") from None
+
+
+def _unit(text: str) -> str:
+    try:
+        unit_price(text)
+    except (InvalidAmount, ValueError, ArithmeticError) as err:
+        raise ValueError(f"not a decimal unit price: {err}") from None
+    return text
+
+
+Price = Annotated[int, BeforeValidator(_price)]  # "399.00" in the file, cents here
+UnitPrice = Annotated[str, AfterValidator(_unit)]  # "0.015": any exact decimal
+Count = Annotated[int, Field(ge=0)]
+Positive = Annotated[int, Field(ge=1)]
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+
+class Purchasable(_Spec):
+    """What any product has: whether it may be bought, and for how many months (default: the
+    lifecycle's min_months..max_months)."""
+
+    purchasable: bool = True
+    min_months: Positive | None = None
+    max_months: Positive | None = None
+
+
+class Edition(Purchasable):
+    monthly_price: Price
+    free_mau: Count
+    mau_overage_unit_price: UnitPrice | None
     limits: dict[str, Any]
     features: dict[str, bool]
 
+    @property
+    def mau_unit(self) -> Fraction | None:
+        return unit_price(self.mau_overage_unit_price) if self.mau_overage_unit_price is not None else None
 
-@dataclass(frozen=True)
+
+class Meter(_Spec):
+    """An overage meter of a plugin: `included` units a period (month or local day) are in the
+    plugin's price; above them every started `block` of units costs `block_price` (a bill line named
+    `bill_item`). `billed_on` "usage" bills what was reported (monthly settlement); "quota" bills the
+    highest daily quota in force (the daily push bill). `allowance` names the included amount in the
+    app's entitlements."""
+
+    unit: str
+    period: Literal["month", "day"]
+    included: Count
+    block: Positive = 1
+    block_price: UnitPrice
+    bill_item: str
+    allowance: str
+    billed_on: Literal["usage", "quota"] = "usage"
+
+    @model_validator(mode="after")
+    def _quota_is_daily(self) -> Meter:
+        if self.billed_on == "quota" and self.period != "day":
+            raise ValueError("a meter billed on its quota is a daily meter (period 'day')")
+        return self
+
+
+class Plugin(Purchasable):
+    monthly_price: Price
+    meters: dict[str, Meter] = Field(default_factory=dict)
+
+
+class Tier(_Spec):
+    """An add-on tier. `starts_now`: a purchase starts now beside what runs (never a renewal);
+    `once_per_app`: it may be bought once per app; `days`: one period of that many days instead of
+    months; `pack_size`: what one unit of quantity holds (message packs); `list_price`: shown only.
+    In the entitlements: `count_as` names the quantity of this tier in force and `units_as` that
+    times `pack_size`; `ends_as` names the end of this tier's periods in force."""
+
+    price: Price
+    starts_now: bool = False
+    once_per_app: bool = False
+    days: Positive | None = None
+    pack_size: Positive | None = None
+    list_price: Price | None = None
+    count_as: str | None = None
+    units_as: str | None = None
+    ends_as: str | None = None
+
+    @model_validator(mode="after")
+    def _units_need_a_pack(self) -> Tier:
+        if self.units_as is not None and self.pack_size is None:
+            raise ValueError("units_as needs a pack_size")
+        return self
+
+
+class Quantity(_Spec):
+    """An add-on's quantity rule: `included` units are in the tier's price (the minimum and the
+    default), each one above costs `extra_unit_price`; `max` caps it. `name` names the quantity in
+    force in the entitlements (and `included_<name>` the included amount)."""
+
+    name: str | None = None
+    included: Positive | None = None
+    extra_unit_price: Price | None = None
+    max: Positive | None = None
+
+
+class Addon(Purchasable):
+    tiers: dict[str, Tier] = Field(min_length=1)
+    quantity: Quantity = Quantity()
+
+
+class Lifecycle(_Spec):
+    """The rule numbers (billing-rules 5-7), read through Catalog.lifecycle."""
+
+    renewal_grace_hours: Count
+    stop_after_expiry_hours: Count
+    warning_days_before: Count
+    warning_days_after: Count
+    arrears_stop_after_hours: Count
+    reclaim_after_days: Count
+    min_months: Positive
+    max_months: Positive
+    idempotency_ttl_hours: Positive
+    settlement_days: Annotated[int, Field(ge=1, le=28)]  # month M is settled on local days 1..n of M+1
+
+
+class Spec(_Spec):
+    currency: str
+    max_apps_per_account: Positive
+    editions: dict[str, Edition]
+    edition_rank: dict[str, int]
+    plugins: dict[str, Plugin]
+    addons: dict[str, Addon]
+    lifecycle: Lifecycle
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Spec:
+        if set(self.edition_rank) != set(self.editions):
+            raise ValueError("edition_rank must rank exactly the editions")
+        names = [*self.editions, *self.plugins, *self.addons]
+        if len(set(names)) != len(names):
+            raise ValueError("a product name is used twice among editions, plugins and add-ons")
+        items = [m.bill_item for p in self.plugins.values() for m in p.meters.values()]
+        if len(set(items)) != len(items) or "mau_overage" in items:
+            raise ValueError("every meter needs its own bill_item (mau_overage is the editions')")
+        if sum(m.billed_on == "quota" for p in self.plugins.values() for m in p.meters.values()) > 1:
+            raise ValueError("at most one meter may be billed on a daily quota")
+        return self
+
+
+class CatalogError(ValueError):
+    """The catalog file does not describe a valid catalog (the message names the field)."""
+
+
+def parse(data: dict[str, Any], source: str = "catalog") -> Spec:
+    try:
+        return Spec.model_validate(data)
+    except ValidationError as err:
+        first = err.errors()[0]
+        where = ".".join(str(x) for x in first["loc"]) or "(top)"
+        raise CatalogError(f"{source}: {where}: {first['msg']}") from None
+
+
 class Catalog:
-    raw: dict[str, Any]
+    """Typed, read-only access to the catalog: products, meters, and the rule numbers."""
+
+    def __init__(self, spec: Spec) -> None:
+        self.spec = spec
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "catalog") -> Catalog:
+        return cls(parse(data, source))
 
     @property
     def max_apps(self) -> int:
-        return int(self.raw["max_apps_per_account"])
+        return self.spec.max_apps_per_account
 
+    # ------------------------------------------------------------------ products
     def edition(self, name: str) -> Edition:
-        e = self.raw["editions"][name]
-        unit = e["mau_overage_unit_price"]
-        return Edition(
-            name=name,
-            purchasable=bool(e["purchasable"]),
-            monthly_price=parse_amount(e["monthly_price"]),
-            free_mau=int(e["free_mau"]),
-            mau_overage_unit_price=unit_price(unit) if unit is not None else None,
-            limits=dict(e["limits"]),
-            features=dict(e["features"]),
-        )
-
-    def rank(self, edition: str) -> int:
-        return int(self.raw["edition_rank"][edition])
-
-    def lifecycle(self, key: str) -> int:
-        return int(self.raw["lifecycle"][key])
-
-    def plugin(self, name: str) -> dict[str, Any]:
-        return dict(self.raw["plugins"][name])
+        return self.spec.editions[name]
 
     @property
-    def included_push_calls(self) -> int:
-        """Broadcast/tag push API calls a day the push plugin includes (above: the daily quota bill)."""
-        return int(self.raw["plugins"]["push"]["included_daily_broadcast_calls"])
+    def purchasable_editions(self) -> tuple[str, ...]:
+        return tuple(name for name, e in self.spec.editions.items() if e.purchasable)
 
-    def addon(self, name: str) -> dict[str, Any]:
-        return dict(self.raw["addons"][name])
+    def rank(self, edition: str) -> int:
+        return self.spec.edition_rank[edition]
+
+    def plugin(self, name: str) -> Plugin:
+        return self.spec.plugins[name]
+
+    def addon(self, name: str) -> Addon:
+        return self.spec.addons[name]
+
+    @property
+    def products(self) -> tuple[str, ...]:
+        return (*self.spec.editions, *self.spec.plugins, *self.spec.addons)
+
+    def product(self, name: str) -> Edition | Plugin | Addon:
+        for group in (self.spec.editions, self.spec.plugins, self.spec.addons):
+            if name in group:
+                return group[name]
+        raise InvalidRequest(f"unknown product {name!r}")
 
     def monthly_price(self, product: str) -> Cents:
         """List price of one month of a base edition or a plugin (the refund's used value)."""
-        if product in self.raw["editions"]:
-            return self.edition(product).monthly_price
-        return parse_amount(self.raw["plugins"][product]["monthly_price"])
+        spec = self.product(product)
+        if isinstance(spec, Addon):
+            raise InvalidRequest(f"{product} is priced by its tier and quantity, not by the month")
+        return spec.monthly_price
+
+    def months_range(self, product: str) -> tuple[int, int]:
+        spec = self.product(product)
+        rules = self.spec.lifecycle
+        return (spec.min_months or rules.min_months, spec.max_months or rules.max_months)
+
+    def check_purchase(self, product: str, months: int) -> None:
+        """400 unless the product may be bought for that many months (the catalog's range)."""
+        if not self.product(product).purchasable:
+            raise InvalidRequest(f"{product!r} cannot be bought")
+        lo, hi = self.months_range(product)
+        if not lo <= months <= hi:
+            raise InvalidRequest(f"months: a whole number from {lo} to {hi}")
+
+    @property
+    def months_bounds(self) -> tuple[int, int]:
+        """The widest month range of any product (what the request schema admits at all)."""
+        ranges = [self.months_range(p) for p in self.products]
+        return min(lo for lo, _ in ranges), max(hi for _, hi in ranges)
+
+    # ------------------------------------------------------------------ meters
+    def meters(self, period: str | None = None) -> Iterator[tuple[str, str, Meter]]:
+        """(plugin, meter name, meter) in catalog order, of one period or all."""
+        for product, plugin in self.spec.plugins.items():
+            for name, meter in plugin.meters.items():
+                if period is None or meter.period == period:
+                    yield product, name, meter
+
+    @property
+    def usage_meters(self) -> list[str]:
+        """"<plugin>.<meter>" of every meter billed on reported monthly usage (POST /v1/usage/meters)."""
+        return [f"{p}.{n}" for p, n, m in self.meters("month") if m.billed_on == "usage"]
+
+    def meter(self, product: str, name: str) -> Meter:
+        plugin = self.spec.plugins.get(product)
+        if plugin is None or name not in plugin.meters:
+            raise InvalidRequest(f"{product!r} has no meter {name!r}")
+        return plugin.meters[name]
+
+    @property
+    def quota_meter(self) -> tuple[str, Meter] | None:
+        """(plugin, meter) of the meter billed on a daily quota (the push plugin's API calls)."""
+        return next(((p, m) for p, _, m in self.meters("day") if m.billed_on == "quota"), None)
+
+    @property
+    def quota_plugin(self) -> str:
+        found = self.quota_meter
+        return found[0] if found else ""
+
+    @property
+    def included_push_calls(self) -> int:
+        """Daily calls the quota meter includes (above: the daily quota bill)."""
+        found = self.quota_meter
+        return found[1].included if found else 0
+
+    # ------------------------------------------------------------------ rule numbers
+    def lifecycle(self, key: str) -> int:
+        """A rule number (hours, days, months): the one accessor for them."""
+        return int(getattr(self.spec.lifecycle, key))
+
+
+def load(path: Path) -> Catalog:
+    return Catalog.from_dict(json.loads(path.read_text()), source=str(path))
 
 
 @lru_cache(maxsize=1)
 def catalog() -> Catalog:
-    return Catalog(json.loads(CATALOG_PATH.read_text()))
+    return load(Path(os.environ.get(CATALOG_ENV) or CATALOG_PATH))

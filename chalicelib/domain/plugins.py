@@ -1,17 +1,18 @@
 """Plugins and add-ons (billing-rules 2, 3, 5): what one is, what a month of it costs, when a
-purchase of it starts, its periods, and the push quota log.
-
-A plugin (push, search) has no tier. An add-on has tiers from the catalog:
+purchase of it starts, its periods, and the push quota log. Everything product-specific is catalog
+data (chalicelib/catalog.json): a plugin has no tier and its meters; an add-on has tiers and a
+quantity rule. As the catalog has them today:
 - desk: tier "standard", `quantity` = seats in total (at least the 3 included; 50.00 per extra seat);
 - chatbot: tier "basic" / "advanced", `quantity` = bots; or tier "message_pack", `quantity` = packs
   of 100,000 messages at the catalog's (promotional) pack price;
 - call: tier "trial" (7 days at 0.00, once per app), "1v1" or "group"; `quantity` is 1.
 
 Buying a line that is in force (same product and tier, not refunded) is a renewal: the new periods
-start where the last one ends. Message packs and the call trial do not renew: they start now.
-Changing tier (call 1v1 -> group, chatbot basic -> advanced) while another tier is in force is
-refused (409): refund the current tier first, then buy the other. A paid call tier may be bought
-during the trial (it starts now; the trial runs out on its own); the trial cannot follow a paid tier.
+start where the last one ends. Tiers marked `starts_now` (message packs, the call trial) do not renew:
+they start now. Changing tier (call 1v1 -> group, chatbot basic -> advanced) while another tier is in
+force is refused (409): refund the current tier first, then buy the other. A paid tier may be bought
+during a `once_per_app` tier (it starts now; the trial runs out on its own); the trial cannot follow
+a paid tier.
 """
 
 from __future__ import annotations
@@ -23,17 +24,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from chalicelib.domain.calendar import iso
-from chalicelib.domain.catalog import Catalog
+from chalicelib.domain.catalog import Catalog, Tier
 from chalicelib.domain.errors import Conflict, InvalidRequest
-from chalicelib.domain.money import Cents, parse_amount
+from chalicelib.domain.money import Cents
 from chalicelib.domain.orders import plugin_period_bounds
 from chalicelib.domain.usage import QuotaChange
-
-PLUGINS = ("push", "search")
-ADDONS = ("desk", "chatbot", "call")
-TRIAL = "trial"
-MESSAGE_PACK = "message_pack"
-STARTS_NOW = (TRIAL, MESSAGE_PACK)  # tiers that never renew: a purchase starts now, beside what runs
 
 
 @dataclass(frozen=True)
@@ -60,56 +55,78 @@ class Start:
     starts_at: datetime
 
 
-def line(catalog: Catalog, product: str, tier: str | None = None, quantity: int | None = None) -> Line:
+def is_extra(catalog: Catalog, product: str) -> bool:
+    """A plugin or an add-on (not a base edition)."""
+    return product in catalog.spec.plugins or product in catalog.spec.addons
+
+
+def tier_of(catalog: Catalog, item: Line) -> Tier | None:
+    """The catalog's tier of an add-on line (None for a plugin)."""
+    if item.tier is None or item.product not in catalog.spec.addons:
+        return None
+    return catalog.addon(item.product).tiers[item.tier]
+
+
+def _starts_now(catalog: Catalog, item: Line) -> bool:
+    tier = tier_of(catalog, item)
+    return tier is not None and tier.starts_now
+
+
+def _once(catalog: Catalog, item: Line) -> bool:
+    tier = tier_of(catalog, item)
+    return tier is not None and tier.once_per_app
+
+
+def line(catalog: Catalog, product: str, tier: str | None = None, quantity: int | None = None,
+         kind: str = "plugin or add-on") -> Line:
     """Validate a request against the catalog and fill in the defaults (400 when it does not fit)."""
-    if product in PLUGINS:
+    if product in catalog.spec.plugins and kind != "add-on":
         if tier is not None or quantity not in (None, 1):
             raise InvalidRequest(f"the {product} plugin has no tier or quantity")
         return Line(product, None, 1)
-    if product not in ADDONS:
-        raise InvalidRequest(f"unknown plugin or add-on {product!r}")
+    if product not in catalog.spec.addons or kind == "plugin":
+        raise InvalidRequest(f"unknown {kind} {product!r}")
     spec = catalog.addon(product)
-    tiers = list(spec["tiers"]) + {"desk": [], "chatbot": [MESSAGE_PACK], "call": [TRIAL]}[product]
+    tiers = list(spec.tiers)
     if tier is None:  # `tier` is optional: the first listed (desk standard, chatbot basic, call 1v1)
         tier = tiers[0]
     if tier not in tiers:
         raise InvalidRequest(f"{product} tier {tier!r} is not one of: {', '.join(tiers)}")
-    if product == "desk":
-        included = int(spec["included_seats"])
-        if quantity is not None and quantity < included:
-            raise InvalidRequest(f"desk quantity is the number of seats, at least the {included} included")
-        return Line(product, tier, included if quantity is None else quantity)
-    if product == "call" and quantity not in (None, 1):
-        raise InvalidRequest("call is bought one at a time: quantity must be 1")
+    rule = spec.quantity
+    if rule.included is not None:
+        if quantity is not None and quantity < rule.included:
+            raise InvalidRequest(f"{product} quantity is the number of {rule.name or 'units'} in total, "
+                                 f"at least the {rule.included} included")
+        return Line(product, tier, rule.included if quantity is None else quantity)
+    if rule.max is not None and quantity is not None and quantity > rule.max:
+        at_most = "one" if rule.max == 1 else f"at most {rule.max}"
+        raise InvalidRequest(f"{product} is bought {at_most} at a time: quantity must be {at_most.replace('one', '1')}")
     return Line(product, tier, 1 if quantity is None else quantity)
 
 
 def monthly_price(catalog: Catalog, item: Line) -> Cents:
     """The per-month list price of what was bought (stored on the order; the refund's used value)."""
-    if item.product in PLUGINS:
+    tier = tier_of(catalog, item)
+    if tier is None:
         return catalog.monthly_price(item.product)
-    spec = catalog.addon(item.product)
-    if item.tier == TRIAL:
-        return parse_amount(spec["trial_price"])
-    if item.tier == MESSAGE_PACK:
-        return parse_amount(spec["message_pack_price"]) * item.quantity
-    tier_price = parse_amount(spec["tiers"][item.tier])
-    if item.product == "desk":
-        extra_seats = max(0, item.quantity - int(spec["included_seats"]))
-        return tier_price + parse_amount(spec["extra_seat_price"]) * extra_seats
-    return tier_price * item.quantity
+    rule = catalog.addon(item.product).quantity
+    if rule.included is not None:
+        extra = max(0, item.quantity - rule.included)
+        return tier.price + (rule.extra_unit_price or 0) * extra
+    return tier.price * item.quantity
 
 
-def plan_start(item: Line, running: Sequence[Held], now: datetime, trial_used: bool) -> Start:
-    """When a purchase starts, given the product's running orders."""
-    if item.tier == TRIAL:
-        if trial_used:
-            raise Conflict("the call trial can be used once per app")
-        if any(h.line.tier != TRIAL for h in running):
-            raise Conflict("a paid call tier is in force: the trial is for an app without one")
-    if item.tier in STARTS_NOW:
+def plan_start(catalog: Catalog, item: Line, running: Sequence[Held], now: datetime, once_used: bool) -> Start:
+    """When a purchase starts, given the product's running orders (`once_used`: the app has had
+    this line's once-per-app tier already)."""
+    if _once(catalog, item):
+        if once_used:
+            raise Conflict(f"the {item.product} {item.tier} can be used once per app")
+        if any(h.line.tier != item.tier for h in running):
+            raise Conflict(f"a paid {item.product} tier is in force: the {item.tier} is for an app without one")
+    if _starts_now(catalog, item):
         return Start("new", now)
-    renewable = [h for h in running if h.line.tier not in STARTS_NOW]
+    renewable = [h for h in running if not _starts_now(catalog, h.line)]
     other = sorted({str(h.line.tier) for h in renewable if h.line.tier != item.tier})
     if other:
         raise Conflict(
@@ -123,11 +140,13 @@ def plan_start(item: Line, running: Sequence[Held], now: datetime, trial_used: b
 
 def period_bounds(catalog: Catalog, item: Line, start: datetime, months: int,
                   tz: ZoneInfo) -> list[tuple[datetime, datetime]]:
-    """The trial is one period of `trial_days` days; everything else follows the plugin period rule."""
-    if item.tier == TRIAL:
+    """A tier of `days` (the call trial) is one period of that many days; everything else follows
+    the plugin period rule."""
+    tier = tier_of(catalog, item)
+    if tier is not None and tier.days is not None:
         if months != 1:
-            raise InvalidRequest("the call trial is one period: months must be 1")
-        return [(start, start + timedelta(days=int(catalog.addon("call")["trial_days"])))]
+            raise InvalidRequest(f"the {item.product} {item.tier} is one period: months must be 1")
+        return [(start, start + timedelta(days=tier.days))]
     return plugin_period_bounds(start, months, tz)
 
 
@@ -139,26 +158,35 @@ def in_force(catalog: Catalog, running: Sequence[Held], now: datetime) -> dict[s
         return None
     product = held[0].line.product
     ends_at = iso(max(h.ends_at for h in running))
-    if product == "push":
-        spec = catalog.plugin(product)
-        return {"ends_at": ends_at, "included_daily_broadcast_calls": int(spec["included_daily_broadcast_calls"]),
-                "messages_per_month": int(spec["included_messages_per_month"])}
-    if product == "search":
-        spec = catalog.plugin(product)
-        return {"ends_at": ends_at, "stored_messages_per_month": int(spec["included_stored_per_month"]),
-                "requests_per_month": int(spec["included_requests_per_month"])}
+    if product in catalog.spec.plugins:  # the included amount of each meter, named by the catalog
+        meters = catalog.plugin(product).meters.values()
+        return {"ends_at": ends_at, **{m.allowance: m.included for m in meters}}
+    return _addon_in_force(catalog, product, held, ends_at)
+
+
+def _addon_in_force(catalog: Catalog, product: str, held: list[Held], ends_at: str) -> dict[str, Any]:
+    """An add-on's allowances, named by the catalog: the tier in force (else the once-per-app tier
+    held), the quantity (`quantity.name`, `included_<name>`), pack tiers' counts (`count_as`,
+    `units_as`) and a tier's own end (`ends_as`)."""
     spec = catalog.addon(product)
-    main = [h.line for h in held if h.line.tier not in STARTS_NOW]
-    if product == "desk":
-        return {"tier": main[0].tier, "seats": main[0].quantity, "included_seats": int(spec["included_seats"]),
-                "ends_at": ends_at}
-    if product == "chatbot":
-        packs = sum(h.line.quantity for h in held if h.line.tier == MESSAGE_PACK)
-        return {"tier": main[0].tier if main else None, "bots": main[0].quantity if main else 0,
-                "message_packs": packs, "messages": packs * int(spec["message_pack_size"]), "ends_at": ends_at}
-    trial_end = max((h.ends_at for h in held if h.line.tier == TRIAL), default=None)
-    return {"tier": main[0].tier if main else TRIAL, "trial_ends_at": iso(trial_end) if trial_end else None,
-            "ends_at": ends_at}
+    main = [h.line for h in held if not _starts_now(catalog, h.line)]
+    once = [h.line.tier for h in held if _once(catalog, h.line)]
+    view: dict[str, Any] = {"tier": main[0].tier if main else (once[0] if once else None)}
+    rule = spec.quantity
+    if rule.name is not None:
+        view[rule.name] = main[0].quantity if main else 0
+        if rule.included is not None:
+            view[f"included_{rule.name}"] = rule.included
+    for name, tier in spec.tiers.items():
+        mine = [h for h in held if h.line.tier == name]
+        if tier.count_as is not None:
+            view[tier.count_as] = sum(h.line.quantity for h in mine)
+        if tier.units_as is not None and tier.pack_size is not None:
+            view[tier.units_as] = sum(h.line.quantity for h in mine) * tier.pack_size
+        if tier.ends_as is not None:
+            view[tier.ends_as] = iso(max(h.ends_at for h in mine)) if mine else None
+    view["ends_at"] = ends_at
+    return view
 
 
 def record_quota(log: Sequence[QuotaChange], at: datetime, quota: int, keep: int = 20,

@@ -11,10 +11,10 @@ from chalicelib.domain.money import Cents, round_half_up, unit_price
 QuotaChange = tuple[datetime, int]  # (at, daily broadcast-call quota from then on)
 
 
-def quota_in_force(log: Sequence[QuotaChange], push_until: datetime | None, at: datetime) -> int:
+def quota_in_force(log: Sequence[QuotaChange], until: datetime | None, at: datetime) -> int:
     """The daily broadcast-call quota at an instant: the last change at or before it, while the
-    push plugin is paid for (0 without the plugin)."""
-    if push_until is None or at >= push_until:
+    quota plugin (push) is paid for, i.e. before `until` (0 without the plugin)."""
+    if until is None or at >= until:
         return 0
     current = 0
     for when, quota in sorted(log):
@@ -23,13 +23,13 @@ def quota_in_force(log: Sequence[QuotaChange], push_until: datetime | None, at: 
     return current
 
 
-def max_quota_during(log: Sequence[QuotaChange], push_until: datetime | None, start: datetime,
+def max_quota_during(log: Sequence[QuotaChange], until: datetime | None, start: datetime,
                      end: datetime) -> int:
     """Highest quota in force at any time in [start, end): at the start, or set during it."""
-    best = quota_in_force(log, push_until, start)
+    best = quota_in_force(log, until, start)
     for when, _ in log:
         if start <= when < end:
-            best = max(best, quota_in_force(log, push_until, when))
+            best = max(best, quota_in_force(log, until, when))
     return best
 
 

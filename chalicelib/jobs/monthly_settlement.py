@@ -1,5 +1,6 @@
-"""Job monthly-settlement (02:00 UTC on days 1-3): one monthly bill per account for the previous
-local month, on local days 1-3 only; never twice (deterministic bill key, conditional write)."""
+"""Job monthly-settlement (02:00 UTC on days 1-3, the catalog's settlement_days): one monthly bill per
+account for the previous local month, on those local days only;
+never twice (deterministic bill key, conditional write)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.domain.calendar import local_date, month_key, previous_month
+from chalicelib.domain.catalog import catalog
 from chalicelib.jobs.registry import Job, Schedule, Work, register
 from chalicelib.services import billing
 from chalicelib.services.context import Ctx
@@ -18,7 +20,7 @@ def billed_month(ctx: Ctx, at: datetime) -> str:
 
 
 def prepare(ctx: Ctx, at: datetime) -> bool:
-    if local_date(at, ctx.tz).day > 3:
+    if local_date(at, ctx.tz).day > ctx.catalog.lifecycle("settlement_days"):
         return False
     billing.close_month(billed_month(ctx, at))  # before the month's usage is read: later reports are refused
     return True
@@ -34,9 +36,10 @@ def step(ctx: Ctx, at: datetime) -> Callable[[tuple[str, list[Any]]], str]:
 
 
 WORK = Work(items, step, prepare=prepare)
+SETTLEMENT_DAYS = tuple(range(1, catalog().lifecycle("settlement_days") + 1))  # the catalog's 1..n
 
 
 JOB = register(
-    Job.sharded("monthly-settlement", Schedule(minute=0, hour=2, days=(1, 2, 3)), WORK,
+    Job.sharded("monthly-settlement", Schedule(minute=0, hour=2, days=SETTLEMENT_DAYS), WORK,
                 outcomes=("billed", "skipped", "no_charge"))
 )

@@ -16,6 +16,7 @@ from chalicelib.domain.bills import AppFacts, Line, MonthUsage, monthly_lines, p
 from chalicelib.domain.calendar import iso, local_date, local_midnight, month_bounds, parse_instant
 from chalicelib.domain.errors import NotFound
 from chalicelib.domain.money import fmt
+from chalicelib.domain.notices import render
 from chalicelib.domain.orders import split_postpaid
 from chalicelib.domain.usage import max_quota_during
 from chalicelib.services import notifications
@@ -86,8 +87,7 @@ def enter_arrears(ctx: Ctx, acct: AccountModel, bill_key: str) -> list[Any]:
     return notifications.compose(
         acct, warning.kind, ctx.now, ref=bill_key,
         subject=f"Account {acct.account_id} is in arrears ({balance})",
-        body=f"A postpaid bill left your balance at {balance}. Top up to zero or above within 24 hours, "
-        f"or every enabled app of the account stops at {iso(warning.stop_at)}.",
+        body=render(ctx.catalog, "arrears_body", balance=balance, stops_at=iso(warning.stop_at)),
     )
 
 
@@ -220,8 +220,7 @@ def settle_account(ctx: Ctx, month: str, account_id: str, usage: list[UsageModel
         if app is None:
             continue
         lines += monthly_lines(
-            MonthUsage(int(u.sdkappid), int(u.mau), int(u.push_messages), int(u.search_stored),
-                       int(u.search_requests)),
+            MonthUsage(int(u.sdkappid), int(u.mau), u.counters()),
             AppFacts(app.edition, state(app).off_spans), start, end, ctx.catalog,
         )
     outcome = post_bill(ctx, account_id, "monthly", month, lines) if lines else "no_charge"
@@ -245,20 +244,20 @@ def push_billing_apps() -> list[AppModel]:
                     touches=lambda item: "push_billing_shard" in item)
 
 
-def push_work_day(app: AppModel, first: date, included: int, tz: Any) -> date | None:
+def push_work_day(app: AppModel, until: datetime | None, first: date, included: int, tz: Any) -> date | None:
     """The first local day from `first` on whose push bill has work for the app: a quota above
     `included` in force during it (a bill line), or none from it on (the app leaves the index).
     The quota only changes at its logged instants and at the end of the plugin's periods, so
     after the last of those every day is like the one before."""
     log = quota_log(app)
-    changes = [when for when, _ in log] + ([app.push_until] if app.push_until else [])
+    changes = [when for when, _ in log] + ([until] if until else [])
     last = local_date(max(changes), tz) + timedelta(days=1) if changes else first
     day = first
     while True:
         start = local_midnight(day, tz)
-        if max_quota_during(log, app.push_until, start, local_midnight(day + timedelta(days=1), tz)) > included:
+        if max_quota_during(log, until, start, local_midnight(day + timedelta(days=1), tz)) > included:
             return day
-        if max_quota_during(log, app.push_until, start, start + timedelta(days=366)) <= included:
+        if max_quota_during(log, until, start, start + timedelta(days=366)) <= included:
             return day  # the run billing this day releases the app
         if day > last:
             return None
@@ -270,12 +269,18 @@ def push_next_due(ctx: Ctx, first_day: date) -> datetime | None:
     `first_day` on: the local midnight after the first such day (a run bills the local day
     before its own)."""
     included = ctx.catalog.included_push_calls
-    days = [d for d in (push_work_day(a, first_day, included, ctx.tz) for a in push_billing_apps()) if d]
+    days = [d for d in (push_work_day(a, quota_until(ctx, a), first_day, included, ctx.tz)
+                        for a in push_billing_apps()) if d]
     return local_midnight(min(days) + timedelta(days=1), ctx.tz) if days else None
 
 
 def quota_log(app: AppModel) -> list[tuple[datetime, int]]:
     return [(c.at, int(c.quota)) for c in (app.push_quota_log or [])]
+
+
+def quota_until(ctx: Ctx, app: AppModel) -> datetime | None:
+    """End of the paid periods of the plugin whose daily quota is billed (push)."""
+    return app.until(ctx.catalog.quota_plugin)
 
 
 def push_accounts(apps: Iterable[AppModel]) -> Iterator[tuple[str, list[AppModel]]]:
@@ -300,11 +305,12 @@ def push_bill(ctx: Ctx, day: Any, account_id: str, apps: list[AppModel]) -> dict
     released = 0
     for app in apps:
         log = quota_log(app)
-        line = push_quota_line(int(app.sdkappid), max_quota_during(log, app.push_until, start, end), ctx.catalog)
+        until = quota_until(ctx, app)
+        line = push_quota_line(int(app.sdkappid), max_quota_during(log, until, start, end), ctx.catalog)
         if line is not None:
             lines.append(line)
         elif (app.push_billing_shard is not None
-              and max_quota_during(log, app.push_until, start, ctx.now + timedelta(days=366)) <= included):
+              and max_quota_during(log, until, start, ctx.now + timedelta(days=366)) <= included):
             _release_push_billing(ctx, app)
             released += 1
     outcome = post_bill(ctx, account_id, "daily", day.isoformat(), lines) if lines else "no_charge"
@@ -317,7 +323,7 @@ def _release_push_billing(ctx: Ctx, app: AppModel) -> None:
     app.push_billing_shard = None
     if app.status == Status.RECLAIMED:
         app.push_quota_log = None
-        app.push_until = None
+        app.set_until(ctx.catalog.quota_plugin, None)
     with uow.write() as tx:
         save_app(tx, ctx, app)
 

@@ -4,13 +4,14 @@ of a reclaimed app is deleted by the RECLAIM_HOOKS (usage and notifications: Dyn
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
 
 from chalicelib import bootstrap
 from chalicelib.domain.app import ExpiryWarning, StopReason
 from chalicelib.domain.calendar import iso
+from chalicelib.domain.catalog import Catalog
 from chalicelib.domain.errors import Conflict, NotFound
 from chalicelib.domain.lifecycle import Enforcement, auto_renew, enforcement, expiry_warning
+from chalicelib.domain.notices import render
 from chalicelib.services import notifications, usage
 from chalicelib.services.apps import load_app, put, refresh_dues, state, stop_app, store_app
 from chalicelib.services.context import Ctx
@@ -63,7 +64,7 @@ def warn(ctx: Ctx, app: AppModel) -> str:
         items = notifications.compose(
             _account(u, app.account_id), warning.kind, ctx.now,
             subject=f"App {app.sdkappid}: {app.edition} package expires {iso(app.expires_at)}",
-            body=_warning_body(app, warning),
+            body=_warning_body(ctx.catalog, app, warning),
             sdkappid=int(app.sdkappid),
         )
     put(app, run.app)
@@ -75,12 +76,10 @@ def warn(ctx: Ctx, app: AppModel) -> str:
     return "warned" if items else "skipped"
 
 
-def _warning_body(app: AppModel, warning: ExpiryWarning) -> str:
+def _warning_body(catalog: Catalog, app: AppModel, warning: ExpiryWarning) -> str:
     days = (warning.expiry_day - warning.day).days
     when = "expired yesterday" if days < 0 else ("expires today" if days == 0 else f"expires in {days} day(s)")
-    what = ("It was stopped 24 hours after expiry: buy a package to bring it back; its data is deleted 90 days "
-            "after the stop." if warning.stopped else
-            "Renew it to keep the app in service; it stops 24 hours after expiry.")
+    what = render(catalog, "warning_stopped" if warning.stopped else "warning_enabled")
     return f"The {app.edition} package of app {app.sdkappid} ({app.name}) {when} ({iso(warning.expires_at)}). {what}"
 
 
@@ -95,8 +94,7 @@ def enforce(ctx: Ctx, app: AppModel) -> str:
         return "skipped"
     if decision == Enforcement.AUTO_RENEW:
         return _auto_renew(ctx, app)
-    why = (f"its package expired {iso(app.expires_at)} and was not renewed. Its data is deleted 90 days after the "
-           "stop unless it is brought back by a purchase.")
+    why = render(ctx.catalog, "stopped_expired", expired_at=iso(app.expires_at))
     with ctx.uow() as u:
         acct = _account(u, app.account_id)
     stop_app(ctx, app, acct, s.stop(StopReason.EXPIRED, ctx.now), why)
@@ -134,7 +132,7 @@ def reclaim(ctx: Ctx, app: AppModel) -> str:
     acct = _account(u, app.account_id)
     acct.apps_count = max(0, int(acct.apps_count) - 1)
     put(app, after)
-    _drop_plugin_state(app, ctx.now)
+    _drop_plugin_state(ctx, app)
     items = notifications.compose(
         acct, reclaimed.kind, reclaimed.at,
         subject=f"App {app.sdkappid} reclaimed",
@@ -151,17 +149,19 @@ def reclaim(ctx: Ctx, app: AppModel) -> str:
     return _purge(ctx, app)
 
 
-def _drop_plugin_state(app: AppModel, now: datetime) -> None:
-    """Plugin and add-on state goes with a reclaimed app's data; the push plugin ends now, and its
-    quota log stays only while the push-quota job may still bill a day of it (it clears it then)."""
-    if app.push_until is not None and app.push_until > now:
-        app.push_until = now
+def _drop_plugin_state(ctx: Ctx, app: AppModel) -> None:
+    """Plugin and add-on state goes with a reclaimed app's data; the quota plugin (push) ends now,
+    and its end and quota log stay only while the push-quota job may still bill a day of it (it
+    clears them then)."""
+    quota_plugin = ctx.catalog.quota_plugin
+    for product in app.plugins_with_until():
+        until = app.until(product)
+        keep = product == quota_plugin and app.push_billing_shard is not None and until is not None
+        app.set_until(product, min(until, ctx.now) if keep and until is not None else None)
     if app.push_billing_shard is None:
         app.push_quota_log = None
-        app.push_until = None
     app.push_quota = None
-    app.search_until = None
-    app.call_trial_used = False
+    app.clear_used_once()
 
 
 def _purge(ctx: Ctx, app: AppModel) -> str:

@@ -1,5 +1,6 @@
-"""Buying plugins (push, search) and add-ons (desk, chatbot, call), the push quota, and what is in
-force now (billing-rules 2, 3, 5; the rules themselves are in chalicelib.domain.plugins).
+"""Buying plugins and add-ons (the catalog's: push, search; desk, chatbot, call), the daily quota of
+the plugin with a quota meter (push), and what is in force now (billing-rules 2, 3, 5; the rules
+themselves are in chalicelib.domain.plugins).
 
 Refunds go through purchases.refund with `product` = the plugin or add-on (the app stays enabled).
 """
@@ -9,52 +10,63 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from chalicelib.domain import plugins as rules
 from chalicelib.domain.errors import Conflict, InvalidRequest
+from chalicelib.domain.plugins import (
+    Held,
+    Line,
+    is_extra,
+    line,
+    monthly_price,
+    period_bounds,
+    plan_start,
+    record_quota,
+    tier_of,
+)
+from chalicelib.domain.plugins import in_force as allowances
 from chalicelib.domain.usage import quota_in_force
 from chalicelib.services import idempotency
 from chalicelib.services.apps import ensure_in_service, save_app, update_app
-from chalicelib.services.billing import quota_log
+from chalicelib.services.billing import quota_log, quota_until
 from chalicelib.services.context import Ctx
 from chalicelib.services.idempotency import Idem, Response
-from chalicelib.services.purchases import PLUGIN_UNTIL, answer, charge, load_for_money_move, running_orders
+from chalicelib.services.purchases import answer, charge, load_for_money_move, running_orders
 from chalicelib.store import uow
 from chalicelib.store.models import AppModel, OrderModel, QuotaChangeMap, due_shard
 
 
 def buy_plugin(ctx: Ctx, sdkappid: int, plugin: str, months: int, idem: Idem) -> Response:
-    return _buy(ctx, sdkappid, rules.line(ctx.catalog, plugin), months, idem)
+    return _buy(ctx, sdkappid, line(ctx.catalog, plugin, kind="plugin"), months, idem)
 
 
 def buy_addon(ctx: Ctx, sdkappid: int, addon: str, tier: str | None, quantity: int | None, months: int,
               idem: Idem) -> Response:
-    return _buy(ctx, sdkappid, rules.line(ctx.catalog, addon, tier, quantity), months, idem)
+    return _buy(ctx, sdkappid, line(ctx.catalog, addon, tier, quantity, kind="add-on"), months, idem)
 
 
-def held(order: OrderModel) -> rules.Held:
-    line = rules.Line(order.product, order.tier, int(order.quantity))
-    return rules.Held(line, order.starts_at, order.ends_at)
+def held(order: OrderModel) -> Held:
+    return Held(Line(order.product, order.tier, int(order.quantity)), order.starts_at, order.ends_at)
 
 
-def _buy(ctx: Ctx, sdkappid: int, line: rules.Line, months: int, idem: Idem) -> Response:
+def _buy(ctx: Ctx, sdkappid: int, item: Line, months: int, idem: Idem) -> Response:
     """Charge a plugin/add-on order (new, or a renewal appended to the line in force) on an enabled app."""
     ttl = ctx.catalog.lifecycle("idempotency_ttl_hours")
+    ctx.catalog.check_purchase(item.product, months)
 
     def attempt() -> Response:
         loaded = load_for_money_move(ctx, sdkappid, idem)
         if loaded.done is not None:
             return loaded.done
         app = ensure_in_service(loaded.app, "plugins and add-ons need an enabled app")
-        running = [held(o) for o in running_orders(sdkappid, line.product, ctx.now)]
-        start = rules.plan_start(line, running, ctx.now, bool(app.call_trial_used))
-        bounds = rules.period_bounds(ctx.catalog, line, start.starts_at, months, ctx.tz)
+        running = [held(o) for o in running_orders(sdkappid, item.product, ctx.now)]
+        start = plan_start(ctx.catalog, item, running, ctx.now, app.used_once(item.product, item.tier))
+        bounds = period_bounds(ctx.catalog, item, start.starts_at, months, ctx.tz)
         with uow.write() as tx:
             order, acct = charge(
-                tx, ctx, loaded, product=line.product, kind=start.kind, months=months, starts_at=start.starts_at,
-                monthly_price=rules.monthly_price(ctx.catalog, line), bounds=bounds, tier=line.tier,
-                quantity=line.quantity,
+                tx, ctx, loaded, product=item.product, kind=start.kind, months=months, starts_at=start.starts_at,
+                monthly_price=monthly_price(ctx.catalog, item), bounds=bounds, tier=item.tier,
+                quantity=item.quantity,
             )
-            _grant(ctx, app, line, bounds[0][0], bounds[-1][1])
+            _grant(ctx, app, item, bounds[0][0], bounds[-1][1])
             save_app(tx, ctx, app)  # also serialises purchases on the app (version condition)
             response = answer(ctx, order, app, acct)
             idempotency.record(tx, idem, response, ctx.now, ttl)
@@ -63,26 +75,29 @@ def _buy(ctx: Ctx, sdkappid: int, line: rules.Line, months: int, idem: Idem) -> 
     return idempotency.run(idem, attempt)
 
 
-def _grant(ctx: Ctx, app: AppModel, line: rules.Line, starts_at: datetime, ends_at: datetime) -> None:
-    """What the app's own item keeps of a purchase: the plugin's end, the push quota, the trial."""
-    if line.product == "push" and not _push_in_force(app, ctx.now):
+def _grant(ctx: Ctx, app: AppModel, item: Line, starts_at: datetime, ends_at: datetime) -> None:
+    """What the app's own item keeps of a purchase: the plugin's end, the daily quota, a once-per-app tier."""
+    if item.product == ctx.catalog.quota_plugin and not _quota_in_force(ctx, app):
         # the plugin starts anew: no quota in the gap since it ended (a late report or the day's
         # bill must not find the old quota), then the included quota from its start
-        if app.push_until is not None and app.push_until < starts_at:
-            _set_quota(app, app.push_until, 0)
+        until = app.until(item.product)
+        if until is not None and until < starts_at:
+            _set_quota(app, until, 0)
         _set_quota(app, starts_at, ctx.catalog.included_push_calls)
-    if line.product in PLUGIN_UNTIL:
-        setattr(app, PLUGIN_UNTIL[line.product], ends_at)
-    if line.tier == rules.TRIAL:
-        app.call_trial_used = True
+    if item.product in ctx.catalog.spec.plugins:
+        app.set_until(item.product, ends_at)
+    tier = tier_of(ctx.catalog, item)
+    if tier is not None and tier.once_per_app:
+        app.mark_used_once(item.product, item.tier)
 
 
-def _push_in_force(app: AppModel, now: datetime) -> bool:
-    return app.push_until is not None and now < app.push_until
+def _quota_in_force(ctx: Ctx, app: AppModel) -> bool:
+    until = quota_until(ctx, app)
+    return until is not None and ctx.now < until
 
 
 def _set_quota(app: AppModel, at: datetime, quota: int) -> None:
-    log = rules.record_quota(quota_log(app), at, quota)
+    log = record_quota(quota_log(app), at, quota)
     app.push_quota_log = [QuotaChangeMap(at=when, quota=q) for when, q in log]
     app.push_quota = quota
 
@@ -95,9 +110,9 @@ def set_push_quota(ctx: Ctx, sdkappid: int, daily_broadcast_calls: int) -> dict[
         raise InvalidRequest(f"daily_broadcast_calls must be at least the included {included}")
 
     def change(app: AppModel) -> None:
-        if not _push_in_force(app, ctx.now):
-            raise Conflict(f"app {sdkappid} has no push plugin in force")
-        if quota_in_force(quota_log(app), app.push_until, ctx.now) != daily_broadcast_calls:
+        if not _quota_in_force(ctx, app):
+            raise Conflict(f"app {sdkappid} has no {ctx.catalog.quota_plugin} plugin in force")
+        if quota_in_force(quota_log(app), quota_until(ctx, app), ctx.now) != daily_broadcast_calls:
             _set_quota(app, ctx.now, daily_broadcast_calls)
         if daily_broadcast_calls > included:
             app.push_billing_shard = due_shard(int(app.sdkappid))
@@ -108,13 +123,14 @@ def set_push_quota(ctx: Ctx, sdkappid: int, daily_broadcast_calls: int) -> dict[
 
 def in_force(ctx: Ctx, app: AppModel) -> tuple[dict[str, Any], dict[str, Any]]:
     """({plugin: allowances}, {add-on: allowances}) of what is in force now (one Query of the orders)."""
-    running: dict[str, list[rules.Held]] = {}
+    running: dict[str, list[Held]] = {}
     for o in OrderModel.query(app.sdkappid, filter_condition=OrderModel.ends_at > ctx.now):
-        if not o.refunded and o.product in rules.PLUGINS + rules.ADDONS:
+        if not o.refunded and is_extra(ctx.catalog, o.product):
             running.setdefault(o.product, []).append(held(o))
-    now = {p: rules.in_force(ctx.catalog, hs, ctx.now) for p, hs in running.items()}
-    plugins = {p: a for p, a in now.items() if a is not None and p in rules.PLUGINS}
-    addons = {p: a for p, a in now.items() if a is not None and p in rules.ADDONS}
-    if "push" in plugins:
-        plugins["push"]["daily_broadcast_calls"] = quota_in_force(quota_log(app), app.push_until, ctx.now)
+    now = {p: allowances(ctx.catalog, hs, ctx.now) for p, hs in running.items()}
+    plugins = {p: a for p, a in now.items() if a is not None and p in ctx.catalog.spec.plugins}
+    addons = {p: a for p, a in now.items() if a is not None and p in ctx.catalog.spec.addons}
+    quota_plugin = ctx.catalog.quota_plugin
+    if quota_plugin in plugins:
+        plugins[quota_plugin]["daily_broadcast_calls"] = quota_in_force(quota_log(app), quota_until(ctx, app), ctx.now)
     return plugins, addons

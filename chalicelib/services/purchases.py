@@ -22,7 +22,6 @@ from chalicelib.domain.orders import (
     spread,
 )
 from chalicelib.domain.orders import refund as refund_formula
-from chalicelib.domain.plugins import ADDONS, PLUGINS
 from chalicelib.services import idempotency
 from chalicelib.services.apps import ensure_writable, find_app, put, state, store_app
 from chalicelib.services.context import Ctx
@@ -32,8 +31,6 @@ from chalicelib.store import views
 from chalicelib.store.dynamo_uow import DynamoUnitOfWork
 from chalicelib.store.models import AccountModel, AppModel, OrderModel, PeriodMap, VoucherModel
 from chalicelib.store.unit_of_work import Page, UnitOfWork
-
-PLUGIN_UNTIL = {"push": "push_until", "search": "search_until"}  # app attribute: end of the plugin's periods
 
 
 def new_order_id(now: datetime, seq: int = 0) -> str:
@@ -231,6 +228,8 @@ def purchase(
     idem: Idem,
     answer: Answer[Bought],
 ) -> Response:
+    if edition in ctx.catalog.purchasable_editions:  # others: plan_purchase answers 400
+        ctx.catalog.check_purchase(edition, months)
 
     def act(uow: UnitOfWork) -> Bought:
         loaded = load_move(ctx, uow, sdkappid, voucher_id)
@@ -257,10 +256,10 @@ def purchase(
 
 def _refund_scope(ctx: Ctx, uow: UnitOfWork, app: AppModel, product: str | None) -> tuple[str, list[OrderModel]]:
     product = product or app.edition
-    if product not in (*ctx.catalog.raw["editions"], *PLUGINS, *ADDONS):
+    if product not in ctx.catalog.products:
         raise InvalidRequest(f"unknown product {product!r}")
-    if product == "developer":
-        raise Conflict("the Developer edition is free: there is nothing to refund")
+    if product in ctx.catalog.spec.editions and not ctx.catalog.edition(product).purchasable:
+        raise Conflict(f"the {product.capitalize()} edition is free: there is nothing to refund")
     orders = uow.orders.running(int(app.sdkappid), product, ctx.now)
     if not orders:
         raise Conflict(f"app {app.sdkappid} has no running {product} package to refund")
@@ -295,8 +294,8 @@ def refund(ctx: Ctx, sdkappid: int, product: str | None, idem: Idem, answer: Ans
         if name == app.edition:
             put(app, state(app).disable(ctx.now))
             store_app(uow, ctx, app)
-        elif name in PLUGIN_UNTIL:  # the refunded plugin ends now
-            setattr(app, PLUGIN_UNTIL[name], ctx.now)
+        elif name in ctx.catalog.spec.plugins:  # the refunded plugin ends now
+            app.set_until(name, ctx.now)
             store_app(uow, ctx, app)
         return Refunded(Quote(name, ctx.now, r), app, acct)
 

@@ -30,27 +30,33 @@ from zoneinfo import ZoneInfo
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.expressions.update import Action
 
+from chalicelib.domain.bills import meter_key
 from chalicelib.domain.calendar import is_period, iso, local_date, month_bounds, month_key
 from chalicelib.domain.errors import Conflict, InvalidRequest
 from chalicelib.domain.usage import quota_in_force
 from chalicelib.services import billing
 from chalicelib.services.apps import ensure_in_service, load_app
-from chalicelib.services.billing import quota_log
+from chalicelib.services.billing import quota_log, quota_until
 from chalicelib.services.context import Ctx
 from chalicelib.store import uow
 from chalicelib.store.models import AppModel, MetaModel, due_shard
-from chalicelib.store.usage_models import UsageModel, UserSeenModel
+from chalicelib.store.usage_models import COUNTER_ATTRIBUTES, UsageModel, UserSeenModel
 
 USERS_PER_TRANSACTION = 99  # + the month item = the 100 items a TransactWriteItems may hold
 MAX_LOST_TRANSACTIONS = 60  # per report, then the error goes to the caller (a report may be sent again)
 KEEP_AFTER_MONTH = timedelta(days=400)  # TTL of usage and user items, counted from the end of their month
-SETTLEMENT_WINDOW = timedelta(days=4)  # month M is settled on days 1-3 of M+1 (UTC 02:00)
 UNBILLED = "#unbilled"  # period suffix of a reclaimed app's month counters kept for the settlement
 
 Closure = tuple[str, str]  # (close marker, period) a late report must find open
 
 
 # ------------------------------------------------------------------ keys and small helpers
+def settlement_window(ctx: Ctx) -> timedelta:
+    """After a month ends, how long its settlement may still run: local days 1..n of the next month
+    (the catalog's settlement_days), plus a day for the zone."""
+    return timedelta(days=ctx.catalog.lifecycle("settlement_days") + 1)
+
+
 def users_key(sdkappid: int, month: str) -> str:
     """Partition of an app's users of a month in UserSeenModel."""
     return f"{sdkappid}#{month}"
@@ -263,7 +269,7 @@ def report_push(
     sdkappid = int(app.sdkappid)
     day = local_date(at, ctx.tz).isoformat()
     month = month_key(at, ctx.tz)
-    quota = quota_in_force(quota_log(app), app.push_until, at)
+    quota = quota_in_force(quota_log(app), quota_until(ctx, app), at)
     expires = _expires(month, ctx.tz)
     closures = _closures(ctx, month=month if messages or broadcast_calls else None,
                          day=day if broadcast_calls else None)
@@ -305,12 +311,42 @@ def report_push(
     return uow.with_retries(attempt)
 
 
-# ------------------------------------------------------------------ search
+# ------------------------------------------------------------------ monthly meters (search, any plugin's)
+def _add_to_month(ctx: Ctx, app: AppModel, month: str, counts: dict[str, int]) -> UsageModel | None:
+    """Add reported counts of monthly meters (by "<plugin>.<meter>") to the app's month item and answer
+    it after the report: one UpdateItem (answering ALL_NEW); a late report, one transaction with the
+    ConditionCheck that the month is still open (409 `period_closed` otherwise). A meter without an
+    attribute of its own is a key of the item's `meters` map, created first if the item has none."""
+    sdkappid = int(app.sdkappid)
+    closures = _closures(ctx, month=month) if any(counts.values()) else []
+    _refuse_if_closed(closures)
+    if not any(counts.values()):
+        return _get(sdkappid, month)
+    actions = [*_month_identity(app, month, ctx.tz)]
+    for key, n in counts.items():
+        own = COUNTER_ATTRIBUTES.get(key)
+        if own is not None:
+            actions.append(own.add(n))
+        else:
+            path = UsageModel.meters[key]
+            actions.append(path.set((path | 0) + n))
+    if any(key not in COUNTER_ATTRIBUTES for key in counts):  # the map must exist for a key of it
+        UsageModel(sdkappid, month).update(actions=[UsageModel.meters.set(UsageModel.meters | {}),
+                                                    *_month_identity(app, month, ctx.tz)])
+    if closures:  # a late report: one transaction with the month's close marker
+        with _refused_if_closed(closures), uow.write() as tx:
+            _check_open(tx, closures)
+            tx.update(UsageModel(sdkappid, month), actions=actions)
+        return _get(sdkappid, month)
+    item = UsageModel(sdkappid, month)
+    item.update(actions=actions)  # answers ALL_NEW: the month's totals after this report
+    return item
+
+
 def report_search(
     ctx: Ctx, sdkappid: int, stored_messages: int, requests: int, at: datetime | None = None
 ) -> dict[str, Any]:
-    """Add newly stored (indexed) messages and search requests to the local month (one UpdateItem;
-    a late report: one transaction with the ConditionCheck that the month is still open).
+    """Add newly stored (indexed) messages and search requests to the local month.
 
     A meter of what already happened, not an admission: accepted for any app that is not reclaimed,
     unless its month is billed already (409 `period_closed`)."""
@@ -318,31 +354,29 @@ def report_search(
     if stored_messages < 0 or requests < 0:
         raise InvalidRequest("stored_messages and requests may not be negative")
     app = load_app(ctx, sdkappid, writable=True)
-    sdkappid = int(app.sdkappid)
     month = month_key(at, ctx.tz)
-    item: UsageModel | None
-    closures = _closures(ctx, month=month) if stored_messages or requests else []
-    _refuse_if_closed(closures)
-    actions = [
-        UsageModel.search_stored.add(stored_messages),
-        UsageModel.search_requests.add(requests),
-        *_month_identity(app, month, ctx.tz),
-    ]
-    if closures:  # a late report: one transaction with the month's close marker
-        with _refused_if_closed(closures), uow.write() as tx:
-            _check_open(tx, closures)
-            tx.update(UsageModel(sdkappid, month), actions=actions)
-        item = _get(sdkappid, month)
-    elif stored_messages or requests:
-        item = UsageModel(sdkappid, month)
-        item.update(actions=actions)  # answers ALL_NEW: the month's totals after this report
-    else:
-        item = _get(sdkappid, month)
+    item = _add_to_month(ctx, app, month, {"search.stored_messages": stored_messages, "search.requests": requests})
+    counts = item.counters() if item is not None else {}
     return {
         "month": month,
-        "stored_messages": int(item.search_stored) if item is not None else 0,
-        "requests": int(item.search_requests) if item is not None else 0,
+        "stored_messages": counts.get("search.stored_messages", 0),
+        "requests": counts.get("search.requests", 0),
     }
+
+
+def report_meter(ctx: Ctx, sdkappid: int, meter: str, quantity: int, at: datetime | None = None) -> dict[str, Any]:
+    """Add units of any monthly usage meter of the catalog ("<plugin>.<meter>", POST /v1/usage/meters)
+    to the local month: like search, a meter of what already happened, billed by the monthly settlement."""
+    at = _instant(ctx, at)
+    if meter not in ctx.catalog.usage_meters:
+        raise InvalidRequest(f"{meter!r} is not a monthly usage meter of the catalog "
+                             f"({', '.join(ctx.catalog.usage_meters)})")
+    if quantity < 0:
+        raise InvalidRequest("quantity may not be negative")
+    app = load_app(ctx, sdkappid, writable=True)
+    month = month_key(at, ctx.tz)
+    item = _add_to_month(ctx, app, month, {meter: quantity})
+    return {"month": month, "meter": meter, "quantity": item.counters().get(meter, 0) if item is not None else 0}
 
 
 # ------------------------------------------------------------------ reads
@@ -358,21 +392,27 @@ def get_usage(ctx: Ctx, sdkappid: int, month: str | None = None) -> dict[str, An
     m = items.pop(month, None)
     today = local_date(ctx.now, ctx.tz).isoformat()
     today_item = items.get(today) if today.startswith(month) else _get(sdkappid, today)
-    return {
+    counts = m.counters() if m is not None else {}
+    out: dict[str, Any] = {
         "sdkappid": sdkappid,
         "month": month,
         "mau": int(m.mau) if m is not None and m.mau is not None else 0,
         "push": {
             "messages": int(m.push_messages) if m is not None else 0,
             "broadcast_calls_today": int(today_item.push_calls) if today_item is not None else 0,
-            "daily_quota": quota_in_force(quota_log(app), app.push_until, ctx.now),
+            "daily_quota": quota_in_force(quota_log(app), quota_until(ctx, app), ctx.now),
             "broadcast_calls_by_day": {day: int(i.push_calls) for day, i in sorted(items.items())},
         },
         "search": {
-            "stored_messages": int(m.search_stored) if m is not None else 0,
-            "requests": int(m.search_requests) if m is not None else 0,
+            "stored_messages": counts.get("search.stored_messages", 0),
+            "requests": counts.get("search.requests", 0),
         },
     }
+    others = [meter_key(p, name) for p, name, _ in ctx.catalog.meters("month")]
+    others = [key for key in others if key not in COUNTER_ATTRIBUTES]  # those without fields above
+    if others:
+        out["meters"] = {key: counts.get(key, 0) for key in others}
+    return out
 
 
 # ------------------------------------------------------------------ reclamation
@@ -399,7 +439,7 @@ def delete_for_app(ctx: Ctx, sdkappid: int) -> int:
                 continue  # moved by an earlier try of this reclamation
             batch.delete(item)
             deleted += 1
-            if item in months and month_bounds(item.period, ctx.tz)[1] + SETTLEMENT_WINDOW > ctx.now:
+            if item in months and month_bounds(item.period, ctx.tz)[1] + settlement_window(ctx) > ctx.now:
                 # not settled yet: kept as an unbilled record, out of the app's usage (same month_shard,
                 # so the settlement still finds and bills it, then deletes it)
                 batch.save(UsageModel(**{**item.attribute_values, "period": f"{item.period}{UNBILLED}"}))

@@ -6,6 +6,7 @@ endpoint (DynamoDB Local, moto server or AWS). Access patterns are listed in doc
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from pynamodb.attributes import (
@@ -15,6 +16,7 @@ from pynamodb.attributes import (
     NumberAttribute,
     TTLAttribute,
     UnicodeAttribute,
+    UnicodeSetAttribute,
     UTCDateTimeAttribute,
 )
 from pynamodb.connection import Connection, TableConnection
@@ -225,15 +227,79 @@ class AppModel(_Base):
     push_quota = NumberAttribute(null=True)  # daily broadcast-call quota in force (>= 100)
     push_quota_log = ListAttribute(of=QuotaChangeMap, null=True)  # recent changes, for daily push bills
     push_billing_shard = UnicodeAttribute(null=True)  # sparse: present while a quota above 100 may bill
-    push_until = UTCDateTimeAttribute(null=True)  # end of the push plugin's paid periods
-    search_until = UTCDateTimeAttribute(null=True)  # end of the search plugin's paid periods
-    call_trial_used = BooleanAttribute(default=False)
+    # {plugin: end of its paid periods, ISO-8601 UTC}: see until()
+    plugins_until: MapAttribute[str, Any] = MapAttribute(null=True)
+    once_used = UnicodeSetAttribute(null=True)  # {"<add-on>:<tier>"} of the once-per-app tiers it has had
+    # before plugins_until / once_used (read, and moved on the next write of the same fact)
+    legacy_push_until = UTCDateTimeAttribute(null=True, attr_name="push_until")
+    legacy_search_until = UTCDateTimeAttribute(null=True, attr_name="search_until")
+    legacy_call_trial_used = BooleanAttribute(null=True, attr_name="call_trial_used")
 
     by_account = AppsByAccountIndex()
     warn_due = WarnDueIndex()
     enforce_due = EnforceDueIndex()
     reclaim_due = ReclaimDueIndex()
     push_billing = PushBillingIndex()
+
+    # ---- plugin ends and once-per-app tiers, keyed by product (any product of the catalog)
+    def until(self, product: str) -> datetime | None:
+        """End of the plugin's paid periods (None: never bought, or cleared)."""
+        stored = plain_map(self.plugins_until)
+        if product in stored:
+            return _instant(stored[product])
+        legacy = _LEGACY_UNTIL.get(product)
+        return getattr(self, legacy) if legacy else None
+
+    def set_until(self, product: str, at: datetime | None) -> None:
+        stored = plain_map(self.plugins_until)
+        for name, attr in _LEGACY_UNTIL.items():  # moved into the map on this write
+            if getattr(self, attr) is not None and name not in stored:
+                stored[name] = _text(getattr(self, attr))
+            setattr(self, attr, None)
+        if at is None:
+            stored.pop(product, None)
+        else:
+            stored[product] = _text(at)
+        self.plugins_until = stored or None  # type: ignore[assignment]
+
+    def plugins_with_until(self) -> list[str]:
+        return sorted({*plain_map(self.plugins_until),
+                       *(name for name, attr in _LEGACY_UNTIL.items() if getattr(self, attr) is not None)})
+
+    def used_once(self, product: str, tier: str | None) -> bool:
+        key = f"{product}:{tier}"
+        return key in (self.once_used or set()) or (key == _LEGACY_ONCE and bool(self.legacy_call_trial_used))
+
+    def mark_used_once(self, product: str, tier: str | None) -> None:
+        used = set(self.once_used or set()) | {f"{product}:{tier}"}
+        if self.legacy_call_trial_used:
+            used.add(_LEGACY_ONCE)
+        self.legacy_call_trial_used = None
+        self.once_used = used
+
+    def clear_used_once(self) -> None:
+        self.once_used = None
+        self.legacy_call_trial_used = None
+
+
+# attributes written before the generic ones (docs/data-model.md): still read, moved when written
+_LEGACY_UNTIL = {"push": "legacy_push_until", "search": "legacy_search_until"}
+_LEGACY_ONCE = "call:trial"
+_STAMP = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+def plain_map(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {}
+    return dict(value.as_dict() if isinstance(value, MapAttribute) else value)
+
+
+def _text(at: datetime) -> str:
+    return at.astimezone(UTC).strftime(_STAMP)
+
+
+def _instant(text: str) -> datetime:
+    return datetime.strptime(text, _STAMP).replace(tzinfo=UTC)
 
 
 # ---------------------------------------------------------------- orders

@@ -10,7 +10,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pynamodb.attributes import (
+    Attribute,
     ListAttribute,
     MapAttribute,
     NumberAttribute,
@@ -20,7 +23,7 @@ from pynamodb.attributes import (
 )
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
-from chalicelib.store.models import _Base
+from chalicelib.store.models import _Base, plain_map
 
 USAGE_SHARDS = 4
 
@@ -48,10 +51,28 @@ class UsageModel(_Base):
     search_stored = NumberAttribute(default=0)  # month
     search_requests = NumberAttribute(default=0)  # month
     push_calls = NumberAttribute(default=0)  # day: broadcast/tag push API calls accepted
+    # month: {"<plugin>.<meter>": count} of every other monthly meter (COUNTER_ATTRIBUTES: the first ones)
+    meters: MapAttribute[str, Any] = MapAttribute(null=True)
     version = NumberAttribute(default=0)
     expires = TTLAttribute(null=True)
 
     by_month = UsageByMonthIndex()
+
+    def counters(self) -> dict[str, int]:
+        """The month's count of every monthly meter, by "<plugin>.<meter>" (bills.meter_key)."""
+        out = {key: int(v) for key, v in plain_map(self.meters).items()}
+        for key, attr in COUNTER_ATTRIBUTES.items():
+            out[key] = out.get(key, 0) + int(getattr(self, attr.attr_name) or 0)
+        return out
+
+
+# The first meters have attributes of their own (written before the `meters` map existed, and still
+# written there: a report of them is one UpdateItem). Every other meter lives in `meters`.
+COUNTER_ATTRIBUTES: dict[str, Attribute[Any]] = {
+    "push.messages": UsageModel.push_messages,
+    "search.stored_messages": UsageModel.search_stored,
+    "search.requests": UsageModel.search_requests,
+}
 
 
 class UserSeenModel(_Base):

@@ -124,7 +124,7 @@ def test_plugin_purchase_runs_to_local_midnight_of_day_t(api, billing_tz, now, e
     assert r["balance"] == {"cash": "3803.00", "gift": "0.00", "total": "3803.00"} and r["credit"] is None
     assert r["app"]["status"] == "enabled" and r["app"]["edition"] == "developer"
     app = AppModel.get(sid)
-    assert app.search_until == datetime.fromisoformat(ends[-1])
+    assert app.until("search") == datetime.fromisoformat(ends[-1])
 
 
 def test_plugin_prices_come_from_the_catalog(api):
@@ -147,7 +147,7 @@ def test_renewal_of_a_plugin_in_force_appends_after_its_end(api):
         "renewal", first["ends_at"], "2026-06-10T00:00:00Z", "pending", "598.00")
     assert spans(o) == [("2026-04-10T00:00:00Z", "2026-05-10T00:00:00Z"),
                         ("2026-05-10T00:00:00Z", "2026-06-10T00:00:00Z")]
-    assert AppModel.get(sid).push_until == datetime(2026, 6, 10, tzinfo=UTC)
+    assert AppModel.get(sid).until("push") == datetime(2026, 6, 10, tzinfo=UTC)
     assert entitlements(api, sid)["plugins"]["push"]["ends_at"] == "2026-06-10T00:00:00Z"
     # after the first order ran out the renewal is the one in force, and a further renewal follows it
     api.clock("2026-04-20T00:00:00Z")
@@ -178,7 +178,7 @@ def test_plugin_refund_follows_the_formula_and_the_app_stays_enabled(api):
     assert r["balance"] == {"cash": "67.12", "gift": "434.58", "total": "501.70"}
     (refunded,) = orders(api, sid)
     assert refunded["status"] == "refunded" and refunded["ends_at"] == "2026-03-20T14:00:00Z"
-    assert AppModel.get(sid).push_until == datetime(2026, 3, 20, 14, tzinfo=UTC)
+    assert AppModel.get(sid).until("push") == datetime(2026, 3, 20, 14, tzinfo=UTC)
     assert entitlements(api, sid)["plugins"] == {}
     assert c_call(api, "POST", f"/v1/apps/{sid}/refunds", {"product": "push"}).status == 409
     assert_ledger_matches_balance(api)
@@ -194,7 +194,7 @@ def test_plugin_refund_with_a_renewal_returns_the_not_started_periods(api):
     # used = 399 x 10 d / 30 d 10 h = 131.178... -> 131.18; 399.00 + 798.00 - 131.18
     assert (r["current_amount"], r["not_started_amount"], r["used_value"], r["total"]) == (
         "399.00", "798.00", "131.18", "1065.82")
-    assert AppModel.get(sid).search_until == datetime(2026, 3, 20, 14, tzinfo=UTC)
+    assert AppModel.get(sid).until("search") == datetime(2026, 3, 20, 14, tzinfo=UTC)
     assert [o["status"] for o in orders(api, sid)] == ["refunded", "refunded"]
 
 
@@ -378,7 +378,7 @@ def test_insufficient_balance_is_402_and_writes_nothing(api):
     assert (r.status, r.code) == (402, "insufficient_balance")
     assert orders(api, sid) == [] and len(ledger(api)) == 2
     assert api.balance() == {"cash": "100.00", "gift": "100.00", "total": "200.00"}
-    assert AppModel.get(sid).push_until is None
+    assert AppModel.get(sid).until("push") is None
     # what the balance covers goes through: 100.00 cash then 99.00 gift
     o = addon(api, sid, "call", "1v1")["order"]
     assert (o["paid_cash"], o["paid_gift"]) == ("100.00", "99.00")

@@ -155,7 +155,7 @@ def test_push_calls_above_the_days_quota_are_refused(api, sid):
     AppModel(sid).update(actions=[
         AppModel.push_quota_log.set([QuotaChangeMap(at=datetime(2026, 5, 1, tzinfo=UTC), quota=120)]),
         AppModel.push_quota.set(120),
-        AppModel.push_until.set(datetime(2026, 6, 1, tzinfo=UTC)),
+        AppModel.legacy_push_until.set(datetime(2026, 6, 1, tzinfo=UTC)),
     ])
 
     def push(calls, messages, at=None):

@@ -147,7 +147,7 @@ def seed_push() -> list[Target]:
         account_id = seed_account(i, cash=500_000)
         sid = BASE + i
         seed_app(i, account_id, expires_at=E + timedelta(days=365), push_billing_shard=due_shard(sid),
-             push_until=PUSH_DAY + timedelta(days=30),
+             legacy_push_until=PUSH_DAY + timedelta(days=30),
              push_quota_log=[QuotaChangeMap(at=PUSH_DAY - timedelta(days=1), quota=300)])
         out.append(Target(AccountModel, account_id))
     return out

@@ -194,7 +194,7 @@ def set_push(sid: int, changes: list[tuple[datetime, int]], until: datetime) -> 
     AppModel(sid).update(actions=[
         AppModel.push_quota_log.set([QuotaChangeMap(at=at, quota=q) for at, q in changes]),
         AppModel.push_quota.set(changes[-1][1]),
-        AppModel.push_until.set(until),
+        AppModel.legacy_push_until.set(until),
     ])
 
 

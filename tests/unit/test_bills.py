@@ -47,5 +47,5 @@ def test_the_edition_is_the_one_at_the_stop_when_still_out_of_service_at_month_e
 def test_monthly_lines_prorate_mau_over_spans_to_the_cent():
     catalog = load_catalog()
     app = AppFacts("standard", ((at(2, 2, 15), at(5), "standard"),))
-    lines = monthly_lines(MonthUsage(1, 14_000, 0, 0, 0), app, *SEP, catalog)
+    lines = monthly_lines(MonthUsage(1, 14_000), app, *SEP, catalog)
     assert [(x.item, x.quantity, fmt(x.amount)) for x in lines] == [("mau_overage", 4000, "54.19")]

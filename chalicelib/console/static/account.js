@@ -88,11 +88,10 @@ const select = (name, options, value) => h("select", { name },
   options.map(([v, t]) => h("option", { value: v, selected: v === value }, t)));
 const months = () => h("input", { name: "months", type: "number", min: 1, max: 24, value: 1, required: true });
 
-const ADDON_TIERS = {
-  desk: [["", "standard"]],
-  chatbot: [["basic", "basic"], ["advanced", "advanced"], ["message_pack", "message pack"]],
-  call: [["1v1", "1v1"], ["group", "group"], ["trial", "trial"]],
-};
+// what can be bought comes from the catalog in force (GET /v1/catalog): a new product needs no change here
+const title = (name) => name.charAt(0).toUpperCase() + name.slice(1);
+const forSale = (group) => Object.entries(group).filter(([, p]) => p.purchasable).map(([name]) => [name, title(name)]);
+const tiersOf = (cat, addon) => Object.keys(cat.addons[addon].tiers).map((t) => [t, t.replace(/_/g, " ")]);
 
 function bought(out) {
   const o = out.order;
@@ -105,17 +104,19 @@ export async function appPage(target, sdkappid, role, message, ok) {
   const again = (m, good) => appPage(clear(target), sdkappid, role, m, good);
   const base = `/v1/apps/${q(sdkappid)}`;
   const [app, ent, orders] = await Promise.all([get(base), get(`${base}/entitlements`), get(`${base}/orders?limit=100`)]);
-  const [usage, vouchers] = await Promise.all([
+  const [usage, vouchers, cat] = await Promise.all([
     get(`${base}/usage?month=${q(ent.mau.month)}`),
     get(`/v1/accounts/${q(app.account_id)}/vouchers?limit=100`),
+    get("/v1/catalog"),
   ]);
   const free = vouchers.items.filter((v) => !v.used_by_order);
   const products = [app.edition !== "developer" ? [app.edition, `${app.edition} edition`] : null,
     ...Object.keys(ent.plugins || {}).map((p) => [p, `${p} plugin`]),
     ...Object.keys(ent.addons || {}).map((p) => [p, `${p} add-on`])].filter(Boolean);
 
-  const buyEdition = select("edition", [["standard", "Standard"], ["pro", "Pro"]],
-    app.edition === "pro" ? "pro" : "standard");
+  const editions = forSale(cat.editions);
+  const buyEdition = select("edition", editions,
+    editions.some(([e]) => e === app.edition) ? app.edition : (editions.length ? editions[0][0] : ""));
   const buyMonths = months();
   const voucher = select("voucher_id", [["", "no voucher"], ...free.map((v) => [v.voucher_id, `${v.voucher_id} (${v.amount})`])], "");
   const autoRenew = h("input", { type: "checkbox", name: "auto_renew", checked: app.auto_renew });
@@ -146,16 +147,18 @@ export async function appPage(target, sdkappid, role, message, ok) {
     h("p", null, `Quoted ${when(quote.at)} for ${quote.product}.`), confirm);
   });
 
-  const plugin = select("plugin", [["push", "Push"], ["search", "Search"]], "push");
+  const pluginNames = forSale(cat.plugins);
+  const plugin = select("plugin", pluginNames, pluginNames.length ? pluginNames[0][0] : "");
   const pluginMonths = months();
   const plugins = form("plugin", "Buy a plugin", [field("Plugin", plugin), field("Months", pluginMonths)], "Buy plugin",
     async () => again(bought(await call("POST", `${base}/plugins`,
       { plugin: plugin.value, months: Number(pluginMonths.value) })), true));
 
-  const addon = select("addon", [["desk", "Desk"], ["chatbot", "Chatbot"], ["call", "Call"]], "desk");
-  const tier = select("tier", ADDON_TIERS.desk, "");
+  const addonNames = forSale(cat.addons);
+  const addon = select("addon", addonNames, addonNames.length ? addonNames[0][0] : "");
+  const tier = select("tier", addonNames.length ? tiersOf(cat, addonNames[0][0]) : [], "");
   addon.addEventListener("change", () => append(clear(tier),
-    ADDON_TIERS[addon.value].map(([v, t]) => h("option", { value: v }, t))));
+    tiersOf(cat, addon.value).map(([v, t]) => h("option", { value: v }, t))));
   const quantity = h("input", { name: "quantity", type: "number", min: 1, max: 100000, placeholder: "default" });
   const addonMonths = months();
   const addons = form("addon", "Buy an add-on", [field("Add-on", addon), field("Tier", tier), field("Quantity", quantity),
@@ -186,7 +189,8 @@ export async function appPage(target, sdkappid, role, message, ok) {
         ent.mau.overage_allowed ? " (overage billed)" : " (no overage: the limit applies)"),
       h("li", null, `Push: ${usage.push.messages} messages, ${usage.push.broadcast_calls_today} broadcast calls today ` +
         `(daily quota ${usage.push.daily_quota})`),
-      h("li", null, `Search: ${usage.search.stored_messages} stored messages, ${usage.search.requests} requests`)),
+      h("li", null, `Search: ${usage.search.stored_messages} stored messages, ${usage.search.requests} requests`),
+      ...Object.entries(usage.meters || {}).map(([meter, count]) => h("li", null, `${meter}: ${count}`))),
       h("h3", null, "Plugins and add-ons in force"),
       h("ul", null, inForce(ent.plugins), inForce(ent.addons)),
     ),
