@@ -39,6 +39,11 @@ SDKAPPID_BASE = 1_400_000_000
 M = TypeVar("M", bound=Model)
 
 
+class DynamoWriteConflict(WriteConflict, TransactWriteError):
+    """A cancelled transaction: WriteConflict to the callers of the unit of work, and still the
+    TransactWriteError that callers written against PynamoDB transactions catch."""
+
+
 def add_to(tx: TransactWrite, write: Write) -> None:
     """One registered write as a conditional put (or a condition check) of the transaction."""
     model: Any = type(write.item)
@@ -135,6 +140,6 @@ class DynamoUnitOfWork(UnitOfWork):
             tx._commit()
         except TransactWriteError as err:
             if uow.is_conflict(err):
-                raise WriteConflict(str(err)) from err
+                raise DynamoWriteConflict(err.msg, cause=err.cause) from err
             raise
 
