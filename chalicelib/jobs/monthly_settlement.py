@@ -34,9 +34,27 @@ def step(ctx: Ctx, at: datetime) -> Callable[[tuple[str, list[Any]]], str]:
 
 
 WORK = Work(items, step, prepare=prepare)
+SCHEDULE = Schedule(minute=0, hour=2, days=(1, 2, 3))
+MAX_LOOK = 12  # scheduled instants looked at (4 months); beyond, the next instant (it is then run to decide)
+
+
+def next_due(ctx: Ctx) -> datetime | None:
+    """The first scheduled run after ctx.now that `prepare` lets work (a UTC day 1-3 that is
+    outside the local days of the window, e.g. the 1st at 02:00 UTC west of UTC, does nothing).
+    Every window run closes the month and settles what is left, so each is due; no request."""
+    t = first = SCHEDULE.first_after(ctx.now)
+    for _ in range(MAX_LOOK):
+        if in_window(ctx, t):
+            return t
+        t = SCHEDULE.first_after(t)
+    return first
+
+
+def in_window(ctx: Ctx, at: datetime) -> bool:
+    """Whether a run at `at` settles (prepare's window test, without its close of the month)."""
+    return local_date(at, ctx.tz).day <= 3
 
 
 JOB = register(
-    Job.sharded("monthly-settlement", Schedule(minute=0, hour=2, days=(1, 2, 3)), WORK,
-                outcomes=("billed", "skipped", "no_charge"))
+    Job.sharded("monthly-settlement", SCHEDULE, WORK, next_due, outcomes=("billed", "skipped", "no_charge"))
 )
