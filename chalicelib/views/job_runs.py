@@ -27,13 +27,17 @@ def key(job: str, at: datetime, started_at: datetime) -> tuple[str, str]:
 
 def record(result: dict[str, Any], at: datetime, started_at: datetime) -> None:
     """Write the run; a failed write is logged, never fails the run (its work is committed)."""
-    failed = result.get("failed", result["summary"].get("failed", 0))
     try:
-        ViewModel(*key(result["job"], at, started_at), job=result["job"], at=at, started_at=started_at,
-                  finished_at=wall_now(), summary=json.dumps(result["summary"], sort_keys=True),
-                  failed=int(failed)).save()
+        _item(result, at, started_at, wall_now()).save()
     except Exception as err:  # noqa: BLE001
         log.warning("job run %s at %s not recorded: %s", result["job"], iso(at), err)
+
+
+def _item(result: dict[str, Any], at: datetime, started_at: datetime, finished_at: datetime) -> ViewModel:
+    failed = result.get("failed", result["summary"].get("failed", 0))
+    return ViewModel(*key(result["job"], at, started_at), job=result["job"], at=at, started_at=started_at,
+                     finished_at=finished_at, summary=json.dumps(result["summary"], sort_keys=True),
+                     failed=int(failed))
 
 
 PAGE_KEEP = timedelta(days=14)  # a page's record outlives the queue's retention of its messages (4 days)
@@ -75,10 +79,10 @@ def add_page(job: str, at: datetime, started_at: datetime, page: str, summary: d
     conditioned on what was read), so a duplicate delivery changes nothing and a redelivery that
     settles a failed item moves it from failed to its outcome. A failed write is logged, never
     fails the page (its work is committed)."""
-    row_key, page_key = key(job, at, started_at), (f"jobpages#{job}#{iso(at)}#{iso(started_at)}", page)
+    page_key = (f"jobpages#{job}#{iso(at)}#{iso(started_at)}", page)
 
     def attempt() -> None:
-        old, row = _get(*page_key), _get(*row_key)
+        old, row = _get(*page_key), _get(*key(job, at, started_at))
         (before, failed_before), (totals, total_failed) = _counts(old), _counts(row)
         first = summary if old is None else before
         after = {k: v for k, v in first.items() if k in idle}
@@ -92,8 +96,7 @@ def add_page(job: str, at: datetime, started_at: datetime, page: str, summary: d
         with uow.write() as tx:
             tx.save(ViewModel(*page_key, job=job, at=at, summary=json.dumps(after, sort_keys=True), failed=failed,
                               expires=now + PAGE_KEEP), condition=_unchanged(old))
-            tx.save(ViewModel(*row_key, job=job, at=at, started_at=started_at, finished_at=now,
-                              summary=json.dumps(totals, sort_keys=True), failed=total_failed),
+            tx.save(_item({"job": job, "summary": totals, "failed": total_failed}, at, started_at, now),
                     condition=_unchanged(row))
 
     try:
@@ -103,10 +106,17 @@ def add_page(job: str, at: datetime, started_at: datetime, page: str, summary: d
 
 
 def record_all(results: list[dict[str, Any]], started_at: datetime) -> None:
-    """The runs of one test-clock move or local scheduler tick (many instants in one call): the
-    runner lists only those that acted (an idle hourly run a year long would be 8,760 items)."""
-    for r in results:
-        record(r, parse_instant(r["at"]), started_at)
+    """The runs of one test-clock move or local scheduler tick (many instants in one call), in
+    batches of 25: the runner lists only those that acted (an idle hourly run a year long would be
+    8,760 items). A failed write is logged, never fails the move (its work is committed)."""
+    finished = wall_now()
+    try:
+        with ViewModel.batch_write() as batch:
+            for r in results:
+                at = parse_instant(r["at"])
+                batch.save(_item(r, at, started_at, finished))
+    except Exception as err:  # noqa: BLE001
+        log.warning("%d job runs of a move not recorded: %s", len(results), err)
 
 
 def runs(jobs: list[str], limit: int) -> list[dict[str, Any]]:

@@ -48,6 +48,23 @@ def test_an_idle_stretch_costs_no_request(api):
     assert one_day.total <= 40, dict(one_day.calls)
 
 
+def test_a_move_saves_its_mark_and_records_its_runs_in_a_few_requests(api, monkeypatch):
+    """Ten daily push bills: one transaction each (the bill), one for the mark at the end (not one
+    per run that acted), and the ten job runs recorded in one batch (not a PutItem each)."""
+    from chalicelib.jobs import scheduler
+
+    monkeypatch.setattr(runner, "PROGRESS_EVERY", 3600.0)  # no progress save mid-move, however slow
+    sid = api.paid_app("2026-02-05T09:00:00Z", cash="900.00", plugins=("push",))
+    api.ok("PUT", f"/v1/apps/{sid}/plugins/push/quota", {"daily_broadcast_calls": 101})
+    with count_requests() as counter:
+        moved = api.advance(days=10)
+    assert [r["job"] for r in moved["jobs_run"]] == ["push-quota-billing"] * 10
+    assert counter.calls["TransactWriteItems"] == 10 + 1, dict(counter.calls)
+    assert counter.calls["PutItem"] == 0 and counter.calls["BatchWriteItem"] == 10 + 1, dict(counter.calls)
+    assert scheduler.get_mark() == datetime(2026, 2, 15, 9, tzinfo=UTC)
+    assert len(api.ok("GET", "/v1/ops/job-runs?job=push-quota-billing&limit=50")["items"]) == 10
+
+
 def test_a_20_year_jump_in_flat_memory(store):
     start = datetime(2030, 1, 1, tzinfo=UTC)
     tracemalloc.start()
