@@ -9,8 +9,9 @@ requests column as the cost model, the items/s column only to compare runs with 
     .venv/bin/python scripts/bench.py [--n 100] [--settle 2000]      # or: make bench
 
 `--fanout-only` settles `--fanout-accounts` billed accounts on DynamoDB Local inline and fanned
-out to 1, 4 and 8 worker threads (chalicelib/jobs/fanout.py; the queue in-process), and reports
-accounts/s and DynamoDB requests per account (docs/capacity.md is written from these figures).
+out to 1, 4 and 8 worker threads (`--fanout-workers 0,1,4,8`, 0 = inline; chalicelib/jobs/fanout.py,
+the queue in-process), each shape on a fresh DynamoDB Local, and reports accounts/s and DynamoDB
+requests per account (docs/capacity.md is written from these figures).
 
 `--year` (or `--only-year`) also moves the test clock through a year of a small data set
 (tests/scenarios/year_data.py) on DynamoDB Local (needs Java), through the HTTP handler as
@@ -298,11 +299,11 @@ def _settle_fanned_out(workers: int) -> int:
     return int(planned["fanned_out"])
 
 
-def bench_fanout(accounts: int, workers: list[int]) -> str:
-    """Settle `accounts` billed accounts on DynamoDB Local inline, then fanned out with 1, 4, 8...
-    worker threads, each shape on a fresh in-memory DynamoDB Local process (one that has held
-    several table sets slows down: every shape starts equal) seeded the same way; accounts/s,
-    requests per account and the machine's load average (1 min) before and after each shape."""
+def bench_fanout(accounts: int, shapes: list[int]) -> str:
+    """Settle `accounts` billed accounts on DynamoDB Local in each shape: 0 inline, n fanned out
+    to n worker threads (default inline, 1, 4, 8), each shape on a fresh in-memory DynamoDB Local
+    process (one that has held several table sets slows down: every shape starts equal) seeded the
+    same way; accounts/s, requests per account and the 1-min load average before and after each."""
     from chalicelib import config
     from chalicelib.jobs import runner
     from chalicelib.local import ddblocal
@@ -320,7 +321,7 @@ def bench_fanout(accounts: int, workers: list[int]) -> str:
              "the queue is in-process (SQS not counted); load = 1-min load average before/after",
              "", head, "-" * len(head)]
     try:
-        for shape in [0, *workers]:
+        for shape in shapes:
             port = ddblocal.free_port()
             with ddblocal.running(None, port):
                 os.environ.update(IMBILL_DYNAMODB_ENDPOINT=ddblocal.endpoint_url(port),
@@ -498,7 +499,8 @@ def main() -> int:
     parser.add_argument("--fanout-only", action="store_true",
                         help="only the settlement inline and fanned out on DynamoDB Local")
     parser.add_argument("--fanout-accounts", type=int, default=10_000, help="billed accounts (fan-out section)")
-    parser.add_argument("--fanout-workers", default="1,4,8", help="worker thread counts (fan-out section)")
+    parser.add_argument("--fanout-workers", default="0,1,4,8",
+                        help="shapes of the fan-out section: 0 inline, n fanned out to n worker threads")
     args = parser.parse_args()
     if args.fanout_only:
         print(bench_fanout(args.fanout_accounts, [int(w) for w in args.fanout_workers.split(",")]))
