@@ -8,6 +8,7 @@ from typing import Any
 
 from pynamodb.transactions import TransactWrite
 
+from chalicelib.domain.arrears import AccountStatus
 from chalicelib.domain.calendar import iso
 from chalicelib.domain.errors import Conflict, InvalidRequest, NotFound
 from chalicelib.domain.money import Cents
@@ -37,7 +38,7 @@ def create_account(ctx: Ctx, account_id: str, email: str, phone: str, idem: Idem
             account_id,
             email=email,
             phone=phone,
-            status="active",
+            status=AccountStatus.ACTIVE.value,
             due_shard=due_shard(account_id),
             cash=0,
             gift=0,

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
 from typing import Any
 
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.domain.calendar import add_months
-from chalicelib.domain.errors import Conflict, Gone, NotFound
-from chalicelib.domain.lifecycle import AppState, dues
+from chalicelib.domain.app import AppState, OffSpan, Status, Stopped, StopReason
+from chalicelib.domain.errors import Conflict, NotFound
+from chalicelib.domain.lifecycle import dues
 from chalicelib.services import idempotency, notifications
 from chalicelib.services.context import Ctx
 from chalicelib.services.idempotency import Idem, Response
@@ -22,19 +21,42 @@ SDKAPPID_BASE = 1_400_000_000
 
 
 def state(app: AppModel) -> AppState:
+    """The app's lifecycle state as the domain sees it."""
     return AppState(
         edition=app.edition,
-        status=app.status,
+        status=Status(app.status),
         expires_at=app.expires_at,
         auto_renew=bool(app.auto_renew),
         stopped_at=app.stopped_at,
         disabled_at=app.disabled_at,
-        stop_reason=app.stop_reason,
+        stop_reason=StopReason(app.stop_reason) if app.stop_reason else None,
         purge_pending=bool(app.purge_pending),
         reclaimed_at=app.reclaimed_at,
         last_warned_day=app.last_warned_day,
         renew_attempted_for=app.renew_attempted_for,
+        had_paid=bool(app.had_paid),
+        off_log=None if app.off_log is None else tuple(OffSpan(s.off_at, s.on_at, s.edition) for s in app.off_log),
     )
+
+
+def put(app: AppModel, s: AppState) -> AppModel:
+    """Copy a lifecycle state the domain answered onto the item (saved by `save_app`)."""
+    app.edition = s.edition
+    app.status = s.status.value
+    app.expires_at = s.expires_at
+    app.auto_renew = s.auto_renew
+    app.stopped_at = s.stopped_at
+    app.disabled_at = s.disabled_at
+    app.stop_reason = s.stop_reason.value if s.stop_reason else None
+    app.purge_pending = True if s.purge_pending else None
+    app.reclaimed_at = s.reclaimed_at
+    app.last_warned_day = s.last_warned_day
+    app.renew_attempted_for = s.renew_attempted_for
+    app.had_paid = s.had_paid
+    app.off_log = None if s.off_log is None else [
+        OffSpanMap(off_at=x.off_at, on_at=x.on_at, edition=x.edition) for x in s.off_log
+    ]
+    return app
 
 
 def refresh_dues(ctx: Ctx, app: AppModel) -> None:
@@ -67,16 +89,13 @@ def load_app(ctx: Ctx, sdkappid: int, *, consistent: bool = True, writable: bool
 
 def ensure_writable(app: AppModel) -> AppModel:
     """A reclaimed app is a tombstone: any write to it answers 410."""
-    if app.status == "reclaimed":
-        raise Gone(f"app {app.sdkappid} was reclaimed")
+    state(app).ensure_writable(int(app.sdkappid))
     return app
 
 
 def ensure_in_service(app: AppModel, why: str) -> AppModel:
     """The app must be `enabled` (410 once reclaimed, else 409 not_in_service)."""
-    ensure_writable(app)
-    if app.status != "enabled":
-        raise Conflict(f"app {app.sdkappid} is {app.status}: {why}", code="not_in_service")
+    state(app).ensure_in_service(int(app.sdkappid), why)
     return app
 
 
@@ -103,20 +122,8 @@ def create_app(ctx: Ctx, account_id: str, name: str, region: str, idem: Idem = i
         if not allocated:
             allocated.append(_next_sdkappid())
         sdkappid = allocated[0]
-        app = AppModel(
-            sdkappid,
-            account_id=account_id,
-            name=name,
-            region=region,
-            edition="developer",
-            status="enabled",
-            created_at=ctx.now,
-            expires_at=add_months(ctx.now, 1, ctx.tz),
-            auto_renew=False,
-            had_paid=False,
-            version=0,
-            due_shard=due_shard(sdkappid),
-        )
+        app = put(AppModel(sdkappid, account_id=account_id, name=name, region=region, created_at=ctx.now,
+                           version=0, due_shard=due_shard(sdkappid)), AppState.new(ctx.now, ctx.tz))
         acct.apps_count = int(acct.apps_count) + 1
         save_app(tx, ctx, app, new=True)
         save_account(tx, acct)
@@ -147,73 +154,26 @@ def update_app(ctx: Ctx, sdkappid: int, change: Any, idem: Idem = idempotency.NO
 
 
 def set_auto_renew(ctx: Ctx, sdkappid: int, enabled: bool) -> dict[str, Any]:
-    def change(app: AppModel) -> None:
-        if enabled and app.edition == "developer":
-            raise Conflict("the Developer edition does not renew; ask for a trial extension")
-        app.auto_renew = enabled
-
-    return update_app(ctx, sdkappid, change)
+    return update_app(ctx, sdkappid, lambda app: put(app, state(app).with_auto_renew(enabled)))
 
 
 def extend_trial(ctx: Ctx, sdkappid: int, idem: Idem = idempotency.NONE) -> dict[str, Any]:
     """Developer extension: after expiry (before reclamation) expires add_months(now, 1), enabled."""
-
-    def change(app: AppModel) -> None:
-        if app.edition != "developer":
-            raise Conflict("only a Developer app can be extended")
-        if ctx.now < app.expires_at:
-            raise Conflict("a Developer app can be extended only after it expires")
-        reenable(app, add_months(ctx.now, 1, ctx.tz), ctx.now)
-
-    return update_app(ctx, sdkappid, change, idem)
+    return update_app(ctx, sdkappid, lambda app: put(app, state(app).extend_trial(ctx.now, ctx.tz)), idem)
 
 
-OFF_LOG_DAYS = 100  # spans that ended longer ago than this no longer matter to any unsettled month
-
-
-def go_off(app: AppModel, status: str, now: datetime, reason: str | None = None) -> None:
-    """enabled -> stopped (reason expired | arrears) or disabled; every such change goes through
-    here, so the out-of-service span the monthly MAU proration reads is always recorded. A stopped
-    app that is then disabled (refund) stays in the span it opened when it stopped."""
-    if app.status == "enabled":
-        recent = [s for s in app.off_log or [] if s.on_at is None or s.on_at > now - timedelta(days=OFF_LOG_DAYS)]
-        app.off_log = [*recent, OffSpanMap(off_at=now, on_at=None, edition=app.edition)]
-    app.status = status
-    app.stop_reason = reason
-    if status == "stopped":
-        app.stopped_at = now
-    else:
-        app.disabled_at = now
-
-
-def bring_back(app: AppModel, now: datetime) -> None:
-    """stopped or disabled -> enabled (purchase, extension, end of arrears): closes the span."""
-    for span in app.off_log or []:
-        if span.on_at is None:
-            span.on_at = now
-    app.status = "enabled"
-    app.stop_reason = None
-    app.stopped_at = None
-    app.disabled_at = None
-
-
-def reenable(app: AppModel, expires_at: datetime, now: datetime) -> None:
-    bring_back(app, now)
-    app.expires_at = expires_at
-    app.last_warned_day = None
-
-
-def stop_app(ctx: Ctx, app: AppModel, acct: AccountModel, reason: str, why: str, *,
+def stop_app(ctx: Ctx, app: AppModel, acct: AccountModel, stop: tuple[AppState, Stopped], why: str, *,
              write_account: bool = False) -> None:
-    """Stop an enabled app (reason expired | arrears) and notify its owner, in one transaction.
+    """Save a stop the domain decided (`AppState.stop`) and notify the owner, in one transaction.
 
     With `write_account` the account is written too (its version moves), so the stop commits only
     over the account as read and a concurrent top-up that ends the arrears retries and sees the stop.
     Raises TransactWriteError when the app (or the account) moved since it was read (the caller decides)."""
-    go_off(app, "stopped", ctx.now, reason)
+    after, stopped = stop
+    put(app, after)
     items = notifications.compose(
-        acct, "stopped", ctx.now,
-        subject=f"App {app.sdkappid} stopped ({reason})",
+        acct, stopped.kind, stopped.at,
+        subject=f"App {app.sdkappid} stopped ({stopped.reason})",
         body=f"App {app.sdkappid} ({app.name}) was stopped: {why}",
         sdkappid=int(app.sdkappid),
     )

@@ -10,13 +10,15 @@ from typing import Any
 from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.expressions.condition import Condition
 
-from chalicelib.domain import bills as rules
+from chalicelib.domain.app import Status, StopReason
+from chalicelib.domain.arrears import AccountStatus, Arrears, back_from_arrears, stop_for_arrears
+from chalicelib.domain.bills import AppFacts, Line, MonthUsage, monthly_lines, push_quota_line
 from chalicelib.domain.calendar import iso, local_date, local_midnight, month_bounds, parse_instant
 from chalicelib.domain.money import fmt
 from chalicelib.domain.orders import split_postpaid
 from chalicelib.domain.usage import max_quota_during
 from chalicelib.services import notifications
-from chalicelib.services.apps import bring_back, save_app, stop_app
+from chalicelib.services.apps import put, save_app, state, stop_app
 from chalicelib.services.context import Ctx
 from chalicelib.services.ledger import Move, post, save_account
 from chalicelib.store import uow, watch
@@ -54,26 +56,36 @@ def list_bills(ctx: Ctx, account_id: str, period: str | None, limit: int, token:
     return page(BillModel.query, account_id, bill_view, limit, token, range_key_condition=condition)
 
 
+def arrears_of(acct: AccountModel) -> Arrears:
+    """The account's arrears as the domain sees them."""
+    return Arrears(
+        status=AccountStatus(acct.status),
+        since=acct.arrears_since,
+        due_at=acct.arrears_due_at,
+        later_dues=tuple(map(parse_instant, acct.arrears_later_dues or [])),
+    )
+
+
+def put_arrears(acct: AccountModel, arrears: Arrears) -> None:
+    acct.status = arrears.status.value
+    acct.arrears_since = arrears.since
+    acct.arrears_due_at = arrears.due_at
+    acct.arrears_later_dues = [iso(d) for d in arrears.later_dues] or None
+
+
 def enter_arrears(ctx: Ctx, acct: AccountModel, bill_key: str) -> list[Any]:
-    """A postpaid charge left cash + gift below zero: arrears since now (or still); warn by email and
-    SMS. Each such bill has its own 24 h: still in arrears then, every app enabled by that time stops
-    (a stop already pending for an earlier bill keeps its earlier instant)."""
-    if int(acct.cash) + int(acct.gift) >= 0:
+    """A postpaid charge left cash + gift below zero: arrears since now (or still) and a warning by
+    email and SMS, with the stop deadline of this bill (domain.arrears)."""
+    after, warning = arrears_of(acct).enter(int(acct.cash) + int(acct.gift), ctx.now, ctx.catalog)
+    if warning is None:
         return []
-    if acct.status != "arrears":
-        acct.status = "arrears"
-        acct.arrears_since = ctx.now
-    due = ctx.now + timedelta(hours=ctx.catalog.lifecycle("arrears_stop_after_hours"))
-    if acct.arrears_due_at is None:
-        acct.arrears_due_at = due
-    else:  # a stop is pending for an earlier bill: this bill's own 24 h come after it
-        acct.arrears_later_dues = sorted([*(acct.arrears_later_dues or []), iso(due)])
-    balance = fmt(int(acct.cash) + int(acct.gift))
+    put_arrears(acct, after)
+    balance = fmt(warning.balance)
     return notifications.compose(
-        acct, "arrears", ctx.now, ref=bill_key,
+        acct, warning.kind, ctx.now, ref=bill_key,
         subject=f"Account {acct.account_id} is in arrears ({balance})",
         body=f"A postpaid bill left your balance at {balance}. Top up to zero or above within 24 hours, "
-        f"or every enabled app of the account stops at {iso(acct.arrears_due_at)}.",
+        f"or every enabled app of the account stops at {iso(warning.stop_at)}.",
     )
 
 
@@ -88,7 +100,7 @@ def bill_notice(ctx: Ctx, acct: AccountModel, bill: BillModel) -> list[Any]:
     )
 
 
-def post_bill(ctx: Ctx, account_id: str, kind: str, period: str, lines: list[rules.Line]) -> str:
+def post_bill(ctx: Ctx, account_id: str, kind: str, period: str, lines: list[Line]) -> str:
     """One bill, written only if absent (deterministic key), charged in the same transaction.
 
     "skipped" when the bill was posted already (by an earlier or a concurrent run); when the
@@ -196,31 +208,22 @@ def usage_accounts(month: str) -> Iterator[tuple[str, list[UsageModel]]]:
         yield from UsagePage(month, shard)
 
 
-def off_spans(app: AppModel) -> tuple[rules.Span, ...]:
-    """The app's out-of-service spans; an app stopped or disabled before spans were recorded has
-    the one its stop (or disable) instant implies."""
-    if app.off_log is None:
-        off_at = app.stopped_at or app.disabled_at
-        return () if app.status == "enabled" or off_at is None else ((off_at, None, app.edition),)
-    return tuple((s.off_at, s.on_at, s.edition) for s in app.off_log)
-
-
 def settle_account(ctx: Ctx, month: str, account_id: str, usage: list[UsageModel]) -> str:
     start, end = month_bounds(month, ctx.tz)
     apps = {int(a.sdkappid): a for a in AppModel.by_account.query(account_id)}
     usage = month_usage(month, apps, usage)
-    lines: list[rules.Line] = []
+    lines: list[Line] = []
     for u in usage:
         app = apps.get(int(u.sdkappid))
         if app is None:
             continue
-        lines += rules.monthly_lines(
-            rules.MonthUsage(int(u.sdkappid), int(u.mau), int(u.push_messages), int(u.search_stored),
-                             int(u.search_requests)),
-            rules.AppFacts(app.edition, off_spans(app)), start, end, ctx.catalog,
+        lines += monthly_lines(
+            MonthUsage(int(u.sdkappid), int(u.mau), int(u.push_messages), int(u.search_stored),
+                       int(u.search_requests)),
+            AppFacts(app.edition, state(app).off_spans), start, end, ctx.catalog,
         )
     outcome = post_bill(ctx, account_id, "monthly", month, lines) if lines else "no_charge"
-    reclaimed = {sid for sid, app in apps.items() if app.status == "reclaimed"}
+    reclaimed = {sid for sid, app in apps.items() if app.status == Status.RECLAIMED}
     uow.delete_all(UsageModel, (u for u in usage if int(u.sdkappid) in reclaimed))  # kept only to be billed
     return outcome
 
@@ -295,8 +298,7 @@ def push_bill(ctx: Ctx, day: Any, account_id: str, apps: list[AppModel]) -> dict
     released = 0
     for app in apps:
         log = quota_log(app)
-        line = rules.push_quota_line(int(app.sdkappid), max_quota_during(log, app.push_until, start, end),
-                                     ctx.catalog)
+        line = push_quota_line(int(app.sdkappid), max_quota_during(log, app.push_until, start, end), ctx.catalog)
         if line is not None:
             lines.append(line)
         elif (app.push_billing_shard is not None
@@ -311,7 +313,7 @@ def _release_push_billing(ctx: Ctx, app: AppModel) -> None:
     """No quota above 100 from the billed day on: the app leaves the push-billing index (and a
     reclaimed app's quota log, kept only for these bills, goes). A conflict is raised (re-decided)."""
     app.push_billing_shard = None
-    if app.status == "reclaimed":
+    if app.status == Status.RECLAIMED:
         app.push_quota_log = None
         app.push_until = None
     with uow.write() as tx:
@@ -328,20 +330,21 @@ def enforce_arrears(ctx: Ctx, acct: AccountModel) -> dict[str, int]:
     are those of the run that commits that save: the stops of this instant, also those a conflicted
     attempt (or a concurrent run) made before it."""
     acct = AccountModel.get(acct.account_id, consistent_read=True)
-    if acct.arrears_due_at is None or acct.arrears_due_at > ctx.now:
+    run = arrears_of(acct).enforce(ctx.now)
+    if run is None:
         return {}
+    after, stop_apps = run
     stopped = 0
-    if acct.status == "arrears":
+    if stop_apps:
         since = iso(acct.arrears_since) if acct.arrears_since else "-"
         why = (f"the account has been in arrears since {since}. A top-up that brings the balance to zero "
                "or above brings it back.")
         for app in AppModel.by_account.query(acct.account_id):
-            if app.status == "enabled":
-                stop_app(ctx, app, acct, "arrears", why, write_account=True)
-            stopped += app.status == "stopped" and app.stop_reason == "arrears" and app.stopped_at == ctx.now
-    later = [d for d in map(parse_instant, acct.arrears_later_dues or []) if d > ctx.now]
-    acct.arrears_due_at = later[0] if later else None  # the next bill's deadline, if any
-    acct.arrears_later_dues = [iso(d) for d in later[1:]] or None
+            stop = stop_for_arrears(state(app), ctx.now)
+            if stop is not None:
+                stop_app(ctx, app, acct, stop, why, write_account=True)
+            stopped += state(app).stopped_for(StopReason.ARREARS, ctx.now)
+    put_arrears(acct, after)
     with uow.write() as tx:
         save_account(tx, acct)
     return {"accounts": 1, "stopped": stopped}
@@ -350,14 +353,12 @@ def enforce_arrears(ctx: Ctx, acct: AccountModel) -> dict[str, int]:
 def end_arrears(tx: Any, ctx: Ctx, acct: AccountModel) -> None:
     """A top-up that brings cash + gift to zero or above ends the arrears; apps stopped for
     arrears whose package is still valid are enabled again (in the top-up's transaction)."""
-    if acct.status != "arrears" or int(acct.cash) + int(acct.gift) < 0:
+    ended = arrears_of(acct).end(int(acct.cash) + int(acct.gift))
+    if ended is None:
         return
-    acct.status = "active"
-    acct.arrears_since = None
-    acct.arrears_due_at = None
-    acct.arrears_later_dues = None
+    put_arrears(acct, ended)
     for listed in AppModel.by_account.query(acct.account_id):
         app = AppModel.get(listed.sdkappid, consistent_read=True)  # the index may lag a stop just made
-        if app.status == "stopped" and app.stop_reason == "arrears" and app.expires_at > ctx.now:
-            bring_back(app, ctx.now)
-            save_app(tx, ctx, app)
+        back = back_from_arrears(state(app), ctx.now)
+        if back is not None:
+            save_app(tx, ctx, put(app, back))

@@ -7,7 +7,7 @@ from typing import Any
 
 from chalicelib.domain.calendar import month_key
 from chalicelib.services import plugins, usage
-from chalicelib.services.apps import load_app
+from chalicelib.services.apps import load_app, state
 from chalicelib.services.context import Ctx
 
 
@@ -19,7 +19,7 @@ def entitlements(ctx: Ctx, sdkappid: int, mau_used: int = 0) -> dict[str, Any]:
         "sdkappid": int(app.sdkappid),
         "edition": app.edition,
         "status": app.status,
-        "in_service": app.status == "enabled",
+        "in_service": state(app).in_service,
         "expires_at": app.expires_at.isoformat().replace("+00:00", "Z"),
         "limits": edition.limits,
         "features": edition.features,

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import datetime
 from typing import Any
 
-from chalicelib.domain import orders as rules
-from chalicelib.domain.calendar import iso, local_date
+from chalicelib.domain.app import ExpiryWarning, StopReason
+from chalicelib.domain.calendar import iso
 from chalicelib.domain.errors import Conflict
-from chalicelib.domain.lifecycle import warning_days, warns, will_try_auto_renew
+from chalicelib.domain.lifecycle import Enforcement, auto_renew, enforcement, expiry_warning
 from chalicelib.services import notifications, usage
-from chalicelib.services.apps import load_app, refresh_dues, save_app, state, stop_app
+from chalicelib.services.apps import load_app, put, refresh_dues, save_app, state, stop_app
 from chalicelib.services.context import Ctx
 from chalicelib.services.ledger import save_account
 from chalicelib.services.purchases import Loaded, charge
@@ -45,26 +45,21 @@ def _account(account_id: str) -> AccountModel:
 # ------------------------------------------------------------------ expiry warnings
 def warn(ctx: Ctx, app: AppModel) -> str:
     """One warning (email + SMS) on each local day E-6 ... E+1 for a package not yet renewed."""
-    today = local_date(ctx.now, ctx.tz)
-    if not warns(state(app)) or app.warn_due_at is None or app.warn_due_at > ctx.now:
+    run = expiry_warning(state(app), app.warn_due_at, ctx.now, ctx.tz, ctx.catalog)
+    if run is None:
         return heal(ctx, app)
-    first, last = warning_days(app.expires_at, ctx.tz, ctx.catalog)
-    if app.last_warned_day == today.isoformat():
+    if run.app is None:
         return "skipped"
+    warning = run.warning
     items = []
-    if first <= today <= last:
-        acct = _account(app.account_id)
+    if warning is not None:
         items = notifications.compose(
-            acct, "expiry_warning", ctx.now,
+            _account(app.account_id), warning.kind, ctx.now,
             subject=f"App {app.sdkappid}: {app.edition} package expires {iso(app.expires_at)}",
-            body=_warning_body(app, today, local_date(app.expires_at, ctx.tz)),
+            body=_warning_body(app, warning),
             sdkappid=int(app.sdkappid),
         )
-        app.last_warned_day = today.isoformat()
-    elif today > last:  # the window passed without a run on its last day: nothing more to send
-        app.last_warned_day = last.isoformat()
-    else:
-        return "skipped"
+    put(app, run.app)
     with uow.write() as tx:
         save_app(tx, ctx, app)
         notifications.record(tx, items)
@@ -72,50 +67,42 @@ def warn(ctx: Ctx, app: AppModel) -> str:
     return "warned" if items else "skipped"
 
 
-def _warning_body(app: AppModel, today: date, e_day: date) -> str:
-    days = (e_day - today).days
+def _warning_body(app: AppModel, warning: ExpiryWarning) -> str:
+    days = (warning.expiry_day - warning.day).days
     when = "expired yesterday" if days < 0 else ("expires today" if days == 0 else f"expires in {days} day(s)")
     what = ("It was stopped 24 hours after expiry: buy a package to bring it back; its data is deleted 90 days "
-            "after the stop." if app.status == "stopped" else
+            "after the stop." if warning.stopped else
             "Renew it to keep the app in service; it stops 24 hours after expiry.")
-    return f"The {app.edition} package of app {app.sdkappid} ({app.name}) {when} ({iso(app.expires_at)}). {what}"
+    return f"The {app.edition} package of app {app.sdkappid} ({app.name}) {when} ({iso(warning.expires_at)}). {what}"
 
 
 # ------------------------------------------------------------------ expiry enforcement
 def enforce(ctx: Ctx, app: AppModel) -> str:
     """At expiry: auto-renew if asked and affordable; 24 h after expiry: stop (reason expired)."""
-    if app.status != "enabled" or app.enforce_due_at is None or app.enforce_due_at > ctx.now:
+    s = state(app)
+    decision = enforcement(s, app.enforce_due_at, ctx.now, ctx.catalog)
+    if decision == Enforcement.NOT_DUE:
         return heal(ctx, app)
-    expiry = app.expires_at
-    stop_at = expiry + timedelta(hours=ctx.catalog.lifecycle("stop_after_expiry_hours"))
-    if ctx.now < expiry:
+    if decision == Enforcement.WAIT:
         return "skipped"
-    if will_try_auto_renew(state(app)) and ctx.now < stop_at:
+    if decision == Enforcement.AUTO_RENEW:
         return _auto_renew(ctx, app)
-    if ctx.now < stop_at:
-        return "skipped"
-    why = (f"its package expired {iso(expiry)} and was not renewed. Its data is deleted 90 days after the stop "
-           "unless it is brought back by a purchase.")
-    stop_app(ctx, app, _account(app.account_id), "expired", why)
+    why = (f"its package expired {iso(app.expires_at)} and was not renewed. Its data is deleted 90 days after the "
+           "stop unless it is brought back by a purchase.")
+    stop_app(ctx, app, _account(app.account_id), s.stop(StopReason.EXPIRED, ctx.now), why)
     return "stopped"
 
 
 def _auto_renew(ctx: Ctx, app: AppModel) -> str:
     acct = _account(app.account_id)
-    monthly = ctx.catalog.edition(app.edition).monthly_price
-    app.renew_attempted_for = app.expires_at
-    if int(acct.cash) + int(acct.gift) < monthly:
-        with uow.write() as tx:
-            save_app(tx, ctx, app)
-        return "renew_failed"
-    bounds = rules.period_bounds(app.expires_at, 1, ctx.tz)
+    after, renewal = auto_renew(state(app), int(acct.cash) + int(acct.gift), ctx.tz, ctx.catalog)
     with uow.write() as tx:
-        charge(tx, ctx, Loaded(app=app, account=acct, voucher=None, done=None), product=app.edition,
-               kind="auto_renewal", months=1, starts_at=app.expires_at, monthly_price=monthly, bounds=bounds)
-        app.expires_at = bounds[-1][1]
-        app.last_warned_day = None
-        save_app(tx, ctx, app)
-    return "renewed"
+        if renewal is not None:
+            charge(tx, ctx, Loaded(app=app, account=acct, voucher=None, done=None), product=renewal.product,
+                   kind=renewal.kind, months=renewal.months, starts_at=renewal.starts_at,
+                   monthly_price=renewal.monthly_price, bounds=list(renewal.bounds))
+        save_app(tx, ctx, put(app, after))
+    return "renewed" if renewal is not None else "renew_failed"
 
 
 # ------------------------------------------------------------------ reclamation
@@ -126,28 +113,18 @@ def reclaim(ctx: Ctx, app: AppModel) -> str:
     keeping the app in the reclamation index; then the data is deleted and the flag cleared. A
     purchase racing the reclamation therefore either wins (nothing is deleted) or gets 410, and a
     crash between the two steps is finished by the next reclamation run."""
-    if app.status == "reclaimed" and app.purge_pending:
+    s = state(app)
+    if s.awaiting_purge:
         return _purge(ctx, app)
-    if app.status not in ("stopped", "disabled"):
+    if not s.reclaimable:
         return heal(ctx, app)
+    after, reclaimed = s.reclaim(ctx.now)
     acct = _account(app.account_id)
     acct.apps_count = max(0, int(acct.apps_count) - 1)
-    app.status = "reclaimed"
-    app.reclaimed_at = ctx.now
-    app.purge_pending = True
-    app.auto_renew = False
-    # plugin and add-on state goes with the app's data; the push plugin ends now, and its quota
-    # log stays only while the push-quota job may still bill a day of it (it clears it then)
-    if app.push_until is not None and app.push_until > ctx.now:
-        app.push_until = ctx.now
-    if app.push_billing_shard is None:
-        app.push_quota_log = None
-        app.push_until = None
-    app.push_quota = None
-    app.search_until = None
-    app.call_trial_used = False
+    put(app, after)
+    _drop_plugin_state(app, ctx.now)
     items = notifications.compose(
-        acct, "reclaimed", ctx.now,
+        acct, reclaimed.kind, reclaimed.at,
         subject=f"App {app.sdkappid} reclaimed",
         body=f"App {app.sdkappid} ({app.name}) was reclaimed: its usage, plugin and add-on state were deleted. "
         "Orders, bills and the ledger are kept.",
@@ -161,14 +138,26 @@ def reclaim(ctx: Ctx, app: AppModel) -> str:
     return _purge(ctx, app)
 
 
+def _drop_plugin_state(app: AppModel, now: datetime) -> None:
+    """Plugin and add-on state goes with a reclaimed app's data; the push plugin ends now, and its
+    quota log stays only while the push-quota job may still bill a day of it (it clears it then)."""
+    if app.push_until is not None and app.push_until > now:
+        app.push_until = now
+    if app.push_billing_shard is None:
+        app.push_quota_log = None
+        app.push_until = None
+    app.push_quota = None
+    app.search_until = None
+    app.call_trial_used = False
+
+
 def _purge(ctx: Ctx, app: AppModel) -> str:
     """Delete a reclaimed app's data (usage, user sets, notifications but the reclaimed notice);
     then the app leaves the reclamation index."""
     for hook in RECLAIM_HOOKS:
         hook(ctx, int(app.sdkappid))
-    app.purge_pending = None
     with uow.write() as tx:
-        save_app(tx, ctx, app)
+        save_app(tx, ctx, put(app, state(app).purged()))
     return "reclaimed"
 
 
@@ -181,8 +170,7 @@ def reclaim_due(ctx: Ctx, app: AppModel) -> str:
 def delete_app(ctx: Ctx, sdkappid: int) -> dict[str, Any]:
     """DELETE /v1/apps/{id}: allowed only when disabled or stopped; reclaims at once."""
     app = load_app(ctx, sdkappid, writable=True)
-    if app.status not in ("disabled", "stopped"):
-        raise Conflict("only a disabled or stopped app can be deleted (refund it first)")
+    state(app).ensure_deletable()
     outcome = uow.retry_step(app, lambda a: reclaim(ctx, a), reload_app)
     if outcome != "reclaimed":
         raise Conflict(f"app {sdkappid} changed while being deleted; try again")

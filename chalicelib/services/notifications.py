@@ -15,6 +15,7 @@ from typing import Any
 from pynamodb.exceptions import UpdateError
 from pynamodb.transactions import TransactWrite
 
+from chalicelib.domain.app import Reclaimed
 from chalicelib.domain.calendar import iso
 from chalicelib.notify import notifier
 from chalicelib.services.context import Ctx
@@ -158,4 +159,4 @@ def delete_for_app(ctx: Ctx, sdkappid: int) -> int:
     """Reclamation: every notification of the app goes (batched deletes), but the notice that it
     was reclaimed."""
     return uow.delete_all(NotificationModel, (n for n in NotificationModel.by_app.query(sdkappid)
-                                              if n.kind != "reclaimed"))
+                                              if n.kind != Reclaimed.kind))

@@ -8,13 +8,13 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.domain import orders as rules
+from chalicelib.domain.app import plan_purchase
 from chalicelib.domain.calendar import iso
 from chalicelib.domain.errors import Conflict, InsufficientBalanceError, InvalidRequest, NotFound
-from chalicelib.domain.lifecycle import plan_purchase
 from chalicelib.domain.money import Cents, fmt
 from chalicelib.domain.plugins import ADDONS, PLUGINS
 from chalicelib.services import idempotency
-from chalicelib.services.apps import ensure_writable, go_off, load_app, reenable, save_app, state
+from chalicelib.services.apps import ensure_writable, load_app, put, save_app, state
 from chalicelib.services.context import Ctx
 from chalicelib.services.idempotency import Idem, Response
 from chalicelib.services.ledger import Move, post
@@ -203,15 +203,7 @@ def purchase(
                 starts_at=plan.starts_at, monthly_price=monthly, bounds=bounds, credit=credit,
             )
             end_orders(tx, credited, ctx.now)
-            if plan.kind == "renewal":
-                app.expires_at = bounds[-1][1]
-                app.last_warned_day = None
-            else:
-                reenable(app, bounds[-1][1], ctx.now)
-            app.edition = edition
-            app.had_paid = True
-            if auto_renew is not None:
-                app.auto_renew = auto_renew
+            put(app, state(app).purchased(plan, edition, bounds[-1][1], ctx.now, auto_renew))
             save_app(tx, ctx, app)
             response = answer(ctx, order, app, acct, credit)
             idempotency.record(tx, idem, response, ctx.now, ttl)
@@ -274,9 +266,7 @@ def refund(ctx: Ctx, sdkappid: int, product: str | None, idem: Idem) -> Response
             post(tx, acct, [Move("refund", r.cash, r.gift, ref=",".join(o.order_id for o in orders))], ctx.now)
             end_orders(tx, orders, ctx.now)
             if name == app.edition:
-                go_off(app, "disabled", ctx.now)
-                app.expires_at = ctx.now
-                app.auto_renew = False
+                put(app, state(app).disable(ctx.now))
                 save_app(tx, ctx, app)
             elif name in PLUGIN_UNTIL:  # the refunded plugin ends now
                 setattr(app, PLUGIN_UNTIL[name], ctx.now)

@@ -212,7 +212,7 @@ class AppModel(_Base):
     disabled_at = UTCDateTimeAttribute(null=True)
     reclaimed_at = UTCDateTimeAttribute(null=True)
     purge_pending = BooleanAttribute(null=True)  # reclaimed, its data not yet deleted (lifecycle.reclaim)
-    off_log = ListAttribute(of=OffSpanMap, null=True)  # recent out-of-service spans (apps.go_off / bring_back)
+    off_log = ListAttribute(of=OffSpanMap, null=True)  # recent out-of-service spans (domain.app.OffSpan)
     had_paid = BooleanAttribute(default=False)  # once paid, never Developer again
     version = NumberAttribute(default=0)  # optimistic concurrency for every app write
     due_shard = UnicodeAttribute()

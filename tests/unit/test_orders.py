@@ -11,10 +11,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from chalicelib.domain import orders as rules
+from chalicelib.domain.app import AppState, plan_purchase
 from chalicelib.domain.calendar import iso, parse_instant
 from chalicelib.domain.catalog import catalog
 from chalicelib.domain.errors import Conflict, InvalidRequest
-from chalicelib.domain.lifecycle import AppState, plan_purchase
 from chalicelib.domain.money import fmt
 
 UTC_ZONE = ZoneInfo("UTC")
