@@ -15,27 +15,32 @@ gc.disable()
 import os
 from collections.abc import Iterable
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from chalice import Chalice
 
-from chalicelib import logs
+from chalicelib import bootstrap, logs
 from chalicelib.api import register
-from chalicelib.api.http import billing_zone
 from chalicelib.config import jobs_queue_name, settings
 from chalicelib.domain.calendar import parse_instant
 from chalicelib.jobs import fanout
 from chalicelib.jobs.registry import Job
 from chalicelib.jobs.runner import load_jobs
-from chalicelib.store.models import configure
+from chalicelib.store.tables import configure
 from chalicelib.views.streams import apply_records, wire_streams
 
 logs.configure()
 settings()  # validates every setting: a bad one refuses the start with one line (no secret needed)
 configure()
+bootstrap.use(bootstrap.compose())  # the Lambda's dependencies (the notifier is made on first use)
 # configure_logs=False: Chalice would set the `imbill` logger (its app name, the parent of every
 # imbill.* logger) to ERROR and stop its propagation, dropping the project's warnings.
 app = Chalice(app_name="imbill", configure_logs=False)
 register(app)
+
+
+def _zone() -> ZoneInfo:
+    return bootstrap.current().zone
 
 
 @app.middleware("http")
@@ -60,7 +65,7 @@ def _flush_metrics(event: Any, get_response: Any) -> Any:
 def _scheduled(name: str) -> Any:
     def handler(event: Any) -> dict[str, Any]:
         logs.bind(request_id=getattr(event.context, "aws_request_id", None))
-        return fanout.plan(name, parse_instant(event.time), billing_zone())
+        return fanout.plan(name, parse_instant(event.time), _zone())
 
     handler.__name__ = name.replace("-", "_")
     return handler
@@ -85,11 +90,11 @@ globals().update(wire_schedules(app, load_jobs().values()))
 @app.on_sqs_message(queue=jobs_queue_name(settings().stage), batch_size=1, name="jobs_worker")
 def jobs_worker(event: Any) -> dict[str, list[dict[str, str]]]:
     logs.bind(request_id=getattr(event.context, "aws_request_id", None))
-    return fanout.handle_batch((record.to_dict() for record in event), billing_zone())
+    return fanout.handle_batch((record.to_dict() for record in event), _zone())
 
 
 def _on_stream(event: Any) -> dict[str, int]:
-    return apply_records((record.to_dict() for record in event), billing_zone())
+    return apply_records((record.to_dict() for record in event), _zone())
 
 
 def views_from_streams(event: dict[str, Any], context: Any) -> dict[str, int]:
@@ -99,7 +104,7 @@ def views_from_streams(event: dict[str, Any], context: Any) -> dict[str, int]:
     Lambda bisects and retries."""
     logs.bind(request_id=getattr(context, "aws_request_id", None))
     try:
-        return apply_records(event.get("Records", []), billing_zone())
+        return apply_records(event.get("Records", []), _zone())
     finally:
         logs.flush()
 

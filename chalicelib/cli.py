@@ -169,11 +169,12 @@ def serve(
     if ddb_port is None:
         ddb_port = ddblocal.free_port()
     _configure_local_env(ddb_port, test_clock)
-    from chalicelib.config import ConfigError, reset_settings, settings
+    from chalicelib import bootstrap
+    from chalicelib.config import ConfigError
 
-    reset_settings()
+    bootstrap.reset()  # the environment just set is the server's
     try:
-        current = settings()
+        current = bootstrap.current().settings
     except ConfigError as exc:
         raise _fail(str(exc)) from exc
 
@@ -291,31 +292,30 @@ def jobs_run(
     """Run one job as of an instant against the configured store and print its summary (JSON)."""
     import json
 
-    from chalicelib.config import ConfigError, settings
+    from chalicelib import bootstrap
+    from chalicelib.config import ConfigError
     from chalicelib.domain.calendar import parse_instant
     from chalicelib.domain.errors import BillingError
 
     try:
-        current = settings()
+        deps = bootstrap.current()
+        current = deps.settings
         instant = parse_instant(at)
     except (ConfigError, ValueError) as exc:
         raise _fail(str(exc), code=2) from exc
     if current.dynamodb_endpoint:
         _use_local_credentials()
-    from zoneinfo import ZoneInfo
-
     from tqdm import tqdm
 
-    from chalicelib.clock import service_clock
     from chalicelib.jobs.runner import run_job
-    from chalicelib.store.models import configure
+    from chalicelib.store.tables import configure
 
     configure()
     try:  # the progress bar (DynamoDB requests so far) only on a terminal, on stderr: stdout stays JSON
-        now = service_clock(current.test_clock).now()  # the stored test clock, or the system's
+        now = deps.clock.now()  # the stored test clock, or the system's
         with tqdm(desc=f"{name} at {at}", unit=" requests", file=sys.stderr, disable=not sys.stderr.isatty(),
                   leave=False) as bar:
-            result = run_job(name, instant, ZoneInfo(current.timezone), now=now, on_request=lambda _op: bar.update())
+            result = run_job(name, instant, deps.zone, now=now, on_request=lambda _op: bar.update())
         typer.echo(json.dumps(result))
     except BillingError as exc:
         raise _fail(exc.message, code=2) from exc

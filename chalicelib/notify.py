@@ -6,10 +6,9 @@ happens after the record is committed, so a rerun that finds the record sends no
 from __future__ import annotations
 
 import logging
-from functools import lru_cache
 from typing import Any, Protocol
 
-from chalicelib.config import settings
+from chalicelib.config import Settings
 
 log = logging.getLogger("imbill.notify")
 
@@ -54,13 +53,8 @@ class LocalNotifier:
         log.info("sms to %s: %s", to, body)
 
 
-@lru_cache(maxsize=1)
-def notifier() -> Notifier:
-    s = settings()
+def for_settings(s: Settings) -> Notifier:
+    """The notifier the settings ask for (chalicelib/bootstrap.py makes it once per composition)."""
     if s.notify == "aws":
         return AwsNotifier(s.email_from, s.region)
     return LocalNotifier()
-
-
-def reset_notifier() -> None:
-    notifier.cache_clear()

@@ -110,22 +110,24 @@ def seed_due_apps(account_id: str, base: int, n: int, status: str, noise: int) -
 
 
 def bench(n: int) -> None:
-    from chalicelib.services import accounts, apps, purchases
+    from chalicelib.api.accounts import account_created, topped_up
+    from chalicelib.services import accounts, apps, idempotency, purchases
     from chalicelib.services.context import Ctx
     from chalicelib.services.idempotency import Idem
-    from chalicelib.store import models, uow
+    from chalicelib.store import tables, uow
     from chalicelib.store.tables import create_tables
 
     uow.reset_connection()
-    models.configure(host=None, prefix="bench-")
+    tables.configure(host=None, prefix="bench-")
     create_tables()
 
     now = datetime(2026, 3, 10, 9, 30, tzinfo=UTC)
     ctx = Ctx(now=now, tz=UTC_TZ)
-    accounts.create_account(ctx, "acme", "acme@x.test", "+15550100")
+    accounts.create_account(ctx, "acme", "acme@x.test", "+15550100", idempotency.NONE, account_created)
 
     measure("top-up (Idempotency-Key)", range(n),
-            lambda i: accounts.topup(ctx, "acme", 100_000, "cash", Idem.of(f"t{i}", "operator#topup", {"i": i})))
+            lambda i: accounts.topup(ctx, "acme", 100_000, "cash", Idem.of(f"t{i}", "operator#topup", {"i": i}),
+                                     topped_up))
     ids: list[int] = []
     measure("app creation", range(n),
             lambda i: ids.append(int(apps.create_app(ctx, "acme", f"app{i}", "us")["sdkappid"])))
@@ -153,12 +155,12 @@ def bench(n: int) -> None:
 
 def bench_settlement(accounts: int) -> None:
     """Monthly settlement of `accounts` accounts with usage (and as many idle ones), in fresh tables."""
-    from chalicelib.store import models, uow
+    from chalicelib.store import tables, uow
     from chalicelib.store.tables import create_tables
     from tests.integration.test_settlement import RUN, seed
 
     uow.reset_connection()
-    models.configure(host=None, prefix="bench-settle-")
+    tables.configure(host=None, prefix="bench-settle-")
     create_tables()
     seed(accounts, idle=accounts)
     measure_job("job monthly-settlement (billed accounts)", "monthly-settlement", RUN, "billed", accounts)
@@ -205,6 +207,7 @@ def bench_hot_account(clients: list[int], per_client: int) -> str:
     import statistics
 
     from chalicelib import config
+    from chalicelib.api.accounts import account_created, topped_up
     from chalicelib.local import ddblocal
     from chalicelib.services import accounts, apps, idempotency
     from chalicelib.services.context import Ctx
@@ -225,8 +228,9 @@ def bench_hot_account(clients: list[int], per_client: int) -> str:
         try:
             for c in clients:
                 account_id = f"hot{c}"
-                accounts.create_account(ctx, account_id, f"{account_id}@x.test", "+15550100")
-                accounts.topup(ctx, account_id, 39_900 * c * per_client, "cash", idempotency.NONE)
+                accounts.create_account(ctx, account_id, f"{account_id}@x.test", "+15550100", idempotency.NONE,
+                                        account_created)
+                accounts.topup(ctx, account_id, 39_900 * c * per_client, "cash", idempotency.NONE, topped_up)
                 sids = [int(apps.create_app(ctx, account_id, f"app{i}", "us")["sdkappid"]) for i in range(c)]
                 latencies, busy, elapsed = _hot_run(ctx, sids, per_client)
                 done = len(latencies) - busy
@@ -366,11 +370,10 @@ def bench_year() -> None:
     """A year of the test clock on DynamoDB Local (a free port, in-memory, fresh tables)."""
     from chalice.test import Client
 
-    from chalicelib import config
-    from chalicelib.api import http
+    from chalicelib import bootstrap
     from chalicelib.clock import StoredClock
     from chalicelib.local import ddblocal
-    from chalicelib.store import models, uow
+    from chalicelib.store import tables, uow
     from chalicelib.store.tables import create_tables
     from tests.helpers import Api
     from tests.integration.requests import count_requests
@@ -380,11 +383,10 @@ def bench_year() -> None:
     endpoint = ddblocal.endpoint_url(port)
     os.environ.update({"IMBILL_DYNAMODB_ENDPOINT": endpoint, "IMBILL_TEST_CLOCK": "1",
                        "IMBILL_TABLE_PREFIX": "bench-year-"})
-    config.reset_settings()
-    http.reset_clock()
+    bootstrap.reset()
     with ddblocal.running(None, port):
         uow.reset_connection()
-        models.configure(host=endpoint, prefix="bench-year-")
+        tables.configure(host=endpoint, prefix="bench-year-")
         create_tables()
         import app as app_module
 

@@ -44,9 +44,10 @@ def main() -> None:
         from datetime import UTC, datetime
         from zoneinfo import ZoneInfo
 
+        from chalicelib.api.accounts import account_created, topped_up
         from chalicelib.services import accounts, apps, purchases
         from chalicelib.services.context import Ctx
-        from chalicelib.services.idempotency import Idem
+        from chalicelib.services.idempotency import NONE, Idem
         from chalicelib.store import models
 
         if "--per-model-connections" in sys.argv:  # PynamoDB's default: a session and client per model
@@ -55,8 +56,8 @@ def main() -> None:
             models._Base._get_connection = classmethod(Model._get_connection.__func__)  # type: ignore[attr-defined]
         ctx = Ctx(now=datetime(2026, 3, 10, 9, 30, tzinfo=UTC), tz=ZoneInfo("UTC"))
         wall, cpu = time.perf_counter(), time.process_time()
-        accounts.create_account(ctx, "cold", "cold@x.test", "+15550100")
-        accounts.topup(ctx, "cold", 100_000, "cash", Idem.of("t", "operator#topup", {}))
+        accounts.create_account(ctx, "cold", "cold@x.test", "+15550100", NONE, account_created)
+        accounts.topup(ctx, "cold", 100_000, "cash", Idem.of("t", "operator#topup", {}), topped_up)
         sid = int(apps.create_app(ctx, "cold", "first", "us")["sdkappid"])
         purchases.purchase(ctx, sid, "standard", 1, None, None, Idem.of("p", "operator#purchase", {}))
         out.update(first_purchase_s=time.perf_counter() - wall, first_purchase_cpu_s=time.process_time() - cpu)

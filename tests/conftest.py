@@ -90,16 +90,10 @@ def ddb_endpoint() -> Iterator[str | None]:
 
 
 def _reset(tz: str) -> None:
-    from chalicelib import notify
-    from chalicelib.api import http
-    from chalicelib.store import uow
+    from chalicelib import bootstrap
 
     os.environ["IMBILL_TIMEZONE"] = tz
-    config.reset_settings()
-    http.reset_clock()
-    http.billing_zone.cache_clear()
-    uow.reset_connection()
-    notify.reset_notifier()
+    bootstrap.reset()  # the next use composes the dependencies from this environment
 
 
 @pytest.fixture
@@ -137,7 +131,7 @@ def _fresh_moto_tables(create_tables: Callable[[], object]) -> None:
 @pytest.fixture
 def store(ddb_endpoint: str | None, billing_tz: str) -> Iterator[None]:
     """Fresh tables for one test: moto in-process, or a unique prefix on DynamoDB Local."""
-    from chalicelib.store import models
+    from chalicelib.store import tables
     from chalicelib.store.tables import create_tables, delete_tables
 
     _reset(billing_tz)
@@ -146,7 +140,7 @@ def store(ddb_endpoint: str | None, billing_tz: str) -> Iterator[None]:
 
         with mock_aws():
             _ses_client().verify_email_identity(EmailAddress=config.settings().email_from)
-            models.configure(host=None, prefix="test-")
+            tables.configure(host=None, prefix="test-")
             _fresh_moto_tables(create_tables)
             yield
     else:
@@ -154,8 +148,8 @@ def store(ddb_endpoint: str | None, billing_tz: str) -> Iterator[None]:
         os.environ["IMBILL_TABLE_PREFIX"] = prefix
         os.environ["IMBILL_DYNAMODB_ENDPOINT"] = ddb_endpoint
         os.environ["IMBILL_NOTIFY"] = "local"
-        config.reset_settings()
-        models.configure(host=ddb_endpoint, prefix=prefix)
+        _reset(billing_tz)
+        tables.configure(host=ddb_endpoint, prefix=prefix)
         create_tables()
         try:
             yield
@@ -186,7 +180,7 @@ def api(store: None):  # type: ignore[no-untyped-def]
 def patient_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     """Race tests check who wins, not the busy policy: let a contended write retry as long as it
     takes (on a loaded machine 20 racing threads can each lose more than the production budget)."""
-    from chalicelib.store import uow
+    from chalicelib.store import unit_of_work
 
-    monkeypatch.setattr(uow, "TRIES", 200)
-    monkeypatch.setattr(uow, "BUDGET", 120.0)
+    monkeypatch.setattr(unit_of_work, "TRIES", 200)
+    monkeypatch.setattr(unit_of_work, "BUDGET", 120.0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from chalice import Blueprint
@@ -11,47 +12,71 @@ from chalicelib.api.http import Call, route
 from chalicelib.domain.calendar import is_period
 from chalicelib.domain.errors import InvalidRequest
 from chalicelib.services import accounts, apps, billing, notifications
+from chalicelib.services.accounts import TopUp
+from chalicelib.services.idempotency import Response
+from chalicelib.store import views
+from chalicelib.store.models import AccountModel, VoucherModel
+from chalicelib.store.unit_of_work import Page
 
 bp = Blueprint(__name__)
 
 
+def account_created(a: AccountModel) -> Response:
+    return 201, views.account(a)
+
+
+def topped_up(t: TopUp) -> Response:
+    balance = views.balance(int(t.account.cash), int(t.account.gift))
+    return 201, {"balance": balance, "entry": views.ledger_entry(t.entry)}
+
+
+def voucher_created(v: VoucherModel) -> Response:
+    return 201, views.voucher(v)
+
+
+def listed(page: Page[Any], render: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
+    return {"items": [render(item) for item in page.items], "next_token": page.next_token}
+
+
 @route(bp, "/v1/accounts", "POST", summary="Create an account (operator)", body=s.AccountCreate,
        answer=s.Account, status=201, idempotent=True, errors=(409,))
-def create_account(call: Call) -> dict[str, Any]:
+def create_account(call: Call) -> Response:
     b = call.body
-    return accounts.create_account(call.ctx, b.account_id, b.email, b.phone, call.idem("account"))
+    return accounts.create_account(call.ctx, b.account_id, b.email, b.phone, call.idem("account"), account_created)
 
 
 @route(bp, "/v1/accounts/{account_id}", summary="Read an account", answer=s.Account)
 def get_account(call: Call, account_id: str) -> dict[str, Any]:
-    return accounts.get_account(call.ctx, account_id)
+    return views.account(accounts.get_account(call.ctx, account_id))
 
 
 @route(bp, "/v1/accounts/{account_id}/topups", "POST", summary="Add cash or gift credit (operator)",
        body=s.TopupCreate, answer=s.TopupResult, status=201, idempotent=True, errors=(409,))
-def top_up_account(call: Call, account_id: str) -> tuple[int, dict[str, Any]]:
+def top_up_account(call: Call, account_id: str) -> Response:
     b = call.body
-    return accounts.topup(call.ctx, account_id, s.cents(b.amount), b.kind, call.idem(f"topup:{account_id}"))
+    return accounts.topup(call.ctx, account_id, s.cents(b.amount), b.kind, call.idem(f"topup:{account_id}"),
+                          topped_up)
 
 
 @route(bp, "/v1/accounts/{account_id}/vouchers", "POST", summary="Grant a voucher (operator)",
        body=s.VoucherCreate, answer=s.Voucher, status=201, idempotent=True, errors=(409,))
-def create_voucher(call: Call, account_id: str) -> dict[str, Any]:
+def create_voucher(call: Call, account_id: str) -> Response:
     b = call.body
     return accounts.create_voucher(call.ctx, account_id, s.cents(b.amount), s.instant(b.expires_at),
-                                   call.idem(f"voucher:{account_id}"))
+                                   call.idem(f"voucher:{account_id}"), voucher_created)
 
 
 @route(bp, "/v1/accounts/{account_id}/vouchers", summary="List vouchers", answer=s.page_of(s.Voucher),
        query=("limit", "next_token"))
 def list_vouchers(call: Call, account_id: str) -> dict[str, Any]:
-    return accounts.list_vouchers(call.ctx, account_id, call.limit(), call.query("next_token"))
+    return listed(accounts.list_vouchers(call.ctx, account_id, call.limit(), call.query("next_token")), views.voucher)
 
 
 @route(bp, "/v1/accounts/{account_id}/ledger", summary="Ledger entries, oldest first",
        answer=s.page_of(s.LedgerEntry), query=("limit", "next_token"))
 def list_ledger(call: Call, account_id: str) -> dict[str, Any]:
-    return accounts.list_ledger(call.ctx, account_id, call.limit(), call.query("next_token"))
+    return listed(accounts.list_ledger(call.ctx, account_id, call.limit(), call.query("next_token")),
+                  views.ledger_entry)
 
 
 @route(bp, "/v1/accounts/{account_id}/apps", summary="List the account's apps", answer=s.page_of(s.App),

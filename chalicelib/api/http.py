@@ -7,17 +7,15 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache, wraps
+from functools import wraps
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from chalice import Blueprint, Response
 from pydantic import BaseModel, ValidationError
 
+from chalicelib import bootstrap
 from chalicelib.api.auth import principal_from_header
 from chalicelib.api.schemas import ID_PATTERN
-from chalicelib.clock import Clock, service_clock
-from chalicelib.config import settings
 from chalicelib.domain.errors import BillingError, Busy, InvalidRequest, NotFound
 from chalicelib.services.context import SYSTEM, Ctx, Principal
 from chalicelib.services.idempotency import Idem
@@ -42,20 +40,6 @@ class RouteDoc:
 
 ROUTES: list[RouteDoc] = []
 OPERATION_IDS: dict[tuple[str, str], str] = {}  # (method, path) -> the handler's name, camelCased
-
-
-@lru_cache(maxsize=1)
-def clock() -> Clock:
-    return service_clock(settings().test_clock)
-
-
-def reset_clock() -> None:
-    clock.cache_clear()
-
-
-@lru_cache(maxsize=1)
-def billing_zone() -> ZoneInfo:
-    return ZoneInfo(settings().timezone)
 
 
 @dataclass
@@ -186,7 +170,7 @@ def route(
                 principal.require(*roles)
                 _check_path(params)
                 parsed = _parse_body(request, body) if body is not None else None
-                ctx = Ctx(now=clock().now(), tz=billing_zone(), principal=principal)
+                ctx = bootstrap.current().ctx(principal)
                 result = fn(Call(ctx=ctx, body=parsed, request=request), **params)
                 code, payload = result if isinstance(result, tuple) else (status, result)
                 return Response(body=payload, status_code=code, headers={"Content-Type": "application/json"})

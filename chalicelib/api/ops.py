@@ -7,10 +7,10 @@ from typing import Any
 
 from chalice import Blueprint
 
+from chalicelib import bootstrap
 from chalicelib.api import schemas as s
-from chalicelib.api.http import Call, billing_zone, clock, route
+from chalicelib.api.http import Call, route
 from chalicelib.clock import StoredClock
-from chalicelib.config import settings
 from chalicelib.domain.calendar import iso
 from chalicelib.domain.errors import InvalidRequest, NotFound
 from chalicelib.jobs import runner, scheduler
@@ -23,12 +23,13 @@ bp = Blueprint(__name__)
 def run_job(call: Call, job: str) -> dict[str, Any]:
     at = s.instant(call.body.at)
     assert at is not None
-    return runner.run_job(job, at, billing_zone(), now=call.ctx.now)
+    return runner.run_job(job, at, call.ctx.tz, now=call.ctx.now)
 
 
 def _test_clock() -> StoredClock:
-    c = clock()
-    if not settings().test_clock or not isinstance(c, StoredClock):
+    deps = bootstrap.current()
+    c = deps.clock
+    if not deps.settings.test_clock or not isinstance(c, StoredClock):
         raise NotFound("the test clock is off (IMBILL_TEST_CLOCK=1 turns it on)")
     return c
 
@@ -40,7 +41,7 @@ def _move(call: Call, target: Any, run_jobs: bool) -> dict[str, Any]:
     now = call.ctx.now
     if target < now:
         raise InvalidRequest(f"the clock may only move forward (it is {iso(now)})")
-    return scheduler.catch_up(target, billing_zone(), c.NAME, since=now, run_jobs=run_jobs).answer(target)
+    return scheduler.catch_up(target, call.ctx.tz, c.NAME, since=now, run_jobs=run_jobs).answer(target)
 
 
 @route(bp, "/v1/test/clock", summary="The test clock", roles=("operator", "customer", "service"))

@@ -169,10 +169,11 @@ class LocalScheduler(Periodic):
         super().__init__(interval, log)
 
     def beat(self) -> None:
-        from chalicelib.api.http import billing_zone, clock
+        from chalicelib import bootstrap
 
+        deps = bootstrap.current()
         try:
-            tick(clock().now(), billing_zone())
+            tick(deps.clock.now(), deps.zone)
         except Busy:
             log.debug("scheduled runs are in progress elsewhere; next beat")
 

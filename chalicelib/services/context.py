@@ -1,13 +1,17 @@
-"""What every use case receives: the instant it acts at, the billing zone, the catalog, the caller."""
+"""What every use case receives: the instant it acts at, the billing zone, the catalog, the caller,
+and the unit of work it stores through (DynamoDB; the in-memory fake in service tests)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from chalicelib.domain.catalog import Catalog, catalog
 from chalicelib.domain.errors import Forbidden, NotFound
+from chalicelib.store.dynamo_uow import DynamoUnitOfWork
+from chalicelib.store.unit_of_work import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -40,3 +44,4 @@ class Ctx:
     tz: ZoneInfo
     principal: Principal = SYSTEM
     catalog: Catalog = field(default_factory=catalog)
+    uow: Callable[[], UnitOfWork] = DynamoUnitOfWork

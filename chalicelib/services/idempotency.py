@@ -7,16 +7,21 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactGet, TransactWrite
 
 from chalicelib.domain.errors import Conflict, InvalidRequest
-from chalicelib.store import uow
+from chalicelib.services.context import Ctx
+from chalicelib.store.dynamo_uow import DynamoUnitOfWork
 from chalicelib.store.models import IdempotencyModel
+from chalicelib.store.unit_of_work import Contention, UnitOfWork, with_retries
+from chalicelib.store.uow import lost_race
 
 Response = tuple[int, dict[str, Any]]
+Result = TypeVar("Result")
+Answer = Callable[[Result], Response]  # the API's rendering of a use case's result (status, JSON)
 
 
 @dataclass(frozen=True)
@@ -49,13 +54,68 @@ def check(record: IdempotencyModel | None, idem: Idem) -> Response | None:
     return int(record.status_code), json.loads(record.body)
 
 
-def replay(idem: Idem) -> Response | None:
+def replayed(uow: UnitOfWork, idem: Idem) -> Response | None:
+    """The first response to this key, if there was one."""
+    return check(uow.idempotency.get(idem.record_key), idem) if idem.key is not None else None
+
+
+def remember(uow: UnitOfWork, idem: Idem, response: Response, now: datetime, ttl_hours: int) -> None:
+    """Record the response in the unit of work's commit (only if no other request recorded one)."""
     if idem.key is None:
-        return None
+        return
+    uow.idempotency.add(IdempotencyModel(
+        idem.record_key,
+        request_hash=idem.request_hash,
+        status_code=response[0],
+        body=json.dumps(response[1]),
+        created_at=now,
+        expires=now + timedelta(hours=ttl_hours),
+    ))
+
+
+def answer_once(uow_factory: Callable[[], UnitOfWork], idem: Idem, now: datetime, ttl_hours: int,
+                act: Callable[[UnitOfWork], Result], answer: Answer[Result]) -> Response:
+    """Act at most once per key: `act` loads through the unit of work and registers its writes (it
+    may raise a BillingError, which writes nothing and records nothing); `answer` renders its
+    result, recorded in that same commit; a retry with the key answers it without acting again.
+    A conflicting writer makes the whole attempt run again from the top."""
+
+    def attempt() -> Response:
+        with uow_factory() as uow:
+            done = replayed(uow, idem)
+            if done is not None:
+                return done
+            response = answer(act(uow))
+            remember(uow, idem, response, now, ttl_hours)
+            uow.commit()
+        return response
+
+    return run_with(uow_factory, idem, attempt)
+
+
+def once_in(ctx: Ctx, idem: Idem, act: Callable[[UnitOfWork], Result], answer: Answer[Result]) -> Response:
+    """:func:`answer_once` in the use case's unit of work, at its instant, with the catalog's TTL."""
+    return answer_once(ctx.uow, idem, ctx.now, ctx.catalog.lifecycle("idempotency_ttl_hours"), act, answer)
+
+
+def run_with(uow_factory: Callable[[], UnitOfWork], idem: Idem, attempt: Callable[[], Response]) -> Response:
+    """Run an attempt with optimistic retries; a lost race on the key answers the winner's response."""
     try:
-        return check(IdempotencyModel.get(idem.record_key, consistent_read=True), idem)
-    except IdempotencyModel.DoesNotExist:
-        return None
+        return with_retries(attempt, lost=lost_race)
+    except (Contention, TransactWriteError):
+        with uow_factory() as uow:
+            done = replayed(uow, idem)
+        if done is not None:
+            return done
+        raise
+
+
+# ---- for the services that still write through a TransactWrite (apps, plugins, purchases)
+
+
+def replay(idem: Idem) -> Response | None:
+    with DynamoUnitOfWork() as uow:
+        return replayed(uow, idem)
 
 
 def fetch(tg: TransactGet, idem: Idem) -> Any:
@@ -73,43 +133,13 @@ def resolve(future: Any, idem: Idem) -> Response | None:
 
 
 def record(tx: TransactWrite, idem: Idem, response: Response, now: datetime, ttl_hours: int) -> None:
-    if idem.key is None:
-        return
-    item = IdempotencyModel(
-        idem.record_key,
-        request_hash=idem.request_hash,
-        status_code=response[0],
-        body=json.dumps(response[1]),
-        created_at=now,
-        expires=now + timedelta(hours=ttl_hours),
-    )
-    tx.save(item, condition=IdempotencyModel.key.does_not_exist())
+    remember(DynamoUnitOfWork.joining(tx), idem, response, now, ttl_hours)
 
 
 def once(idem: Idem, now: datetime, ttl_hours: int, act: Callable[[TransactWrite], Response]) -> Response:
-    """Act at most once per key: `act` loads, decides and adds its writes to the transaction (it
-    may raise a BillingError, which writes nothing and records nothing); the first response is
-    recorded in that same transaction, and a retry with the key answers it without acting again.
-    A conflicting writer makes the whole attempt run again from the top."""
-
-    def attempt() -> Response:
-        done = replay(idem)
-        if done is not None:
-            return done
-        with uow.write() as tx:
-            response = act(tx)
-            record(tx, idem, response, now, ttl_hours)
-        return response
-
-    return run(idem, attempt)
+    """:func:`answer_once` for a use case that writes the transaction itself and answers the response."""
+    return answer_once(DynamoUnitOfWork, idem, now, ttl_hours, lambda uow: act(uow.legacy), lambda r: r)
 
 
 def run(idem: Idem, attempt: Callable[[], Response]) -> Response:
-    """Run an attempt with optimistic retries; a lost race on the key answers the winner's response."""
-    try:
-        return uow.with_retries(attempt)
-    except (TransactWriteError, uow.Contention):
-        done = replay(idem)
-        if done is not None:
-            return done
-        raise
+    return run_with(DynamoUnitOfWork, idem, attempt)

@@ -11,8 +11,9 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib import logs
 from chalicelib.domain.money import Cents
+from chalicelib.store.dynamo_uow import DynamoUnitOfWork
 from chalicelib.store.models import AccountModel, LedgerModel
-from chalicelib.store.uow import Tx
+from chalicelib.store.unit_of_work import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -24,14 +25,13 @@ class Move:
 
 
 def save_account(tx: TransactWrite, acct: AccountModel) -> None:
-    """Write the account only if nobody else wrote it since we read it (optimistic version)."""
-    old = int(acct.version)
-    acct.version = old + 1
-    tx.save(acct, condition=AccountModel.version == old)
+    """Write the account only if nobody else wrote it since we read it (optimistic version): for the
+    services that still write through a TransactWrite (apps, billing, lifecycle)."""
+    DynamoUnitOfWork.joining(tx).accounts.save(acct)
 
 
-def post(
-    tx: TransactWrite,
+def book(
+    uow: UnitOfWork,
     acct: AccountModel,
     moves: list[Move],
     at: datetime,
@@ -56,11 +56,16 @@ def post(
             balance_gift=acct.gift,
             ref=move.ref,
         )
-        tx.save(entry, condition=LedgerModel.seq.does_not_exist())
+        uow.ledger.add(entry)
         entries.append(entry)
-        if isinstance(tx, Tx):  # counted once committed (bills posted, purchases, refunds, top-ups)
-            tx.after_commit.append(partial(logs.money_moved, move.kind, move.cash, move.gift))
+        uow.after_commit(partial(logs.money_moved, move.kind, move.cash, move.gift))  # counted once committed
     if then is not None:
         then(acct)
-    save_account(tx, acct)
+    uow.accounts.save(acct)
     return entries
+
+
+def post(tx: TransactWrite, acct: AccountModel, moves: list[Move], at: datetime,
+         then: Callable[[AccountModel], None] | None = None) -> list[LedgerModel]:
+    """:func:`book` for the services that still write through a TransactWrite (billing, purchases)."""
+    return book(DynamoUnitOfWork.joining(tx), acct, moves, at, then)

@@ -15,9 +15,9 @@ from typing import Any
 from pynamodb.exceptions import UpdateError
 from pynamodb.transactions import TransactWrite
 
+from chalicelib import bootstrap
 from chalicelib.domain.app import Reclaimed
 from chalicelib.domain.calendar import iso
-from chalicelib.notify import notifier
 from chalicelib.services.context import Ctx
 from chalicelib.store import uow
 from chalicelib.store.models import AccountModel, NotificationModel, due_shard
@@ -103,7 +103,7 @@ def reload(n: NotificationModel) -> NotificationModel:
 def dispatch(items: list[NotificationModel], now: datetime) -> dict[str, int]:
     """Send recorded notifications (after the commit that recorded them) and mark each one sent,
     or due again later; the marks are one BatchWriteItem per 25. Answers counts by outcome."""
-    out = notifier()
+    out = bootstrap.current().notifier
     counts = {"sent": 0, "retry": 0, "failed": 0}
     for n in items:
         try:

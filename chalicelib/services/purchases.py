@@ -7,11 +7,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from chalicelib.domain import orders as rules
 from chalicelib.domain.app import plan_purchase
 from chalicelib.domain.calendar import iso
 from chalicelib.domain.errors import Conflict, InsufficientBalanceError, InvalidRequest, NotFound
 from chalicelib.domain.money import Cents, fmt
+from chalicelib.domain.orders import (
+    InsufficientBalance,
+    Period,
+    Refund,
+    end_periods_at,
+    period_bounds,
+    split_prepaid,
+    spread,
+)
+from chalicelib.domain.orders import refund as refund_formula
 from chalicelib.domain.plugins import ADDONS, PLUGINS
 from chalicelib.services import idempotency
 from chalicelib.services.apps import ensure_writable, load_app, put, save_app, state
@@ -31,13 +40,13 @@ def new_order_id(now: datetime, seq: int = 0) -> str:
     return f"o{now:%Y%m%d%H%M%S%f}{seq:012d}{secrets.token_hex(3)}"
 
 
-def periods_of(order: OrderModel) -> list[rules.Period]:
+def periods_of(order: OrderModel) -> list[Period]:
     return [
-        rules.Period(p.starts_at, p.ends_at, int(p.paid_cash), int(p.paid_gift)) for p in order.periods
+        Period(p.starts_at, p.ends_at, int(p.paid_cash), int(p.paid_gift)) for p in order.periods
     ]
 
 
-def set_periods(order: OrderModel, periods: list[rules.Period]) -> None:
+def set_periods(order: OrderModel, periods: list[Period]) -> None:
     order.periods = [
         PeriodMap(starts_at=p.starts_at, ends_at=p.ends_at, paid_cash=p.paid_cash, paid_gift=p.paid_gift)
         for p in periods
@@ -101,7 +110,7 @@ def charge(
     starts_at: datetime,
     monthly_price: Cents,
     bounds: list[tuple[datetime, datetime]],
-    credit: rules.Refund | None = None,
+    credit: Refund | None = None,
     tier: str | None = None,
     quantity: int = 1,
 ) -> tuple[OrderModel, AccountModel]:
@@ -112,8 +121,8 @@ def charge(
     credit_cash = credit.cash if credit else 0
     credit_gift = credit.gift if credit else 0
     try:
-        pay = rules.split_prepaid(price, voucher, int(acct.cash) + credit_cash, int(acct.gift) + credit_gift)
-    except rules.InsufficientBalance as err:
+        pay = split_prepaid(price, voucher, int(acct.cash) + credit_cash, int(acct.gift) + credit_gift)
+    except InsufficientBalance as err:
         raise InsufficientBalanceError(f"the balance does not cover {product}: {err}") from None
     order = OrderModel(
         loaded.app.sdkappid,
@@ -135,7 +144,7 @@ def charge(
         refunded=False,
         created_at=ctx.now,
     )
-    set_periods(order, rules.spread(pay.cash, pay.gift, bounds))
+    set_periods(order, spread(pay.cash, pay.gift, bounds))
     moves = []
     if credit is not None:
         moves.append(Move("credit", credit.cash, credit.gift, ref=f"upgrade:{order.order_id}"))
@@ -149,7 +158,7 @@ def charge(
 
 
 def answer(ctx: Ctx, order: OrderModel, app: AppModel, acct: AccountModel,
-           credit: rules.Refund | None = None) -> Response:
+           credit: Refund | None = None) -> Response:
     """201 {"order", "app", "balance", "credit"}: the answer of every prepaid purchase."""
     return (
         201,
@@ -165,7 +174,7 @@ def answer(ctx: Ctx, order: OrderModel, app: AppModel, acct: AccountModel,
 def end_orders(tx: Any, orders: list[OrderModel], at: datetime) -> None:
     """The refunded (or credited) periods end at `at`."""
     for o in orders:
-        set_periods(o, rules.end_periods_at(periods_of(o), at))
+        set_periods(o, end_periods_at(periods_of(o), at))
         if not o.periods:
             o.ends_at = at
         o.refunded = True
@@ -196,7 +205,7 @@ def purchase(
         if plan.upgrade:
             credited = running_orders(int(app.sdkappid), app.edition, ctx.now)
             credit = quote(ctx, credited)
-        bounds = rules.period_bounds(plan.starts_at, months, ctx.tz)
+        bounds = period_bounds(plan.starts_at, months, ctx.tz)
         with uow.write() as tx:
             order, acct = charge(
                 tx, ctx, loaded, product=edition, kind=plan.kind, months=months,
@@ -224,14 +233,14 @@ def _refund_scope(ctx: Ctx, app: AppModel, product: str | None) -> tuple[str, li
     return product, orders
 
 
-def quote(ctx: Ctx, orders: list[OrderModel]) -> rules.Refund:
+def quote(ctx: Ctx, orders: list[OrderModel]) -> Refund:
     """The refund formula over the running periods of these orders, each at its own list price."""
     pairs = [(p, int(o.monthly_price)) for o in orders for p in periods_of(o)]
     price = {id(p): monthly for p, monthly in pairs}  # by identity: two orders' periods may start together
-    return rules.refund([p for p, _ in pairs], ctx.now, lambda p: price[id(p)])
+    return refund_formula([p for p, _ in pairs], ctx.now, lambda p: price[id(p)])
 
 
-def quote_view(product: str, at: datetime, r: rules.Refund) -> dict[str, Any]:
+def quote_view(product: str, at: datetime, r: Refund) -> dict[str, Any]:
     return {
         "product": product,
         "at": iso(at),

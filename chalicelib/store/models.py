@@ -91,11 +91,10 @@ def shared_connection() -> Connection:
     return _shared
 
 
-def reset_shared_connection() -> None:
+def forget_shared_connection() -> None:
+    """The next use makes a new connection (chalicelib.store.tables.reset_connections)."""
     global _shared
     _shared = None
-    for model in ALL_MODELS:
-        model._connection = None
 
 
 
@@ -327,36 +326,6 @@ class MetaModel(_Base):
     lease_until = NumberAttribute(null=True)  # epoch seconds (wall time: a liveness bound, not billing time)
 
 
-ALL_MODELS: list[type[_Base]] = [
-    AccountModel,
-    AppModel,
-    OrderModel,
-    VoucherModel,
-    LedgerModel,
-    IdempotencyModel,
-    MetaModel,
-]
-
-
-def configure(host: str | None = None, prefix: str | None = None, region: str | None = None) -> None:
-    """Point every model at an endpoint and table prefix (default: from settings)."""
-    s = settings()
-    _Base.Meta.host = host if host is not None else s.dynamodb_endpoint
-    _Base.Meta.region = region or s.region
-    for model in ALL_MODELS:
-        model.Meta.table_name = f"{prefix if prefix is not None else s.table_prefix}{model.Meta.base_name}"
-        model.Meta.host = host if host is not None else s.dynamodb_endpoint
-        model.Meta.region = region or s.region
-        model._connection = None
-
-
-def register(model: type[_Base]) -> type[_Base]:
-    """Add a model defined in another module (usage, bills, notifications) to ALL_MODELS."""
-    if model not in ALL_MODELS:
-        ALL_MODELS.append(model)
-    return model
-
-
 # ---------------------------------------------------------------- notifications (outbox)
 class NotificationsByAppIndex(GlobalSecondaryIndex["NotificationModel"]):
     class Meta:
@@ -404,8 +373,14 @@ class NotificationModel(_Base):
     send_due = SendDueIndex()
 
 
-register(NotificationModel)
-
-# models defined beside this module register themselves into ALL_MODELS on import
-from chalicelib.store import usage_models as _usage_models  # noqa: E402,F401
-from chalicelib.views import model as _views_model  # noqa: E402,F401
+# this module's tables; chalicelib.store.tables.ALL_MODELS adds usage, bills and the read views
+MODELS: list[type[_Base]] = [
+    AccountModel,
+    AppModel,
+    OrderModel,
+    VoucherModel,
+    LedgerModel,
+    IdempotencyModel,
+    MetaModel,
+    NotificationModel,
+]

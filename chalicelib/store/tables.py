@@ -5,14 +5,39 @@ from __future__ import annotations
 import time
 from typing import Any, cast
 
+from chalicelib.config import settings
 from chalicelib.store import models
+from chalicelib.store.models import _Base
+from chalicelib.store.usage_models import BillModel, UsageModel, UserSeenModel
+from chalicelib.views.model import ViewModel
+
+ALL_MODELS: list[type[_Base]] = [*models.MODELS, UsageModel, UserSeenModel, BillModel, ViewModel]
+
+
+def configure(host: str | None = None, prefix: str | None = None, region: str | None = None) -> None:
+    """Point every model at an endpoint and table prefix (default: from settings)."""
+    s = settings()
+    models._Base.Meta.host = host if host is not None else s.dynamodb_endpoint
+    models._Base.Meta.region = region or s.region
+    for model in ALL_MODELS:
+        model.Meta.table_name = f"{prefix if prefix is not None else s.table_prefix}{model.Meta.base_name}"
+        model.Meta.host = host if host is not None else s.dynamodb_endpoint
+        model.Meta.region = region or s.region
+        model._connection = None
+
+
+def reset_connections() -> None:
+    """Every model and transaction makes its connection again on next use."""
+    models.forget_shared_connection()
+    for model in ALL_MODELS:
+        model._connection = None
 
 
 def create_tables(wait: bool = True) -> list[str]:
     """Create every missing table (with its indexes and TTL); answer the names created."""
-    models.configure()
+    configure()
     created = []
-    for model in models.ALL_MODELS:
+    for model in ALL_MODELS:
         if not model.exists():
             model.create_table(wait=wait, billing_mode="PAY_PER_REQUEST")
             created.append(model.Meta.table_name)
@@ -72,7 +97,7 @@ def _wait_for_index(client: Any, table: str, name: str, timeout_s: float = 120.0
 
 
 def delete_tables() -> None:
-    for model in models.ALL_MODELS:
+    for model in ALL_MODELS:
         if model.exists():
             model.delete_table()
 
@@ -80,7 +105,7 @@ def delete_tables() -> None:
 def table_schemas() -> dict[str, dict[str, Any]]:
     """Key schema, attribute definitions and indexes of each table, keyed by base name."""
     out: dict[str, dict[str, Any]] = {}
-    for model in models.ALL_MODELS:
+    for model in ALL_MODELS:
         schema = model._get_schema()
         out[model.Meta.base_name] = {
             "key_schema": sorted(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import random
-import time
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
@@ -11,8 +9,10 @@ from pynamodb.connection import Connection
 from pynamodb.exceptions import DeleteError, PutError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactGet, TransactWrite
 
-from chalicelib.domain.errors import Busy
-from chalicelib.store import models
+from chalicelib.store import models, tables, unit_of_work
+from chalicelib.store.unit_of_work import Contention as Contention  # the retry policy: jobs name it here
+from chalicelib.store.unit_of_work import WriteConflict
+from chalicelib.store.unit_of_work import backoff as backoff
 
 T = TypeVar("T")
 Item = TypeVar("Item")
@@ -23,7 +23,7 @@ def connection() -> Connection:
 
 
 def reset_connection() -> None:
-    models.reset_shared_connection()
+    tables.reset_connections()
 
 
 class Tx(TransactWrite):
@@ -48,20 +48,15 @@ def read() -> TransactGet:
     return TransactGet(connection=connection())
 
 
-class Contention(Busy):
-    """A write kept losing to concurrent writers until the retry budget ran out: nothing was
-    written; the API answers 503 `busy` with Retry-After, a job counts the item as failed."""
-
-
 def is_conflict(err: TransactWriteError) -> bool:
     """A cancelled transaction whose conditions (or a concurrent transaction) failed."""
     return err.cause_response_code in ("TransactionCanceledException", "TransactionConflictException")
 
 
 def is_write_conflict(err: BaseException) -> bool:
-    """Another writer won: a cancelled transaction, a failed condition of a single put, update or
-    delete, or a write that already ran out of retries (Contention)."""
-    if isinstance(err, Contention):
+    """Another writer won: a cancelled transaction or a unit of work's failed expectation, a failed
+    condition of a single put, update or delete, or a write that already ran out of retries."""
+    if isinstance(err, Contention | WriteConflict):
         return True
     if isinstance(err, TransactWriteError):
         return is_conflict(err)
@@ -70,35 +65,14 @@ def is_write_conflict(err: BaseException) -> bool:
     return False
 
 
-TRIES = 8  # attempts of one optimistic write
-BUDGET = 1.0  # seconds: no new try after this long (a request answers 503 busy within about 1-2 s)
-
-
-def backoff(attempt: int) -> None:
-    """Full-jitter exponential wait (10 ms doubling, at most 0.25 s) before retrying a lost race."""
-    time.sleep(random.uniform(0, min(0.25, 0.01 * 2 ** min(attempt, 5))))
+def lost_race(err: Exception) -> bool:
+    """A commit that another writer beat: worth loading and deciding again."""
+    return isinstance(err, WriteConflict) or (isinstance(err, TransactWriteError) and is_conflict(err))
 
 
 def with_retries(attempt: Callable[[], T], tries: int | None = None, budget: float | None = None) -> T:
-    """Run an optimistic load-decide-commit attempt until it commits; each try reloads state.
-
-    `attempt` raises TransactWriteError when its conditions fail because another writer won;
-    it is run again from scratch (so a balance check sees the other writer's effect), at most
-    `tries` times and not past `budget` seconds; then Contention (nothing was written)."""
-    tries = TRIES if tries is None else tries  # read at call time: a test may widen the policy
-    budget = BUDGET if budget is None else budget
-    started = time.monotonic()
-    for i in range(tries):
-        try:
-            return attempt()
-        except TransactWriteError as err:
-            if not is_conflict(err):
-                raise
-        if i + 1 < tries:
-            backoff(i)
-            if time.monotonic() - started > budget:
-                break
-    raise Contention("the item is being changed by other requests; retry shortly")
+    """unit_of_work.with_retries for attempts that commit a unit of work or a TransactWrite."""
+    return unit_of_work.with_retries(attempt, tries, budget, lost=lost_race)
 
 
 def retry_step(item: Item, step: Callable[[Item], T], reload: Callable[[Item], Item], tries: int = 5) -> T:

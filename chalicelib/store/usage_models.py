@@ -20,7 +20,7 @@ from pynamodb.attributes import (
 )
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
-from chalicelib.store.models import _Base, register
+from chalicelib.store.models import _Base
 
 USAGE_SHARDS = 4
 
@@ -85,6 +85,3 @@ class BillModel(_Base):
     charged_cash = NumberAttribute(default=0)
     charged_gift = NumberAttribute(default=0)
 
-
-for _model in (UsageModel, UserSeenModel, BillModel):
-    register(_model)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute, UTCDateTimeAttribute
 
-from chalicelib.store.models import DUE_SHARDS, _Base, register
+from chalicelib.store.models import DUE_SHARDS, _Base
 
 VIEW_SHARDS = DUE_SHARDS  # revenue counters and notification lists are spread over this many partitions
 
@@ -33,8 +33,6 @@ class ViewModel(_Base):
     # guards of applied stream records expire after the stream's 24 h retention (+ a day)
     expires = TTLAttribute(null=True)
 
-
-register(ViewModel)
 
 
 def shard_of(text: str) -> int:

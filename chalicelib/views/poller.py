@@ -101,6 +101,6 @@ class PollerThread(Periodic):
 
 
 def start_local_poller() -> PollerThread:
-    from chalicelib.api.http import billing_zone
+    from chalicelib import bootstrap
 
-    return PollerThread(StreamPoller(billing_zone())).start()
+    return PollerThread(StreamPoller(bootstrap.current().zone)).start()

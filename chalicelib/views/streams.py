@@ -26,7 +26,7 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain.calendar import month_key
-from chalicelib.store import models
+from chalicelib.store import tables
 from chalicelib.store.models import AccountModel, LedgerModel, NotificationModel
 from chalicelib.views.model import ViewModel, shard_of
 
@@ -42,7 +42,7 @@ REVENUE = {"purchase": ("prepaid_sales", -1), "refund": ("refunds", 1), "credit"
 
 def stream_tables() -> list[Any]:
     """The models whose Meta sets stream_view_type: the tables that feed the views."""
-    return [m for m in models.ALL_MODELS if getattr(m.Meta, "stream_view_type", None)]
+    return [m for m in tables.ALL_MODELS if getattr(m.Meta, "stream_view_type", None)]
 
 
 def wire_streams(app: Any, handler: Callable[[Any], Any], environ: Mapping[str, str]) -> list[str]:

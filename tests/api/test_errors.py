@@ -261,11 +261,10 @@ def test_reused_idempotency_key_is_409(api, acme):
 
 
 def test_301st_app_is_409_limit_exceeded(api, acme):
-    from chalicelib.api.http import billing_zone, clock
+    from chalicelib import bootstrap
     from chalicelib.services import apps
-    from chalicelib.services.context import Ctx
 
-    ctx = Ctx(now=clock().now(), tz=billing_zone())
+    ctx = bootstrap.current().ctx()
     for i in range(299):  # the fixture made the first
         apps.create_app(ctx, "acme", f"app{i}", "eu")
     assert api.ok("GET", "/v1/accounts/acme")["apps_count"] == 300

@@ -11,18 +11,18 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from typer.testing import CliRunner
 
-from chalicelib import config
-from chalicelib.api import http
+from chalicelib import bootstrap, config
+from chalicelib.api.accounts import topped_up
 from chalicelib.cli import cli
 from chalicelib.domain.errors import Busy
 from chalicelib.services import accounts, idempotency
 from chalicelib.services.context import SYSTEM, Ctx
-from chalicelib.store import uow
+from chalicelib.store import unit_of_work
 from chalicelib.store.models import AccountModel, AppModel, LedgerModel, OrderModel
 from tests.integration.test_concurrency import atomic_moto_requests, run_together  # noqa: F401 (fixture)
 from tests.integration.test_job_steps import ARREARS_DUE, Target, concurrent_writer, seed_account, seed_app
 
-PRODUCTION_RETRIES = (uow.TRIES, uow.BUDGET)  # read at import, before patient_retries widens them
+PRODUCTION_RETRIES = (unit_of_work.TRIES, unit_of_work.BUDGET)  # read at import, before patient_retries widens them
 
 
 def test_a_job_run_ahead_of_the_service_clock_is_400_and_does_nothing(api):
@@ -68,12 +68,12 @@ def test_arrears_enforcement_while_top_ups_hit_the_accounts_answers_200_and_stay
         account_id = seed_account(i, cash=-100, status="arrears", arrears_since=ARREARS_DUE - timedelta(hours=24),
                               arrears_due_at=ARREARS_DUE)
         seed_app(i, account_id, expires_at=ARREARS_DUE + timedelta(days=365))
-    ctx = Ctx(now=ARREARS_DUE + timedelta(minutes=15), tz=http.billing_zone(), principal=SYSTEM)
+    ctx = Ctx(now=ARREARS_DUE + timedelta(minutes=15), tz=bootstrap.current().zone, principal=SYSTEM)
 
     def top_up(account_id: str) -> int:
         for _ in range(20):  # as a client honouring Retry-After: a busy answer changed nothing
             try:
-                return accounts.topup(ctx, account_id, 40, "cash", idempotency.NONE)[0]
+                return accounts.topup(ctx, account_id, 40, "cash", idempotency.NONE, topped_up)[0]
             except Busy:
                 time.sleep(0.05)
         raise AssertionError(f"top-up of {account_id} busy 20 times")
@@ -100,8 +100,8 @@ def test_arrears_enforcement_while_top_ups_hit_the_accounts_answers_200_and_stay
 
 @pytest.mark.timed  # a wall-clock retry budget: not run beside another test (make test)
 def test_a_write_that_stays_contended_is_503_busy_with_retry_after_and_changes_nothing(api, monkeypatch):
-    monkeypatch.setattr(uow, "TRIES", PRODUCTION_RETRIES[0])  # the policy a request really has
-    monkeypatch.setattr(uow, "BUDGET", PRODUCTION_RETRIES[1])
+    monkeypatch.setattr(unit_of_work, "TRIES", PRODUCTION_RETRIES[0])  # the policy a request really has
+    monkeypatch.setattr(unit_of_work, "BUDGET", PRODUCTION_RETRIES[1])
     sid = api.paid_app("2026-03-01T00:00:00Z", "1000.00")
 
     def state() -> tuple:

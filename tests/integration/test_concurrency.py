@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from chalicelib.api.accounts import account_created, topped_up
 from chalicelib.domain.errors import InsufficientBalanceError
 from chalicelib.services import accounts, apps, idempotency, purchases
 from chalicelib.services.context import Ctx
@@ -52,8 +53,8 @@ STANDARD_MONTH = 39900  # cents: 399.00
 
 
 def seed(account_id: str, cash: int, n_apps: int) -> list[int]:
-    accounts.create_account(CTX, account_id, f"{account_id}@x.test", "+15550100")
-    accounts.topup(CTX, account_id, cash, "cash", idempotency.NONE)
+    accounts.create_account(CTX, account_id, f"{account_id}@x.test", "+15550100", idempotency.NONE, account_created)
+    accounts.topup(CTX, account_id, cash, "cash", idempotency.NONE, topped_up)
     return [int(apps.create_app(CTX, account_id, f"app{i}", "us")["sdkappid"]) for i in range(n_apps)]
 
 

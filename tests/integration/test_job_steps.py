@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from pynamodb.connection import Connection
 
+from chalicelib import bootstrap
 from chalicelib.jobs import runner
 from chalicelib.services import notifications
 from chalicelib.services.apps import refresh_dues
@@ -254,9 +255,9 @@ class Outbox:
 
 
 @pytest.fixture
-def outbox(monkeypatch: pytest.MonkeyPatch) -> Outbox:
+def outbox(store: None) -> Outbox:
     box = Outbox()
-    monkeypatch.setattr(notifications, "notifier", lambda: box)
+    bootstrap.use(bootstrap.compose(notifier=box))  # the store fixture composes afresh after the test
     return box
 
 

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from chalicelib import config
+from chalicelib import bootstrap, config
 from chalicelib.jobs import runner
 from chalicelib.services import lifecycle, notifications
 from chalicelib.store.due import earliest_due
@@ -40,9 +40,9 @@ class Recorder:
 
 
 @pytest.fixture
-def recorder(monkeypatch: pytest.MonkeyPatch) -> Recorder:
+def recorder(store: None) -> Recorder:
     rec = Recorder()
-    monkeypatch.setattr(notifications, "notifier", lambda: rec)
+    bootstrap.use(bootstrap.compose(notifier=rec))  # the store fixture composes afresh after the test
     return rec
 
 
@@ -83,11 +83,8 @@ def test_an_email_ses_refuses_is_retried_by_the_dispatcher_once_ses_accepts(stor
     from moto.core import DEFAULT_ACCOUNT_ID
     from moto.ses.models import ses_backends
 
-    from chalicelib import notify
-
     monkeypatch.setenv("IMBILL_EMAIL_FROM", "billing@unverified.example.com")  # SES rejects it
-    config.reset_settings()
-    notify.reset_notifier()
+    bootstrap.reset()
     seed(1, 1)
 
     assert runner.run_job("expiry-warnings", WARN_AT, UTC_TZ)["summary"]["warned"] == 1

@@ -44,7 +44,7 @@ def test_a_job_run_logs_its_progress_and_reports_each_request(store, monkeypatch
 
 def test_jobs_run_keeps_stdout_json_without_a_terminal(store, monkeypatch):
     seed(1, 1)
-    monkeypatch.setattr("chalicelib.store.models.configure", lambda *a, **k: None)  # the test's tables
+    monkeypatch.setattr("chalicelib.store.tables.configure", lambda *a, **k: None)  # the test's tables
     result = CliRunner().invoke(cli.cli, ["jobs", "run", "expiry-warnings", "--at", "2026-08-18T01:00:00Z"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["summary"]["warned"] == 1  # no progress bar in the output

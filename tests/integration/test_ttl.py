@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 
 from chalicelib import config
-from chalicelib.store import models, uow
+from chalicelib.store import models, tables, uow
 from chalicelib.store.tables import create_tables, delete_tables
 
 pytestmark = pytest.mark.storage
@@ -24,7 +24,7 @@ def _ttl_status(model: type[models._Base]) -> str:
 
 def test_under_the_test_clock_no_table_has_ttl_enabled(store: None) -> None:
     assert config.settings().test_clock
-    for model in (models.IdempotencyModel, *(m for m in models.ALL_MODELS if m._ttl_attribute())):
+    for model in (models.IdempotencyModel, *(m for m in tables.ALL_MODELS if m._ttl_attribute())):
         assert _ttl_status(model) == "DISABLED", model.Meta.table_name
 
 
@@ -34,7 +34,7 @@ def test_on_the_wall_clock_the_ttl_attribute_is_enabled(store: None, monkeypatch
     config.reset_settings()
     try:
         create_tables()
-        with_ttl = [m for m in models.ALL_MODELS if m._ttl_attribute()]
+        with_ttl = [m for m in tables.ALL_MODELS if m._ttl_attribute()]
         assert models.IdempotencyModel in with_ttl
         assert all(_ttl_status(m) in ("ENABLED", "ENABLING") for m in with_ttl)
     finally:

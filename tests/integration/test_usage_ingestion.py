@@ -14,10 +14,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from chalicelib.api.accounts import account_created
 from chalicelib.domain.errors import Conflict, Gone, InvalidRequest
 from chalicelib.jobs import runner
 from chalicelib.services import accounts, apps, lifecycle, usage
 from chalicelib.services.context import Ctx
+from chalicelib.services.idempotency import NONE
 from chalicelib.store.models import AppModel, QuotaChangeMap, due_shard
 from chalicelib.store.usage_models import BillModel, UsageModel, UserSeenModel
 from tests.integration.moto_patches import snapshot_touched_items_only
@@ -43,7 +45,7 @@ def fast_moto_transactions(store: None, ddb_endpoint: str | None) -> Iterator[No
 def make_app(edition: str = "standard", account_id: str = "acme", ctx: Ctx = CTX) -> int:
     """An enabled app on an edition (the edition set on the model: purchases are tested elsewhere)."""
     try:
-        accounts.create_account(ctx, account_id, f"{account_id}@x.test", "+15550100")
+        accounts.create_account(ctx, account_id, f"{account_id}@x.test", "+15550100", NONE, account_created)
     except Conflict:
         pass
     sid = int(apps.create_app(ctx, account_id, "chat", "us")["sdkappid"])

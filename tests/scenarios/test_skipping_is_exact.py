@@ -17,8 +17,8 @@ import pytest
 from chalicelib.clock import StoredClock
 from chalicelib.domain.calendar import parse_instant
 from chalicelib.jobs import runner
-from chalicelib.store.models import ALL_MODELS, MetaModel
-from chalicelib.store.tables import create_tables, delete_tables
+from chalicelib.store.models import MetaModel
+from chalicelib.store.tables import ALL_MODELS, create_tables, delete_tables
 
 START = "2026-01-20T09:00:00Z"
 RANDOM_ID_PART = re.compile(r"\b(o\d{20}[0-9a-f]*?)[0-9a-f]{6}\b")  # order ids end in 6 random hex digits

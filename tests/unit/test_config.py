@@ -75,12 +75,8 @@ def test_a_local_endpoint_never_sends_through_aws(monkeypatch: pytest.MonkeyPatc
     monkeypatch.delenv("IMBILL_NOTIFY")
     monkeypatch.setenv("IMBILL_DYNAMODB_ENDPOINT", "http://127.0.0.1:8001")
     config.reset_settings()
-    notify.reset_notifier()
-    try:
-        assert config.settings().notify == "local"
-        assert isinstance(notify.notifier(), notify.LocalNotifier)
-    finally:
-        notify.reset_notifier()
+    assert config.settings().notify == "local"
+    assert isinstance(notify.for_settings(config.settings()), notify.LocalNotifier)
     assert "IMBILL_NOTIFY=aws" in refusal(monkeypatch, IMBILL_NOTIFY="aws")
 
 

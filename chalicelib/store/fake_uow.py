@@ -1,0 +1,119 @@
+"""An in-memory unit of work with the DynamoDB one's expectations, for service tests without AWS.
+
+A :class:`FakeStore` holds the tables (items as DynamoDB attribute maps, so a record handed out is
+a copy and an item missing a required attribute is refused as DynamoDB would); each
+:class:`FakeUnitOfWork` commits its writes under the store's lock: every expectation is checked
+first (key absent, version read, guard), then all are applied, or none (WriteConflict)."""
+
+from __future__ import annotations
+
+import threading
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from pynamodb.models import Model
+
+from chalicelib.domain.errors import InvalidRequest
+from chalicelib.store.models import AccountModel, IdempotencyModel, LedgerModel, VoucherModel
+from chalicelib.store.paging import decode, encode
+from chalicelib.store.unit_of_work import Expect, Page, Repository, UnitOfWork, Write, WriteConflict, key_of
+
+M = TypeVar("M", bound=Model)
+Key = tuple[Any, ...]
+
+
+class FakeStore:
+    """The tables of one test: model -> key -> item (DynamoDB attribute map)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.tables: dict[type[Model], dict[Key, dict[str, Any]]] = {}
+        self.commits = 0
+
+    def table(self, model: type[Model]) -> dict[Key, dict[str, Any]]:
+        return self.tables.setdefault(model, {})
+
+    def uow(self) -> FakeUnitOfWork:
+        """The factory a Ctx takes: a new unit of work on these tables."""
+        return FakeUnitOfWork(self)
+
+
+def _sort_key(value: Any) -> Any:
+    return Decimal(value) if isinstance(value, int | float | Decimal) else value
+
+
+class FakeRepository(Repository[M]):
+    def __init__(self, model: type[M], uow: FakeUnitOfWork) -> None:
+        super().__init__(model, uow)
+        self._store = uow.store
+
+    def get(self, *key: Any, consistent: bool = True) -> M | None:
+        with self._store.lock:
+            raw = self._store.table(self.model).get(tuple(key))
+        return None if raw is None else self.model.from_raw_data(raw)
+
+    def page(self, hash_key: Any, limit: int, token: str | None, consistent: bool = False) -> Page[M]:
+        with self._store.lock:
+            rows = sorted((k, raw) for k, raw in self._store.table(self.model).items() if k[0] == hash_key)
+        start = decode(token)
+        if start is not None:
+            after = self._start_after(hash_key, start)
+            rows = [(k, raw) for k, raw in rows if _sort_key(k[1]) > after]
+        taken = rows[:limit]
+        items = [self.model.from_raw_data(raw) for _, raw in taken]
+        more = len(rows) > limit
+        last = {name: taken[-1][1][name] for name in self._key_names()} if more else None
+        return Page(items, encode(last))
+
+    def _key_names(self) -> list[str]:
+        model: Any = self.model
+        return [model._hash_keyname, model._range_keyname]
+
+    def _start_after(self, hash_key: Any, start: dict[str, Any]) -> Any:
+        """The range key of a next_token of this partition (as DynamoDB, another one is refused)."""
+        hash_name, range_name = self._key_names()
+        if set(start) != {hash_name, range_name}:
+            raise InvalidRequest("next_token is not valid")
+        probe = self.model.from_raw_data(start)
+        if getattr(probe, hash_name) != hash_key:
+            raise InvalidRequest("next_token is not valid")
+        return _sort_key(getattr(probe, range_name))
+
+
+class _NotOnTheFake:
+    """The fake has no DynamoDB transaction: a service that still writes through one needs moto."""
+
+    def __getattr__(self, name: str) -> Any:
+        raise NotImplementedError(f"transaction.{name}: this service still writes DynamoDB directly (use moto)")
+
+
+class FakeUnitOfWork(UnitOfWork):
+    def __init__(self, store: FakeStore | None = None) -> None:
+        super().__init__()
+        self.store = store if store is not None else FakeStore()
+        self.accounts = FakeRepository(AccountModel, self)
+        self.ledger = FakeRepository(LedgerModel, self)
+        self.vouchers = FakeRepository(VoucherModel, self)
+        self.idempotency = FakeRepository(IdempotencyModel, self)
+
+    @property
+    def legacy(self) -> Any:
+        return _NotOnTheFake()
+
+    def _commit(self, writes: list[Write]) -> None:
+        staged = [(w, self.store.table(type(w.item)), key_of(w.item)) for w in writes]
+        rows = [(w, table, key, w.item.serialize() if w.expect is not Expect.GUARD else None)
+                for w, table, key in staged]  # serialized first: a missing attribute writes nothing
+        with self.store.lock:
+            for w, table, key, _ in rows:
+                stored = table.get(key)
+                if w.expect is Expect.ABSENT:
+                    if stored is not None:
+                        raise WriteConflict(f"{type(w.item).__name__} {key} exists")
+                elif stored is None or int(type(w.item).from_raw_data(stored).version) != w.version:
+                    raise WriteConflict(f"{type(w.item).__name__} {key} is not at version {w.version}")
+            for _, table, key, raw in rows:
+                if raw is not None:
+                    table[key] = raw
+            if rows:
+                self.store.commits += 1

@@ -1,0 +1,185 @@
+"""The unit of work and its repositories: what services see of storage (Cosmic Python's shape).
+
+A service opens a unit of work, loads records through its repositories, registers the writes
+with their expectation, and commits them all or nothing:
+
+- ``repo.add(item)``: create only if no item has its key;
+- ``repo.save(item)``: write only over the version that was read (the item's ``version`` is
+  bumped; another writer in between makes the commit fail);
+- ``repo.guard(item)``: write nothing, but fail the commit unless the item still has the
+  version that was read.
+
+A failed expectation is :class:`WriteConflict` (nothing was written); :func:`with_retries` runs
+the whole load-decide-commit attempt again, within a budget, then answers :class:`Contention`.
+Records are the PynamoDB model instances (plain attribute holders here: services never call
+their ``get``/``query``/``save``). Implementations: ``store/dynamo_uow.py`` (one
+TransactWriteItems per commit) and ``store/fake_uow.py`` (in memory, for service tests).
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
+from types import TracebackType
+from typing import Any, Generic, TypeVar
+
+from chalicelib.domain.errors import Busy
+
+T = TypeVar("T")
+R = TypeVar("R")  # a record (a model instance)
+
+
+class WriteConflict(Exception):
+    """A write's expectation failed at commit (another writer won): nothing was written."""
+
+
+class Contention(Busy):
+    """A write kept losing to concurrent writers until the retry budget ran out: nothing was
+    written; the API answers 503 `busy` with Retry-After, a job counts the item as failed."""
+
+
+class Expect(Enum):
+    ABSENT = "absent"  # create only if absent
+    VERSION = "version"  # write over the version read
+    GUARD = "guard"  # no write; the version read must still be there
+
+
+@dataclass(frozen=True)
+class Write:
+    expect: Expect
+    item: Any
+    version: int | None = None  # the version read (VERSION, GUARD)
+
+
+def key_of(item: Any) -> tuple[Any, ...]:
+    """An item's primary key: (hash,) or (hash, range)."""
+    model = type(item)
+    hash_key = getattr(item, model._hash_keyname)
+    range_name = model._range_keyname
+    return (hash_key,) if range_name is None else (hash_key, getattr(item, range_name))
+
+
+@dataclass(frozen=True)
+class Page(Generic[R]):
+    """Records of one partition, oldest first; `next_token` is null on the last page."""
+
+    items: list[R]
+    next_token: str | None
+
+
+class Repository(ABC, Generic[R]):
+    """One table's records within a unit of work."""
+
+    def __init__(self, model: type[R], uow: UnitOfWork) -> None:
+        self.model = model
+        self._uow = uow
+
+    @abstractmethod
+    def get(self, *key: Any, consistent: bool = True) -> R | None:
+        """The record with this key, or None."""
+
+    @abstractmethod
+    def page(self, hash_key: Any, limit: int, token: str | None, consistent: bool = False) -> Page[R]:
+        """One page of a partition in key order; `token` is the previous page's `next_token`."""
+
+    def add(self, item: R) -> None:
+        self._uow.register(Write(Expect.ABSENT, item))
+
+    def save(self, item: R) -> None:
+        old = int(item.version)  # type: ignore[attr-defined]
+        item.version = old + 1  # type: ignore[attr-defined]
+        self._uow.register(Write(Expect.VERSION, item, old))
+
+    def guard(self, item: R) -> None:
+        self._uow.register(Write(Expect.GUARD, item, int(item.version)))  # type: ignore[attr-defined]
+
+
+@dataclass
+class _Pending:
+    writes: list[Write] = field(default_factory=list)
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
+
+
+class UnitOfWork(ABC):
+    """Repositories as attributes; `commit()` applies every registered write atomically."""
+
+    accounts: Repository[Any]
+    ledger: Repository[Any]
+    vouchers: Repository[Any]
+    idempotency: Repository[Any]
+
+    def __init__(self) -> None:
+        self._pending = _Pending()
+
+    def __enter__(self) -> UnitOfWork:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.rollback()
+
+    def register(self, write: Write) -> None:
+        self._pending.writes.append(write)
+
+    def after_commit(self, fn: Callable[[], None]) -> None:
+        """Run `fn` once the writes are committed (metrics of the moves)."""
+        self._pending.after_commit.append(fn)
+
+    def commit(self) -> None:
+        pending, self._pending = self._pending, _Pending()
+        keys = [(type(w.item), key_of(w.item)) for w in pending.writes]
+        if len(set(keys)) != len(keys):  # DynamoDB refuses it (ValidationException); so does the fake
+            raise ValueError("one commit may not write the same item twice")
+        self._commit(pending.writes)
+        for fn in pending.after_commit:
+            fn()
+
+    def rollback(self) -> None:
+        """Forget what was registered and not committed."""
+        self._pending = _Pending()
+
+    @abstractmethod
+    def _commit(self, writes: list[Write]) -> None:
+        """Apply the writes all or nothing; WriteConflict when an expectation fails."""
+
+    @property
+    @abstractmethod
+    def legacy(self) -> Any:
+        """The DynamoDB transaction this unit of work commits, for the writes of services not on the
+        unit of work yet (services/billing.end_arrears writes apps through it)."""
+
+
+TRIES = 8  # attempts of one optimistic write
+BUDGET = 1.0  # seconds: no new try after this long (a request answers 503 busy within about 1-2 s)
+
+
+def backoff(attempt: int) -> None:
+    """Full-jitter exponential wait (10 ms doubling, at most 0.25 s) before retrying a lost race."""
+    time.sleep(random.uniform(0, min(0.25, 0.01 * 2 ** min(attempt, 5))))
+
+
+def with_retries(attempt: Callable[[], T], tries: int | None = None, budget: float | None = None,
+                 lost: Callable[[Exception], bool] = lambda err: isinstance(err, WriteConflict)) -> T:
+    """Run an optimistic load-decide-commit attempt until it commits; each try reloads state.
+
+    `attempt` raises an error that `lost` recognises when another writer won; it is run again
+    from scratch (so a balance check sees the other writer's effect), at most `tries` times and
+    not past `budget` seconds; then Contention (nothing was written)."""
+    tries = TRIES if tries is None else tries  # read at call time: a test may widen the policy
+    budget = BUDGET if budget is None else budget
+    started = time.monotonic()
+    for i in range(tries):
+        try:
+            return attempt()
+        except Exception as err:
+            if not lost(err):
+                raise
+        if i + 1 < tries:
+            backoff(i)
+            if time.monotonic() - started > budget:
+                break
+    raise Contention("the item is being changed by other requests; retry shortly")
