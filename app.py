@@ -13,16 +13,18 @@ _gc_was_on = gc.isenabled()
 gc.disable()
 
 import os
+from collections.abc import Iterable
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from chalice import Chalice, Cron
+from chalice import Chalice
 
 from chalicelib import bootstrap, logs
 from chalicelib.api import register
 from chalicelib.config import jobs_queue_name, settings
 from chalicelib.domain.calendar import parse_instant
 from chalicelib.jobs import fanout
+from chalicelib.jobs.registry import Job
 from chalicelib.jobs.runner import load_jobs
 from chalicelib.store.tables import configure
 from chalicelib.views.streams import apply_records, wire_streams
@@ -69,13 +71,18 @@ def _scheduled(name: str) -> Any:
     return handler
 
 
-for _job in load_jobs().values():
-    s = _job.schedule
-    cron = Cron(s.minute, "*" if s.hour is None else s.hour,
-                "*" if s.days is None else f"{min(s.days)}-{max(s.days)}", "*", "?", "*")
-    _name = _job.name.replace("-", "_")
-    # Lambda resolves each function's handler "app.<name>" as an attribute of this module
-    globals()[_name] = app.schedule(cron, name=_name)(_scheduled(_job.name))
+def wire_schedules(chalice: Chalice, jobs: Iterable[Job]) -> dict[str, Any]:
+    """One scheduled function per job, on the registry's own cron (Schedule.aws_cron); answers the
+    handlers by function name."""
+    handlers = {}
+    for job in jobs:
+        name = job.name.replace("-", "_")
+        handlers[name] = chalice.schedule(job.schedule.aws_cron, name=name)(_scheduled(job.name))
+    return handlers
+
+
+# Lambda resolves each function's handler "app.<name>" as an attribute of this module
+globals().update(wire_schedules(app, load_jobs().values()))
 
 
 # batch_size 1: a message is already a page of IMBILL_JOBS_PAGE items; a batch would run shards one

@@ -9,8 +9,9 @@ requests column as the cost model, the items/s column only to compare runs with 
     .venv/bin/python scripts/bench.py [--n 100] [--settle 2000]      # or: make bench
 
 `--fanout-only` settles `--fanout-accounts` billed accounts on DynamoDB Local inline and fanned
-out to 1, 4 and 8 worker threads (chalicelib/jobs/fanout.py; the queue in-process), and reports
-accounts/s and DynamoDB requests per account (docs/capacity.md is written from these figures).
+out to 1, 4 and 8 worker threads (`--fanout-workers 0,1,4,8`, 0 = inline; chalicelib/jobs/fanout.py,
+the queue in-process), each shape on a fresh DynamoDB Local, and reports accounts/s and DynamoDB
+requests per account (docs/capacity.md is written from these figures).
 
 `--year` (or `--only-year`) also moves the test clock through a year of a small data set
 (tests/scenarios/year_data.py) on DynamoDB Local (needs Java), through the HTTP handler as
@@ -308,9 +309,11 @@ def _settle_fanned_out(workers: int) -> int:
     return int(planned["fanned_out"])
 
 
-def bench_fanout(accounts: int, workers: list[int]) -> str:
-    """Settle `accounts` billed accounts on DynamoDB Local inline, then fanned out with 1, 4, 8...
-    worker threads (fresh tables, the same seed each time); accounts/s and requests per account."""
+def bench_fanout(accounts: int, shapes: list[int]) -> str:
+    """Settle `accounts` billed accounts on DynamoDB Local in each shape: 0 inline, n fanned out
+    to n worker threads (default inline, 1, 4, 8), each shape on a fresh in-memory DynamoDB Local
+    process (one that has held several table sets slows down: every shape starts equal) seeded the
+    same way; accounts/s, requests per account and the 1-min load average before and after each."""
     from chalicelib import config
     from chalicelib.jobs import runner
     from chalicelib.local import ddblocal
@@ -320,17 +323,19 @@ def bench_fanout(accounts: int, workers: list[int]) -> str:
     from tests.integration.requests import count_requests
     from tests.integration.test_settlement import RUN, seed
 
-    port = ddblocal.free_port()
-    head = f"{'shape':24} {'accounts':>8} {'seconds':>8} {'accounts/s':>10} {'req/account':>11}  requests"
-    lines = [f"monthly settlement on DynamoDB Local (in memory, this machine), {accounts} billed accounts "
-             f"(and as many idle), IMBILL_DUE_SHARDS={config.settings().due_shards}, "
-             f"IMBILL_JOBS_PAGE={config.settings().jobs_page}; the queue is in-process (SQS not counted)",
+    head = (f"{'shape':24} {'accounts':>8} {'seconds':>8} {'accounts/s':>10} {'req/account':>11} {'load':>9}"
+            "  requests")
+    lines = [f"monthly settlement on DynamoDB Local (in memory, a fresh process per shape, this machine: "
+             f"{os.cpu_count()} cores), {accounts} billed accounts (and as many idle), "
+             f"IMBILL_DUE_SHARDS={config.settings().due_shards}, IMBILL_JOBS_PAGE={config.settings().jobs_page}; "
+             "the queue is in-process (SQS not counted); load = 1-min load average before/after",
              "", head, "-" * len(head)]
-    with ddblocal.running(None, port):
-        try:
-            for shape in [0, *workers]:
-                prefix = f"bench-fan{shape}-"
-                os.environ.update(IMBILL_DYNAMODB_ENDPOINT=ddblocal.endpoint_url(port), IMBILL_TABLE_PREFIX=prefix,
+    try:
+        for shape in shapes:
+            port = ddblocal.free_port()
+            with ddblocal.running(None, port):
+                os.environ.update(IMBILL_DYNAMODB_ENDPOINT=ddblocal.endpoint_url(port),
+                                  IMBILL_TABLE_PREFIX=f"bench-fan{shape}-",
                                   IMBILL_JOBS_QUEUE_URL="in-process" if shape else "")
                 config.reset_settings()
                 uow.reset_connection()
@@ -338,6 +343,7 @@ def bench_fanout(accounts: int, workers: list[int]) -> str:
                 t0 = time.perf_counter()
                 seed(accounts, idle=accounts)
                 print(f"seeded {accounts} accounts in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+                load_before = os.getloadavg()[0]
                 with count_requests() as counter:
                     t0 = time.perf_counter()
                     if shape:
@@ -347,20 +353,22 @@ def bench_fanout(accounts: int, workers: list[int]) -> str:
                         runner.run_job("monthly-settlement", RUN, UTC_TZ)
                         label = "inline (one invocation)"
                     elapsed = time.perf_counter() - t0
+                load_after = os.getloadavg()[0]
                 billed = BillModel.count()
                 if billed != accounts:
                     raise SystemExit(f"{label}: {billed} bills for {accounts} accounts")
-                total = sum(counter.calls.values())
-                ops = ", ".join(f"{k} {v}" for k, v in sorted(counter.calls.items()))
-                lines.append(f"{label:24} {accounts:8d} {elapsed:8.1f} {accounts / elapsed:10.1f} "
-                             f"{total / accounts:11.2f}  {ops}")
-                print(lines[-1], file=sys.stderr)
-        finally:
-            for name in ("IMBILL_DYNAMODB_ENDPOINT", "IMBILL_JOBS_QUEUE_URL"):
-                os.environ.pop(name, None)
-            os.environ["IMBILL_TABLE_PREFIX"] = "bench-"
-            config.reset_settings()
-            uow.reset_connection()
+                uow.reset_connection()
+            total = sum(counter.calls.values())
+            ops = ", ".join(f"{k} {v}" for k, v in sorted(counter.calls.items()))
+            lines.append(f"{label:24} {accounts:8d} {elapsed:8.1f} {accounts / elapsed:10.1f} "
+                         f"{total / accounts:11.2f} {load_before:4.1f}/{load_after:<4.1f}  {ops}")
+            print(lines[-1], file=sys.stderr)
+    finally:
+        for name in ("IMBILL_DYNAMODB_ENDPOINT", "IMBILL_JOBS_QUEUE_URL"):
+            os.environ.pop(name, None)
+        os.environ["IMBILL_TABLE_PREFIX"] = "bench-"
+        config.reset_settings()
+        uow.reset_connection()
     return "\n".join(lines)
 
 
@@ -499,7 +507,8 @@ def main() -> int:
     parser.add_argument("--fanout-only", action="store_true",
                         help="only the settlement inline and fanned out on DynamoDB Local")
     parser.add_argument("--fanout-accounts", type=int, default=10_000, help="billed accounts (fan-out section)")
-    parser.add_argument("--fanout-workers", default="1,4,8", help="worker thread counts (fan-out section)")
+    parser.add_argument("--fanout-workers", default="0,1,4,8",
+                        help="shapes of the fan-out section: 0 inline, n fanned out to n worker threads")
     args = parser.parse_args()
     if args.fanout_only:
         print(bench_fanout(args.fanout_accounts, [int(w) for w in args.fanout_workers.split(",")]))

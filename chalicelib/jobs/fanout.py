@@ -6,6 +6,8 @@ and when the run has more than IMBILL_JOBS_INLINE_MAX due items it sends one mes
 `@app.on_sqs_message` handler) processes one message as one page of its shard with the job's own
 idempotent step (steps.run_each with the job's Work.step): at most IMBILL_JOBS_PAGE items, and
 when the shard holds more it first (before the steps) sends the next page's message `{..., "cursor"}`.
+The run is recorded in the job-runs view: the planner writes its row (messages carry its start,
+`"run"`), each page adds its counts there, once per page however often it is delivered.
 
 Where the line is: no queue configured (IMBILL_JOBS_QUEUE_URL unset: locally, tests), the test
 clock, a job without sharded work (push-quota-billing: its bill is per account while its index
@@ -35,10 +37,11 @@ from chalicelib import logs
 from chalicelib.config import settings
 from chalicelib.domain.calendar import iso, parse_instant
 from chalicelib.jobs import runner, steps
-from chalicelib.jobs.registry import Job, Work
+from chalicelib.jobs.registry import IDLE, Job, Work
 from chalicelib.jobs.steps import Summary, counting_failures
 from chalicelib.services.context import SYSTEM, Ctx
 from chalicelib.store.models import read_shards
+from chalicelib.views import job_runs
 
 log = logging.getLogger("imbill.jobs")
 
@@ -83,8 +86,10 @@ def plan(name: str, at: datetime, tz: ZoneInfo) -> dict[str, Any]:
     if due_at_least(work, ctx, at, settings().jobs_inline_max + 1) <= settings().jobs_inline_max:
         return runner.run_job(name, at, tz)
     shards = list(read_shards())
+    started = job_runs.wall_now()
+    job_runs.fanned_out(name, at, started, job.summary())  # the run's row, before its pages add to it
     for shard in shards:
-        send({"job": name, "at": iso(at), "shard": shard})
+        send({"job": name, "at": iso(at), "shard": shard, "run": iso(started)})
     log.info("job %s as of %s: fanned out to %d shard messages", name, iso(at), len(shards))
     return {"job": name, "at": iso(at), "fanned_out": len(shards)}
 
@@ -108,7 +113,12 @@ def process(message: dict[str, Any], tz: ZoneInfo) -> tuple[Summary, int]:
             counts = steps.run_each(items, work.step(ctx, at), work.reload)
         return job.summary(counts), len(failures)
 
-    return logs.job_run(job.name, at, page)
+    summary, failed = logs.job_run(job.name, at, page)
+    if "run" in message:  # the run's row (views/job_runs.py) counts each page once
+        job_runs.add_page(job.name, at, parse_instant(message["run"]),
+                          f"{message['shard']}#{json.dumps(message.get('cursor'), sort_keys=True)}",
+                          summary, failed, IDLE)
+    return summary, failed
 
 
 def handle_batch(records: Iterable[dict[str, Any]], tz: ZoneInfo) -> dict[str, list[dict[str, str]]]:

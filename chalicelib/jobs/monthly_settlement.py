@@ -20,7 +20,7 @@ def billed_month(ctx: Ctx, at: datetime) -> str:
 
 
 def prepare(ctx: Ctx, at: datetime) -> bool:
-    if local_date(at, ctx.tz).day > ctx.catalog.lifecycle("settlement_days"):
+    if not in_window(ctx, at):
         return False
     billing.close_month(billed_month(ctx, at))  # before the month's usage is read: later reports are refused
     return True
@@ -37,9 +37,27 @@ def step(ctx: Ctx, at: datetime) -> Callable[[tuple[str, list[Any]]], str]:
 
 WORK = Work(items, step, prepare=prepare)
 SETTLEMENT_DAYS = tuple(range(1, catalog().lifecycle("settlement_days") + 1))  # the catalog's 1..n
+SCHEDULE = Schedule(minute=0, hour=2, days=SETTLEMENT_DAYS)
+MAX_LOOK = 12  # scheduled instants looked at (4 months); beyond, the next instant (it is then run to decide)
+
+
+def next_due(ctx: Ctx) -> datetime | None:
+    """The first scheduled run after ctx.now that `prepare` lets work (a UTC day 1-3 that is
+    outside the local days of the window, e.g. the 1st at 02:00 UTC west of UTC, does nothing).
+    Every window run closes the month and settles what is left, so each is due; no request."""
+    t = first = SCHEDULE.first_after(ctx.now)
+    for _ in range(MAX_LOOK):
+        if in_window(ctx, t):
+            return t
+        t = SCHEDULE.first_after(t)
+    return first
+
+
+def in_window(ctx: Ctx, at: datetime) -> bool:
+    """Whether a run at `at` settles: its local day is one of the catalog's settlement days."""
+    return local_date(at, ctx.tz).day <= ctx.catalog.lifecycle("settlement_days")
 
 
 JOB = register(
-    Job.sharded("monthly-settlement", Schedule(minute=0, hour=2, days=SETTLEMENT_DAYS), WORK,
-                outcomes=("billed", "skipped", "no_charge"))
+    Job.sharded("monthly-settlement", SCHEDULE, WORK, next_due, outcomes=("billed", "skipped", "no_charge"))
 )

@@ -14,6 +14,17 @@ from chalicelib.store.models import read_shards
 IDLE = ("skipped", "no_charge")  # outcomes that change nothing
 
 
+def _day_runs(days: tuple[int, ...]) -> str:
+    """Days of the month as a cron field: each run of consecutive days `a-b`, a lone day `a`."""
+    runs: list[list[int]] = []
+    for day in sorted(set(days)):
+        if runs and day == runs[-1][1] + 1:
+            runs[-1][1] = day
+        else:
+            runs.append([day, day])
+    return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
+
+
 @dataclass(frozen=True)
 class Schedule:
     """A UTC cron of the forms the contract uses: minute, optional hour, optional days of month."""
@@ -24,8 +35,9 @@ class Schedule:
 
     @property
     def aws_cron(self) -> str:
+        """The EventBridge cron: days as runs of consecutive days, `1-3`, `1,15` or `1-3,15`."""
         hour = "*" if self.hour is None else str(self.hour)
-        days = "*" if self.days is None else f"{min(self.days)}-{max(self.days)}"
+        days = "*" if self.days is None else _day_runs(self.days)
         return f"cron({self.minute} {hour} {days} * ? *)"
 
     def matches(self, t: datetime) -> bool:

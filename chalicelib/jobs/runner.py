@@ -90,7 +90,8 @@ def run_between(
     after that: the instants in between are counted, never visited, and cost no request. The
     hints are asked again after each run; inside the move's `watch` an unchanged index answers
     from memory, so only writes cost a read. `on_acted(t)` follows every run that acted (the
-    scheduler moves its mark there); `on_progress(t)` and a log line come every few seconds.
+    scheduler notes it for its mark); `on_progress(t)` (the scheduler saves its mark) and a log
+    line come every few seconds.
     `skip=False` runs every instant, `remember=False` asks the store every hint again (tests compare)."""
     jobs = list(load_jobs().values())
     moved = Moved()

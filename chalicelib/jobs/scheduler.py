@@ -3,10 +3,13 @@ and the test clock's moves share it.
 
 Deployed, EventBridge fires each job (app.py's @app.schedule). Locally, the instants between the
 stored mark and a target run through `catch_up`: a scheduler thread calls it every few seconds with
-the clock's now, and a test-clock move with its target. The mark is the last instant whose runs
-are done: it advances with every run that acted (and the test clock with it), so a process killed
-mid-move resumes after the last finished run, and whatever comes next (the scheduler, or the next
-move) first finishes the interrupted instants, in time order, before anything later.
+the clock's now, and a test-clock move with its target. The mark is an instant whose runs, and all
+before, are done: it moves (and the test clock with it) to the last run that acted every few
+seconds of a move (with the lease's renewal: one write, not one per run), when a run fails, and at
+the end. A process killed mid-move resumes after the mark, at most those few seconds of runs
+before the kill, which run again and find their work done (every job's step is idempotent: bill
+keys, due times moved with the effect); whatever comes next (the scheduler, or the next move)
+first finishes the interrupted instants, in time order, before anything later.
 
 Only one catch-up runs at a time: a lock in the process, and a lease on the mark's item across
 processes (taken with a conditional write, renewed by every mark advance, released at the end; a
@@ -53,6 +56,21 @@ class _Lease:
     def __init__(self, clock_item: str | None) -> None:
         self.owner = uuid.uuid4().hex
         self.clock_item = clock_item  # the stored test clock, moved with the mark (None: a real clock)
+        self.acted: datetime | None = None  # the last run that acted since the mark was written
+
+    def note(self, at: datetime) -> None:
+        """A run at `at` acted: the mark moves there at the next `save`."""
+        self.acted = at
+
+    def save(self, *, release: bool = False) -> None:
+        """The mark (and the test clock) at the last run that acted, renewing (or releasing) the lease."""
+        at, self.acted = self.acted, None
+        if at is not None:
+            self.advance(at, release=release)
+        elif release:
+            self.release()
+        else:
+            self.renew()
 
     def take(self) -> None:
         now = wall()
@@ -107,7 +125,11 @@ def _leased(clock_item: str | None) -> Iterator[_Lease]:
         try:
             yield lease
         except BaseException:
-            lease.release()  # the mark stays after the last run that acted: the next catch-up resumes there
+            try:  # the mark at the last run that acted: the next catch-up resumes after it
+                lease.save(release=True)
+            except Exception:  # noqa: BLE001 - the run's error is the one to raise
+                log.exception("the scheduler's mark could not be saved; the next catch-up resumes before it")
+                lease.release()
             raise
 
 
@@ -122,7 +144,7 @@ def catch_up(until: datetime, tz: ZoneInfo, clock_item: str | None = None, *, si
         moved = Moved()
         if mark is not None and until > mark and run_jobs:
             started = job_runs.wall_now()
-            moved = run_between(mark, until, tz, on_acted=lease.advance, on_progress=lambda _t: lease.renew())
+            moved = run_between(mark, until, tz, on_acted=lease.note, on_progress=lambda _t: lease.save())
             job_runs.record_all(moved.jobs_run, started)
         lease.advance(max(until, mark) if mark is not None else until, release=True)
     return moved

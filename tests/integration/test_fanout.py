@@ -18,6 +18,7 @@ from chalicelib.jobs import fanout
 from chalicelib.services import billing
 from chalicelib.store.models import AccountModel, AppModel, LedgerModel, NotificationModel, due_shard
 from chalicelib.store.usage_models import BillModel, UsageModel
+from chalicelib.views import job_runs
 from tests.integration.test_settlement import RUN, seed
 
 UTC_TZ = ZoneInfo("UTC")
@@ -133,6 +134,31 @@ def test_every_message_twice_and_out_of_order_still_one_bill_per_account(queue):
     assert paid["acct00000"] == 10_000 - 3518 and paid["acct00003"] == 1000 - 3518
 
 
+def recorded() -> list[tuple[str, str, dict[str, int], int]]:
+    """The job-runs view as GET /v1/ops/job-runs lists it (newest first)."""
+    return [(r["job"], r["at"], r["summary"], r["failed"]) for r in job_runs.runs([JOB], 20)]
+
+
+def test_a_fanned_out_run_is_recorded_once_with_the_inline_counts(queue, api):
+    """The planner writes the run's row; each page adds its counts once, however often and in
+    whatever order its message comes: the row ends as the inline run's."""
+    sqs, url = queue
+    seed_mixed()
+    backend = moto_tables()
+    seeded = copy.deepcopy(backend.tables)
+    fanout.runner.run_job(JOB, RUN, UTC_TZ)
+    inline = recorded()
+    assert inline == [(JOB, "2026-06-01T02:00:00Z", {"billed": ACCOUNTS, "skipped": 0, "no_charge": 0}, 0)]
+
+    backend.tables = seeded
+    fanout.plan(JOB, RUN, UTC_TZ)
+    assert recorded() == [(JOB, "2026-06-01T02:00:00Z", {"billed": 0, "skipped": 0, "no_charge": 0}, 0)]
+    drain(sqs, url, twice=True, shuffle=True)
+    assert recorded() == inline
+    listed = api.ok("GET", "/v1/ops/job-runs")["items"]
+    assert [(r["job"], r["at"], r["summary"], r["failed"]) for r in listed] == inline
+
+
 def test_a_run_below_the_line_or_without_a_queue_stays_inline(queue, monkeypatch):
     sqs, url = queue
     seed(2)  # IMBILL_JOBS_INLINE_MAX = 2
@@ -181,11 +207,14 @@ def test_a_message_with_failed_items_or_an_error_is_reported_for_redelivery(queu
     expected = [r["messageId"] for r in records if json.loads(r["body"])["shard"] == failing_shard] + ["broken"]
     assert [f["itemIdentifier"] for f in answer["batchItemFailures"]] == expected
     assert BillModel.count() == 4  # the other accounts were billed; the failed one stays due
+    assert recorded() == [(JOB, "2026-06-01T02:00:00Z", {"billed": 4, "skipped": 0, "no_charge": 0}, 1)]
 
     monkeypatch.setattr(billing, "settle_account", real)  # the redelivery settles it, once
     again = [r for r in records if r["messageId"] in expected]
     assert fanout.handle_batch(again, UTC_TZ) == {"batchItemFailures": []}
     assert sorted(b.account_id for b in BillModel.scan()) == [f"acct{i:05d}" for i in range(5)]
+    # the failed item moved to billed; the page's items billed the first time are not counted again
+    assert recorded() == [(JOB, "2026-06-01T02:00:00Z", {"billed": 5, "skipped": 0, "no_charge": 0}, 0)]
 
 
 def test_growing_the_shards_loses_and_repeats_no_item(queue, monkeypatch):

@@ -23,6 +23,27 @@ def test_schedule_instants_follow_the_contract_crons():
     assert Schedule(minute=15).aws_cron == "cron(15 * * * ? *)"
 
 
+def test_the_deployed_schedules_are_the_registry_crons_even_for_days_not_in_a_row():
+    """app.py schedules each job on Schedule.aws_cron: days that do not run in a row are listed,
+    not spanned by min-max (1-15 would fire on 13 days the job does not run on)."""
+    from chalice import Chalice
+
+    import app as module
+    from chalicelib.jobs.registry import Job
+    from chalicelib.jobs.runner import load_jobs
+
+    odd = Schedule(minute=0, hour=2, days=(15, 1, 2, 3, 28))
+    assert odd.aws_cron == "cron(0 2 1-3,15,28 * ? *)"
+    assert Schedule(minute=0, hour=2, days=(1, 15)).aws_cron == "cron(0 2 1,15 * ? *)"
+    chalice = Chalice("t")
+    handlers = module.wire_schedules(chalice, [Job("odd-days", odd, lambda ctx, at: {})])
+    assert list(handlers) == ["odd_days"]
+    assert [(e.name, e.schedule_expression) for e in chalice.event_sources] == [("odd_days", odd.aws_cron)]
+    deployed = {e.name: e.schedule_expression for e in module.app.event_sources if hasattr(e, "schedule_expression")}
+    assert deployed == {j.name.replace("-", "_"): j.schedule.aws_cron for j in load_jobs().values()}
+    assert deployed["monthly_settlement"] == "cron(0 2 1-3 * ? *)"
+
+
 def test_scheduler_tick_runs_due_jobs_once_and_keeps_its_mark(store):
     tz = ZoneInfo("UTC")
     t0 = datetime(2026, 7, 20, 10, 0, tzinfo=UTC)
