@@ -7,8 +7,10 @@ from typing import Any
 from chalice import Blueprint
 
 from chalicelib.api import schemas as s
+from chalicelib.api.apps import bought
 from chalicelib.api.http import Call, int_param, route
 from chalicelib.services import plugins
+from chalicelib.services.idempotency import Response
 
 bp = Blueprint(__name__)
 
@@ -18,13 +20,18 @@ bp = Blueprint(__name__)
 def buy_plugin(call: Call, sdkappid: str) -> tuple[int, dict[str, Any]]:
     app_id = int_param(sdkappid)
     b = call.body
-    return plugins.buy_plugin(call.ctx, app_id, b.plugin, b.months, call.idem(f"plugin:{app_id}"))
+    return plugins.buy_plugin(call.ctx, app_id, b.plugin, b.months, call.idem(f"plugin:{app_id}"), bought)
 
 
 @route(bp, "/v1/apps/{sdkappid}/plugins/push/quota", "PUT", summary="Set the daily broadcast-call quota (>= 100)",
        body=s.PushQuotaSet, answer=s.PushQuota, errors=(409, 410))
 def set_push_quota(call: Call, sdkappid: str) -> dict[str, Any]:
-    return plugins.set_push_quota(call.ctx, int_param(sdkappid), call.body.daily_broadcast_calls)
+    calls = call.body.daily_broadcast_calls
+    return plugins.set_push_quota(call.ctx, int_param(sdkappid), calls, lambda app: quota_set(calls))[1]
+
+
+def quota_set(daily_broadcast_calls: int) -> Response:
+    return 200, {"daily_broadcast_calls": daily_broadcast_calls}
 
 
 @route(bp, "/v1/apps/{sdkappid}/addons", "POST", summary="Buy or renew an add-on (desk, chatbot, call)",
@@ -32,4 +39,5 @@ def set_push_quota(call: Call, sdkappid: str) -> dict[str, Any]:
 def buy_addon(call: Call, sdkappid: str) -> tuple[int, dict[str, Any]]:
     app_id = int_param(sdkappid)
     b = call.body
-    return plugins.buy_addon(call.ctx, app_id, b.addon, b.tier, b.quantity, b.months, call.idem(f"addon:{app_id}"))
+    return plugins.buy_addon(call.ctx, app_id, b.addon, b.tier, b.quantity, b.months, call.idem(f"addon:{app_id}"),
+                             bought)

@@ -14,7 +14,6 @@ from chalicelib.domain.lifecycle import dues
 from chalicelib.services import idempotency, notifications
 from chalicelib.services.context import Ctx
 from chalicelib.services.idempotency import Answer, Idem, Response
-from chalicelib.store import views
 from chalicelib.store.dynamo_uow import DynamoUnitOfWork
 from chalicelib.store.models import AccountModel, AppModel, OffSpanMap, due_shard
 from chalicelib.store.unit_of_work import Page, UnitOfWork
@@ -155,12 +154,6 @@ def change_app(ctx: Ctx, sdkappid: int, change: Callable[[AppModel], Any], idem:
         return app
 
     return idempotency.once_in(ctx, idem, act, answer)
-
-
-def update_app(ctx: Ctx, sdkappid: int, change: Callable[[AppModel], Any],
-               idem: Idem = idempotency.NONE) -> dict[str, Any]:
-    """:func:`change_app` answering the app's view (services/plugins.py)."""
-    return change_app(ctx, sdkappid, change, idem, lambda app: (200, views.app(app)))[1]
 
 
 def set_auto_renew(ctx: Ctx, sdkappid: int, enabled: bool, answer: Answer[AppModel]) -> Response:

@@ -10,11 +10,9 @@ from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from pynamodb.exceptions import TransactWriteError
-from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain.errors import Conflict, InvalidRequest
 from chalicelib.services.context import Ctx
-from chalicelib.store.dynamo_uow import DynamoUnitOfWork
 from chalicelib.store.models import IdempotencyModel
 from chalicelib.store.unit_of_work import Contention, UnitOfWork, with_retries
 from chalicelib.store.uow import lost_race
@@ -108,14 +106,3 @@ def run_with(uow_factory: Callable[[], UnitOfWork], idem: Idem, attempt: Callabl
         if done is not None:
             return done
         raise
-
-
-# ---- for the services that still write through a TransactWrite (plugins)
-
-
-def record(tx: TransactWrite, idem: Idem, response: Response, now: datetime, ttl_hours: int) -> None:
-    remember(DynamoUnitOfWork.joining(tx), idem, response, now, ttl_hours)
-
-
-def run(idem: Idem, attempt: Callable[[], Response]) -> Response:
-    return run_with(DynamoUnitOfWork, idem, attempt)

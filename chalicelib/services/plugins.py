@@ -25,54 +25,47 @@ from chalicelib.domain.plugins import (
 from chalicelib.domain.plugins import in_force as allowances
 from chalicelib.domain.usage import quota_in_force
 from chalicelib.services import idempotency
-from chalicelib.services.apps import ensure_in_service, save_app, update_app
+from chalicelib.services.apps import change_app, ensure_in_service, store_app
 from chalicelib.services.billing import quota_log, quota_until
 from chalicelib.services.context import Ctx
-from chalicelib.services.idempotency import Idem, Response
-from chalicelib.services.purchases import answer, charge, load_for_money_move, running_orders
-from chalicelib.store import uow
+from chalicelib.services.idempotency import Answer, Idem, Response
+from chalicelib.services.purchases import Bought, load_move, pay
 from chalicelib.store.models import AppModel, OrderModel, QuotaChangeMap, due_shard
+from chalicelib.store.unit_of_work import UnitOfWork
 
 
-def buy_plugin(ctx: Ctx, sdkappid: int, plugin: str, months: int, idem: Idem) -> Response:
-    return _buy(ctx, sdkappid, line(ctx.catalog, plugin, kind="plugin"), months, idem)
+def buy_plugin(ctx: Ctx, sdkappid: int, plugin: str, months: int, idem: Idem, answer: Answer[Bought]) -> Response:
+    return _buy(ctx, sdkappid, line(ctx.catalog, plugin, kind="plugin"), months, idem, answer)
 
 
 def buy_addon(ctx: Ctx, sdkappid: int, addon: str, tier: str | None, quantity: int | None, months: int,
-              idem: Idem) -> Response:
-    return _buy(ctx, sdkappid, line(ctx.catalog, addon, tier, quantity, kind="add-on"), months, idem)
+              idem: Idem, answer: Answer[Bought]) -> Response:
+    return _buy(ctx, sdkappid, line(ctx.catalog, addon, tier, quantity, kind="add-on"), months, idem, answer)
 
 
 def held(order: OrderModel) -> Held:
     return Held(Line(order.product, order.tier, int(order.quantity)), order.starts_at, order.ends_at)
 
 
-def _buy(ctx: Ctx, sdkappid: int, item: Line, months: int, idem: Idem) -> Response:
+def _buy(ctx: Ctx, sdkappid: int, item: Line, months: int, idem: Idem, answer: Answer[Bought]) -> Response:
     """Charge a plugin/add-on order (new, or a renewal appended to the line in force) on an enabled app."""
-    ttl = ctx.catalog.lifecycle("idempotency_ttl_hours")
     ctx.catalog.check_purchase(item.product, months)
 
-    def attempt() -> Response:
-        loaded = load_for_money_move(ctx, sdkappid, idem)
-        if loaded.done is not None:
-            return loaded.done
+    def act(uow: UnitOfWork) -> Bought:
+        loaded = load_move(ctx, uow, sdkappid)
         app = ensure_in_service(loaded.app, "plugins and add-ons need an enabled app")
-        running = [held(o) for o in running_orders(sdkappid, item.product, ctx.now)]
+        running = [held(o) for o in uow.orders.running(sdkappid, item.product, ctx.now)]
         start = plan_start(ctx.catalog, item, running, ctx.now, app.used_once(item.product, item.tier))
         bounds = period_bounds(ctx.catalog, item, start.starts_at, months, ctx.tz)
-        with uow.write() as tx:
-            order, acct = charge(
-                tx, ctx, loaded, product=item.product, kind=start.kind, months=months, starts_at=start.starts_at,
-                monthly_price=monthly_price(ctx.catalog, item), bounds=bounds, tier=item.tier,
-                quantity=item.quantity,
-            )
-            _grant(ctx, app, item, bounds[0][0], bounds[-1][1])
-            save_app(tx, ctx, app)  # also serialises purchases on the app (version condition)
-            response = answer(ctx, order, app, acct)
-            idempotency.record(tx, idem, response, ctx.now, ttl)
-        return response
+        order, acct = pay(
+            uow, ctx, loaded, product=item.product, kind=start.kind, months=months, starts_at=start.starts_at,
+            monthly_price=monthly_price(ctx.catalog, item), bounds=bounds, tier=item.tier, quantity=item.quantity,
+        )
+        _grant(ctx, app, item, bounds[0][0], bounds[-1][1])
+        store_app(uow, ctx, app)  # also serialises purchases on the app (version condition)
+        return Bought(order, app, acct, None, ctx.now)
 
-    return idempotency.run(idem, attempt)
+    return idempotency.once_in(ctx, idem, act, answer)
 
 
 def _grant(ctx: Ctx, app: AppModel, item: Line, starts_at: datetime, ends_at: datetime) -> None:
@@ -102,7 +95,7 @@ def _set_quota(app: AppModel, at: datetime, quota: int) -> None:
     app.push_quota = quota
 
 
-def set_push_quota(ctx: Ctx, sdkappid: int, daily_broadcast_calls: int) -> dict[str, Any]:
+def set_push_quota(ctx: Ctx, sdkappid: int, daily_broadcast_calls: int, answer: Answer[AppModel]) -> Response:
     """A new daily broadcast-call quota from now on (>= the included 100; the push plugin in force).
     Above 100 the app joins the push-billing index; the billing job takes it out again."""
     included = ctx.catalog.included_push_calls
@@ -117,14 +110,15 @@ def set_push_quota(ctx: Ctx, sdkappid: int, daily_broadcast_calls: int) -> dict[
         if daily_broadcast_calls > included:
             app.push_billing_shard = due_shard(int(app.sdkappid))
 
-    update_app(ctx, sdkappid, change)
-    return {"daily_broadcast_calls": daily_broadcast_calls}
+    return change_app(ctx, sdkappid, change, idempotency.NONE, answer)
 
 
 def in_force(ctx: Ctx, app: AppModel) -> tuple[dict[str, Any], dict[str, Any]]:
     """({plugin: allowances}, {add-on: allowances}) of what is in force now (one Query of the orders)."""
     running: dict[str, list[Held]] = {}
-    for o in OrderModel.query(app.sdkappid, filter_condition=OrderModel.ends_at > ctx.now):
+    with ctx.uow() as uow:
+        unended = uow.orders.unended(int(app.sdkappid), ctx.now)
+    for o in unended:
         if not o.refunded and is_extra(ctx.catalog, o.product):
             running.setdefault(o.product, []).append(held(o))
     now = {p: allowances(ctx.catalog, hs, ctx.now) for p, hs in running.items()}

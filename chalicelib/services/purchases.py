@@ -6,9 +6,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from chalicelib import bootstrap
 from chalicelib.domain.app import plan_purchase
 from chalicelib.domain.errors import Conflict, InsufficientBalanceError, InvalidRequest, NotFound
 from chalicelib.domain.money import Cents
@@ -27,8 +25,6 @@ from chalicelib.services.apps import ensure_writable, find_app, put, state, stor
 from chalicelib.services.context import Ctx
 from chalicelib.services.idempotency import Answer, Idem, Response
 from chalicelib.services.ledger import Move, book
-from chalicelib.store import views
-from chalicelib.store.dynamo_uow import DynamoUnitOfWork
 from chalicelib.store.models import AccountModel, AppModel, OrderModel, PeriodMap, VoucherModel
 from chalicelib.store.unit_of_work import Page, UnitOfWork
 
@@ -52,12 +48,6 @@ def set_periods(order: OrderModel, periods: list[Period]) -> None:
     ]
     if periods:
         order.ends_at = max(p.ends_at for p in periods)
-
-
-def running_orders(sdkappid: int, product: str, now: datetime) -> list[OrderModel]:
-    """The orders repository's running orders, for services/plugins.py (not on the unit of work yet)."""
-    with bootstrap.current().uow() as u:
-        return u.orders.running(sdkappid, product, now)
 
 
 @dataclass
@@ -119,16 +109,6 @@ def _voucher(uow: UnitOfWork, app: AppModel, voucher_id: str | None) -> VoucherM
     return voucher
 
 
-def load_for_money_move(ctx: Ctx, sdkappid: int, idem: Idem, voucher_id: str | None = None) -> Loaded:
-    """:func:`load_move` with the first response to the key (`done`), for services/plugins.py (which
-    commits its own transaction); the voucher is looked up only when there is no answer yet."""
-    with ctx.uow() as u:
-        app = find_app(ctx, u, sdkappid)
-        done = idempotency.replayed(u, idem)
-        return Loaded(app=app, account=_account_of(u, app), voucher=None if done else _voucher(u, app, voucher_id),
-                      done=done)
-
-
 def voucher_value(ctx: Ctx, voucher: VoucherModel | None) -> Cents:
     if voucher is None:
         return 0
@@ -137,11 +117,6 @@ def voucher_value(ctx: Ctx, voucher: VoucherModel | None) -> Cents:
     if voucher.expires_at is not None and voucher.expires_at <= ctx.now:
         raise Conflict(f"voucher {voucher.voucher_id} has expired")
     return int(voucher.amount)
-
-
-def charge(tx: Any, ctx: Ctx, loaded: Loaded, **order: Any) -> tuple[OrderModel, AccountModel]:
-    """:func:`pay` for the services that still write through a TransactWrite (plugins, lifecycle)."""
-    return pay(DynamoUnitOfWork.joining(tx), ctx, loaded, **order)
 
 
 def pay(
@@ -200,11 +175,6 @@ def pay(
         loaded.voucher.used_by_order = order.order_id
         uow.vouchers.claim(loaded.voucher, "used_by_order")  # a voucher pays one order
     return order, acct
-
-
-def answer(ctx: Ctx, order: OrderModel, app: AppModel, acct: AccountModel) -> Response:
-    """The answer of a plugin purchase (services/plugins.py, not on the unit of work yet)."""
-    return 201, views.purchase(order, app, acct, None, ctx.now)
 
 
 def end_orders(uow: UnitOfWork, orders: list[OrderModel], at: datetime) -> None:

@@ -3,6 +3,7 @@ with its condition (key absent, version read, guard); a cancelled transaction is
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, TypeVar
 
 from pynamodb.exceptions import TransactWriteError
@@ -88,6 +89,9 @@ class DynamoAppRepository(DynamoRepository[AppModel], AppRepository[AppModel]):
 class DynamoOrderRepository(DynamoRepository[OrderModel], OrderRepository[OrderModel]):
     def of_app(self, sdkappid: int) -> list[OrderModel]:
         return list(OrderModel.query(sdkappid, consistent_read=True))
+
+    def unended(self, sdkappid: int, now: datetime) -> list[OrderModel]:
+        return list(OrderModel.query(sdkappid, filter_condition=OrderModel.ends_at > now))
 
 
 class DynamoNotificationRepository(DynamoRepository[NotificationModel], NotificationRepository[NotificationModel]):

@@ -8,6 +8,7 @@ first (key absent, version read, guard), then all are applied, or none (WriteCon
 from __future__ import annotations
 
 import threading
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -127,6 +128,9 @@ class FakeOrderRepository(FakeRepository[OrderModel], OrderRepository[OrderModel
         with self._store.lock:
             rows = sorted((k, raw) for k, raw in self._store.table(OrderModel).items() if k[0] == sdkappid)
         return [OrderModel.from_raw_data(raw) for _, raw in rows]
+
+    def unended(self, sdkappid: int, now: datetime) -> list[OrderModel]:
+        return [o for o in self.of_app(sdkappid) if o.ends_at > now]
 
 
 class FakeNotificationRepository(FakeRepository[NotificationModel], NotificationRepository[NotificationModel]):

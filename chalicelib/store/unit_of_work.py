@@ -156,6 +156,11 @@ class OrderRepository(Repository[R]):
     def of_app(self, sdkappid: int) -> list[R]:
         """Every order of the app, read consistently."""
 
+    @abstractmethod
+    def unended(self, sdkappid: int, now: datetime) -> list[R]:
+        """Orders of the app whose periods end after `now` (refunded ones included; one eventually
+        consistent Query: what is in force, for reads that decide nothing)."""
+
     def running(self, sdkappid: int, product: str, now: datetime) -> list[R]:
         """Orders of a product whose periods have not all ended (the refundable ones)."""
         return [o for o in self.of_app(sdkappid)

@@ -206,6 +206,7 @@ def test_running_orders_are_the_product_s_unrefunded_orders_not_yet_ended(uow: C
     with uow() as u:
         assert [o.order_id for o in u.orders.of_app(7)] == ["o1", "o2", "o3", "o4", "o6"]
         assert [o.order_id for o in u.orders.running(7, "standard", NOW)] == ["o1", "o6"]
+        assert [o.order_id for o in u.orders.unended(7, NOW)] == ["o1", "o3", "o4", "o6"]  # refunded too
         ended = u.orders.get(7, "o1")
         assert ended is not None
         ended.refunded = True
