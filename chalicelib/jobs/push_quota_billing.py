@@ -15,7 +15,8 @@ def run(ctx: Ctx, at: datetime) -> Summary:
     day = local_date(at, ctx.tz) - timedelta(days=1)
     billing.close_push_day(day)  # push calls of the day are refused from now on
     return steps.run_each(billing.push_accounts(billing.push_billing_apps()),
-                          lambda item: billing.push_bill(ctx, day, *item), billing.reload_push_account)
+                          lambda item: billing.push_bill(ctx, day, *item),
+                          lambda item: billing.reload_push_account(ctx, item))
 
 
 SCHEDULE = Schedule(minute=30, hour=0)

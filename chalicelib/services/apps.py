@@ -6,15 +6,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from pynamodb.transactions import TransactWrite
-
 from chalicelib.domain.app import AppState, OffSpan, Status, Stopped, StopReason
 from chalicelib.domain.errors import Conflict, NotFound
 from chalicelib.domain.lifecycle import dues
 from chalicelib.services import idempotency, notifications
 from chalicelib.services.context import Ctx
 from chalicelib.services.idempotency import Answer, Idem, Response
-from chalicelib.store.dynamo_uow import DynamoUnitOfWork
 from chalicelib.store.models import AccountModel, AppModel, OffSpanMap, due_shard
 from chalicelib.store.unit_of_work import Page, UnitOfWork
 
@@ -39,7 +36,7 @@ def state(app: AppModel) -> AppState:
 
 
 def put(app: AppModel, s: AppState) -> AppModel:
-    """Copy a lifecycle state the domain answered onto the item (saved by `save_app`)."""
+    """Copy a lifecycle state the domain answered onto the item (saved by `store_app`)."""
     app.edition = s.edition
     app.status = s.status.value
     app.expires_at = s.expires_at
@@ -73,11 +70,6 @@ def store_app(uow: UnitOfWork, ctx: Ctx, app: AppModel, *, new: bool = False) ->
         uow.apps.add(app)
     else:
         uow.apps.save(app)
-
-
-def save_app(tx: TransactWrite, ctx: Ctx, app: AppModel, *, new: bool = False) -> None:
-    """:func:`store_app` for the services that still write through a TransactWrite."""
-    store_app(DynamoUnitOfWork.joining(tx), ctx, app, new=new)
 
 
 def find_app(ctx: Ctx, uow: UnitOfWork, sdkappid: int, *, consistent: bool = True,

@@ -7,7 +7,7 @@ from datetime import date, datetime, timedelta
 from itertools import groupby
 from typing import Any
 
-from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.exceptions import UpdateError
 from pynamodb.expressions.condition import Condition
 
 from chalicelib.domain.app import Status, StopReason
@@ -20,13 +20,13 @@ from chalicelib.domain.notices import render
 from chalicelib.domain.orders import split_postpaid
 from chalicelib.domain.usage import max_quota_during
 from chalicelib.services import notifications
-from chalicelib.services.apps import put, save_app, state, stop_app, store_app
+from chalicelib.services.apps import put, state, stop_app, store_app
 from chalicelib.services.context import Ctx
-from chalicelib.services.ledger import Move, post
+from chalicelib.services.ledger import Move, book
 from chalicelib.store import uow, watch
 from chalicelib.store.models import AccountModel, AppModel, MetaModel, read_shards
 from chalicelib.store.paging import Page, page
-from chalicelib.store.unit_of_work import UnitOfWork
+from chalicelib.store.unit_of_work import UnitOfWork, WriteConflict
 from chalicelib.store.usage_models import BillLineMap, BillModel, UsageModel
 
 
@@ -108,7 +108,10 @@ def post_bill(ctx: Ctx, account_id: str, kind: str, period: str, lines: list[Lin
     "skipped" when the bill was posted already (by an earlier or a concurrent run); when the
     account moved meanwhile the conflict is raised: the job's step runner reloads and decides again."""
     key = f"{period}#{kind}"
-    acct = AccountModel.get(account_id, consistent_read=True)
+    with ctx.uow() as reads:
+        acct = reads.accounts.get(account_id)
+    if acct is None:
+        raise NotFound(f"account {account_id} not found")
     total = sum(line.amount for line in lines)
     take_cash, take_gift = split_postpaid(total, int(acct.cash), int(acct.gift))
     bill = BillModel(
@@ -117,19 +120,19 @@ def post_bill(ctx: Ctx, account_id: str, kind: str, period: str, lines: list[Lin
         lines=[BillLineMap(sdkappid=x.sdkappid, item=x.item, quantity=x.quantity, unit_price=x.unit_price,
                            amount=x.amount) for x in lines],
     )
-    notes: list[Any] = []
-    try:
-        with uow.write() as tx:
-            tx.save(bill, condition=BillModel.bill_key.does_not_exist())
-            notes[:] = bill_notice(ctx, acct, bill)
-            post(tx, acct, [Move("bill", -take_cash, -take_gift, ref=f"{kind}:{period}")], ctx.now,
-                 then=lambda a: notes.extend(enter_arrears(ctx, a, key)))
-            notifications.record(tx, notes)
-    except TransactWriteError as err:
-        if uow.is_conflict(err) and BillModel.count(account_id, BillModel.bill_key == key, consistent_read=True):
-            return "skipped"
-        raise
-    notifications.dispatch(notes, ctx.now)
+    with ctx.uow() as u:
+        u.bills.add(bill)  # only if absent: a bill is posted once
+        notes = bill_notice(ctx, acct, bill)
+        book(u, acct, [Move("bill", -take_cash, -take_gift, ref=f"{kind}:{period}")], ctx.now,
+             then=lambda a: notes.extend(enter_arrears(ctx, a, key)))
+        notifications.enqueue(u, notes)
+        try:
+            u.commit()
+        except WriteConflict:
+            if u.bills.get(account_id, key) is not None:
+                return "skipped"
+            raise
+    notifications.dispatch(notes, ctx.now, ctx.uow)
     return "billed"
 
 
@@ -290,9 +293,11 @@ def push_accounts(apps: Iterable[AppModel]) -> Iterator[tuple[str, list[AppModel
         yield account_id, list(group)
 
 
-def reload_push_account(item: tuple[str, list[AppModel]]) -> tuple[str, list[AppModel]]:
+def reload_push_account(ctx: Ctx, item: tuple[str, list[AppModel]]) -> tuple[str, list[AppModel]]:
+    """The account's push-billing apps read again (strongly) before a step is decided again."""
     account_id, apps = item
-    return account_id, [AppModel.get(a.sdkappid, consistent_read=True) for a in apps]
+    with ctx.uow() as u:
+        return account_id, [u.apps.find(int(a.sdkappid)) for a in apps]
 
 
 def push_bill(ctx: Ctx, day: Any, account_id: str, apps: list[AppModel]) -> dict[str, int]:
@@ -324,8 +329,9 @@ def _release_push_billing(ctx: Ctx, app: AppModel) -> None:
     if app.status == Status.RECLAIMED:
         app.push_quota_log = None
         app.set_until(ctx.catalog.quota_plugin, None)
-    with uow.write() as tx:
-        save_app(tx, ctx, app)
+    with ctx.uow() as u:
+        store_app(u, ctx, app)
+        u.commit()
 
 
 # ------------------------------------------------------------------ arrears

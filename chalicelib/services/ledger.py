@@ -7,11 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 
-from pynamodb.transactions import TransactWrite
-
 from chalicelib import logs
 from chalicelib.domain.money import Cents
-from chalicelib.store.dynamo_uow import DynamoUnitOfWork
 from chalicelib.store.models import AccountModel, LedgerModel
 from chalicelib.store.unit_of_work import UnitOfWork
 
@@ -58,8 +55,3 @@ def book(
     uow.accounts.save(acct)
     return entries
 
-
-def post(tx: TransactWrite, acct: AccountModel, moves: list[Move], at: datetime,
-         then: Callable[[AccountModel], None] | None = None) -> list[LedgerModel]:
-    """:func:`book` for the services that still write through a TransactWrite (billing, purchases)."""
-    return book(DynamoUnitOfWork.joining(tx), acct, moves, at, then)

@@ -14,7 +14,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from pynamodb.exceptions import UpdateError
-from pynamodb.transactions import TransactWrite
 
 from chalicelib import bootstrap
 from chalicelib.domain.app import Reclaimed
@@ -65,11 +64,6 @@ def enqueue(uow: UnitOfWork, items: list[NotificationModel]) -> None:
     """Add the notifications to the deciding commit (each one only if its id is new)."""
     for n in items:
         uow.notifications.add(n)
-
-
-def record(tx: TransactWrite, items: list[NotificationModel]) -> None:
-    """:func:`enqueue` for the services that still write through a TransactWrite (billing)."""
-    enqueue(DynamoUnitOfWork.joining(tx), items)
 
 
 def claim(n: NotificationModel, now: datetime) -> bool:

@@ -34,6 +34,7 @@ from chalicelib.store.unit_of_work import (
     WriteConflict,
     key_of,
 )
+from chalicelib.store.usage_models import BillModel
 
 SDKAPPID_BASE = 1_400_000_000
 
@@ -102,12 +103,10 @@ class DynamoNotificationRepository(DynamoRepository[NotificationModel], Notifica
 
 
 class DynamoUnitOfWork(UnitOfWork):
-    """One TransactWriteItems per commit. `joining(tx)` adds the writes to a transaction that a
-    service not yet on the unit of work commits itself."""
+    """One TransactWriteItems per commit."""
 
-    def __init__(self, tx: TransactWrite | None = None) -> None:
+    def __init__(self) -> None:
         super().__init__()
-        self._joined = tx
         self.accounts = DynamoRepository(AccountModel, self)
         self.ledger = DynamoRepository(LedgerModel, self)
         self.vouchers = DynamoRepository(VoucherModel, self)
@@ -115,26 +114,9 @@ class DynamoUnitOfWork(UnitOfWork):
         self.apps = DynamoAppRepository(AppModel, self)
         self.orders = DynamoOrderRepository(OrderModel, self)
         self.notifications = DynamoNotificationRepository(NotificationModel, self)
-
-    @classmethod
-    def joining(cls, tx: TransactWrite) -> DynamoUnitOfWork:
-        return cls(tx)
-
-    def register(self, write: Write) -> None:
-        if self._joined is not None:  # the owner of the transaction commits it
-            add_to(self._joined, write)
-        else:
-            super().register(write)
-
-    def after_commit(self, fn: Any) -> None:
-        if isinstance(self._joined, uow.Tx):
-            self._joined.after_commit.append(fn)
-        elif self._joined is None:
-            super().after_commit(fn)
+        self.bills = DynamoRepository(BillModel, self)
 
     def _commit(self, writes: list[Write]) -> None:
-        if self._joined is not None:
-            raise TypeError("a unit of work joining a transaction is committed by the transaction's owner")
         tx = uow.write()
         for write in writes:
             add_to(tx, write)

@@ -38,6 +38,7 @@ from chalicelib.store.unit_of_work import (
     WriteConflict,
     key_of,
 )
+from chalicelib.store.usage_models import BillModel
 
 M = TypeVar("M", bound=Model)
 Key = tuple[Any, ...]
@@ -151,6 +152,7 @@ class FakeUnitOfWork(UnitOfWork):
         self.apps = FakeAppRepository(AppModel, self)
         self.orders = FakeOrderRepository(OrderModel, self)
         self.notifications = FakeNotificationRepository(NotificationModel, self)
+        self.bills = FakeRepository(BillModel, self)
 
     def _commit(self, writes: list[Write]) -> None:
         staged = [(w, self.store.table(type(w.item)), key_of(w.item)) for w in writes]

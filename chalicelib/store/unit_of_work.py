@@ -183,6 +183,7 @@ class UnitOfWork(ABC):
     apps: AppRepository[Any]
     orders: OrderRepository[Any]
     notifications: NotificationRepository[Any]
+    bills: Repository[Any]
 
     def __init__(self) -> None:
         self._pending = _Pending()

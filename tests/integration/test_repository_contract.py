@@ -13,6 +13,7 @@ from chalicelib.store.dynamo_uow import DynamoUnitOfWork
 from chalicelib.store.fake_uow import FakeStore
 from chalicelib.store.models import AccountModel, AppModel, LedgerModel, NotificationModel, OrderModel, VoucherModel
 from chalicelib.store.unit_of_work import UnitOfWork, WriteConflict
+from chalicelib.store.usage_models import BillModel
 
 pytestmark = pytest.mark.storage
 
@@ -250,3 +251,27 @@ def test_notifications_are_added_in_the_commit_and_marked_after_it(uow: Callable
         u.notifications.mark([note])  # at once, no commit
         stored = u.notifications.get("acme", note.notification_id)
         assert stored is not None and stored.status == "sent"
+
+
+def test_a_bill_is_added_once_with_the_charge_that_posts_it(uow: Callable[[], UnitOfWork]) -> None:
+    def post(cash: int) -> None:
+        with uow() as u:
+            acct = u.accounts.get("acme")
+            assert acct is not None
+            acct.cash = int(acct.cash) - cash
+            u.bills.add(BillModel("acme", "2026-03#monthly", kind="monthly", period="2026-03", total=cash,
+                                  posted_at=NOW, charged_cash=cash, charged_gift=0, lines=[]))
+            u.accounts.save(acct)
+            u.commit()
+
+    with uow() as u:
+        u.accounts.add(account())
+        u.commit()
+    post(300)
+    with pytest.raises(WriteConflict):  # posted already: neither the bill nor the charge is written again
+        post(300)
+    with uow() as u:
+        stored = u.bills.get("acme", "2026-03#monthly")
+        acct = u.accounts.get("acme")
+        assert stored is not None and int(stored.total) == 300
+        assert acct is not None and (int(acct.cash), int(acct.version)) == (-300, 1)

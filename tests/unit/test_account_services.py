@@ -20,11 +20,6 @@ from chalicelib.store.models import AccountModel, LedgerModel
 NOW = datetime(2026, 3, 10, 9, 30, tzinfo=UTC)
 
 
-@pytest.fixture
-def tables() -> FakeStore:
-    return FakeStore()
-
-
 def ctx_of(tables: FakeStore, principal: Principal | None = None) -> Ctx:
     if principal is None:
         return Ctx(now=NOW, tz=ZoneInfo("UTC"), uow=tables.uow)

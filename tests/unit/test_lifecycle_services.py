@@ -4,13 +4,9 @@ in tests/integration/test_jobs.py and tests/scenarios."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-import pytest
-
-from chalicelib import bootstrap
 from chalicelib.api.accounts import account_created, topped_up
 from chalicelib.api.apps import app_created, bought
 from chalicelib.notify import LocalNotifier
@@ -25,19 +21,6 @@ UTC_TZ = ZoneInfo("UTC")
 
 def at(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
-
-
-@pytest.fixture
-def tables() -> FakeStore:
-    return FakeStore()
-
-
-@pytest.fixture
-def notifier(tables: FakeStore) -> Iterator[LocalNotifier]:
-    sent = LocalNotifier()
-    bootstrap.use(bootstrap.compose(notifier=sent, uow=tables.uow))
-    yield sent
-    bootstrap.reset()
 
 
 def ctx_at(tables: FakeStore, when: str) -> Ctx:

@@ -18,11 +18,6 @@ from chalicelib.store.models import due_shard
 from tests.unit.test_purchase_services import account, at, ctx_at, ledger, new_app, orders, stored_app
 
 
-@pytest.fixture
-def tables() -> FakeStore:
-    return FakeStore()
-
-
 def buy_plugin(tables: FakeStore, when: str, sid: int, name: str = "push", months: int = 1,
                idem: Idem = NONE) -> Response:
     return plugins.buy_plugin(ctx_at(tables, at(when)), sid, name, months, idem, bought)

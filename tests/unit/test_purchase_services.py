@@ -26,11 +26,6 @@ def at(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
-@pytest.fixture
-def tables() -> FakeStore:
-    return FakeStore()
-
-
 def ctx_at(tables: FakeStore, when: datetime, principal: Principal | None = None) -> Ctx:
     if principal is None:
         return Ctx(now=when, tz=UTC_TZ, uow=tables.uow)
