@@ -96,7 +96,8 @@ def create_app(call: Call, account_id: str) -> dict[str, Any]:
 @route(bp, "/v1/accounts/{account_id}/notifications", summary="Notifications sent, oldest first",
        answer=s.page_of(s.Notification), query=("limit", "next_token"))
 def list_notifications(call: Call, account_id: str) -> dict[str, Any]:
-    return notifications.list_notifications(call.ctx, account_id, call.limit(), call.query("next_token"))
+    page = notifications.list_notifications(call.ctx, account_id, call.limit(), call.query("next_token"))
+    return {"items": [views.notification(n) for n in page.items], "next_token": page.next_token}
 
 
 @route(bp, "/v1/accounts/{account_id}/bills", summary="Postpaid bills (?period=2026-05 or 2026-05-10)",

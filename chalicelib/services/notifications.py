@@ -11,19 +11,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
 
 from pynamodb.exceptions import UpdateError
 
 from chalicelib import bootstrap
 from chalicelib.domain.app import Reclaimed
-from chalicelib.domain.calendar import iso
 from chalicelib.services.context import Ctx
 from chalicelib.store import uow
 from chalicelib.store.dynamo_uow import DynamoUnitOfWork
 from chalicelib.store.models import AccountModel, NotificationModel, due_shard
-from chalicelib.store.paging import Page, page
-from chalicelib.store.unit_of_work import UnitOfWork
+from chalicelib.store.unit_of_work import Page, UnitOfWork
 
 CHANNELS = ("email", "sms")
 LEASE = timedelta(minutes=5)  # the committing process's head start before the dispatcher may send
@@ -139,24 +136,11 @@ def dispatch(items: list[NotificationModel], now: datetime,
     return counts
 
 
-def view(n: NotificationModel) -> dict[str, Any]:
-    return {
-        "notification_id": n.notification_id,
-        "at": iso(n.at),
-        "kind": n.kind,
-        "channel": n.channel,
-        "to": n.to,
-        "sdkappid": int(n.sdkappid) if n.sdkappid is not None else None,
-        "subject": n.subject,
-        "body": n.body,
-        "status": n.status or "sent",
-        "sent_at": iso(n.sent_at) if n.sent_at else None,
-    }
-
-
-def list_notifications(ctx: Ctx, account_id: str, limit: int, token: str | None) -> Page:
+def list_notifications(ctx: Ctx, account_id: str, limit: int, token: str | None) -> Page[NotificationModel]:
+    """One page of the account's notifications, oldest first (the API renders them)."""
     ctx.principal.check_account(account_id)
-    return page(NotificationModel.query, account_id, view, limit, token)
+    with ctx.uow() as u:
+        return u.notifications.page(account_id, limit, token)
 
 
 def delete_for_app(ctx: Ctx, sdkappid: int) -> int:

@@ -8,7 +8,7 @@ from typing import Any
 from chalicelib.domain.calendar import iso
 from chalicelib.domain.money import Cents, fmt
 from chalicelib.domain.orders import Refund
-from chalicelib.store.models import AccountModel, AppModel, LedgerModel, OrderModel, VoucherModel
+from chalicelib.store.models import AccountModel, AppModel, LedgerModel, NotificationModel, OrderModel, VoucherModel
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -137,4 +137,19 @@ def voucher(v: VoucherModel) -> dict[str, Any]:
         "amount": fmt(int(v.amount)),
         "expires_at": _iso(v.expires_at),
         "used_by_order": v.used_by_order,
+    }
+
+
+def notification(n: NotificationModel) -> dict[str, Any]:
+    return {
+        "notification_id": n.notification_id,
+        "at": iso(n.at),
+        "kind": n.kind,
+        "channel": n.channel,
+        "to": n.to,
+        "sdkappid": int(n.sdkappid) if n.sdkappid is not None else None,
+        "subject": n.subject,
+        "body": n.body,
+        "status": n.status or "sent",
+        "sent_at": iso(n.sent_at) if n.sent_at else None,
     }

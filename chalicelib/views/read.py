@@ -9,7 +9,6 @@ from typing import Any
 
 from chalicelib.domain.errors import InvalidRequest
 from chalicelib.domain.money import fmt
-from chalicelib.services import notifications
 from chalicelib.store import views as render
 from chalicelib.store.models import AccountModel, NotificationModel
 from chalicelib.views.model import VIEW_SHARDS, ViewModel
@@ -121,6 +120,6 @@ def listed_notifications(status: str, limit: int) -> list[dict[str, Any]]:
         n = live.get(key)
         if n is None or n.status != status:
             continue  # changed since the view was written; the stream will drop it
-        out.append({**notifications.view(n), "account_id": n.account_id, "status": n.status,
+        out.append({**render.notification(n), "account_id": n.account_id, "status": n.status,
                     "attempts": int(n.attempts or 0), "last_error": n.last_error})
     return out

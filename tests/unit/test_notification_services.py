@@ -1,0 +1,31 @@
+"""Listing an account's notifications on the in-memory unit of work: oldest first, in pages, only
+to its own customer. The same through the API and DynamoDB is in tests/integration/test_notification_delivery.py."""
+
+from __future__ import annotations
+
+import pytest
+
+from chalicelib.domain.bills import Line
+from chalicelib.domain.errors import NotFound
+from chalicelib.services import billing, notifications
+from chalicelib.services.context import Principal
+from chalicelib.store import views
+from tests.unit.test_purchase_services import at, ctx_at, new_app
+
+
+def test_notifications_are_listed_oldest_first_in_pages_to_their_own_customer(tables, notifier):
+    sid = new_app(tables, at("2026-03-01T00:00:00"), cash=1000)
+    billing.post_bill(ctx_at(tables, at("2026-04-01T02:00:00")), "acme", "monthly", "2026-03",
+                      [Line(sid, "mau_overage", 2000, "0.015", 3000)])  # 10.00 - 30.00: arrears too
+    own = ctx_at(tables, at("2026-04-01T03:00:00"), Principal("customer", "acme"))
+    first = notifications.list_notifications(own, "acme", 3, None)
+    assert first.next_token is not None
+    rest = notifications.list_notifications(own, "acme", 3, first.next_token)
+    assert rest.next_token is None
+    listed = [views.notification(n) for n in first.items + rest.items]
+    assert [(n["kind"], n["channel"], n["status"]) for n in listed] == [
+        ("arrears", "email", "sent"), ("arrears", "sms", "sent"), ("bill", "email", "sent"), ("bill", "sms", "sent")]
+    assert listed[2]["subject"] == "Monthly bill 2026-03: 30.00" and listed[2]["at"] == "2026-04-01T02:00:00Z"
+    with pytest.raises(NotFound):
+        notifications.list_notifications(ctx_at(tables, at("2026-04-01T03:00:00"), Principal("customer", "other")),
+                                         "acme", 10, None)
