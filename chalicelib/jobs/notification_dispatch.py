@@ -20,7 +20,7 @@ def items(ctx: Ctx, at: datetime, shard: int, cursor: Any, limit: int | None) ->
     return DuePage(NotificationModel.send_due, NotificationModel.send_due_at, at, shard, cursor, limit)
 
 
-WORK = Work(items, lambda ctx, at: lambda n: notifications.dispatch_due(n, at), notifications.reload)
+WORK = Work(items, lambda ctx, at: lambda n: notifications.dispatch_due(ctx, n, at), notifications.reload)
 
 
 def next_due(ctx: Ctx) -> datetime | None:

@@ -12,15 +12,13 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from pynamodb.exceptions import UpdateError
-
 from chalicelib import bootstrap
 from chalicelib.domain.app import Reclaimed
 from chalicelib.services.context import Ctx
 from chalicelib.store import uow
 from chalicelib.store.dynamo_uow import DynamoUnitOfWork
 from chalicelib.store.models import AccountModel, NotificationModel, due_shard
-from chalicelib.store.unit_of_work import Page, UnitOfWork
+from chalicelib.store.unit_of_work import Page, UnitOfWork, WriteConflict
 
 CHANNELS = ("email", "sms")
 LEASE = timedelta(minutes=5)  # the committing process's head start before the dispatcher may send
@@ -63,41 +61,35 @@ def enqueue(uow: UnitOfWork, items: list[NotificationModel]) -> None:
         uow.notifications.add(n)
 
 
-def claim(n: NotificationModel, now: datetime) -> bool:
+def claim(n: NotificationModel, now: datetime, store: Callable[[], UnitOfWork] = DynamoUnitOfWork) -> bool:
     """The dispatcher's claim on a pending notification it found in the index: its retry time moves
     one lease on, only if it is still the one the index copy shows. A copy that is stale (sent,
     rescheduled or claimed meanwhile) or of a deleted notification claims nothing, so it is neither
     sent twice nor written back."""
-    try:
-        _claim(n, now)
-    except UpdateError as err:
-        if err.cause_response_code == "ConditionalCheckFailedException":
+    with store() as u:
+        try:
+            u.notifications.lease(n, now + LEASE)
+        except WriteConflict:
             return False
-        raise
     return True
 
 
-def _claim(n: NotificationModel, now: datetime) -> None:
-    n.update(actions=[NotificationModel.send_due_at.set(now + LEASE)],
-             condition=NotificationModel.send_due_at == n.send_due_at)
-
-
-def dispatch_due(n: NotificationModel, now: datetime) -> dict[str, int]:
+def dispatch_due(ctx: Ctx, n: NotificationModel, now: datetime) -> dict[str, int]:
     """The dispatch job's step on one notification the index lists: claim it, then send it. A lost
     claim is a write conflict, so the job's step runner reads the notification again (`reload`)
     and decides afresh: not due any more (sent, or claimed by another run) -> nothing."""
     if n.send_due_at is None or n.send_due_at > now:
         return {}
-    _claim(n, now)
-    return dispatch([n], now)
+    with ctx.uow() as u:
+        u.notifications.lease(n, now + LEASE)
+    return dispatch([n], now, ctx.uow)
 
 
 def reload(n: NotificationModel) -> NotificationModel:
     """The notification as stored now; one deleted meanwhile (a reclamation) comes back not due."""
-    try:
-        return NotificationModel.get(n.account_id, n.notification_id, consistent_read=True)
-    except NotificationModel.DoesNotExist:
-        return NotificationModel(n.account_id, n.notification_id)
+    with bootstrap.current().uow() as u:
+        found = u.notifications.get(n.account_id, n.notification_id)
+    return found if found is not None else NotificationModel(n.account_id, n.notification_id)
 
 
 def dispatch(items: list[NotificationModel], now: datetime,

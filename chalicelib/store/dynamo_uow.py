@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, TypeVar
 
-from pynamodb.exceptions import TransactWriteError
+from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
@@ -100,6 +100,15 @@ class DynamoNotificationRepository(DynamoRepository[NotificationModel], Notifica
         with NotificationModel.batch_write() as batch:  # one BatchWriteItem per 25
             for n in items:
                 batch.save(n)
+
+    def lease(self, item: NotificationModel, until: datetime) -> None:
+        try:
+            item.update(actions=[NotificationModel.send_due_at.set(until)],
+                        condition=NotificationModel.send_due_at == item.send_due_at)
+        except UpdateError as err:
+            if err.cause_response_code == "ConditionalCheckFailedException":
+                raise WriteConflict(f"notification {item.notification_id} is not due as read") from err
+            raise
 
 
 class DynamoUnitOfWork(UnitOfWork):

@@ -140,6 +140,18 @@ class FakeNotificationRepository(FakeRepository[NotificationModel], Notification
         with self._store.lock:
             self._store.table(NotificationModel).update(rows)
 
+    def lease(self, item: NotificationModel, until: datetime) -> None:
+        key = key_of(item)
+        with self._store.lock:
+            table = self._store.table(NotificationModel)
+            raw = table.get(key)
+            stored = None if raw is None else NotificationModel.from_raw_data(raw)
+            if stored is None or stored.send_due_at != item.send_due_at:
+                raise WriteConflict(f"notification {item.notification_id} is not due as read")
+            stored.send_due_at = until
+            table[key] = stored.serialize()
+        item.send_due_at = until
+
 
 class FakeUnitOfWork(UnitOfWork):
     def __init__(self, store: FakeStore | None = None) -> None:

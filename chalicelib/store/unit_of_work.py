@@ -148,6 +148,12 @@ class NotificationRepository(Repository[R]):
     def mark(self, items: list[R]) -> None:
         """Write delivery marks at once, outside any commit (the move is committed already)."""
 
+    @abstractmethod
+    def lease(self, item: R, until: datetime) -> None:
+        """Move a pending notification's retry time to `until` at once (the dispatcher's claim), only
+        while the stored one still has the `send_due_at` of this copy: else WriteConflict (also
+        when it was deleted)."""
+
 
 class OrderRepository(Repository[R]):
     """Orders of an app (its partition, oldest first)."""

@@ -275,3 +275,26 @@ def test_a_bill_is_added_once_with_the_charge_that_posts_it(uow: Callable[[], Un
         acct = u.accounts.get("acme")
         assert stored is not None and int(stored.total) == 300
         assert acct is not None and (int(acct.cash), int(acct.version)) == (-300, 1)
+
+
+def test_a_lease_moves_a_pending_notification_only_from_the_due_time_read(uow: Callable[[], UnitOfWork]) -> None:
+    note = NotificationModel("acme", "20260310T093000Z#bill#-#sms", at=NOW, kind="bill", channel="sms",
+                             to="+15550100", subject="s", body="b", status="pending", due_shard="0",
+                             send_due_at=NOW)
+    with uow() as u:
+        u.notifications.add(note)
+        u.commit()
+    stale = NotificationModel.from_raw_data(note.serialize())
+    with uow() as u:
+        u.notifications.lease(note, NOW + timedelta(minutes=5))  # at once, no commit
+        assert note.send_due_at == NOW + timedelta(minutes=5)
+        stored = u.notifications.get("acme", note.notification_id)
+        assert stored is not None and stored.send_due_at == NOW + timedelta(minutes=5)
+        with pytest.raises(WriteConflict):  # the copy read before the lease is stale
+            u.notifications.lease(stale, NOW + timedelta(minutes=10))
+        gone = NotificationModel("acme", "20260310T093000Z#bill#-#email", send_due_at=NOW)
+        with pytest.raises(WriteConflict):  # never stored (or deleted): nothing comes back
+            u.notifications.lease(gone, NOW + timedelta(minutes=10))
+        stored = u.notifications.get("acme", note.notification_id)
+        assert stored is not None and stored.send_due_at == NOW + timedelta(minutes=5)
+        assert u.notifications.get("acme", gone.notification_id) is None

@@ -10,6 +10,9 @@ from chalicelib.domain.errors import NotFound
 from chalicelib.services import billing, notifications
 from chalicelib.services.context import Principal
 from chalicelib.store import views
+from chalicelib.store.fake_uow import FakeUnitOfWork
+from chalicelib.store.models import NotificationModel
+from chalicelib.store.unit_of_work import WriteConflict
 from tests.unit.test_purchase_services import at, ctx_at, new_app
 
 
@@ -29,3 +32,23 @@ def test_notifications_are_listed_oldest_first_in_pages_to_their_own_customer(ta
     with pytest.raises(NotFound):
         notifications.list_notifications(ctx_at(tables, at("2026-04-01T03:00:00"), Principal("customer", "other")),
                                          "acme", 10, None)
+
+
+def test_the_dispatcher_claims_a_due_notification_sends_it_once_and_marks_it(tables, notifier):
+    now = at("2026-04-01T03:00:00")
+    note = NotificationModel("acme", "20260401T020000Z#bill#-#email", at=at("2026-04-01T02:00:00"), kind="bill",
+                             channel="email", to="a@x.test", subject="Monthly bill", body="b", status="pending",
+                             due_shard="0", send_due_at=at("2026-04-01T02:05:00"))
+    with FakeUnitOfWork(tables) as u:
+        u.notifications.add(note)
+        u.commit()
+    listed = NotificationModel.from_raw_data(note.serialize())  # the index copy a second run also lists
+    assert notifications.dispatch_due(ctx_at(tables, now), note, now) == {"sent": 1, "retry": 0, "failed": 0}
+    assert notifier.sent == [("email", "a@x.test", "Monthly bill")]
+    with pytest.raises(WriteConflict):  # the stale copy claims nothing: the step runner reloads it
+        notifications.dispatch_due(ctx_at(tables, now), listed, now)
+    again = notifications.reload(listed)
+    assert (again.status, again.send_due_at, again.sent_at) == ("sent", None, now)
+    assert notifications.dispatch_due(ctx_at(tables, now), again, now) == {}  # not due any more
+    assert len(notifier.sent) == 1
+    assert notifications.reload(NotificationModel("acme", "gone")).send_due_at is None
