@@ -106,4 +106,5 @@ def list_bills(call: Call, account_id: str) -> dict[str, Any]:
     period = call.query("period")
     if period is not None and not is_period(period):
         raise InvalidRequest("period must be YYYY-MM or YYYY-MM-DD")
-    return billing.list_bills(call.ctx, account_id, period, call.limit(), call.query("next_token"))
+    found = billing.list_bills(call.ctx, account_id, period, call.limit(), call.query("next_token"))
+    return {"items": [views.bill(b) for b in found.items], "next_token": found.next_token}

@@ -25,38 +25,15 @@ from chalicelib.services.context import Ctx
 from chalicelib.services.ledger import Move, book
 from chalicelib.store import uow, watch
 from chalicelib.store.models import AccountModel, AppModel, MetaModel, read_shards
-from chalicelib.store.paging import Page, page
-from chalicelib.store.unit_of_work import UnitOfWork, WriteConflict
+from chalicelib.store.unit_of_work import Page, UnitOfWork, WriteConflict
 from chalicelib.store.usage_models import BillLineMap, BillModel, UsageModel
 
 
-def bill_view(b: BillModel) -> dict[str, Any]:
-    return {
-        "bill_id": f"{b.account_id}-{b.kind}-{b.period}",
-        "account_id": b.account_id,
-        "kind": b.kind,
-        "period": b.period,
-        "lines": [
-            {
-                "sdkappid": int(line.sdkappid),
-                "item": line.item,
-                "quantity": int(line.quantity),
-                "unit_price": line.unit_price,
-                "amount": fmt(int(line.amount)),
-            }
-            for line in b.lines
-        ],
-        "total": fmt(int(b.total)),
-        "posted_at": iso(b.posted_at),
-        "charged_cash": fmt(int(b.charged_cash)),
-        "charged_gift": fmt(int(b.charged_gift)),
-    }
-
-
-def list_bills(ctx: Ctx, account_id: str, period: str | None, limit: int, token: str | None) -> Page:
+def list_bills(ctx: Ctx, account_id: str, period: str | None, limit: int, token: str | None) -> Page[BillModel]:
+    """One page of the account's bills (of `period` exactly when given); the API renders them."""
     ctx.principal.check_account(account_id)
-    condition = BillModel.bill_key.startswith(f"{period}#") if period else None  # that period exactly
-    return page(BillModel.query, account_id, bill_view, limit, token, range_key_condition=condition)
+    with ctx.uow() as u:
+        return u.bills.of_period(account_id, period, limit, token)
 
 
 def arrears_of(acct: AccountModel) -> Arrears:

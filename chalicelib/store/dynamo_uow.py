@@ -24,6 +24,7 @@ from chalicelib.store.models import (
 from chalicelib.store.paging import page
 from chalicelib.store.unit_of_work import (
     AppRepository,
+    BillRepository,
     Expect,
     NotificationRepository,
     OrderRepository,
@@ -95,6 +96,13 @@ class DynamoOrderRepository(DynamoRepository[OrderModel], OrderRepository[OrderM
         return list(OrderModel.query(sdkappid, filter_condition=OrderModel.ends_at > now))
 
 
+class DynamoBillRepository(DynamoRepository[BillModel], BillRepository[BillModel]):
+    def of_period(self, account_id: str, period: str | None, limit: int, token: str | None) -> Page[BillModel]:
+        condition = BillModel.bill_key.startswith(f"{period}#") if period else None  # that period exactly
+        found = page(BillModel.query, account_id, lambda item: item, limit, token, range_key_condition=condition)
+        return Page(found["items"], found["next_token"])
+
+
 class DynamoNotificationRepository(DynamoRepository[NotificationModel], NotificationRepository[NotificationModel]):
     def mark(self, items: list[NotificationModel]) -> None:
         with NotificationModel.batch_write() as batch:  # one BatchWriteItem per 25
@@ -123,7 +131,7 @@ class DynamoUnitOfWork(UnitOfWork):
         self.apps = DynamoAppRepository(AppModel, self)
         self.orders = DynamoOrderRepository(OrderModel, self)
         self.notifications = DynamoNotificationRepository(NotificationModel, self)
-        self.bills = DynamoRepository(BillModel, self)
+        self.bills = DynamoBillRepository(BillModel, self)
 
     def _commit(self, writes: list[Write]) -> None:
         tx = uow.write()

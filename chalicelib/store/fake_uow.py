@@ -28,6 +28,7 @@ from chalicelib.store.models import (
 from chalicelib.store.paging import decode, encode
 from chalicelib.store.unit_of_work import (
     AppRepository,
+    BillRepository,
     Expect,
     NotificationRepository,
     OrderRepository,
@@ -76,8 +77,13 @@ class FakeRepository(Repository[M]):
         return None if raw is None else self.model.from_raw_data(raw)
 
     def page(self, hash_key: Any, limit: int, token: str | None, consistent: bool = False) -> Page[M]:
+        return self._page(hash_key, limit, token)
+
+    def _page(self, hash_key: Any, limit: int, token: str | None, prefix: str = "") -> Page[M]:
+        """A partition's page; with `prefix`, of the range keys that start with it."""
         with self._store.lock:
-            rows = sorted((k, raw) for k, raw in self._store.table(self.model).items() if k[0] == hash_key)
+            rows = sorted((k, raw) for k, raw in self._store.table(self.model).items()
+                          if k[0] == hash_key and str(k[1] if len(k) > 1 else "").startswith(prefix))
         start = decode(token)
         if start is not None:
             after = self._start_after(hash_key, start)
@@ -134,6 +140,11 @@ class FakeOrderRepository(FakeRepository[OrderModel], OrderRepository[OrderModel
         return [o for o in self.of_app(sdkappid) if o.ends_at > now]
 
 
+class FakeBillRepository(FakeRepository[BillModel], BillRepository[BillModel]):
+    def of_period(self, account_id: str, period: str | None, limit: int, token: str | None) -> Page[BillModel]:
+        return self._page(account_id, limit, token, f"{period}#" if period else "")
+
+
 class FakeNotificationRepository(FakeRepository[NotificationModel], NotificationRepository[NotificationModel]):
     def mark(self, items: list[NotificationModel]) -> None:
         rows = [(key_of(n), n.serialize()) for n in items]
@@ -164,7 +175,7 @@ class FakeUnitOfWork(UnitOfWork):
         self.apps = FakeAppRepository(AppModel, self)
         self.orders = FakeOrderRepository(OrderModel, self)
         self.notifications = FakeNotificationRepository(NotificationModel, self)
-        self.bills = FakeRepository(BillModel, self)
+        self.bills = FakeBillRepository(BillModel, self)
 
     def _commit(self, writes: list[Write]) -> None:
         staged = [(w, self.store.table(type(w.item)), key_of(w.item)) for w in writes]

@@ -141,6 +141,14 @@ class AppRepository(Repository[R]):
         """A new sdkappid from the counter (taken at once, outside the commit: never reused)."""
 
 
+class BillRepository(Repository[R]):
+    """Posted bills of an account (its partition, by `<period>#<kind>`)."""
+
+    @abstractmethod
+    def of_period(self, account_id: str, period: str | None, limit: int, token: str | None) -> Page[R]:
+        """One page of the account's bills, of `period` exactly when given (`2026-05`, `2026-05-10`)."""
+
+
 class NotificationRepository(Repository[R]):
     """The outbox: notifications are added in the deciding commit, their delivery marks written after."""
 
@@ -189,7 +197,7 @@ class UnitOfWork(ABC):
     apps: AppRepository[Any]
     orders: OrderRepository[Any]
     notifications: NotificationRepository[Any]
-    bills: Repository[Any]
+    bills: BillRepository[Any]
 
     def __init__(self) -> None:
         self._pending = _Pending()

@@ -9,6 +9,7 @@ from chalicelib.domain.calendar import iso
 from chalicelib.domain.money import Cents, fmt
 from chalicelib.domain.orders import Refund
 from chalicelib.store.models import AccountModel, AppModel, LedgerModel, NotificationModel, OrderModel, VoucherModel
+from chalicelib.store.usage_models import BillModel
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -152,4 +153,27 @@ def notification(n: NotificationModel) -> dict[str, Any]:
         "body": n.body,
         "status": n.status or "sent",
         "sent_at": iso(n.sent_at) if n.sent_at else None,
+    }
+
+
+def bill(b: BillModel) -> dict[str, Any]:
+    return {
+        "bill_id": f"{b.account_id}-{b.kind}-{b.period}",
+        "account_id": b.account_id,
+        "kind": b.kind,
+        "period": b.period,
+        "lines": [
+            {
+                "sdkappid": int(line.sdkappid),
+                "item": line.item,
+                "quantity": int(line.quantity),
+                "unit_price": line.unit_price,
+                "amount": fmt(int(line.amount)),
+            }
+            for line in b.lines
+        ],
+        "total": fmt(int(b.total)),
+        "posted_at": iso(b.posted_at),
+        "charged_cash": fmt(int(b.charged_cash)),
+        "charged_gift": fmt(int(b.charged_gift)),
     }

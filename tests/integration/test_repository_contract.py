@@ -298,3 +298,18 @@ def test_a_lease_moves_a_pending_notification_only_from_the_due_time_read(uow: C
         stored = u.notifications.get("acme", note.notification_id)
         assert stored is not None and stored.send_due_at == NOW + timedelta(minutes=5)
         assert u.notifications.get("acme", gone.notification_id) is None
+
+
+def test_bills_are_paged_by_exact_period(uow: Callable[[], UnitOfWork]) -> None:
+    with uow() as u:
+        for key in ("2026-03#monthly", "2026-03-11#daily", "2026-03-12#daily", "2026-04#monthly"):
+            period, kind = key.split("#")
+            u.bills.add(BillModel("acme", key, kind=kind, period=period, total=1, posted_at=NOW, charged_cash=1,
+                                  charged_gift=0, lines=[]))
+        u.commit()
+    with uow() as u:
+        assert [b.bill_key for b in u.bills.of_period("acme", "2026-03", 10, None).items] == ["2026-03#monthly"]
+        first = u.bills.of_period("acme", None, 3, None)
+        rest = u.bills.of_period("acme", None, 3, first.next_token)
+        assert [b.bill_key for b in first.items] == ["2026-03#monthly", "2026-03-11#daily", "2026-03-12#daily"]
+        assert [b.bill_key for b in rest.items] == ["2026-04#monthly"] and rest.next_token is None

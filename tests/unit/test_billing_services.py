@@ -12,6 +12,7 @@ from chalicelib.api.plugins import quota_set
 from chalicelib.domain.bills import Line
 from chalicelib.services import billing, plugins
 from chalicelib.services.idempotency import NONE
+from chalicelib.store import views
 from chalicelib.store.fake_uow import FakeStore, FakeUnitOfWork
 from chalicelib.store.models import due_shard
 from chalicelib.store.usage_models import BillModel
@@ -90,3 +91,19 @@ def test_a_monthly_bill_takes_cash_then_gift(tables, notifier):
     assert (int(account(tables).cash), int(account(tables).gift)) == (0, 3000)
     assert billing.post_bill(ctx, "acme", "monthly", "2026-03", lines) == "skipped"
     assert (int(account(tables).cash), int(account(tables).gift)) == (0, 3000)
+
+
+def test_bills_are_listed_by_exact_period_in_pages(tables, notifier):
+    sid = push_app(tables, 100000, 150)
+    push_bill(tables, date(2026, 3, 11), sid)
+    push_bill(tables, date(2026, 3, 12), sid)
+    ctx = ctx_at(tables, at("2026-04-01T02:00:00"))
+    billing.post_bill(ctx, "acme", "monthly", "2026-03", [Line(sid, "mau_overage", 2000, "0.015", 3000)])
+    assert [b.bill_key for b in billing.list_bills(ctx, "acme", "2026-03", 10, None).items] == ["2026-03#monthly"]
+    assert [b.bill_key for b in billing.list_bills(ctx, "acme", "2026-03-12", 10, None).items] == ["2026-03-12#daily"]
+    first = billing.list_bills(ctx, "acme", None, 2, None)
+    rest = billing.list_bills(ctx, "acme", None, 2, first.next_token)
+    assert [b.bill_key for b in first.items + rest.items] == ["2026-03#monthly", "2026-03-11#daily", "2026-03-12#daily"]
+    assert rest.next_token is None
+    assert views.bill(rest.items[0])["bill_id"] == "acme-daily-2026-03-12"
+    assert views.bill(rest.items[0])["total"] == "500.00"
