@@ -192,7 +192,8 @@ def usage_accounts(month: str) -> Iterator[tuple[str, list[UsageModel]]]:
 
 def settle_account(ctx: Ctx, month: str, account_id: str, usage: list[UsageModel]) -> str:
     start, end = month_bounds(month, ctx.tz)
-    apps = {int(a.sdkappid): a for a in AppModel.by_account.query(account_id)}
+    with ctx.uow() as reads:
+        apps = {int(a.sdkappid): a for a in reads.apps.each_of_account(account_id)}
     usage = month_usage(month, apps, usage)
     lines: list[Line] = []
     for u in usage:
