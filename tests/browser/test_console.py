@@ -8,6 +8,7 @@ import urllib.request
 from decimal import Decimal
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.browser.conftest import Http, shot, sign_in, token
 
@@ -94,7 +95,8 @@ def test_operator_walks_dashboard_search_and_account(page, server: Http, seeded)
     page.get_by_label("Search").fill("ac")
     page.get_by_role("button", name="Search").click()
     page.locator("#results").get_by_role("link", name="acme").wait_for()
-    assert page.locator("#results").get_by_text("beta").count() == 0
+    # the page listed every account before the search: wait until the results are the search's
+    expect(page.locator("#results").get_by_text("beta")).to_have_count(0)
     shot(page, "03-operator-account-search")
     page.locator("#results").get_by_role("link", name="acme").click()
     page.get_by_role("heading", name="Account acme").wait_for()
