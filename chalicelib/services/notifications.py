@@ -16,7 +16,6 @@ from chalicelib import bootstrap
 from chalicelib.domain.app import Reclaimed
 from chalicelib.services.context import Ctx
 from chalicelib.store import uow
-from chalicelib.store.dynamo_uow import DynamoUnitOfWork
 from chalicelib.store.models import AccountModel, NotificationModel, due_shard
 from chalicelib.store.unit_of_work import Page, UnitOfWork, WriteConflict
 
@@ -61,7 +60,7 @@ def enqueue(uow: UnitOfWork, items: list[NotificationModel]) -> None:
         uow.notifications.add(n)
 
 
-def claim(n: NotificationModel, now: datetime, store: Callable[[], UnitOfWork] = DynamoUnitOfWork) -> bool:
+def claim(n: NotificationModel, now: datetime, store: Callable[[], UnitOfWork]) -> bool:
     """The dispatcher's claim on a pending notification it found in the index: its retry time moves
     one lease on, only if it is still the one the index copy shows. A copy that is stale (sent,
     rescheduled or claimed meanwhile) or of a deleted notification claims nothing, so it is neither
@@ -92,8 +91,7 @@ def reload(n: NotificationModel) -> NotificationModel:
     return found if found is not None else NotificationModel(n.account_id, n.notification_id)
 
 
-def dispatch(items: list[NotificationModel], now: datetime,
-             store: Callable[[], UnitOfWork] = DynamoUnitOfWork) -> dict[str, int]:
+def dispatch(items: list[NotificationModel], now: datetime, store: Callable[[], UnitOfWork]) -> dict[str, int]:
     """Send recorded notifications (after the commit that recorded them) and mark each one sent,
     or due again later; the marks are one BatchWriteItem per 25 (`store`: the use case's unit of
     work). Answers counts by outcome."""

@@ -162,10 +162,11 @@ def test_a_stale_or_deleted_index_copy_is_neither_sent_nor_written_back(store, r
     email, sms = outbox()
     stale_email, stale_sms = outbox()  # what a lagging index would still show
     at = WARN_AT + LEASE
-    assert notifications.claim(email, at)  # claimed: moved one lease on
-    assert not notifications.claim(stale_email, at)  # the index copy is stale now
+    uow = bootstrap.current().uow
+    assert notifications.claim(email, at, uow)  # claimed: moved one lease on
+    assert not notifications.claim(stale_email, at, uow)  # the index copy is stale now
     sms.delete()
-    assert not notifications.claim(stale_sms, at)  # deleted (a reclamation): nothing comes back
+    assert not notifications.claim(stale_sms, at, uow)  # deleted (a reclamation): nothing comes back
     assert [n.channel for n in outbox()] == ["email"] and recorder.sent == []
     assert dispatch(at + LEASE) == {"sent": 1, "retry": 0, "failed": 0}
     assert recorder.sent == [("email", "a@x.test")]
