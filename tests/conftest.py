@@ -55,10 +55,11 @@ def _share_botocore_session() -> None:
     pynamodb_base.get_session = get_session  # type: ignore[assignment]
 
 
-from tests import aws_actions  # noqa: E402
+from tests import aws_actions, moto_speed  # noqa: E402
 
 aws_actions.install()  # before any botocore session: records every action for the policy check
 _share_botocore_session()
+moto_speed.install()
 
 
 def pytest_configure(config: pytest.Config) -> None:

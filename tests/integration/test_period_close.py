@@ -24,9 +24,9 @@ from chalicelib.store.models import AppModel, due_shard
 from chalicelib.store.usage_models import BillModel, UsageModel
 from tests.integration.requests import count_requests
 from tests.integration.test_concurrency import atomic_moto_requests, run_together  # noqa: F401 (autouse fixture)
-from tests.integration.test_usage_ingestion import fast_moto_transactions, make_app, set_push  # noqa: F401
+from tests.integration.test_usage_ingestion import make_app, set_push
 
-pytestmark = pytest.mark.storage
+pytestmark = [pytest.mark.storage, pytest.mark.usefixtures("store")]
 
 MONTH = "2026-05"
 ZONES = ["UTC", "Asia/Shanghai"]

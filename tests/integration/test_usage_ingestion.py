@@ -8,7 +8,6 @@ made atomic by the lock of test_concurrency.py (moto 5 applies conditional write
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -23,24 +22,14 @@ from chalicelib.services.context import Ctx
 from chalicelib.services.idempotency import NONE
 from chalicelib.store.models import AppModel, QuotaChangeMap, due_shard
 from chalicelib.store.usage_models import BillModel, UsageModel, UserSeenModel
-from tests.integration.moto_patches import snapshot_touched_items_only
 from tests.integration.requests import count_requests
 from tests.integration.test_concurrency import atomic_moto_requests, run_together  # noqa: F401 (autouse fixture)
 
-pytestmark = pytest.mark.storage
+pytestmark = [pytest.mark.storage, pytest.mark.usefixtures("store")]
 
 NOW = datetime(2026, 5, 20, 9, 30, tzinfo=UTC)
 CTX = Ctx(now=NOW, tz=ZoneInfo("UTC"))
 MONTH = "2026-05"
-
-
-@pytest.fixture(autouse=True)
-def fast_moto_transactions(store: None, ddb_endpoint: str | None) -> Iterator[None]:
-    if ddb_endpoint is not None:
-        yield
-        return
-    with snapshot_touched_items_only():
-        yield
 
 
 def make_app(edition: str = "standard", account_id: str = "acme", ctx: Ctx = CTX) -> int:

@@ -6,17 +6,7 @@ import pytest
 
 from chalicelib.store.models import AppModel, due_shard
 from chalicelib.store.usage_models import UsageModel
-from tests.integration.moto_patches import snapshot_touched_items_only
 from tests.scenarios.test_expiry_lifecycle import notes
-
-
-@pytest.fixture(autouse=True)
-def fast_moto_transactions(store, ddb_endpoint):
-    if ddb_endpoint is not None:
-        yield
-        return
-    with snapshot_touched_items_only():
-        yield
 
 
 def report_logins(api, sid: int, users: int, at: str) -> dict:
