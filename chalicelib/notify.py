@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Protocol
 
+from chalicelib import aws
 from chalicelib.config import Settings
 
 log = logging.getLogger("imbill.notify")
@@ -21,11 +22,9 @@ class Notifier(Protocol):
 
 class AwsNotifier:
     def __init__(self, sender: str, region: str) -> None:
-        import boto3
-
         self.sender = sender
-        self.ses: Any = boto3.client("ses", region_name=region)
-        self.sns: Any = boto3.client("sns", region_name=region)
+        self.ses: Any = aws.client("ses", region)
+        self.sns: Any = aws.client("sns", region)
 
     def email(self, to: str, subject: str, body: str) -> None:
         self.ses.send_email(

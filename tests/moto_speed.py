@@ -9,11 +9,19 @@ Both change how fast moto answers, never what it answers:
 - moto parses a condition expression again for every item it checks, with a lexer that compiles
   regular expressions per character (a 100-item transaction parses 200 times). `memoize_conditions`
   keeps the parsed tree per (expression, names, values); the tree is immutable (its nodes only
-  read the item they are given), and a parse that fails is not kept, so the error is the same."""
+  read the item they are given), and a parse that fails is not kept, so the error is the same.
+- moto 5.2 writes each answer by walking the botocore output shape member by member (a third of
+  the time of a GetItem or Query). For the item operations, whose results are already DynamoDB
+  JSON, `plain_json_answers` writes the members of the output shape with `json.dumps` (what moto
+  did before 5.2); the headers still come from moto's serializer, and errors and every other
+  operation still take its path. tests/test_moto_speed.py compares both writers answer by answer.
+- moto lists a handler class's methods (inspect.getmembers) on every request; `list_methods_once`
+  keeps the list per class."""
 
 from __future__ import annotations
 
 import copy
+import functools
 import json
 from types import SimpleNamespace
 from typing import Any
@@ -22,6 +30,8 @@ from typing import Any
 def install() -> None:
     snapshot_touched_items_only()
     memoize_conditions()
+    plain_json_answers()
+    list_methods_once()
 
 
 def snapshot_touched_items_only() -> None:
@@ -111,3 +121,36 @@ def memoize_conditions() -> None:
 
     comparisons.create_condition_expression_parser = create_condition_expression_parser  # type: ignore[assignment]
     responses.create_condition_expression_parser = create_condition_expression_parser  # type: ignore[assignment]
+
+
+ORIGINAL: dict[str, Any] = {}  # moto's own functions, for the test that compares
+ITEM_OPERATIONS = frozenset({"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan", "BatchGetItem",
+                             "BatchWriteItem", "TransactGetItems", "TransactWriteItems"})
+
+
+def plain_json_answers() -> None:
+    from moto.core import responses as moto_responses
+    from moto.core.responses import ActionResult, BaseResponse
+
+    real = ORIGINAL.setdefault("serialized", BaseResponse.serialized)
+
+    def serialized(self: Any, action_result: Any) -> Any:
+        result = action_result.result
+        action = self._get_action() if self.service_name == "dynamodb" else None
+        if action not in ITEM_OPERATIONS or type(result) is not dict:
+            return real(self, action_result)
+        members = moto_responses.get_service_model("dynamodb").operation_model(action).output_shape.members
+        try:
+            body = json.dumps({k: v for k, v in result.items() if k in members and v is not None})
+        except TypeError:  # a value JSON cannot write as is (bytes): moto's serializer knows
+            return real(self, action_result)
+        status, headers, _ = real(self, ActionResult({}))
+        return status, headers, body
+
+    BaseResponse.serialized = serialized  # type: ignore[method-assign]
+
+
+def list_methods_once() -> None:
+    from moto.core import responses as moto_responses
+
+    moto_responses.method_names_from_class = functools.cache(moto_responses.method_names_from_class)

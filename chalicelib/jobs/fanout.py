@@ -28,12 +28,11 @@ import json
 import logging
 from collections.abc import Iterable
 from datetime import datetime
-from functools import lru_cache
 from itertools import islice
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from chalicelib import logs
+from chalicelib import aws, logs
 from chalicelib.config import settings
 from chalicelib.domain.calendar import iso, parse_instant
 from chalicelib.jobs import runner, steps
@@ -46,16 +45,9 @@ from chalicelib.views import job_runs
 log = logging.getLogger("imbill.jobs")
 
 
-@lru_cache(maxsize=4)
-def _sqs(region: str) -> Any:
-    import boto3
-
-    return boto3.client("sqs", region_name=region)
-
-
 def send(message: dict[str, Any]) -> None:
     s = settings()
-    _sqs(s.region).send_message(QueueUrl=s.jobs_queue_url, MessageBody=json.dumps(message, sort_keys=True))
+    aws.client("sqs", s.region).send_message(QueueUrl=s.jobs_queue_url, MessageBody=json.dumps(message, sort_keys=True))
 
 
 def fans_out(job: Job) -> bool:
