@@ -81,7 +81,7 @@ def test_usage_of_the_last_second_is_billed_when_reported_before_the_settlement_
     closed(lambda: usage.report_push(after, sid, 0, 5, at))
     closed(lambda: usage.report_search(after, sid, 1, 0, at - timedelta(days=20)))  # any instant of M
     assert usage.get_usage(after, sid, MONTH) == view
-    assert usage.mau_of(sid, MONTH) == 0
+    assert usage.mau_of(after, sid, MONTH) == 0
     # the reruns of days 2 and 3 change nothing; the bill stays as posted
     assert settle(run + timedelta(days=1), billing_tz) == {"billed": 0, "skipped": 1, "no_charge": 0}
     assert settle(run + timedelta(days=2), billing_tz) == {"billed": 0, "skipped": 1, "no_charge": 0}
