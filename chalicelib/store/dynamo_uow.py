@@ -14,7 +14,7 @@ from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.store import uow
+from chalicelib.store import uow, watch
 from chalicelib.store.models import (
     AccountModel,
     AppModel,
@@ -24,6 +24,7 @@ from chalicelib.store.models import (
     NotificationModel,
     OrderModel,
     VoucherModel,
+    read_shards,
 )
 from chalicelib.store.paging import page
 from chalicelib.store.unit_of_work import (
@@ -145,6 +146,19 @@ class DynamoAppRepository(DynamoRepository[AppModel], AppRepository[AppModel]):
         found = page(AppModel.by_account.query, account_id, lambda item: item, limit, token)
         return Page(found["items"], found["next_token"])
 
+    def push_billing(self) -> list[AppModel]:
+        """During a clock move, remembered until a write touches one of them or puts an app into the
+        index (store/watch.py)."""
+
+        def load() -> list[AppModel]:
+            return [app for shard in read_shards() for app in AppModel.push_billing.query(str(shard))]
+
+        w = watch.current()
+        if w is None:
+            return load()
+        return w.cached("push-billing", AppModel.Meta.table_name, ("sdkappid",), load,
+                        touches=lambda item: "push_billing_shard" in item)
+
     def next_sdkappid(self) -> int:
         item = MetaModel("sdkappid")
         item.update(actions=[MetaModel.counter.add(1)])
@@ -171,6 +185,9 @@ class DynamoNotificationRepository(DynamoRepository[NotificationModel], Notifica
         with NotificationModel.batch_write() as batch:  # one BatchWriteItem per 25
             for n in items:
                 batch.save(n)
+
+    def delete_of_app(self, sdkappid: int, keep: Callable[[NotificationModel], bool]) -> int:
+        return uow.delete_all(NotificationModel, (n for n in NotificationModel.by_app.query(sdkappid) if not keep(n)))
 
     def lease(self, item: NotificationModel, until: datetime) -> None:
         try:
@@ -203,9 +220,10 @@ class DynamoUsageRepository(DynamoRepository[UsageModel], UsageRepository[UsageM
         found = UsageModel.batch_get(sorted(set(keys)), consistent_read=True)  # 100 keys a BatchGetItem
         return sorted(found, key=lambda u: (int(u.sdkappid), u.period))
 
-    def by_month(self, month: str, shard: int, after_account: str | None) -> Iterator[UsageModel]:
+    def by_month(self, month: str, shard: int | None, after_account: str | None) -> Iterator[UsageModel]:
         after = None if after_account is None else UsageModel.account_app > f"{after_account}#\U0010ffff"
-        return iter(UsageModel.by_month.query(f"{month}#{shard}", after))
+        for s in read_shards() if shard is None else [shard]:
+            yield from UsageModel.by_month.query(f"{month}#{s}", after)
 
     def delete(self, items: Iterable[UsageModel]) -> int:
         return uow.delete_all(UsageModel, items)

@@ -141,6 +141,12 @@ class FakeAppRepository(FakeRepository[AppModel], AppRepository[AppModel]):
         last = {"account_id": {"S": account_id}, "sdkappid": {"N": str(taken[-1][0])}} if len(rows) > limit else None
         return Page([AppModel.from_raw_data(raw) for _, raw in taken], encode(last))
 
+    def push_billing(self) -> list[AppModel]:
+        with self._store.lock:
+            rows = [AppModel.from_raw_data(raw) for raw in self._store.table(AppModel).values()
+                    if raw.get("push_billing_shard") not in (None, {"NULL": True})]
+        return sorted(rows, key=lambda a: (str(a.push_billing_shard), int(a.sdkappid)))
+
     def next_sdkappid(self) -> int:
         with self._store.lock:
             self._store.sdkappids += 1
@@ -167,6 +173,15 @@ class FakeNotificationRepository(FakeRepository[NotificationModel], Notification
         rows = [(key_of(n), n.serialize()) for n in items]
         with self._store.lock:
             self._store.table(NotificationModel).update(rows)
+
+    def delete_of_app(self, sdkappid: int, keep: Callable[[NotificationModel], bool]) -> int:
+        with self._store.lock:
+            table = self._store.table(NotificationModel)
+            gone = [k for k, raw in table.items() if raw.get("sdkappid") == {"N": str(sdkappid)}
+                    and not keep(NotificationModel.from_raw_data(raw))]
+            for k in gone:
+                del table[k]
+        return len(gone)
 
     def lease(self, item: NotificationModel, until: datetime) -> None:
         key = key_of(item)
@@ -232,11 +247,12 @@ class FakeUsageRepository(FakeRepository[UsageModel], UsageRepository[UsageModel
         wanted = set(keys)
         return self._rows(lambda k, _: k in wanted)
 
-    def by_month(self, month: str, shard: int, after_account: str | None) -> Iterator[UsageModel]:
+    def by_month(self, month: str, shard: int | None, after_account: str | None) -> Iterator[UsageModel]:
         after = "" if after_account is None else f"{after_account}#\U0010ffff"
-        rows = self._rows(lambda _, raw: raw.get("month_shard") == {"S": f"{month}#{shard}"}
+        rows = self._rows(lambda _, raw: raw.get("month_shard", {}).get("S", "").startswith(f"{month}#")
+                          and (shard is None or raw["month_shard"]["S"] == f"{month}#{shard}")
                           and raw["account_app"]["S"] > after)
-        return iter(sorted(rows, key=lambda u: str(u.account_app)))
+        return iter(sorted(rows, key=lambda u: (str(u.month_shard), str(u.account_app))))
 
     def delete(self, items: Iterable[UsageModel]) -> int:
         keys = [key_of(item) for item in items]

@@ -161,6 +161,10 @@ class AppRepository(Repository[R]):
                 return
 
     @abstractmethod
+    def push_billing(self) -> list[R]:
+        """The apps in the push-billing index (every shard; eventually consistent)."""
+
+    @abstractmethod
     def next_sdkappid(self) -> int:
         """A new sdkappid from the counter (taken at once, outside the commit: never reused)."""
 
@@ -179,6 +183,10 @@ class NotificationRepository(Repository[R]):
     @abstractmethod
     def mark(self, items: list[R]) -> None:
         """Write delivery marks at once, outside any commit (the move is committed already)."""
+
+    @abstractmethod
+    def delete_of_app(self, sdkappid: int, keep: Callable[[R], bool]) -> int:
+        """Delete the app's notifications at once, but those `keep` keeps; answers how many went."""
 
     @abstractmethod
     def lease(self, item: R, until: datetime) -> None:
@@ -226,9 +234,10 @@ class UsageRepository(Repository[R]):
         """The records of these (sdkappid, period) keys that exist, strongly consistent, by key."""
 
     @abstractmethod
-    def by_month(self, month: str, shard: int, after_account: str | None) -> Iterator[R]:
-        """The month records (unbilled ones too) of the accounts of a shard with usage in `month`, by
-        account then app: the settlement's index, eventually consistent."""
+    def by_month(self, month: str, shard: int | None, after_account: str | None) -> Iterator[R]:
+        """The month records (unbilled ones too) of the accounts of a shard (None: of every shard,
+        shard by shard) with usage in `month`, by account then app: the settlement's index,
+        eventually consistent."""
 
     @abstractmethod
     def delete(self, items: Iterable[R]) -> int:
