@@ -425,3 +425,27 @@ def test_a_month_is_listed_by_account_and_a_reclaimed_app_keeps_only_unbilled_re
         assert u.usage.reclaim(7, lambda month: True) == 0  # again: the unbilled record stays
         assert u.usage.delete(unbilled) == 1
         assert u.usage.many([(7, "2026-03#unbilled")]) == [] and u.users.seen(8, "2026-03", ["a"]) == {"a"}
+
+
+def test_the_push_billing_index_lists_the_apps_with_a_shard(uow: Callable[[], UnitOfWork]) -> None:
+    with uow() as u:
+        for sid, shard in [(3, "1"), (1, None), (2, "0"), (4, "0")]:
+            a = app(sid)
+            a.push_billing_shard = shard
+            u.apps.add(a)
+        u.commit()
+    with uow() as u:
+        assert sorted(int(a.sdkappid) for a in u.apps.push_billing()) == [2, 3, 4]
+
+
+def test_an_app_s_notifications_are_deleted_but_those_kept(uow: Callable[[], UnitOfWork]) -> None:
+    with uow() as u:
+        for i, (sid, kind) in enumerate([(7, "bill"), (7, "reclaimed"), (8, "bill"), (7, "expiry")]):
+            u.notifications.add(NotificationModel("acme", f"2026031{i}T093000Z#{kind}#{sid}#email", at=NOW,
+                                                  kind=kind, channel="email", to="a@x.test", subject="s", body="b",
+                                                  status="sent", sdkappid=sid))
+        u.commit()
+    with uow() as u:
+        assert u.notifications.delete_of_app(7, keep=lambda n: n.kind == "reclaimed") == 2
+        assert [(int(n.sdkappid), n.kind) for n in u.notifications.page("acme", 10, None).items] == [
+            (7, "reclaimed"), (8, "bill")]
