@@ -71,6 +71,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Longest first: the parallel workers take tests in collection order, so a heavy test collected
+    # late would run alone at the end while the other workers wait (stable: the rest keep their order).
+    items.sort(key=lambda item: "heavy" not in item.keywords)
     if BACKEND != "ddblocal":
         skip = pytest.mark.skip(reason="runs only against DynamoDB Local (IMBILL_TEST_BACKEND=ddblocal)")
         for item in items:
@@ -129,9 +132,45 @@ def _fresh_moto_tables(create_tables: Callable[[], object]) -> None:
         _EMPTY_MOTO_TABLES.update(copy.deepcopy(backend.tables))
 
 
+_SHARED_TABLES: dict[str, str] = {}  # DynamoDB Local endpoint -> this process's table prefix
+_MADE: set[str] = set()  # the shared prefixes whose tables exist
+
+
+@functools.cache
+def _ddb_client(endpoint: str) -> Any:
+    import boto3
+
+    return boto3.client("dynamodb", endpoint_url=endpoint, region_name=config.settings().region)
+
+
+def _emptied(endpoint: str) -> None:
+    """Every item of this process's tables deleted (a Scan of the keys, then BatchWriteItem): ~20 ms
+    for tables a test left small, against ~120 ms to create and delete the tables per test. A table
+    found missing is made again."""
+    from chalicelib.store.tables import ALL_MODELS, create_tables
+
+    client = _ddb_client(endpoint)
+    for model in ALL_MODELS:
+        keys = [k for k in (model._hash_keyname, model._range_keyname) if k]
+        names = {f"#k{i}": k for i, k in enumerate(keys)}
+        scan: dict[str, Any] = {"TableName": model.Meta.table_name, "ProjectionExpression": ", ".join(names),
+                                "ExpressionAttributeNames": names}
+        try:
+            for page in client.get_paginator("scan").paginate(**scan):
+                for i in range(0, len(page["Items"]), 25):
+                    deletes = [{"DeleteRequest": {"Key": key}} for key in page["Items"][i:i + 25]]
+                    pending: dict[str, Any] = {model.Meta.table_name: deletes}
+                    while pending:
+                        pending = client.batch_write_item(RequestItems=pending).get("UnprocessedItems") or {}
+        except client.exceptions.ResourceNotFoundException:
+            create_tables()
+
+
 @pytest.fixture
-def store(ddb_endpoint: str | None, billing_tz: str) -> Iterator[None]:
-    """Fresh tables for one test: moto in-process, or a unique prefix on DynamoDB Local."""
+def store(request: pytest.FixtureRequest, ddb_endpoint: str | None, billing_tz: str) -> Iterator[None]:
+    """Empty tables for one test: moto in-process, or on DynamoDB Local this process's tables
+    emptied (made on first use). A test marked `fresh_tables` (it creates or drops tables, or reads
+    a table's stream from its horizon) gets tables of its own under a unique prefix instead."""
     from chalicelib.store import tables
     from chalicelib.store.tables import create_tables, delete_tables
 
@@ -145,17 +184,23 @@ def store(ddb_endpoint: str | None, billing_tz: str) -> Iterator[None]:
             _fresh_moto_tables(create_tables)
             yield
     else:
-        prefix = f"t{uuid.uuid4().hex[:8]}-"
+        fresh = request.node.get_closest_marker("fresh_tables") is not None
+        prefix = f"t{uuid.uuid4().hex[:8]}-" if fresh else _SHARED_TABLES.setdefault(ddb_endpoint, f"w{os.getpid()}-")
         os.environ["IMBILL_TABLE_PREFIX"] = prefix
         os.environ["IMBILL_DYNAMODB_ENDPOINT"] = ddb_endpoint
         os.environ["IMBILL_NOTIFY"] = "local"
         _reset(billing_tz)
         tables.configure(host=ddb_endpoint, prefix=prefix)
-        create_tables()
+        if fresh or prefix not in _MADE:
+            create_tables()
+            _MADE.update(() if fresh else (prefix,))
+        else:
+            _emptied(ddb_endpoint)
         try:
             yield
         finally:
-            delete_tables()
+            if fresh:
+                delete_tables()
             os.environ.pop("IMBILL_DYNAMODB_ENDPOINT", None)
             os.environ["IMBILL_TABLE_PREFIX"] = "test-"
             os.environ["IMBILL_NOTIFY"] = "aws"

@@ -31,7 +31,7 @@ import pytest
 
 from tests.serving import stop_process, wait_until_serving
 
-pytestmark = pytest.mark.ddblocal
+pytestmark = [pytest.mark.ddblocal, pytest.mark.heavy]
 
 EXAMPLES = 20  # per operation and generation pass
 SEED = 20261129

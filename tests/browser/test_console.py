@@ -13,7 +13,7 @@ from playwright.sync_api import expect
 from tests.browser.conftest import Http, shot, sign_in, token
 
 XSS = "<img src=x onerror=alert(1)>"
-pytestmark = pytest.mark.xdist_group("browser")  # one server and one Chromium for the module
+pytestmark = [pytest.mark.xdist_group("browser"), pytest.mark.heavy]  # one server and one Chromium for the module
 
 
 @pytest.fixture(scope="module")

@@ -17,6 +17,7 @@ from tests.scenarios.year_data import END, seed_year
 YEAR_REQUEST_BOUND = 3_000
 
 
+@pytest.mark.heavy
 @pytest.mark.ddblocal  # the year's request cost is DynamoDB's; moto would take minutes to replay it
 def test_a_year_of_a_small_data_set_in_at_most_3000_requests(api):
     seed_year(api)
@@ -65,6 +66,7 @@ def test_a_move_saves_its_mark_and_records_its_runs_in_a_few_requests(api, monke
     assert len(api.ok("GET", "/v1/ops/job-runs?job=push-quota-billing&limit=50")["items"]) == 10
 
 
+@pytest.mark.heavy
 def test_a_20_year_jump_in_flat_memory(store):
     start = datetime(2030, 1, 1, tzinfo=UTC)
     tracemalloc.start()

@@ -10,7 +10,7 @@ import pytest
 
 from chalicelib.local import ddblocal
 
-pytestmark = pytest.mark.ddblocal
+pytestmark = [pytest.mark.ddblocal, pytest.mark.heavy]
 
 
 @pytest.fixture(autouse=True)

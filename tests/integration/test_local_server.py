@@ -25,7 +25,7 @@ from chalicelib.local import ddblocal
 from tests.serving import stop_process
 
 # One worker runs the whole module, so its server is started once (make test: --dist loadgroup).
-pytestmark = [pytest.mark.ddblocal, pytest.mark.xdist_group("imbill-serve")]
+pytestmark = [pytest.mark.ddblocal, pytest.mark.xdist_group("imbill-serve"), pytest.mark.heavy]
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 120

@@ -8,7 +8,7 @@ from chalicelib.store import models
 from chalicelib.store.due import earliest_due
 from chalicelib.store.tables import create_tables
 
-pytestmark = pytest.mark.storage
+pytestmark = [pytest.mark.storage, pytest.mark.fresh_tables]
 
 
 def test_a_table_without_a_newer_index_gets_it_on_start(store: None) -> None:

@@ -13,7 +13,7 @@ from chalicelib import config
 from chalicelib.store import models, tables, uow
 from chalicelib.store.tables import create_tables, delete_tables
 
-pytestmark = pytest.mark.storage
+pytestmark = [pytest.mark.storage, pytest.mark.fresh_tables]
 
 
 def _ttl_status(model: type[models._Base]) -> str:

@@ -53,6 +53,7 @@ def seen(sid: int, month: str = MONTH) -> set[str]:
 
 
 # ------------------------------------------------------------------ exact MAU
+@pytest.mark.heavy
 def test_mau_is_the_exact_union_of_1000_repeated_and_overlapping_reports(store):
     sid = make_app()
     rng = random.Random(20260520)

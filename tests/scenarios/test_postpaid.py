@@ -32,6 +32,7 @@ def bills(api, account="acme", period=None):
     return api.ok("GET", f"/v1/accounts/{account}/bills{q}")["items"]
 
 
+@pytest.mark.heavy
 def test_examples_5_and_6_monthly_bill_posted_once_on_days_1_to_3(api):
     """Everything through the API: usage reported by the IM service, the plugins bought."""
     sid = api.paid_app("2026-05-01T00:00:00Z", "2000.00", "standard", 3, plugins=("push", "search"))
@@ -65,6 +66,7 @@ def test_examples_5_and_6_monthly_bill_posted_once_on_days_1_to_3(api):
     assert (entries[-1]["kind"], entries[-1]["cash"]) == ("bill", "-51.38")
 
 
+@pytest.mark.heavy
 def test_example_9_mau_prorated_for_an_app_disabled_during_the_month(api):
     sid = api.paid_app("2026-09-01T00:00:00Z", "500.00")
     report_logins(api, sid, 14_000, "2026-09-01T00:00:00Z")
@@ -75,6 +77,7 @@ def test_example_9_mau_prorated_for_an_app_disabled_during_the_month(api):
     assert [(x["item"], x["quantity"], x["amount"]) for x in bill["lines"]] == [("mau_overage", 4000, "30.00")]
 
 
+@pytest.mark.heavy
 def test_example_9_for_an_app_stopped_on_expiry(api):
     """The same rule for a stop: the stop happens at the enforcement run (hh:05), prorated to the second."""
     sid = api.paid_app("2026-08-15T00:00:00Z", "500.00")  # expires 2026-09-15T00:00Z, stopped at 2026-09-16T00:05Z

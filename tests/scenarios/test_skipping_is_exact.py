@@ -23,6 +23,8 @@ from chalicelib.store.tables import ALL_MODELS, create_tables, delete_tables
 START = "2026-01-20T09:00:00Z"
 RANDOM_ID_PART = re.compile(r"\b(o\d{20}[0-9a-f]*?)[0-9a-f]{6}\b")  # order ids end in 6 random hex digits
 
+pytestmark = pytest.mark.fresh_tables  # makes the tables again
+
 
 def expiries(api) -> None:
     """Renewals until the money runs out, expiries, warnings, stops and reclamations, a monthly bill."""
@@ -77,6 +79,7 @@ def advance(api, scenario, days: int = 130, **how) -> tuple[dict[str, list[str]]
     return state(), moved.jobs_run
 
 
+@pytest.mark.heavy
 @pytest.mark.parametrize(("scenario", "jobs"), [
     (expiries, {"expiry-warnings", "expiry-enforcement", "reclamation", "monthly-settlement"}),
     (arrears, {"push-quota-billing", "arrears-enforcement", "reclamation"}),
@@ -89,6 +92,7 @@ def test_remembered_hints_skip_no_work(api, scenario, jobs):
     assert {r["job"] for r in remembered_work} >= jobs
 
 
+@pytest.mark.heavy
 def test_push_quota_hint_skips_no_bill(api):
     skipped, skipped_work = advance(api, quota_toggled, days=6)
     every, every_work = advance(api, quota_toggled, days=6, skip=False)

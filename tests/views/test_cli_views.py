@@ -12,6 +12,8 @@ from chalicelib import cli_views
 from chalicelib.cli import cli
 from chalicelib.views.poller import StreamPoller
 
+pytestmark = pytest.mark.fresh_tables  # reads the streams from their horizon
+
 
 @pytest.fixture
 def run(api, monkeypatch):

@@ -11,7 +11,7 @@ from chalicelib.store.models import LedgerModel
 from chalicelib.views.poller import StreamPoller
 from chalicelib.views.streams import apply_records
 
-pytestmark = pytest.mark.storage  # also on DynamoDB Local: its streams feed the same handler
+pytestmark = [pytest.mark.storage, pytest.mark.fresh_tables]  # also on DynamoDB Local: its streams feed the handler
 
 
 @pytest.fixture
