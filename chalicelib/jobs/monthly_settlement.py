@@ -22,12 +22,12 @@ def billed_month(ctx: Ctx, at: datetime) -> str:
 def prepare(ctx: Ctx, at: datetime) -> bool:
     if not in_window(ctx, at):
         return False
-    billing.close_month(billed_month(ctx, at))  # before the month's usage is read: later reports are refused
+    billing.close_month(ctx, billed_month(ctx, at))  # before the month's usage is read: later reports are refused
     return True
 
 
 def items(ctx: Ctx, at: datetime, shard: int, cursor: Any, limit: int | None) -> billing.UsagePage:
-    return billing.UsagePage(billed_month(ctx, at), shard, cursor, limit)
+    return billing.UsagePage(ctx.uow, billed_month(ctx, at), shard, cursor, limit)
 
 
 def step(ctx: Ctx, at: datetime) -> Callable[[tuple[str, list[Any]]], str]:

@@ -13,8 +13,8 @@ from chalicelib.services.context import Ctx
 
 def run(ctx: Ctx, at: datetime) -> Summary:
     day = local_date(at, ctx.tz) - timedelta(days=1)
-    billing.close_push_day(day)  # push calls of the day are refused from now on
-    return steps.run_each(billing.push_accounts(billing.push_billing_apps()),
+    billing.close_push_day(ctx, day)  # push calls of the day are refused from now on
+    return steps.run_each(billing.push_accounts(billing.push_billing_apps(ctx.uow)),
                           lambda item: billing.push_bill(ctx, day, *item),
                           lambda item: billing.reload_push_account(ctx, item))
 

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime, timedelta
 from itertools import groupby
 from typing import Any
-
-from pynamodb.exceptions import UpdateError
-from pynamodb.expressions.condition import Condition
 
 from chalicelib.domain.app import Status, StopReason
 from chalicelib.domain.arrears import AccountStatus, Arrears, back_from_arrears, stop_for_arrears
@@ -23,10 +20,9 @@ from chalicelib.services import notifications
 from chalicelib.services.apps import put, state, stop_app, store_app
 from chalicelib.services.context import Ctx
 from chalicelib.services.ledger import Move, book
-from chalicelib.store import uow, watch
-from chalicelib.store.models import AccountModel, AppModel, MetaModel, read_shards
+from chalicelib.store.models import AccountModel, AppModel
 from chalicelib.store.unit_of_work import Page, UnitOfWork, WriteConflict
-from chalicelib.store.usage_models import BillLineMap, BillModel, UsageModel
+from chalicelib.store.usage_models import BillLineMap, BillModel
 
 
 def list_bills(ctx: Ctx, account_id: str, period: str | None, limit: int, token: str | None) -> Page[BillModel]:
@@ -118,83 +114,71 @@ CLOSED_MONTH = "usage-closed-month"  # meta item: `value` = the last local month
 CLOSED_PUSH_DAY = "usage-closed-push-day"  # meta item: `value` = the last local day whose push bill ran
 
 
-def close_period(marker: str, period: str) -> None:
+def close_period(ctx: Ctx, marker: str, period: str) -> None:
     """Close `period` and every earlier one of its kind (the marker only moves forward), before the
     job reads what it bills: a late report either committed before this write, so the job's reads
     see it, or finds the period closed (409 `period_closed`). Idempotent."""
-    try:
-        MetaModel(marker).update(actions=[MetaModel.value.set(period)], condition=still_open(period))
-    except UpdateError as err:
-        if err.cause_response_code != "ConditionalCheckFailedException":
-            raise  # else: closed already, by this run's earlier try or a later period
+    with ctx.uow() as u:
+        u.periods.close(marker, period)
 
 
-def close_month(month: str) -> None:
-    close_period(CLOSED_MONTH, month)
+def close_month(ctx: Ctx, month: str) -> None:
+    close_period(ctx, CLOSED_MONTH, month)
 
 
-def close_push_day(day: Any) -> None:
-    close_period(CLOSED_PUSH_DAY, day.isoformat())
+def close_push_day(ctx: Ctx, day: Any) -> None:
+    close_period(ctx, CLOSED_PUSH_DAY, day.isoformat())
 
 
-def still_open(period: str) -> Condition:
-    """Condition on a close marker: `period` is not closed yet."""
-    return MetaModel.value.does_not_exist() | (MetaModel.value < period)
-
-
-def closed_through(marker: str) -> str | None:
+def closed_through(ctx: Ctx, marker: str) -> str | None:
     """The last period a close marker has closed (strongly consistent), None before the first."""
-    try:
-        return MetaModel.get(marker, consistent_read=True).value
-    except MetaModel.DoesNotExist:
-        return None
+    with ctx.uow() as u:
+        return u.periods.closed_through(marker)
 
 
-def month_usage(month: str, sdkappids: Iterable[int], listed: list[UsageModel]) -> list[UsageModel]:
-    """An account's month items read again from the table (strongly consistent) once the month is
-    closed: the by_month index that listed them is eventually consistent, so a report that beat the
-    close could still be missing there or its counters stale. Keys: the month item of every app of
-    the account and every listed item (a reclaimed app's `#unbilled` record); 100 a BatchGetItem."""
-    keys = {(sid, month) for sid in sdkappids} | {(int(u.sdkappid), u.period) for u in listed}
-    found = UsageModel.batch_get(sorted(keys), consistent_read=True)
-    return sorted(found, key=lambda u: (int(u.sdkappid), u.period))
+def month_usage(u: UnitOfWork, month: str, sdkappids: Iterable[int], listed: list[Any]) -> list[Any]:
+    """An account's month records read again (strongly consistent) once the month is closed: the
+    by_month index that listed them is eventually consistent, so a report that beat the close could
+    still be missing there or its counters stale. Keys: the month record of every app of the
+    account and every listed record (a reclaimed app's unbilled record)."""
+    return u.usage.many({(sid, month) for sid in sdkappids} | {(int(x.sdkappid), x.period) for x in listed})
 
 
 # ------------------------------------------------------------------ monthly settlement
 class UsagePage:
-    """Accounts with usage in a month in one shard of the by_month index (sorted by account), with
-    their app items: those after the account `cursor`, at most `limit` of them (None: all).
-    Afterwards `cursor` is the last account taken when more may follow (None: the shard is done)."""
+    """Accounts with usage in a month in one shard of the by_month index (None: every shard; sorted
+    by account), with their app records: those after the account `cursor`, at most `limit` of them
+    (None: all). Afterwards `cursor` is the last account taken when more may follow (None: done)."""
 
-    def __init__(self, month: str, shard: int, cursor: str | None = None, limit: int | None = None) -> None:
-        self.month, self.shard, self.after, self.limit = month, shard, cursor, limit
+    def __init__(self, store: Callable[[], UnitOfWork], month: str, shard: int | None, cursor: str | None = None,
+                 limit: int | None = None) -> None:
+        self.store, self.month, self.shard, self.after, self.limit = store, month, shard, cursor, limit
         self.cursor: str | None = None
 
-    def __iter__(self) -> Iterator[tuple[str, list[UsageModel]]]:
-        after = None if self.after is None else UsageModel.account_app > f"{self.after}#\U0010ffff"
-        items = UsageModel.by_month.query(f"{self.month}#{self.shard}", after)
-        taken = 0
-        for account_id, group in groupby(items, key=lambda u: u.account_id):
-            if self.limit is not None and taken == self.limit:
-                return
-            taken += 1
-            if self.limit is not None:
-                self.cursor = account_id
-            yield account_id, list(group)
+    def __iter__(self) -> Iterator[tuple[str, list[Any]]]:
+        with self.store() as u:
+            taken = 0
+            for account_id, group in groupby(u.usage.by_month(self.month, self.shard, self.after),
+                                             key=lambda x: x.account_id):
+                if self.limit is not None and taken == self.limit:
+                    return
+                taken += 1
+                if self.limit is not None:
+                    self.cursor = account_id
+                yield account_id, list(group)
         self.cursor = None
 
 
-def usage_accounts(month: str) -> Iterator[tuple[str, list[UsageModel]]]:
-    """Accounts with usage in a month (the by_month index, shard by shard), with their app items."""
-    for shard in read_shards():
-        yield from UsagePage(month, shard)
+def usage_accounts(store: Callable[[], UnitOfWork], month: str) -> Iterator[tuple[str, list[Any]]]:
+    """Accounts with usage in a month (the by_month index, shard by shard), with their app records."""
+    yield from UsagePage(store, month, None)
 
 
-def settle_account(ctx: Ctx, month: str, account_id: str, usage: list[UsageModel]) -> str:
+def settle_account(ctx: Ctx, month: str, account_id: str, usage: list[Any]) -> str:
     start, end = month_bounds(month, ctx.tz)
     with ctx.uow() as reads:
         apps = {int(a.sdkappid): a for a in reads.apps.each_of_account(account_id)}
-    usage = month_usage(month, apps, usage)
+        usage = month_usage(reads, month, apps, usage)
     lines: list[Line] = []
     for u in usage:
         app = apps.get(int(u.sdkappid))
@@ -206,23 +190,16 @@ def settle_account(ctx: Ctx, month: str, account_id: str, usage: list[UsageModel
         )
     outcome = post_bill(ctx, account_id, "monthly", month, lines) if lines else "no_charge"
     reclaimed = {sid for sid, app in apps.items() if app.status == Status.RECLAIMED}
-    uow.delete_all(UsageModel, (u for u in usage if int(u.sdkappid) in reclaimed))  # kept only to be billed
+    with ctx.uow() as u:
+        u.usage.delete(x for x in usage if int(x.sdkappid) in reclaimed)  # kept only to be billed
     return outcome
 
 
 # ------------------------------------------------------------------ daily push bills
-def push_billing_apps() -> list[AppModel]:
-    """The apps in the push-billing index (during a clock move, remembered until a write touches
-    one of them or puts an app into the index: see store/watch.py)."""
-
-    def load() -> list[AppModel]:
-        return [app for shard in read_shards() for app in AppModel.push_billing.query(str(shard))]
-
-    w = watch.current()
-    if w is None:
-        return load()
-    return w.cached("push-billing", AppModel.Meta.table_name, ("sdkappid",), load,
-                    touches=lambda item: "push_billing_shard" in item)
+def push_billing_apps(store: Callable[[], UnitOfWork]) -> list[AppModel]:
+    """The apps in the push-billing index."""
+    with store() as u:
+        return u.apps.push_billing()
 
 
 def push_work_day(app: AppModel, until: datetime | None, first: date, included: int, tz: Any) -> date | None:
@@ -251,7 +228,7 @@ def push_next_due(ctx: Ctx, first_day: date) -> datetime | None:
     before its own)."""
     included = ctx.catalog.included_push_calls
     days = [d for d in (push_work_day(a, quota_until(ctx, a), first_day, included, ctx.tz)
-                        for a in push_billing_apps()) if d]
+                        for a in push_billing_apps(ctx.uow)) if d]
     return local_midnight(min(days) + timedelta(days=1), ctx.tz) if days else None
 
 

@@ -1,5 +1,6 @@
 """What every use case receives: the instant it acts at, the billing zone, the catalog, the caller,
-and the unit of work it stores through (DynamoDB; the in-memory fake in service tests)."""
+and the unit of work it stores through (composed in chalicelib/bootstrap.py: DynamoDB; the in-memory fake
+in service tests)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from zoneinfo import ZoneInfo
 
 from chalicelib.domain.catalog import Catalog, catalog
 from chalicelib.domain.errors import Forbidden, NotFound
-from chalicelib.store.dynamo_uow import DynamoUnitOfWork
 from chalicelib.store.unit_of_work import UnitOfWork
 
 
@@ -38,10 +38,18 @@ class Principal:
 SYSTEM = Principal(role="operator", account_id=None)
 
 
+def composed_uow() -> UnitOfWork:
+    """A unit of work of the process's composition (chalicelib/bootstrap.py), asked when one is
+    opened: what a Ctx built without its own stores through."""
+    from chalicelib import bootstrap  # bootstrap composes Ctx: imported when first needed, not at load
+
+    return bootstrap.current().uow()
+
+
 @dataclass(frozen=True)
 class Ctx:
     now: datetime
     tz: ZoneInfo
     principal: Principal = SYSTEM
     catalog: Catalog = field(default_factory=catalog)
-    uow: Callable[[], UnitOfWork] = DynamoUnitOfWork
+    uow: Callable[[], UnitOfWork] = composed_uow

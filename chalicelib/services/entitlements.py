@@ -25,7 +25,7 @@ def entitlements(ctx: Ctx, sdkappid: int, mau_used: int = 0) -> dict[str, Any]:
         "features": edition.features,
         "mau": {
             "month": month_key(ctx.now, ctx.tz),
-            "used": usage.mau_of(int(app.sdkappid), month_key(ctx.now, ctx.tz)),
+            "used": usage.mau_of(ctx, int(app.sdkappid), month_key(ctx.now, ctx.tz)),
             "free": edition.free_mau,
             "overage_allowed": edition.mau_overage_unit_price is not None,
         },

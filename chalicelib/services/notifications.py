@@ -15,7 +15,6 @@ from datetime import datetime, timedelta
 from chalicelib import bootstrap
 from chalicelib.domain.app import Reclaimed
 from chalicelib.services.context import Ctx
-from chalicelib.store import uow
 from chalicelib.store.models import AccountModel, NotificationModel, due_shard
 from chalicelib.store.unit_of_work import Page, UnitOfWork, WriteConflict
 
@@ -136,5 +135,5 @@ def list_notifications(ctx: Ctx, account_id: str, limit: int, token: str | None)
 def delete_for_app(ctx: Ctx, sdkappid: int) -> int:
     """Reclamation: every notification of the app goes (batched deletes), but the notice that it
     was reclaimed."""
-    return uow.delete_all(NotificationModel, (n for n in NotificationModel.by_app.query(sdkappid)
-                                              if n.kind != Reclaimed.kind))
+    with ctx.uow() as u:
+        return u.notifications.delete_of_app(sdkappid, keep=lambda n: n.kind == Reclaimed.kind)

@@ -1,6 +1,7 @@
 """Usage metering (billing-rules section 6): logins (exact MAU), push calls and messages, search.
 
-Storage (chalicelib/store/usage_models.py, docs/data-model.md "Usage metering"):
+Storage, through the unit of work's `usage`, `users` and `periods` repositories (the DynamoDB shape:
+chalicelib/store/usage_models.py and dynamo_uow.py, docs/data-model.md "Usage metering"):
 
 - one UserSeenModel item per (app, local month, user), key ``"<sdkappid>#<month>"`` / user id;
 - one UsageModel month item per (app, local month) holding ``mau`` and the month counters, and
@@ -21,14 +22,11 @@ Every item expires (DynamoDB TTL) 400 days after the end of its month.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
-
-from pynamodb.exceptions import TransactWriteError
-from pynamodb.expressions.update import Action
 
 from chalicelib.domain.bills import meter_key
 from chalicelib.domain.calendar import is_period, iso, local_date, month_bounds, month_key
@@ -38,50 +36,25 @@ from chalicelib.services import billing
 from chalicelib.services.apps import ensure_in_service, load_app
 from chalicelib.services.billing import quota_log, quota_until
 from chalicelib.services.context import Ctx
-from chalicelib.store import uow
-from chalicelib.store.models import AppModel, MetaModel, due_shard
-from chalicelib.store.usage_models import COUNTER_ATTRIBUTES, UsageModel, UserSeenModel
+from chalicelib.store.unit_of_work import Counts, UnitOfWork, WriteConflict, backoff, with_retries
 
 USERS_PER_TRANSACTION = 99  # + the month item = the 100 items a TransactWriteItems may hold
 MAX_LOST_TRANSACTIONS = 60  # per report, then the error goes to the caller (a report may be sent again)
 KEEP_AFTER_MONTH = timedelta(days=400)  # TTL of usage and user items, counted from the end of their month
-UNBILLED = "#unbilled"  # period suffix of a reclaimed app's month counters kept for the settlement
+NAMED = ("push.messages", "search.stored_messages", "search.requests")  # meters with fields of their own in GET
 
 Closure = tuple[str, str]  # (close marker, period) a late report must find open
 
 
-# ------------------------------------------------------------------ keys and small helpers
+# ------------------------------------------------------------------ small helpers
 def settlement_window(ctx: Ctx) -> timedelta:
     """After a month ends, how long its settlement may still run: local days 1..n of the next month
     (the catalog's settlement_days), plus a day for the zone."""
     return timedelta(days=ctx.catalog.lifecycle("settlement_days") + 1)
 
 
-def users_key(sdkappid: int, month: str) -> str:
-    """Partition of an app's users of a month in UserSeenModel."""
-    return f"{sdkappid}#{month}"
-
-
 def _expires(month: str, tz: ZoneInfo) -> datetime:
     return month_bounds(month, tz)[1] + KEEP_AFTER_MONTH
-
-
-def _month_identity(app: AppModel, month: str, tz: ZoneInfo) -> list[Action]:
-    """What every month-item write sets: the settlement index keys, the owner, the expiry."""
-    account_id = app.account_id
-    return [
-        UsageModel.account_id.set(account_id),
-        UsageModel.month_shard.set(f"{month}#{due_shard(account_id)}"),
-        UsageModel.account_app.set(f"{account_id}#{int(app.sdkappid)}"),
-        UsageModel.expires.set(_expires(month, tz)),
-    ]
-
-
-def _get(sdkappid: int, period: str) -> UsageModel | None:
-    try:
-        return UsageModel.get(sdkappid, period, consistent_read=True)
-    except UsageModel.DoesNotExist:
-        return None
 
 
 def _instant(ctx: Ctx, at: datetime | None) -> datetime:
@@ -93,7 +66,7 @@ def _instant(ctx: Ctx, at: datetime | None) -> datetime:
     return at
 
 
-def _in_service(ctx: Ctx, sdkappid: int) -> AppModel:
+def _in_service(ctx: Ctx, sdkappid: int) -> Any:
     return ensure_in_service(load_app(ctx, sdkappid), "it may not log users in or push")
 
 
@@ -109,10 +82,10 @@ def _closures(ctx: Ctx, month: str | None = None, day: str | None = None) -> lis
     return out
 
 
-def _refuse_if_closed(closures: list[Closure]) -> None:
+def _refuse_if_closed(u: UnitOfWork, closures: list[Closure]) -> None:
     """409 `period_closed` when one of the report's periods is billed already (strong reads)."""
     for marker, period in closures:
-        closed = billing.closed_through(marker)
+        closed = u.periods.closed_through(marker)
         if closed is not None and closed >= period:
             what = "push calls of" if marker == billing.CLOSED_PUSH_DAY else "usage of"
             raise Conflict(f"{what} {period} is refused: that period is closed, its billing has run "
@@ -120,20 +93,20 @@ def _refuse_if_closed(closures: list[Closure]) -> None:
 
 
 @contextmanager
-def _refused_if_closed(closures: list[Closure]) -> Iterator[None]:
-    """A cancelled transaction of a late report: 409 `period_closed` if the period was closed
-    meanwhile, else the cancellation goes on (to be retried)."""
+def _refused_if_closed(u: UnitOfWork, closures: list[Closure]) -> Iterator[None]:
+    """A failed commit of a late report: 409 `period_closed` if the period was closed meanwhile,
+    else the conflict goes on (to be retried)."""
     try:
         yield
-    except TransactWriteError:
-        _refuse_if_closed(closures)
+    except WriteConflict:
+        _refuse_if_closed(u, closures)
         raise
 
 
-def _check_open(tx: Any, closures: list[Closure]) -> None:
-    """In the report's transaction: each period still open (these come first among its items)."""
+def _check_open(u: UnitOfWork, closures: list[Closure]) -> None:
+    """In the report's commit: each period still open (these come first among its items)."""
     for marker, period in closures:
-        tx.condition_check(MetaModel, marker, condition=billing.still_open(period))
+        u.periods.check_open(marker, period)
 
 
 # ------------------------------------------------------------------ logins (MAU)
@@ -172,83 +145,65 @@ def report_logins(ctx: Ctx, sdkappid: int, user_ids: Sequence[str], at: datetime
     if not users:
         raise InvalidRequest("user_ids must not be empty")
     app = _in_service(ctx, sdkappid)
-    month = month_key(at, ctx.tz)
+    sdkappid, month = int(app.sdkappid), month_key(at, ctx.tz)
     edition = ctx.catalog.edition(app.edition)
     cap = edition.free_mau if edition.mau_overage_unit_price is None else None
     closures = _closures(ctx, month=month)
-    _refuse_if_closed(closures)
-    known = _counted_already(int(app.sdkappid), month, users, cap)
-    rejected = _count_new(ctx, app, month, [u for u in users if u not in known], cap, closures)
-    return {
-        "month": month,
-        "mau": mau_of(int(app.sdkappid), month),
-        "accepted": len(users) - len(rejected),
-        "rejected_user_ids": rejected,
-    }
+    with ctx.uow() as u:
+        _refuse_if_closed(u, closures)
+        known = u.users.seen(sdkappid, month, users, whole=cap is not None)  # a capped month: one Query
+        new = Counts(sdkappid, month, app.account_id, _expires(month, ctx.tz), {})
+        rejected = _count_new(u, new, [x for x in users if x not in known], cap, closures)
+        return {"month": month, "mau": _mau(u, sdkappid, month), "accepted": len(users) - len(rejected),
+                "rejected_user_ids": rejected}
 
 
-def _counted_already(sdkappid: int, month: str, users: list[str], cap: int | None) -> set[str]:
-    """Which of `users` the month counts: a capped month (at most `cap` users) is read whole with
-    one Query; otherwise the users are looked up by key (BatchGetItem, 100 a request)."""
-    key = users_key(sdkappid, month)
-    found: Iterable[UserSeenModel]
-    if cap is not None:
-        found = UserSeenModel.query(key, consistent_read=True, attributes_to_get=["user_id"])
-    else:
-        found = UserSeenModel.batch_get([(key, u) for u in users], consistent_read=True, attributes_to_get=["user_id"])
-    return {item.user_id for item in found} & set(users)
-
-
-def _count_new(
-    ctx: Ctx, app: AppModel, month: str, new: list[str], cap: int | None, closures: list[Closure]
-) -> list[str]:
-    """Create the user items of `new` and add them to the month's mau; answer the users refused."""
-    sdkappid = int(app.sdkappid)
-    key = users_key(sdkappid, month)
-    expires = _expires(month, ctx.tz)
-    identity = _month_identity(app, month, ctx.tz)
-    new_user = UserSeenModel.user_id.does_not_exist()
+def _count_new(u: UnitOfWork, month: Counts, new: list[str], cap: int | None, closures: list[Closure]) -> list[str]:
+    """Record the users of `new` and add them to the month's mau (`month`: the record's identity);
+    answer the users refused."""
+    sdkappid = month.sdkappid
     pending = list(new)
-    lost = 0  # transactions cancelled by a concurrent report
+    lost = 0  # commits cancelled by a concurrent report
     while pending:
         size = USERS_PER_TRANSACTION - len(closures)  # a late report's close marker is one of the 100 items
         if cap is not None:
-            room = cap - mau_of(sdkappid, month)
+            room = cap - _mau(u, sdkappid, month.period)
             if room <= 0:  # full: nobody is counted any more, so who is counted now is final
-                counted = _counted_already(sdkappid, month, pending, cap)
-                return [u for u in pending if u not in counted]
+                counted = u.users.seen(sdkappid, month.period, pending, whole=True)
+                return [x for x in pending if x not in counted]
             size = min(size, room)
         chunk = pending[:size]
-        condition = None
-        if cap is not None:
-            condition = UsageModel.mau.does_not_exist() | (UsageModel.mau <= cap - len(chunk))
+        _check_open(u, closures)
+        for user_id in chunk:
+            u.users.see(sdkappid, month.period, user_id, month.expires)
+        u.usage.count(Counts(sdkappid, month.period, month.account_id, month.expires, {"mau": len(chunk)},
+                             within=None if cap is None else ("mau", cap)))
         try:
-            with uow.write() as tx:
-                _check_open(tx, closures)
-                for user_id in chunk:
-                    tx.save(UserSeenModel(key, user_id, expires=expires), condition=new_user)
-                tx.update(UsageModel(sdkappid, month), actions=[UsageModel.mau.add(len(chunk)), *identity],
-                          condition=condition)
-        except TransactWriteError as err:
-            _refuse_if_closed(closures)  # the billing job closed the month meanwhile: nothing was written
+            u.commit()
+        except WriteConflict as err:
+            _refuse_if_closed(u, closures)  # the billing job closed the month meanwhile: nothing was written
             lost += 1
-            if not uow.is_conflict(err) or lost >= MAX_LOST_TRANSACTIONS:
+            if lost >= MAX_LOST_TRANSACTIONS:
                 raise
-            reasons = (err.cancellation_reasons or [])[len(closures):]
-            counted = {u for u, r in zip(chunk, reasons, strict=False) if r and r.code == "ConditionalCheckFailed"}
+            counted = u.users.lost(err)
             if counted:  # another report counted them first: accepted, not counted twice
-                pending = [u for u in pending if u not in counted]
+                pending = [x for x in pending if x not in counted]
             else:  # a concurrent transaction on the month item, or the cap moved: decide again
-                uow.backoff(lost)
+                backoff(lost)
             continue
         pending = pending[len(chunk):]
     return []
 
 
-def mau_of(sdkappid: int, month: str) -> int:
-    """The exact MAU of an app in a local month (0 without logins)."""
-    item = _get(sdkappid, month)
+def _mau(u: UnitOfWork, sdkappid: int, month: str) -> int:
+    item = u.usage.get(sdkappid, month)
     return int(item.mau) if item is not None and item.mau is not None else 0
+
+
+def mau_of(ctx: Ctx, sdkappid: int, month: str) -> int:
+    """The exact MAU of an app in a local month (0 without logins)."""
+    with ctx.uow() as u:
+        return _mau(u, sdkappid, month)
 
 
 # ------------------------------------------------------------------ push
@@ -273,33 +228,25 @@ def report_push(
     expires = _expires(month, ctx.tz)
     closures = _closures(ctx, month=month if messages or broadcast_calls else None,
                          day=day if broadcast_calls else None)
-    _refuse_if_closed(closures)
 
-    def attempt() -> dict[str, Any]:
-        day_item = _get(sdkappid, day)
+    def attempt(u: UnitOfWork) -> dict[str, Any]:
+        day_item = u.usage.get(sdkappid, day)
         used = int(day_item.push_calls) if day_item is not None else 0
         admitted = max(0, min(broadcast_calls, quota - used))
-        add_messages = [UsageModel.push_messages.add(messages), *_month_identity(app, month, ctx.tz)]
-        if admitted or (messages and closures):  # a late report: its periods checked open in the transaction
-            with _refused_if_closed(closures), uow.write() as tx:
-                _check_open(tx, closures)
-                if admitted:
-                    tx.update(
-                        UsageModel(sdkappid, day),
-                        actions=[
-                            UsageModel.push_calls.add(admitted),
-                            UsageModel.account_id.set(app.account_id),
-                            UsageModel.expires.set(expires),
-                        ],
-                        condition=UsageModel.push_calls.does_not_exist() | (UsageModel.push_calls <= quota - admitted),
-                    )
-                tx.update(UsageModel(sdkappid, month), actions=add_messages)
-            month_item = _get(sdkappid, month)
+        add_messages = Counts(sdkappid, month, app.account_id, expires, {"push.messages": messages})
+        if admitted or (messages and closures):  # a late report: its periods checked open in the commit
+            _check_open(u, closures)
+            if admitted:
+                u.usage.count(Counts(sdkappid, day, app.account_id, expires, {"push.calls": admitted},
+                                     within=("push.calls", quota)))
+            u.usage.count(add_messages)
+            with _refused_if_closed(u, closures):
+                u.commit()
+            month_item = u.usage.get(sdkappid, month)
         elif messages:
-            month_item = UsageModel(sdkappid, month)
-            month_item.update(actions=add_messages)
+            month_item = u.usage.count_now(add_messages)
         else:
-            month_item = _get(sdkappid, month)
+            month_item = u.usage.get(sdkappid, month)
         return {
             "date": day,
             "quota": quota,
@@ -308,39 +255,30 @@ def report_push(
             "messages_month": int(month_item.push_messages) if month_item is not None else 0,
         }
 
-    return uow.with_retries(attempt)
+    with ctx.uow() as u:
+        _refuse_if_closed(u, closures)
+        return with_retries(lambda: attempt(u))
 
 
 # ------------------------------------------------------------------ monthly meters (search, any plugin's)
-def _add_to_month(ctx: Ctx, app: AppModel, month: str, counts: dict[str, int]) -> UsageModel | None:
-    """Add reported counts of monthly meters (by "<plugin>.<meter>") to the app's month item and answer
-    it after the report: one UpdateItem (answering ALL_NEW); a late report, one transaction with the
-    ConditionCheck that the month is still open (409 `period_closed` otherwise). A meter without an
-    attribute of its own is a key of the item's `meters` map, created first if the item has none."""
+def _add_to_month(ctx: Ctx, app: Any, month: str, counts: dict[str, int]) -> Any:
+    """Add reported counts of monthly meters (by "<plugin>.<meter>") to the app's month record and
+    answer it after the report: at once (one UpdateItem answering ALL_NEW); a late report, in a commit
+    with the check that the month is still open (409 `period_closed` otherwise)."""
     sdkappid = int(app.sdkappid)
     closures = _closures(ctx, month=month) if any(counts.values()) else []
-    _refuse_if_closed(closures)
-    if not any(counts.values()):
-        return _get(sdkappid, month)
-    actions = [*_month_identity(app, month, ctx.tz)]
-    for key, n in counts.items():
-        own = COUNTER_ATTRIBUTES.get(key)
-        if own is not None:
-            actions.append(own.add(n))
-        else:
-            path = UsageModel.meters[key]
-            actions.append(path.set((path | 0) + n))
-    if any(key not in COUNTER_ATTRIBUTES for key in counts):  # the map must exist for a key of it
-        UsageModel(sdkappid, month).update(actions=[UsageModel.meters.set(UsageModel.meters | {}),
-                                                    *_month_identity(app, month, ctx.tz)])
-    if closures:  # a late report: one transaction with the month's close marker
-        with _refused_if_closed(closures), uow.write() as tx:
-            _check_open(tx, closures)
-            tx.update(UsageModel(sdkappid, month), actions=actions)
-        return _get(sdkappid, month)
-    item = UsageModel(sdkappid, month)
-    item.update(actions=actions)  # answers ALL_NEW: the month's totals after this report
-    return item
+    with ctx.uow() as u:
+        _refuse_if_closed(u, closures)
+        if not any(counts.values()):
+            return u.usage.get(sdkappid, month)
+        add = Counts(sdkappid, month, app.account_id, _expires(month, ctx.tz), counts)
+        if not closures:
+            return u.usage.count_now(add)
+        _check_open(u, closures)  # a late report: one transaction with the month's close marker
+        u.usage.count(add)
+        with _refused_if_closed(u, closures):
+            u.commit()
+        return u.usage.get(sdkappid, month)
 
 
 def report_search(
@@ -387,11 +325,11 @@ def get_usage(ctx: Ctx, sdkappid: int, month: str | None = None) -> dict[str, An
     month = month or month_key(ctx.now, ctx.tz)
     if not is_period(month, day=False):
         raise InvalidRequest(f"month must be YYYY-MM, not {month!r}")
-    items = {i.period: i for i in UsageModel.query(sdkappid, UsageModel.period.startswith(month), consistent_read=True)
-             if not i.period.endswith(UNBILLED)}
-    m = items.pop(month, None)
-    today = local_date(ctx.now, ctx.tz).isoformat()
-    today_item = items.get(today) if today.startswith(month) else _get(sdkappid, today)
+    with ctx.uow() as u:
+        items = {i.period: i for i in u.usage.of_month(sdkappid, month)}
+        m = items.pop(month, None)
+        today = local_date(ctx.now, ctx.tz).isoformat()
+        today_item = items.get(today) if today.startswith(month) else u.usage.get(sdkappid, today)
     counts = m.counters() if m is not None else {}
     out: dict[str, Any] = {
         "sdkappid": sdkappid,
@@ -409,38 +347,19 @@ def get_usage(ctx: Ctx, sdkappid: int, month: str | None = None) -> dict[str, An
         },
     }
     others = [meter_key(p, name) for p, name, _ in ctx.catalog.meters("month")]
-    others = [key for key in others if key not in COUNTER_ATTRIBUTES]  # those without fields above
+    others = [key for key in others if key not in NAMED]  # those without fields above
     if others:
         out["meters"] = {key: counts.get(key, 0) for key in others}
     return out
 
 
 # ------------------------------------------------------------------ reclamation
-
-
 def delete_for_app(ctx: Ctx, sdkappid: int) -> int:
-    """Reclamation hook: the app's usage goes (Query of its partition, BatchWriteItem deletes).
-    The month counters of months not settled yet are moved to an unbilled record first: postpaid
-    usage already incurred is still billed, and the settlement deletes the record once billed.
-    User items go for every month (the counter holds the MAU); each is written only in the
-    transaction that writes its month item, so every user partition is found from a month item.
-    Answers the number of items deleted."""
-    deleted = 0
-    items = list(UsageModel.query(sdkappid, consistent_read=True))
-    months = [item for item in items if len(item.period) == len("2026-05")]
-    for item in months:
-        seen = UserSeenModel.query(
-            users_key(sdkappid, item.period), consistent_read=True, attributes_to_get=["app_month", "user_id"]
-        )
-        deleted += uow.delete_all(UserSeenModel, seen)
-    with UsageModel.batch_write() as batch:
-        for item in items:
-            if item.period.endswith(UNBILLED):
-                continue  # moved by an earlier try of this reclamation
-            batch.delete(item)
-            deleted += 1
-            if item in months and month_bounds(item.period, ctx.tz)[1] + settlement_window(ctx) > ctx.now:
-                # not settled yet: kept as an unbilled record, out of the app's usage (same month_shard,
-                # so the settlement still finds and bills it, then deletes it)
-                batch.save(UsageModel(**{**item.attribute_values, "period": f"{item.period}{UNBILLED}"}))
-    return deleted
+    """Reclamation hook: the app's usage and user sets go. The month counters of months not settled
+    yet are kept as an unbilled record: postpaid usage already incurred is still billed, and the
+    settlement deletes the record once billed. Answers the number of items deleted."""
+    def unsettled(month: str) -> bool:
+        return month_bounds(month, ctx.tz)[1] + settlement_window(ctx) > ctx.now
+
+    with ctx.uow() as u:
+        return u.usage.reclaim(sdkappid, unsettled)

@@ -3,14 +3,18 @@ with its condition (key absent, version read, guard); a cancelled transaction is
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from typing import Any, TypeVar
 
+from pynamodb.attributes import Attribute
 from pynamodb.exceptions import TransactWriteError, UpdateError
+from pynamodb.expressions.condition import Condition
+from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.store import uow
+from chalicelib.store import uow, watch
 from chalicelib.store.models import (
     AccountModel,
     AppModel,
@@ -20,22 +24,36 @@ from chalicelib.store.models import (
     NotificationModel,
     OrderModel,
     VoucherModel,
+    read_shards,
 )
 from chalicelib.store.paging import page
 from chalicelib.store.unit_of_work import (
     AppRepository,
     BillRepository,
+    Counts,
     Expect,
     NotificationRepository,
     OrderRepository,
     Page,
+    PeriodRepository,
     Repository,
     UnitOfWork,
+    UsageRepository,
+    UserSetRepository,
     Write,
     WriteConflict,
     key_of,
 )
-from chalicelib.store.usage_models import BillModel
+from chalicelib.store.usage_models import (
+    OWN_COUNTERS,
+    UNBILLED,
+    BillModel,
+    UsageModel,
+    UserSeenModel,
+    identity,
+    is_month,
+    users_key,
+)
 
 SDKAPPID_BASE = 1_400_000_000
 
@@ -47,8 +65,49 @@ class DynamoWriteConflict(WriteConflict, TransactWriteError):
     TransactWriteError that callers written against PynamoDB transactions catch."""
 
 
+def below(attr: Attribute[Any], value: Any) -> Condition:
+    """The stored attribute is unset or below `value` (a close marker: the period is still open)."""
+    return attr.does_not_exist() | (attr < value)
+
+
+def count_update(c: Counts) -> tuple[list[Action], Condition | None]:
+    """A Counts write as one update: ADD of each counter with an attribute of its own, `meters[key]`
+    raised for any other (the map must exist first: `ensure_meters`), the record's identity SET; the
+    `within` bound as the condition `attribute_not_exists(c) OR c <= :limit - :added`."""
+    actions: list[Action] = []
+    for key, n in c.add.items():
+        own = OWN_COUNTERS.get(key)
+        if own is not None:
+            actions.append(own.add(n))
+        else:
+            path = UsageModel.meters[key]
+            actions.append(path.set((path | 0) + n))
+    actions += [getattr(UsageModel, name).set(v) for name, v in identity(c.account_id, c.sdkappid, c.period,
+                                                                           c.expires).items()]
+    condition = None
+    if c.within is not None:
+        counter, limit = c.within
+        attr = OWN_COUNTERS[counter]
+        condition = attr.does_not_exist() | (attr <= limit - c.add.get(counter, 0))
+    return actions, condition
+
+
+def ensure_meters(c: Counts) -> None:
+    """A counter without an attribute of its own is a key of the `meters` map: create the map first
+    (one UpdateItem, idempotent) when the record may have none."""
+    if all(key in OWN_COUNTERS for key in c.add):
+        return
+    marks = identity(c.account_id, c.sdkappid, c.period, c.expires)
+    UsageModel(c.sdkappid, c.period).update(actions=[UsageModel.meters.set(UsageModel.meters | {}),
+                                                     *[getattr(UsageModel, k).set(v) for k, v in marks.items()]])
+
+
+CHECKS = (Expect.GUARD, Expect.BELOW)  # condition checks: first among a transaction's items
+UPDATES = (Expect.COUNT,)  # updates: last (puts come between), as PynamoDB sends them
+
+
 def add_to(tx: TransactWrite, write: Write) -> None:
-    """One registered write as a conditional put (or a condition check) of the transaction."""
+    """One registered write as a conditional put, update or condition check of the transaction."""
     model: Any = type(write.item)
     if write.expect is Expect.ABSENT:
         tx.save(write.item, condition=getattr(model, model._hash_keyname).does_not_exist())
@@ -58,6 +117,11 @@ def add_to(tx: TransactWrite, write: Write) -> None:
         tx.save(write.item)
     elif write.expect is Expect.UNSET:
         tx.save(write.item, condition=getattr(model, str(write.attr)).does_not_exist())
+    elif write.expect is Expect.COUNT:
+        actions, condition = count_update(write.value)
+        tx.update(write.item, actions=actions, condition=condition)
+    elif write.expect is Expect.BELOW:
+        tx.condition_check(model, key_of(write.item)[0], condition=below(getattr(model, str(write.attr)), write.value))
     else:
         hash_key, *range_key = key_of(write.item)
         tx.condition_check(model, hash_key, range_key[0] if range_key else None,
@@ -81,6 +145,19 @@ class DynamoAppRepository(DynamoRepository[AppModel], AppRepository[AppModel]):
     def of_account(self, account_id: str, limit: int, token: str | None) -> Page[AppModel]:
         found = page(AppModel.by_account.query, account_id, lambda item: item, limit, token)
         return Page(found["items"], found["next_token"])
+
+    def push_billing(self) -> list[AppModel]:
+        """During a clock move, remembered until a write touches one of them or puts an app into the
+        index (store/watch.py)."""
+
+        def load() -> list[AppModel]:
+            return [app for shard in read_shards() for app in AppModel.push_billing.query(str(shard))]
+
+        w = watch.current()
+        if w is None:
+            return load()
+        return w.cached("push-billing", AppModel.Meta.table_name, ("sdkappid",), load,
+                        touches=lambda item: "push_billing_shard" in item)
 
     def next_sdkappid(self) -> int:
         item = MetaModel("sdkappid")
@@ -109,6 +186,9 @@ class DynamoNotificationRepository(DynamoRepository[NotificationModel], Notifica
             for n in items:
                 batch.save(n)
 
+    def delete_of_app(self, sdkappid: int, keep: Callable[[NotificationModel], bool]) -> int:
+        return uow.delete_all(NotificationModel, (n for n in NotificationModel.by_app.query(sdkappid) if not keep(n)))
+
     def lease(self, item: NotificationModel, until: datetime) -> None:
         try:
             item.update(actions=[NotificationModel.send_due_at.set(until)],
@@ -117,6 +197,85 @@ class DynamoNotificationRepository(DynamoRepository[NotificationModel], Notifica
             if err.cause_response_code == "ConditionalCheckFailedException":
                 raise WriteConflict(f"notification {item.notification_id} is not due as read") from err
             raise
+
+
+class DynamoUsageRepository(DynamoRepository[UsageModel], UsageRepository[UsageModel]):
+    def count_now(self, counts: Counts) -> UsageModel:
+        ensure_meters(counts)
+        item = UsageModel(counts.sdkappid, counts.period)
+        actions, condition = count_update(counts)
+        try:
+            item.update(actions=actions, condition=condition)  # answers ALL_NEW: the record after it
+        except UpdateError as err:
+            if err.cause_response_code == "ConditionalCheckFailedException":
+                raise WriteConflict(f"usage {counts.sdkappid} {counts.period} is beyond {counts.within}") from err
+            raise
+        return item
+
+    def of_month(self, sdkappid: int, month: str) -> list[UsageModel]:
+        found = UsageModel.query(sdkappid, UsageModel.period.startswith(month), consistent_read=True)
+        return [i for i in found if not i.period.endswith(UNBILLED)]
+
+    def many(self, keys: Iterable[tuple[int, str]]) -> list[UsageModel]:
+        found = UsageModel.batch_get(sorted(set(keys)), consistent_read=True)  # 100 keys a BatchGetItem
+        return sorted(found, key=lambda u: (int(u.sdkappid), u.period))
+
+    def by_month(self, month: str, shard: int | None, after_account: str | None) -> Iterator[UsageModel]:
+        after = None if after_account is None else UsageModel.account_app > f"{after_account}#\U0010ffff"
+        for s in read_shards() if shard is None else [shard]:
+            yield from UsageModel.by_month.query(f"{month}#{s}", after)
+
+    def delete(self, items: Iterable[UsageModel]) -> int:
+        return uow.delete_all(UsageModel, items)
+
+    def reclaim(self, sdkappid: int, unbilled: Callable[[str], bool]) -> int:
+        """One Query of the app's partition; per month record one Query of its user set and
+        BatchWriteItem deletes (each user is written only with its month record, so every user set
+        is found from one); the records go in BatchWriteItem calls, an unbilled copy put first."""
+        deleted = 0
+        items = list(UsageModel.query(sdkappid, consistent_read=True))
+        months = [item for item in items if is_month(item.period)]
+        for item in months:
+            seen = UserSeenModel.query(users_key(sdkappid, item.period), consistent_read=True,
+                                       attributes_to_get=["app_month", "user_id"])
+            deleted += uow.delete_all(UserSeenModel, seen)
+        with UsageModel.batch_write() as batch:
+            for item in items:
+                if item.period.endswith(UNBILLED):
+                    continue  # moved by an earlier try of this reclamation
+                batch.delete(item)
+                deleted += 1
+                if item in months and unbilled(item.period):  # same month_shard: the settlement finds it
+                    batch.save(UsageModel(**{**item.attribute_values, "period": f"{item.period}{UNBILLED}"}))
+        return deleted
+
+
+class DynamoUserSetRepository(DynamoRepository[UserSeenModel], UserSetRepository[UserSeenModel]):
+    def seen(self, sdkappid: int, month: str, users: list[str], whole: bool = False) -> set[str]:
+        key = users_key(sdkappid, month)
+        found: Iterable[UserSeenModel]
+        if whole:  # one Query
+            found = UserSeenModel.query(key, consistent_read=True, attributes_to_get=["user_id"])
+        else:  # BatchGetItem, 100 keys a request
+            found = UserSeenModel.batch_get([(key, u) for u in users], consistent_read=True,
+                                            attributes_to_get=["user_id"])
+        return {item.user_id for item in found} & set(users)
+
+    def see(self, sdkappid: int, month: str, user_id: str, expires: datetime) -> None:
+        self.add(UserSeenModel(users_key(sdkappid, month), user_id, expires=expires))
+
+
+class DynamoPeriodRepository(DynamoRepository[MetaModel], PeriodRepository[MetaModel]):
+    def closed_through(self, marker: str) -> str | None:
+        item = self.get(marker)
+        return None if item is None else item.value
+
+    def close(self, marker: str, period: str) -> None:
+        try:
+            MetaModel(marker).update(actions=[MetaModel.value.set(period)], condition=below(MetaModel.value, period))
+        except UpdateError as err:
+            if err.cause_response_code != "ConditionalCheckFailedException":
+                raise  # else: closed already, by an earlier try or a later period
 
 
 class DynamoUnitOfWork(UnitOfWork):
@@ -132,17 +291,35 @@ class DynamoUnitOfWork(UnitOfWork):
         self.orders = DynamoOrderRepository(OrderModel, self)
         self.notifications = DynamoNotificationRepository(NotificationModel, self)
         self.bills = DynamoBillRepository(BillModel, self)
+        self.usage = DynamoUsageRepository(UsageModel, self)
+        self.users = DynamoUserSetRepository(UserSeenModel, self)
+        self.periods = DynamoPeriodRepository(MetaModel, self)
 
     def _commit(self, writes: list[Write]) -> None:
+        if not writes:
+            return
+        for write in writes:
+            if write.expect is Expect.COUNT:
+                ensure_meters(write.value)
         tx = uow.write()
         for write in writes:
             add_to(tx, write)
-        if not any((tx._put_items, tx._update_items, tx._delete_items, tx._condition_check_items)):
-            return
         try:
             tx._commit()
         except TransactWriteError as err:
             if uow.is_conflict(err):
-                raise DynamoWriteConflict(err.msg, cause=err.cause) from err
+                conflict = DynamoWriteConflict(err.msg, cause=err.cause)
+                conflict.failed = failed(writes, err)
+                raise conflict from err
             raise
+
+
+def failed(writes: list[Write], err: TransactWriteError) -> tuple[Any, ...]:
+    """The records whose condition cancelled the transaction (its reasons are in the order of its
+    items: condition checks, puts, updates)."""
+    ordered = ([w for w in writes if w.expect in CHECKS]
+               + [w for w in writes if w.expect not in CHECKS + UPDATES]
+               + [w for w in writes if w.expect in UPDATES])
+    reasons = err.cancellation_reasons or []
+    return tuple(w.item for w, r in zip(ordered, reasons, strict=False) if r and r.code == "ConditionalCheckFailed")
 

@@ -8,6 +8,7 @@ first (key absent, version read, guard), then all are applied, or none (WriteCon
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -21,28 +22,44 @@ from chalicelib.store.models import (
     AppModel,
     IdempotencyModel,
     LedgerModel,
+    MetaModel,
     NotificationModel,
     OrderModel,
     VoucherModel,
+    plain_map,
 )
 from chalicelib.store.paging import decode, encode
 from chalicelib.store.unit_of_work import (
     AppRepository,
     BillRepository,
+    Counts,
     Expect,
     NotificationRepository,
     OrderRepository,
     Page,
+    PeriodRepository,
     Repository,
     UnitOfWork,
+    UsageRepository,
+    UserSetRepository,
     Write,
     WriteConflict,
     key_of,
 )
-from chalicelib.store.usage_models import BillModel
+from chalicelib.store.usage_models import (
+    OWN_COUNTERS,
+    UNBILLED,
+    BillModel,
+    UsageModel,
+    UserSeenModel,
+    identity,
+    is_month,
+    users_key,
+)
 
 M = TypeVar("M", bound=Model)
 Key = tuple[Any, ...]
+NO_PUT = (Expect.GUARD, Expect.BELOW, Expect.COUNT)  # no item of their own to write (COUNT: made from the stored one)
 
 
 class FakeStore:
@@ -124,6 +141,12 @@ class FakeAppRepository(FakeRepository[AppModel], AppRepository[AppModel]):
         last = {"account_id": {"S": account_id}, "sdkappid": {"N": str(taken[-1][0])}} if len(rows) > limit else None
         return Page([AppModel.from_raw_data(raw) for _, raw in taken], encode(last))
 
+    def push_billing(self) -> list[AppModel]:
+        with self._store.lock:
+            rows = [AppModel.from_raw_data(raw) for raw in self._store.table(AppModel).values()
+                    if raw.get("push_billing_shard") not in (None, {"NULL": True})]
+        return sorted(rows, key=lambda a: (str(a.push_billing_shard), int(a.sdkappid)))
+
     def next_sdkappid(self) -> int:
         with self._store.lock:
             self._store.sdkappids += 1
@@ -151,6 +174,15 @@ class FakeNotificationRepository(FakeRepository[NotificationModel], Notification
         with self._store.lock:
             self._store.table(NotificationModel).update(rows)
 
+    def delete_of_app(self, sdkappid: int, keep: Callable[[NotificationModel], bool]) -> int:
+        with self._store.lock:
+            table = self._store.table(NotificationModel)
+            gone = [k for k, raw in table.items() if raw.get("sdkappid") == {"N": str(sdkappid)}
+                    and not keep(NotificationModel.from_raw_data(raw))]
+            for k in gone:
+                del table[k]
+        return len(gone)
+
     def lease(self, item: NotificationModel, until: datetime) -> None:
         key = key_of(item)
         with self._store.lock:
@@ -162,6 +194,113 @@ class FakeNotificationRepository(FakeRepository[NotificationModel], Notification
             stored.send_due_at = until
             table[key] = stored.serialize()
         item.send_due_at = until
+
+
+def counted(stored: dict[str, Any] | None, c: Counts) -> dict[str, Any] | None:
+    """The usage record after a Counts write, or None when its `within` bound fails (as the DynamoDB
+    condition: an unset counter has room)."""
+    if c.within is not None:
+        counter, limit = c.within
+        name = OWN_COUNTERS[counter].attr_name
+        if stored is not None and name in stored and int(stored[name]["N"]) > limit - c.add.get(counter, 0):
+            return None
+    item = UsageModel(c.sdkappid, c.period) if stored is None else UsageModel.from_raw_data(stored)
+    meters = plain_map(item.meters)
+    for key, n in c.add.items():
+        own = OWN_COUNTERS.get(key)
+        if own is not None:
+            setattr(item, own.attr_name, int(getattr(item, own.attr_name) or 0) + n)
+        else:
+            meters[key] = int(meters.get(key, 0)) + n
+    if meters or any(key not in OWN_COUNTERS for key in c.add):
+        item.meters = meters  # type: ignore[assignment]
+    for name, value in identity(c.account_id, c.sdkappid, c.period, c.expires).items():
+        setattr(item, name, value)
+    return item.serialize()
+
+
+def below(stored: dict[str, Any] | None, attr: str, bound: Any) -> bool:
+    value = None if stored is None else stored.get(attr)
+    return value is None or next(iter(value.values())) < bound
+
+
+class FakeUsageRepository(FakeRepository[UsageModel], UsageRepository[UsageModel]):
+    def count_now(self, counts: Counts) -> UsageModel:
+        key = (counts.sdkappid, counts.period)
+        with self._store.lock:
+            table = self._store.table(UsageModel)
+            raw = counted(table.get(key), counts)
+            if raw is None:
+                raise WriteConflict(f"usage {key} is beyond {counts.within}")
+            table[key] = raw
+        return UsageModel.from_raw_data(raw)
+
+    def _rows(self, keep: Callable[[tuple[Any, ...], dict[str, Any]], bool]) -> list[UsageModel]:
+        with self._store.lock:
+            rows = sorted((k, raw) for k, raw in self._store.table(UsageModel).items() if keep(k, raw))
+        return [UsageModel.from_raw_data(raw) for _, raw in rows]
+
+    def of_month(self, sdkappid: int, month: str) -> list[UsageModel]:
+        return self._rows(lambda k, _: k[0] == sdkappid and k[1].startswith(month) and not k[1].endswith(UNBILLED))
+
+    def many(self, keys: Iterable[tuple[int, str]]) -> list[UsageModel]:
+        wanted = set(keys)
+        return self._rows(lambda k, _: k in wanted)
+
+    def by_month(self, month: str, shard: int | None, after_account: str | None) -> Iterator[UsageModel]:
+        after = "" if after_account is None else f"{after_account}#\U0010ffff"
+        rows = self._rows(lambda _, raw: raw.get("month_shard", {}).get("S", "").startswith(f"{month}#")
+                          and (shard is None or raw["month_shard"]["S"] == f"{month}#{shard}")
+                          and raw["account_app"]["S"] > after)
+        return iter(sorted(rows, key=lambda u: (str(u.month_shard), str(u.account_app))))
+
+    def delete(self, items: Iterable[UsageModel]) -> int:
+        keys = [key_of(item) for item in items]
+        with self._store.lock:
+            table = self._store.table(UsageModel)
+            for key in keys:
+                table.pop(key, None)
+        return len(keys)
+
+    def reclaim(self, sdkappid: int, unbilled: Callable[[str], bool]) -> int:
+        items = self._rows(lambda k, _: k[0] == sdkappid and not k[1].endswith(UNBILLED))
+        months = [item.period for item in items if is_month(item.period)]
+        with self._store.lock:
+            users = self._store.table(UserSeenModel)
+            gone = [k for k in users if k[0] in {users_key(sdkappid, m) for m in months}]
+            for k in gone:
+                del users[k]
+            table = self._store.table(UsageModel)
+            for item in items:
+                raw = table.pop(key_of(item))
+                if item.period in months and unbilled(item.period):
+                    table[(sdkappid, f"{item.period}{UNBILLED}")] = {**raw, "period": {"S": f"{item.period}{UNBILLED}"}}
+        return len(gone) + len(items)
+
+
+class FakeUserSetRepository(FakeRepository[UserSeenModel], UserSetRepository[UserSeenModel]):
+    def seen(self, sdkappid: int, month: str, users: list[str], whole: bool = False) -> set[str]:
+        key = users_key(sdkappid, month)
+        with self._store.lock:
+            return {k[1] for k in self._store.table(UserSeenModel) if k[0] == key} & set(users)
+
+    def see(self, sdkappid: int, month: str, user_id: str, expires: datetime) -> None:
+        self.add(UserSeenModel(users_key(sdkappid, month), user_id, expires=expires))
+
+
+class FakePeriodRepository(FakeRepository[MetaModel], PeriodRepository[MetaModel]):
+    def closed_through(self, marker: str) -> str | None:
+        item = self.get(marker)
+        return None if item is None else item.value
+
+    def close(self, marker: str, period: str) -> None:
+        with self._store.lock:
+            table = self._store.table(MetaModel)
+            stored = table.get((marker,))
+            if below(stored, "value", period):
+                item = MetaModel(marker) if stored is None else MetaModel.from_raw_data(stored)
+                item.value = period
+                table[(marker,)] = item.serialize()
 
 
 class FakeUnitOfWork(UnitOfWork):
@@ -176,24 +315,39 @@ class FakeUnitOfWork(UnitOfWork):
         self.orders = FakeOrderRepository(OrderModel, self)
         self.notifications = FakeNotificationRepository(NotificationModel, self)
         self.bills = FakeBillRepository(BillModel, self)
+        self.usage = FakeUsageRepository(UsageModel, self)
+        self.users = FakeUserSetRepository(UserSeenModel, self)
+        self.periods = FakePeriodRepository(MetaModel, self)
 
     def _commit(self, writes: list[Write]) -> None:
         staged = [(w, self.store.table(type(w.item)), key_of(w.item)) for w in writes]
-        rows = [(w, table, key, w.item.serialize() if w.expect is not Expect.GUARD else None)
+        rows = [(w, table, key, w.item.serialize() if w.expect not in NO_PUT else None)
                 for w, table, key in staged]  # serialized first: a missing attribute writes nothing
         with self.store.lock:
-            for w, table, key, _ in rows:
+            failed = []
+            for i, (w, table, key, _) in enumerate(rows):
                 stored = table.get(key)
-                if w.expect is Expect.ANY:
-                    continue
-                if w.expect is Expect.UNSET:
-                    if stored is not None and stored.get(str(w.attr)) not in (None, {"NULL": True}):
-                        raise WriteConflict(f"{type(w.item).__name__} {key} has {w.attr} set")
+                if w.expect is Expect.COUNT:
+                    raw = counted(stored, w.value)
+                    rows[i] = (w, table, key, raw)
+                    ok = raw is not None
+                elif w.expect is Expect.BELOW:
+                    ok = below(stored, str(w.attr), w.value)
+                elif w.expect is Expect.UNSET:
+                    ok = stored is None or stored.get(str(w.attr)) in (None, {"NULL": True})
                 elif w.expect is Expect.ABSENT:
-                    if stored is not None:
-                        raise WriteConflict(f"{type(w.item).__name__} {key} exists")
-                elif stored is None or int(type(w.item).from_raw_data(stored).version) != w.version:
-                    raise WriteConflict(f"{type(w.item).__name__} {key} is not at version {w.version}")
+                    ok = stored is None
+                elif w.expect is Expect.ANY:
+                    ok = True
+                else:
+                    ok = stored is not None and int(type(w.item).from_raw_data(stored).version) == w.version
+                if not ok:
+                    failed.append(w.item)
+            if failed:
+                conflict = WriteConflict(f"{len(failed)} expectation(s) failed: "
+                                         + ", ".join(f"{type(i).__name__} {key_of(i)}" for i in failed))
+                conflict.failed = tuple(failed)
+                raise conflict
             for _, table, key, raw in rows:
                 if raw is not None:
                     table[key] = raw

@@ -9,7 +9,10 @@ with their expectation, and commits them all or nothing:
 - ``repo.guard(item)``: write nothing, but fail the commit unless the item still has the
   version that was read;
 - ``repo.put(item)``: write it whatever is stored; ``repo.claim(item, attr)``: write it only if the
-  stored item has no ``attr`` yet (a voucher is used by one order).
+  stored item has no ``attr`` yet (a voucher is used by one order);
+- ``usage.count(counts)``: add to counters (the record is created if absent), optionally only
+  while a counter stays within a limit; ``periods.check_open(marker, period)``: write nothing, but
+  fail the commit once the period is closed.
 
 A failed expectation is :class:`WriteConflict` (nothing was written); :func:`with_retries` runs
 the whole load-decide-commit attempt again, within a budget, then answers :class:`Contention`.
@@ -23,7 +26,7 @@ from __future__ import annotations
 import random
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
@@ -37,7 +40,10 @@ R = TypeVar("R")  # a record (a model instance)
 
 
 class WriteConflict(Exception):
-    """A write's expectation failed at commit (another writer won): nothing was written."""
+    """A write's expectation failed at commit (another writer won): nothing was written.
+    `failed`: the records whose expectation failed, when the store tells (a repository reads them)."""
+
+    failed: tuple[Any, ...] = ()
 
 
 class Contention(Busy):
@@ -51,6 +57,23 @@ class Expect(Enum):
     GUARD = "guard"  # no write; the version read must still be there
     ANY = "any"  # write whatever is stored (records that only their writer changes: orders it ends)
     UNSET = "unset"  # write only if the stored item has no `attr` yet (a voucher used once)
+    BELOW = "below"  # no write; the stored `attr` is unset (or no item) or below `value` (a period still open)
+    COUNT = "count"  # add `value` (Counts) to the item's counters, creating it if absent
+
+
+@dataclass(frozen=True)
+class Counts:
+    """Units to add to an app's usage record of a local month ("2026-05": "mau" and the monthly meters
+    by "<plugin>.<meter>") or day ("2026-05-10": "push.calls"); the record is created if absent and
+    carries its owner and expiry. `within` (counter, limit): commit only while the stored counter
+    (unset counts as room) plus what is added stays within the limit."""
+
+    sdkappid: int
+    period: str
+    account_id: str
+    expires: datetime
+    add: dict[str, int]
+    within: tuple[str, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -58,7 +81,8 @@ class Write:
     expect: Expect
     item: Any
     version: int | None = None  # the version read (VERSION, GUARD)
-    attr: str | None = None  # the attribute that must still be unset (UNSET)
+    attr: str | None = None  # the attribute that must still be unset (UNSET) or below `value` (BELOW)
+    value: Any = None  # the bound (BELOW), the Counts (COUNT)
 
 
 def key_of(item: Any) -> tuple[Any, ...]:
@@ -137,6 +161,10 @@ class AppRepository(Repository[R]):
                 return
 
     @abstractmethod
+    def push_billing(self) -> list[R]:
+        """The apps in the push-billing index (every shard; eventually consistent)."""
+
+    @abstractmethod
     def next_sdkappid(self) -> int:
         """A new sdkappid from the counter (taken at once, outside the commit: never reused)."""
 
@@ -155,6 +183,10 @@ class NotificationRepository(Repository[R]):
     @abstractmethod
     def mark(self, items: list[R]) -> None:
         """Write delivery marks at once, outside any commit (the move is committed already)."""
+
+    @abstractmethod
+    def delete_of_app(self, sdkappid: int, keep: Callable[[R], bool]) -> int:
+        """Delete the app's notifications at once, but those `keep` keeps; answers how many went."""
 
     @abstractmethod
     def lease(self, item: R, until: datetime) -> None:
@@ -181,6 +213,77 @@ class OrderRepository(Repository[R]):
                 if o.product == product and not o.refunded and o.ends_at > now]  # type: ignore[attr-defined]
 
 
+class UsageRepository(Repository[R]):
+    """An app's usage counters: a record per local month and per local day (`period`)."""
+
+    def count(self, counts: Counts) -> None:
+        """Add to the record's counters in the commit (see Counts)."""
+        self._uow.register(Write(Expect.COUNT, self.model(counts.sdkappid, counts.period), value=counts))  # type: ignore[call-arg]
+
+    @abstractmethod
+    def count_now(self, counts: Counts) -> R:
+        """Add to the record's counters at once, outside any commit; answers the record after it."""
+
+    @abstractmethod
+    def of_month(self, sdkappid: int, month: str) -> list[R]:
+        """The app's records of a month (the month's and its days'), strongly consistent; not the
+        unbilled record of a reclaimed app."""
+
+    @abstractmethod
+    def many(self, keys: Iterable[tuple[int, str]]) -> list[R]:
+        """The records of these (sdkappid, period) keys that exist, strongly consistent, by key."""
+
+    @abstractmethod
+    def by_month(self, month: str, shard: int | None, after_account: str | None) -> Iterator[R]:
+        """The month records (unbilled ones too) of the accounts of a shard (None: of every shard,
+        shard by shard) with usage in `month`, by account then app: the settlement's index,
+        eventually consistent."""
+
+    @abstractmethod
+    def delete(self, items: Iterable[R]) -> int:
+        """Delete the records at once (not in a commit: data that goes); answers how many."""
+
+    @abstractmethod
+    def reclaim(self, sdkappid: int, unbilled: Callable[[str], bool]) -> int:
+        """A reclaimed app's usage and user sets go; the records of the months for which
+        `unbilled(month)` holds are kept as unbilled records (still listed by `by_month`, not by
+        `of_month`) until the settlement deletes them. Answers the records deleted."""
+
+
+class UserSetRepository(Repository[R]):
+    """The users an app has seen in a local month (one record each: the exact MAU)."""
+
+    @abstractmethod
+    def seen(self, sdkappid: int, month: str, users: list[str], whole: bool = False) -> set[str]:
+        """Which of `users` the month has recorded (strongly consistent): looked up by key or, with
+        `whole` (a month of few users), the month's whole set read at once."""
+
+    @abstractmethod
+    def see(self, sdkappid: int, month: str, user_id: str, expires: datetime) -> None:
+        """Record the user in the commit, only if the month has not (else the commit fails and
+        `lost` names the user)."""
+
+    def lost(self, err: WriteConflict) -> set[str]:
+        """The users of a failed commit that the month had recorded already."""
+        return {r.user_id for r in err.failed if isinstance(r, self.model)}  # type: ignore[attr-defined]
+
+
+class PeriodRepository(Repository[R]):
+    """Close markers: the last billed period of a kind (months, push days); they only move forward."""
+
+    @abstractmethod
+    def closed_through(self, marker: str) -> str | None:
+        """The last period the marker has closed (strongly consistent), None before the first."""
+
+    @abstractmethod
+    def close(self, marker: str, period: str) -> None:
+        """Close `period` and every earlier one at once (idempotent; never moves the marker back)."""
+
+    def check_open(self, marker: str, period: str) -> None:
+        """Fail the commit if `period` is closed by then (nothing written)."""
+        self._uow.register(Write(Expect.BELOW, self.model(marker), attr="value", value=period))  # type: ignore[call-arg]
+
+
 @dataclass
 class _Pending:
     writes: list[Write] = field(default_factory=list)
@@ -198,6 +301,9 @@ class UnitOfWork(ABC):
     orders: OrderRepository[Any]
     notifications: NotificationRepository[Any]
     bills: BillRepository[Any]
+    usage: UsageRepository[Any]
+    users: UserSetRepository[Any]
+    periods: PeriodRepository[Any]
 
     def __init__(self) -> None:
         self._pending = _Pending()

@@ -23,7 +23,7 @@ from pynamodb.attributes import (
 )
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
-from chalicelib.store.models import _Base, plain_map
+from chalicelib.store.models import _Base, due_shard, plain_map
 
 USAGE_SHARDS = 4
 
@@ -73,6 +73,35 @@ COUNTER_ATTRIBUTES: dict[str, Attribute[Any]] = {
     "search.stored_messages": UsageModel.search_stored,
     "search.requests": UsageModel.search_requests,
 }
+
+
+# Counters of a Counts write (store/unit_of_work.py) that have attributes of their own; any other is a
+# key of the month item's `meters` map.
+OWN_COUNTERS: dict[str, Attribute[Any]] = {
+    "mau": UsageModel.mau, "push.calls": UsageModel.push_calls, **COUNTER_ATTRIBUTES,
+}
+UNBILLED = "#unbilled"  # period suffix of a reclaimed app's month counters kept for the settlement
+
+
+def is_month(period: str) -> bool:
+    """A month record ("2026-05"), not a day's ("2026-05-10") nor an unbilled one."""
+    return len(period) == len("2026-05")
+
+
+def identity(account_id: str, sdkappid: int, period: str, expires: Any) -> dict[str, Any]:
+    """What every write of a usage record sets: its owner and expiry, and on a month record the
+    settlement index keys (by_month), whichever counter it moves."""
+    out: dict[str, Any] = {"account_id": account_id}
+    if is_month(period):
+        out["month_shard"] = f"{period}#{due_shard(account_id)}"
+        out["account_app"] = f"{account_id}#{int(sdkappid)}"
+    out["expires"] = expires
+    return out
+
+
+def users_key(sdkappid: int, month: str) -> str:
+    """Partition of an app's users of a month in UserSeenModel."""
+    return f"{sdkappid}#{month}"
 
 
 class UserSeenModel(_Base):

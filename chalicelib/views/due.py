@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
+from chalicelib import bootstrap
 from chalicelib.domain.calendar import iso, month_key, previous_month
 from chalicelib.jobs.runner import load_jobs
 from chalicelib.services import billing
@@ -31,7 +32,7 @@ def _next_run(job: str, now: datetime, before: datetime) -> datetime | None:
 def _push(job: str, now: datetime, before: datetime, tz: Any) -> Iterator[Item]:
     at = _next_run(job, now, before)
     if at is not None:
-        for app in billing.push_billing_apps():
+        for app in billing.push_billing_apps(bootstrap.current().uow):
             yield {"sdkappid": int(app.sdkappid), "job": job, "due_at": iso(at),
                    "reason": f"daily push bill (quota {int(app.push_quota or 100)})"}
 
@@ -40,7 +41,7 @@ def _settlement(job: str, now: datetime, before: datetime, tz: Any) -> Iterator[
     at = _next_run(job, now, before)
     if at is not None:
         month = previous_month(month_key(at, tz))
-        for account_id, _ in billing.usage_accounts(month):
+        for account_id, _ in billing.usage_accounts(bootstrap.current().uow, month):
             yield {"account_id": account_id, "job": job, "due_at": iso(at), "reason": f"monthly bill for {month}"}
 
 

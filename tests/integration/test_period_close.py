@@ -81,7 +81,7 @@ def test_usage_of_the_last_second_is_billed_when_reported_before_the_settlement_
     closed(lambda: usage.report_push(after, sid, 0, 5, at))
     closed(lambda: usage.report_search(after, sid, 1, 0, at - timedelta(days=20)))  # any instant of M
     assert usage.get_usage(after, sid, MONTH) == view
-    assert usage.mau_of(sid, MONTH) == 0
+    assert usage.mau_of(after, sid, MONTH) == 0
     # the reruns of days 2 and 3 change nothing; the bill stays as posted
     assert settle(run + timedelta(days=1), billing_tz) == {"billed": 0, "skipped": 1, "no_charge": 0}
     assert settle(run + timedelta(days=2), billing_tz) == {"billed": 0, "skipped": 1, "no_charge": 0}
@@ -228,12 +228,13 @@ def test_late_reports_racing_the_settlement_are_billed_or_refused_never_lost(sto
 
 
 def test_the_close_marker_only_moves_forward(store):
-    billing.close_month("2026-05")
-    billing.close_month("2026-04")  # a late rerun of an older month does not reopen May
-    billing.close_month("2026-05")  # idempotent
-    assert billing.closed_through(billing.CLOSED_MONTH) == "2026-05"
-    assert billing.closed_through(billing.CLOSED_PUSH_DAY) is None
-    sid = make_app(ctx=ctx_at(datetime(2026, 6, 10, tzinfo=UTC), "UTC"))
+    june = ctx_at(datetime(2026, 6, 10, tzinfo=UTC), "UTC")
+    billing.close_month(june, "2026-05")
+    billing.close_month(june, "2026-04")  # a late rerun of an older month does not reopen May
+    billing.close_month(june, "2026-05")  # idempotent
+    assert billing.closed_through(june, billing.CLOSED_MONTH) == "2026-05"
+    assert billing.closed_through(june, billing.CLOSED_PUSH_DAY) is None
+    sid = make_app(ctx=june)
     closed(lambda: usage.report_search(ctx_at(datetime(2026, 6, 10, tzinfo=UTC), "UTC"), sid, 1, 0,
                                        datetime(2026, 4, 3, tzinfo=UTC)))
     AppModel.get(sid)  # the app is untouched by a refusal
@@ -249,7 +250,7 @@ def test_the_settlement_bills_the_table_not_a_stale_or_incomplete_index_copy(sto
         usage.report_search(may, sid, 0, 310_000)
     stale = UsageModel.get(listed, MONTH, consistent_read=True)
     stale.search_requests = 0  # the index copy from before the report
-    billing.close_month(MONTH)
     run = ctx_at(datetime(2026, 6, 1, 2, tzinfo=UTC), "UTC")
+    billing.close_month(run, MONTH)
     assert billing.settle_account(run, MONTH, "acme", [stale]) == "billed"
     assert bills("acme") == [(f"{MONTH}#monthly", 800, [("search_request_overage", 1)] * 2)]

@@ -11,9 +11,17 @@ import pytest
 from chalicelib.domain.errors import NotFound
 from chalicelib.store.dynamo_uow import DynamoUnitOfWork
 from chalicelib.store.fake_uow import FakeStore
-from chalicelib.store.models import AccountModel, AppModel, LedgerModel, NotificationModel, OrderModel, VoucherModel
-from chalicelib.store.unit_of_work import UnitOfWork, WriteConflict
-from chalicelib.store.usage_models import BillModel
+from chalicelib.store.models import (
+    AccountModel,
+    AppModel,
+    LedgerModel,
+    NotificationModel,
+    OrderModel,
+    VoucherModel,
+    due_shard,
+)
+from chalicelib.store.unit_of_work import Counts, UnitOfWork, WriteConflict
+from chalicelib.store.usage_models import BillModel, UsageModel
 
 pytestmark = pytest.mark.storage
 
@@ -313,3 +321,131 @@ def test_bills_are_paged_by_exact_period(uow: Callable[[], UnitOfWork]) -> None:
         rest = u.bills.of_period("acme", None, 3, first.next_token)
         assert [b.bill_key for b in first.items] == ["2026-03#monthly", "2026-03-11#daily", "2026-03-12#daily"]
         assert [b.bill_key for b in rest.items] == ["2026-04#monthly"] and rest.next_token is None
+
+
+# ------------------------------------------------------------------ usage, user sets, close markers
+EXPIRES = NOW + timedelta(days=430)
+
+
+def counts(sdkappid: int, period: str, add: dict[str, int], account_id: str = "acme",
+           within: tuple[str, int] | None = None) -> Counts:
+    return Counts(sdkappid, period, account_id, EXPIRES, add, within)
+
+
+def test_counts_add_up_create_the_record_and_carry_its_identity(uow: Callable[[], UnitOfWork]) -> None:
+    with uow() as u:
+        u.usage.count(counts(7, "2026-03", {"mau": 2, "push.messages": 5}))
+        u.usage.count(counts(7, "2026-03-10", {"push.calls": 3}))
+        u.commit()
+        after = u.usage.count_now(counts(7, "2026-03", {"search.requests": 4, "calls.minutes": 6}))
+        assert (int(after.mau), int(after.push_messages)) == (2, 5)  # the record after the write, at once
+        assert after.counters() == {"push.messages": 5, "search.stored_messages": 0, "search.requests": 4,
+                                    "calls.minutes": 6}
+        again = u.usage.count_now(counts(7, "2026-03", {"calls.minutes": 1}))
+        assert again.counters()["calls.minutes"] == 7
+        month, day = u.usage.get(7, "2026-03"), u.usage.get(7, "2026-03-10")
+    assert month is not None and day is not None
+    assert (month.account_id, month.month_shard, month.account_app, month.expires) == (
+        "acme", f"2026-03#{due_shard('acme')}", "acme#7", EXPIRES)
+    assert (int(day.push_calls), day.account_id, day.month_shard, day.account_app) == (3, "acme", None, None)
+
+
+def test_a_count_within_a_limit_fails_the_whole_commit_beyond_it(uow: Callable[[], UnitOfWork]) -> None:
+    with uow() as u:
+        u.usage.count(counts(7, "2026-03-10", {"push.calls": 150}, within=("push.calls", 150)))  # unset: room
+        u.commit()
+        u.usage.count(counts(7, "2026-03", {"push.messages": 1}))
+        u.usage.count(counts(7, "2026-03-10", {"push.calls": 1}, within=("push.calls", 150)))
+        with pytest.raises(WriteConflict) as lost:
+            u.commit()
+        assert [type(r) for r in lost.value.failed] == [UsageModel]
+        assert u.usage.get(7, "2026-03") is None and int(u.usage.get(7, "2026-03-10").push_calls) == 150  # type: ignore[union-attr]
+
+
+def test_a_user_is_seen_once_a_month_and_a_commit_names_those_seen_already(uow: Callable[[], UnitOfWork]) -> None:
+    with uow() as u:
+        for user in ("a", "b"):
+            u.users.see(7, "2026-03", user, EXPIRES)
+        u.usage.count(counts(7, "2026-03", {"mau": 2}))
+        u.commit()
+        for user in ("c", "b", "a"):
+            u.users.see(7, "2026-03", user, EXPIRES)
+        u.usage.count(counts(7, "2026-03", {"mau": 3}))
+        with pytest.raises(WriteConflict) as lost:
+            u.commit()
+        assert u.users.lost(lost.value) == {"a", "b"}
+        assert u.users.seen(7, "2026-03", ["a", "c", "b"]) == {"a", "b"}
+        assert u.users.seen(7, "2026-03", ["b", "z"], whole=True) == {"b"}
+        assert u.users.seen(7, "2026-04", ["a"]) == set() and int(u.usage.get(7, "2026-03").mau) == 2  # type: ignore[union-attr]
+
+
+def test_a_close_marker_only_moves_forward_and_fails_a_commit_of_a_closed_period(
+        uow: Callable[[], UnitOfWork]) -> None:
+    with uow() as u:
+        assert u.periods.closed_through("closed-month") is None
+        u.periods.check_open("closed-month", "2026-02")
+        u.usage.count(counts(7, "2026-02", {"mau": 1}))
+        u.commit()  # open: written
+        u.periods.close("closed-month", "2026-02")
+        u.periods.close("closed-month", "2026-01")  # never back
+        u.periods.close("closed-month", "2026-02")  # idempotent
+        assert u.periods.closed_through("closed-month") == "2026-02"
+        u.periods.check_open("closed-month", "2026-02")
+        u.usage.count(counts(7, "2026-02", {"mau": 1}))
+        with pytest.raises(WriteConflict):
+            u.commit()
+        u.periods.check_open("closed-month", "2026-03")
+        u.usage.count(counts(7, "2026-03", {"mau": 1}))
+        u.commit()
+        assert [int(r.mau) for r in u.usage.many([(7, "2026-02"), (7, "2026-03"), (7, "2026-04")])] == [1, 1]
+        assert u.periods.closed_through("closed-push-day") is None
+
+
+def test_a_month_is_listed_by_account_and_a_reclaimed_app_keeps_only_unbilled_records(
+        uow: Callable[[], UnitOfWork]) -> None:
+    with uow() as u:
+        for sid, owner in [(9, "zeta"), (7, "acme"), (8, "acme")]:
+            u.users.see(sid, "2026-03", "a", EXPIRES)
+            u.usage.count(counts(sid, "2026-03", {"mau": 1}, account_id=owner))
+        u.usage.count(counts(7, "2026-02", {"push.messages": 1}))
+        u.usage.count(counts(7, "2026-03-10", {"push.calls": 1}))
+        u.commit()
+        assert [(r.period, int(r.push_calls)) for r in u.usage.of_month(7, "2026-03")] == [("2026-03", 0),
+                                                                                           ("2026-03-10", 1)]
+        shard = int(due_shard("acme"))
+        assert [r.account_app for r in u.usage.by_month("2026-03", shard, None)
+                if r.account_id == "acme"] == ["acme#7", "acme#8"]
+        assert [r.account_id for r in u.usage.by_month("2026-03", shard, "acme")] == [
+            a for a in ["zeta"] if int(due_shard(a)) == shard]
+        # reclaimed: March is not settled yet (kept unbilled), February is
+        assert u.usage.reclaim(7, lambda month: month == "2026-03") == 4  # 1 user + 3 records
+        assert u.usage.of_month(7, "2026-03") == [] and u.users.seen(7, "2026-03", ["a"]) == set()
+        unbilled = [r for r in u.usage.by_month("2026-03", shard, None) if int(r.sdkappid) == 7]
+        assert [(r.period, int(r.mau)) for r in unbilled] == [("2026-03#unbilled", 1)]
+        assert u.usage.reclaim(7, lambda month: True) == 0  # again: the unbilled record stays
+        assert u.usage.delete(unbilled) == 1
+        assert u.usage.many([(7, "2026-03#unbilled")]) == [] and u.users.seen(8, "2026-03", ["a"]) == {"a"}
+
+
+def test_the_push_billing_index_lists_the_apps_with_a_shard(uow: Callable[[], UnitOfWork]) -> None:
+    with uow() as u:
+        for sid, shard in [(3, "1"), (1, None), (2, "0"), (4, "0")]:
+            a = app(sid)
+            a.push_billing_shard = shard
+            u.apps.add(a)
+        u.commit()
+    with uow() as u:
+        assert sorted(int(a.sdkappid) for a in u.apps.push_billing()) == [2, 3, 4]
+
+
+def test_an_app_s_notifications_are_deleted_but_those_kept(uow: Callable[[], UnitOfWork]) -> None:
+    with uow() as u:
+        for i, (sid, kind) in enumerate([(7, "bill"), (7, "reclaimed"), (8, "bill"), (7, "expiry")]):
+            u.notifications.add(NotificationModel("acme", f"2026031{i}T093000Z#{kind}#{sid}#email", at=NOW,
+                                                  kind=kind, channel="email", to="a@x.test", subject="s", body="b",
+                                                  status="sent", sdkappid=sid))
+        u.commit()
+    with uow() as u:
+        assert u.notifications.delete_of_app(7, keep=lambda n: n.kind == "reclaimed") == 2
+        assert [(int(n.sdkappid), n.kind) for n in u.notifications.page("acme", 10, None).items] == [
+            (7, "reclaimed"), (8, "bill")]

@@ -21,7 +21,7 @@ from chalicelib.services import accounts, apps, lifecycle, usage
 from chalicelib.services.context import Ctx
 from chalicelib.services.idempotency import NONE
 from chalicelib.store.models import AppModel, QuotaChangeMap, due_shard
-from chalicelib.store.usage_models import BillModel, UsageModel, UserSeenModel
+from chalicelib.store.usage_models import BillModel, UsageModel, UserSeenModel, users_key
 from tests.integration.requests import count_requests
 from tests.integration.test_concurrency import atomic_moto_requests, run_together  # noqa: F401 (autouse fixture)
 
@@ -49,7 +49,7 @@ def users(n: int, prefix: str = "u") -> list[str]:
 
 
 def seen(sid: int, month: str = MONTH) -> set[str]:
-    return {u.user_id for u in UserSeenModel.query(usage.users_key(sid, month), consistent_read=True)}
+    return {u.user_id for u in UserSeenModel.query(users_key(sid, month), consistent_read=True)}
 
 
 # ------------------------------------------------------------------ exact MAU
@@ -69,7 +69,7 @@ def test_mau_is_the_exact_union_of_1000_repeated_and_overlapping_reports(store):
         assert answer["accepted"] == len(set(report)) and answer["rejected_user_ids"] == []
         assert answer["mau"] == len(union), f"report {i}"
     assert len(union) > 1000
-    assert usage.mau_of(sid, MONTH) == len(union)
+    assert usage.mau_of(CTX, sid, MONTH) == len(union)
     assert seen(sid) == union
 
 
@@ -78,7 +78,7 @@ def test_a_repeated_report_changes_nothing_and_duplicates_in_a_report_count_once
     first = usage.report_logins(CTX, sid, ["a", "b", "a", "c", "b"])
     assert first == {"month": MONTH, "mau": 3, "accepted": 3, "rejected_user_ids": []}
     assert usage.report_logins(CTX, sid, ["c", "b", "a"]) == first
-    assert usage.mau_of(sid, MONTH) == 3
+    assert usage.mau_of(CTX, sid, MONTH) == 3
 
 
 def test_concurrent_overlapping_reports_converge_to_the_exact_mau(store):
@@ -94,7 +94,7 @@ def test_concurrent_overlapping_reports_converge_to_the_exact_mau(store):
 
     assert all(status == "ok" for status, _ in results), results
     union = {u for b in batches for r in b for u in r}
-    assert usage.mau_of(sid, MONTH) == len(union)
+    assert usage.mau_of(CTX, sid, MONTH) == len(union)
     assert seen(sid) == union
     for (_, maus), b in zip(results, batches, strict=True):
         # every answer counts at least the report's own users, and a thread's answers never go down
@@ -109,7 +109,7 @@ def test_logins_belong_to_the_local_month_of_at(store):
     june = usage.report_logins(shanghai, sid, ["x", "y"], datetime(2026, 5, 31, 17, 0, tzinfo=UTC))
     assert (may_end["month"], may_end["mau"]) == ("2026-05", 1)
     assert (june["month"], june["mau"]) == ("2026-06", 2)
-    assert (usage.mau_of(sid, "2026-05"), usage.mau_of(sid, "2026-06")) == (1, 2)
+    assert (usage.mau_of(CTX, sid, "2026-05"), usage.mau_of(CTX, sid, "2026-06")) == (1, 2)
 
 
 # ------------------------------------------------------------------ Developer cap
@@ -125,7 +125,7 @@ def test_developer_admits_100_users_a_month_and_keeps_known_users(store):
     late = usage.report_logins(CTX, sid, ["w-101st", *users(60), "v00039"])
     assert (late["mau"], late["accepted"], late["rejected_user_ids"]) == (100, 61, ["w-101st"])
     assert usage.report_logins(CTX, sid, ["v00045"])["rejected_user_ids"] == ["v00045"]
-    assert len(seen(sid)) == usage.mau_of(sid, MONTH) == 100
+    assert len(seen(sid)) == usage.mau_of(CTX, sid, MONTH) == 100
 
     june = Ctx(now=datetime(2026, 6, 1, 0, 0, 1, tzinfo=UTC), tz=CTX.tz)  # a new month, a new allowance
     assert usage.report_logins(june, sid, ["w-101st"]) == {
@@ -144,7 +144,7 @@ def test_concurrent_developer_reports_never_pass_the_cap_and_count_each_user_onc
     assert all(status == "ok" for status, _ in results), results
     answers = [a for _, a in results]
     counted = seen(sid)
-    assert len(counted) == usage.mau_of(sid, MONTH) == 100
+    assert len(counted) == usage.mau_of(CTX, sid, MONTH) == 100
     rejected = {u for a in answers for u in a["rejected_user_ids"]}
     assert not rejected & counted  # a refused user was never counted by another report
     accepted = {u for a, r in zip(answers, reports, strict=True) for u in r if u not in a["rejected_user_ids"]}
@@ -176,7 +176,7 @@ def test_logins_and_push_to_an_app_not_enabled_are_refused(store, status):
         with pytest.raises(Conflict) as err:
             report()
         assert err.value.code == "not_in_service"
-    assert usage.mau_of(sid, MONTH) == 0 and seen(sid) == set()
+    assert usage.mau_of(CTX, sid, MONTH) == 0 and seen(sid) == set()
 
 
 # ------------------------------------------------------------------ push
@@ -263,7 +263,7 @@ def test_every_month_item_carries_the_settlement_index_keys(store):
         for indexed in UsageModel.by_month.query(item.month_shard):
             found[indexed.account_app] = int(indexed.sdkappid)
     assert found == {f"acme#{logins}": logins, f"acme#{pushes}": pushes, f"zeta#{searches}": searches}
-    (user,) = UserSeenModel.query(usage.users_key(logins, MONTH))
+    (user,) = UserSeenModel.query(users_key(logins, MONTH))
     assert user.expires == datetime(2026, 6, 1, tzinfo=UTC) + timedelta(days=400)
 
 
@@ -305,9 +305,9 @@ def test_reclamation_deletes_the_apps_usage_and_user_sets(store):
     kept = list(UsageModel.query(sid, consistent_read=True))
     assert [(u.period, int(u.mau), int(u.search_stored), u.month_shard) for u in kept] == [
         ("2026-05#unbilled", 30, 1, f"2026-05#{due_shard('acme')}")]
-    assert usage.mau_of(sid, MONTH) == 0
+    assert usage.mau_of(CTX, sid, MONTH) == 0
     assert seen(sid, "2026-05") == seen(sid, "2026-04") == set()
-    assert usage.mau_of(other, MONTH) == 30 and len(seen(other, "2026-04")) == 5  # another app keeps its own
+    assert usage.mau_of(CTX, other, MONTH) == 30 and len(seen(other, "2026-04")) == 5  # another app keeps its own
     with pytest.raises(Gone):
         usage.report_logins(CTX, sid, ["a"])
     assert usage.delete_for_app(CTX, sid) == 0
@@ -315,7 +315,7 @@ def test_reclamation_deletes_the_apps_usage_and_user_sets(store):
     # the settlement bills May's counters, then deletes them; another app's stay
     runner.run_job("monthly-settlement", datetime(2026, 6, 1, 2, 0, tzinfo=UTC), ZoneInfo("UTC"))
     assert list(UsageModel.query(sid, consistent_read=True)) == []
-    assert usage.mau_of(other, MONTH) == 30
+    assert usage.mau_of(CTX, other, MONTH) == 30
     assert list(BillModel.query("acme")) == []  # under the free allowances: nothing to bill
 
 
