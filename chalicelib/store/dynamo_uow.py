@@ -261,15 +261,8 @@ class DynamoUserSetRepository(DynamoRepository[UserSeenModel], UserSetRepository
                                             attributes_to_get=["user_id"])
         return {item.user_id for item in found} & set(users)
 
-    def see(self, sdkappid: int, month: str, user_id: str, expires: datetime) -> None:
-        self.add(UserSeenModel(users_key(sdkappid, month), user_id, expires=expires))
-
 
 class DynamoPeriodRepository(DynamoRepository[MetaModel], PeriodRepository[MetaModel]):
-    def closed_through(self, marker: str) -> str | None:
-        item = self.get(marker)
-        return None if item is None else item.value
-
     def close(self, marker: str, period: str) -> None:
         try:
             MetaModel(marker).update(actions=[MetaModel.value.set(period)], condition=below(MetaModel.value, period))

@@ -284,15 +284,8 @@ class FakeUserSetRepository(FakeRepository[UserSeenModel], UserSetRepository[Use
         with self._store.lock:
             return {k[1] for k in self._store.table(UserSeenModel) if k[0] == key} & set(users)
 
-    def see(self, sdkappid: int, month: str, user_id: str, expires: datetime) -> None:
-        self.add(UserSeenModel(users_key(sdkappid, month), user_id, expires=expires))
-
 
 class FakePeriodRepository(FakeRepository[MetaModel], PeriodRepository[MetaModel]):
-    def closed_through(self, marker: str) -> str | None:
-        item = self.get(marker)
-        return None if item is None else item.value
-
     def close(self, marker: str, period: str) -> None:
         with self._store.lock:
             table = self._store.table(MetaModel)

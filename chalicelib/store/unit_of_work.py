@@ -258,10 +258,10 @@ class UserSetRepository(Repository[R]):
         """Which of `users` the month has recorded (strongly consistent): looked up by key or, with
         `whole` (a month of few users), the month's whole set read at once."""
 
-    @abstractmethod
     def see(self, sdkappid: int, month: str, user_id: str, expires: datetime) -> None:
         """Record the user in the commit, only if the month has not (else the commit fails and
         `lost` names the user)."""
+        self.add(self.model.of(sdkappid, month, user_id, expires))  # type: ignore[attr-defined]
 
     def lost(self, err: WriteConflict) -> set[str]:
         """The users of a failed commit that the month had recorded already."""
@@ -271,9 +271,10 @@ class UserSetRepository(Repository[R]):
 class PeriodRepository(Repository[R]):
     """Close markers: the last billed period of a kind (months, push days); they only move forward."""
 
-    @abstractmethod
     def closed_through(self, marker: str) -> str | None:
         """The last period the marker has closed (strongly consistent), None before the first."""
+        item = self.get(marker)
+        return None if item is None else item.value  # type: ignore[attr-defined, no-any-return]
 
     @abstractmethod
     def close(self, marker: str, period: str) -> None:

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from pynamodb.attributes import (
@@ -111,6 +112,10 @@ class UserSeenModel(_Base):
     app_month = UnicodeAttribute(hash_key=True)  # "<sdkappid>#2026-05"
     user_id = UnicodeAttribute(range_key=True)
     expires = TTLAttribute(null=True)
+
+    @classmethod
+    def of(cls, sdkappid: int, month: str, user_id: str, expires: datetime) -> UserSeenModel:
+        return cls(users_key(sdkappid, month), user_id, expires=expires)
 
 
 class BillLineMap(MapAttribute[str, object]):
