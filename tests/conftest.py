@@ -35,20 +35,26 @@ BACKEND = os.environ.get("IMBILL_TEST_BACKEND", "moto")
 DDB_PORT = os.environ.get("IMBILL_TEST_DDB_PORT")
 
 
+SHARED_SESSION: dict[str, Any] = {}
+
+
+def _unsigned(**_: Any) -> Any:
+    import botocore
+
+    return botocore.UNSIGNED
+
+
 def _share_botocore_session() -> None:
     """Speed: PynamoDB builds a new botocore session (re-reading ~1 MB of service JSON) per
     connection, i.e. ~1.5 s per test for the tables of a fresh store. On the main thread reuse one
     session, created after moto is imported so that its stubber is registered on it."""
     import threading
 
-    import botocore
     import botocore.session
     import moto  # noqa: F401  (registers moto's botocore handlers before the session exists)
     import pynamodb.connection.base as pynamodb_base
 
-    shared = botocore.session.get_session()
-    if BACKEND == "moto":  # moto reads no signature: signing each request cost ~10 % of a moto test
-        shared.register("choose-signer.dynamodb", lambda **_: botocore.UNSIGNED)
+    shared = SHARED_SESSION[""] = botocore.session.get_session()
 
     def get_session() -> botocore.session.Session:
         if threading.current_thread() is threading.main_thread():
@@ -181,11 +187,17 @@ def store(request: pytest.FixtureRequest, ddb_endpoint: str | None, billing_tz: 
     if ddb_endpoint is None:
         from moto import mock_aws
 
-        with mock_aws():
-            _ses_client().verify_email_identity(EmailAddress=config.settings().email_from)
-            tables.configure(host=None, prefix="test-")
-            _fresh_moto_tables(create_tables)
-            yield
+        # moto in-process reads no signature: signing each request cost ~10 % of a moto test (a
+        # moto *server* tells the service from the signature, so only inside mock_aws)
+        SHARED_SESSION[""].register("choose-signer.dynamodb", _unsigned)
+        try:
+            with mock_aws():
+                _ses_client().verify_email_identity(EmailAddress=config.settings().email_from)
+                tables.configure(host=None, prefix="test-")
+                _fresh_moto_tables(create_tables)
+                yield
+        finally:
+            SHARED_SESSION[""].unregister("choose-signer.dynamodb", _unsigned)
     else:
         fresh = request.node.get_closest_marker("fresh_tables") is not None
         prefix = f"t{uuid.uuid4().hex[:8]}-" if fresh else _SHARED_TABLES.setdefault(ddb_endpoint, f"w{os.getpid()}-")
