@@ -9,13 +9,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from pynamodb.exceptions import TransactWriteError
-
 from chalicelib.domain.errors import Conflict, InvalidRequest
 from chalicelib.services.context import Ctx
 from chalicelib.store.models import IdempotencyModel
 from chalicelib.store.unit_of_work import Contention, UnitOfWork, with_retries
-from chalicelib.store.uow import lost_race
 
 Response = tuple[int, dict[str, Any]]
 Result = TypeVar("Result")
@@ -99,8 +96,8 @@ def once_in(ctx: Ctx, idem: Idem, act: Callable[[UnitOfWork], Result], answer: A
 def run_with(uow_factory: Callable[[], UnitOfWork], idem: Idem, attempt: Callable[[], Response]) -> Response:
     """Run an attempt with optimistic retries; a lost race on the key answers the winner's response."""
     try:
-        return with_retries(attempt, lost=lost_race)
-    except (Contention, TransactWriteError):
+        return with_retries(attempt)  # again while another writer wins (WriteConflict)
+    except Contention:
         with uow_factory() as uow:
             done = replayed(uow, idem)
         if done is not None:
