@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from typing import Any
 
 from chalicelib.domain.errors import InvalidRequest
@@ -68,15 +69,17 @@ def _decode(token: str | None) -> dict[str, Any]:
     return state
 
 
-def _sources(status: str | None, q: str | None) -> list[tuple[str, Any]]:
-    """The partitions (and sort-key condition) an accounts listing walks, in order."""
+def _sources(status: str | None, q: str | None) -> list[tuple[str, Any, Callable[[str], bool]]]:
+    """The partitions (and sort-key condition) an accounts listing walks, in order, each with the
+    accounts it leaves out because an earlier partition lists them (on any page)."""
     if q:
         low = q.lower()
-        by_id = (account_id_key(q)[0], ViewModel.sk.startswith(q))
-        by_email = (account_email_key(low, "")[0], ViewModel.sk.startswith(low))
+        by_id = (account_id_key(q)[0], ViewModel.sk.startswith(q), lambda _account_id: False)
+        by_email = (account_email_key(low, "")[0], ViewModel.sk.startswith(low),
+                    lambda account_id: account_id.startswith(q))  # listed by id already
         return [by_id, by_email]
     statuses = [status] if status else list(ACCOUNT_STATUSES)
-    return [(account_status_key(s, "")[0], None) for s in statuses]
+    return [(account_status_key(s, "")[0], None, lambda _account_id: False) for s in statuses]
 
 
 def accounts(status: str | None, q: str | None, limit: int, token: str | None) -> dict[str, Any]:
@@ -91,9 +94,9 @@ def accounts(status: str | None, q: str | None, limit: int, token: str | None) -
     index, lek = int(state["i"]), state["k"]
     ids: list[str] = []
     while index < len(sources) and len(ids) < limit:
-        pk, cond = sources[index]
+        pk, cond, listed_before = sources[index]
         result = ViewModel.query(pk, cond, limit=limit - len(ids), last_evaluated_key=lek)
-        ids += [item.account_id for item in result if item.account_id not in ids]
+        ids += [item.account_id for item in result if item.account_id not in ids and not listed_before(item.account_id)]
         lek = result.last_evaluated_key
         if lek is None:
             index, lek = index + 1, None

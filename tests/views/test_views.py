@@ -24,6 +24,23 @@ def _revenue(api, first="2026-03", last="2026-04"):
     return {m["month"]: m for m in api.ok("GET", f"/v1/ops/revenue?from={first}&to={last}")["items"]}
 
 
+def test_a_prefix_search_pages_each_account_once(api, feed):
+    """An account whose id and e-mail both start with the prefix is in both partitions the search
+    walks (ids, then e-mails): it is listed once over all pages, however small they are."""
+    api.clock("2026-03-01T00:00:00Z")
+    for name in ("alpha", "alpine", "beta"):
+        api.account(name)
+    api.ok("POST", "/v1/accounts", {"account_id": "zed", "email": "alps@x.test", "phone": "+15550100"})
+    feed()
+    for limit in (1, 2, 3, 10):
+        listed, token = [], ""
+        while token is not None:
+            page = api.ok("GET", f"/v1/accounts?q=alp&limit={limit}" + (f"&next_token={token}" if token else ""))
+            listed += [a["account_id"] for a in page["items"]]
+            token = page["next_token"]
+        assert listed == ["alpha", "alpine", "zed"], limit
+
+
 def test_revenue_by_month_counts_each_ledger_entry_once(api, feed):
     sid = api.paid_app("2026-03-01T00:00:00Z", cash="2000.00", edition="standard")
     api.ok("POST", f"/v1/apps/{sid}/purchases", {"edition": "pro", "months": 1})  # upgrade: a credit
