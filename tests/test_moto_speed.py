@@ -1,4 +1,5 @@
-"""The moto speed patches (tests/moto_speed.py) change how fast moto answers, never what it answers."""
+"""The moto speed patches (tests/moto_speed.py) change how fast moto answers, never what it answers:
+the same JSON and headers, the same all-or-nothing transactions, conditions decided on their own values."""
 
 from __future__ import annotations
 
@@ -13,6 +14,13 @@ from moto.core.responses import BaseResponse
 from tests import moto_speed
 
 KEY = {"pk": {"S": "a"}, "sk": {"N": "1"}}
+
+
+def _table(c: Any) -> None:
+    c.create_table(TableName="t", BillingMode="PAY_PER_REQUEST",
+                   KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+                   AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
+                                         {"AttributeName": "sk", "AttributeType": "N"}])
 
 
 @pytest.fixture
@@ -33,11 +41,7 @@ def both_answers(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, Any, Any]]:
 def test_item_operations_answer_the_same_json_and_headers(both_answers: list[tuple[str, Any, Any]]) -> None:
     with mock_aws():
         c = boto3.client("dynamodb", region_name="us-east-1")
-        c.create_table(TableName="t", BillingMode="PAY_PER_REQUEST",
-                       KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"},
-                                  {"AttributeName": "sk", "KeyType": "RANGE"}],
-                       AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                                             {"AttributeName": "sk", "AttributeType": "N"}])
+        _table(c)
         nested = {"M": {"x": {"L": [{"N": "1.5"}, {"NULL": True}, {"BOOL": False}]}}}
         item = {**KEY, "m": nested, "ss": {"SS": ["a", "b"]}}
         c.put_item(TableName="t", Item=item, ReturnConsumedCapacity="TOTAL")
@@ -64,3 +68,48 @@ def test_item_operations_answer_the_same_json_and_headers(both_answers: list[tup
         assert {k: v for k, v in headers.items() if k != "x-amzn-requestid"} == \
             {k: v for k, v in real_headers.items() if k != "x-amzn-requestid"}, action
         assert json.loads(body) == json.loads(real_body), action
+
+
+
+def test_a_cancelled_transaction_leaves_every_item_as_it_was() -> None:
+    """The rollback keeps copies of the named items only: an update, a new item and a delete that
+    ran before the failing condition are all undone; other items are untouched."""
+    with mock_aws():
+        c = boto3.client("dynamodb", region_name="us-east-1")
+        _table(c)
+        for sk, v in (("1", "1"), ("2", "2"), ("9", "9")):
+            c.put_item(TableName="t", Item={"pk": {"S": "a"}, "sk": {"N": sk}, "v": {"N": v}})
+        before = c.scan(TableName="t")["Items"]
+        with pytest.raises(c.exceptions.TransactionCanceledException):
+            c.transact_write_items(TransactItems=[
+                {"Update": {"TableName": "t", "Key": {"pk": {"S": "a"}, "sk": {"N": "1"}},
+                            "UpdateExpression": "SET v = :v", "ExpressionAttributeValues": {":v": {"N": "100"}}}},
+                {"Put": {"TableName": "t", "Item": {"pk": {"S": "a"}, "sk": {"N": "3"}}}},
+                {"Delete": {"TableName": "t", "Key": {"pk": {"S": "a"}, "sk": {"N": "2"}}}},
+                {"Put": {"TableName": "t", "Item": {"pk": {"S": "b"}, "sk": {"N": "1"}},
+                         "ConditionExpression": "attribute_exists(pk)"}},
+            ])
+        assert c.scan(TableName="t")["Items"] == before
+
+
+def test_a_remembered_condition_is_decided_with_its_own_values() -> None:
+    """The parsed condition is kept per (expression, names, values): the same expression with
+    other values is decided on those values."""
+    with mock_aws():
+        c = boto3.client("dynamodb", region_name="us-east-1")
+        _table(c)
+        c.put_item(TableName="t", Item={**KEY, "n": {"N": "5"}})
+        for limit, passes in (("5", True), ("4", False), ("5", True), ("6", True), ("4", False)):
+            check = {"TableName": "t", "Key": KEY, "ConditionExpression": "#n <= :limit",
+                     "ExpressionAttributeNames": {"#n": "n"}, "ExpressionAttributeValues": {":limit": {"N": limit}}}
+            put = {"TableName": "t", "Item": {**KEY, "sk": {"N": "2"}, "n": {"N": "5"}},
+                   "ConditionExpression": "attribute_not_exists(pk) OR #n <= :limit",
+                   "ExpressionAttributeNames": {"#n": "n"}, "ExpressionAttributeValues": {":limit": {"N": limit}}}
+            if passes:
+                c.transact_write_items(TransactItems=[{"ConditionCheck": check}])
+                c.put_item(**put)
+            else:
+                with pytest.raises(c.exceptions.TransactionCanceledException):
+                    c.transact_write_items(TransactItems=[{"ConditionCheck": check}])
+                with pytest.raises(c.exceptions.ConditionalCheckFailedException):
+                    c.put_item(**put)
