@@ -4,7 +4,7 @@ never twice (deterministic bill key, conditional write)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -26,13 +26,32 @@ def prepare(ctx: Ctx, at: datetime) -> bool:
     return True
 
 
-def items(ctx: Ctx, at: datetime, shard: int, cursor: Any, limit: int | None) -> billing.UsagePage:
-    return billing.UsagePage(ctx.uow, billed_month(ctx, at), shard, cursor, limit)
+class Listing:
+    """A shard's page of accounts to settle, each with what an earlier run of the window decided
+    (None on the window's first day: no earlier run, nothing read for it)."""
+
+    def __init__(self, page: billing.UsagePage, later_run: bool) -> None:
+        self.page, self.later_run = page, later_run
+
+    @property
+    def cursor(self) -> str | None:
+        return self.page.cursor
+
+    def __iter__(self) -> Iterator[tuple[str, list[Any], str | None]]:
+        if self.later_run:
+            yield from self.page.with_decided()
+        else:
+            yield from ((account_id, usage, None) for account_id, usage in self.page)
 
 
-def step(ctx: Ctx, at: datetime) -> Callable[[tuple[str, list[Any]]], str]:
+def items(ctx: Ctx, at: datetime, shard: int, cursor: Any, limit: int | None) -> Listing:
+    later_run = local_date(at, ctx.tz).day > 1  # a later day of the window finds most accounts settled
+    return Listing(billing.UsagePage(ctx.uow, billed_month(ctx, at), shard, cursor, limit), later_run)
+
+
+def step(ctx: Ctx, at: datetime) -> Callable[[tuple[str, list[Any], str | None]], str]:
     month = billed_month(ctx, at)
-    return lambda item: billing.settle_account(ctx, month, item[0], item[1])
+    return lambda item: item[2] or billing.settle_account(ctx, month, item[0], item[1])
 
 
 WORK = Work(items, step, prepare=prepare)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime, timedelta
-from itertools import groupby
+from itertools import groupby, islice
 from typing import Any
 
 from chalicelib.domain.app import Status, StopReason
@@ -93,6 +93,8 @@ def post_bill(ctx: Ctx, account_id: str, kind: str, period: str, lines: list[Lin
         lines=[BillLineMap(sdkappid=x.sdkappid, item=x.item, quantity=x.quantity, unit_price=x.unit_price,
                            amount=x.amount) for x in lines],
     )
+    if kind == "monthly":
+        acct.settled_month, acct.settled_outcome = period, "billed"  # written with the bill
     with ctx.uow() as u:
         u.bills.add(bill)  # only if absent: a bill is posted once
         notes = bill_notice(ctx, acct, bill)
@@ -168,6 +170,19 @@ class UsagePage:
                 yield account_id, list(group)
         self.cursor = None
 
+    def with_decided(self) -> Iterator[tuple[str, list[Any], str | None]]:
+        """The page's accounts, each with what an earlier run of the month decided for it ("skipped"
+        for a posted bill, "no_charge"; None: to settle): the accounts read 100 at a time
+        (BatchGetItem), so a later run of the window passes the settled ones for ~0.01 request each."""
+        listed = iter(self)
+        while chunk := list(islice(listed, 100)):
+            with self.store() as u:
+                settled = {a.account_id: a.settled_outcome for a in u.accounts.many([(x,) for x, _ in chunk])
+                           if a.settled_month == self.month}
+            for account_id, usage in chunk:
+                decided = settled.get(account_id)
+                yield account_id, usage, ("skipped" if decided == "billed" else decided)
+
 
 def usage_accounts(store: Callable[[], UnitOfWork], month: str) -> Iterator[tuple[str, list[Any]]]:
     """Accounts with usage in a month (the by_month index, shard by shard), with their app records."""
@@ -188,11 +203,23 @@ def settle_account(ctx: Ctx, month: str, account_id: str, usage: list[Any]) -> s
             MonthUsage(int(u.sdkappid), int(u.mau), u.counters()),
             AppFacts(app.edition, state(app).off_spans), start, end, ctx.catalog,
         )
-    outcome = post_bill(ctx, account_id, "monthly", month, lines) if lines else "no_charge"
+    outcome = post_bill(ctx, account_id, "monthly", month, lines) if lines else no_charge(ctx, account_id, month)
     reclaimed = {sid for sid, app in apps.items() if app.status == Status.RECLAIMED}
     with ctx.uow() as u:
         u.usage.delete(x for x in usage if int(x.sdkappid) in reclaimed)  # kept only to be billed
     return outcome
+
+
+def no_charge(ctx: Ctx, account_id: str, month: str) -> str:
+    """Nothing to bill for the month: noted on the account, so a later run of the window passes it."""
+    with ctx.uow() as u:
+        acct = u.accounts.get(account_id)
+        if acct is None or acct.settled_month == month:
+            return "no_charge"
+        acct.settled_month, acct.settled_outcome = month, "no_charge"
+        u.accounts.save(acct)
+        u.commit()
+    return "no_charge"
 
 
 # ------------------------------------------------------------------ daily push bills

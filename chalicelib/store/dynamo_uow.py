@@ -140,6 +140,9 @@ class DynamoRepository(Repository[M]):
         found = page(self.model.query, hash_key, lambda item: item, limit, token, consistent=consistent)
         return Page(found["items"], found["next_token"])
 
+    def many(self, keys: list[tuple[Any, ...]]) -> list[M]:
+        return list(self.model.batch_get([k[0] if len(k) == 1 else k for k in keys])) if keys else []
+
 
 class DynamoAppRepository(DynamoRepository[AppModel], AppRepository[AppModel]):
     def of_account(self, account_id: str, limit: int, token: str | None) -> Page[AppModel]:

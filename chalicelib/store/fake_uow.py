@@ -96,6 +96,9 @@ class FakeRepository(Repository[M]):
     def page(self, hash_key: Any, limit: int, token: str | None, consistent: bool = False) -> Page[M]:
         return self._page(hash_key, limit, token)
 
+    def many(self, keys: list[tuple[Any, ...]]) -> list[M]:
+        return [item for key in keys if (item := self.get(*key)) is not None]
+
     def _page(self, hash_key: Any, limit: int, token: str | None, prefix: str = "") -> Page[M]:
         """A partition's page; with `prefix`, of the range keys that start with it."""
         with self._store.lock:

@@ -130,6 +130,10 @@ class AccountModel(_Base):
     ledger_seq = NumberAttribute(default=0)  # last ledger entry number
     version = NumberAttribute(default=0)  # optimistic concurrency for every account write
     created_at = UTCDateTimeAttribute()
+    # the last local month whose settlement decided the account, and what it decided (billed |
+    # no_charge): a later run of the month's window passes the account without reading it again
+    settled_month = UnicodeAttribute(null=True)
+    settled_outcome = UnicodeAttribute(null=True)
 
     arrears_due = ArrearsDueIndex()
 

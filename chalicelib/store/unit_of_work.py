@@ -116,6 +116,11 @@ class Repository(ABC, Generic[R]):
     def page(self, hash_key: Any, limit: int, token: str | None, consistent: bool = False) -> Page[R]:
         """One page of a partition in key order; `token` is the previous page's `next_token`."""
 
+    @abstractmethod
+    def many(self, keys: list[tuple[Any, ...]]) -> list[R]:
+        """The records of these keys that exist, in no set order (eventually consistent; 100 keys
+        a request)."""
+
     def add(self, item: R) -> None:
         self._uow.register(Write(Expect.ABSENT, item))
 

@@ -69,6 +69,19 @@ def test_an_added_record_is_read_back_and_a_missing_one_is_none(uow: Callable[[]
         assert u.accounts.get("nobody") is None
 
 
+def test_many_reads_the_records_of_the_keys_that_exist(uow: Callable[[], UnitOfWork]) -> None:
+    with uow() as u:
+        for account_id in ("a", "b", "c"):
+            u.accounts.add(account(account_id))
+        u.ledger.add(entry(1, "a"))
+        u.ledger.add(entry(2, "a"))
+        u.commit()
+    with uow() as u:
+        assert sorted(a.account_id for a in u.accounts.many([("c",), ("missing",), ("a",)])) == ["a", "c"]
+        assert u.accounts.many([]) == []
+        assert sorted(int(e.seq) for e in u.ledger.many([("a", 2), ("a", 3), ("a", 1)])) == [1, 2]
+
+
 def test_add_creates_only_if_absent(uow: Callable[[], UnitOfWork]) -> None:
     with uow() as u:
         u.accounts.add(account())

@@ -102,6 +102,39 @@ def test_settlement_cost_per_billed_account(store):
     assert counter.total <= 5 * 40 + 6
 
 
+def test_later_days_of_the_window_pass_settled_accounts_without_reading_each(store, monkeypatch):
+    """Days 2 and 3 settle what day 1 left (an account that failed) and pass the accounts day 1
+    decided (billed: "skipped", nothing to bill: "no_charge") for one BatchGetItem per 100 accounts,
+    not ~5 requests each."""
+    seed(40)
+    with UsageModel.batch_write() as use:  # 10 accounts whose usage is inside the free allowance
+        for i in range(40, 50):
+            account_id, sid = f"acct{i:05d}", 1_600_000_000 + i
+            AccountModel(account_id, email="q@x.test", phone="+1555", created_at=RUN, due_shard=due_shard(account_id),
+                         cash=0).save()
+            use.save(UsageModel(sid, MONTH, account_id=account_id, month_shard=f"{MONTH}#{due_shard(account_id)}",
+                                account_app=f"{account_id}#{sid}", mau=5))
+    real = billing.settle_account
+
+    def failing_once(ctx, month, account_id, usage):
+        if account_id == "acct00007" and ctx.now == RUN:
+            raise RuntimeError("injected failure on day 1")
+        return real(ctx, month, account_id, usage)
+
+    monkeypatch.setattr(billing, "settle_account", failing_once)
+    day1 = runner.run_job("monthly-settlement", RUN, UTC_TZ)
+    assert (day1["summary"], day1.get("failed")) == ({"billed": 39, "skipped": 0, "no_charge": 10}, 1)
+    with count_requests() as counter:
+        assert settle(datetime(2026, 6, 2, 2, tzinfo=UTC)) == {"billed": 1, "skipped": 39, "no_charge": 10}
+    # 4 index Queries, one BatchGetItem per shard (<= 100 accounts), the close, the job-run item,
+    # and the one account left: ~5 requests
+    assert counter.total <= 4 + 4 + 2 + 6, dict(counter.calls)
+    with count_requests() as counter:
+        assert settle(datetime(2026, 6, 3, 2, tzinfo=UTC)) == {"billed": 0, "skipped": 40, "no_charge": 10}
+    assert counter.total <= 4 + 4 + 2 and counter.calls["TransactWriteItems"] == 0, dict(counter.calls)
+    assert len(list(BillModel.scan())) == 40
+
+
 @pytest.mark.parametrize("billing_tz", ["Asia/Shanghai"])
 def test_shanghai_month_boundary_usage_of_june_is_not_settled_with_may(store, billing_tz):
     seed(1, month="2026-06")  # e.g. a login at 2026-05-31T17:00Z belongs to June in Shanghai
