@@ -13,6 +13,7 @@ from chalicelib.domain.catalog import catalog
 from chalicelib.jobs.registry import Job, Schedule, Work, register
 from chalicelib.services import billing
 from chalicelib.services.context import Ctx
+from chalicelib.store.models import read_shards
 
 
 def billed_month(ctx: Ctx, at: datetime) -> str:
@@ -47,6 +48,13 @@ class Listing:
 def items(ctx: Ctx, at: datetime, shard: int, cursor: Any, limit: int | None) -> Listing:
     later_run = local_date(at, ctx.tz).day > 1  # a later day of the window finds most accounts settled
     return Listing(billing.UsagePage(ctx.uow, billed_month(ctx, at), shard, cursor, limit), later_run)
+
+
+def to_settle(ctx: Ctx, at: datetime) -> Iterator[str]:
+    """The accounts a run at `at` settles: every account with usage in the month on the window's
+    first day; on a later day those the earlier runs left (the operators' due-work view)."""
+    for shard in read_shards():
+        yield from (account_id for account_id, _, decided in items(ctx, at, shard, None, None) if decided is None)
 
 
 def step(ctx: Ctx, at: datetime) -> Callable[[tuple[str, list[Any], str | None]], str]:

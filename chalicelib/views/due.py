@@ -9,8 +9,10 @@ from typing import Any
 
 from chalicelib import bootstrap
 from chalicelib.domain.calendar import iso, month_key, previous_month
+from chalicelib.jobs import monthly_settlement
 from chalicelib.jobs.runner import load_jobs
 from chalicelib.services import billing
+from chalicelib.services.context import SYSTEM, Ctx
 from chalicelib.store.due import due_items
 from chalicelib.store.models import AccountModel, AppModel, NotificationModel
 
@@ -41,7 +43,7 @@ def _settlement(job: str, now: datetime, before: datetime, tz: Any) -> Iterator[
     at = _next_run(job, now, before)
     if at is not None:
         month = previous_month(month_key(at, tz))
-        for account_id, _ in billing.usage_accounts(bootstrap.current().uow, month):
+        for account_id in monthly_settlement.to_settle(Ctx(now=now, tz=tz, principal=SYSTEM), at):
             yield {"account_id": account_id, "job": job, "due_at": iso(at), "reason": f"monthly bill for {month}"}
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -133,6 +133,28 @@ def test_later_days_of_the_window_pass_settled_accounts_without_reading_each(sto
         assert settle(datetime(2026, 6, 3, 2, tzinfo=UTC)) == {"billed": 0, "skipped": 40, "no_charge": 10}
     assert counter.total <= 4 + 4 + 2 and counter.calls["TransactWriteItems"] == 0, dict(counter.calls)
     assert len(list(BillModel.scan())) == 40
+
+
+def test_due_work_lists_the_accounts_the_next_run_settles(store, monkeypatch):
+    """Before day 1 every account with usage in the month; before day 2 only the one day 1 left."""
+    from chalicelib.views.due import due
+
+    seed(3, idle=1)
+
+    def listed(now: datetime) -> list[str]:
+        return sorted(i["account_id"] for i in due("monthly-settlement", now, now + timedelta(days=1), UTC_TZ, 100))
+
+    assert listed(RUN - timedelta(hours=1)) == ["acct00000", "acct00001", "acct00002"]
+    real = billing.settle_account
+
+    def failing(ctx, month, account_id, usage):
+        if account_id == "acct00001":
+            raise RuntimeError("injected failure")
+        return real(ctx, month, account_id, usage)
+
+    monkeypatch.setattr(billing, "settle_account", failing)
+    assert settle() == {"billed": 2, "skipped": 0, "no_charge": 0}
+    assert listed(RUN + timedelta(hours=1)) == ["acct00001"]
 
 
 @pytest.mark.parametrize("billing_tz", ["Asia/Shanghai"])
