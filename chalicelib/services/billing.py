@@ -143,7 +143,8 @@ def month_usage(u: UnitOfWork, month: str, sdkappids: Iterable[int], listed: lis
     by_month index that listed them is eventually consistent, so a report that beat the close could
     still be missing there or its counters stale. Keys: the month record of every app of the
     account and every listed record (a reclaimed app's unbilled record)."""
-    return u.usage.many({(sid, month) for sid in sdkappids} | {(int(x.sdkappid), x.period) for x in listed})
+    return u.usage.many({(sid, month) for sid in sdkappids} | {(int(x.sdkappid), x.period) for x in listed},
+                        consistent=True)
 
 
 # ------------------------------------------------------------------ monthly settlement

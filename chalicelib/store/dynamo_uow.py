@@ -140,8 +140,10 @@ class DynamoRepository(Repository[M]):
         found = page(self.model.query, hash_key, lambda item: item, limit, token, consistent=consistent)
         return Page(found["items"], found["next_token"])
 
-    def many(self, keys: list[tuple[Any, ...]]) -> list[M]:
-        return list(self.model.batch_get([k[0] if len(k) == 1 else k for k in keys])) if keys else []
+    def many(self, keys: Iterable[tuple[Any, ...]], consistent: bool = False) -> list[M]:
+        wanted = [k[0] if len(k) == 1 else k for k in sorted(set(keys))]
+        found = self.model.batch_get(wanted, consistent_read=consistent) if wanted else []
+        return sorted(found, key=key_of)
 
 
 class DynamoAppRepository(DynamoRepository[AppModel], AppRepository[AppModel]):
@@ -218,10 +220,6 @@ class DynamoUsageRepository(DynamoRepository[UsageModel], UsageRepository[UsageM
     def of_month(self, sdkappid: int, month: str) -> list[UsageModel]:
         found = UsageModel.query(sdkappid, UsageModel.period.startswith(month), consistent_read=True)
         return [i for i in found if not i.period.endswith(UNBILLED)]
-
-    def many(self, keys: Iterable[tuple[int, str]]) -> list[UsageModel]:
-        found = UsageModel.batch_get(sorted(set(keys)), consistent_read=True)  # 100 keys a BatchGetItem
-        return sorted(found, key=lambda u: (int(u.sdkappid), u.period))
 
     def by_month(self, month: str, shard: int | None, after_account: str | None) -> Iterator[UsageModel]:
         after = None if after_account is None else UsageModel.account_app > f"{after_account}#\U0010ffff"

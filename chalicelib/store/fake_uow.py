@@ -96,8 +96,8 @@ class FakeRepository(Repository[M]):
     def page(self, hash_key: Any, limit: int, token: str | None, consistent: bool = False) -> Page[M]:
         return self._page(hash_key, limit, token)
 
-    def many(self, keys: list[tuple[Any, ...]]) -> list[M]:
-        return [item for key in keys if (item := self.get(*key)) is not None]
+    def many(self, keys: Iterable[tuple[Any, ...]], consistent: bool = False) -> list[M]:
+        return [item for key in sorted(set(keys)) if (item := self.get(*key)) is not None]
 
     def _page(self, hash_key: Any, limit: int, token: str | None, prefix: str = "") -> Page[M]:
         """A partition's page; with `prefix`, of the range keys that start with it."""
@@ -245,10 +245,6 @@ class FakeUsageRepository(FakeRepository[UsageModel], UsageRepository[UsageModel
 
     def of_month(self, sdkappid: int, month: str) -> list[UsageModel]:
         return self._rows(lambda k, _: k[0] == sdkappid and k[1].startswith(month) and not k[1].endswith(UNBILLED))
-
-    def many(self, keys: Iterable[tuple[int, str]]) -> list[UsageModel]:
-        wanted = set(keys)
-        return self._rows(lambda k, _: k in wanted)
 
     def by_month(self, month: str, shard: int | None, after_account: str | None) -> Iterator[UsageModel]:
         after = "" if after_account is None else f"{after_account}#\U0010ffff"

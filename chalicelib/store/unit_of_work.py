@@ -117,9 +117,8 @@ class Repository(ABC, Generic[R]):
         """One page of a partition in key order; `token` is the previous page's `next_token`."""
 
     @abstractmethod
-    def many(self, keys: list[tuple[Any, ...]]) -> list[R]:
-        """The records of these keys that exist, in no set order (eventually consistent; 100 keys
-        a request)."""
+    def many(self, keys: Iterable[tuple[Any, ...]], consistent: bool = False) -> list[R]:
+        """The records of these keys (each once) that exist, in key order; 100 keys a request."""
 
     def add(self, item: R) -> None:
         self._uow.register(Write(Expect.ABSENT, item))
@@ -233,10 +232,6 @@ class UsageRepository(Repository[R]):
     def of_month(self, sdkappid: int, month: str) -> list[R]:
         """The app's records of a month (the month's and its days'), strongly consistent; not the
         unbilled record of a reclaimed app."""
-
-    @abstractmethod
-    def many(self, keys: Iterable[tuple[int, str]]) -> list[R]:
-        """The records of these (sdkappid, period) keys that exist, strongly consistent, by key."""
 
     @abstractmethod
     def by_month(self, month: str, shard: int | None, after_account: str | None) -> Iterator[R]:
