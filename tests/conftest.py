@@ -35,7 +35,6 @@ BACKEND = os.environ.get("IMBILL_TEST_BACKEND", "moto")
 DDB_PORT = os.environ.get("IMBILL_TEST_DDB_PORT")
 
 
-SHARED_SESSION: dict[str, Any] = {}
 
 
 def _unsigned(**_: Any) -> Any:
@@ -44,7 +43,7 @@ def _unsigned(**_: Any) -> Any:
     return botocore.UNSIGNED
 
 
-def _share_botocore_session() -> None:
+def _share_botocore_session() -> Any:
     """Speed: PynamoDB builds a new botocore session (re-reading ~1 MB of service JSON) per
     connection, i.e. ~1.5 s per test for the tables of a fresh store. On the main thread reuse one
     session, created after moto is imported so that its stubber is registered on it."""
@@ -54,7 +53,7 @@ def _share_botocore_session() -> None:
     import moto  # noqa: F401  (registers moto's botocore handlers before the session exists)
     import pynamodb.connection.base as pynamodb_base
 
-    shared = SHARED_SESSION[""] = botocore.session.get_session()
+    shared = botocore.session.get_session()
 
     def get_session() -> botocore.session.Session:
         if threading.current_thread() is threading.main_thread():
@@ -62,12 +61,13 @@ def _share_botocore_session() -> None:
         return botocore.session.get_session()
 
     pynamodb_base.get_session = get_session  # type: ignore[assignment]
+    return shared
 
 
 from tests import aws_actions, moto_speed  # noqa: E402
 
 aws_actions.install()  # before any botocore session: records every action for the policy check
-_share_botocore_session()
+SHARED_SESSION = _share_botocore_session()
 moto_speed.install()
 
 
@@ -141,7 +141,6 @@ def _fresh_moto_tables(create_tables: Callable[[], object]) -> None:
         _EMPTY_MOTO_TABLES.update(copy.deepcopy(backend.tables))
 
 
-_SHARED_TABLES: dict[str, str] = {}  # DynamoDB Local endpoint -> this process's table prefix
 _MADE: set[str] = set()  # the shared prefixes whose tables exist
 
 
@@ -189,7 +188,7 @@ def store(request: pytest.FixtureRequest, ddb_endpoint: str | None, billing_tz: 
 
         # moto in-process reads no signature: signing each request cost ~10 % of a moto test (a
         # moto *server* tells the service from the signature, so only inside mock_aws)
-        SHARED_SESSION[""].register("choose-signer.dynamodb", _unsigned)
+        SHARED_SESSION.register("choose-signer.dynamodb", _unsigned)
         try:
             with mock_aws():
                 _ses_client().verify_email_identity(EmailAddress=config.settings().email_from)
@@ -197,10 +196,10 @@ def store(request: pytest.FixtureRequest, ddb_endpoint: str | None, billing_tz: 
                 _fresh_moto_tables(create_tables)
                 yield
         finally:
-            SHARED_SESSION[""].unregister("choose-signer.dynamodb", _unsigned)
+            SHARED_SESSION.unregister("choose-signer.dynamodb", _unsigned)
     else:
         fresh = request.node.get_closest_marker("fresh_tables") is not None
-        prefix = f"t{uuid.uuid4().hex[:8]}-" if fresh else _SHARED_TABLES.setdefault(ddb_endpoint, f"w{os.getpid()}-")
+        prefix = f"t{uuid.uuid4().hex[:8]}-" if fresh else f"w{os.getpid()}-"
         os.environ["IMBILL_TABLE_PREFIX"] = prefix
         os.environ["IMBILL_DYNAMODB_ENDPOINT"] = ddb_endpoint
         os.environ["IMBILL_NOTIFY"] = "local"
