@@ -56,9 +56,11 @@ test-deploy: $(STAMP)
 ddb-install: $(STAMP)
 	$(BIN)/python -m chalicelib.local.ddblocal install
 
+## lint: ruff, mypy and the import-order check (scripts/layers.py)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy chalicelib app.py
+	$(BIN)/python -m scripts.layers
 
 bench: $(STAMP)
 	@if [ -f scripts/bench.py ]; then $(BIN)/python scripts/bench.py; else echo "no scripts/bench.py yet"; fi
