@@ -378,6 +378,23 @@ class PurchaseResult(Reply):
     credit: Money3 | None
 
 
+class PurchaseQuote(Reply):
+    product: str
+    kind: Literal["new", "renewal", "upgrade", "auto_renewal", "reactivation"]
+    tier: str | None
+    months: int
+    at: str
+    starts_at: str
+    ends_at: str
+    price: Money
+    voucher_amount: Money
+    paid_cash: Money
+    paid_gift: Money
+    credit: Money3 | None = Field(description="an upgrade's credit for the running package (added before paying)")
+    amount_due: Money = Field(description="paid_cash + paid_gift - credit: what the balance pays net")
+    balance_after: Balance
+
+
 class RefundResult(Reply):
     refund: RefundQuote
     app: App
@@ -430,6 +447,19 @@ class Bill(Reply):
     lines: list[BillLine]
     total: Money
     posted_at: str
+
+
+class Statement(Reply):
+    account_id: str
+    month: str = Field(description="a local month of the billing zone")
+    zone: str
+    starts_at: str
+    ends_at: str
+    opening: Balance
+    moved: Balance = Field(description="the sum of the month's ledger entries")
+    closing: Balance = Field(description="opening + moved")
+    entries: list[LedgerEntry] = Field(description="every ledger entry of the month, oldest first")
+    bills: list[Bill] = Field(description="every bill posted in the month, with its lines")
 
 
 class ErrorBody(Reply):
