@@ -14,6 +14,8 @@ from chalicelib.api.http import Call, route
 from chalicelib.domain.calendar import month_key
 from chalicelib.domain.errors import InvalidRequest
 from chalicelib.jobs.runner import load_jobs
+from chalicelib.services import notifications
+from chalicelib.store import views as render
 from chalicelib.views import due, job_runs, read
 
 bp = Blueprint(__name__)
@@ -127,3 +129,18 @@ def list_job_runs(call: Call) -> dict[str, Any]:
        answer=OpsNotificationList, query=("status", "limit"), roles=OPERATOR)
 def list_pending_notifications(call: Call) -> dict[str, Any]:
     return {"items": read.listed_notifications(call.query("status") or "failed", call.limit())}
+
+
+class RetriedNotification(s.Notification):
+    account_id: str
+    status: Literal["pending", "sent", "failed"]
+    attempts: int
+    last_error: str | None
+
+
+@route(bp, "/v1/ops/notifications/retries", "POST", summary="Send a failed notification again (operator): pending "
+       "with a fresh count of attempts, sent at once", body=s.NotificationRetry, answer=RetriedNotification,
+       roles=OPERATOR, errors=(409,))
+def retry_notification(call: Call) -> dict[str, Any]:
+    return render.ops_notification(notifications.retry_failed(call.ctx, call.body.account_id,
+                                                              call.body.notification_id))

@@ -272,6 +272,12 @@ class ClockAdvance(Request):
     minutes: Annotated[int, Whole(0, 1000000)] = 0
 
 
+class NotificationRetry(Request):
+    account_id: AccountId
+    notification_id: Annotated[str, Text(f"^{PRINTABLE}{{1,256}}$", "1 to 256 characters, no control or bidi-override "
+                                         "characters", max_length=256)]
+
+
 class JobRun(Request):
     at: Instant
 

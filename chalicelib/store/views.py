@@ -182,6 +182,12 @@ def notification(n: NotificationModel) -> dict[str, Any]:
     }
 
 
+def ops_notification(n: NotificationModel) -> dict[str, Any]:
+    """A notification as operators see it: with its account, delivery status, attempts and last error."""
+    return {**notification(n), "account_id": n.account_id, "status": n.status,
+            "attempts": int(n.attempts or 0), "last_error": n.last_error}
+
+
 def bill(b: BillModel) -> dict[str, Any]:
     return {
         "bill_id": f"{b.account_id}-{b.kind}-{b.period}",
