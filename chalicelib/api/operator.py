@@ -8,10 +8,11 @@ from datetime import timedelta
 from typing import Any, Literal
 
 from chalice import Blueprint
+from pydantic import Field
 
 from chalicelib.api import schemas as s
 from chalicelib.api.http import Call, route
-from chalicelib.domain.calendar import month_key
+from chalicelib.domain.calendar import iso, month_key
 from chalicelib.domain.errors import InvalidRequest
 from chalicelib.jobs.runner import load_jobs
 from chalicelib.services import notifications
@@ -59,6 +60,24 @@ class JobRunItem(s.Reply):
 
 class JobRunList(s.Reply):
     items: list[JobRunItem]
+
+
+class JobHealth(s.Reply):
+    job: str
+    schedule: str = Field(description="the EventBridge cron (UTC)")
+    status: Literal["ok", "late", "never"] = Field(
+        description="late: the next scheduled instant after the last run passed 15 min ago without a run; "
+        "never: no heartbeat yet")
+    day: str | None = Field(description="the local day of the latest heartbeat")
+    first_run: str | None
+    last_run: str | None
+    runs: int = Field(description="scheduled instants covered that day, idle ones too")
+    acted: int = Field(description="items the day's runs acted on")
+    next_due: str | None
+
+
+class JobHealthList(s.Reply):
+    items: list[JobHealth]
 
 
 class OpsNotification(s.Notification):
@@ -123,6 +142,21 @@ def list_job_runs(call: Call) -> dict[str, Any]:
     raw = call.query("limit")
     limit = call.limit() if raw is not None else 20
     return {"items": job_runs.runs([job] if job else jobs, limit)}
+
+
+@route(bp, "/v1/ops/job-health", summary="Each job's latest daily heartbeat (idle runs counted) and whether it runs "
+       "on schedule (operator)", answer=JobHealthList, roles=OPERATOR)
+def list_job_health(call: Call) -> dict[str, Any]:
+    jobs = load_jobs()
+    beats = job_runs.heartbeats(list(jobs))
+    items = []
+    for name, job in jobs.items():
+        beat = beats.get(name) or {"day": None, "first_run": None, "last_run": None, "runs": 0, "acted": 0}
+        last = s.instant(beat["last_run"])
+        status, due = job.schedule.health(last, call.ctx.now)
+        items.append({"job": name, "schedule": job.schedule.aws_cron, "status": status, **beat,
+                      "next_due": iso(due) if due is not None else None})
+    return {"items": items}
 
 
 @route(bp, "/v1/ops/notifications", summary="Pending or failed notifications, oldest first (operator)",
