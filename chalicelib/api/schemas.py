@@ -332,9 +332,9 @@ class PeriodOut(Reply):
     paid_gift: Money
 
 
-class Order(Reply):
-    order_id: str
-    sdkappid: int
+class OrderAmounts(Reply):
+    """What an order (bought or quoted) charges, and for which period."""
+
     product: str
     kind: Literal["new", "renewal", "upgrade", "auto_renewal", "reactivation"]
     months: int
@@ -344,6 +344,11 @@ class Order(Reply):
     voucher_amount: Money
     paid_cash: Money
     paid_gift: Money
+
+
+class Order(OrderAmounts):
+    order_id: str
+    sdkappid: int
     status: Literal["active", "pending", "expired", "refunded"]
     periods: list[PeriodOut]
 
@@ -384,18 +389,9 @@ class PurchaseResult(Reply):
     credit: Money3 | None
 
 
-class PurchaseQuote(Reply):
-    product: str
-    kind: Literal["new", "renewal", "upgrade", "auto_renewal", "reactivation"]
+class PurchaseQuote(OrderAmounts):
     tier: str | None
-    months: int
     at: str
-    starts_at: str
-    ends_at: str
-    price: Money
-    voucher_amount: Money
-    paid_cash: Money
-    paid_gift: Money
     credit: Money3 | None = Field(description="an upgrade's credit for the running package (added before paying)")
     amount_due: Money = Field(description="paid_cash + paid_gift - credit: what the balance pays net")
     balance_after: Balance

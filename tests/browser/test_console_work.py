@@ -42,6 +42,14 @@ def _forget_notice(page: Any) -> None:
     page.evaluate("() => document.getElementById('notice')?.remove()")
 
 
+def _act(page: Any, form: str, submit: str, answer: str) -> None:
+    """Submit `form`, double-click its confirmation, wait for the answer that says `answer`."""
+    page.locator(f"form#{form}").get_by_role("button", name=submit, exact=True).click()
+    _forget_notice(page)
+    page.locator(f"#{form}-confirm").dblclick()
+    page.locator("#notice").filter(has_text=answer).wait_for()
+
+
 def _confirm_twice(page: Any, form: str, preview: str, confirm: str | None = None) -> None:
     """Submit `form` (its preview), then double-click its confirmation and wait for the answer."""
     _forget_notice(page)
@@ -168,27 +176,18 @@ def test_operator_actions_from_their_forms(page, server: Http, gamma):
         topup = page.locator("form#topup")
         topup.get_by_label("Amount").fill(amount)
         topup.get_by_label("Kind").select_option(kind)
-        topup.get_by_role("button", name="Top up", exact=True).click()
-        _forget_notice(page)
-        page.locator("#topup-confirm").dblclick()
-        page.locator("#notice").filter(has_text=f"Topped up {amount} {kind}").wait_for()
+        _act(page, "topup", "Top up", f"Topped up {amount} {kind}")
     assert server.ok("GET", "/v1/accounts/delta")["balance"] == {"cash": "1200.00", "gift": "30.00", "total": "1230.00"}
 
     voucher = page.locator("form#voucher")
     voucher.get_by_label("Amount").fill("25.00")
-    voucher.get_by_role("button", name="Grant voucher").click()
-    _forget_notice(page)
-    page.locator("#voucher-confirm").dblclick()
-    page.locator("#notice").filter(has_text="Voucher").wait_for()
+    _act(page, "voucher", "Grant voucher", "Voucher")
     assert [v["amount"] for v in server.ok("GET", "/v1/accounts/delta/vouchers")["items"]] == ["25.00"]
 
     for name in ("d-trial", "d-gone"):
         create = page.locator("form#create-app")
         create.get_by_label("Name").fill(name)
-        create.get_by_role("button", name="Create app").click()
-        _forget_notice(page)
-        page.locator("#create-app-confirm").dblclick()
-        page.locator("#notice").filter(has_text=f"App {name} created").wait_for()
+        _act(page, "create-app", "Create app", f"App {name} created")
     apps = {a["name"]: a for a in server.ok("GET", "/v1/accounts/delta/apps")["items"]}
     assert set(apps) == {"d-trial", "d-gone"}
     shot(page, "21-operator-account-actions")
@@ -199,10 +198,7 @@ def test_operator_actions_from_their_forms(page, server: Http, gamma):
     server.ok("POST", f"/v1/apps/{gone}/refunds", {})
     page.goto(f"{server.base}/console#/app/{gone}")
     page.get_by_role("heading", name="App d-gone").wait_for()
-    page.locator("form#delete-app").get_by_role("button", name="Delete app").click()
-    _forget_notice(page)
-    page.locator("#delete-app-confirm").dblclick()
-    page.locator("#notice").filter(has_text="reclaimed").wait_for()
+    _act(page, "delete-app", "Delete app", "reclaimed")
     assert server.ok("GET", f"/v1/apps/{gone}")["status"] == "reclaimed"
 
     # d-trial: its Developer month runs out, the operator extends it
@@ -211,10 +207,7 @@ def test_operator_actions_from_their_forms(page, server: Http, gamma):
     server.ok("PUT", "/v1/test/clock", {"now": expired, "run_jobs": False})
     page.goto(f"{server.base}/console#/app/{trial}")
     page.get_by_role("heading", name="App d-trial").wait_for()
-    page.locator("form#extend-trial").get_by_role("button", name="Extend trial").click()
-    _forget_notice(page)
-    page.locator("#extend-trial-confirm").dblclick()
-    page.locator("#notice").filter(has_text="enabled until").wait_for()
+    _act(page, "extend-trial", "Extend trial", "enabled until")
     assert server.ok("GET", f"/v1/apps/{trial}")["expires_at"] > expired
 
     # a job run as of an instant, from the dashboard
@@ -222,10 +215,7 @@ def test_operator_actions_from_their_forms(page, server: Http, gamma):
     run = page.locator("form#run-job")
     run.get_by_label("Job").select_option("expiry-warnings")
     run.get_by_label("As of (ISO instant)").fill(expired)
-    run.get_by_role("button", name="Run job").click()
-    _forget_notice(page)
-    page.locator("#run-job-confirm").dblclick()
-    page.locator("#notice").filter(has_text="Ran expiry-warnings").wait_for()
+    _act(page, "run-job", "Run job", "Ran expiry-warnings")
     runs = server.ok("GET", "/v1/ops/job-runs?job=expiry-warnings&limit=50")["items"]
     assert any(r["at"] == expired for r in runs)
     assert now <= expired
