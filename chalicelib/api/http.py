@@ -7,6 +7,7 @@ import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from functools import wraps
 from typing import Any
 
@@ -16,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 from chalicelib import bootstrap
 from chalicelib.api.auth import principal_from_header
 from chalicelib.api.schemas import ID_PATTERN
+from chalicelib.domain.calendar import local_midnight, parse_instant
 from chalicelib.domain.errors import BillingError, Busy, InvalidRequest, NotFound
 from chalicelib.services.context import SYSTEM, Ctx, Principal
 from chalicelib.services.idempotency import Idem
@@ -36,6 +38,7 @@ class RouteDoc:
     roles: tuple[str, ...]
     idempotent: bool  # takes an Idempotency-Key (creates something or moves money)
     errors: tuple[int, ...]  # statuses besides those of every route (openapi.COMMON_ERRORS)
+    csv: bool = False  # also answers text/csv (?format=csv)
 
 
 ROUTES: list[RouteDoc] = []
@@ -62,6 +65,38 @@ class Call:
             raise InvalidRequest("limit must be an integer from 1 to 1000")
         return int(raw)
 
+    def window(self) -> tuple[datetime | None, datetime | None]:
+        """?from= and ?to= as [start, end): a local date (YYYY-MM-DD, billing zone; `to` through its
+        end) or an ISO-8601 instant with a zone (`to` exclusive); absent: open. Empty or bad: 400."""
+        start, end = (self._bound(name) for name in ("from", "to"))
+        if start is not None and end is not None and start >= end:
+            raise InvalidRequest("from must be before to")
+        return start, end
+
+    def _bound(self, name: str) -> datetime | None:
+        raw = self.query(name)
+        if raw is None:
+            return None
+        if _DATE.fullmatch(raw):
+            try:
+                day = date.fromisoformat(raw)
+            except ValueError:
+                raise InvalidRequest(f"{name}: {raw!r} is not a date") from None
+            return local_midnight(day + timedelta(days=1) if name == "to" else day, self.ctx.tz)
+        try:
+            return parse_instant(raw)
+        except ValueError:
+            raise InvalidRequest(f"{name} must be a date YYYY-MM-DD or an ISO-8601 instant with a zone") from None
+
+    def flag(self, name: str, choices: tuple[str, ...]) -> str:
+        """A query parameter of a few words (the first the default); another value is a 400."""
+        raw = self.query(name)
+        if raw is None:
+            return choices[0]
+        if raw not in choices:
+            raise InvalidRequest(f"{name} must be one of {', '.join(choices)}")
+        return raw
+
     def idem(self, scope: str) -> Idem:
         headers = self.request.headers or {}
         key = headers.get("idempotency-key")
@@ -83,6 +118,7 @@ def error(status: int, code: str, message: str) -> Response:
 MAX_BODY = 1024 * 1024  # bytes: a larger body is 413 payload_too_large
 MAX_DEPTH = 32  # JSON nesting: deeper is 400, refused before parsing (no recursion)
 _LIMIT = re.compile(r"[0-9]{1,4}")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 IDEMPOTENCY_KEY = re.compile(r"[!-~](?:[ -~]{0,253}[!-~])?")
 _JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.S)
 _BRACKET = re.compile(rb"[\[\]{}]")
@@ -148,13 +184,14 @@ def route(
     roles: tuple[str, ...] = ("operator", "customer"),
     idempotent: bool = False,
     errors: tuple[int, ...] = (),
+    csv: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a Chalice route whose handler takes (call, **path_params) and answers a dict.
 
     `idempotent` routes honour (and the document advertises) Idempotency-Key: the handler passes
     `call.idem(scope)` to a service that records its first answer. `errors`: the statuses this
     route answers besides the common ones (the document lists them)."""
-    ROUTES.append(RouteDoc(method, path, summary, body, answer, status, public, query, roles, idempotent, errors))
+    ROUTES.append(RouteDoc(method, path, summary, body, answer, status, public, query, roles, idempotent, errors, csv))
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         head, *rest = fn.__name__.split("_")
@@ -172,6 +209,8 @@ def route(
                 parsed = _parse_body(request, body) if body is not None else None
                 ctx = bootstrap.current().ctx(principal)
                 result = fn(Call(ctx=ctx, body=parsed, request=request), **params)
+                if isinstance(result, Response):  # not JSON (a CSV)
+                    return result
                 code, payload = result if isinstance(result, tuple) else (status, result)
                 return Response(body=payload, status_code=code, headers={"Content-Type": "application/json"})
             except Busy as err:  # nothing was written: the caller may retry after a moment
