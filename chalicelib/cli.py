@@ -68,21 +68,33 @@ def _configure_local_env(ddb_port: int, test_clock: bool | None) -> None:
     from chalicelib.local.ddblocal import endpoint_url
 
     _use_local_credentials()
-    os.environ["IMBILL_STAGE"] = CHALICE_STAGE
+    # IMBILL_STAGE as given (default local): outside `local` the test clock is off unless asked for,
+    # and asked for it refuses to start (config.Settings), as the deployed stages do
+    stage = os.environ.setdefault("IMBILL_STAGE", CHALICE_STAGE) or CHALICE_STAGE
     os.environ["IMBILL_DYNAMODB_ENDPOINT"] = endpoint_url(ddb_port)
-    if test_clock is not None:  # the flag decides; else IMBILL_TEST_CLOCK as given (0 or 1), default on
+    if test_clock is not None:  # the flag decides; else IMBILL_TEST_CLOCK as given (0 or 1), default on locally
         os.environ["IMBILL_TEST_CLOCK"] = "1" if test_clock else "0"
-    os.environ.setdefault("IMBILL_TEST_CLOCK", "1")
+    os.environ.setdefault("IMBILL_TEST_CLOCK", "1" if stage == CHALICE_STAGE else "0")
     os.environ["IMBILL_NOTIFY"] = "local"
-    # Anything else the local stage of .chalice/config.json sets (e.g. IMBILL_TIMEZONE), unless the
-    # shell or a flag above already decided it.
-    stage = _chalice_config_from_disk()["stages"][CHALICE_STAGE]
-    for name, value in stage.get("environment_variables", {}).items():
-        os.environ.setdefault(name, value)
+    if stage == CHALICE_STAGE:  # what the local stage of .chalice/config.json sets, unless already decided
+        for name, value in _chalice_config()["stages"][CHALICE_STAGE].get("environment_variables", {}).items():
+            os.environ.setdefault(name, value)
 
 
-def _chalice_config_from_disk() -> dict[str, Any]:
+# The local stage when .chalice/config.json is not there (`pip install .` installs the code, not the
+# Chalice project folder): what the local server needs of it.
+INSTALLED_CONFIG: dict[str, Any] = {
+    "version": "2.0", "app_name": "imbill",
+    "stages": {CHALICE_STAGE: {"api_gateway_stage": "api", "environment_variables": {
+        "IMBILL_STAGE": "local", "IMBILL_TIMEZONE": "UTC", "IMBILL_TEST_CLOCK": "1", "IMBILL_NOTIFY": "local"}}},
+}
+
+
+def _chalice_config() -> dict[str, Any]:
+    """The checkout's .chalice/config.json, or INSTALLED_CONFIG in an installed package."""
     path = PROJECT_ROOT / ".chalice" / "config.json"
+    if not path.exists():
+        return INSTALLED_CONFIG
     try:
         data: dict[str, Any] = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
@@ -136,7 +148,7 @@ def _create_tables() -> None:
 def _create_local_server(host: str, port: int) -> Any:
     from chalicelib.local.server import create_server
 
-    return create_server(PROJECT_ROOT, _chalice_config_from_disk(), CHALICE_STAGE, host, port)
+    return create_server(PROJECT_ROOT, _chalice_config(), CHALICE_STAGE, host, port)
 
 
 SERVE_ENGINE = "dynamodb-local"
