@@ -14,6 +14,8 @@ from functools import wraps
 from typing import Any
 from urllib.parse import unquote
 
+from botocore.exceptions import ConnectionError as StoreConnectionError
+from botocore.exceptions import HTTPClientError
 from chalice import Blueprint, Response
 from pydantic import BaseModel, ValidationError
 
@@ -243,7 +245,12 @@ def route(
                 return busy
             except BillingError as err:
                 return error(err.status, err.code, err.message)
-            except Exception:  # noqa: BLE001 - a bug is a 500 with a generic message, logged in full
+            except Exception as err:  # noqa: BLE001 - a bug is a 500 with a generic message, logged in full
+                if store_unreachable(err):  # not a bug: the store is down or too slow to answer
+                    log.warning("the store does not answer on %s %s: %s", method, path, err)
+                    down = error(503, "unavailable", "the store does not answer; retry later")
+                    down.headers["Retry-After"] = "5"
+                    return down
                 log.exception("unhandled error on %s %s", method, path)
                 return error(500, "internal_error", "internal error")
 
@@ -251,6 +258,19 @@ def route(
         return handler
 
     return decorate
+
+
+def store_unreachable(err: BaseException) -> bool:
+    """Whether `err` (or what caused it: PynamoDB wraps botocore's errors) is a connection that
+    failed or timed out, not an answer."""
+    seen: set[int] = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, StoreConnectionError | HTTPClientError):  # refused, connect or read timeout
+            return True
+        current = current.__cause__ or current.__context__ or getattr(current, "cause", None)
+    return False
 
 
 def _principal(request: Any) -> Principal:

@@ -30,7 +30,8 @@ ERROR_CODES = {
     410: "gone",
     413: f"payload_too_large (a body over {MAX_BODY} bytes)",
     415: "unsupported_media_type (a body that is not application/json)",
-    503: "busy (with Retry-After): an item stayed too contended to write; nothing changed",
+    503: "busy (with Retry-After): an item stayed too contended to write; nothing changed; or unavailable: "
+         "the store does not answer",
 }
 _WRITES = ("POST", "PUT", "DELETE")
 _YEAR_MONTH = "(?:19[7-9][0-9]|[2-9][0-9]{3})-(?:0[1-9]|1[0-2])"
