@@ -301,36 +301,19 @@ def jobs_run(
     name: Annotated[str, typer.Argument(help="Job name, e.g. expiry-warnings.")],
     at: Annotated[str, typer.Option(help="Instant the job acts as of (ISO-8601 with zone).")],
 ) -> None:
-    """Run one job as of an instant against the configured store and print its summary (JSON)."""
-    import json
+    """Run one job as of an instant through the API, like the other commands (POST /v1/jobs/NAME/runs
+    at IMBILL_URL with IMBILL_TOKEN), and print its answer (JSON). Exit code 2 when the API refuses
+    it (an unknown job, an instant ahead of the service clock)."""
+    from urllib.parse import quote
 
-    from chalicelib import bootstrap
-    from chalicelib.config import ConfigError
-    from chalicelib.domain.calendar import parse_instant
-    from chalicelib.domain.errors import BillingError
+    from chalicelib import cli_views
 
-    try:
-        deps = bootstrap.current()
-        current = deps.settings
-        instant = parse_instant(at)
-    except (ConfigError, ValueError) as exc:
-        raise _fail(str(exc), code=2) from exc
-    if current.dynamodb_endpoint:
-        _use_local_credentials()
-    from tqdm import tqdm
-
-    from chalicelib.jobs.runner import run_job
-    from chalicelib.store.tables import configure
-
-    configure()
-    try:  # the progress bar (DynamoDB requests so far) only on a terminal, on stderr: stdout stays JSON
-        now = deps.clock.now()  # the stored test clock, or the system's
-        with tqdm(desc=f"{name} at {at}", unit=" requests", file=sys.stderr, disable=not sys.stderr.isatty(),
-                  leave=False) as bar:
-            result = run_job(name, instant, deps.zone, now=now, on_request=lambda _op: bar.update())
-        typer.echo(json.dumps(result))
-    except BillingError as exc:
-        raise _fail(exc.message, code=2) from exc
+    status, answer = cli_views.transport("POST", f"/v1/jobs/{quote(name, safe='')}/runs", {"at": at})
+    if status >= 400:
+        err = answer.get("error", {}) if isinstance(answer, dict) else {}
+        raise _fail(f"{err.get('message', 'the run was refused')} ({err.get('code', 'error')}, HTTP {status})",
+                    code=2 if status < 500 else 1)
+    typer.echo(json.dumps(answer))
 
 
 def explain(exc: BaseException) -> str | None:

@@ -14,17 +14,21 @@ from typing import Annotated, Any
 import typer
 
 DEFAULT_URL = "http://127.0.0.1:8000"
-Transport = Callable[[str, str], tuple[int, Any]]  # (method, path with query) -> (status, JSON)
+Transport = Callable[..., tuple[int, Any]]  # (method, path with query[, JSON body]) -> (status, JSON)
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the API's JSON instead of a table.")]
 
 
-def http_transport(method: str, path: str) -> tuple[int, Any]:
+def http_transport(method: str, path: str, body: Any = None) -> tuple[int, Any]:
     base = os.environ.get("IMBILL_URL", DEFAULT_URL).rstrip("/")
     token = os.environ.get("IMBILL_TOKEN")
     if not token:
         raise _fail("IMBILL_TOKEN is not set (an operator token: `imbill serve` prints one, `imbill token`)")
-    req = urllib.request.Request(base + path, method=method,
-                                 headers={"Authorization": f"Bearer {token}", "Accept": "application/json"})
+    headers = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode()
+        headers["Content-Type"] = "application/json"
+    req = urllib.request.Request(base + path, method=method, headers=headers, data=data)
     try:
         with urllib.request.urlopen(req, timeout=60) as r:
             return r.status, json.loads(r.read() or b"null")

@@ -187,3 +187,55 @@ def test_artefact_runs_like_lambda(template: dict[str, Any], lambda_python: tupl
     job_lines = [entry for entry in logs if entry.get("job") and "summary" in entry]
     assert len(job_lines) == len(handlers), "every job run logs its summary as JSON"
     assert any(entry.get("_aws", {}).get("CloudWatchMetrics") for entry in logs), "EMF metrics written"
+
+
+def test_a_plain_pip_install_serves(tmp_path: Path) -> None:
+    """`pip install .` (not editable) into a fresh virtualenv gives an `imbill serve --in-memory` that
+    answers /v1/health, /docs and the console: everything it reads is package data (no
+    .chalice/config.json, no file of the checkout). The virtualenv is kept between runs (its
+    dependencies are installed once per pyproject.toml); the project is reinstalled each time."""
+    import hashlib
+    import shutil
+    import urllib.request
+
+    from chalicelib.local import ddblocal
+    from tests.serving import stop_process, wait_until_serving
+
+    if not ddblocal.java_available():
+        pytest.skip("java is not installed: DynamoDB Local cannot run")
+    env_dir = WORK / "installed-venv"
+    python = env_dir / "bin" / "python"
+    stamp = env_dir / ".deps"
+    deps = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+    source = tmp_path / "src"  # a copy: the build leaves nothing in the checkout
+    shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".venv", ".local", "build", "dist", ".git", "tests",
+                                                                 "*.egg-info", "__pycache__", ".pytest_cache"))
+    if not python.exists() or not stamp.exists() or stamp.read_text() != deps:
+        venv.create(env_dir, with_pip=True, clear=True)
+        subprocess.run([*pip, str(source)], check=True)
+        stamp.write_text(deps)
+    else:
+        subprocess.run([*pip, "--no-deps", "--force-reinstall", str(source)], check=True)
+    site = subprocess.run([str(python), "-c", "import chalicelib, app; print(chalicelib.__file__, app.__file__)"],
+                          capture_output=True, text=True, check=True, cwd=tmp_path).stdout.split()
+    assert all(path.startswith(str(env_dir)) for path in site), site  # the installed copy, not the checkout
+    run_dir = tmp_path / "run"  # the folder a user runs it in: only DynamoDB Local (installed once) beside
+    (run_dir / ".local").mkdir(parents=True)
+    (run_dir / ".local" / "ddb").symlink_to(ddblocal.DEFAULT_ROOT)
+    port = ddblocal.free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("IMBILL_", "AWS_"))}
+    proc = subprocess.Popen([str(env_dir / "bin" / "imbill"), "serve", "--in-memory", "--port", str(port)],
+                            cwd=run_dir, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_serving(proc, f"{url}/v1/health", lambda: proc.stdout.read() if proc.stdout else "")
+        with urllib.request.urlopen(f"{url}/v1/health", timeout=30) as r:
+            health = json.loads(r.read())
+            assert r.status == 200 and r.headers["X-Request-Id"]
+        assert health == {"status": "ok", "version": "0.1.0", "stage": "local"}
+        for path in ("/docs", "/docs/redoc.standalone.js", "/console", "/v1/openapi.json"):
+            with urllib.request.urlopen(url + path, timeout=30) as r:
+                assert r.status == 200, path
+    finally:
+        stop_process(proc)

@@ -182,7 +182,9 @@ def test_the_installed_packages_local_stage_is_the_checkouts() -> None:
 def test_operator_commands_without_credentials_or_endpoint_say_so_in_one_line() -> None:
     for args, env, expect in (
         (["tables", "create"], {}, "error: no AWS credentials"),
-        (["jobs", "run", "reclamation", "--at", "2026-01-01T00:00:00Z"], {}, "error: no AWS credentials"),
+        (["jobs", "run", "reclamation", "--at", "2026-01-01T00:00:00Z"], {}, "error: IMBILL_TOKEN is not set"),
+        (["jobs", "run", "reclamation", "--at", "2026-01-01T00:00:00Z"],
+         {"IMBILL_TOKEN": "t", "IMBILL_URL": "http://127.0.0.1:9"}, "error: cannot reach http://127.0.0.1:9"),
         (["tables", "create"], {"IMBILL_DYNAMODB_ENDPOINT": "http://127.0.0.1:9"}, "error: cannot reach"),
         (["token", "--role", "operator"], {"IMBILL_STAGE": "prod"}, "error: invalid configuration"),
     ):
