@@ -117,6 +117,9 @@ def add_to(tx: TransactWrite, write: Write) -> None:
         tx.save(write.item)
     elif write.expect is Expect.UNSET:
         tx.save(write.item, condition=getattr(model, str(write.attr)).does_not_exist())
+    elif write.expect is Expect.ADVANCE:
+        attr = getattr(model, str(write.attr))
+        tx.save(write.item, condition=attr.does_not_exist() | (attr <= write.value))
     elif write.expect is Expect.COUNT:
         actions, condition = count_update(write.value)
         tx.update(write.item, actions=actions, condition=condition)

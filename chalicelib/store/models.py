@@ -14,6 +14,7 @@ from pynamodb.attributes import (
     ListAttribute,
     MapAttribute,
     NumberAttribute,
+    NumberSetAttribute,
     TTLAttribute,
     UnicodeAttribute,
     UnicodeSetAttribute,
@@ -134,6 +135,11 @@ class AccountModel(_Base):
     # no_charge): a later run of the month's window passes the account without reading it again
     settled_month = UnicodeAttribute(null=True)
     settled_outcome = UnicodeAttribute(null=True)
+    # every sdkappid the account created (reclaimed ones stay), added in the app's creating commit:
+    # the settlement reads the month items of the account's apps by key, with no by_account Query.
+    # The whole list only when it holds at least apps_count ids (an account older than the list:
+    # its apps are found through by_account, and its next bill writes the list found)
+    app_ids = NumberSetAttribute(null=True)
 
     arrears_due = ArrearsDueIndex()
 
