@@ -16,6 +16,7 @@ from typing import TypeVar
 
 from chalicelib.domain.errors import BillingError
 from chalicelib.services import notifications
+from chalicelib.services.context import page_reads
 from chalicelib.store import uow
 
 T = TypeVar("T")
@@ -52,8 +53,9 @@ def describe(item: object) -> str:
 
 def run_each(items: Iterable[T], step: Callable[[T], Outcome], reload: Callable[[T], T] = same) -> Summary:
     """Apply `step` to each item; answer the counts of the outcomes. Never raises for an item. The
-    notifications' delivery marks of the page are written together (notifications.marks_batched)."""
-    with notifications.marks_batched():
+    notifications' delivery marks of the page are written together (notifications.marks_batched), and
+    what the steps only read is read once for the page (context.page_reads)."""
+    with notifications.marks_batched(), page_reads():
         return _run_each(items, step, reload)
 
 
