@@ -139,3 +139,29 @@ def test_a_year_moves_and_feeds_the_views_in_at_most_1000_requests_each(api):
     assert poller_total <= YEAR_POLLER_REQUESTS, poller_calls
     revenue = api.ok("GET", "/v1/ops/revenue?from=2026-01&to=2026-12")
     assert revenue["items"], revenue  # the views were fed
+
+
+def test_the_idempotency_record_of_a_purchase_is_under_1_kb_and_older_records_still_replay(store):
+    import json
+
+    from chalicelib.api.accounts import account_created, topped_up
+    from chalicelib.api.apps import app_created, bought
+    from chalicelib.services import accounts, apps, idempotency, purchases
+    from chalicelib.services.idempotency import Idem
+    from chalicelib.store.models import IdempotencyModel
+    from tests.integration.capacity import item_size
+
+    ctx = Ctx(now=datetime(2026, 3, 10, 9, 30, tzinfo=UTC), tz=UTC_TZ)
+    accounts.create_account(ctx, "acme", "acme@x.test", "+15550100", idempotency.NONE, account_created)
+    accounts.topup(ctx, "acme", 100_000, "cash", idempotency.NONE, topped_up)
+    sid = int(apps.create_app(ctx, "acme", "a", "us", idempotency.NONE, app_created)[1]["sdkappid"])
+    idem = Idem.of("k" * 36, f"operator#/v1/apps/{sid}/purchases", {"edition": "standard"})
+    first = purchases.purchase(ctx, sid, "standard", 1, None, None, idem, bought)
+    (record,) = IdempotencyModel.scan()
+    assert len(json.dumps(first[1])) > 800  # the answer itself is not small
+    assert item_size(record.serialize()) < 1024
+    assert purchases.purchase(ctx, sid, "standard", 1, None, None, idem, bought) == first
+    # a record written before the answers were compressed
+    record.body_z, record.body = None, json.dumps(first[1])
+    record.save()
+    assert purchases.purchase(ctx, sid, "standard", 1, None, None, idem, bought) == first
