@@ -30,14 +30,10 @@ def key(job: str, at: datetime, started_at: datetime) -> tuple[str, str]:
     return f"jobruns#{job}", f"{iso(at)}#{iso(started_at)}"
 
 
-def record(result: dict[str, Any], at: datetime, started_at: datetime, tz: ZoneInfo | None = None,
-           acted: int = 0) -> None:
-    """Write the run (and, given the billing zone, its day's heartbeat: `acted` items); a failed
-    write is logged, never fails the run (its work is committed)."""
+def record(result: dict[str, Any], at: datetime, started_at: datetime) -> None:
+    """Write the run; a failed write is logged, never fails the run (its work is committed)."""
     try:
         _item(result, at, started_at, wall_now()).save()
-        if tz is not None:
-            ViewModel(*beat_key(result["job"], at, tz)).update(actions=beat_actions(result["job"], at, at, 1, acted))
     except Exception as err:  # noqa: BLE001
         log.warning("job run %s at %s not recorded: %s", result["job"], iso(at), err)
 
@@ -70,13 +66,24 @@ def beat_in(tx: TransactWrite, beat: Beat, tz: ZoneInfo) -> None:
               actions=beat_actions(beat.job, beat.first, beat.last, beat.runs, beat.acted))
 
 
+NO_BEAT: dict[str, Any] = {"day": None, "first_run": None, "last_run": None, "runs": 0, "acted": 0}
+
+
 def heartbeats(jobs: list[str]) -> dict[str, dict[str, Any]]:
-    """Each job's latest heartbeat (a Query per job, newest day first, one item)."""
+    """Each job's latest heartbeat (a Query per job, newest day first, one item). A run of its own
+    (`run_job`: EventBridge's, the API's, the CLI's) writes a run row, idle or not, and no heartbeat:
+    the last run is the later of the two (a Query per job more, no write)."""
     out: dict[str, dict[str, Any]] = {}
     for job in jobs:
+        beat = dict(NO_BEAT)
         for b in ViewModel.query(f"jobbeat#{job}", scan_index_forward=False, limit=1):
-            out[job] = {"day": b.sk, "first_run": _opt(b.started_at), "last_run": _opt(b.at),
-                        "runs": int(b.runs or 0), "acted": int(b.acted or 0)}
+            beat = {"day": b.sk, "first_run": _opt(b.started_at), "last_run": _opt(b.at),
+                    "runs": int(b.runs or 0), "acted": int(b.acted or 0)}
+        for r in ViewModel.query(f"jobruns#{job}", scan_index_forward=False, limit=1):
+            if beat["last_run"] is None or iso(r.at) > beat["last_run"]:
+                beat["last_run"] = iso(r.at)
+        if beat["last_run"] is not None:
+            out[job] = beat
     return out
 
 

@@ -158,3 +158,7 @@ def test_a_month_on_the_test_clock_leaves_a_heartbeat_per_job_even_when_idle(api
     late = {h["job"]: h for h in api.ok("GET", "/v1/ops/job-health")["items"]}["expiry-enforcement"]
     assert (late["status"], late["next_due"]) == ("late", "2026-03-31T02:05:00Z")
     assert job_runs.heartbeats(["expiry-enforcement"])["expiry-enforcement"]["runs"] == 2
+    # a run of its own (EventBridge's, the API's) writes its run row: the job is on time again
+    api.ok("POST", "/v1/jobs/expiry-enforcement/runs", {"at": "2026-03-31T02:05:00Z"}, expect=200)
+    again = {h["job"]: h for h in api.ok("GET", "/v1/ops/job-health")["items"]}["expiry-enforcement"]
+    assert (again["status"], again["last_run"], again["runs"]) == ("ok", "2026-03-31T02:05:00Z", 2)
