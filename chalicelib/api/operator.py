@@ -22,6 +22,7 @@ from chalicelib.views import due, job_runs, read
 bp = Blueprint(__name__)
 OPERATOR = ("operator",)
 MONTH = re.compile(r"\d{4}-(0[1-9]|1[0-2])")
+REVENUE_MAX_MONTHS = 120  # months one revenue answer may span
 
 
 class DueItem(s.Reply):
@@ -119,7 +120,8 @@ def _month(call: Call, name: str, default: str) -> str:
     return value
 
 
-@route(bp, "/v1/ops/revenue", summary="Revenue by month of the ledger (billing zone) (operator)",
+@route(bp, "/v1/ops/revenue", summary=f"Revenue by month of the ledger (billing zone), at most "
+       f"{REVENUE_MAX_MONTHS} months at once (from..to; more is a 400) (operator)",
        answer=RevenueList, query=("from", "to"), roles=OPERATOR)
 def get_revenue(call: Call) -> dict[str, Any]:
     this_month = month_key(call.ctx.now, call.ctx.tz)
@@ -127,8 +129,8 @@ def get_revenue(call: Call) -> dict[str, Any]:
     first = _month(call, "from", f"{int(last[:4]) - 1}-{last[5:]}")
     if first > last:
         raise InvalidRequest("from must not be after to")
-    if len(read.month_range(first, last)) > 120:
-        raise InvalidRequest("at most 120 months at once")
+    if len(read.month_range(first, last)) > REVENUE_MAX_MONTHS:
+        raise InvalidRequest(f"from..to spans more than {REVENUE_MAX_MONTHS} months (at most that many at once)")
     return {"items": read.revenue(first, last)}
 
 
