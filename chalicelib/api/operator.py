@@ -146,14 +146,14 @@ def list_job_runs(call: Call) -> dict[str, Any]:
     return {"items": job_runs.runs([job] if job else jobs, limit)}
 
 
-@route(bp, "/v1/ops/job-health", summary="Each job's latest daily heartbeat (idle runs counted; its last run also "
-       "that of a run of its own) and whether it runs on schedule (operator)", answer=JobHealthList, roles=OPERATOR)
+@route(bp, "/v1/ops/job-health", summary="Each job's latest daily heartbeat (idle runs counted) and whether it runs "
+       "on schedule (operator)", answer=JobHealthList, roles=OPERATOR)
 def list_job_health(call: Call) -> dict[str, Any]:
     jobs = load_jobs()
-    beats = job_runs.heartbeats(list(jobs))
+    beats = job_runs.heartbeats(list(jobs), call.ctx.tz)
     items = []
     for name, job in jobs.items():
-        beat = beats.get(name) or job_runs.NO_BEAT
+        beat = beats.get(name) or {"day": None, "first_run": None, "last_run": None, "runs": 0, "acted": 0}
         last = s.instant(beat["last_run"])
         status, due = job.schedule.health(last, call.ctx.now)
         items.append({"job": name, "schedule": job.schedule.aws_cron, "status": status, **beat,

@@ -15,6 +15,7 @@ from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain.calendar import iso, local_date, parse_instant
+from chalicelib.logs import acted_on
 from chalicelib.store import uow
 from chalicelib.views.model import ViewModel
 
@@ -31,7 +32,8 @@ def key(job: str, at: datetime, started_at: datetime) -> tuple[str, str]:
 
 
 def record(result: dict[str, Any], at: datetime, started_at: datetime) -> None:
-    """Write the run; a failed write is logged, never fails the run (its work is committed)."""
+    """Write the run (it is also the job's heartbeat: `heartbeats`); a failed write is logged, never
+    fails the run (its work is committed)."""
     try:
         _item(result, at, started_at, wall_now()).save()
     except Exception as err:  # noqa: BLE001
@@ -66,25 +68,27 @@ def beat_in(tx: TransactWrite, beat: Beat, tz: ZoneInfo) -> None:
               actions=beat_actions(beat.job, beat.first, beat.last, beat.runs, beat.acted))
 
 
-NO_BEAT: dict[str, Any] = {"day": None, "first_run": None, "last_run": None, "runs": 0, "acted": 0}
-
-
-def heartbeats(jobs: list[str]) -> dict[str, dict[str, Any]]:
-    """Each job's latest heartbeat (a Query per job, newest day first, one item). A run of its own
-    (`run_job`: EventBridge's, the API's, the CLI's) writes a run row, idle or not, and no heartbeat:
-    the last run is the later of the two (a Query per job more, no write)."""
+def heartbeats(jobs: list[str], tz: ZoneInfo) -> dict[str, dict[str, Any]]:
+    """Each job's latest heartbeat (a Query per job, newest day first, one item), or its newest
+    recorded run when that is later: a run of its own (`run_job`: the schedule's Lambda, the API, the
+    CLI) is recorded as a job-run item, which is its heartbeat (no second write per run); the clock
+    moves and the local scheduler, whose idle runs are not listed, add them up in `jobbeat` items."""
     out: dict[str, dict[str, Any]] = {}
     for job in jobs:
-        beat = dict(NO_BEAT)
         for b in ViewModel.query(f"jobbeat#{job}", scan_index_forward=False, limit=1):
-            beat = {"day": b.sk, "first_run": _opt(b.started_at), "last_run": _opt(b.at),
-                    "runs": int(b.runs or 0), "acted": int(b.acted or 0)}
+            out[job] = {"day": b.sk, "first_run": _opt(b.started_at), "last_run": _opt(b.at),
+                        "runs": int(b.runs or 0), "acted": int(b.acted or 0)}
         for r in ViewModel.query(f"jobruns#{job}", scan_index_forward=False, limit=1):
-            if beat["last_run"] is None or iso(r.at) > beat["last_run"]:
-                beat["last_run"] = iso(r.at)
-        if beat["last_run"] is not None:
-            out[job] = beat
+            beat = out.get(job)
+            if beat is None or beat["last_run"] is None or parse_instant(beat["last_run"]) < r.at:
+                day = local_date(r.at, tz).isoformat()
+                same_day = beat is not None and beat["day"] == day
+                summary = json.loads(r.summary or "{}")
+                out[job] = {"day": day, "first_run": beat["first_run"] if same_day and beat else iso(r.at),
+                            "last_run": iso(r.at), "runs": (beat["runs"] if same_day and beat else 0) + 1,
+                            "acted": (beat["acted"] if same_day and beat else 0) + acted_on(summary)}
     return out
+
 
 
 def _opt(value: datetime | None) -> str | None:
