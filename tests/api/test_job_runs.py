@@ -47,11 +47,7 @@ def cli_api(api, monkeypatch):
     """`imbill jobs run` goes through the API (IMBILL_URL): here the test's in-process client."""
     from chalicelib import cli_views
 
-    def transport(method: str, path: str, body=None, headers=None):
-        r = api.call(method, path, body, headers=headers)
-        return r.status, r.body
-
-    monkeypatch.setattr(cli_views, "transport", transport)
+    monkeypatch.setattr(cli_views, "transport", api.transport)
     return api
 
 
