@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from typer.testing import CliRunner
 
-from chalicelib import bootstrap, config
+from chalicelib import bootstrap
 from chalicelib.api.accounts import topped_up
 from chalicelib.cli import cli
 from chalicelib.domain.errors import Busy
@@ -42,7 +42,17 @@ def _cli_run(*args: str):
     return CliRunner().invoke(cli, ["jobs", "run", *args])
 
 
-def test_the_cli_refuses_a_run_ahead_of_the_stored_test_clock(api):
+@pytest.fixture
+def cli_api(api, monkeypatch):
+    """`imbill jobs run` goes through the API (IMBILL_URL): here the test's in-process client."""
+    from chalicelib import cli_views
+
+    monkeypatch.setattr(cli_views, "transport", api.transport)
+    return api
+
+
+def test_the_cli_refuses_a_run_ahead_of_the_stored_test_clock(cli_api):
+    api = cli_api
     api.clock("2026-03-01T00:00:00Z")
     ahead = _cli_run("reclamation", "--at", "2026-08-01T03:00:00Z")
     assert ahead.exit_code == 2, ahead.output
@@ -53,9 +63,9 @@ def test_the_cli_refuses_a_run_ahead_of_the_stored_test_clock(api):
     assert json.loads(ok.output)["failed"] == 0
 
 
-def test_without_the_test_clock_the_cli_compares_with_the_system_clock(store, monkeypatch):
+def test_without_the_test_clock_the_cli_compares_with_the_system_clock(cli_api, monkeypatch):
     monkeypatch.setenv("IMBILL_TEST_CLOCK", "0")
-    config.reset_settings()
+    bootstrap.reset()  # composed again from the environment: the system clock
     tomorrow = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     ahead = _cli_run("expiry-warnings", "--at", tomorrow)
     assert ahead.exit_code == 2 and "later than the service clock" in ahead.output, ahead.output
