@@ -21,6 +21,7 @@ from chalice import Chalice
 
 from chalicelib import bootstrap, logs
 from chalicelib.api import register
+from chalicelib.api.http import request_id
 from chalicelib.config import jobs_queue_name, settings
 from chalicelib.domain.calendar import parse_instant
 from chalicelib.jobs import fanout
@@ -47,11 +48,16 @@ def _zone() -> ZoneInfo:
 
 @app.middleware("http")
 def _request_log_context(event: Any, get_response: Any) -> Any:
+    """Every answer carries X-Request-Id (API Gateway's request id, or a new one locally), and every
+    log line of the request the same id."""
     ctx = event.context or {}
-    logs.bind(request_id=ctx.get("requestId"), route=f"{event.method} {ctx.get('resourcePath', event.path)}",
+    rid = request_id(event)
+    logs.bind(request_id=rid, route=f"{event.method} {ctx.get('resourcePath', event.path)}",
               account=(event.uri_params or {}).get("account_id"))
     try:
-        return get_response(event)
+        response = get_response(event)
+        response.headers["X-Request-Id"] = rid
+        return response
     finally:
         logs.unbind("request_id", "route", "account")
 

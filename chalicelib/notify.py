@@ -24,8 +24,9 @@ class Notifier(Protocol):
 
 
 class AwsNotifier:
-    def __init__(self, sender: str, region: str) -> None:
+    def __init__(self, sender: str, region: str, sms_sender_id: str | None = None) -> None:
         self.sender = sender
+        self.sms_sender_id = sms_sender_id  # shown as the SMS's sender where the country allows one
         self.ses: Any = aws.client("ses", region)
         self.sns: Any = aws.client("sns", region)
 
@@ -37,7 +38,9 @@ class AwsNotifier:
         )
 
     def sms(self, to: str, body: str) -> None:
-        self.sns.publish(PhoneNumber=to, Message=body)
+        attributes = {} if not self.sms_sender_id else {
+            "AWS.SNS.SMS.SenderID": {"DataType": "String", "StringValue": self.sms_sender_id}}
+        self.sns.publish(PhoneNumber=to, Message=body, MessageAttributes=attributes)
 
 
 class LocalNotifier:
@@ -60,5 +63,5 @@ class LocalNotifier:
 def for_settings(s: Settings) -> Notifier:
     """The notifier the settings ask for (chalicelib/bootstrap.py makes it once per composition)."""
     if s.notify == "aws":
-        return AwsNotifier(s.email_from, s.region)
+        return AwsNotifier(s.email_from, s.region, s.sms_sender_id)
     return LocalNotifier()
