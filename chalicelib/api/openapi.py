@@ -38,7 +38,7 @@ _YEAR_MONTH = "(?:19[7-9][0-9]|[2-9][0-9]{3})-(?:0[1-9]|1[0-2])"
 _PERIOD_DAY = s.date_pattern("(?:19[7-9][0-9]|[2-9][0-9]{3})", "[2-9]", "(?:[2468][048]|[3579][26])")
 QUERY_PARAMS: dict[str, dict[str, Any]] = {
     "limit": {"type": "integer", "minimum": 1, "maximum": 1000, "description": "page size (default 100)"},
-    "next_token": {"type": "string", "description": "the next_token of the previous page"},
+    "next_token": {"type": "string", "minLength": 1, "description": "the next_token of the previous page"},
     "period": {"type": "string", "pattern": f"^(?:{_YEAR_MONTH}|{_PERIOD_DAY})$",
                "description": "a local month (2026-05) or day (2026-05-10)"},
     "month": {"type": "string", "pattern": f"^{_YEAR_MONTH}$",
