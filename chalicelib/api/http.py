@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import wraps
 from typing import Any
@@ -22,8 +23,9 @@ from pydantic import BaseModel, ValidationError
 from chalicelib import bootstrap
 from chalicelib.api.auth import principal_from_header
 from chalicelib.api.schemas import ACCOUNT_ID_PATTERN, ID_PATTERN
-from chalicelib.clock import MOVES, ClockMoving
+from chalicelib.domain.calendar import local_midnight, parse_instant
 from chalicelib.domain.errors import BillingError, Busy, InvalidRequest, NotFound
+from chalicelib.gate import MOVES, ClockMoving
 from chalicelib.services import accounts
 from chalicelib.services.context import SYSTEM, Ctx, Principal
 from chalicelib.services.idempotency import Idem
@@ -44,6 +46,7 @@ class RouteDoc:
     roles: tuple[str, ...]
     idempotent: bool  # takes an Idempotency-Key (creates something or moves money)
     errors: tuple[int, ...]  # statuses besides those of every route (openapi.COMMON_ERRORS)
+    csv: bool = False  # also answers text/csv (?format=csv)
 
 
 ROUTES: list[RouteDoc] = []
@@ -69,6 +72,38 @@ class Call:
         if not _LIMIT.fullmatch(raw) or not 1 <= int(raw) <= 1000:
             raise InvalidRequest("limit must be an integer from 1 to 1000")
         return int(raw)
+
+    def window(self) -> tuple[datetime | None, datetime | None]:
+        """?from= and ?to= as [start, end): a local date (YYYY-MM-DD, billing zone; `to` through its
+        end) or an ISO-8601 instant with a zone (`to` exclusive); absent: open. Empty or bad: 400."""
+        start, end = (self._bound(name) for name in ("from", "to"))
+        if start is not None and end is not None and start >= end:
+            raise InvalidRequest("from must be before to")
+        return start, end
+
+    def _bound(self, name: str) -> datetime | None:
+        raw = self.query(name)
+        if raw is None:
+            return None
+        if _DATE.fullmatch(raw):
+            try:
+                day = date.fromisoformat(raw)
+            except ValueError:
+                raise InvalidRequest(f"{name}: {raw!r} is not a date") from None
+            return local_midnight(day + timedelta(days=1) if name == "to" else day, self.ctx.tz)
+        try:
+            return parse_instant(raw)
+        except ValueError:
+            raise InvalidRequest(f"{name} must be a date YYYY-MM-DD or an ISO-8601 instant with a zone") from None
+
+    def flag(self, name: str, choices: tuple[str, ...]) -> str:
+        """A query parameter of a few words (the first the default); another value is a 400."""
+        raw = self.query(name)
+        if raw is None:
+            return choices[0]
+        if raw not in choices:
+            raise InvalidRequest(f"{name} must be one of {', '.join(choices)}")
+        return raw
 
     def idem(self, scope: str) -> Idem:
         headers = self.request.headers or {}
@@ -102,6 +137,7 @@ MOVE_WAIT_S = 30.0  # a write waits this long for a move of the test clock, then
 MAX_BODY = 1024 * 1024  # bytes: a larger body is 413 payload_too_large
 MAX_DEPTH = 32  # JSON nesting: deeper is 400, refused before parsing (no recursion)
 _LIMIT = re.compile(r"[0-9]{1,4}")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 IDEMPOTENCY_KEY = re.compile(r"[!-~](?:[ -~]{0,253}[!-~])?")
 _JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.S)
 _BRACKET = re.compile(rb"[\[\]{}]")
@@ -204,13 +240,14 @@ def route(
     roles: tuple[str, ...] = ("operator", "customer"),
     idempotent: bool = False,
     errors: tuple[int, ...] = (),
+    csv: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a Chalice route whose handler takes (call, **path_params) and answers a dict.
 
     `idempotent` routes honour (and the document advertises) Idempotency-Key: the handler passes
     `call.idem(scope)` to a service that records its first answer. `errors`: the statuses this
     route answers besides the common ones (the document lists them)."""
-    ROUTES.append(RouteDoc(method, path, summary, body, answer, status, public, query, roles, idempotent, errors))
+    ROUTES.append(RouteDoc(method, path, summary, body, answer, status, public, query, roles, idempotent, errors, csv))
     lists_under_account = method == "GET" and path.startswith("/v1/accounts/{account_id}/")
     # a write stamped by the test clock waits for a move of it (clock.MoveGate); the moves themselves do not
     stamps = method != "GET" and not path.startswith("/v1/test/")
@@ -234,6 +271,8 @@ def route(
                 with MOVES.write(MOVE_WAIT_S) if stamps and deps.settings.test_clock else nullcontext():
                     ctx = deps.ctx(principal)
                     result = fn(Call(ctx=ctx, body=parsed, request=request), **params)
+                if isinstance(result, Response):  # not JSON (a CSV)
+                    return result
                 code, payload = result if isinstance(result, tuple) else (status, result)
                 if lists_under_account and isinstance(payload, dict) and payload.get("items") == []:
                     accounts.get_account(ctx, params["account_id"])  # an unknown account is 404, not []

@@ -55,7 +55,15 @@ QUERY_PARAMS: dict[str, dict[str, Any]] = {
     "to": {"type": "string", "pattern": f"^{_YEAR_MONTH}$",
            "description": f"last month (default: this month); not before `from`, at most {REVENUE_MAX_MONTHS} "
                  f"months from it (a longer range is a 400)"},
+    "format": {"type": "string", "enum": ["json", "csv"], "description": "json (default) or csv (text/csv)"},
+    "order": {"type": "string", "enum": ["oldest", "newest"], "description": "oldest first (default) or newest first"},
 }
+_WINDOW = {"type": "string", "minLength": 10, "maxLength": 40,
+           "description": "a local date YYYY-MM-DD (billing zone) or an ISO-8601 instant with a zone"}
+for _listed in ("/v1/accounts/{account_id}/ledger", "/v1/accounts/{account_id}/bills"):
+    QUERY_PARAMS[f"{_listed}:from"] = {**_WINDOW, "description": f"from (inclusive): {_WINDOW['description']}"}
+    QUERY_PARAMS[f"{_listed}:to"] = {**_WINDOW, "description": "to: a local date (through its end) or an instant "
+                                     "(exclusive)"}
 IDEMPOTENCY_HEADER = {
     "name": "Idempotency-Key",
     "in": "header",
@@ -78,6 +86,8 @@ def _schema(model: type[BaseModel], components: dict[str, Any], mode: str = "ser
 def _path_param(name: str) -> dict[str, Any]:
     if name == "sdkappid":
         schema: dict[str, Any] = {"type": "integer", "minimum": 0, "maximum": 999_999_999_999}
+    elif name == "month":
+        schema = {"type": "string", "pattern": f"^{_YEAR_MONTH}$"}
     elif name == "job":
         schema = {"type": "string", "enum": sorted(load_jobs())}
     else:  # account ids as accounts are created (other ids are 404, or 400 when not 1-128 printable characters)
@@ -114,6 +124,8 @@ def _operation(r: RouteDoc, components: dict[str, Any], error_ref: dict[str, Any
     ok: dict[str, Any] = {"description": "OK"}
     if r.answer is not None:
         ok["content"] = {"application/json": {"schema": _schema(r.answer, components)}}
+        if r.csv:
+            ok["content"]["text/csv"] = {"schema": {"type": "string"}}
     op["responses"][str(r.status)] = ok
     for code in error_statuses(r):
         op["responses"][str(code)] = {

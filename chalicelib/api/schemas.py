@@ -285,6 +285,12 @@ class ClockAdvance(Request):
     minutes: Annotated[int, Whole(0, 1000000)] = 0
 
 
+class NotificationRetry(Request):
+    account_id: AccountId
+    notification_id: Annotated[str, Text(f"^{PRINTABLE}{{1,256}}$", "1 to 256 characters, no control or bidi-override "
+                                         "characters", max_length=256)]
+
+
 class JobRun(Request):
     at: Instant
 
@@ -339,9 +345,9 @@ class PeriodOut(Reply):
     paid_gift: Money
 
 
-class Order(Reply):
-    order_id: str
-    sdkappid: int
+class OrderAmounts(Reply):
+    """What an order (bought or quoted) charges, and for which period."""
+
     product: str
     kind: Literal["new", "renewal", "upgrade", "auto_renewal", "reactivation"]
     months: int
@@ -351,6 +357,11 @@ class Order(Reply):
     voucher_amount: Money
     paid_cash: Money
     paid_gift: Money
+
+
+class Order(OrderAmounts):
+    order_id: str
+    sdkappid: int
     status: Literal["active", "pending", "expired", "refunded"]
     periods: list[PeriodOut]
 
@@ -389,6 +400,14 @@ class PurchaseResult(Reply):
     app: App
     balance: Balance
     credit: Money3 | None
+
+
+class PurchaseQuote(OrderAmounts):
+    tier: str | None
+    at: str
+    credit: Money3 | None = Field(description="an upgrade's credit for the running package (added before paying)")
+    amount_due: Money = Field(description="paid_cash + paid_gift - credit: what the balance pays net")
+    balance_after: Balance
 
 
 class RefundResult(Reply):
@@ -443,6 +462,19 @@ class Bill(Reply):
     lines: list[BillLine]
     total: Money
     posted_at: str
+
+
+class Statement(Reply):
+    account_id: str
+    month: str = Field(description="a local month of the billing zone")
+    zone: str
+    starts_at: str
+    ends_at: str
+    opening: Balance
+    moved: Balance = Field(description="the sum of the month's ledger entries")
+    closing: Balance = Field(description="opening + moved")
+    entries: list[LedgerEntry] = Field(description="every ledger entry of the month, oldest first")
+    bills: list[Bill] = Field(description="every bill posted in the month, with its lines")
 
 
 class ErrorBody(Reply):

@@ -25,7 +25,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
@@ -33,10 +33,10 @@ from zoneinfo import ZoneInfo
 from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.expressions.update import Action
 
-from chalicelib.clock import MOVES
 from chalicelib.domain.calendar import iso
 from chalicelib.domain.errors import Busy  # another process holds the lease: nothing changed
-from chalicelib.jobs.runner import Moved, run_between
+from chalicelib.gate import MOVES
+from chalicelib.jobs.runner import Moved, heartbeats, run_between
 from chalicelib.periodic import Periodic
 from chalicelib.store import uow
 from chalicelib.store.models import MetaModel
@@ -118,8 +118,10 @@ class _Lease:
             raise busy from err
         log.warning("took over the scheduler's lease of %s (that process is gone)", holder)
 
-    def advance(self, at: datetime, *, release: bool = False) -> None:
-        """The mark (and the test clock) at `at`, in one transaction, while the lease is ours."""
+    def advance(self, at: datetime, *, release: bool = False, beats: Sequence[job_runs.Beat] = (),
+                tz: ZoneInfo | None = None) -> None:
+        """The mark (and the test clock) at `at`, in one transaction, while the lease is ours; the
+        move's job heartbeats (views/job_runs.py) ride in the same transaction."""
         mark = MetaModel.lease_owner == self.owner
         actions: list[Action] = [MetaModel.value.set(at.astimezone(UTC).isoformat())]
         if release:
@@ -131,6 +133,9 @@ class _Lease:
                 tx.update(MetaModel(MARK), actions=actions, condition=mark)
                 if self.clock_item is not None:
                     tx.save(MetaModel(self.clock_item, value=at.astimezone(UTC).isoformat()))
+                for beat in beats:
+                    assert tz is not None
+                    job_runs.beat_in(tx, beat, tz)
         except TransactWriteError as err:
             if uow.is_conflict(err):
                 raise Busy(f"the scheduler's lease was lost at {iso(at)} (held past {LEASE_SECONDS} s)") from err
@@ -176,11 +181,13 @@ def catch_up(until: datetime, tz: ZoneInfo, clock_item: str | None = None, *, si
     with MOVES.move() if clock_item is not None else nullcontext(), _leased(clock_item) as lease:
         mark = get_mark() or since
         moved = Moved()
+        beats: list[job_runs.Beat] = []
         if mark is not None and until > mark and run_jobs:
             started = job_runs.wall_now()
             moved = run_between(mark, until, tz, on_acted=lease.note, on_progress=lambda _t: lease.save())
             job_runs.record_all(moved.jobs_run, started)
-        lease.advance(max(until, mark) if mark is not None else until, release=True)
+            beats = heartbeats(mark, until, moved.jobs_run)
+        lease.advance(max(until, mark) if mark is not None else until, release=True, beats=beats, tz=tz)
     return moved
 
 

@@ -25,11 +25,15 @@ from chalicelib.store.unit_of_work import Page, UnitOfWork, WriteConflict
 from chalicelib.store.usage_models import BillLineMap, BillModel
 
 
-def list_bills(ctx: Ctx, account_id: str, period: str | None, limit: int, token: str | None) -> Page[BillModel]:
-    """One page of the account's bills (of `period` exactly when given); the API renders them."""
+def list_bills(ctx: Ctx, account_id: str, period: str | None, limit: int, token: str | None,
+               start: datetime | None = None, end: datetime | None = None) -> Page[BillModel]:
+    """One page of the account's bills: of `period` exactly when given, else those posted at
+    [start, end) (open bounds: all); the API renders them."""
     ctx.principal.check_account(account_id)
     with ctx.uow() as u:
-        return u.bills.of_period(account_id, period, limit, token)
+        if period is not None or (start is None and end is None):
+            return u.bills.of_period(account_id, period, limit, token)
+        return u.bills.page_between(account_id, "posted_at", start, end, limit, token)
 
 
 def arrears_of(acct: AccountModel) -> Arrears:

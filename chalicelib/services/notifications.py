@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from chalicelib import bootstrap
 from chalicelib.domain.app import Reclaimed
+from chalicelib.domain.errors import Conflict, NotFound
 from chalicelib.services.context import Ctx
 from chalicelib.store.models import AccountModel, NotificationModel, due_shard
 from chalicelib.store.unit_of_work import Page, UnitOfWork, WriteConflict
@@ -123,6 +124,25 @@ def dispatch(items: list[NotificationModel], now: datetime, store: Callable[[], 
         except Exception as err:  # noqa: BLE001 - the move is committed; the dispatcher resends (at least once)
             log.warning("delivery marks of %d notification(s) not written: %s", len(items), err)
     return counts
+
+
+def retry_failed(ctx: Ctx, account_id: str, notification_id: str) -> NotificationModel:
+    """An operator's retry of a notification that gave up (`failed`): pending again with a fresh
+    count of attempts, due now, then sent at once as after any commit (if SES/SNS refuses again,
+    the dispatcher retries it with back-off). A notification that is not `failed` is a 409."""
+    ctx.principal.require("operator")
+    with ctx.uow() as u:
+        n = u.notifications.get(account_id, notification_id)
+        if n is None:
+            raise NotFound(f"notification {notification_id} of account {account_id} not found")
+        if n.status != "failed":
+            raise Conflict(f"notification {notification_id} is {n.status or 'sent'}, not failed: nothing to retry")
+        n.status, n.attempts, n.last_error = "pending", 0, None
+        n.send_due_at, n.due_shard = ctx.now + LEASE, due_shard(account_id)
+        u.notifications.put(n)  # failed ones are in no due index: no dispatcher holds it
+        u.commit()
+    dispatch([n], ctx.now, ctx.uow)
+    return n
 
 
 def list_notifications(ctx: Ctx, account_id: str, limit: int, token: str | None) -> Page[NotificationModel]:

@@ -140,6 +140,15 @@ class DynamoRepository(Repository[M]):
         found = page(self.model.query, hash_key, lambda item: item, limit, token, consistent=consistent)
         return Page(found["items"], found["next_token"])
 
+    def page_between(self, hash_key: Any, attr: str, start: datetime | None, end: datetime | None, limit: int,
+                     token: str | None, *, newest_first: bool = False, consistent: bool = False) -> Page[M]:
+        field = getattr(self.model, attr)
+        bounds = [c for c in (field >= start if start else None, field < end if end else None) if c is not None]
+        condition = bounds[0] & bounds[1] if len(bounds) == 2 else (bounds[0] if bounds else None)
+        found = page(self.model.query, hash_key, lambda item: item, limit, token, consistent=consistent,
+                     filter_condition=condition, scan_index_forward=not newest_first)
+        return Page(found["items"], found["next_token"])
+
     def many(self, keys: Iterable[tuple[Any, ...]], consistent: bool = False) -> list[M]:
         wanted = [k[0] if len(k) == 1 else k for k in sorted(set(keys))]
         found = self.model.batch_get(wanted, consistent_read=consistent) if wanted else []

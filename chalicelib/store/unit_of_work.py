@@ -120,6 +120,13 @@ class Repository(ABC, Generic[R]):
     def many(self, keys: Iterable[tuple[Any, ...]], consistent: bool = False) -> list[R]:
         """The records of these keys (each once) that exist, in key order; 100 keys a request."""
 
+    @abstractmethod
+    def page_between(self, hash_key: Any, attr: str, start: datetime | None, end: datetime | None, limit: int,
+                     token: str | None, *, newest_first: bool = False, consistent: bool = False) -> Page[R]:
+        """One page of a partition in key order (or the reverse), of the records whose instant
+        `attr` is in [start, end) (either bound open when None). Like a DynamoDB filter, a page
+        may hold fewer than `limit` records and still have a next_token: follow it to the end."""
+
     def add(self, item: R) -> None:
         self._uow.register(Write(Expect.ABSENT, item))
 

@@ -146,7 +146,8 @@ def test_every_answer_carries_a_request_id(api):
 def test_a_write_during_a_clock_move_waits_for_it_and_is_stamped_after_it(api):
     """The ledger's instants never go back: a top-up sent while the clock moves from 03-01 to
     03-07 is not stamped 03-01 (the clock the move has not yet written) after the move's bills."""
-    from chalicelib.clock import MOVES, StoredClock
+    from chalicelib.clock import StoredClock
+    from chalicelib.gate import MOVES
 
     api.clock("2026-03-01T00:00:00Z")
     api.account("acme")
@@ -164,7 +165,7 @@ def test_a_write_during_a_clock_move_waits_for_it_and_is_stamped_after_it(api):
 
 def test_a_write_that_waits_too_long_for_a_move_is_503_busy(api, monkeypatch):
     from chalicelib.api import http
-    from chalicelib.clock import MOVES
+    from chalicelib.gate import MOVES
 
     api.clock("2026-03-01T00:00:00Z")
     api.account("acme")

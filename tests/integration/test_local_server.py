@@ -276,3 +276,70 @@ def test_moto_engine_is_refused_with_the_reason() -> None:
     result = run_serve("--engine", "moto")
     assert result.returncode == 2
     assert "--engine moto was removed" in result.stderr and "--in-memory" in result.stderr
+
+
+def test_cli_write_commands_against_the_live_server(served: Served) -> None:
+    """`imbill accounts create | topup | vouchers grant | apps create | apps delete | statements` over HTTP,
+    each write with an Idempotency-Key (the same key again acts once); tables at 80 columns keep ids whole;
+    `accounts show` lists the newest entries first."""
+    import csv
+    import io
+    from decimal import Decimal
+
+    from typer.testing import CliRunner
+
+    from chalicelib.cli import cli
+
+    env = {"IMBILL_URL": f"http://{ddblocal.HOST}:{served.port}", "IMBILL_TOKEN": served.token, "COLUMNS": "80"}
+
+    def run(*args: str) -> Any:
+        return CliRunner().invoke(cli, list(args), env=env)
+
+    def ok(*args: str) -> str:
+        out = run(*args)
+        assert out.exit_code == 0, out.output
+        return str(out.output)
+
+    created = json.loads(ok("accounts", "create", "cli-acme", "--email", "cli@x.test", "--phone", "+15550100",
+                            "--json", "--idempotency-key", "acct-1"))
+    assert created["account_id"] == "cli-acme"
+    again = json.loads(ok("accounts", "create", "cli-acme", "--email", "cli@x.test", "--phone", "+15550100",
+                          "--json", "--idempotency-key", "acct-1"))
+    assert again == created  # the first answer, not a 409 "exists"
+    reused = run("accounts", "create", "cli-acme", "--email", "other@x.test", "--phone", "+15550100",
+                 "--idempotency-key", "acct-1")
+    assert reused.exit_code == 1 and "idempotency_key_reused" in reused.output
+
+    for _ in range(2):  # a retried top-up with its key charges once
+        ok("topup", "cli-acme", "500.00", "--idempotency-key", "topup-1")
+    assert "20.00" in ok("topup", "cli-acme", "20.00", "--gift")
+    voucher = json.loads(ok("vouchers", "grant", "cli-acme", "25.00", "--json"))
+    assert voucher["amount"] == "25.00"
+    status, _, acct = served.request("GET", "/v1/accounts/cli-acme", served.auth())
+    assert acct["balance"] == {"cash": "500.00", "gift": "20.00", "total": "520.00"}
+
+    app = json.loads(ok("apps", "create", "cli-acme", "--name", "cli-chat", "--json"))
+    sid = app["sdkappid"]
+    json_headers = {**served.auth(), "Content-Type": "application/json"}
+    status, _, bought = served.request("POST", f"/v1/apps/{sid}/purchases", json_headers,
+                                       json.dumps({"edition": "standard", "months": 1}).encode())
+    assert status == 201, bought
+    status, _, _ = served.request("POST", f"/v1/apps/{sid}/refunds", json_headers, b"{}")
+    assert status == 201
+    assert "reclaimed" in ok("apps", "delete", str(sid), "--yes")
+
+    shown = ok("accounts", "show", "cli-acme")
+    order_id = bought["order"]["order_id"]
+    assert order_id in shown  # whole, on one line, at 80 columns
+    ledger = shown[shown.index("Ledger"):]
+    assert ledger.index("refund") < ledger.index("purchase") < ledger.index("topup")  # newest first
+
+    month = served.request("GET", "/v1/test/clock", served.auth())[2]["now"][:7]
+    rows = list(csv.DictReader(io.StringIO(ok("statements", "cli-acme", "--month", month, "--csv"))))
+    opening = next(r for r in rows if r["record"] == "opening")
+    closing = next(r for r in rows if r["record"] == "closing")
+    status, _, acct = served.request("GET", "/v1/accounts/cli-acme", served.auth())
+    for kind in ("cash", "gift"):
+        total = Decimal(opening[f"balance_{kind}"]) + sum(Decimal(r[kind]) for r in rows if r["record"] == "entry")
+        assert total == Decimal(closing[f"balance_{kind}"]) == Decimal(acct["balance"][kind])
+    assert "closing cash" in ok("statements", "cli-acme", "--month", month)
