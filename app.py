@@ -27,6 +27,7 @@ from chalicelib.domain.calendar import parse_instant
 from chalicelib.jobs import fanout
 from chalicelib.jobs.registry import Job
 from chalicelib.jobs.runner import load_jobs
+from chalicelib.store import uow as dynamodb
 from chalicelib.store.tables import configure
 from chalicelib.views.streams import apply_records, wire_streams
 
@@ -34,6 +35,7 @@ logs.configure()
 settings()  # validates every setting: a bad one refuses the start with one line (no secret needed)
 configure()
 bootstrap.use(bootstrap.compose())  # the Lambda's dependencies (the notifier is made on first use)
+dynamodb.warm()  # the DynamoDB client and its service model now, not in the first request
 # configure_logs=False: Chalice would set the `imbill` logger (its app name, the parent of every
 # imbill.* logger) to ERROR and stop its propagation, dropping the project's warnings.
 app = Chalice(app_name="imbill", configure_logs=False)

@@ -18,7 +18,7 @@ import typer
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 # (method, path with query, JSON body or None, extra headers) -> (status, JSON, or text for text/csv)
-Transport = Callable[[str, str, Any, dict[str, str]], tuple[int, Any]]
+Transport = Callable[..., tuple[int, Any]]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the API's JSON instead of a table.")]
 
 

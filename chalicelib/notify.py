@@ -15,6 +15,9 @@ log = logging.getLogger("imbill.notify")
 
 
 class Notifier(Protocol):
+    """`records_only` (optional attribute, default False): sending cannot fail and the outbox record
+    is the delivery, so a notification is written `sent` in the deciding commit (no later mark)."""
+
     def email(self, to: str, subject: str, body: str) -> None: ...
 
     def sms(self, to: str, body: str) -> None: ...
@@ -42,6 +45,8 @@ class AwsNotifier:
 
 class LocalNotifier:
     """For `imbill serve`: the outbox is the record; sending is a log line."""
+
+    records_only = True
 
     def __init__(self) -> None:
         self.sent: list[tuple[str, str, str]] = []

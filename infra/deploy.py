@@ -1,7 +1,8 @@
 """Deploy a stage's package with the AWS CLI, through an S3 bucket (the template is over the 51,200
 bytes CloudFormation takes inline):
 
-    python infra/deploy.py --stage dev --bucket my-artefacts SenderEmail=billing@example.com AlarmEmail=ops@example.com
+    python infra/deploy.py --stage dev --bucket my-artefacts \
+        SenderEmail=billing@example.com AlarmEmail=oncall@example.com
     make deploy STAGE=dev BUCKET=my-artefacts PARAMS="SenderEmail=billing@example.com AlarmEmail=oncall@example.com"
 
 runs (after `make package`; `--dry-run` prints them):

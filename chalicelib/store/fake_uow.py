@@ -346,6 +346,8 @@ class FakeUnitOfWork(UnitOfWork):
                     ok = raw is not None
                 elif w.expect is Expect.BELOW:
                     ok = below(stored, str(w.attr), w.value)
+                elif w.expect is Expect.ADVANCE:
+                    ok = below(stored, str(w.attr), w.value) or (stored or {}).get(str(w.attr)) == {"S": w.value}
                 elif w.expect is Expect.UNSET:
                     ok = stored is None or stored.get(str(w.attr)) in (None, {"NULL": True})
                 elif w.expect is Expect.ABSENT:

@@ -59,6 +59,7 @@ class Expect(Enum):
     UNSET = "unset"  # write only if the stored item has no `attr` yet (a voucher used once)
     BELOW = "below"  # no write; the stored `attr` is unset (or no item) or below `value` (a period still open)
     COUNT = "count"  # add `value` (Counts) to the item's counters, creating it if absent
+    ADVANCE = "advance"  # write it only if the stored `attr` is unset (or no item) or <= `value` (a close)
 
 
 @dataclass(frozen=True)
@@ -286,6 +287,12 @@ class PeriodRepository(Repository[R]):
     @abstractmethod
     def close(self, marker: str, period: str) -> None:
         """Close `period` and every earlier one at once (idempotent; never moves the marker back)."""
+
+    def advance(self, marker: str, period: str) -> None:
+        """Close `period` in the commit (the marker set to it); the commit fails if the marker is
+        beyond it already (a later period closed), and writes the same value again if it is at it."""
+        self._uow.register(Write(Expect.ADVANCE, self.model(marker, value=period), attr="value",  # type: ignore[call-arg]
+                                 value=period))
 
     def check_open(self, marker: str, period: str) -> None:
         """Fail the commit if `period` is closed by then (nothing written)."""
