@@ -249,7 +249,7 @@ def route(
     route answers besides the common ones (the document lists them)."""
     ROUTES.append(RouteDoc(method, path, summary, body, answer, status, public, query, roles, idempotent, errors, csv))
     lists_under_account = method == "GET" and path.startswith("/v1/accounts/{account_id}/")
-    # a write stamped by the test clock waits for a move of it (clock.MoveGate); the moves themselves do not
+    # a write stamped by the test clock waits for a move of it (gate.MoveGate); the moves themselves do not
     stamps = method != "GET" and not path.startswith("/v1/test/")
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
