@@ -33,6 +33,10 @@ def test_empty_query_values_are_a_400_naming_the_field(api):
         r = api.call("GET", path)
         assert_error(r, 400, "invalid_request")
         assert r.body["error"]["message"].startswith(f"{field} is empty"), (path, r.body)
+    doc = api.ok("GET", "/v1/openapi.json", role=None)  # the document says so: no string query value is empty
+    strings = [p["schema"] for ops in doc["paths"].values() for op in ops.values() for p in op.get("parameters", [])
+               if p["in"] == "query" and p["schema"].get("type") == "string"]
+    assert strings and all(s.get("minLength", 0) >= 1 for s in strings)
 
 
 def test_unknown_query_parameters_are_a_400_naming_them(api):
