@@ -43,7 +43,6 @@ KNOWN: frozenset[tuple[str, str]] = frozenset({
     ("bootstrap", "store"),
     ("clock", "store"),
     ("jobs", "bootstrap"),
-    ("jobs", "clock"),
     ("jobs", "services"),
     ("jobs", "store"),
     ("jobs", "views"),
