@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import time
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from typer.testing import CliRunner
@@ -173,4 +174,14 @@ def test_a_month_on_the_test_clock_leaves_a_heartbeat_per_job_even_when_idle(api
     api.clock("2026-03-31T02:30:00Z", run_jobs=False)
     late = {h["job"]: h for h in api.ok("GET", "/v1/ops/job-health")["items"]}["expiry-enforcement"]
     assert (late["status"], late["next_due"]) == ("late", "2026-03-31T02:05:00Z")
-    assert job_runs.heartbeats(["expiry-enforcement"])["expiry-enforcement"]["runs"] == 2
+    assert job_runs.heartbeats(["expiry-enforcement"], ZoneInfo("UTC"))["expiry-enforcement"]["runs"] == 2
+
+
+def test_a_run_of_its_own_is_the_jobs_heartbeat_without_a_second_write(api):
+    """A run through run_job (the schedule's Lambda, the API, the CLI) is recorded once, as its job-run
+    item, and job health reads it: an idle run counts (runs 1, acted 0) with no heartbeat write."""
+    api.clock("2026-03-01T03:30:00Z")
+    api.ok("POST", "/v1/jobs/reclamation/runs", {"at": "2026-03-01T03:00:00Z"}, expect=200)
+    health = {h["job"]: h for h in api.ok("GET", "/v1/ops/job-health")["items"]}["reclamation"]
+    assert (health["status"], health["day"], health["last_run"], health["runs"], health["acted"]) == (
+        "ok", "2026-03-01", "2026-03-01T03:00:00Z", 1, 0)
