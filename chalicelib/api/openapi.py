@@ -59,6 +59,7 @@ QUERY_PARAMS: dict[str, dict[str, Any]] = {
     "order": {"type": "string", "enum": ["oldest", "newest"], "description": "oldest first (default) or newest first"},
 }
 _WINDOW = {"type": "string", "minLength": 10, "maxLength": 40,
+           "pattern": f"^(?:{_PERIOD_DAY}|{s.INSTANT_PATTERN.strip('^$')})$",
            "description": "a local date YYYY-MM-DD (billing zone) or an ISO-8601 instant with a zone"}
 for _listed in ("/v1/accounts/{account_id}/ledger", "/v1/accounts/{account_id}/bills"):
     QUERY_PARAMS[f"{_listed}:from"] = {**_WINDOW, "description": f"from (inclusive): {_WINDOW['description']}"}
