@@ -72,8 +72,8 @@ class Grants:
 API = Grants(notify=True, secret=True)
 PLANNER = Grants(notify=True, queue=SEND, dead_letter=True)
 WORKER = Grants(notify=True, queue=QUEUE_ACTIONS)
-# chalicelib/views/streams.py: reads the changed accounts and notifications again (BatchGetItem),
-# puts/deletes list entries in batches, adds a batch's revenue in one transaction with its guards
+# chalicelib/views/streams.py: reads the changed items again (BatchGetItem per record batch),
+# puts/deletes list entries in batches, adds the batch's revenue in one transaction with its guards
 STREAMS = Grants(items=("BatchGetItem", "BatchWriteItem", "PutItem", "TransactWriteItems", "UpdateItem"),
                  dead_letter=True, streams=True)
 WEBHOOKS = Grants()

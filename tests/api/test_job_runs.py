@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from typer.testing import CliRunner
 
-from chalicelib import bootstrap, cli_views, config
+from chalicelib import bootstrap
 from chalicelib.api.accounts import topped_up
 from chalicelib.cli import cli
 from chalicelib.domain.errors import Busy
@@ -38,44 +38,38 @@ def test_a_job_run_ahead_of_the_service_clock_is_400_and_does_nothing(api):
                    "failed": 0}
 
 
-def _cli_run(api, *args: str):
-    """`imbill jobs run ARGS` through the API (here the Chalice test client), as it runs."""
-    def transport(method, path, body=None, headers=None):
-        r = api.call(method, path, body, headers=headers)
-        return r.status, r.body
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(cli_views, "transport", transport)
-        return CliRunner().invoke(cli, ["jobs", "run", *args])
+def _cli_run(*args: str):
+    return CliRunner().invoke(cli, ["jobs", "run", *args])
 
 
-def test_the_cli_refuses_a_run_ahead_of_the_stored_test_clock(api):
+@pytest.fixture
+def cli_api(api, monkeypatch):
+    """`imbill jobs run` goes through the API (IMBILL_URL): here the test's in-process client."""
+    from chalicelib import cli_views
+
+    monkeypatch.setattr(cli_views, "transport", api.transport)
+    return api
+
+
+def test_the_cli_refuses_a_run_ahead_of_the_stored_test_clock(cli_api):
+    api = cli_api
     api.clock("2026-03-01T00:00:00Z")
-    ahead = _cli_run(api, "reclamation", "--at", "2026-08-01T03:00:00Z")
+    ahead = _cli_run("reclamation", "--at", "2026-08-01T03:00:00Z")
     assert ahead.exit_code == 2, ahead.output
     lines = ahead.output.strip().splitlines()
     assert len(lines) == 1 and "later than the service clock (2026-03-01T00:00:00Z)" in lines[0], ahead.output
-    ok = _cli_run(api, "reclamation", "--at", "2026-03-01T00:00:00Z")
+    ok = _cli_run("reclamation", "--at", "2026-03-01T00:00:00Z")
     assert ok.exit_code == 0, ok.output
     assert json.loads(ok.output)["failed"] == 0
 
 
-def test_without_the_test_clock_the_cli_compares_with_the_system_clock(api, monkeypatch):
-    import dataclasses
-
-    from chalicelib.clock import SystemClock
-
+def test_without_the_test_clock_the_cli_compares_with_the_system_clock(cli_api, monkeypatch):
     monkeypatch.setenv("IMBILL_TEST_CLOCK", "0")
-    config.reset_settings()
-    deps = bootstrap.current()
-    bootstrap.use(dataclasses.replace(deps, settings=config.settings(), clock=SystemClock()))
-    try:
-        tomorrow = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
-        ahead = _cli_run(api, "expiry-warnings", "--at", tomorrow)
-        assert ahead.exit_code == 2 and "later than the service clock" in ahead.output, ahead.output
-        assert _cli_run(api, "expiry-warnings", "--at", "2026-01-01T01:00:00Z").exit_code == 0
-    finally:
-        bootstrap.use(deps)
+    bootstrap.reset()  # composed again from the environment: the system clock
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    ahead = _cli_run("expiry-warnings", "--at", tomorrow)
+    assert ahead.exit_code == 2 and "later than the service clock" in ahead.output, ahead.output
+    assert _cli_run("expiry-warnings", "--at", "2026-01-01T01:00:00Z").exit_code == 0
 
 
 def test_arrears_enforcement_while_top_ups_hit_the_accounts_answers_200_and_stays_consistent(api):
