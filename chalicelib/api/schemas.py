@@ -317,6 +317,7 @@ class App(Reply):
     auto_renew: bool
     stopped_at: str | None
     disabled_at: str | None
+    disabled_reason: Literal["refunded", "requested"] | None = None
 
 
 class PeriodOut(Reply):

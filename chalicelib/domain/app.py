@@ -26,7 +26,7 @@ class Status(StrEnum):
     """An app's status (section 7). Only an `enabled` app logs users in."""
 
     ENABLED = "enabled"
-    DISABLED = "disabled"  # after a base-package refund
+    DISABLED = "disabled"  # after a base-package refund, or on request (DisabledReason)
     STOPPED = "stopped"  # with a StopReason
     RECLAIMED = "reclaimed"  # a tombstone: every later write answers 410
 
@@ -34,6 +34,11 @@ class Status(StrEnum):
 class StopReason(StrEnum):
     EXPIRED = "expired"  # not renewed within 24 h after expiry
     ARREARS = "arrears"  # the account stayed in arrears 24 h after a bill
+
+
+class DisabledReason(StrEnum):
+    REFUNDED = "refunded"  # the base package was refunded
+    REQUESTED = "requested"  # the customer (or an operator) disabled it
 
 
 class OffSpan(NamedTuple):
@@ -111,6 +116,7 @@ class AppState:
     renew_attempted_for: datetime | None = None  # the expiry whose auto-renew was tried
     had_paid: bool = False  # once paid, never Developer again
     off_log: tuple[OffSpan, ...] | None = None  # recent out-of-service spans (None: none recorded yet)
+    disabled_reason: DisabledReason | None = None
 
     @classmethod
     def new(cls, now: datetime, tz: ZoneInfo) -> AppState:
@@ -172,7 +178,8 @@ class AppState:
             off_log = (*recent, OffSpan(now, None, self.edition))
         if status == Status.STOPPED:
             return replace(self, status=status, stop_reason=reason, stopped_at=now, off_log=off_log)
-        return replace(self, status=status, stop_reason=reason, disabled_at=now, off_log=off_log)
+        return replace(self, status=status, stop_reason=reason, disabled_at=now, off_log=off_log,
+                       disabled_reason=DisabledReason.REFUNDED)
 
     def stop(self, reason: StopReason, now: datetime) -> tuple[AppState, Stopped]:
         """enabled -> stopped (reason expired | arrears); the owner is notified."""
@@ -182,13 +189,36 @@ class AppState:
         """A base-package refund: disabled (also when stopped), expired now, auto-renew off."""
         return replace(self._go_off(Status.DISABLED, now), expires_at=now, auto_renew=False)
 
+    def disable_on_request(self, sdkappid: int, now: datetime) -> AppState:
+        """A customer or an operator disables an enabled app (section 7): its packages keep running out
+        their terms, nothing is refunded; it is out of service (MAU proration) and reclaimed 90 days on
+        unless enabled again."""
+        self.ensure_writable(sdkappid)
+        if self.status != Status.ENABLED:
+            raise Conflict(f"app {sdkappid} is {self.status}: only an enabled app can be disabled")
+        return replace(self._go_off(Status.DISABLED, now), disabled_reason=DisabledReason.REQUESTED)
+
+    def enable(self, sdkappid: int, now: datetime) -> AppState:
+        """disabled -> enabled while its base package (or the Developer term) is still valid (section 7);
+        an enabled app stays as it is."""
+        self.ensure_writable(sdkappid)
+        if self.status == Status.ENABLED:
+            return self
+        if self.status != Status.DISABLED:
+            raise Conflict(f"app {sdkappid} is {self.status}: only a purchase brings it back")
+        if now >= self.expires_at:
+            what = "Developer term" if self.edition == DEVELOPER else f"{self.edition} package"
+            raise Conflict(f"app {sdkappid} cannot be enabled: its {what} is not valid (expired "
+                           f"{self.expires_at.isoformat()}); buy a package to bring it back")
+        return self.bring_back(now)
+
     def bring_back(self, now: datetime) -> AppState:
         """stopped or disabled -> enabled (purchase, extension, end of arrears): the open span closes."""
         off_log = None if self.off_log is None else tuple(
             s if s.on_at is not None else s._replace(on_at=now) for s in self.off_log
         )
         return replace(self, status=Status.ENABLED, stop_reason=None, stopped_at=None, disabled_at=None,
-                       off_log=off_log)
+                       off_log=off_log, disabled_reason=None)
 
     def reenable(self, expires_at: datetime, now: datetime) -> AppState:
         """Back in service with a new expiry; the warnings start again for it."""

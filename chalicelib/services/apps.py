@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from chalicelib.domain.app import AppState, OffSpan, Status, Stopped, StopReason
+from chalicelib.domain.app import AppState, DisabledReason, OffSpan, Status, Stopped, StopReason
 from chalicelib.domain.errors import Conflict, NotFound
 from chalicelib.domain.lifecycle import dues
 from chalicelib.services import idempotency, notifications
@@ -32,7 +32,15 @@ def state(app: AppModel) -> AppState:
         renew_attempted_for=app.renew_attempted_for,
         had_paid=bool(app.had_paid),
         off_log=None if app.off_log is None else tuple(OffSpan(s.off_at, s.on_at, s.edition) for s in app.off_log),
+        disabled_reason=_disabled_reason(app),
     )
+
+
+def _disabled_reason(app: AppModel) -> DisabledReason | None:
+    """A disabled app written before the reason was stored was disabled by a refund."""
+    if app.disabled_reason:
+        return DisabledReason(app.disabled_reason)
+    return DisabledReason.REFUNDED if app.status == Status.DISABLED.value else None
 
 
 def put(app: AppModel, s: AppState) -> AppModel:
@@ -49,6 +57,7 @@ def put(app: AppModel, s: AppState) -> AppModel:
     app.last_warned_day = s.last_warned_day
     app.renew_attempted_for = s.renew_attempted_for
     app.had_paid = s.had_paid
+    app.disabled_reason = s.disabled_reason.value if s.disabled_reason else None
     app.off_log = None if s.off_log is None else [
         OffSpanMap(off_at=x.off_at, on_at=x.on_at, edition=x.edition) for x in s.off_log
     ]
@@ -151,6 +160,18 @@ def change_app(ctx: Ctx, sdkappid: int, change: Callable[[AppModel], Any], idem:
 def set_auto_renew(ctx: Ctx, sdkappid: int, enabled: bool, answer: Answer[AppModel]) -> Response:
     return change_app(ctx, sdkappid, lambda app: put(app, state(app).with_auto_renew(enabled)), idempotency.NONE,
                       answer)
+
+
+def disable(ctx: Ctx, sdkappid: int, answer: Answer[AppModel]) -> Response:
+    """POST /v1/apps/{id}/disable: an enabled app -> disabled (reason requested)."""
+    return change_app(ctx, sdkappid, lambda app: put(app, state(app).disable_on_request(sdkappid, ctx.now)),
+                      idempotency.NONE, answer)
+
+
+def enable(ctx: Ctx, sdkappid: int, answer: Answer[AppModel]) -> Response:
+    """POST /v1/apps/{id}/enable: a disabled app -> enabled while its package is valid (else 409)."""
+    return change_app(ctx, sdkappid, lambda app: put(app, state(app).enable(sdkappid, ctx.now)),
+                      idempotency.NONE, answer)
 
 
 def extend_trial(ctx: Ctx, sdkappid: int, idem: Idem, answer: Answer[AppModel]) -> Response:

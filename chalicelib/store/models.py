@@ -215,6 +215,7 @@ class AppModel(_Base):
     auto_renew = BooleanAttribute(default=False)
     stopped_at = UTCDateTimeAttribute(null=True)
     disabled_at = UTCDateTimeAttribute(null=True)
+    disabled_reason = UnicodeAttribute(null=True)  # refunded | requested (issue 18)
     reclaimed_at = UTCDateTimeAttribute(null=True)
     purge_pending = BooleanAttribute(null=True)  # reclaimed, its data not yet deleted (lifecycle.reclaim)
     off_log = ListAttribute(of=OffSpanMap, null=True)  # recent out-of-service spans (domain.app.OffSpan)

@@ -51,6 +51,7 @@ def app(a: AppModel) -> dict[str, Any]:
         "auto_renew": bool(a.auto_renew),
         "stopped_at": _iso(a.stopped_at),
         "disabled_at": _iso(a.disabled_at),
+        "disabled_reason": (a.disabled_reason or "refunded") if a.status == "disabled" else None,
     }
 
 

@@ -361,3 +361,20 @@ def test_auto_renew_without_enough_balance_buys_nothing_and_is_not_tried_again()
     assert renewal is None
     assert after == replace(a, renew_attempted_for=t("2026-01-31T08:00:00Z"))
     assert enforcement(after, t("2026-02-01T08:00:00Z"), t("2026-02-01T08:00:00Z"), catalog()) == Enforcement.STOP
+
+
+# ------------------------------------------------------------------ disable on request (issue 18)
+def test_a_disable_on_request_opens_an_off_span_that_enable_closes() -> None:
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from chalicelib.domain.app import AppState, DisabledReason, OffSpan, Status
+
+    t0 = datetime(2026, 3, 1, tzinfo=UTC)
+    app = AppState.new(t0, ZoneInfo("UTC"))
+    off = app.disable_on_request(1, datetime(2026, 3, 10, tzinfo=UTC))
+    assert (off.status, off.disabled_reason) == (Status.DISABLED, DisabledReason.REQUESTED)
+    assert off.expires_at == app.expires_at
+    on = off.enable(1, datetime(2026, 3, 20, tzinfo=UTC))
+    assert on.status == Status.ENABLED and on.disabled_reason is None
+    assert on.off_spans == (OffSpan(datetime(2026, 3, 10, tzinfo=UTC), datetime(2026, 3, 20, tzinfo=UTC), "developer"),)
