@@ -51,6 +51,13 @@ QUERY_PARAMS: dict[str, dict[str, Any]] = {
     "from": {"type": "string", "pattern": f"^{_YEAR_MONTH}$", "description": "first month (default: 12 back)"},
     "to": {"type": "string", "pattern": f"^{_YEAR_MONTH}$",
            "description": "last month (default: this month); not before `from`, at most 120 months after it"},
+    # the packages view (chalicelib/api/renewals.py)
+    "expires_after": {"type": "string", "format": "date-time", "description": "packages expiring at or after"},
+    "expires_before": {"type": "string", "format": "date-time", "description": "packages expiring before"},
+    "/v1/accounts/{account_id}/packages:product": {"type": "string", "enum": list(s.PRODUCTS),
+                                                   "description": "only this product"},
+    "region": {"type": "string", "minLength": 1, "maxLength": 64, "description": "only apps of this region"},
+    "renewal": {"type": "string", "enum": ["auto", "manual", "none"], "description": "only this renewal mode"},
 }
 IDEMPOTENCY_HEADER = {
     "name": "Idempotency-Key",

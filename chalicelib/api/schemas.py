@@ -562,3 +562,65 @@ class AddonCreate(Request):
         int, Whole(1, 100_000), Field(description="desk: seats in total (default 3); chatbot: bots or packs"),
     ] | None = None
     months: Months
+
+
+# ---------------------------------------------------------------- renewal management and account controls (issue 18)
+RenewalMode = Literal["auto", "manual", "none"]
+SdkAppIdIn = Annotated[int, Whole(1, MAX_WHOLE)]
+
+
+class RenewalSet(Request):
+    product: Product
+    mode: RenewalMode
+
+
+class Package(Reply):
+    sdkappid: int
+    app_name: str
+    region: str
+    product: str
+    tier: str | None
+    expires_at: str
+    renewal: RenewalMode
+    monthly_price: Money
+    state: Literal["active", "grace", "stopped"]
+
+
+class RenewalItemIn(Request):
+    sdkappid: SdkAppIdIn
+    product: Product
+    months: Months
+
+
+class RenewalsCreate(Request):
+    items: Annotated[list[RenewalItemIn], Field(min_length=1, max_length=100)]
+    voucher_id: Id | None = None
+    voucher_item: Annotated[int, Whole(0, 99), Field(description="index of the item the voucher pays")] | None = None
+
+
+class RenewalQuoteItem(Reply):
+    sdkappid: int
+    product: str
+    months: int
+    price: Money
+    voucher_amount: Money
+    paid_cash: Money
+    paid_gift: Money
+    starts_at: str
+    ends_at: str
+
+
+class RenewalQuote(Reply):
+    items: list[RenewalQuoteItem]
+    total: Money
+    cash: Money
+    gift: Money
+    voucher: Money
+    covered: bool
+    shortfall: Money
+
+
+class RenewalResult(Reply):
+    renewal_id: str
+    orders: list[Order]
+    balance: Balance

@@ -17,6 +17,7 @@ from chalicelib.domain.calendar import add_months
 from chalicelib.domain.catalog import Catalog
 from chalicelib.domain.errors import Conflict, Gone, InvalidRequest
 from chalicelib.domain.money import Cents
+from chalicelib.domain.renewal import BASE, Extra, Mode, Package, check_mode, with_extra_bought, with_extra_ended
 
 DEVELOPER = "developer"  # the free edition every app starts on (section 3)
 OFF_LOG_DAYS = 100  # spans that ended longer ago than this no longer matter to any unsettled month
@@ -76,6 +77,7 @@ class ExpiryWarning:
     expiry_day: date
     expires_at: datetime
     stopped: bool  # sent after the stop (E+1): the text says how to bring the app back
+    auto_short: Cents | None = None  # mode auto, not covered: what the balance lacks for the renewal
 
 
 @dataclass(frozen=True)
@@ -88,6 +90,8 @@ class Renewal:
     starts_at: datetime
     monthly_price: Cents
     bounds: tuple[tuple[datetime, datetime], ...]
+    tier: str | None = None  # a plugin/add-on line's (renewal management)
+    quantity: int = 1
 
 
 Event = Stopped | Reclaimed | ExpiryWarning | Renewal
@@ -117,6 +121,9 @@ class AppState:
     had_paid: bool = False  # once paid, never Developer again
     off_log: tuple[OffSpan, ...] | None = None  # recent out-of-service spans (None: none recorded yet)
     disabled_reason: DisabledReason | None = None
+    # renewal management (issue 18): the base package's mode `none`, and the plugin/add-on lines
+    no_renew: bool = False
+    extras: tuple[Extra, ...] = ()
 
     @classmethod
     def new(cls, now: datetime, tz: ZoneInfo) -> AppState:
@@ -233,12 +240,52 @@ class AppState:
         else:
             app = self.reenable(ends_at, now)
         return replace(app, edition=edition, had_paid=True,
-                       auto_renew=self.auto_renew if auto_renew is None else auto_renew)
+                       auto_renew=self.auto_renew if auto_renew is None else auto_renew,
+                       no_renew=False if auto_renew else self.no_renew)
 
     def with_auto_renew(self, enabled: bool) -> AppState:
         if enabled and self.edition == DEVELOPER:
             raise Conflict("the Developer edition does not renew; ask for a trial extension")
-        return replace(self, auto_renew=enabled)
+        return replace(self, auto_renew=enabled, no_renew=False if enabled else self.no_renew)
+
+    # ---------------------------------------------------------- renewal modes (renewal management)
+    @property
+    def base_mode(self) -> Mode:
+        return Mode.AUTO if self.auto_renew else (Mode.NONE if self.no_renew else Mode.MANUAL)
+
+    @property
+    def packages(self) -> tuple[Package, ...]:
+        """The base package and every plugin/add-on line it has had (none once reclaimed)."""
+        if self.status == Status.RECLAIMED:
+            return ()
+        base = Package(BASE, self.edition, None, 1, self.expires_at, self.base_mode)
+        return (base, *(Package(e.product, e.product, e.tier, e.quantity, e.until, e.mode) for e in self.extras))
+
+    def extra(self, product: str) -> Extra | None:
+        return next((e for e in self.extras if e.product == product), None)
+
+    def with_mode(self, sdkappid: int, product: str, mode: Mode, catalog: Catalog) -> AppState:
+        """Set the renewal mode of the base package (`product` its edition) or of a plugin/add-on line
+        the app has had; allowed at any time before the app is reclaimed."""
+        self.ensure_writable(sdkappid)
+        if product == self.edition:
+            if mode == Mode.AUTO:
+                if self.edition == DEVELOPER:
+                    raise Conflict("the Developer edition does not renew; ask for a trial extension")
+                check_mode(catalog, product, None, mode)
+            return replace(self, auto_renew=mode == Mode.AUTO, no_renew=mode == Mode.NONE)
+        line = self.extra(product)
+        if line is None:
+            raise Conflict(f"app {sdkappid} has no {product} package")
+        check_mode(catalog, product, line.tier, mode)
+        return replace(self, extras=tuple(replace(e, mode=mode) if e.product == product else e
+                                          for e in self.extras))
+
+    def extra_bought(self, product: str, tier: str | None, quantity: int, until: datetime) -> AppState:
+        return replace(self, extras=with_extra_bought(self.extras, product, tier, quantity, until))
+
+    def extra_ended(self, product: str, at: datetime) -> AppState:
+        return replace(self, extras=with_extra_ended(self.extras, product, at))
 
     def extend_trial(self, now: datetime, tz: ZoneInfo) -> AppState:
         """Developer extension: after expiry (before reclamation) it expires add_months(now, 1), enabled."""

@@ -21,7 +21,7 @@ def test_auto_renew_with_enough_balance_renews_from_old_expiry(api):
     api.buy(sid, "standard", 1, auto_renew=True)
     api.clock("2026-08-20T09:00:00Z", run_jobs=True)
     warned_before = len(notes(api, kind="expiry_warning"))
-    assert warned_before == 14  # Aug 14..20, email + sms
+    assert warned_before == 0  # mode auto and the balance covers the renewal: no warning (issue 18)
     result = api.clock("2026-08-20T11:00:00Z", run_jobs=True)
     assert [r["at"] for r in result["jobs_run"] if r["summary"].get("renewed")] == ["2026-08-20T10:05:00Z"]
     orders = api.ok("GET", f"/v1/apps/{sid}/orders")["items"]
