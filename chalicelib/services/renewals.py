@@ -302,7 +302,7 @@ def renew(ctx: Ctx, account_id: str, items: list[Item], voucher_id: str | None, 
 
 
 ItemHook = Callable[[int], None]
-_after_item: list[ItemHook] = []  # tests: inject a failure between two item transactions
+_before_item: list[ItemHook] = []  # tests: inject a failure between two writes (before item i's transaction)
 
 
 @dataclass
@@ -321,6 +321,8 @@ def apply_all(ctx: Ctx, batch: RenewalBatchModel, acct: AccountModel, apps: dict
     for i, p in enumerate(planned_items(batch)):
         if batch.applied[i] != ".":
             continue
+        for hook in _before_item:
+            hook(i)
         r = Records(batch, acct, apps.get(p.sdkappid))
 
         def attempt(i: int = i, p: Planned = p, r: Records = r) -> bool:
@@ -335,8 +337,6 @@ def apply_all(ctx: Ctx, batch: RenewalBatchModel, acct: AccountModel, apps: dict
         batch, acct = r.batch, r.account
         if r.app is not None:
             apps[p.sdkappid] = r.app
-        for hook in _after_item:
-            hook(i)
     return done
 
 

@@ -66,3 +66,88 @@ def test_a_developer_app_is_enabled_again_only_before_its_expiry_and_a_refund_sa
     assert (refunded["status"], refunded["disabled_reason"]) == ("disabled", "refunded")
     assert c_call(api, "POST", f"/v1/apps/{paid}/enable").status == 409  # the refund ended the term
     assert c_call(api, "POST", f"/v1/apps/{paid}/disable", account="other").status == 404
+
+
+# ------------------------------------------------------------------ renewal modes and the packages view
+@pytest.mark.parametrize("billing_tz", ["UTC", "Asia/Shanghai"])
+def test_packages_are_listed_by_expiry_and_modes_set_through_the_api(api, billing_tz) -> None:
+    a = api.paid_app("2026-03-10T06:00:00Z", cash="2000.00", months=2)  # 05-10T06:00Z
+    b = api.app(name="b")
+    api.buy(b, "pro", 1)  # 04-10T06:00Z
+    api.plugin(b, "push")  # Shanghai: 04-10 00:00 local = 04-09T16:00Z; UTC: 04-10T00:00Z
+    push_end = "2026-04-09T16:00:00Z" if billing_tz == "Asia/Shanghai" else "2026-04-10T00:00:00Z"
+    items = c_ok(api, "GET", "/v1/accounts/acme/packages")["items"]
+    assert [(p["sdkappid"], p["product"], p["expires_at"]) for p in items] == [
+        (b, "push", push_end), (b, "pro", "2026-04-10T06:00:00Z"), (a, "standard", "2026-05-10T06:00:00Z")]
+    assert items[0] == {"sdkappid": b, "app_name": "b", "region": "us", "product": "push", "tier": None,
+                        "expires_at": push_end, "renewal": "manual", "monthly_price": "299.00", "state": "active"}
+    pkg = c_ok(api, "PUT", f"/v1/apps/{a}/renewal", {"product": "standard", "mode": "auto"})
+    assert (pkg["renewal"], pkg["monthly_price"]) == ("auto", "399.00")
+    assert c_ok(api, "GET", f"/v1/apps/{a}")["auto_renew"] is True
+    api.ok("PUT", f"/v1/apps/{b}/auto-renew", {"enabled": True})  # keeps working for the base package
+    assert [p["product"] for p in c_ok(api, "GET", "/v1/accounts/acme/packages?renewal=auto")["items"]] == [
+        "pro", "standard"]
+    after = "2026-04-10T06:00:00Z"
+    got = c_ok(api, "GET", f"/v1/accounts/acme/packages?expires_after={after}&product=standard")["items"]
+    assert [p["sdkappid"] for p in got] == [a]
+    assert c_call(api, "GET", "/v1/accounts/acme/packages?renewal=sometimes").status == 400
+    assert c_call(api, "GET", "/v1/accounts/acme/packages", account="other").status == 404
+    api.clock("2026-04-10T12:00:00Z")
+    states = {p["product"]: p["state"] for p in c_ok(api, "GET", "/v1/accounts/acme/packages")["items"]}
+    assert states == {"push": "grace", "pro": "grace", "standard": "active"}
+
+
+# ------------------------------------------------------------------ batch renewal
+def batch(api, items, expect=201, key=None, **extra):
+    body = {"items": [{"sdkappid": s, "product": p, "months": m} for s, p, m in items], **extra}
+    r = c_call(api, "POST", "/v1/accounts/acme/renewals", body, key=key)
+    assert r.status == expect, r.body
+    return r.body
+
+
+@pytest.mark.parametrize("billing_tz", ["UTC", "Asia/Shanghai"])
+def test_a_batch_quote_then_renewal_of_three_packages(api, billing_tz) -> None:
+    a = api.paid_app("2026-03-01T00:00:00Z", cash="1500.00")
+    b = api.app(name="b")
+    api.buy(b, "standard", 1)
+    api.plugin(b, "search")
+    api.ok("POST", "/v1/accounts/acme/topups", {"amount": "300.00", "kind": "gift"})  # cash 303.00, gift 300.00
+    v = api.ok("POST", "/v1/accounts/acme/vouchers", {"amount": "50.00"})["voucher_id"]
+    items = [(a, "standard", 1), (b, "search", 1), (b, "standard", 1)]
+    body = {"items": [{"sdkappid": s, "product": p, "months": m} for s, p, m in items], "voucher_id": v,
+            "voucher_item": 1}
+    q = c_ok(api, "POST", "/v1/accounts/acme/renewals/quote", body, expect=200)
+    assert [(i["price"], i["voucher_amount"], i["paid_cash"], i["paid_gift"]) for i in q["items"]] == [
+        ("399.00", "0.00", "303.00", "96.00"), ("399.00", "50.00", "0.00", "204.00"),
+        ("399.00", "0.00", "0.00", "0.00")]
+    assert (q["total"], q["cash"], q["gift"], q["voucher"], q["covered"], q["shortfall"]) == (
+        "1147.00", "303.00", "300.00", "50.00", False, "544.00")
+    refused = c_call(api, "POST", "/v1/accounts/acme/renewals", body)
+    assert refused.status == 402 and "total 1147.00, shortfall 544.00" in refused.body["error"]["message"]
+    api.ok("POST", "/v1/accounts/acme/topups", {"amount": "544.00", "kind": "cash"})
+    done = c_ok(api, "POST", "/v1/accounts/acme/renewals", body, key="batch-1")
+    assert done["balance"] == {"cash": "0.00", "gift": "0.00", "total": "0.00"}
+    assert [(o["product"], o["kind"], o["starts_at"], o["paid_cash"], o["paid_gift"], o["voucher_amount"])
+            for o in done["orders"]] == [
+        ("standard", "renewal", "2026-04-01T00:00:00Z", "399.00", "0.00", "0.00"),
+        ("search", "renewal", q["items"][1]["starts_at"], "349.00", "0.00", "50.00"),
+        ("standard", "renewal", "2026-04-01T00:00:00Z", "99.00", "300.00", "0.00")]
+    again = c_ok(api, "POST", "/v1/accounts/acme/renewals", body, key="batch-1")
+    assert again == done and api.balance()["total"] == "0.00"
+    assert api.ledger_sum() == ("0.00", "0.00")
+    assert len(c_ok(api, "GET", f"/v1/apps/{b}/orders")["items"]) == 4
+    ledger = api.ok("GET", "/v1/accounts/acme/ledger?limit=1000")["items"]
+    assert [e["ref"] for e in ledger[-3:]] == [o["order_id"] for o in done["orders"]]
+
+
+def test_a_batch_naming_an_item_that_cannot_be_renewed_is_refused_whole(api) -> None:
+    a = api.paid_app("2026-03-01T00:00:00Z", cash="1500.00")
+    dev = api.app(name="dev")
+    r = c_call(api, "POST", "/v1/accounts/acme/renewals",
+               {"items": [{"sdkappid": a, "product": "standard", "months": 1},
+                          {"sdkappid": dev, "product": "developer", "months": 1}]})
+    assert r.status == 409 and r.body["error"]["message"].startswith("items[1]:")
+    assert api.balance()["total"] == "1101.00"
+    assert c_call(api, "POST", "/v1/accounts/acme/renewals", {"items": []}).status == 400
+    too_many = {"items": [{"sdkappid": a, "product": "standard", "months": 1}] * 101}
+    assert c_call(api, "POST", "/v1/accounts/acme/renewals", too_many).status == 400

@@ -273,15 +273,15 @@ def test_a_batch_interrupted_after_the_payment_and_after_items_finishes_each_ite
     items = [Item(s, "standard", 1) for s in sids]
 
     def crash_after_two(i: int) -> None:
-        if i == 1:
+        if i == 2:
             raise Crash
 
-    renewals._after_item.append(crash_after_two)
+    renewals._before_item.append(crash_after_two)
     try:
         with pytest.raises(Crash):
             renewals.renew(c, "acme", items, None, None, Idem.of("k1", "c", {"x": 1}), keep)
     finally:
-        renewals._after_item.remove(crash_after_two)
+        renewals._before_item.remove(crash_after_two)
     assert [app_of(tables, s).expires_at.month for s in sids] == [5, 5, 4]
     assert balance(tables) == ledger_sum(tables) == (39_900, 0)
     assert int(FakeUnitOfWork(tables).accounts.get("acme").held_cash) == 39_900  # still held for item 2
