@@ -1,4 +1,5 @@
-"""Renewal management and account controls (issue 18): the packages view, renewal modes, batch renewal."""
+"""Renewal management and account controls (issue 18): the packages view, renewal modes, batch renewal,
+the account's contact, further contacts and the balance alert."""
 
 from __future__ import annotations
 
@@ -8,16 +9,17 @@ from chalice import Blueprint
 
 from chalicelib.api import schemas as s
 from chalicelib.api.http import Call, int_param, route
+from chalicelib.domain import contacts
 from chalicelib.domain.calendar import iso
 from chalicelib.domain.errors import InvalidRequest
 from chalicelib.domain.money import fmt
 from chalicelib.domain.renewal import package_state
-from chalicelib.services import renewals
+from chalicelib.services import accounts, renewals
 from chalicelib.services.context import Ctx
 from chalicelib.services.idempotency import Response
 from chalicelib.services.renewals import Item, Plan, Reserved
 from chalicelib.store import views
-from chalicelib.store.models import PackageModel
+from chalicelib.store.models import AccountModel, PackageModel
 from chalicelib.store.unit_of_work import PackageFilter
 
 bp = Blueprint(__name__)
@@ -101,3 +103,63 @@ def create_renewals(call: Call, account_id: str) -> Response:
     b = call.body
     return renewals.renew(call.ctx, account_id, _items(b), b.voucher_id, b.voucher_item,
                           call.idem(f"renewals:{account_id}"), renewed)
+
+
+# ------------------------------------------------------------------ account controls (billing-rules 7a)
+def account_changed(a: AccountModel) -> Response:
+    return 200, views.account(a)
+
+
+def contact_list(acct: AccountModel) -> dict[str, Any]:
+    own, others = contacts.load(acct.contacts)
+    mine = {"contact_id": contacts.ACCOUNT, "name": None, "email": acct.email, "phone": acct.phone,
+            "subscriptions": {k: list(v) for k, v in own.items()}}
+    return {"items": [mine, *({"contact_id": c.contact_id, "name": c.name, "email": c.email, "phone": c.phone,
+                               "subscriptions": {k: list(v) for k, v in c.subscriptions.items()}} for c in others)]}
+
+
+def contacts_changed(a: AccountModel) -> Response:
+    return 200, contact_list(a)
+
+
+def alert_changed(a: AccountModel) -> Response:
+    threshold = None if a.alert_threshold is None else fmt(int(a.alert_threshold))
+    return 200, {"threshold": threshold, "armed": bool(a.alert_armed)}
+
+
+@route(bp, "/v1/accounts/{account_id}", "PATCH", summary="Change the account's e-mail or phone",
+       body=s.AccountPatch, answer=s.Account)
+def update_account(call: Call, account_id: str) -> Response:
+    b = call.body
+    return accounts.update_account(call.ctx, account_id, b.email, b.phone, account_changed)
+
+
+@route(bp, "/v1/accounts/{account_id}/contacts", summary="Who is told: the account's own contact first",
+       answer=s.ContactList)
+def list_contacts(call: Call, account_id: str) -> dict[str, Any]:
+    acct, _, _ = accounts.list_contacts(call.ctx, account_id)
+    return contact_list(acct)
+
+
+@route(bp, "/v1/accounts/{account_id}/contacts", "PUT",
+       summary="Set up to 10 contacts besides the account's own, with their subscriptions",
+       body=s.ContactsPut, answer=s.ContactList)
+def put_contacts(call: Call, account_id: str) -> Response:
+    own = None
+    others = []
+    for c in call.body.items:
+        subs = {k: tuple(v) for k, v in c.subscriptions.items()}
+        if c.contact_id == contacts.ACCOUNT:
+            if own is not None:
+                raise InvalidRequest("items: the account's own contact at most once")
+            own = {**{k: () for k in contacts.KINDS}, **subs}
+        else:
+            others.append(contacts.Contact(c.contact_id, c.name, c.email, c.phone, subs))
+    return accounts.put_contacts(call.ctx, account_id, own, others, contacts_changed)
+
+
+@route(bp, "/v1/accounts/{account_id}/balance-alert", "PUT", summary="Set or clear the balance alert's threshold",
+       body=s.BalanceAlertSet, answer=s.BalanceAlert)
+def set_balance_alert(call: Call, account_id: str) -> Response:
+    raw = call.body.threshold
+    return accounts.set_balance_alert(call.ctx, account_id, None if raw is None else s.cents(raw), alert_changed)

@@ -405,12 +405,13 @@ class Entitlements(Reply):
 class Notification(Reply):
     notification_id: str
     at: str
-    kind: Literal["expiry_warning", "stopped", "arrears", "reclaimed", "bill"]
+    kind: Literal["expiry_warning", "stopped", "arrears", "reclaimed", "bill", "balance_low"]
     channel: Literal["email", "sms"]
     to: str
     sdkappid: int | None
     subject: str
     body: str
+    contact_id: str = "account"
 
 
 
@@ -624,3 +625,49 @@ class RenewalResult(Reply):
     renewal_id: str
     orders: list[Order]
     balance: Balance
+
+
+class AccountPatch(Request):
+    email: Email | None = None
+    phone: Phone | None = None
+
+
+NotificationKind = Literal["expiry_warning", "stopped", "arrears", "reclaimed", "bill", "balance_low"]
+Channel = Literal["email", "sms"]
+
+
+class ContactIn(Request):
+    contact_id: Id
+    name: Name | None = None
+    email: Email | None = None
+    phone: Phone | None = None
+    subscriptions: dict[NotificationKind, Annotated[list[Channel], Field(max_length=2)]] = Field(default_factory=dict)
+
+
+class ContactsPut(Request):
+    items: Annotated[list[ContactIn], Field(max_length=11)]
+
+
+class Contact(Reply):
+    contact_id: str
+    name: str | None
+    email: str | None
+    phone: str | None
+    subscriptions: dict[str, list[Channel]]
+
+
+class ContactList(Reply):
+    items: list[Contact]
+
+
+NON_NEGATIVE_AMOUNT = "^(?:0|[1-9][0-9]{0,6})(?:[.][0-9]{1,2})?$"
+
+
+class BalanceAlertSet(Request):
+    threshold: Annotated[str, Text(NON_NEGATIVE_AMOUNT, "an amount from 0.00 to 1000000.00 (a decimal string)",
+                                   max_length=10)] | None
+
+
+class BalanceAlert(Reply):
+    threshold: Money | None
+    armed: bool

@@ -137,6 +137,9 @@ class AccountModel(_Base):
     # ---- renewal management and account controls (issue 18)
     held_cash = NumberAttribute(null=True)  # cents reserved by open renewal batches (not spendable)
     held_gift = NumberAttribute(null=True)
+    contacts = UnicodeAttribute(null=True)  # JSON: the own contact's subscriptions, up to 10 more (domain.contacts)
+    alert_threshold = NumberAttribute(null=True)  # cents: the balance alert's threshold (None: no alert)
+    alert_armed = BooleanAttribute(null=True)  # the next downward crossing sends `balance_low`
 
     arrears_due = ArrearsDueIndex()
 
@@ -446,6 +449,7 @@ class NotificationModel(_Base):
     sent_at = UTCDateTimeAttribute(null=True)
     attempts = NumberAttribute(default=0)
     last_error = UnicodeAttribute(null=True)
+    contact_id = UnicodeAttribute(null=True)  # the recipient (None: the account's own contact; issue 18)
 
     by_app = NotificationsByAppIndex()
     send_due = SendDueIndex()

@@ -154,6 +154,7 @@ def notification(n: NotificationModel) -> dict[str, Any]:
         "body": n.body,
         "status": n.status or "sent",
         "sent_at": iso(n.sent_at) if n.sent_at else None,
+        "contact_id": n.contact_id or "account",
     }
 
 

@@ -151,3 +151,72 @@ def test_a_batch_naming_an_item_that_cannot_be_renewed_is_refused_whole(api) -> 
     assert c_call(api, "POST", "/v1/accounts/acme/renewals", {"items": []}).status == 400
     too_many = {"items": [{"sdkappid": a, "product": "standard", "months": 1}] * 101}
     assert c_call(api, "POST", "/v1/accounts/acme/renewals", too_many).status == 400
+
+
+# ------------------------------------------------------------------ contacts and the account's own contact
+def test_patch_changes_the_account_contact_and_contacts_get_their_kinds_on_their_channels(api) -> None:
+    sid = api.paid_app("2026-03-01T00:00:00Z", cash="399.00")
+    acct = c_ok(api, "PATCH", "/v1/accounts/acme", {"email": "billing@acme.test", "phone": "+15550199"})
+    assert (acct["email"], acct["phone"]) == ("billing@acme.test", "+15550199")
+    assert c_call(api, "PATCH", "/v1/accounts/acme", {"email": "not an e-mail"}).status == 400
+    assert c_call(api, "PATCH", "/v1/accounts/acme", {"phone": "12"}).status == 400
+    assert c_call(api, "PATCH", "/v1/accounts/acme", {"email": "x@y.test"}, account="other").status == 404
+    listed = c_ok(api, "GET", "/v1/accounts/acme/contacts")["items"]
+    assert listed[0]["contact_id"] == "account" and listed[0]["email"] == "billing@acme.test"
+    assert listed[0]["subscriptions"]["expiry_warning"] == ["email", "sms"]
+    put = {"items": [
+        {"contact_id": "account", "subscriptions": {"stopped": ["email", "sms"], "arrears": ["email", "sms"],
+                                                    "reclaimed": ["email", "sms"], "bill": ["email"]}},
+        {"contact_id": "ops", "name": "Ops", "email": "ops@acme.test", "phone": "+15550111",
+         "subscriptions": {"expiry_warning": ["sms"], "stopped": ["email", "sms"]}},
+        {"contact_id": "cfo", "email": "cfo@acme.test", "subscriptions": {"bill": ["email"]}},
+    ]}
+    got = c_ok(api, "PUT", "/v1/accounts/acme/contacts", put)["items"]
+    assert [c["contact_id"] for c in got] == ["account", "ops", "cfo"]
+    assert got[0]["subscriptions"]["expiry_warning"] == []
+    bad = {"items": [{"contact_id": "account", "subscriptions": {"stopped": ["email"], "arrears": ["email", "sms"],
+                                                                "reclaimed": ["email", "sms"]}}]}
+    r = c_call(api, "PUT", "/v1/accounts/acme/contacts", bad)
+    assert r.status == 400 and "cannot unsubscribe from stopped" in r.body["error"]["message"]
+    eleven = {"items": [{"contact_id": f"c{i}", "email": f"c{i}@x.test"} for i in range(11)]}
+    assert c_call(api, "PUT", "/v1/accounts/acme/contacts", eleven).status == 400
+    no_phone = {"items": [{"contact_id": "x", "email": "x@x.test", "subscriptions": {"stopped": ["sms"]}}]}
+    assert c_call(api, "PUT", "/v1/accounts/acme/contacts", no_phone).status == 400
+    # a warning: only ops by SMS (the account's own contact left expiry warnings); the stop: everyone
+    api.clock("2026-03-26T00:00:00Z", run_jobs=True)
+    api.clock("2026-04-02T01:00:00Z", run_jobs=True)
+    notes = c_ok(api, "GET", "/v1/accounts/acme/notifications?limit=1000")["items"]
+    warnings = {(n["contact_id"], n["channel"], n["to"]) for n in notes if n["kind"] == "expiry_warning"}
+    assert warnings == {("ops", "sms", "+15550111")}
+    stops = sorted((n["contact_id"], n["channel"], n["to"]) for n in notes if n["kind"] == "stopped")
+    assert stops == [("account", "email", "billing@acme.test"), ("account", "sms", "+15550199"),
+                     ("ops", "email", "ops@acme.test"), ("ops", "sms", "+15550111")]
+    assert c_ok(api, "GET", f"/v1/apps/{sid}")["status"] == "stopped"
+
+
+# ------------------------------------------------------------------ balance alert
+@pytest.mark.parametrize("billing_tz", ["UTC", "Asia/Shanghai"])
+def test_one_balance_low_per_downward_crossing_rearmed_at_the_threshold(api, billing_tz) -> None:
+    api.clock("2026-03-01T00:00:00Z")
+    api.account("acme", cash="1100.00")
+    a, b = api.app(name="a"), api.app(name="b")
+    assert c_ok(api, "PUT", "/v1/accounts/acme/balance-alert", {"threshold": "500.00"}) == {
+        "threshold": "500.00", "armed": True}
+    api.buy(a)  # 701.00: still at or above
+    api.buy(b)  # 302.00: crossed
+    api.plugin(a, "push")  # 3.00: lower still, no second alert
+
+    def lows():
+        return [n for n in c_ok(api, "GET", "/v1/accounts/acme/notifications")["items"] if n["kind"] == "balance_low"]
+
+    assert [(n["channel"], n["contact_id"]) for n in lows()] == [("email", "account"), ("sms", "account")]
+    assert "is 302.00" in lows()[0]["body"]
+    api.ok("POST", "/v1/accounts/acme/topups", {"amount": "300.00", "kind": "gift"})  # 303.00: below 500.00
+    assert len(lows()) == 2
+    assert c_ok(api, "PUT", "/v1/accounts/acme/balance-alert", {"threshold": "300.00"})["armed"] is True
+    api.plugin(b, "push")  # 4.00: crossed 300.00
+    assert len(lows()) == 4
+    assert c_call(api, "PUT", "/v1/accounts/acme/balance-alert", {"threshold": "1000000.01"}).status == 400
+    assert c_call(api, "PUT", "/v1/accounts/acme/balance-alert", {"threshold": "-1.00"}).status == 400
+    assert c_ok(api, "PUT", "/v1/accounts/acme/balance-alert", {"threshold": None}) == {"threshold": None,
+                                                                                      "armed": False}

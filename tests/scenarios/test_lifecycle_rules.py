@@ -118,8 +118,8 @@ def test_advancing_120_days_is_fast(api):
     started = time.perf_counter()
     result = api.advance(days=120)
     elapsed = time.perf_counter() - started
-    # hourly enforcement, arrears and dispatch runs, 3 daily jobs, settlement on Jan, Feb, Mar and
-    # Apr 1-3: listed when they acted, counted in idle_runs when not
-    assert len(result["jobs_run"]) + result["idle_runs"] == 120 * 24 * 3 + 120 * 3 + 4 * 3
+    # hourly enforcement, arrears, dispatch and renewal-batches runs, 3 daily jobs, settlement on Jan,
+    # Feb, Mar and Apr 1-3: listed when they acted, counted in idle_runs when not
+    assert len(result["jobs_run"]) + result["idle_runs"] == 120 * 24 * 4 + 120 * 3 + 4 * 3
     assert elapsed < 30, elapsed
     print(f"120-day advance: {elapsed:.2f}s, {len(result['jobs_run'])} runs")
