@@ -164,9 +164,11 @@ def auto_renewal_step(app: AppState, balance: Cents, now: datetime, tz: ZoneInfo
     return None
 
 
-def renewals_short(app: AppState, now: datetime, catalog: Catalog) -> bool:
-    """Whether an automatic renewal is due now but was not made (the balance did not cover it)."""
+def renewals_due(app: AppState, now: datetime, catalog: Catalog) -> bool:
+    """Whether an automatic renewal is due now (the base package in the grace, or a line in mode auto
+    at or after its expiry): after auto_renewal_step has made what the balance covers, one still due
+    was not covered."""
     if app.status != Status.ENABLED:
         return False
     base = will_try_auto_renew(app) and in_grace(app.expires_at, now, catalog)
-    return base or any(_extra_auto(e) and in_grace(e.until, now, catalog) for e in app.extras)
+    return base or any(_extra_auto(e) and now >= e.until for e in app.extras)

@@ -17,7 +17,7 @@ from chalicelib.domain.lifecycle import (
     auto_renewal_step,
     enforcement,
     expiry_warning,
-    renewals_short,
+    renewals_due,
     will_try_auto_renew,
 )
 from chalicelib.domain.money import Cents, fmt
@@ -148,9 +148,9 @@ def enforce(ctx: Ctx, app: AppModel) -> Outcome:
     if enforcement(state(app), app.enforce_due_at, ctx.now, ctx.catalog) == Enforcement.NOT_DUE:
         return heal(ctx, app)
     counts: dict[str, int] = {}
-    while (outcome := _auto_renew(ctx, app)) is not None:
+    while renewals_due(state(app), ctx.now, ctx.catalog) and (outcome := _auto_renew(ctx, app)) is not None:
         counts[outcome] = counts.get(outcome, 0) + 1
-    if renewals_short(state(app), ctx.now, ctx.catalog):
+    if renewals_due(state(app), ctx.now, ctx.catalog):  # what the balance did not cover: tried again next run
         counts["renew_failed"] = 1
     if enforcement(state(app), app.enforce_due_at, ctx.now, ctx.catalog) == Enforcement.STOP:
         why = render(ctx.catalog, "stopped_expired", expired_at=iso(app.expires_at))

@@ -33,7 +33,7 @@ from chalicelib.domain.lifecycle import (
     dues,
     enforcement,
     expiry_warning,
-    renewals_short,
+    renewals_due,
     warning_days,
 )
 
@@ -328,7 +328,7 @@ def test_enforcement_waits_before_expiry_and_stops_24_hours_after_it():
 def test_auto_renew_is_retried_on_every_run_of_the_grace_and_then_the_app_stops():
     a, c, due = app(auto_renew=True), catalog(), t("2026-08-20T10:00:00Z")
     assert auto_renewal_step(a, STANDARD - 1, t("2026-08-20T10:00:00Z"), UTC_ZONE, c) is None  # not covered
-    assert renewals_short(a, t("2026-08-20T10:00:00Z"), c)
+    assert renewals_due(a, t("2026-08-20T10:00:00Z"), c)
     assert enforcement(a, due, t("2026-08-20T11:00:00Z"), c) == Enforcement.WAIT
     after, renewal = auto_renewal_step(a, STANDARD, t("2026-08-21T09:05:00Z"), UTC_ZONE, c)  # topped up in the grace
     assert renewal is not None and renewal.starts_at == t("2026-08-20T10:00:00Z")  # from the old expiry
