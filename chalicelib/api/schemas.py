@@ -686,7 +686,9 @@ class ContactIn(Request):
     name: Name | None = None
     email: Email | None = None
     phone: Phone | None = None
-    subscriptions: dict[NotificationKind, Annotated[list[Channel], Field(max_length=2)]] = Field(default_factory=dict)
+    subscriptions: dict[NotificationKind, Annotated[list[Channel], Field(max_length=2, json_schema_extra={
+        "uniqueItems": True})]] = Field(default_factory=dict, description="per kind, the channels (a channel "
+                                        "without an address on the contact is not used)")
 
 
 class ContactsPut(Request):

@@ -29,7 +29,7 @@ from chalicelib.domain.calendar import iso, parse_instant
 from chalicelib.domain.errors import BillingError, Conflict, InsufficientBalanceError, InvalidRequest, NotFound
 from chalicelib.domain.money import Cents, fmt
 from chalicelib.domain.orders import period_bounds, spread
-from chalicelib.domain.plugins import Line, monthly_price, plan_start
+from chalicelib.domain.plugins import Held, Line, monthly_price, plan_start
 from chalicelib.domain.plugins import period_bounds as line_bounds
 from chalicelib.domain.renewal import BASE, BatchPayment, Mode, pay_batch
 from chalicelib.services import idempotency
@@ -78,8 +78,6 @@ def list_packages(ctx: Ctx, account_id: str, where: PackageFilter, limit: int,
     ctx.principal.check_account(account_id)
     if where.renewal is not None and where.renewal not in {m.value for m in Mode}:
         raise InvalidRequest("renewal must be auto, manual or none")
-    if where.after and where.before and where.before <= where.after:
-        raise InvalidRequest("expires_before must lie after expires_after")
     with ctx.uow() as uow:
         return uow.packages.by_expiry(account_id, where, limit, token)
 
@@ -161,25 +159,19 @@ def plan(ctx: Ctx, uow: UnitOfWork, account_id: str, items: list[Item], voucher_
     payment (pay_batch). Any item that cannot be renewed refuses the whole batch."""
     if not 1 <= len(items) <= MAX_ITEMS:
         raise InvalidRequest(f"items: from 1 to {MAX_ITEMS}")
-    seen = set()
-    for i, it in enumerate(items):
-        if (it.sdkappid, it.product) in seen:
-            raise InvalidRequest(f"items[{i}]: app {it.sdkappid} {it.product} is listed twice")
-        seen.add((it.sdkappid, it.product))
-    if voucher_item is not None and voucher_id is None:
-        raise InvalidRequest("voucher_item needs a voucher_id")
     acct = load_account(ctx, uow, account_id)
     apps = {int(a.sdkappid): a for a in uow.apps.many([(sid,) for sid in {it.sdkappid for it in items}],
                                                         consistent=True)}
     states = {sid: state(a) for sid, a in apps.items() if a.account_id == account_id}
     seq = int(acct.ledger_seq)
     planned = []
+    lines: dict[tuple[int, str], list[Held]] = {}  # the running orders of a line, with the batch's earlier items
     for i, it in enumerate(items):
         if it.sdkappid not in states:
             raise NotFound(f"items[{i}]: app {it.sdkappid} not found")
         try:
             one, states[it.sdkappid] = _plan_one(ctx, uow, apps[it.sdkappid], states[it.sdkappid], it,
-                                                 new_order_id(ctx.now, seq + 1 + i))
+                                                 new_order_id(ctx.now, seq + 1 + i), lines)
         except BillingError as err:
             raise _item_error(i, err) from None
         planned.append(one)
@@ -197,11 +189,11 @@ def plan(ctx: Ctx, uow: UnitOfWork, account_id: str, items: list[Item], voucher_
     return Plan(acct, apps, paid, payment, voucher)
 
 
-def _plan_one(ctx: Ctx, uow: UnitOfWork, app: AppModel, s: AppState, it: Item,
-              order_id: str) -> tuple[Planned, AppState]:
-    """One item with the single purchase's rules: a base package with plan_purchase (a renewal from
-    the expiry, within the grace too, or a reactivation from now), a plugin/add-on line with
-    plan_start and its period rule."""
+def _plan_one(ctx: Ctx, uow: UnitOfWork, app: AppModel, s: AppState, it: Item, order_id: str,
+              lines: dict[tuple[int, str], list[Held]]) -> tuple[Planned, AppState]:
+    """One item with the single purchase's rules, over the app as the batch's earlier items left it: a
+    base package with plan_purchase (a renewal from the expiry, within the grace too, or a
+    reactivation from now), a plugin/add-on line with plan_start and its period rule."""
     s.ensure_writable(it.sdkappid)
     if it.product in ctx.catalog.spec.editions:
         if s.edition == DEVELOPER:
@@ -221,9 +213,12 @@ def _plan_one(ctx: Ctx, uow: UnitOfWork, app: AppModel, s: AppState, it: Item,
         raise Conflict(f"app {it.sdkappid} never had {it.product}")
     s.ensure_in_service(it.sdkappid, "plugins and add-ons need an enabled app (renew its base package first)")
     line = Line(it.product, extra.tier, extra.quantity)
-    running = [held(o) for o in uow.orders.running(it.sdkappid, it.product, ctx.now)]
-    start = plan_start(ctx.catalog, line, running, ctx.now, app.used_once(line.product, line.tier))
+    key = (it.sdkappid, it.product)
+    if key not in lines:
+        lines[key] = [held(o) for o in uow.orders.running(it.sdkappid, it.product, ctx.now)]
+    start = plan_start(ctx.catalog, line, lines[key], ctx.now, app.used_once(line.product, line.tier))
     bounds = tuple(line_bounds(ctx.catalog, line, start.starts_at, it.months, ctx.tz))
+    lines[key].append(Held(line, start.starts_at, bounds[-1][1]))
     monthly = monthly_price(ctx.catalog, line)
     after = s.extra_bought(line.product, line.tier, line.quantity, bounds[-1][1])
     return Planned(it.sdkappid, it.product, line.tier, line.quantity, it.months, "renewal", start.starts_at,

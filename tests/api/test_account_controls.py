@@ -180,8 +180,8 @@ def test_patch_changes_the_account_contact_and_contacts_get_their_kinds_on_their
     assert r.status == 400 and "cannot unsubscribe from stopped" in r.body["error"]["message"]
     eleven = {"items": [{"contact_id": f"c{i}", "email": f"c{i}@x.test"} for i in range(11)]}
     assert c_call(api, "PUT", "/v1/accounts/acme/contacts", eleven).status == 400
-    no_phone = {"items": [{"contact_id": "x", "email": "x@x.test", "subscriptions": {"stopped": ["sms"]}}]}
-    assert c_call(api, "PUT", "/v1/accounts/acme/contacts", no_phone).status == 400
+    twice = {"items": [{"contact_id": "x", "email": "x@x.test", "subscriptions": {"stopped": ["sms", "sms"]}}]}
+    assert c_call(api, "PUT", "/v1/accounts/acme/contacts", twice).status == 400
     # a warning: only ops by SMS (the account's own contact left expiry warnings); the stop: everyone
     api.clock("2026-03-26T00:00:00Z", run_jobs=True)
     api.clock("2026-04-02T01:00:00Z", run_jobs=True)
