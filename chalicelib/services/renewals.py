@@ -18,6 +18,7 @@ in one and applied in others (docs/data-model.md, "Batch renewal"):
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, replace
@@ -41,9 +42,10 @@ from chalicelib.services.ledger import Move, book
 from chalicelib.services.plugins import grant, held
 from chalicelib.services.purchases import new_order_id, set_periods, voucher_value
 from chalicelib.store.models import AccountModel, AppModel, OrderModel, PackageModel, RenewalBatchModel, due_shard
-from chalicelib.store.unit_of_work import PackageFilter, Page, UnitOfWork, WriteConflict, with_retries
+from chalicelib.store.unit_of_work import Contention, PackageFilter, Page, UnitOfWork, WriteConflict, with_retries
 
 MAX_ITEMS = 100
+log = logging.getLogger("imbill.renewals")
 
 
 # ------------------------------------------------------------------ renewal modes and the packages view
@@ -288,11 +290,14 @@ def renew(ctx: Ctx, account_id: str, items: list[Item], voucher_id: str | None, 
         return done
 
     response = idempotency.once_in(ctx, idem, act, answer)
-    if reserved:  # this request reserved it: apply with the records in hand
-        r = reserved[0]
-        apply_all(ctx, r.batch, r.plan.account, r.plan.apps)
-    elif response[0] == 201:  # a retry: finish what the first request may have left
-        finish(ctx, account_id, str(response[1]["renewal_id"]))
+    try:
+        if reserved:  # this request reserved it: apply with the records in hand
+            r = reserved[0]
+            apply_all(ctx, r.batch, r.plan.account, r.plan.apps)
+        elif response[0] == 201:  # a retry: finish what the first request may have left
+            finish(ctx, account_id, str(response[1]["renewal_id"]))
+    except Contention:  # paid and recorded: the renewal-batches job (or a retry with the key) finishes it
+        log.warning("renewal batch of %s left items pending under contention", account_id)
     return response
 
 

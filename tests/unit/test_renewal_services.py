@@ -361,3 +361,27 @@ def test_a_batch_quote_is_the_sum_of_single_renewals_bought_in_order(
         with pytest.raises(InsufficientBalanceError):
             renewals.renew(c, "acme", items, v if voucher_item is not None else None, voucher_item, NONE, keep)
         assert balance(tables) == (cash, gift)
+
+
+def test_a_batch_paid_but_contended_answers_its_orders_and_is_finished_later(tables: FakeStore) -> None:
+    from chalicelib.store.unit_of_work import Contention
+
+    ctx = setup(tables, 39_900 * 4)
+    sids = [new_app(ctx, name=f"a{i}") for i in range(2)]
+    c = customer(tables, "2026-03-20T00:00:00")
+
+    def contended(i: int) -> None:
+        if i == 1:
+            raise Contention("busy")
+
+    renewals._before_item.append(contended)
+    try:
+        status, body = renewals.renew(c, "acme", [Item(s, "standard", 1) for s in sids], None, None, NONE, keep)
+    finally:
+        renewals._before_item.remove(contended)
+    assert status == 201  # paid: not a 503 that a retry without a key would pay twice
+    assert [app_of(tables, s).expires_at.month for s in sids] == [5, 4]
+    (batch,) = FakeUnitOfWork(tables).renewals.open()
+    assert renewals.finish_open(c, batch) == "finished"
+    assert [app_of(tables, s).expires_at.month for s in sids] == [5, 5]
+    assert balance(tables) == ledger_sum(tables) == (0, 0)
