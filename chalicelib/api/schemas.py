@@ -707,11 +707,11 @@ class ContactList(Reply):
     items: list[Contact]
 
 
-NON_NEGATIVE_AMOUNT = "^(?:0|[1-9][0-9]{0,6})(?:[.][0-9]{1,2})?$"
+THRESHOLD_AMOUNT = "^(?:(?:0|[1-9][0-9]{0,5})(?:[.][0-9]{1,2})?|1000000(?:[.]0{1,2})?)$"  # 0.00 .. 1000000.00
 
 
 class BalanceAlertSet(Request):
-    threshold: Annotated[str, Text(NON_NEGATIVE_AMOUNT, "an amount from 0.00 to 1000000.00 (a decimal string)",
+    threshold: Annotated[str, Text(THRESHOLD_AMOUNT, "an amount from 0.00 to 1000000.00 (a decimal string)",
                                    max_length=10)] | None
 
 
