@@ -220,3 +220,20 @@ def test_one_balance_low_per_downward_crossing_rearmed_at_the_threshold(api, bil
     assert c_call(api, "PUT", "/v1/accounts/acme/balance-alert", {"threshold": "-1.00"}).status == 400
     assert c_ok(api, "PUT", "/v1/accounts/acme/balance-alert", {"threshold": None}) == {"threshold": None,
                                                                                       "armed": False}
+
+
+@pytest.mark.heavy
+@pytest.mark.parametrize("billing_tz", ["UTC", "Asia/Shanghai"])
+def test_the_reproduced_bug_an_auto_renewing_app_with_the_balance_gets_no_warning(api, billing_tz) -> None:
+    """1,000.00 cash, Standard with auto_renew, advance 40 days: renewed at expiry, never warned."""
+    api.clock("2026-03-01T00:00:00Z")
+    api.account("acme", cash="1000.00")
+    sid = api.app()
+    api.buy(sid, "standard", 1, auto_renew=True)
+    api.advance(days=40)
+    kinds = [n["kind"] for n in c_ok(api, "GET", "/v1/accounts/acme/notifications")["items"]]
+    assert kinds == []
+    orders = c_ok(api, "GET", f"/v1/apps/{sid}/orders")["items"]
+    assert [(o["kind"], o["starts_at"]) for o in orders] == [("new", "2026-03-01T00:00:00Z"),
+                                                              ("auto_renewal", "2026-04-01T00:00:00Z")]
+    assert api.balance()["total"] == "202.00"
