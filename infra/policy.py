@@ -72,9 +72,9 @@ class Grants:
 API = Grants(notify=True, secret=True)
 PLANNER = Grants(notify=True, queue=SEND, dead_letter=True)
 WORKER = Grants(notify=True, queue=QUEUE_ACTIONS)
-# chalicelib/views/streams.py: reads the changed item again, puts/deletes list entries in batches,
-# adds revenue in one transaction with its guard
-STREAMS = Grants(items=("BatchWriteItem", "GetItem", "PutItem", "TransactWriteItems", "UpdateItem"),
+# chalicelib/views/streams.py: reads the changed items again (BatchGetItem per record batch),
+# puts/deletes list entries in batches, adds the batch's revenue in one transaction with its guards
+STREAMS = Grants(items=("BatchGetItem", "BatchWriteItem", "PutItem", "TransactWriteItems", "UpdateItem"),
                  dead_letter=True, streams=True)
 WEBHOOKS = Grants()
 

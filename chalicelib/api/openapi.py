@@ -38,7 +38,7 @@ _YEAR_MONTH = "(?:19[7-9][0-9]|[2-9][0-9]{3})-(?:0[1-9]|1[0-2])"
 _PERIOD_DAY = s.date_pattern("(?:19[7-9][0-9]|[2-9][0-9]{3})", "[2-9]", "(?:[2468][048]|[3579][26])")
 QUERY_PARAMS: dict[str, dict[str, Any]] = {
     "limit": {"type": "integer", "minimum": 1, "maximum": 1000, "description": "page size (default 100)"},
-    "next_token": {"type": "string", "description": "the next_token of the previous page"},
+    "next_token": {"type": "string", "minLength": 1, "description": "the next_token of the previous page"},
     "period": {"type": "string", "pattern": f"^(?:{_YEAR_MONTH}|{_PERIOD_DAY})$",
                "description": "a local month (2026-05) or day (2026-05-10)"},
     "month": {"type": "string", "pattern": f"^{_YEAR_MONTH}$",
@@ -65,7 +65,7 @@ QUERY_PARAMS: dict[str, dict[str, Any]] = {
     "region": {"type": "string", "minLength": 1, "maxLength": 64, "description": "only apps of this region"},
     "renewal": {"type": "string", "enum": ["auto", "manual", "none"], "description": "only this renewal mode"},
 }
-_WINDOW = {"type": "string", "minLength": 10, "maxLength": 40,
+_WINDOW = {"type": "string", "pattern": f"^(?:{s.INSTANT_DATE}|{s.INSTANT_PATTERN[1:-1]})$",
            "description": "a local date YYYY-MM-DD (billing zone) or an ISO-8601 instant with a zone"}
 for _listed in ("/v1/accounts/{account_id}/ledger", "/v1/accounts/{account_id}/bills"):
     QUERY_PARAMS[f"{_listed}:from"] = {**_WINDOW, "description": f"from (inclusive): {_WINDOW['description']}"}
@@ -93,8 +93,8 @@ def _schema(model: type[BaseModel], components: dict[str, Any], mode: str = "ser
 def _path_param(name: str) -> dict[str, Any]:
     if name == "sdkappid":
         schema: dict[str, Any] = {"type": "integer", "minimum": 0, "maximum": 999_999_999_999}
-    elif name == "month":
-        schema = {"type": "string", "pattern": f"^{_YEAR_MONTH}$"}
+    elif name == "month":  # a statement's month: the years an instant may have
+        schema = {"type": "string", "pattern": "^(?:19[7-9][0-9]|[2-8][0-9]{3})-(?:0[1-9]|1[0-2])$"}
     elif name == "job":
         schema = {"type": "string", "enum": sorted(load_jobs())}
     else:  # account ids as accounts are created (other ids are 404, or 400 when not 1-128 printable characters)
