@@ -38,7 +38,8 @@ SEED = 20261129
 STATE_RULES = re.compile(
     r"next_token is not valid|lies in the future|later than|ahead of|clock|must lie after now"
     r"|tier '.*' is not one of|is bought one at a time"
-    r"|at most \d+ months at once|spans more than \d+ months|must not be after"  # bounds across two parameters (revenue from/to): no JSON Schema
+    # bounds across two parameters (revenue from/to): no JSON Schema
+    r"|at most \d+ months at once|spans more than \d+ months|must not be after"
     r"|period or from/to, not both"  # bills: one filter or the other
     # across items (no JSON Schema): the contacts besides the account's own, distinct ids, the voucher's item
     r"|at most \d+ contacts besides|each contact_id at most once|voucher_item must be an index"
