@@ -345,8 +345,10 @@ def explain(exc: BaseException) -> str | None:
 
 
 from chalicelib import cli_views  # noqa: E402  (operator views over the HTTP API)
+from chalicelib.cli_renewals import renewals_cli  # noqa: E402  (imbill renewals list|quote|renew)
 
 cli_views.register(cli)
+cli.add_typer(renewals_cli, name="renewals")
 
 
 def main() -> None:

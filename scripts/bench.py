@@ -266,6 +266,59 @@ def bench_hot_account(clients: list[int], per_client: int) -> str:
     return "\n".join(lines)
 
 
+def bench_batches(sizes: list[int]) -> str:
+    """Batch renewals of 1, 10 and 100 items on DynamoDB Local (issue 18): DynamoDB requests and seconds
+    of one POST .../renewals (the reservation, then one transaction per item), each in fresh tables."""
+    from chalicelib import config
+    from chalicelib.api.accounts import account_created, topped_up
+    from chalicelib.local import ddblocal
+    from chalicelib.services import accounts, idempotency, renewals
+    from chalicelib.services.context import Ctx, Principal
+    from chalicelib.services.idempotency import Idem
+    from chalicelib.services.renewals import Item
+    from chalicelib.store import uow
+    from chalicelib.store.models import AppModel, due_shard
+    from chalicelib.store.tables import create_tables
+    from tests.integration.requests import count_requests
+
+    t0 = datetime(2026, 3, 1, tzinfo=UTC)
+    head = f"{'items':>5} {'requests':>8} {'transactions':>12} {'seconds':>8}"
+    lines = ["batch renewal on DynamoDB Local (POST /v1/accounts/{id}/renewals)", "", head, "-" * len(head)]
+    port = ddblocal.free_port()
+    with ddblocal.running(None, port):
+        os.environ.update(IMBILL_DYNAMODB_ENDPOINT=ddblocal.endpoint_url(port))
+        try:
+            for n in sizes:
+                os.environ["IMBILL_TABLE_PREFIX"] = f"bench-batch{n}-"
+                config.reset_settings()
+                uow.reset_connection()
+                create_tables()
+                ctx = Ctx(now=t0, tz=UTC_TZ)
+                accounts.create_account(ctx, "acme", "a@x.test", "+15550100", idempotency.NONE, account_created)
+                accounts.topup(ctx, "acme", 39_900 * n, "cash", idempotency.NONE, topped_up)
+                sids = [1_400_100_000 + i for i in range(n)]
+                with AppModel.batch_write() as batch:
+                    for sid in sids:
+                        batch.save(AppModel(sid, account_id="acme", name=f"a{sid}", region="us",
+                                            edition="standard", status="enabled", created_at=t0,
+                                            expires_at=datetime(2026, 4, 1, tzinfo=UTC), due_shard=due_shard(sid),
+                                            had_paid=True, version=0))
+                customer = Ctx(now=t0 + timedelta(days=10), tz=UTC_TZ, principal=Principal("customer", "acme"))
+                with count_requests() as counter:
+                    started = time.perf_counter()
+                    renewals.renew(customer, "acme", [Item(sid, "standard", 1) for sid in sids], None, None,
+                                   Idem.of(f"b{n}", "customer:acme#renewals:acme", {"n": n}),
+                                   lambda r: (201, {"renewal_id": r.batch.renewal_id}))
+                    elapsed = time.perf_counter() - started
+                lines.append(f"{n:5d} {counter.total:8d} {counter.calls['TransactWriteItems']:12d} {elapsed:8.2f}")
+        finally:
+            os.environ.pop("IMBILL_DYNAMODB_ENDPOINT")
+            os.environ["IMBILL_TABLE_PREFIX"] = "bench-"
+            config.reset_settings()
+            uow.reset_connection()
+    return "\n".join(lines)
+
+
 def _settle_fanned_out(workers: int) -> int:
     """The settlement planned onto an in-process queue and worked by `workers` threads, each taking
     one message at a time through the Lambda worker's own code (fanout.handle_batch). Answers how
@@ -842,6 +895,8 @@ def main() -> int:
     parser.add_argument("--hot-clients", default="1,8,32", help="client counts of the hot-account section")
     parser.add_argument("--hot-purchases", type=int, default=25, help="purchases per client (hot account)")
     parser.add_argument("--hot-only", action="store_true", help="run only the hot-account section")
+    parser.add_argument("--batch-sizes", default="1,10,100", help="items of the batch-renewal section")
+    parser.add_argument("--batch-only", action="store_true", help="run only the batch-renewal section")
     parser.add_argument("--year", action="store_true", help="also a year of the test clock on DynamoDB Local")
     parser.add_argument("--only-year", action="store_true", help="only the year of the test clock")
     parser.add_argument("--floor", action="store_true",
@@ -866,6 +921,10 @@ def main() -> int:
     if args.cold_only:
         print(cold_start())
         return 0
+    batches = bench_batches([int(n) for n in args.batch_sizes.split(",")])
+    if args.batch_only:
+        print(batches)
+        return 0
     hot = bench_hot_account([int(c) for c in args.hot_clients.split(",")], args.hot_purchases)
     if args.hot_only:
         print(hot)
@@ -884,6 +943,8 @@ def main() -> int:
     print(report(args.n))
     print()
     print(hot)
+    print()
+    print(batches)
     print(cold_start())
     return 0
 

@@ -6,10 +6,10 @@ from chalice import Chalice
 
 
 def register(app: Chalice) -> None:
-    from chalicelib.api import accounts, apps, catalog, http, openapi, operator, ops, plugins, service, usage
+    from chalicelib.api import accounts, apps, catalog, http, openapi, operator, ops, plugins, renewals, service, usage
 
     app.register_middleware(http.error_shape, "http")
-    for module in (accounts, apps, ops, openapi, usage, plugins, operator, catalog, service):
+    for module in (accounts, apps, ops, openapi, usage, plugins, operator, catalog, service, renewals):
         app.register_blueprint(module.bp)
     from chalicelib import console
 

@@ -85,6 +85,18 @@ def set_auto_renew(call: Call, sdkappid: str) -> dict[str, Any]:
     return apps.set_auto_renew(call.ctx, int_param(sdkappid), call.body.enabled, app_changed)[1]
 
 
+@route(bp, "/v1/apps/{sdkappid}/disable", "POST", summary="Disable an enabled app (its packages run out)",
+       answer=s.App, errors=(409, 410))
+def disable_app(call: Call, sdkappid: str) -> dict[str, Any]:
+    return apps.disable(call.ctx, int_param(sdkappid), app_changed)[1]
+
+
+@route(bp, "/v1/apps/{sdkappid}/enable", "POST", summary="Enable a disabled app while its package is valid",
+       answer=s.App, errors=(409, 410))
+def enable_app(call: Call, sdkappid: str) -> dict[str, Any]:
+    return apps.enable(call.ctx, int_param(sdkappid), app_changed)[1]
+
+
 @route(bp, "/v1/apps/{sdkappid}/trial-extensions", "POST", summary="Extend an expired Developer app",
        answer=s.App, idempotent=True, errors=(409, 410))
 def extend_trial(call: Call, sdkappid: str) -> dict[str, Any]:

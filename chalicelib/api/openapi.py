@@ -57,6 +57,13 @@ QUERY_PARAMS: dict[str, dict[str, Any]] = {
                  f"months from it (a longer range is a 400)"},
     "format": {"type": "string", "enum": ["json", "csv"], "description": "json (default) or csv (text/csv)"},
     "order": {"type": "string", "enum": ["oldest", "newest"], "description": "oldest first (default) or newest first"},
+    # the packages view (chalicelib/api/renewals.py)
+    "expires_after": {"type": "string", "format": "date-time", "description": "packages expiring at or after"},
+    "expires_before": {"type": "string", "format": "date-time", "description": "packages expiring before"},
+    "/v1/accounts/{account_id}/packages:product": {"type": "string", "enum": list(s.PRODUCTS),
+                                                   "description": "only this product"},
+    "region": {"type": "string", "minLength": 1, "maxLength": 64, "description": "only apps of this region"},
+    "renewal": {"type": "string", "enum": ["auto", "manual", "none"], "description": "only this renewal mode"},
 }
 _WINDOW = {"type": "string", "pattern": f"^(?:{s.INSTANT_DATE}|{s.INSTANT_PATTERN[1:-1]})$",
            "description": "a local date YYYY-MM-DD (billing zone) or an ISO-8601 instant with a zone"}

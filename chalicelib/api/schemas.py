@@ -336,6 +336,7 @@ class App(Reply):
     auto_renew: bool
     stopped_at: str | None
     disabled_at: str | None
+    disabled_reason: Literal["refunded", "requested"] | None = None
 
 
 class PeriodOut(Reply):
@@ -436,12 +437,13 @@ class Entitlements(Reply):
 class Notification(Reply):
     notification_id: str
     at: str
-    kind: Literal["expiry_warning", "stopped", "arrears", "reclaimed", "bill"]
+    kind: Literal["expiry_warning", "stopped", "arrears", "reclaimed", "bill", "balance_low"]
     channel: Literal["email", "sms"]
     to: str
     sdkappid: int | None
     subject: str
     body: str
+    contact_id: str = "account"
 
 
 
@@ -606,3 +608,113 @@ class AddonCreate(Request):
         int, Whole(1, 100_000), Field(description="desk: seats in total (default 3); chatbot: bots or packs"),
     ] | None = None
     months: Months
+
+
+# ---------------------------------------------------------------- renewal management and account controls (issue 18)
+RenewalMode = Literal["auto", "manual", "none"]
+SdkAppIdIn = Annotated[int, Whole(1, MAX_WHOLE)]
+
+
+class RenewalSet(Request):
+    product: Product
+    mode: RenewalMode
+
+
+class Package(Reply):
+    sdkappid: int
+    app_name: str
+    region: str
+    product: str
+    tier: str | None
+    expires_at: str
+    renewal: RenewalMode
+    monthly_price: Money
+    state: Literal["active", "grace", "stopped"]
+
+
+class RenewalItemIn(Request):
+    sdkappid: SdkAppIdIn
+    product: Product
+    months: Months
+
+
+class RenewalsCreate(Request):
+    items: Annotated[list[RenewalItemIn], Field(min_length=1, max_length=100)]
+    voucher_id: Id | None = None
+    voucher_item: Annotated[int, Whole(0, 99), Field(description="index of the item the voucher pays")] | None = None
+
+
+class RenewalQuoteItem(Reply):
+    sdkappid: int
+    product: str
+    months: int
+    price: Money
+    voucher_amount: Money
+    paid_cash: Money
+    paid_gift: Money
+    starts_at: str
+    ends_at: str
+
+
+class RenewalQuote(Reply):
+    items: list[RenewalQuoteItem]
+    total: Money
+    cash: Money
+    gift: Money
+    voucher: Money
+    covered: bool
+    shortfall: Money
+
+
+class RenewalResult(Reply):
+    renewal_id: str
+    orders: list[Order]
+    balance: Balance
+
+
+class AccountPatch(Request):
+    email: Email | None = None
+    phone: Phone | None = None
+
+
+NotificationKind = Literal["expiry_warning", "stopped", "arrears", "reclaimed", "bill", "balance_low"]
+Channel = Literal["email", "sms"]
+
+
+class ContactIn(Request):
+    contact_id: Id
+    name: Name | None = None
+    email: Email | None = None
+    phone: Phone | None = None
+    subscriptions: dict[NotificationKind, Annotated[list[Channel], Field(max_length=2, json_schema_extra={
+        "uniqueItems": True})]] = Field(default_factory=dict, description="per kind, the channels (a channel "
+                                        "without an address on the contact is not used)")
+
+
+class ContactsPut(Request):
+    items: Annotated[list[ContactIn], Field(max_length=11)]
+
+
+class Contact(Reply):
+    contact_id: str
+    name: str | None
+    email: str | None
+    phone: str | None
+    subscriptions: dict[str, list[Channel]]
+
+
+class ContactList(Reply):
+    items: list[Contact]
+
+
+THRESHOLD_AMOUNT = "^(?:(?:0|[1-9][0-9]{0,5})(?:[.][0-9]{1,2})?|1000000(?:[.]0{1,2})?)$"  # 0.00 .. 1000000.00
+
+
+class BalanceAlertSet(Request):
+    threshold: Annotated[str, Text(THRESHOLD_AMOUNT, "an amount from 0.00 to 1000000.00 (a decimal string)",
+                                   max_length=10)] | None
+
+
+class BalanceAlert(Reply):
+    threshold: Money | None
+    armed: bool

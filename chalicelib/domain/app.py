@@ -17,6 +17,7 @@ from chalicelib.domain.calendar import add_months
 from chalicelib.domain.catalog import Catalog
 from chalicelib.domain.errors import Conflict, Gone, InvalidRequest
 from chalicelib.domain.money import Cents
+from chalicelib.domain.renewal import BASE, Extra, Mode, Package, check_mode, with_extra_bought, with_extra_ended
 
 DEVELOPER = "developer"  # the free edition every app starts on (section 3)
 OFF_LOG_DAYS = 100  # spans that ended longer ago than this no longer matter to any unsettled month
@@ -26,7 +27,7 @@ class Status(StrEnum):
     """An app's status (section 7). Only an `enabled` app logs users in."""
 
     ENABLED = "enabled"
-    DISABLED = "disabled"  # after a base-package refund
+    DISABLED = "disabled"  # after a base-package refund, or on request (DisabledReason)
     STOPPED = "stopped"  # with a StopReason
     RECLAIMED = "reclaimed"  # a tombstone: every later write answers 410
 
@@ -34,6 +35,11 @@ class Status(StrEnum):
 class StopReason(StrEnum):
     EXPIRED = "expired"  # not renewed within 24 h after expiry
     ARREARS = "arrears"  # the account stayed in arrears 24 h after a bill
+
+
+class DisabledReason(StrEnum):
+    REFUNDED = "refunded"  # the base package was refunded
+    REQUESTED = "requested"  # the customer (or an operator) disabled it
 
 
 class OffSpan(NamedTuple):
@@ -71,6 +77,7 @@ class ExpiryWarning:
     expiry_day: date
     expires_at: datetime
     stopped: bool  # sent after the stop (E+1): the text says how to bring the app back
+    auto_short: Cents | None = None  # mode auto, not covered: what the balance lacks for the renewal
 
 
 @dataclass(frozen=True)
@@ -83,6 +90,8 @@ class Renewal:
     starts_at: datetime
     monthly_price: Cents
     bounds: tuple[tuple[datetime, datetime], ...]
+    tier: str | None = None  # a plugin/add-on line's (renewal management)
+    quantity: int = 1
 
 
 Event = Stopped | Reclaimed | ExpiryWarning | Renewal
@@ -111,6 +120,10 @@ class AppState:
     renew_attempted_for: datetime | None = None  # the expiry whose auto-renew was tried
     had_paid: bool = False  # once paid, never Developer again
     off_log: tuple[OffSpan, ...] | None = None  # recent out-of-service spans (None: none recorded yet)
+    disabled_reason: DisabledReason | None = None
+    # renewal management (issue 18): the base package's mode `none`, and the plugin/add-on lines
+    no_renew: bool = False
+    extras: tuple[Extra, ...] = ()
 
     @classmethod
     def new(cls, now: datetime, tz: ZoneInfo) -> AppState:
@@ -172,7 +185,8 @@ class AppState:
             off_log = (*recent, OffSpan(now, None, self.edition))
         if status == Status.STOPPED:
             return replace(self, status=status, stop_reason=reason, stopped_at=now, off_log=off_log)
-        return replace(self, status=status, stop_reason=reason, disabled_at=now, off_log=off_log)
+        return replace(self, status=status, stop_reason=reason, disabled_at=now, off_log=off_log,
+                       disabled_reason=DisabledReason.REFUNDED)
 
     def stop(self, reason: StopReason, now: datetime) -> tuple[AppState, Stopped]:
         """enabled -> stopped (reason expired | arrears); the owner is notified."""
@@ -182,13 +196,36 @@ class AppState:
         """A base-package refund: disabled (also when stopped), expired now, auto-renew off."""
         return replace(self._go_off(Status.DISABLED, now), expires_at=now, auto_renew=False)
 
+    def disable_on_request(self, sdkappid: int, now: datetime) -> AppState:
+        """A customer or an operator disables an enabled app (section 7): its packages keep running out
+        their terms, nothing is refunded; it is out of service (MAU proration) and reclaimed 90 days on
+        unless enabled again."""
+        self.ensure_writable(sdkappid)
+        if self.status != Status.ENABLED:
+            raise Conflict(f"app {sdkappid} is {self.status}: only an enabled app can be disabled")
+        return replace(self._go_off(Status.DISABLED, now), disabled_reason=DisabledReason.REQUESTED)
+
+    def enable(self, sdkappid: int, now: datetime) -> AppState:
+        """disabled -> enabled while its base package (or the Developer term) is still valid (section 7);
+        an enabled app stays as it is."""
+        self.ensure_writable(sdkappid)
+        if self.status == Status.ENABLED:
+            return self
+        if self.status != Status.DISABLED:
+            raise Conflict(f"app {sdkappid} is {self.status}: only a purchase brings it back")
+        if now >= self.expires_at:
+            what = "Developer term" if self.edition == DEVELOPER else f"{self.edition} package"
+            raise Conflict(f"app {sdkappid} cannot be enabled: its {what} is not valid (expired "
+                           f"{self.expires_at.isoformat()}); buy a package to bring it back")
+        return self.bring_back(now)
+
     def bring_back(self, now: datetime) -> AppState:
         """stopped or disabled -> enabled (purchase, extension, end of arrears): the open span closes."""
         off_log = None if self.off_log is None else tuple(
             s if s.on_at is not None else s._replace(on_at=now) for s in self.off_log
         )
         return replace(self, status=Status.ENABLED, stop_reason=None, stopped_at=None, disabled_at=None,
-                       off_log=off_log)
+                       off_log=off_log, disabled_reason=None)
 
     def reenable(self, expires_at: datetime, now: datetime) -> AppState:
         """Back in service with a new expiry; the warnings start again for it."""
@@ -203,12 +240,52 @@ class AppState:
         else:
             app = self.reenable(ends_at, now)
         return replace(app, edition=edition, had_paid=True,
-                       auto_renew=self.auto_renew if auto_renew is None else auto_renew)
+                       auto_renew=self.auto_renew if auto_renew is None else auto_renew,
+                       no_renew=False if auto_renew else self.no_renew)
 
     def with_auto_renew(self, enabled: bool) -> AppState:
         if enabled and self.edition == DEVELOPER:
             raise Conflict("the Developer edition does not renew; ask for a trial extension")
-        return replace(self, auto_renew=enabled)
+        return replace(self, auto_renew=enabled, no_renew=False if enabled else self.no_renew)
+
+    # ---------------------------------------------------------- renewal modes (renewal management)
+    @property
+    def base_mode(self) -> Mode:
+        return Mode.AUTO if self.auto_renew else (Mode.NONE if self.no_renew else Mode.MANUAL)
+
+    @property
+    def packages(self) -> tuple[Package, ...]:
+        """The base package and every plugin/add-on line it has had (none once reclaimed)."""
+        if self.status == Status.RECLAIMED:
+            return ()
+        base = Package(BASE, self.edition, None, 1, self.expires_at, self.base_mode)
+        return (base, *(Package(e.product, e.product, e.tier, e.quantity, e.until, e.mode) for e in self.extras))
+
+    def extra(self, product: str) -> Extra | None:
+        return next((e for e in self.extras if e.product == product), None)
+
+    def with_mode(self, sdkappid: int, product: str, mode: Mode, catalog: Catalog) -> AppState:
+        """Set the renewal mode of the base package (`product` its edition) or of a plugin/add-on line
+        the app has had; allowed at any time before the app is reclaimed."""
+        self.ensure_writable(sdkappid)
+        if product == self.edition:
+            if mode == Mode.AUTO:
+                if self.edition == DEVELOPER:
+                    raise Conflict("the Developer edition does not renew; ask for a trial extension")
+                check_mode(catalog, product, None, mode)
+            return replace(self, auto_renew=mode == Mode.AUTO, no_renew=mode == Mode.NONE)
+        line = self.extra(product)
+        if line is None:
+            raise Conflict(f"app {sdkappid} has no {product} package")
+        check_mode(catalog, product, line.tier, mode)
+        return replace(self, extras=tuple(replace(e, mode=mode) if e.product == product else e
+                                          for e in self.extras))
+
+    def extra_bought(self, product: str, tier: str | None, quantity: int, until: datetime) -> AppState:
+        return replace(self, extras=with_extra_bought(self.extras, product, tier, quantity, until))
+
+    def extra_ended(self, product: str, at: datetime) -> AppState:
+        return replace(self, extras=with_extra_ended(self.extras, product, at))
 
     def extend_trial(self, now: datetime, tz: ZoneInfo) -> AppState:
         """Developer extension: after expiry (before reclamation) it expires add_months(now, 1), enabled."""

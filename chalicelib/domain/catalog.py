@@ -59,6 +59,7 @@ class Purchasable(_Spec):
     lifecycle's min_months..max_months)."""
 
     purchasable: bool = True
+    auto_renewable: bool = True  # renewal mode `auto` allowed (billing-rules 5, renewal management)
     min_months: Positive | None = None
     max_months: Positive | None = None
 

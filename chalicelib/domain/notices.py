@@ -12,6 +12,9 @@ TEMPLATES = {
     "warning_stopped": "It was stopped {stop_after_expiry} after expiry: buy a package to bring it back; "
                        "its data is deleted {reclaim_after} after the stop.",
     "warning_enabled": "Renew it to keep the app in service; it stops {stop_after_expiry} after expiry.",
+    "warning_auto_short": "Auto-renewal will fail for lack of balance: a month costs {monthly}, cash + gift is "
+                          "{balance}, {short} short. Top up to let it renew; it stops {stop_after_expiry} "
+                          "after expiry.",
     "stopped_expired": "its package expired {expired_at} and was not renewed. Its data is deleted {reclaim_after} "
                        "after the stop unless it is brought back by a purchase.",
     "arrears_body": "A postpaid bill left your balance at {balance}. Top up to zero or above within "

@@ -8,4 +8,5 @@ from chalicelib.jobs import (  # noqa: F401
     notification_dispatch,
     push_quota_billing,
     reclamation,
+    renewal_batches,
 )

@@ -26,5 +26,5 @@ def next_due(ctx: Ctx) -> datetime | None:
 
 JOB = register(
     Job.sharded("expiry-enforcement", Schedule(minute=5), WORK, next_due,
-                outcomes=("renewed", "renew_failed", "stopped", "skipped"))
+                outcomes=("renewed", "renew_failed", "given_up", "stopped", "skipped"))
 )

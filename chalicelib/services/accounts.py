@@ -7,8 +7,10 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
+from chalicelib.domain import contacts
 from chalicelib.domain.arrears import AccountStatus
 from chalicelib.domain.calendar import iso
+from chalicelib.domain.contacts import Contact
 from chalicelib.domain.errors import Conflict, InvalidRequest, NotFound
 from chalicelib.domain.money import Cents
 from chalicelib.services import idempotency
@@ -116,3 +118,63 @@ def list_ledger(ctx: Ctx, account_id: str, limit: int, token: str | None, start:
     with ctx.uow() as uow:
         return uow.ledger.page_between(account_id, "at", start, end, limit, token, newest_first=newest_first,
                                        consistent=True)
+
+
+# ---------------------------------------------------------------- account controls (issue 18; billing-rules 7a)
+def update_account(ctx: Ctx, account_id: str, email: str | None, phone: str | None,
+                   answer: Answer[AccountModel]) -> Response:
+    """PATCH /v1/accounts/{id}: the account's own contact (its e-mail and phone)."""
+    ctx.principal.require("operator", "customer")
+
+    def act(uow: UnitOfWork) -> AccountModel:
+        acct = load_account(ctx, uow, account_id)
+        if email is not None:
+            acct.email = email
+        if phone is not None:
+            acct.phone = phone
+        uow.accounts.save(acct)
+        return acct
+
+    return idempotency.once_in(ctx, idempotency.NONE, act, answer)
+
+
+def list_contacts(ctx: Ctx, account_id: str) -> tuple[AccountModel, dict[str, tuple[str, ...]], list[Contact]]:
+    """The account (its own contact) with its subscriptions, and the further contacts."""
+    with ctx.uow() as uow:
+        acct = load_account(ctx, uow, account_id)
+    own, others = contacts.load(acct.contacts)
+    return acct, own, others
+
+
+def put_contacts(ctx: Ctx, account_id: str, own: dict[str, tuple[str, ...]] | None, others: list[Contact],
+                 answer: Answer[AccountModel]) -> Response:
+    """PUT /v1/accounts/{id}/contacts: the further contacts (replaced) and, when listed, the own
+    contact's subscriptions (its e-mail and phone change with PATCH)."""
+    ctx.principal.require("operator", "customer")
+
+    def act(uow: UnitOfWork) -> AccountModel:
+        acct = load_account(ctx, uow, account_id)
+        kept, _ = contacts.load(acct.contacts)
+        subscriptions = kept if own is None else own
+        contacts.check(subscriptions, others)
+        acct.contacts = contacts.dump(subscriptions, others)
+        uow.accounts.save(acct)
+        return acct
+
+    return idempotency.once_in(ctx, idempotency.NONE, act, answer)
+
+
+def set_balance_alert(ctx: Ctx, account_id: str, threshold: Cents | None,
+                      answer: Answer[AccountModel]) -> Response:
+    """PUT /v1/accounts/{id}/balance-alert: armed when cash + gift is at or above the threshold now."""
+    ctx.principal.require("operator", "customer")
+
+    def act(uow: UnitOfWork) -> AccountModel:
+        acct = load_account(ctx, uow, account_id)
+        alert = contacts.set_threshold(threshold, int(acct.cash) + int(acct.gift))
+        acct.alert_threshold = alert.threshold
+        acct.alert_armed = alert.armed if alert.threshold is not None else None
+        uow.accounts.save(acct)
+        return acct
+
+    return idempotency.once_in(ctx, idempotency.NONE, act, answer)

@@ -3,17 +3,21 @@ store through the unit of work (ctx.uow) and answer records; the API renders the
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable
 from typing import Any
 
-from chalicelib.domain.app import AppState, OffSpan, Status, Stopped, StopReason
+from chalicelib.domain.app import AppState, DisabledReason, OffSpan, Status, Stopped, StopReason
 from chalicelib.domain.errors import Conflict, NotFound
 from chalicelib.domain.lifecycle import dues
+from chalicelib.domain.money import Cents
+from chalicelib.domain.renewal import BASE, Mode, dump_extras, load_extras
 from chalicelib.services import idempotency, notifications
 from chalicelib.services.context import Ctx
 from chalicelib.services.idempotency import Answer, Idem, Response
-from chalicelib.store.models import AccountModel, AppModel, OffSpanMap, due_shard
-from chalicelib.store.unit_of_work import Page, UnitOfWork
+from chalicelib.store.models import AccountModel, AppModel, OffSpanMap, PackageModel, due_shard
+from chalicelib.store.unit_of_work import Page, UnitOfWork, expiry_key
 
 
 def state(app: AppModel) -> AppState:
@@ -32,7 +36,17 @@ def state(app: AppModel) -> AppState:
         renew_attempted_for=app.renew_attempted_for,
         had_paid=bool(app.had_paid),
         off_log=None if app.off_log is None else tuple(OffSpan(s.off_at, s.on_at, s.edition) for s in app.off_log),
+        disabled_reason=_disabled_reason(app),
+        no_renew=bool(app.no_renew),
+        extras=load_extras(app.renewal_extras),
     )
+
+
+def _disabled_reason(app: AppModel) -> DisabledReason | None:
+    """A disabled app written before the reason was stored was disabled by a refund."""
+    if app.disabled_reason:
+        return DisabledReason(app.disabled_reason)
+    return DisabledReason.REFUNDED if app.status == Status.DISABLED.value else None
 
 
 def put(app: AppModel, s: AppState) -> AppModel:
@@ -49,10 +63,24 @@ def put(app: AppModel, s: AppState) -> AppModel:
     app.last_warned_day = s.last_warned_day
     app.renew_attempted_for = s.renew_attempted_for
     app.had_paid = s.had_paid
+    app.disabled_reason = s.disabled_reason.value if s.disabled_reason else None
+    app.no_renew = True if s.no_renew else None
+    app.renewal_extras = dump_extras(s.extras)
     app.off_log = None if s.off_log is None else [
         OffSpanMap(off_at=x.off_at, on_at=x.on_at, edition=x.edition) for x in s.off_log
     ]
     return app
+
+
+def held(acct: AccountModel) -> tuple[Cents, Cents]:
+    """(cash, gift) reserved by the account's open renewal batches."""
+    return int(acct.held_cash or 0), int(acct.held_gift or 0)
+
+
+def spendable(acct: AccountModel) -> tuple[Cents, Cents]:
+    """(cash, gift) a prepaid charge may take: the balance less what open renewal batches reserved."""
+    hc, hg = held(acct)
+    return int(acct.cash) - hc, int(acct.gift) - hg
 
 
 def refresh_dues(ctx: Ctx, app: AppModel) -> None:
@@ -64,12 +92,47 @@ def refresh_dues(ctx: Ctx, app: AppModel) -> None:
 
 
 def store_app(uow: UnitOfWork, ctx: Ctx, app: AppModel, *, new: bool = False) -> None:
-    """Every app write: dues recomputed, created only if absent, else written over the version read."""
+    """Every app write: dues recomputed, its package items kept (same commit), created only if
+    absent, else written over the version read."""
     refresh_dues(ctx, app)
+    store_packages(uow, app)
     if new:
         uow.apps.add(app)
     else:
         uow.apps.save(app)
+
+
+def package_items(app: AppModel) -> list[PackageModel]:
+    """The app's package items as its state implies (a reclaimed app's leave the expiry index)."""
+    s = state(app)
+    listed = {p.slot: p for p in s.packages}
+    slots = [BASE, *(e.product for e in s.extras)]
+    items = []
+    for slot in slots:
+        p = listed.get(slot)
+        product = p.product if p else (app.edition if slot == BASE else slot)
+        extra = s.extra(slot)
+        expires = p.expires_at if p else (extra.until if extra else app.expires_at)
+        items.append(PackageModel(
+            int(app.sdkappid), slot, account_id=app.account_id,
+            expiry_key=expiry_key(expires, int(app.sdkappid), slot) if p else None,
+            product=product, tier=p.tier if p else None, quantity=p.quantity if p else 1,
+            app_name=app.name, region=app.region, expires_at=expires,
+            renewal=(p.mode if p else Mode.NONE).value, in_service=s.in_service,
+        ))
+    return items
+
+
+def store_packages(uow: UnitOfWork, app: AppModel) -> None:
+    """Write the app's package items in the app's commit when what they show changed (the app's
+    version condition orders these writes: they need none of their own)."""
+    items = package_items(app)
+    sig = hashlib.sha256(json.dumps([i.serialize() for i in items], sort_keys=True).encode()).hexdigest()[:16]
+    if sig == app.packages_sig:
+        return
+    for item in items:
+        uow.packages.put(item)
+    app.packages_sig = sig
 
 
 def find_app(ctx: Ctx, uow: UnitOfWork, sdkappid: int, *, consistent: bool = True,
@@ -152,6 +215,18 @@ def change_app(ctx: Ctx, sdkappid: int, change: Callable[[AppModel], Any], idem:
 def set_auto_renew(ctx: Ctx, sdkappid: int, enabled: bool, answer: Answer[AppModel]) -> Response:
     return change_app(ctx, sdkappid, lambda app: put(app, state(app).with_auto_renew(enabled)), idempotency.NONE,
                       answer)
+
+
+def disable(ctx: Ctx, sdkappid: int, answer: Answer[AppModel]) -> Response:
+    """POST /v1/apps/{id}/disable: an enabled app -> disabled (reason requested)."""
+    return change_app(ctx, sdkappid, lambda app: put(app, state(app).disable_on_request(sdkappid, ctx.now)),
+                      idempotency.NONE, answer)
+
+
+def enable(ctx: Ctx, sdkappid: int, answer: Answer[AppModel]) -> Response:
+    """POST /v1/apps/{id}/enable: a disabled app -> enabled while its package is valid (else 409)."""
+    return change_app(ctx, sdkappid, lambda app: put(app, state(app).enable(sdkappid, ctx.now)),
+                      idempotency.NONE, answer)
 
 
 def extend_trial(ctx: Ctx, sdkappid: int, idem: Idem, answer: Answer[AppModel]) -> Response:

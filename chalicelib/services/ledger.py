@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 
-from chalicelib import logs
-from chalicelib.domain.money import Cents
+from chalicelib import bootstrap, logs
+from chalicelib.domain import contacts
+from chalicelib.domain.money import Cents, fmt
+from chalicelib.services import notifications
 from chalicelib.store.models import AccountModel, LedgerModel
 from chalicelib.store.unit_of_work import UnitOfWork
 
@@ -52,6 +54,35 @@ def book(
         uow.after_commit(partial(logs.money_moved, move.kind, move.cash, move.gift))  # counted once committed
     if then is not None:
         then(acct)
+    if entries:
+        _balance_alert(uow, acct, int(entries[0].balance_cash) - moves[0].cash + int(entries[0].balance_gift)
+                       - moves[0].gift, at)
     uow.accounts.save(acct)
     return entries
+
+
+def _balance_alert(uow: UnitOfWork, acct: AccountModel, before: Cents, at: datetime) -> None:
+    """The balance alert, decided in the move's own transaction (billing-rules 7a): a move from at least
+    the threshold to below it records one `balance_low` (sent once the move commits); a balance back at
+    the threshold or above re-arms it."""
+    if acct.alert_threshold is None:
+        return
+    alert, fire = contacts.after_move(contacts.Alert(int(acct.alert_threshold), bool(acct.alert_armed)),
+                                      before, int(acct.cash) + int(acct.gift))
+    acct.alert_armed = alert.armed
+    if not fire:
+        return
+    total = int(acct.cash) + int(acct.gift)
+    items = notifications.compose(
+        acct, "balance_low", at, subject=f"Balance below {fmt(int(acct.alert_threshold))}",
+        body=f"The balance of account {acct.account_id} is {fmt(total)} (cash {fmt(int(acct.cash))}, gift "
+             f"{fmt(int(acct.gift))}), below the alert threshold {fmt(int(acct.alert_threshold))}.",
+        ref=f"seq{int(acct.ledger_seq)}",
+    )
+    notifications.enqueue(uow, items)
+
+    def send() -> None:
+        notifications.dispatch(items, at, bootstrap.current().uow)
+
+    uow.after_commit(send)
 

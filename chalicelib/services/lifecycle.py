@@ -12,15 +12,27 @@ from chalicelib.domain.app import ExpiryWarning, StopReason
 from chalicelib.domain.calendar import iso
 from chalicelib.domain.catalog import Catalog
 from chalicelib.domain.errors import Conflict, NotFound
-from chalicelib.domain.lifecycle import Enforcement, auto_renew, enforcement, expiry_warning
+from chalicelib.domain.lifecycle import (
+    Enforcement,
+    auto_renewal_step,
+    enforcement,
+    expiry_warning,
+    renewals_due,
+    will_try_auto_renew,
+)
+from chalicelib.domain.money import Cents, fmt
 from chalicelib.domain.notices import render
+from chalicelib.domain.plugins import Line
 from chalicelib.services import notifications, usage
-from chalicelib.services.apps import load_app, put, refresh_dues, state, stop_app, store_app
+from chalicelib.services.apps import load_app, put, refresh_dues, spendable, state, stop_app, store_app
 from chalicelib.services.context import Ctx, page_cache
+from chalicelib.services.plugins import grant
 from chalicelib.services.purchases import Loaded, pay
 from chalicelib.store import uow
 from chalicelib.store.models import AccountModel, AppModel
 from chalicelib.store.unit_of_work import UnitOfWork
+
+Outcome = str | dict[str, int]  # one outcome of the item, or counts (as the jobs' step runner takes)
 
 # hooks that delete an app's data on reclamation (usage, user sets, plugin state); each returns a count
 RECLAIM_HOOKS: list[Callable[[Ctx, int], int]] = [notifications.delete_for_app, usage.delete_for_app]
@@ -87,20 +99,26 @@ class WithAddressees:
 
 # ------------------------------------------------------------------ expiry warnings
 def warn(ctx: Ctx, app: AppModel) -> str:
-    """One warning (email + SMS) on each local day E-6 ... E+1 for a package not yet renewed."""
-    run = expiry_warning(state(app), app.warn_due_at, ctx.now, ctx.tz, ctx.catalog)
+    """One warning (email + SMS) on each local day E-6 ... E+1 for a package not yet renewed; a package
+    in mode auto is warned about only on a day when the balance does not cover its renewal."""
+    u = ctx.uow()
+    acct: AccountModel | None = None
+    balance = None
+    if will_try_auto_renew(state(app)):  # the warning job moves no balance: the page's read will do
+        acct = _addressee(u, app.account_id)
+        balance = sum(spendable(acct))
+    run = expiry_warning(state(app), app.warn_due_at, ctx.now, ctx.tz, ctx.catalog, balance)
     if run is None:
         return heal(ctx, app)
     if run.app is None:
         return "skipped"
     warning = run.warning
     items = []
-    u = ctx.uow()
     if warning is not None:
         items = notifications.compose(
-            _addressee(u, app.account_id), warning.kind, ctx.now,
+            acct or _addressee(u, app.account_id), warning.kind, ctx.now,
             subject=f"App {app.sdkappid}: {app.edition} package expires {iso(app.expires_at)}",
-            body=_warning_body(ctx.catalog, app, warning),
+            body=_warning_body(ctx.catalog, app, warning, balance),
             sdkappid=int(app.sdkappid),
         )
     put(app, run.app)
@@ -112,42 +130,58 @@ def warn(ctx: Ctx, app: AppModel) -> str:
     return "warned" if items else "skipped"
 
 
-def _warning_body(catalog: Catalog, app: AppModel, warning: ExpiryWarning) -> str:
+def _warning_body(catalog: Catalog, app: AppModel, warning: ExpiryWarning, balance: Cents | None) -> str:
     days = (warning.expiry_day - warning.day).days
     when = "expired yesterday" if days < 0 else ("expires today" if days == 0 else f"expires in {days} day(s)")
-    what = render(catalog, "warning_stopped" if warning.stopped else "warning_enabled")
+    if warning.auto_short:
+        what = render(catalog, "warning_auto_short", monthly=fmt(catalog.edition(app.edition).monthly_price),
+                      balance=fmt(balance or 0), short=fmt(warning.auto_short))
+    else:
+        what = render(catalog, "warning_stopped" if warning.stopped else "warning_enabled")
     return f"The {app.edition} package of app {app.sdkappid} ({app.name}) {when} ({iso(warning.expires_at)}). {what}"
 
 
 # ------------------------------------------------------------------ expiry enforcement
-def enforce(ctx: Ctx, app: AppModel) -> str:
-    """At expiry: auto-renew if asked and affordable; 24 h after expiry: stop (reason expired)."""
-    s = state(app)
-    decision = enforcement(s, app.enforce_due_at, ctx.now, ctx.catalog)
-    if decision == Enforcement.NOT_DUE:
+def enforce(ctx: Ctx, app: AppModel) -> Outcome:
+    """At and after expiry, inside the grace: the automatic renewals (base package, plugins, add-ons in
+    mode auto) the balance covers, retried on every run; 24 h after expiry: stop (reason expired)."""
+    if enforcement(state(app), app.enforce_due_at, ctx.now, ctx.catalog) == Enforcement.NOT_DUE:
         return heal(ctx, app)
-    if decision == Enforcement.WAIT:
+    counts: dict[str, int] = {}
+    while renewals_due(state(app), ctx.now, ctx.catalog) and (outcome := _auto_renew(ctx, app)) is not None:
+        counts[outcome] = counts.get(outcome, 0) + 1
+    if renewals_due(state(app), ctx.now, ctx.catalog):  # what the balance did not cover: tried again next run
+        counts["renew_failed"] = 1
+    if enforcement(state(app), app.enforce_due_at, ctx.now, ctx.catalog) == Enforcement.STOP:
+        why = render(ctx.catalog, "stopped_expired", expired_at=iso(app.expires_at))
+        with ctx.uow() as u:
+            acct = _addressee(u, app.account_id)
+        stop_app(ctx, app, acct, state(app).stop(StopReason.EXPIRED, ctx.now), why)
+        counts["stopped"] = 1
+    if not counts:
         return "skipped"
-    if decision == Enforcement.AUTO_RENEW:
-        return _auto_renew(ctx, app)
-    why = render(ctx.catalog, "stopped_expired", expired_at=iso(app.expires_at))
-    with ctx.uow() as u:
-        acct = _addressee(u, app.account_id)
-    stop_app(ctx, app, acct, s.stop(StopReason.EXPIRED, ctx.now), why)
-    return "stopped"
+    return next(iter(counts)) if len(counts) == 1 and sum(counts.values()) == 1 else counts
 
 
-def _auto_renew(ctx: Ctx, app: AppModel) -> str:
+def _auto_renew(ctx: Ctx, app: AppModel) -> str | None:
+    """The next automatic renewal (or a line given up), in one transaction; None: nothing more."""
     with ctx.uow() as u:
         acct = _account(u, app.account_id)
-        after, renewal = auto_renew(state(app), int(acct.cash) + int(acct.gift), ctx.tz, ctx.catalog)
+        step = auto_renewal_step(state(app), sum(spendable(acct)), ctx.now, ctx.tz, ctx.catalog)
+        if step is None:
+            return None
+        after, renewal = step
         if renewal is not None:
             pay(u, ctx, Loaded(app=app, account=acct, voucher=None, done=None), product=renewal.product,
                 kind=renewal.kind, months=renewal.months, starts_at=renewal.starts_at,
-                monthly_price=renewal.monthly_price, bounds=list(renewal.bounds))
+                monthly_price=renewal.monthly_price, bounds=list(renewal.bounds), tier=renewal.tier,
+                quantity=renewal.quantity)
+            if renewal.product != app.edition:
+                grant(ctx, app, Line(renewal.product, renewal.tier, renewal.quantity), renewal.starts_at,
+                      renewal.bounds[-1][1])
         store_app(u, ctx, put(app, after))
         u.commit()
-    return "renewed" if renewal is not None else "renew_failed"
+    return "renewed" if renewal is not None else "given_up"
 
 
 # ------------------------------------------------------------------ reclamation

@@ -19,13 +19,13 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib import bootstrap
+from chalicelib.domain import contacts
 from chalicelib.domain.app import Reclaimed
 from chalicelib.domain.errors import Conflict, NotFound
 from chalicelib.services.context import Ctx
 from chalicelib.store.models import AccountModel, NotificationModel, due_shard
 from chalicelib.store.unit_of_work import Page, UnitOfWork, WriteConflict
 
-CHANNELS = ("email", "sms")
 LEASE = timedelta(minutes=5)  # the committing process's head start before the dispatcher may send
 MAX_ATTEMPTS = 12
 MAX_BACKOFF = timedelta(hours=6)
@@ -41,26 +41,29 @@ def compose(
     acct: AccountModel, kind: str, at: datetime, subject: str, body: str,
     sdkappid: int | None = None, ref: str | None = None,
 ) -> list[NotificationModel]:
-    """One notification per channel. The id (instant, kind, app or `ref`, channel) is the dedupe
-    key, and it sorts the account's outbox oldest first."""
+    """One notification per recipient and channel (billing-rules 7a: the account's own contact, then
+    each contact subscribed to `kind`). The id (instant, kind, app or `ref`, channel, and a further
+    contact's id) is the dedupe key, and it sorts the account's outbox oldest first."""
     stamp = at.strftime("%Y%m%dT%H%M%SZ")
     about = ref if ref is not None else (sdkappid if sdkappid is not None else "-")
+    own, others = contacts.load(acct.contacts)
     return [
         NotificationModel(
             acct.account_id,
-            f"{stamp}#{kind}#{about}#{channel}",
+            f"{stamp}#{kind}#{about}#{r.channel}" + ("" if r.contact_id == contacts.ACCOUNT else f"#{r.contact_id}"),
             at=at,
             kind=kind,
-            channel=channel,
-            to=acct.email if channel == "email" else acct.phone,
+            channel=r.channel,
+            to=r.to,
             sdkappid=sdkappid,
             subject=subject,
             body=body,
             status="pending",
             due_shard=due_shard(acct.account_id),
             send_due_at=at + LEASE,
+            contact_id=r.contact_id,
         )
-        for channel in CHANNELS
+        for r in contacts.recipients(kind, acct.email, acct.phone, own, others)
     ]
 
 

@@ -26,7 +26,7 @@ from chalicelib.domain.plugins import (
 from chalicelib.domain.plugins import in_force as allowances
 from chalicelib.domain.usage import quota_in_force
 from chalicelib.services import idempotency
-from chalicelib.services.apps import change_app, ensure_in_service, store_app
+from chalicelib.services.apps import change_app, ensure_in_service, put, state, store_app
 from chalicelib.services.billing import quota_log, quota_until
 from chalicelib.services.context import Ctx
 from chalicelib.services.idempotency import Answer, Idem, Response
@@ -74,15 +74,16 @@ def _buy(ctx: Ctx, sdkappid: int, item: Line, months: int) -> Callable[[UnitOfWo
             uow, ctx, loaded, product=item.product, kind=start.kind, months=months, starts_at=start.starts_at,
             monthly_price=monthly_price(ctx.catalog, item), bounds=bounds, tier=item.tier, quantity=item.quantity,
         )
-        _grant(ctx, app, item, bounds[0][0], bounds[-1][1])
+        grant(ctx, app, item, bounds[0][0], bounds[-1][1])
         store_app(uow, ctx, app)  # also serialises purchases on the app (version condition)
         return Bought(order, app, acct, None, ctx.now)
 
     return act
 
 
-def _grant(ctx: Ctx, app: AppModel, item: Line, starts_at: datetime, ends_at: datetime) -> None:
-    """What the app's own item keeps of a purchase: the plugin's end, the daily quota, a once-per-app tier."""
+def grant(ctx: Ctx, app: AppModel, item: Line, starts_at: datetime, ends_at: datetime) -> None:
+    """What the app's own item keeps of a purchase: the plugin's end, the daily quota, a once-per-app
+    tier, and the line's end and renewal mode (renewal management: its package)."""
     if item.product == ctx.catalog.quota_plugin and not _quota_in_force(ctx, app):
         # the plugin starts anew: no quota in the gap since it ended (a late report or the day's
         # bill must not find the old quota), then the included quota from its start
@@ -95,6 +96,8 @@ def _grant(ctx: Ctx, app: AppModel, item: Line, starts_at: datetime, ends_at: da
     tier = tier_of(ctx.catalog, item)
     if tier is not None and tier.once_per_app:
         app.mark_used_once(item.product, item.tier)
+    if tier is None or not (tier.starts_now or tier.days is not None):  # a line that renews
+        put(app, state(app).extra_bought(item.product, item.tier, item.quantity, ends_at))
 
 
 def _quota_in_force(ctx: Ctx, app: AppModel) -> bool:

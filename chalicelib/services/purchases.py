@@ -22,7 +22,7 @@ from chalicelib.domain.orders import (
 )
 from chalicelib.domain.orders import refund as refund_formula
 from chalicelib.services import idempotency
-from chalicelib.services.apps import ensure_writable, find_app, put, state, store_app
+from chalicelib.services.apps import ensure_writable, find_app, put, spendable, state, store_app
 from chalicelib.services.context import Ctx
 from chalicelib.services.idempotency import Answer, Idem, Response, Result
 from chalicelib.services.ledger import Move, book
@@ -142,7 +142,8 @@ def pay(
     credit_cash = credit.cash if credit else 0
     credit_gift = credit.gift if credit else 0
     try:
-        pay = split_prepaid(price, voucher, int(acct.cash) + credit_cash, int(acct.gift) + credit_gift)
+        cash, gift = spendable(acct)
+        pay = split_prepaid(price, voucher, cash + credit_cash, gift + credit_gift)
     except InsufficientBalance as err:
         raise InsufficientBalanceError(f"the balance does not cover {product}: {err}") from None
     order = OrderModel(
@@ -284,8 +285,10 @@ def refund(ctx: Ctx, sdkappid: int, product: str | None, idem: Idem, answer: Ans
         if name == app.edition:
             put(app, state(app).disable(ctx.now))
             store_app(uow, ctx, app)
-        elif name in ctx.catalog.spec.plugins:  # the refunded plugin ends now
-            app.set_until(name, ctx.now)
+        else:  # the refunded plugin or add-on line ends now (and its package with it)
+            if name in ctx.catalog.spec.plugins:
+                app.set_until(name, ctx.now)
+            put(app, state(app).extra_ended(name, ctx.now))
             store_app(uow, ctx, app)
         return Refunded(Quote(name, ctx.now, r), app, acct)
 

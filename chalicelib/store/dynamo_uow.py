@@ -23,17 +23,22 @@ from chalicelib.store.models import (
     MetaModel,
     NotificationModel,
     OrderModel,
+    PackageModel,
+    RenewalBatchModel,
     VoucherModel,
     read_shards,
 )
 from chalicelib.store.paging import page
 from chalicelib.store.unit_of_work import (
     AppRepository,
+    BatchRepository,
     BillRepository,
     Counts,
     Expect,
     NotificationRepository,
     OrderRepository,
+    PackageFilter,
+    PackageRepository,
     Page,
     PeriodRepository,
     Repository,
@@ -42,6 +47,7 @@ from chalicelib.store.unit_of_work import (
     UserSetRepository,
     Write,
     WriteConflict,
+    expiry_stamp,
     key_of,
 )
 from chalicelib.store.usage_models import (
@@ -299,6 +305,28 @@ class DynamoPeriodRepository(DynamoRepository[MetaModel], PeriodRepository[MetaM
                 raise  # else: closed already, by an earlier try or a later period
 
 
+class DynamoPackageRepository(DynamoRepository[PackageModel], PackageRepository[PackageModel]):
+    def by_expiry(self, account_id: str, where: PackageFilter, limit: int, token: str | None) -> Page[PackageModel]:
+        key = PackageModel.expiry_key
+        lo = expiry_stamp(where.after) if where.after else None
+        hi = expiry_stamp(where.before) if where.before else None
+        cond = key.between(lo, hi) if lo and hi else (key >= lo if lo else (key < hi if hi else None))
+        filters = [attr == value for attr, value in ((PackageModel.product, where.product),
+                                                      (PackageModel.region, where.region),
+                                                      (PackageModel.renewal, where.renewal)) if value is not None]
+        condition: Condition | None = None
+        for f in filters:
+            condition = f if condition is None else condition & f
+        found = page(PackageModel.by_expiry.query, account_id, lambda item: item, limit, token,
+                     range_key_condition=cond, filter_condition=condition)
+        return Page(found["items"], found["next_token"])
+
+
+class DynamoBatchRepository(DynamoRepository[RenewalBatchModel], BatchRepository[RenewalBatchModel]):
+    def open(self) -> list[RenewalBatchModel]:
+        return [b for shard in read_shards() for b in RenewalBatchModel.open_batches.query(str(shard))]
+
+
 class DynamoUnitOfWork(UnitOfWork):
     """One TransactWriteItems per commit."""
 
@@ -315,6 +343,8 @@ class DynamoUnitOfWork(UnitOfWork):
         self.usage = DynamoUsageRepository(UsageModel, self)
         self.users = DynamoUserSetRepository(UserSeenModel, self)
         self.periods = DynamoPeriodRepository(MetaModel, self)
+        self.packages = DynamoPackageRepository(PackageModel, self)
+        self.renewals = DynamoBatchRepository(RenewalBatchModel, self)
 
     def _commit(self, writes: list[Write]) -> None:
         if not writes:

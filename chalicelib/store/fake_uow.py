@@ -25,17 +25,22 @@ from chalicelib.store.models import (
     MetaModel,
     NotificationModel,
     OrderModel,
+    PackageModel,
+    RenewalBatchModel,
     VoucherModel,
     plain_map,
 )
 from chalicelib.store.paging import decode, encode
 from chalicelib.store.unit_of_work import (
     AppRepository,
+    BatchRepository,
     BillRepository,
     Counts,
     Expect,
     NotificationRepository,
     OrderRepository,
+    PackageFilter,
+    PackageRepository,
     Page,
     PeriodRepository,
     Repository,
@@ -44,6 +49,7 @@ from chalicelib.store.unit_of_work import (
     UserSetRepository,
     Write,
     WriteConflict,
+    expiry_stamp,
     key_of,
 )
 from chalicelib.store.usage_models import (
@@ -316,6 +322,42 @@ class FakePeriodRepository(FakeRepository[MetaModel], PeriodRepository[MetaModel
                 table[(marker,)] = item.serialize()
 
 
+class FakePackageRepository(FakeRepository[PackageModel], PackageRepository[PackageModel]):
+    def by_expiry(self, account_id: str, where: PackageFilter, limit: int, token: str | None) -> Page[PackageModel]:
+        """As the index's Query: key order, `limit` items read, then the filters."""
+        lo = expiry_stamp(where.after) if where.after else ""
+        hi = expiry_stamp(where.before) if where.before else "\uffff"
+        start = decode(token)
+        if start is not None and (set(start) != {"account_id", "expiry_key", "sdkappid", "slot"}
+                                  or start["account_id"] != {"S": account_id}):
+            raise InvalidRequest("next_token is not valid")
+        after = start["expiry_key"]["S"] if start is not None else ""
+        with self._store.lock:
+            rows = sorted((raw["expiry_key"]["S"], raw) for raw in self._store.table(PackageModel).values()
+                          if raw.get("account_id") == {"S": account_id} and "expiry_key" in raw
+                          and raw["expiry_key"] != {"NULL": True} and lo <= raw["expiry_key"]["S"] < hi
+                          and raw["expiry_key"]["S"] > after)
+        taken = rows[:limit]
+        items = [PackageModel.from_raw_data(raw) for _, raw in taken]
+        items = [p for p in items if all(v is None or getattr(p, n) == v for n, v in
+                                         (("product", where.product), ("region", where.region),
+                                          ("renewal", where.renewal)))]
+        last = None
+        if len(rows) > limit:
+            raw = taken[-1][1]
+            last = {"account_id": raw["account_id"], "expiry_key": raw["expiry_key"], "sdkappid": raw["sdkappid"],
+                    "slot": raw["slot"]}
+        return Page(items, encode(last))
+
+
+class FakeBatchRepository(FakeRepository[RenewalBatchModel], BatchRepository[RenewalBatchModel]):
+    def open(self) -> list[RenewalBatchModel]:
+        with self._store.lock:
+            rows = [RenewalBatchModel.from_raw_data(raw) for raw in self._store.table(RenewalBatchModel).values()
+                    if raw.get("open_shard") not in (None, {"NULL": True})]
+        return sorted(rows, key=lambda b: (b.created_at, b.account_id, b.renewal_id))
+
+
 class FakeUnitOfWork(UnitOfWork):
     def __init__(self, store: FakeStore | None = None) -> None:
         super().__init__()
@@ -331,6 +373,8 @@ class FakeUnitOfWork(UnitOfWork):
         self.usage = FakeUsageRepository(UsageModel, self)
         self.users = FakeUserSetRepository(UserSeenModel, self)
         self.periods = FakePeriodRepository(MetaModel, self)
+        self.packages = FakePackageRepository(PackageModel, self)
+        self.renewals = FakeBatchRepository(RenewalBatchModel, self)
 
     def _commit(self, writes: list[Write]) -> None:
         staged = [(w, self.store.table(type(w.item)), key_of(w.item)) for w in writes]

@@ -141,6 +141,12 @@ class AccountModel(_Base):
     # The whole list only when it holds at least apps_count ids (an account older than the list:
     # its apps are found through by_account, and its next bill writes the list found)
     app_ids = NumberSetAttribute(null=True)
+    # ---- renewal management and account controls (issue 18)
+    held_cash = NumberAttribute(null=True)  # cents reserved by open renewal batches (not spendable)
+    held_gift = NumberAttribute(null=True)
+    contacts = UnicodeAttribute(null=True)  # JSON: the own contact's subscriptions, up to 10 more (domain.contacts)
+    alert_threshold = NumberAttribute(null=True)  # cents: the balance alert's threshold (None: no alert)
+    alert_armed = BooleanAttribute(null=True)  # the next downward crossing sends `balance_low`
 
     arrears_due = ArrearsDueIndex()
 
@@ -222,6 +228,7 @@ class AppModel(_Base):
     auto_renew = BooleanAttribute(default=False)
     stopped_at = UTCDateTimeAttribute(null=True)
     disabled_at = UTCDateTimeAttribute(null=True)
+    disabled_reason = UnicodeAttribute(null=True)  # refunded | requested (issue 18)
     reclaimed_at = UTCDateTimeAttribute(null=True)
     purge_pending = BooleanAttribute(null=True)  # reclaimed, its data not yet deleted (lifecycle.reclaim)
     off_log = ListAttribute(of=OffSpanMap, null=True)  # recent out-of-service spans (domain.app.OffSpan)
@@ -245,6 +252,10 @@ class AppModel(_Base):
     legacy_push_until = UTCDateTimeAttribute(null=True, attr_name="push_until")
     legacy_search_until = UTCDateTimeAttribute(null=True, attr_name="search_until")
     legacy_call_trial_used = BooleanAttribute(null=True, attr_name="call_trial_used")
+    # ---- renewal management (issue 18): base package mode `none`; plugin/add-on lines (domain.renewal, JSON)
+    no_renew = BooleanAttribute(null=True)
+    renewal_extras = UnicodeAttribute(null=True)
+    packages_sig = UnicodeAttribute(null=True)  # what its package items (PackageModel) were last written from
 
     by_account = AppsByAccountIndex()
     warn_due = WarnDueIndex()
@@ -448,9 +459,77 @@ class NotificationModel(_Base):
     sent_at = UTCDateTimeAttribute(null=True)
     attempts = NumberAttribute(default=0)
     last_error = UnicodeAttribute(null=True)
+    contact_id = UnicodeAttribute(null=True)  # the recipient (None: the account's own contact; issue 18)
 
     by_app = NotificationsByAppIndex()
     send_due = SendDueIndex()
+
+
+# ---------------------------------------------------------------- packages (renewal management, issue 18)
+class PackagesByExpiryIndex(GlobalSecondaryIndex["PackageModel"]):
+    """An account's packages by expiry (GET /v1/accounts/{id}/packages): sparse, a reclaimed app's
+    packages leave it."""
+
+    class Meta:
+        index_name = "by_expiry"
+        projection = AllProjection()
+
+    account_id = UnicodeAttribute(hash_key=True)
+    expiry_key = UnicodeAttribute(range_key=True)
+
+
+class PackageModel(_Base):
+    """One prepaid package of an app (its base package, or a plugin/add-on line it has had), written
+    from the app item in the app's own transactions (services.apps.store_app): a read model of it."""
+
+    class Meta(_Base.Meta):
+        base_name = "packages"
+
+    sdkappid = NumberAttribute(hash_key=True)
+    slot = UnicodeAttribute(range_key=True)  # "base" | the plugin's or add-on's product
+    account_id = UnicodeAttribute()
+    expiry_key = UnicodeAttribute(null=True)  # <expires_at ISO>#<sdkappid>#<slot>; None: reclaimed
+    product = UnicodeAttribute()
+    tier = UnicodeAttribute(null=True)
+    quantity = NumberAttribute(default=1)
+    app_name = UnicodeAttribute()
+    region = UnicodeAttribute()
+    expires_at = UTCDateTimeAttribute()
+    renewal = UnicodeAttribute()  # auto | manual | none
+    in_service = BooleanAttribute(default=True)  # the app is enabled
+
+    by_expiry = PackagesByExpiryIndex()
+
+
+# ---------------------------------------------------------------- renewal batches (issue 18)
+class OpenBatchesIndex(GlobalSecondaryIndex["RenewalBatchModel"]):
+    """Sparse: batches paid for (reserved) whose items are not all applied yet."""
+
+    class Meta:
+        index_name = "open_batches"
+        projection = AllProjection()
+
+    open_shard = UnicodeAttribute(hash_key=True)
+    created_at = UTCDateTimeAttribute(range_key=True)
+
+
+class RenewalBatchModel(_Base):
+    """A batch renewal: its planned items (JSON) and which are applied (docs/data-model.md)."""
+
+    class Meta(_Base.Meta):
+        base_name = "renewals"
+
+    account_id = UnicodeAttribute(hash_key=True)
+    renewal_id = UnicodeAttribute(range_key=True)
+    created_at = UTCDateTimeAttribute()
+    items = UnicodeAttribute()  # JSON list of the planned items (services.renewals.Planned)
+    applied = UnicodeAttribute()  # one character per item: "." pending, "a" applied, "v" void (released)
+    held_cash = NumberAttribute()  # what the batch still holds on the account
+    held_gift = NumberAttribute()
+    open_shard = UnicodeAttribute(null=True)  # sparse: set while an item is pending
+    version = NumberAttribute(default=0)
+
+    open_batches = OpenBatchesIndex()
 
 
 # this module's tables; chalicelib.store.tables.ALL_MODELS adds usage, bills and the read views
@@ -463,4 +542,6 @@ MODELS: list[type[_Base]] = [
     IdempotencyModel,
     MetaModel,
     NotificationModel,
+    PackageModel,
+    RenewalBatchModel,
 ]

@@ -28,7 +28,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import Enum
 from types import TracebackType
 from typing import Any, Generic, TypeVar
@@ -299,6 +299,46 @@ class PeriodRepository(Repository[R]):
         self._uow.register(Write(Expect.BELOW, self.model(marker), attr="value", value=period))  # type: ignore[call-arg]
 
 
+# ---------------------------------------------------------------- renewal management (issue 18)
+@dataclass(frozen=True)
+class PackageFilter:
+    """GET /v1/accounts/{id}/packages: expiry range [after, before), and exact product, region, mode."""
+
+    after: datetime | None = None
+    before: datetime | None = None
+    product: str | None = None
+    region: str | None = None
+    renewal: str | None = None
+
+
+EXPIRY_STAMP = "%Y-%m-%dT%H:%M:%S.%fZ"  # fixed width: the index's keys sort as the instants
+
+
+def expiry_key(expires_at: datetime, sdkappid: int, slot: str) -> str:
+    return f"{expiry_stamp(expires_at)}#{sdkappid:015d}#{slot}"
+
+
+def expiry_stamp(at: datetime) -> str:
+    return at.astimezone(UTC).strftime(EXPIRY_STAMP)
+
+
+class PackageRepository(Repository[R]):
+    """Packages of an app (by sdkappid, slot) and of an account by expiry (the `by_expiry` index)."""
+
+    @abstractmethod
+    def by_expiry(self, account_id: str, where: PackageFilter, limit: int, token: str | None) -> Page[R]:
+        """One page of the account's packages sorted by expiry (one Query of the index; the product,
+        region and mode are filters on it: a page may hold fewer than `limit` with a next_token)."""
+
+
+class BatchRepository(Repository[R]):
+    """Renewal batches of an account, and the open ones (the `open_batches` index)."""
+
+    @abstractmethod
+    def open(self) -> list[R]:
+        """Every batch with an item not yet applied (each shard; eventually consistent)."""
+
+
 @dataclass
 class _Pending:
     writes: list[Write] = field(default_factory=list)
@@ -319,6 +359,8 @@ class UnitOfWork(ABC):
     usage: UsageRepository[Any]
     users: UserSetRepository[Any]
     periods: PeriodRepository[Any]
+    packages: PackageRepository[Any]
+    renewals: BatchRepository[Any]
 
     def __init__(self) -> None:
         self._pending = _Pending()

@@ -54,6 +54,7 @@ def app(a: AppModel) -> dict[str, Any]:
         "auto_renew": bool(a.auto_renew),
         "stopped_at": _iso(a.stopped_at),
         "disabled_at": _iso(a.disabled_at),
+        "disabled_reason": (a.disabled_reason or "refunded") if a.status == "disabled" else None,
     }
 
 
@@ -179,6 +180,7 @@ def notification(n: NotificationModel) -> dict[str, Any]:
         "body": n.body,
         "status": n.status or "sent",
         "sent_at": iso(n.sent_at) if n.sent_at else None,
+        "contact_id": n.contact_id or "account",
     }
 
 

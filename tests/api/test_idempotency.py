@@ -21,6 +21,7 @@ IDEMPOTENT = {
     ("post", "/v1/apps/{sdkappid}/addons"),
     ("post", "/v1/apps/{sdkappid}/refunds"),
     ("post", "/v1/apps/{sdkappid}/trial-extensions"),
+    ("post", "/v1/accounts/{account_id}/renewals"),
 }
 
 

@@ -44,7 +44,7 @@ def test_an_idle_stretch_costs_no_request(api):
     with count_requests() as twenty_days:
         long = api.advance(days=20)
     assert short["jobs_run"] == long["jobs_run"] == []
-    assert (short["idle_runs"], long["idle_runs"]) == (3 * 24 + 3, 20 * (3 * 24 + 3))  # three hourly jobs, three daily
+    assert (short["idle_runs"], long["idle_runs"]) == (4 * 24 + 3, 20 * (4 * 24 + 3))  # four hourly jobs, three daily
     assert twenty_days.calls == one_day.calls, (dict(one_day.calls), dict(twenty_days.calls))
     assert one_day.total <= 40, dict(one_day.calls)
 

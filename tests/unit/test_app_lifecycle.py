@@ -29,10 +29,11 @@ from chalicelib.domain.lifecycle import (
     Dues,
     Enforcement,
     WarningRun,
-    auto_renew,
+    auto_renewal_step,
     dues,
     enforcement,
     expiry_warning,
+    renewals_due,
     warning_days,
 )
 
@@ -245,11 +246,11 @@ def test_dues_of_an_enabled_app_warn_from_local_day_e_minus_6_and_stop_a_day_aft
     assert dues(a, UTC_ZONE, catalog()).warn_due_at == t("2026-08-14T00:00:00Z")
 
 
-def test_dues_of_an_auto_renewing_app_enforce_at_expiry_once():
+def test_dues_of_an_auto_renewing_app_enforce_at_expiry_and_stay_due_through_the_grace():
     a = app(auto_renew=True)
     assert dues(a, UTC_ZONE, catalog()).enforce_due_at == t("2026-08-20T10:00:00Z")
-    tried = replace(a, renew_attempted_for=a.expires_at)
-    assert dues(tried, UTC_ZONE, catalog()).enforce_due_at == t("2026-08-21T10:00:00Z")
+    tried = replace(a, renew_attempted_for=a.expires_at)  # a failed try does not end the retries
+    assert dues(tried, UTC_ZONE, catalog()).enforce_due_at == t("2026-08-20T10:00:00Z")
     assert dues(replace(a, edition="developer"), UTC_ZONE, catalog()).enforce_due_at == t("2026-08-21T10:00:00Z")
 
 
@@ -324,12 +325,16 @@ def test_enforcement_waits_before_expiry_and_stops_24_hours_after_it():
     assert enforcement(a, due, t("2026-08-21T10:00:00Z"), c) == Enforcement.STOP
 
 
-def test_enforcement_tries_auto_renew_once_at_expiry():
+def test_auto_renew_is_retried_on_every_run_of_the_grace_and_then_the_app_stops():
     a, c, due = app(auto_renew=True), catalog(), t("2026-08-20T10:00:00Z")
-    assert enforcement(a, due, t("2026-08-20T10:00:00Z"), c) == Enforcement.AUTO_RENEW
-    tried = replace(a, renew_attempted_for=a.expires_at)
-    assert enforcement(tried, due, t("2026-08-20T11:00:00Z"), c) == Enforcement.WAIT
-    assert enforcement(tried, due, t("2026-08-21T10:00:00Z"), c) == Enforcement.STOP
+    assert auto_renewal_step(a, STANDARD - 1, t("2026-08-20T10:00:00Z"), UTC_ZONE, c) is None  # not covered
+    assert renewals_due(a, t("2026-08-20T10:00:00Z"), c)
+    assert enforcement(a, due, t("2026-08-20T11:00:00Z"), c) == Enforcement.WAIT
+    after, renewal = auto_renewal_step(a, STANDARD, t("2026-08-21T09:05:00Z"), UTC_ZONE, c)  # topped up in the grace
+    assert renewal is not None and renewal.starts_at == t("2026-08-20T10:00:00Z")  # from the old expiry
+    assert after.expires_at == t("2026-09-20T10:00:00Z")
+    assert auto_renewal_step(a, STANDARD, t("2026-08-21T10:00:00Z"), UTC_ZONE, c) is None  # the grace is over
+    assert enforcement(a, due, t("2026-08-21T10:00:00Z"), c) == Enforcement.STOP
 
 
 def test_enforcement_is_not_due_for_a_stale_listing_or_an_app_out_of_service():
@@ -341,7 +346,7 @@ def test_enforcement_is_not_due_for_a_stale_listing_or_an_app_out_of_service():
 
 def test_auto_renew_buys_one_month_from_the_old_expiry_when_the_balance_covers_it():
     a = app(expires="2026-01-31T08:00:00Z", auto_renew=True, last_warned_day="2026-01-31")
-    after, renewal = auto_renew(a, STANDARD, UTC_ZONE, catalog())
+    after, renewal = auto_renewal_step(a, STANDARD, a.expires_at, UTC_ZONE, catalog())
     assert renewal == Renewal("standard", 1, t("2026-01-31T08:00:00Z"), STANDARD,
                               ((t("2026-01-31T08:00:00Z"), t("2026-02-28T08:00:00Z")),))
     assert renewal.kind == "auto_renewal"
@@ -351,13 +356,29 @@ def test_auto_renew_buys_one_month_from_the_old_expiry_when_the_balance_covers_i
 
 def test_auto_renew_month_end_follows_the_billing_zone():
     a = app(expires="2026-01-30T17:00:00Z", auto_renew=True)  # Jan 31 01:00 in Shanghai
-    after, renewal = auto_renew(a, STANDARD, SHANGHAI, catalog())
+    after, renewal = auto_renewal_step(a, STANDARD, a.expires_at, SHANGHAI, catalog())
     assert renewal is not None and after.expires_at == t("2026-02-27T17:00:00Z")
 
 
-def test_auto_renew_without_enough_balance_buys_nothing_and_is_not_tried_again():
+def test_auto_renew_without_enough_balance_buys_nothing():
     a = app(expires="2026-01-31T08:00:00Z", auto_renew=True)
-    after, renewal = auto_renew(a, STANDARD - 1, UTC_ZONE, catalog())
-    assert renewal is None
-    assert after == replace(a, renew_attempted_for=t("2026-01-31T08:00:00Z"))
-    assert enforcement(after, t("2026-02-01T08:00:00Z"), t("2026-02-01T08:00:00Z"), catalog()) == Enforcement.STOP
+    assert auto_renewal_step(a, STANDARD - 1, a.expires_at, UTC_ZONE, catalog()) is None
+    assert enforcement(a, t("2026-02-01T08:00:00Z"), t("2026-02-01T08:00:00Z"), catalog()) == Enforcement.STOP
+
+
+
+# ------------------------------------------------------------------ disable on request (issue 18)
+def test_a_disable_on_request_opens_an_off_span_that_enable_closes() -> None:
+    from datetime import UTC, datetime
+    from zoneinfo import ZoneInfo
+
+    from chalicelib.domain.app import AppState, DisabledReason, OffSpan, Status
+
+    t0 = datetime(2026, 3, 1, tzinfo=UTC)
+    app = AppState.new(t0, ZoneInfo("UTC"))
+    off = app.disable_on_request(1, datetime(2026, 3, 10, tzinfo=UTC))
+    assert (off.status, off.disabled_reason) == (Status.DISABLED, DisabledReason.REQUESTED)
+    assert off.expires_at == app.expires_at
+    on = off.enable(1, datetime(2026, 3, 20, tzinfo=UTC))
+    assert on.status == Status.ENABLED and on.disabled_reason is None
+    assert on.off_spans == (OffSpan(datetime(2026, 3, 10, tzinfo=UTC), datetime(2026, 3, 20, tzinfo=UTC), "developer"),)

@@ -83,12 +83,18 @@ def test_auto_renew_at_expiry_buys_one_month_from_the_old_expiry(tables: FakeSto
     assert app_of(tables, sid).expires_at == at("2026-10-20T10:00:00") and int(account(tables).cash) == 0
 
 
-def test_auto_renew_without_the_balance_buys_nothing_and_is_not_tried_again(
+def test_auto_renew_without_the_balance_is_retried_on_every_run_of_the_grace(
         tables: FakeStore, notifier: LocalNotifier) -> None:
     sid = standard_app(tables, 39_900 + 39_899, auto_renew=True)
     assert lifecycle.enforce(ctx_at(tables, "2026-09-20T10:00:00"), app_of(tables, sid)) == "renew_failed"
     assert len(FakeUnitOfWork(tables).orders.of_app(sid)) == 1 and int(account(tables).cash) == 39_899
-    assert lifecycle.enforce(ctx_at(tables, "2026-09-20T11:00:00"), app_of(tables, sid)) == "skipped"
+    assert lifecycle.enforce(ctx_at(tables, "2026-09-20T11:00:00"), app_of(tables, sid)) == "renew_failed"
+    accounts.topup(ctx_at(tables, "2026-09-21T09:00:00"), "acme", 1, "gift", NONE, topped_up)
+    assert lifecycle.enforce(ctx_at(tables, "2026-09-21T09:05:00"), app_of(tables, sid)) == "renewed"
+    renewal = FakeUnitOfWork(tables).orders.of_app(sid)[-1]
+    assert (renewal.starts_at, renewal.ends_at) == (at("2026-09-20T10:00:00"), at("2026-10-20T10:00:00"))
+    assert (int(renewal.paid_cash), int(renewal.paid_gift)) == (39_899, 1)
+    assert app_of(tables, sid).status == "enabled"
 
 
 def test_an_arrears_stop_ends_with_the_top_up_that_clears_the_balance(

@@ -1,6 +1,7 @@
 // An account (operator or its customer) and one app: balance, ledger (every page, by date range), apps,
 // orders, bills, usage, notifications; buy, renew, upgrade (priced and previewed by the API), refund after a
 // quote, plugins, add-ons, auto-renew; operators also top up, grant vouchers, create and delete apps.
+import { appControls } from "./renewals.js";
 import { all, call, get, q, words } from "./api.js";
 import { append, clear, field, h, link, section, table, when } from "./dom.js";
 import { actionForm } from "./forms.js";
@@ -152,6 +153,8 @@ export async function accountPage(target, accountId, role, message, ok, range) {
   append(target,
     h("h1", null, `Account ${acct.account_id}`),
     notice(message, ok),
+    h("p", null, link(`#/renewals/${q(acct.account_id)}`, "Renewals"), " · ", link(`#/contacts/${q(acct.account_id)}`,
+      "Contacts and balance alert")),
     section("Balance", balanceBox(acct.balance),
       h("p", null, `Status: ${acct.status}`, acct.arrears_since ? ` since ${when(acct.arrears_since)}` : "",
         ` · ${acct.email} · ${acct.phone}`),
@@ -360,6 +363,6 @@ export async function appPage(target, sdkappid, role, message, ok) {
       ["Months", (o) => String(o.months)], ["From", (o) => when(o.starts_at)], ["To", (o) => when(o.ends_at)],
       ["Price", (o) => o.price], ["Paid cash", (o) => o.paid_cash], ["Paid gift", (o) => o.paid_gift], ["Status", (o) => o.status],
     ], { class: "grid num", empty: "No order yet." })),
-    h("div", { class: "cards" }, buy, refund, plugins, addons, ...lifecycle),
+    h("div", { class: "cards" }, buy, refund, plugins, addons, ...lifecycle, ...appControls(app, again, role)),
   );
 }

@@ -3,6 +3,7 @@ import { ApiError, call, claims, session, words } from "./api.js";
 import { clear, h, zone } from "./dom.js";
 import { accountPage, appPage, statementPage } from "./account.js";
 import { accountsPage, dashboardPage } from "./operator.js";
+import { contactsPage, renewalsPage } from "./renewals.js";
 
 const main = () => document.getElementById("main");
 
@@ -21,7 +22,8 @@ function nav() {
   if (!c) return;
   const links = c.role === "operator"
     ? [["#/dashboard", "Dashboard"], ["#/accounts", "Accounts"]]
-    : [[`#/account/${encodeURIComponent(c.sub)}`, "My account"]];
+    : [[`#/account/${encodeURIComponent(c.sub)}`, "My account"], [`#/renewals/${encodeURIComponent(c.sub)}`, "Renewals"],
+      [`#/contacts/${encodeURIComponent(c.sub)}`, "Contacts"]];
   for (const [href, text] of links) el.append(h("a", { href }, text));
   el.append(h("span", { class: "who" }, `${c.role}${c.role === "customer" ? ` ${c.sub}` : ""}`));
   el.append(h("button", { type: "button", id: "sign-out", onclick: () => { session.clear(); generation += 1; location.hash = "#/"; signIn(); } },
@@ -90,6 +92,10 @@ async function route() {
       await accountPage(target, parts[1], c.role);
     } else if (parts[0] === "statement" && parts[1] && /^\d{4}-\d{2}$/.test(parts[2] || "")) {
       await statementPage(target, parts[1], parts[2]);
+    } else if (parts[0] === "renewals" && parts[1]) {
+      await renewalsPage(target, parts[1], params);
+    } else if (parts[0] === "contacts" && parts[1]) {
+      await contactsPage(target, parts[1]);
     } else if (parts[0] === "app" && parts[1]) {
       await appPage(target, parts[1], c.role);
     } else {
