@@ -170,7 +170,7 @@ def route(
                 principal.require(*roles)
                 _check_path(params)
                 parsed = _parse_body(request, body) if body is not None else None
-                ctx = bootstrap.current().ctx(principal)
+                ctx = bootstrap.current().ctx(principal, request_id(request))
                 result = fn(Call(ctx=ctx, body=parsed, request=request), **params)
                 code, payload = result if isinstance(result, tuple) else (status, result)
                 return Response(body=payload, status_code=code, headers={"Content-Type": "application/json"})
@@ -188,6 +188,13 @@ def route(
         return handler
 
     return decorate
+
+
+def request_id(request: Any) -> str | None:
+    """The request's id: API Gateway's (the local gateway makes one too), carried by its events."""
+    context = getattr(request, "context", None) or {}
+    value = context.get("requestId")
+    return str(value) if value else None
 
 
 def _principal(request: Any) -> Principal:

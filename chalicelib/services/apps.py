@@ -9,9 +9,10 @@ from typing import Any
 from chalicelib.domain.app import AppState, OffSpan, Status, Stopped, StopReason
 from chalicelib.domain.errors import Conflict, NotFound
 from chalicelib.domain.lifecycle import dues
-from chalicelib.services import idempotency, notifications
+from chalicelib.services import events, idempotency, notifications
 from chalicelib.services.context import Ctx
 from chalicelib.services.idempotency import Answer, Idem, Response
+from chalicelib.store import views
 from chalicelib.store.models import AccountModel, AppModel, OffSpanMap, due_shard
 from chalicelib.store.unit_of_work import Page, UnitOfWork
 
@@ -120,6 +121,7 @@ def create_app(ctx: Ctx, account_id: str, name: str, region: str, idem: Idem,
         acct.apps_count = int(acct.apps_count) + 1
         store_app(uow, ctx, app, new=True)
         uow.accounts.save(acct)
+        events.emit(uow, ctx, "app.created", account_id=account_id, sdkappid=sdkappid)
         return app
 
     return idempotency.once_in(ctx, idem, act, answer)
@@ -136,13 +138,15 @@ def list_apps(ctx: Ctx, account_id: str, limit: int, token: str | None) -> Page[
 
 
 def change_app(ctx: Ctx, sdkappid: int, change: Callable[[AppModel], Any], idem: Idem,
-               answer: Answer[AppModel]) -> Response:
-    """Load, apply `change(app)` (which may raise), save over the version read; retried."""
+               answer: Answer[AppModel], event: str) -> Response:
+    """Load, apply `change(app)` (which may raise), save over the version read with its `event`
+    (data: the answer); retried."""
 
     def act(uow: UnitOfWork) -> AppModel:
         app = find_app(ctx, uow, sdkappid, writable=True)
         change(app)
         store_app(uow, ctx, app)
+        events.emit(uow, ctx, event, account_id=app.account_id, sdkappid=sdkappid)
         return app
 
     return idempotency.once_in(ctx, idem, act, answer)
@@ -150,12 +154,13 @@ def change_app(ctx: Ctx, sdkappid: int, change: Callable[[AppModel], Any], idem:
 
 def set_auto_renew(ctx: Ctx, sdkappid: int, enabled: bool, answer: Answer[AppModel]) -> Response:
     return change_app(ctx, sdkappid, lambda app: put(app, state(app).with_auto_renew(enabled)), idempotency.NONE,
-                      answer)
+                      answer, "package.renewal_mode_changed")
 
 
 def extend_trial(ctx: Ctx, sdkappid: int, idem: Idem, answer: Answer[AppModel]) -> Response:
     """Developer extension: after expiry (before reclamation) expires add_months(now, 1), enabled."""
-    return change_app(ctx, sdkappid, lambda app: put(app, state(app).extend_trial(ctx.now, ctx.tz)), idem, answer)
+    return change_app(ctx, sdkappid, lambda app: put(app, state(app).extend_trial(ctx.now, ctx.tz)), idem, answer,
+                      "app.trial_extended")
 
 
 def stop_app(ctx: Ctx, app: AppModel, acct: AccountModel, stop: tuple[AppState, Stopped], why: str, *,
@@ -178,5 +183,6 @@ def stop_app(ctx: Ctx, app: AppModel, acct: AccountModel, stop: tuple[AppState, 
         notifications.enqueue(u, items)
         if write_account:
             u.accounts.save(acct)
+        events.emit(u, ctx, "app.stopped", account_id=app.account_id, sdkappid=int(app.sdkappid), data=views.app(app))
         u.commit()
     notifications.dispatch(items, ctx.now, ctx.uow)

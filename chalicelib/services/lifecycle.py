@@ -12,11 +12,11 @@ from chalicelib.domain.catalog import Catalog
 from chalicelib.domain.errors import Conflict, NotFound
 from chalicelib.domain.lifecycle import Enforcement, auto_renew, enforcement, expiry_warning
 from chalicelib.domain.notices import render
-from chalicelib.services import notifications, usage
+from chalicelib.services import events, notifications, usage
 from chalicelib.services.apps import load_app, put, refresh_dues, state, stop_app, store_app
 from chalicelib.services.context import Ctx
 from chalicelib.services.purchases import Loaded, pay
-from chalicelib.store import uow
+from chalicelib.store import uow, views
 from chalicelib.store.models import AccountModel, AppModel
 from chalicelib.store.unit_of_work import UnitOfWork
 
@@ -71,6 +71,9 @@ def warn(ctx: Ctx, app: AppModel) -> str:
     with u:
         store_app(u, ctx, app)
         notifications.enqueue(u, items)
+        if items:
+            events.emit(u, ctx, "app.expiry_warning", account_id=app.account_id, sdkappid=int(app.sdkappid),
+                        data=views.app(app))
         u.commit()
     notifications.dispatch(items, ctx.now, ctx.uow)
     return "warned" if items else "skipped"
@@ -105,11 +108,18 @@ def _auto_renew(ctx: Ctx, app: AppModel) -> str:
     with ctx.uow() as u:
         acct = _account(u, app.account_id)
         after, renewal = auto_renew(state(app), int(acct.cash) + int(acct.gift), ctx.tz, ctx.catalog)
+        order = None
         if renewal is not None:
-            pay(u, ctx, Loaded(app=app, account=acct, voucher=None, done=None), product=renewal.product,
-                kind=renewal.kind, months=renewal.months, starts_at=renewal.starts_at,
-                monthly_price=renewal.monthly_price, bounds=list(renewal.bounds))
+            order, acct = pay(u, ctx, Loaded(app=app, account=acct, voucher=None, done=None), product=renewal.product,
+                              kind=renewal.kind, months=renewal.months, starts_at=renewal.starts_at,
+                              monthly_price=renewal.monthly_price, bounds=list(renewal.bounds))
         store_app(u, ctx, put(app, after))
+        if order is not None:
+            events.emit(u, ctx, "package.renewed", account_id=app.account_id, sdkappid=int(app.sdkappid),
+                        data=views.purchase(order, app, acct, None, ctx.now))
+        else:
+            events.emit(u, ctx, "package.renewal_failed", account_id=app.account_id, sdkappid=int(app.sdkappid),
+                        data=views.app(app))
         u.commit()
     return "renewed" if renewal is not None else "renew_failed"
 
@@ -144,6 +154,8 @@ def reclaim(ctx: Ctx, app: AppModel) -> str:
         store_app(u, ctx, app)
         u.accounts.save(acct)
         notifications.enqueue(u, items)
+        events.emit(u, ctx, "app.reclaimed", account_id=app.account_id, sdkappid=int(app.sdkappid),
+                    data=views.app(app))
         u.commit()
     notifications.dispatch(items, ctx.now, ctx.uow)
     return _purge(ctx, app)
