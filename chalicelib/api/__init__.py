@@ -6,10 +6,10 @@ from chalice import Chalice
 
 
 def register(app: Chalice) -> None:
-    from chalicelib.api import accounts, apps, catalog, http, openapi, operator, ops, plugins, usage
+    from chalicelib.api import accounts, apps, catalog, events, http, openapi, operator, ops, plugins, usage
 
     app.register_middleware(http.error_shape, "http")
-    for module in (accounts, apps, ops, openapi, usage, plugins, operator, catalog):
+    for module in (accounts, apps, ops, openapi, usage, plugins, operator, catalog, events):
         app.register_blueprint(module.bp)
     from chalicelib import console
 

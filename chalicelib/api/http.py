@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
@@ -170,7 +171,7 @@ def route(
                 principal.require(*roles)
                 _check_path(params)
                 parsed = _parse_body(request, body) if body is not None else None
-                ctx = bootstrap.current().ctx(principal, request_id(request))
+                ctx = bootstrap.current().ctx(principal, request_id(request, bp))
                 result = fn(Call(ctx=ctx, body=parsed, request=request), **params)
                 code, payload = result if isinstance(result, tuple) else (status, result)
                 return Response(body=payload, status_code=code, headers={"Content-Type": "application/json"})
@@ -190,11 +191,17 @@ def route(
     return decorate
 
 
-def request_id(request: Any) -> str | None:
-    """The request's id: API Gateway's (the local gateway makes one too), carried by its events."""
+def request_id(request: Any, bp: Blueprint) -> str:
+    """The request's id, carried by its events: API Gateway's, else the Lambda invocation's (the
+    local gateway makes one per request), else a new one."""
     context = getattr(request, "context", None) or {}
     value = context.get("requestId")
-    return str(value) if value else None
+    if not value:
+        try:
+            value = getattr(bp.lambda_context, "aws_request_id", None)
+        except RuntimeError:  # no Lambda context (a direct call)
+            value = None
+    return str(value) if value else uuid.uuid4().hex
 
 
 def _principal(request: Any) -> Principal:

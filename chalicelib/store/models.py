@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -488,7 +489,7 @@ class EventModel(_Base):
         base_name = "events"
         stream_view_type = "NEW_IMAGE"  # feeds the webhook deliveries and EventBridge (services/events.py)
 
-    event_id = UnicodeAttribute(hash_key=True)  # ev<yyyymmddHHMMSSffffff><rand>: sorts by time
+    event_id = UnicodeAttribute(hash_key=True)  # ev<yyyymmddHHMMSSffffff><wall ns><rand>: sorts by time
     type = UnicodeAttribute()
     occurred_at = UTCDateTimeAttribute()
     day = UnicodeAttribute()  # YYYY-MM-DD (UTC) of occurred_at
@@ -510,7 +511,9 @@ class EventModel(_Base):
         at = event.at.astimezone(UTC)
         role, sub = event.actor
         return cls(
-            f"ev{at:%Y%m%d%H%M%S%f}{secrets.token_hex(5)}",
+            # the change's instant (service clock), then the wall clock's ns: changes at one instant of
+            # the test clock keep their order
+            f"ev{at:%Y%m%d%H%M%S%f}{time.time_ns():019d}{secrets.token_hex(3)}",
             type=event.type, occurred_at=at, day=f"{at:%Y-%m-%d}", account_id=event.account_id,
             sdkappid=event.sdkappid, actor_role=role, actor_sub=sub,
             actor_key=sub if event.request_id is not None and role != "system" else None,
