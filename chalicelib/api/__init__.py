@@ -6,10 +6,22 @@ from chalice import Chalice
 
 
 def register(app: Chalice) -> None:
-    from chalicelib.api import accounts, apps, catalog, events, http, openapi, operator, ops, plugins, usage
+    from chalicelib.api import (
+        accounts,
+        apps,
+        catalog,
+        events,
+        http,
+        openapi,
+        operator,
+        ops,
+        plugins,
+        usage,
+        webhooks,
+    )
 
     app.register_middleware(http.error_shape, "http")
-    for module in (accounts, apps, ops, openapi, usage, plugins, operator, catalog, events):
+    for module in (accounts, apps, ops, openapi, usage, plugins, operator, catalog, events, webhooks):
         app.register_blueprint(module.bp)
     from chalicelib import console
 

@@ -482,6 +482,12 @@ class EventsByActorIndex(GlobalSecondaryIndex["EventModel"]):
     event_id = UnicodeAttribute(range_key=True)
 
 
+def event_id_floor(at: datetime) -> str:
+    """The instant (service clock), then the wall clock's ns: ids of the changes committed from now on
+    sort after it, also at one instant of the test clock."""
+    return f"ev{at.astimezone(UTC):%Y%m%d%H%M%S%f}{time.time_ns():019d}"
+
+
 class EventModel(_Base):
     """One committed change, written in the change's own transaction (store/unit_of_work.py commit)."""
 
@@ -511,9 +517,7 @@ class EventModel(_Base):
         at = event.at.astimezone(UTC)
         role, sub = event.actor
         return cls(
-            # the change's instant (service clock), then the wall clock's ns: changes at one instant of
-            # the test clock keep their order
-            f"ev{at:%Y%m%d%H%M%S%f}{time.time_ns():019d}{secrets.token_hex(3)}",
+            f"{event_id_floor(at)}{secrets.token_hex(3)}",
             type=event.type, occurred_at=at, day=f"{at:%Y-%m-%d}", account_id=event.account_id,
             sdkappid=event.sdkappid, actor_role=role, actor_sub=sub,
             actor_key=sub if event.request_id is not None and role != "system" else None,
@@ -547,6 +551,7 @@ class WebhookModel(_Base):
     previous_secret = UnicodeAttribute(null=True)  # signs beside `secret` until previous_until
     previous_until = UTCDateTimeAttribute(null=True)
     failing_since = UTCDateTimeAttribute(null=True)  # first failed attempt since the last delivered one
+    since = UnicodeAttribute(null=True)  # event ids after this one are delivered (not those before it existed)
     created_at = UTCDateTimeAttribute()
     version = NumberAttribute(default=0)
 

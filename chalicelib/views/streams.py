@@ -62,7 +62,7 @@ def wire_streams(app: Any, handler: Callable[[Any], Any], environ: Mapping[str, 
 def table_of(record: dict[str, Any]) -> str:
     """Base table name from the record's source ARN (arn:...:table/<prefix><base>/stream/<label>)."""
     name = record["eventSourceARN"].split(":table/", 1)[1].split("/", 1)[0]
-    for base in ("notifications", "accounts", "ledger"):
+    for base in ("notifications", "accounts", "ledger", "events"):
         if name.endswith(base):
             return base
     return name
@@ -83,9 +83,12 @@ def _str(image: dict[str, Any] | None, attr: str) -> str | None:
 def apply_records(records: Iterable[dict[str, Any]], tz: ZoneInfo) -> dict[str, int]:
     """Apply a batch of stream records to the views; answer counts by table (for logs and tests)."""
     counts: dict[str, int] = {}
+    fed: list[dict[str, Any]] = []
     for record in records:
         table = table_of(record)
-        if table == "ledger":
+        if table == "events":
+            fed.append(record)
+        elif table == "ledger":
             _ledger(record, tz)
         elif table == "accounts":
             _account(record)
@@ -94,6 +97,11 @@ def apply_records(records: Iterable[dict[str, Any]], tz: ZoneInfo) -> dict[str, 
         else:
             continue
         counts[table] = counts.get(table, 0) + 1
+    if fed:  # the events' own stream: webhook deliveries and EventBridge (services/event_feed.py)
+        from chalicelib.services import event_feed
+
+        event_feed.on_records(fed)
+        counts["events"] = len(fed)
     return counts
 
 
