@@ -21,7 +21,7 @@ from chalice import Chalice
 
 from chalicelib import bootstrap, logs
 from chalicelib.api import register
-from chalicelib.config import jobs_queue_name, settings
+from chalicelib.config import jobs_queue_name, settings, webhooks_queue_name
 from chalicelib.domain.calendar import parse_instant
 from chalicelib.jobs import fanout
 from chalicelib.jobs.registry import Job
@@ -91,6 +91,15 @@ globals().update(wire_schedules(app, load_jobs().values()))
 def jobs_worker(event: Any) -> dict[str, list[dict[str, str]]]:
     logs.bind(request_id=getattr(event.context, "aws_request_id", None))
     return fanout.handle_batch((record.to_dict() for record in event), _zone())
+
+
+@app.on_sqs_message(queue=webhooks_queue_name(settings().stage), batch_size=10, name="webhook_deliveries")
+def webhook_deliveries(event: Any) -> dict[str, list[dict[str, str]]]:
+    """The webhook deliveries' worker (chalicelib/services/event_feed.py): one attempt per due message."""
+    from chalicelib.services import event_feed  # imported by this function only: not on the API's cold start
+
+    logs.bind(request_id=getattr(event.context, "aws_request_id", None))
+    return event_feed.handle_batch(record.to_dict() for record in event)
 
 
 def _on_stream(event: Any) -> dict[str, int]:

@@ -89,9 +89,33 @@ def policy(stage: str) -> dict[str, Any]:
     }
 
 
+# ---------------------------------------------------------------- events: webhooks queue and EventBridge (issue 19)
+# Not in .chalice/policy-<stage>.json: infra/package.py attaches these statements as a policy of their own
+# (EventDeliveryPolicy) to the roles of the functions that feed and work the deliveries; ARNs via Fn::Sub.
+EVENT_BUS_ACTIONS = ("events:PutEvents",)
+WEBHOOK_QUEUE_ACTIONS = QUEUE_ACTIONS
+
+
+def _arn(service: str, resource: str) -> dict[str, str]:
+    return {"Fn::Sub": f"arn:${{AWS::Partition}}:{service}:${{AWS::Region}}:${{AWS::AccountId}}:{resource}"}
+
+
+def event_delivery_statements(stage: str) -> list[dict[str, Any]]:
+    """PutEvents on the stage's bus only; the webhook deliveries' queue and its dead-letter queue."""
+    from chalicelib.config import event_bus_name, webhooks_queue_name
+
+    queue = webhooks_queue_name(stage)
+    return [
+        {"Sid": "EventBus", "Effect": "Allow", "Action": list(EVENT_BUS_ACTIONS),
+         "Resource": _arn("events", f"event-bus/{event_bus_name(stage)}")},
+        {"Sid": "WebhooksQueues", "Effect": "Allow", "Action": list(WEBHOOK_QUEUE_ACTIONS),
+         "Resource": [_arn("sqs", queue), _arn("sqs", f"{queue}-dlq")]},
+    ]
+
+
 def allowed_actions(stage: str = "dev") -> set[str]:
     out: set[str] = set()
-    for st in policy(stage)["Statement"]:
+    for st in policy(stage)["Statement"] + event_delivery_statements(stage):
         out |= set(st["Action"])
     return out
 

@@ -46,6 +46,8 @@ def _caller_is_code() -> bool:
     return code
 
 
+# botocore's event name of a service whose IAM prefix differs
+IAM_PREFIX = {"eventbridge": "events"}
 # IAM authorises each item of a transaction as its own action
 TRANSACT_ITEM_ACTIONS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
                          "ConditionCheck": "ConditionCheckItem", "Get": "GetItem"}
@@ -55,6 +57,7 @@ def _record(event_name: str, params: dict[str, Any] | None = None, **kwargs: Any
     # event_name: before-parameter-build.<service>.<Operation>; the service id is the IAM prefix for ours
     if _caller_is_code():
         _, service, operation = event_name.split(".", 2)
+        service = IAM_PREFIX.get(service, service)
         actions = {f"{service}:{operation}"}
         for item in (params or {}).get("TransactItems", []):
             actions.update(f"{service}:{TRANSACT_ITEM_ACTIONS[kind]}" for kind in item)

@@ -17,7 +17,6 @@ from chalicelib.store.models import DeliveryModel, EventModel
 
 log = logging.getLogger("imbill.webhooks")
 FEED = "event-feed"  # the system actor of what the feed itself changes (an endpoint disabled)
-QUEUE_BATCH = 10  # SendMessageBatch entries
 MAX_DELAY_S = 900  # SQS's longest message delay
 
 
@@ -47,16 +46,25 @@ def on_records(records: Iterable[dict[str, Any]]) -> dict[str, int]:
 
 
 def enqueue(deliveries: list[DeliveryModel], delay_s: int) -> None:
-    """One webhooks-queue message per delivery (SendMessageBatch of 10), visible after `delay_s`."""
+    """One webhooks-queue message per delivery, visible after `delay_s` (at most SQS's 15 min)."""
     s = settings()
     sqs = aws.client("sqs", s.region)
     delay = max(0, min(MAX_DELAY_S, delay_s))
-    for start in range(0, len(deliveries), QUEUE_BATCH):
-        chunk = deliveries[start:start + QUEUE_BATCH]
-        sqs.send_message_batch(QueueUrl=s.webhooks_queue_url, Entries=[
-            {"Id": str(i), "DelaySeconds": delay,
-             "MessageBody": json.dumps({"webhook_id": d.webhook_id, "delivery_id": d.delivery_id})}
-            for i, d in enumerate(chunk)])
+    for d in deliveries:
+        sqs.send_message(QueueUrl=s.webhooks_queue_url, DelaySeconds=delay,
+                         MessageBody=json.dumps({"webhook_id": d.webhook_id, "delivery_id": d.delivery_id}))
+
+
+def handle_batch(records: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, str]]]:
+    """Lambda's SQS event: the ids of the messages to deliver again (ReportBatchItemFailures)."""
+    failures = []
+    for record in records:
+        try:
+            handle_queue([record["body"]])
+        except Exception:  # noqa: BLE001 - one message's error never fails the others of the batch
+            log.exception("webhook delivery message %s failed; it will be delivered again", record.get("messageId"))
+            failures.append({"itemIdentifier": record["messageId"]})
+    return {"batchItemFailures": failures}
 
 
 def handle_queue(bodies: Iterable[str]) -> dict[str, int]:

@@ -15,8 +15,10 @@ import pytest
 
 from chalicelib import config
 from chalicelib.jobs import runner
+from chalicelib.services import event_feed
 from infra import policy
 from tests import aws_actions
+from tests.integration.test_event_bus import stream_records
 from tests.integration.test_jobs import seed
 
 WARN_AT = datetime(2026, 8, 18, 1, 0, tzinfo=UTC)
@@ -58,9 +60,13 @@ def test_every_service_allowed_is_called_and_every_call_is_allowed(store, ddb_en
         api.ok("POST", "/v1/accounts", {"account_id": "pol", "email": "p@x.test", "phone": "+15550100"})
         seed(1, 1)
         assert runner.run_job("expiry-warnings", WARN_AT, ZoneInfo("UTC"))["summary"]["warned"] == 1  # SES + SNS
+        boto3.client("events", region_name="us-east-1").create_event_bus(Name="imbill-dev")
+        monkeypatch.setenv("IMBILL_EVENT_BUS", "imbill-dev")
+        config.reset_settings()
+        assert event_feed.on_records(stream_records())["events"] > 0  # EventBridge (the events' stream)
 
     allowed = policy.allowed_actions()
     assert recorded <= allowed, f"not allowed: {sorted(recorded - allowed)}"
     assert services(allowed) - USED_BY_LAMBDA == services(recorded), "the policy allows a service never called"
     assert {"ses:SendEmail", "sns:Publish", "ssm:GetParameter", "dynamodb:TransactWriteItems",
-            "dynamodb:PutItem"} <= recorded
+            "dynamodb:PutItem", "events:PutEvents"} <= recorded
