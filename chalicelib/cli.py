@@ -356,6 +356,9 @@ def explain(exc: BaseException) -> str | None:
 from chalicelib import cli_views  # noqa: E402  (operator views over the HTTP API)
 
 cli_views.register(cli)
+from chalicelib import cli_events  # noqa: E402  (`imbill events tail`)
+
+cli_events.register(cli)
 
 
 def main() -> None:

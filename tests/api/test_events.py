@@ -234,3 +234,31 @@ def test_the_openapi_document_lists_every_event_type_with_its_data_schema(api: A
         assert typed["data"] == {"$ref": f"#/components/schemas/{name}"} and name in doc["components"]["schemas"]
     assert doc["paths"]["/v1/events"]["get"]["responses"]["200"]
     assert doc["paths"]["/v1/ops/audit"]["get"]["x-roles"] == ["operator"]
+
+
+def test_imbill_events_tail_prints_the_last_events_then_follows(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from chalicelib import cli_views
+    from chalicelib.cli import cli
+
+    api.clock("2026-03-01T00:00:00Z")
+    api.account("acme", cash="10.00")
+    calls: list[str] = []
+
+    def transport(method: str, path: str) -> tuple[int, Any]:
+        calls.append(path)
+        if len(calls) == 2:  # between the first poll and the second: a new change
+            ada(api, "POST", "/v1/accounts/acme/vouchers", {"amount": "5.00"})
+            api.ok("POST", "/v1/accounts/acme/topups", {"amount": "1.00", "kind": "gift"})
+        r = api.call(method, path)
+        return r.status, r.body
+
+    monkeypatch.setattr(cli_views, "transport", transport)
+    out = CliRunner().invoke(cli, ["events", "tail", "--type", "account.created", "--type", "voucher.granted",
+                                   "--polls", "2", "--interval", "0.05"], env={"IMBILL_TOKEN": "x"})
+    assert out.exit_code == 0, out.output
+    lines = out.output.strip().splitlines()
+    assert [ln.split()[1] for ln in lines] == ["account.created", "voucher.granted"]
+    assert "account_id=acme" in lines[1] and "by operator:ada" in lines[1]
+    assert "from=" in calls[1]  # the second poll asks only from the last event seen

@@ -141,3 +141,37 @@ def test_the_template_adds_the_bus_the_queues_an_alarm_and_put_events_on_that_bu
     for fn in ("StreamHandler", "WebhookDeliveries"):
         env = res[fn]["Properties"]["Environment"]["Variables"]
         assert env == {"IMBILL_WEBHOOKS_QUEUE_URL": {"Ref": "WebhooksQueue"}, "IMBILL_EVENT_BUS": "imbill-prod"}
+
+
+def test_the_outbox_adds_one_item_to_each_transaction_and_no_request(api, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from chalicelib.store.unit_of_work import UnitOfWork
+    from tests.integration.requests import count_requests
+
+    api.clock("2026-03-01T00:00:00Z")
+    api.account("acme", cash="1000.00")
+    sid = api.app("acme")
+    items: list[int] = []
+
+    def seen(params: dict[str, Any], **_: Any) -> None:
+        items.append(len(params.get("TransactItems", [])))
+
+    def moves() -> Any:
+        with count_requests() as counter:
+            api.buy(sid)
+            api.ok("POST", "/v1/accounts/acme/topups", {"amount": "1.00", "kind": "cash"})
+        return counter.calls
+
+    from chalicelib.store import uow
+
+    client = uow.connection().client
+    client.meta.events.register("before-parameter-build.dynamodb.TransactWriteItems", seen)
+    try:
+        with_events = moves()
+        outbox_items = list(items)
+        items.clear()
+        monkeypatch.setattr(UnitOfWork, "emit", lambda self, event: None)
+        without = moves()
+    finally:
+        client.meta.events.unregister("before-parameter-build.dynamodb.TransactWriteItems", seen)
+    assert with_events == without and with_events["TransactWriteItems"] == 2
+    assert [n - 1 for n in outbox_items] == items  # exactly one more item (the event) in each transaction
