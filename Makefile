@@ -22,8 +22,15 @@ STAGE ?= dev
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
+# The project is installed with uv (pinned; ~20 s from an empty cache instead of pip's ~2 min, which was
+# a third of `make test` on a fresh clone); plain pip if uv cannot be had.
+UV_VERSION := 0.13.9
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --disable-pip-version-check -e '.[dev]'
+	if $(BIN)/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION); then \
+		$(BIN)/uv pip install -q --python $(BIN)/python -e '.[dev]'; \
+	else \
+		$(BIN)/python -m pip install --disable-pip-version-check -e '.[dev]'; \
+	fi
 	touch $@
 
 ## serve: the API on http://127.0.0.1:8000 backed by DynamoDB Local in .local/data (SERVE_ARGS=... for more)
@@ -56,9 +63,11 @@ test-deploy: $(STAMP)
 ddb-install: $(STAMP)
 	$(BIN)/python -m chalicelib.local.ddblocal install
 
+## lint: ruff, mypy and the import-order check (scripts/layers.py)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy chalicelib app.py
+	$(BIN)/python -m scripts.layers
 
 bench: $(STAMP)
 	@if [ -f scripts/bench.py ]; then $(BIN)/python scripts/bench.py; else echo "no scripts/bench.py yet"; fi
