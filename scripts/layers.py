@@ -26,11 +26,11 @@ PACKAGE = "chalicelib"
 # Top (entry points) to bottom. A unit may import units of its own layer (without a cycle) and any
 # layer below it, never one above.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("app", "cli", "cli_views", "local"),  # entry points: Lambda, the CLI, the local server
+    ("app", "cli", "cli_views", "cli_events", "local"),  # entry points: Lambda, the CLI, the local server
     ("bootstrap",),  # composes the dependencies once
     ("api", "console", "jobs"),  # handlers: HTTP routes, the web console, scheduled jobs
     ("services",),  # use cases
-    ("store", "views", "notify", "clock", "periodic"),  # adapters and read models
+    ("store", "views", "notify", "clock", "periodic", "integrations"),  # adapters and read models
     ("logs", "aws", "config"),  # plumbing every adapter may use
     ("domain",),  # pure rules
 )
