@@ -46,10 +46,21 @@ def local_stage() -> bool:
 
 
 def check_url(url: str) -> webhook_http.Target:
-    """The SSRF guard for the running stage (loopback and http only in `local`)."""
+    """The SSRF guard for the running stage (loopback and http only in `local`), before each delivery."""
     if len(url) > 2048:
         raise InvalidRequest("url must be at most 2048 characters")
     return webhook_http.check_url(url, local_stage())
+
+
+def check_new_url(url: str) -> None:
+    """The guard when an endpoint is created; in `local` (everything allowed) without a DNS lookup,
+    which the delivery makes anyway."""
+    if local_stage():
+        if len(url) > 2048:
+            raise InvalidRequest("url must be at most 2048 characters")
+        webhook_http.check_url(url, True, resolver=lambda host, port: [host])
+    else:
+        check_url(url)
 
 
 # ------------------------------------------------------------------ rendering
@@ -97,7 +108,7 @@ def create(ctx: Ctx, account_id: str | None, url: str, kinds: list[str], idem: I
            answer: Answer[WebhookModel]) -> Response:
     owner = _owner_of(ctx, account_id)
     subscribed = _event_list(kinds)
-    check_url(url)
+    check_new_url(url)
 
     def act(uow: UnitOfWork) -> WebhookModel:
         if owner != OPS_OWNER and uow.accounts.get(owner) is None:

@@ -3,6 +3,7 @@ import { ApiError, call, claims, session, words } from "./api.js";
 import { clear, h, zone } from "./dom.js";
 import { accountPage, appPage } from "./account.js";
 import { accountsPage, dashboardPage } from "./operator.js";
+import { auditPage, eventsPage, webhooksPage } from "./events.js";
 
 const main = () => document.getElementById("main");
 
@@ -20,8 +21,10 @@ function nav() {
   const el = clear(document.getElementById("nav"));
   if (!c) return;
   const links = c.role === "operator"
-    ? [["#/dashboard", "Dashboard"], ["#/accounts", "Accounts"]]
-    : [[`#/account/${encodeURIComponent(c.sub)}`, "My account"]];
+    ? [["#/dashboard", "Dashboard"], ["#/accounts", "Accounts"], ["#/events", "Events"], ["#/webhooks", "Webhooks"],
+      ["#/audit", "Audit"]]
+    : [[`#/account/${encodeURIComponent(c.sub)}`, "My account"], ["#/events", "Events"],
+      [`#/webhooks/${encodeURIComponent(c.sub)}`, "Webhooks"]];
   for (const [href, text] of links) el.append(h("a", { href }, text));
   el.append(h("span", { class: "who" }, `${c.role}${c.role === "customer" ? ` ${c.sub}` : ""}`));
   el.append(h("button", { type: "button", id: "sign-out", onclick: () => { session.clear(); generation += 1; location.hash = "#/"; signIn(); } },
@@ -90,6 +93,12 @@ async function route() {
       await accountPage(target, parts[1], c.role);
     } else if (parts[0] === "app" && parts[1]) {
       await appPage(target, parts[1], c.role);
+    } else if (parts[0] === "events") {
+      await eventsPage(target, params, c.role);
+    } else if (parts[0] === "audit" && c.role === "operator") {
+      await auditPage(target, params);
+    } else if (parts[0] === "webhooks" && (parts[1] || c.role === "operator")) {
+      await webhooksPage(target, parts[1] || null);
     } else {
       target.append(h("p", { class: "error", role: "alert" }, "No such page."));
     }
