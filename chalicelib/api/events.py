@@ -40,6 +40,13 @@ class ArrearsStarted(s.Reply):
     bill: s.Bill
 
 
+class FailedNotification(s.Notification):
+    account_id: str
+    status: str  # failed
+    attempts: int
+    last_error: str | None
+
+
 class Webhook(s.Reply):
     webhook_id: str
     account_id: str | None  # null: the operator-wide feed
@@ -53,7 +60,7 @@ class Webhook(s.Reply):
 DATA_SCHEMAS: dict[str, type[BaseModel]] = {
     name: model for name, model in (
         *((n, getattr(s, n, None)) for n in set(events.TYPES.values())),
-        ("ArrearsStarted", ArrearsStarted), ("Webhook", Webhook),
+        ("ArrearsStarted", ArrearsStarted), ("Webhook", Webhook), ("FailedNotification", FailedNotification),
     ) if model is not None
 }
 

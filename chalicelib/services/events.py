@@ -40,6 +40,7 @@ TYPES: dict[str, str] = {
     "package.renewal_failed": "App",
     "plugin.quota_changed": "PushQuota",
     "bill.posted": "Bill",
+    "notification.failed": "FailedNotification",  # a notification that ran out of attempts
     "webhook.created": "Webhook",
     "webhook.deleted": "Webhook",
     "webhook.secret_rotated": "Webhook",

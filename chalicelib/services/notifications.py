@@ -14,7 +14,9 @@ from datetime import datetime, timedelta
 
 from chalicelib import bootstrap
 from chalicelib.domain.app import Reclaimed
-from chalicelib.services.context import Ctx
+from chalicelib.services import events
+from chalicelib.services.context import Ctx, job_ctx
+from chalicelib.store import views
 from chalicelib.store.models import AccountModel, NotificationModel, due_shard
 from chalicelib.store.unit_of_work import Page, UnitOfWork, WriteConflict
 
@@ -22,6 +24,7 @@ CHANNELS = ("email", "sms")
 LEASE = timedelta(minutes=5)  # the committing process's head start before the dispatcher may send
 MAX_ATTEMPTS = 12
 MAX_BACKOFF = timedelta(hours=6)
+DISPATCHER = "notification-dispatch"  # the job whose attempts give up (the actor of `notification.failed`)
 
 log = logging.getLogger("imbill.notify")
 
@@ -116,13 +119,37 @@ def dispatch(items: list[NotificationModel], now: datetime, store: Callable[[], 
         n.status, n.send_due_at, n.sent_at = "sent", None, now
         n.attempts = int(n.attempts or 0) + 1
         counts["sent"] += 1
-    if items:
+    gave_up = [n for n in items if n.status == "failed"]
+    marked = [n for n in items if n.status != "failed"]
+    if marked:
         try:
             with store() as marks:
-                marks.notifications.mark(items)
+                marks.notifications.mark(marked)
         except Exception as err:  # noqa: BLE001 - the move is committed; the dispatcher resends (at least once)
-            log.warning("delivery marks of %d notification(s) not written: %s", len(items), err)
+            log.warning("delivery marks of %d notification(s) not written: %s", len(marked), err)
+    for n in gave_up:
+        _given_up(n, now, store)
     return counts
+
+
+def _given_up(n: NotificationModel, now: datetime, store: Callable[[], UnitOfWork]) -> None:
+    """A notification that ran out of attempts: its `failed` mark and the `notification.failed` event
+    in one transaction (the dispatcher's change; a lost write leaves it due, so it is decided again)."""
+    from chalicelib.services import events  # events imports nothing of this module: no cycle, but kept local
+    from chalicelib.services.context import job_ctx
+    from chalicelib.store import views
+
+    ctx: Ctx = job_ctx(DISPATCHER, now, bootstrap.current().zone)
+    try:
+        with store() as u:
+            u.notifications.put(n)
+            events.emit(u, ctx, "notification.failed", account_id=n.account_id,
+                        sdkappid=None if n.sdkappid is None else int(n.sdkappid),
+                        data={**views.notification(n), "account_id": n.account_id, "status": n.status,
+                              "attempts": int(n.attempts), "last_error": n.last_error})
+            u.commit()
+    except Exception as err:  # noqa: BLE001 - as a mark: the record stays due and is decided again
+        log.warning("failed mark of notification %s/%s not written: %s", n.account_id, n.notification_id, err)
 
 
 def list_notifications(ctx: Ctx, account_id: str, limit: int, token: str | None) -> Page[NotificationModel]:
