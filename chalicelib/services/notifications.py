@@ -135,10 +135,6 @@ def dispatch(items: list[NotificationModel], now: datetime, store: Callable[[], 
 def _given_up(n: NotificationModel, now: datetime, store: Callable[[], UnitOfWork]) -> None:
     """A notification that ran out of attempts: its `failed` mark and the `notification.failed` event
     in one transaction (the dispatcher's change; a lost write leaves it due, so it is decided again)."""
-    from chalicelib.services import events  # events imports nothing of this module: no cycle, but kept local
-    from chalicelib.services.context import job_ctx
-    from chalicelib.store import views
-
     ctx: Ctx = job_ctx(DISPATCHER, now, bootstrap.current().zone)
     try:
         with store() as u:
