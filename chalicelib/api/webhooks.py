@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from chalice import Blueprint
 from pydantic import Field
@@ -11,15 +11,20 @@ from chalicelib.api import schemas as s
 from chalicelib.api.events import Webhook
 from chalicelib.api.http import Call, route
 from chalicelib.services import webhooks
+from chalicelib.services.events import TYPES
 from chalicelib.services.idempotency import Response
 from chalicelib.store.models import WebhookModel
 
 bp = Blueprint(__name__)
 
 
+EventName = Annotated[str, Field(json_schema_extra={"enum": ["*", *TYPES]})]
+
+
 class WebhookCreate(s.Request):
-    url: str = Field(min_length=8, max_length=2048, description="https URL (http and local hosts: local stage only)")
-    events: list[str] = Field(min_length=1, max_length=100, description='"*" or event types')
+    url: str = Field(min_length=8, max_length=2048, pattern=r"^https?://[A-Za-z0-9.\-\[\]:]+(?:[/?#][!-~]*)?$",
+                     description="https URL (http and local hosts: local stage only)")
+    events: list[EventName] = Field(min_length=1, max_length=100, description='"*" or event types')
 
 
 class WebhookList(s.Reply):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.domain.calendar import iso
@@ -49,7 +49,9 @@ TYPES: dict[str, str] = {
 PURCHASE_TYPES = {"new": "package.purchased", "reactivation": "package.purchased", "renewal": "package.renewed",
                   "auto_renewal": "package.renewed", "upgrade": "package.upgraded"}
 DEFAULT_SPAN = timedelta(days=30)  # a listing without `from` goes back this far from `to`
-MAX_DAYS = 366  # the by-day feed walks at most this many day partitions in one listing
+MAX_DAYS = 92  # the by-day feed walks at most this many day partitions in one listing
+FLOOR = datetime(2000, 1, 1, tzinfo=UTC)  # listings' bounds are clamped to these (ids hold 4-digit years)
+CEILING = datetime(9999, 1, 1, tzinfo=UTC)
 
 
 def emit(uow: UnitOfWork, ctx: Ctx, type: str, *, account_id: str | None = None, sdkappid: int | None = None,
@@ -97,12 +99,20 @@ class Span:
     last_day: str
 
 
-def span(ctx: Ctx, start: datetime | None, end: datetime | None) -> Span:
-    end = end if end is not None else ctx.now
-    start = start if start is not None else end - DEFAULT_SPAN
+def span(ctx: Ctx, start: datetime | None, end: datetime | None, by_day: bool) -> Span:
+    """The listing's bounds in UTC, within [FLOOR, CEILING] (no event lies outside); the day feed
+    walks at most MAX_DAYS day partitions."""
+    end = clamp(end if end is not None else ctx.now)
+    start = clamp(start) if start is not None else clamp(end - DEFAULT_SPAN if end - FLOOR > DEFAULT_SPAN else FLOOR)
     if start > end:
         raise InvalidRequest("from must not be after to")
+    if by_day and (end - start).days >= MAX_DAYS:
+        raise InvalidRequest(f"from and to may be at most {MAX_DAYS} days apart without account_id or actor")
     return Span(f"ev{start:%Y%m%d%H%M%S%f}", f"ev{end:%Y%m%d%H%M%S%f}\uffff", f"{start:%Y-%m-%d}", f"{end:%Y-%m-%d}")
+
+
+def clamp(at: datetime) -> datetime:
+    return min(max(at.astimezone(UTC), FLOOR), CEILING)
 
 
 def _days_down(last: str, first: str) -> list[str]:
@@ -137,12 +147,14 @@ def list_events(ctx: Ctx, where: EventFilter, start: datetime | None, end: datet
         where = EventFilter(where.type, p.account_id, where.sdkappid, where.actor, where.api_only)
     else:
         p.require("operator")
-    s = span(ctx, start, end)
+    index = "by_account" if where.account_id is not None else (
+        "by_actor" if where.actor is not None and where.api_only else "by_day")
+    s = span(ctx, start, end, index == "by_day")
     with ctx.uow() as u:
-        if where.account_id is not None:
-            return u.events.newest("by_account", where.account_id, s.lo, s.hi, limit, token, where)
-        if where.actor is not None and where.api_only:
-            return u.events.newest("by_actor", where.actor, s.lo, s.hi, limit, token, where)
+        if index == "by_account":
+            return u.events.newest(index, str(where.account_id), s.lo, s.hi, limit, token, where)
+        if index == "by_actor":
+            return u.events.newest(index, str(where.actor), s.lo, s.hi, limit, token, where)
         return _by_day(u, s, where, limit, token)
 
 

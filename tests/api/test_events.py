@@ -198,6 +198,12 @@ def test_events_api_newest_first_paged_and_a_customers_view(api: Api) -> None:
     assert api.ok("GET", "/v1/events?account_id=acme&to=2026-03-01T12:00:00Z")["items"][0]["type"] == \
         "account.topped_up"
     assert api.call("GET", "/v1/events?type=nope").status == 400
+    # bounds in any zone and year: clamped to 2000..9999 (UTC); the day feed spans at most 92 days
+    assert api.call("GET", "/v1/events?from=0323-05-05T19:27:54.5-05:06").status == 400
+    assert len(api.ok("GET", "/v1/events?account_id=acme&from=0323-05-05T19:27:54.5-05:06")["items"]) == 3
+    assert api.ok("GET", "/v1/events?to=0243-07-19T23:37:12.469-22:00")["items"] == []
+    assert [e["type"] for e in api.ok("GET", "/v1/events?to=2026-03-02T07:59:00%2B08:00")["items"]] == \
+        ["account.topped_up", "account.created"]  # 2026-03-01T23:59Z: before the second day
 
     audit = api.ok("GET", "/v1/ops/audit?actor=ada")["items"]
     assert [(e["type"], e["actor"]) for e in audit] == [("account.topped_up", OPERATOR_ADA),
