@@ -18,11 +18,14 @@ from chalicelib.store.models import WebhookModel
 bp = Blueprint(__name__)
 
 
+_LABEL = "[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_PORT = "(?:[1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
+URL_PATTERN = rf"^https?://{_LABEL}(?:\.{_LABEL})*(?::{_PORT})?(?:[/?#][!-~]*)?$"  # a host name or IPv4 address
 EventName = Annotated[str, Field(json_schema_extra={"enum": ["*", *TYPES]})]
 
 
 class WebhookCreate(s.Request):
-    url: str = Field(min_length=8, max_length=2048, pattern=r"^https?://[A-Za-z0-9.\-\[\]:]+(?:[/?#][!-~]*)?$",
+    url: str = Field(min_length=8, max_length=2048, pattern=URL_PATTERN,
                      description="https URL (http and local hosts: local stage only)")
     events: list[EventName] = Field(min_length=1, max_length=100, description='"*" or event types')
 

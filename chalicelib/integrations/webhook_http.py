@@ -60,18 +60,18 @@ def forbidden(address: str) -> bool:
 
 def check_url(url: str, local: bool, resolver: Resolver = resolve) -> Target:
     """The URL's target, or Refused. `local` (the local stage) allows http and local addresses."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port
+    except ValueError as err:
+        raise Refused(f"the url is not valid: {err}") from None
     if parts.scheme not in (("http", "https") if local else ("https",)):
         raise Refused("the url must be https" + (" (or http in the local stage)" if local else ""))
     if parts.username or parts.password:
         raise Refused("the url may not carry credentials")
-    host = parts.hostname
     if not host:
         raise Refused("the url has no host")
-    try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-    except ValueError:
-        raise Refused("the url's port is not valid") from None
+    port = port or (443 if parts.scheme == "https" else 80)
     addresses = resolver(host, port)
     if not addresses:
         raise Refused(f"the host {host!r} does not resolve")

@@ -205,7 +205,8 @@ def body_for(w: WebhookModel, event: EventModel) -> str:
 
 def fan_out(ctx: Ctx, items: Iterable[EventModel]) -> list[DeliveryModel]:
     """One pending delivery per subscribed endpoint of each event (its account's and the operators'),
-    each created only if absent; answers those created now."""
+    each created only if absent; answers those to queue: created now, or created by an earlier try of
+    this stream batch and never attempted (its queue message may not have been sent)."""
     made: list[DeliveryModel] = []
     owners: dict[str, list[WebhookModel]] = {}
     with ctx.uow() as reads:
@@ -226,8 +227,11 @@ def fan_out(ctx: Ctx, items: Iterable[EventModel]) -> list[DeliveryModel]:
                     with ctx.uow() as u:
                         u.deliveries.add(d)
                         u.commit()
-                except WriteConflict:
-                    continue  # made by an earlier delivery of this stream record
+                except WriteConflict:  # made by an earlier delivery of this stream record
+                    earlier = reads.deliveries.get(w.webhook_id, event.event_id)
+                    if earlier is None or earlier.status != "pending" or int(earlier.attempts) > 0:
+                        continue
+                    d = earlier
                 made.append(d)
     return made
 
