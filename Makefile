@@ -16,8 +16,10 @@ PYTEST_ONE := PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 $(BIN)/python -m pytest -q -p xdi
 PYTEST := $(PYTEST_ONE) -n $(PYTEST_WORKERS) --dist loadgroup
 
 STAGE ?= dev
+BUCKET ?=
+PARAMS ?=
 
-.PHONY: serve test test-moto test-ddblocal test-deploy ddb-install lint bench package
+.PHONY: serve test test-moto test-ddblocal test-deploy ddb-install lint bench package deploy
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -55,6 +57,12 @@ test-ddblocal: ddb-install
 ## package: dist/$(STAGE)/template.json (one CloudFormation/SAM template) + deployment.zip (STAGE=dev|prod)
 package: $(STAMP)
 	$(BIN)/python infra/package.py --stage $(STAGE)
+
+## deploy: package, upload to the S3 bucket BUCKET and deploy the stack imbill-$(STAGE) (infra/README.md)
+##   make deploy STAGE=dev BUCKET=my-artefacts PARAMS="SenderEmail=billing@example.com AlarmEmail=oncall@example.com"
+deploy: package
+	@if [ -z "$(BUCKET)" ]; then echo "BUCKET=<an S3 bucket of the account> is required"; exit 2; fi
+	$(BIN)/python infra/deploy.py --stage $(STAGE) --bucket $(BUCKET) $(PARAMS)
 
 ## test-deploy: build the package, cfn-lint it, run the zip in a boto3-only virtualenv against moto
 test-deploy: $(STAMP)

@@ -21,11 +21,13 @@ from chalice import Chalice
 
 from chalicelib import bootstrap, logs
 from chalicelib.api import register
+from chalicelib.api.http import request_id
 from chalicelib.config import jobs_queue_name, settings, webhooks_queue_name
 from chalicelib.domain.calendar import parse_instant
 from chalicelib.jobs import fanout
 from chalicelib.jobs.registry import Job
 from chalicelib.jobs.runner import load_jobs
+from chalicelib.store import uow as dynamodb
 from chalicelib.store.tables import configure
 from chalicelib.views.streams import apply_records, wire_streams
 
@@ -33,6 +35,7 @@ logs.configure()
 settings()  # validates every setting: a bad one refuses the start with one line (no secret needed)
 configure()
 bootstrap.use(bootstrap.compose())  # the Lambda's dependencies (the notifier is made on first use)
+dynamodb.warm()  # the DynamoDB client and its service model now, not in the first request
 # configure_logs=False: Chalice would set the `imbill` logger (its app name, the parent of every
 # imbill.* logger) to ERROR and stop its propagation, dropping the project's warnings.
 app = Chalice(app_name="imbill", configure_logs=False)
@@ -45,11 +48,18 @@ def _zone() -> ZoneInfo:
 
 @app.middleware("http")
 def _request_log_context(event: Any, get_response: Any) -> Any:
+    """Every answer carries X-Request-Id (API Gateway's request id, or a new one locally), and every
+    log line of the request the same id."""
     ctx = event.context or {}
-    logs.bind(request_id=ctx.get("requestId"), route=f"{event.method} {ctx.get('resourcePath', event.path)}",
+    rid = request_id(event)
+    if isinstance(event.context, dict):
+        event.context.setdefault("requestId", rid)  # the route's events carry the same id
+    logs.bind(request_id=rid, route=f"{event.method} {ctx.get('resourcePath', event.path)}",
               account=(event.uri_params or {}).get("account_id"))
     try:
-        return get_response(event)
+        response = get_response(event)
+        response.headers["X-Request-Id"] = rid
+        return response
     finally:
         logs.unbind("request_id", "route", "account")
 
@@ -93,8 +103,8 @@ def jobs_worker(event: Any) -> dict[str, list[dict[str, str]]]:
     return fanout.handle_batch((record.to_dict() for record in event), _zone())
 
 
-@app.on_sqs_message(queue=webhooks_queue_name(settings().stage), batch_size=10, name="webhook_deliveries")
-def webhook_deliveries(event: Any) -> dict[str, list[dict[str, str]]]:
+@app.on_sqs_message(queue=webhooks_queue_name(settings().stage), batch_size=10, name="webhook_deliverer")
+def webhook_deliverer(event: Any) -> dict[str, list[dict[str, str]]]:
     """The webhook deliveries' worker (chalicelib/services/event_feed.py): one attempt per due message."""
     from chalicelib.services import event_feed  # imported by this function only: not on the API's cold start
 

@@ -68,21 +68,33 @@ def _configure_local_env(ddb_port: int, test_clock: bool | None) -> None:
     from chalicelib.local.ddblocal import endpoint_url
 
     _use_local_credentials()
-    os.environ["IMBILL_STAGE"] = CHALICE_STAGE
+    # IMBILL_STAGE as given (default local): outside `local` the test clock is off unless asked for,
+    # and asked for it refuses to start (config.Settings), as the deployed stages do
+    stage = os.environ.setdefault("IMBILL_STAGE", CHALICE_STAGE) or CHALICE_STAGE
     os.environ["IMBILL_DYNAMODB_ENDPOINT"] = endpoint_url(ddb_port)
-    if test_clock is not None:  # the flag decides; else IMBILL_TEST_CLOCK as given (0 or 1), default on
+    if test_clock is not None:  # the flag decides; else IMBILL_TEST_CLOCK as given (0 or 1), default on locally
         os.environ["IMBILL_TEST_CLOCK"] = "1" if test_clock else "0"
-    os.environ.setdefault("IMBILL_TEST_CLOCK", "1")
+    os.environ.setdefault("IMBILL_TEST_CLOCK", "1" if stage == CHALICE_STAGE else "0")
     os.environ["IMBILL_NOTIFY"] = "local"
-    # Anything else the local stage of .chalice/config.json sets (e.g. IMBILL_TIMEZONE), unless the
-    # shell or a flag above already decided it.
-    stage = _chalice_config_from_disk()["stages"][CHALICE_STAGE]
-    for name, value in stage.get("environment_variables", {}).items():
-        os.environ.setdefault(name, value)
+    if stage == CHALICE_STAGE:  # what the local stage of .chalice/config.json sets, unless already decided
+        for name, value in _chalice_config()["stages"][CHALICE_STAGE].get("environment_variables", {}).items():
+            os.environ.setdefault(name, value)
 
 
-def _chalice_config_from_disk() -> dict[str, Any]:
+# The local stage when .chalice/config.json is not there (`pip install .` installs the code, not the
+# Chalice project folder): what the local server needs of it.
+INSTALLED_CONFIG: dict[str, Any] = {
+    "version": "2.0", "app_name": "imbill",
+    "stages": {CHALICE_STAGE: {"api_gateway_stage": "api", "environment_variables": {
+        "IMBILL_STAGE": "local", "IMBILL_TIMEZONE": "UTC", "IMBILL_TEST_CLOCK": "1", "IMBILL_NOTIFY": "local"}}},
+}
+
+
+def _chalice_config() -> dict[str, Any]:
+    """The checkout's .chalice/config.json, or INSTALLED_CONFIG in an installed package."""
     path = PROJECT_ROOT / ".chalice" / "config.json"
+    if not path.exists():
+        return INSTALLED_CONFIG
     try:
         data: dict[str, Any] = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
@@ -136,7 +148,7 @@ def _create_tables() -> None:
 def _create_local_server(host: str, port: int) -> Any:
     from chalicelib.local.server import create_server
 
-    return create_server(PROJECT_ROOT, _chalice_config_from_disk(), CHALICE_STAGE, host, port)
+    return create_server(PROJECT_ROOT, _chalice_config(), CHALICE_STAGE, host, port)
 
 
 SERVE_ENGINE = "dynamodb-local"
@@ -293,36 +305,19 @@ def jobs_run(
     name: Annotated[str, typer.Argument(help="Job name, e.g. expiry-warnings.")],
     at: Annotated[str, typer.Option(help="Instant the job acts as of (ISO-8601 with zone).")],
 ) -> None:
-    """Run one job as of an instant against the configured store and print its summary (JSON)."""
-    import json
+    """Run one job as of an instant through the API, like the other commands (POST /v1/jobs/NAME/runs
+    at IMBILL_URL with IMBILL_TOKEN), and print its answer (JSON). Exit code 2 when the API refuses
+    it (an unknown job, an instant ahead of the service clock)."""
+    from urllib.parse import quote
 
-    from chalicelib import bootstrap
-    from chalicelib.config import ConfigError
-    from chalicelib.domain.calendar import parse_instant
-    from chalicelib.domain.errors import BillingError
+    from chalicelib import cli_views
 
-    try:
-        deps = bootstrap.current()
-        current = deps.settings
-        instant = parse_instant(at)
-    except (ConfigError, ValueError) as exc:
-        raise _fail(str(exc), code=2) from exc
-    if current.dynamodb_endpoint:
-        _use_local_credentials()
-    from tqdm import tqdm
-
-    from chalicelib.jobs.runner import run_job
-    from chalicelib.store.tables import configure
-
-    configure()
-    try:  # the progress bar (DynamoDB requests so far) only on a terminal, on stderr: stdout stays JSON
-        now = deps.clock.now()  # the stored test clock, or the system's
-        with tqdm(desc=f"{name} at {at}", unit=" requests", file=sys.stderr, disable=not sys.stderr.isatty(),
-                  leave=False) as bar:
-            result = run_job(name, instant, deps.zone, now=now, on_request=lambda _op: bar.update())
-        typer.echo(json.dumps(result))
-    except BillingError as exc:
-        raise _fail(exc.message, code=2) from exc
+    status, answer = cli_views.transport("POST", f"/v1/jobs/{quote(name, safe='')}/runs", {"at": at})
+    if status >= 400:
+        err = answer.get("error", {}) if isinstance(answer, dict) else {}
+        raise _fail(f"{err.get('message', 'the run was refused')} ({err.get('code', 'error')}, HTTP {status})",
+                    code=2 if status < 500 else 1)
+    typer.echo(json.dumps(answer))
 
 
 def explain(exc: BaseException) -> str | None:

@@ -21,6 +21,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEV_SECRET = "imbill-local-dev-secret-not-for-production"
 MIN_SECRET_BYTES = 32  # HS256 key: at least the hash's output size outside `local`
 SECRET_MAX_AGE_S = 300  # a rotated SSM secret is picked up within five minutes
+SMS_SENDER_ID = r"^[A-Za-z0-9]{0,10}[A-Za-z][A-Za-z0-9]{0,10}$"  # and at most 11 characters
 LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1", "0.0.0.0", "host.docker.internal")
 
 
@@ -41,6 +42,8 @@ class Settings(BaseSettings):
     region: str = Field("us-east-1", validation_alias=AliasChoices("AWS_DEFAULT_REGION", "AWS_REGION"))
     notify: Literal["aws", "local"] = "aws"  # default "local" when the store is a local endpoint
     email_from: str = Field("billing@imbill.example.com", pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    # IMBILL_SMS_SENDER_ID: the SMS sender id (1-11 letters and digits, one letter at least), where allowed
+    sms_sender_id: str | None = Field(None, max_length=11, pattern=SMS_SENDER_ID)
     # Jobs (chalicelib/jobs/fanout.py, docs/capacity.md). Without a queue every run is inline.
     jobs_queue_url: str | None = None  # IMBILL_JOBS_QUEUE_URL: the jobs' SQS queue (fan-out)
     jobs_page: int = Field(200, ge=1, le=10_000)  # due items one queue message processes

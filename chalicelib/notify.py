@@ -15,14 +15,18 @@ log = logging.getLogger("imbill.notify")
 
 
 class Notifier(Protocol):
+    """`records_only` (optional attribute, default False): sending cannot fail and the outbox record
+    is the delivery, so a notification is written `sent` in the deciding commit (no later mark)."""
+
     def email(self, to: str, subject: str, body: str) -> None: ...
 
     def sms(self, to: str, body: str) -> None: ...
 
 
 class AwsNotifier:
-    def __init__(self, sender: str, region: str) -> None:
+    def __init__(self, sender: str, region: str, sms_sender_id: str | None = None) -> None:
         self.sender = sender
+        self.sms_sender_id = sms_sender_id  # shown as the SMS's sender where the country allows one
         self.ses: Any = aws.client("ses", region)
         self.sns: Any = aws.client("sns", region)
 
@@ -34,11 +38,15 @@ class AwsNotifier:
         )
 
     def sms(self, to: str, body: str) -> None:
-        self.sns.publish(PhoneNumber=to, Message=body)
+        attributes = {} if not self.sms_sender_id else {
+            "AWS.SNS.SMS.SenderID": {"DataType": "String", "StringValue": self.sms_sender_id}}
+        self.sns.publish(PhoneNumber=to, Message=body, MessageAttributes=attributes)
 
 
 class LocalNotifier:
     """For `imbill serve`: the outbox is the record; sending is a log line."""
+
+    records_only = True
 
     def __init__(self) -> None:
         self.sent: list[tuple[str, str, str]] = []
@@ -55,5 +63,5 @@ class LocalNotifier:
 def for_settings(s: Settings) -> Notifier:
     """The notifier the settings ask for (chalicelib/bootstrap.py makes it once per composition)."""
     if s.notify == "aws":
-        return AwsNotifier(s.email_from, s.region)
+        return AwsNotifier(s.email_from, s.region, s.sms_sender_id)
     return LocalNotifier()

@@ -41,8 +41,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from chalicelib.config import event_bus_name, jobs_queue_name, webhooks_queue_name  # noqa: E402
-from infra.policy import dead_letter_queue, event_delivery_statements, stream_tables  # noqa: E402
+from chalicelib.config import SMS_SENDER_ID, event_bus_name, jobs_queue_name, webhooks_queue_name  # noqa: E402
+from infra.policy import FUNCTIONS, dead_letter_queue, policy, stream_tables  # noqa: E402
 from infra.tables import load_schemas, logical_id, table_resource  # noqa: E402
 
 PYTHON_VERSION = "3.11"
@@ -51,6 +51,19 @@ MARKERS = {"python_version": PYTHON_VERSION, "python_full_version": f"{PYTHON_VE
            "sys_platform": "linux", "platform_system": "Linux", "os_name": "posix",
            "implementation_name": "cpython", "platform_python_implementation": "CPython", "extra": ""}
 LOG_RETENTION_DAYS = {"dev": 14, "prod": 90}
+# What differs between the stages besides names (infra/README.md "Stages"): how long logs are kept,
+# whether the tables outlive the stack, the API's throttling, the worker's reserved concurrency,
+# and the alarms only prod has (latency, throttled functions, 4xx storms).
+STAGE_SETTINGS: dict[str, dict[str, Any]] = {
+    "dev": {"retain_tables": False, "rate": 20, "burst": 40, "worker_concurrency": 2, "prod_alarms": False},
+    "prod": {"retain_tables": True, "rate": 200, "burst": 400, "worker_concurrency": 10, "prod_alarms": True},
+}
+API_LATENCY_P99_MS = 3000  # prod alarm: the API's p99 latency over 5 minutes
+ACCESS_LOG_FORMAT = json.dumps({  # API Gateway access log: one JSON object per request (no header, no token)
+    "request_id": "$context.requestId", "ip": "$context.identity.sourceIp", "method": "$context.httpMethod",
+    "path": "$context.path", "route": "$context.resourcePath", "status": "$context.status",
+    "bytes": "$context.responseLength", "ms": "$context.responseLatency", "at": "$context.requestTime",
+    "error": "$context.error.message"}, separators=(",", ":"))
 JOB_TIMEOUT_S = 900
 WORKER_TIMEOUT_S = 120  # one message, a page of IMBILL_JOBS_PAGE = 200 items at ~40 ms: ~8 s
 MAX_RECEIVES = 5  # a jobs message delivered this often without success moves to the dead-letter queue
@@ -202,10 +215,12 @@ def _gateway_responses() -> dict[str, Any]:
 
 
 def add_stream_handler(res: dict[str, Any]) -> None:
-    """The stream handler function (the API handler's code, role and settings) and its mappings."""
+    """The stream handler function (the API handler's code and settings, a role of its own) and its mappings."""
     props = {k: v for k, v in res["APIHandler"]["Properties"].items() if k != "Events"}
+    res["StreamHandlerRole"] = json.loads(json.dumps(res["ApiHandlerRole"]))
     res["StreamHandler"] = {"Type": "AWS::Serverless::Function",
-                            "Properties": {**props, "Handler": STREAM_HANDLER, "Timeout": STREAM_TIMEOUT_S}}
+                            "Properties": {**props, "Handler": STREAM_HANDLER, "Timeout": STREAM_TIMEOUT_S,
+                                           "Role": {"Fn::GetAtt": ["StreamHandlerRole", "Arn"]}}}
     for name in stream_tables():
         table = logical_id(name)
         res[f"{table}StreamMapping"] = {"Type": "AWS::Lambda::EventSourceMapping", "Properties": {
@@ -219,14 +234,157 @@ def add_stream_handler(res: dict[str, Any]) -> None:
         period=60, threshold=ITERATOR_AGE_ALARM_MS)
 
 
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+
+
+def parameters(stage: str) -> dict[str, Any]:
+    """What a deploy chooses (aws cloudformation deploy --parameter-overrides; infra/README.md)."""
+    settings = STAGE_SETTINGS[stage]
+    return {
+        "SenderEmail": {"Type": "String", "AllowedPattern": EMAIL_PATTERN,
+                        "Description": "From address of the e-mail notices (IMBILL_EMAIL_FROM): an SES-verified "
+                                       "identity of this account and region"},
+        "SmsSenderId": {"Type": "String", "Default": "", "AllowedPattern": f"^$|{SMS_SENDER_ID}", "MaxLength": 11,
+                        "Description": "SMS sender id (1-11 letters and digits) where the country allows one; "
+                                       "empty: none"},
+        "AlarmEmail": {"Type": "String", "Default": "", "AllowedPattern": r"^$|" + EMAIL_PATTERN,
+                       "Description": "Address subscribed to the alarm topic (confirm the e-mail SNS sends); "
+                                      "empty: subscribe later"},
+        "DomainName": {"Type": "String", "Default": "",
+                       "Description": "Optional custom domain of the API and console (e.g. billing.example.com); "
+                                      "empty: the execute-api URL under /api/"},
+        "CertificateArn": {"Type": "String", "Default": "",
+                           "Description": "ACM certificate of DomainName, in us-east-1 (an edge API); "
+                                          "needed with DomainName"},
+        "TablePrefix": {"Type": "String", "Default": f"imbill-{stage}-", "AllowedPattern": r"^[a-z][a-z0-9-]{0,40}-$",
+                        "Description": "Prefix of the table names; a stack re-created beside retained tables "
+                                       "chooses another (e.g. imbill-" + stage + "2-)"},
+        "WorkerConcurrency": {"Type": "Number", "Default": settings["worker_concurrency"], "MinValue": 0,
+                              "Description": "Reserved concurrency of the jobs worker; 0: none (an account "
+                                             "whose concurrency limit is 10 cannot reserve any)"},
+        "SetApiGatewayLogsRole": {"Type": "String", "Default": "false", "AllowedValues": ["true", "false"],
+                                  "Description": "true: this stack sets the account's API Gateway CloudWatch "
+                                                 "role (once per account and region; needed by access logs)"},
+    }
+
+
+CONDITIONS = {
+    "HasAlarmEmail": {"Fn::Not": [{"Fn::Equals": [{"Ref": "AlarmEmail"}, ""]}]},
+    "HasDomain": {"Fn::And": [{"Fn::Not": [{"Fn::Equals": [{"Ref": "DomainName"}, ""]}]},
+                              {"Fn::Not": [{"Fn::Equals": [{"Ref": "CertificateArn"}, ""]}]}]},
+    "HasWorkerConcurrency": {"Fn::Not": [{"Fn::Equals": [{"Ref": "WorkerConcurrency"}, 0]}]},
+    "SetsApiGatewayLogsRole": {"Fn::Equals": [{"Ref": "SetApiGatewayLogsRole"}, "true"]},
+}
+
+
+def _role_policies(res: dict[str, Any], functions: list[str], stage: str) -> None:
+    """Each function's role gets that function's own policy (infra/policy.py), ARNs from Fn::Sub."""
+    for fn in functions:
+        role = res[res[fn]["Properties"]["Role"]["Fn::GetAtt"][0]]
+        role["Properties"]["Policies"] = [{"PolicyName": f"{fn}Policy",
+                                           "PolicyDocument": policy(stage, fn, template=True)}]
+
+
+def _api(res: dict[str, Any], stage: str) -> None:
+    """Throttling, JSON access logs, metrics and X-Ray on the API's stage; the contract's gateway responses."""
+    settings = STAGE_SETTINGS[stage]
+    api = res["RestAPI"]["Properties"]
+    api["Name"] = {"Fn::Sub": "${AWS::StackName}"}
+    api["DefinitionBody"]["x-amazon-apigateway-gateway-responses"] = _gateway_responses()
+    api["TracingEnabled"] = True
+    api["MethodSettings"] = [{"ResourcePath": "/*", "HttpMethod": "*", "MetricsEnabled": True,
+                              "ThrottlingRateLimit": settings["rate"], "ThrottlingBurstLimit": settings["burst"]}]
+    api["AccessLogSetting"] = {"DestinationArn": {"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]},
+                               "Format": ACCESS_LOG_FORMAT}
+    res["ApiAccessLogGroup"] = {"Type": "AWS::Logs::LogGroup", "DeletionPolicy": "Delete",
+                                "UpdateReplacePolicy": "Delete", "Properties": {
+                                    "LogGroupName": {"Fn::Sub": "/aws/apigateway/${AWS::StackName}-access"},
+                                    "RetentionInDays": LOG_RETENTION_DAYS.get(stage, 30)}}
+    # API Gateway writes logs with one role per account and region: set here on request only
+    res["ApiGatewayLogsRole"] = {"Type": "AWS::IAM::Role", "Condition": "SetsApiGatewayLogsRole", "Properties": {
+        "AssumeRolePolicyDocument": {"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"Service": "apigateway.amazonaws.com"}, "Action": "sts:AssumeRole"}]},
+        "ManagedPolicyArns": [{"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/service-role/"
+                                          "AmazonAPIGatewayPushToCloudWatchLogs"}]}}
+    res["ApiGatewayAccount"] = {"Type": "AWS::ApiGateway::Account", "Condition": "SetsApiGatewayLogsRole",
+                                "Properties": {"CloudWatchRoleArn": {"Fn::GetAtt": ["ApiGatewayLogsRole", "Arn"]}}}
+    res["ApiDomain"] = {"Type": "AWS::ApiGateway::DomainName", "Condition": "HasDomain", "Properties": {
+        "DomainName": {"Ref": "DomainName"}, "CertificateArn": {"Ref": "CertificateArn"},
+        "EndpointConfiguration": {"Types": ["EDGE"]}, "SecurityPolicy": "TLS_1_2"}}
+    res["ApiDomainMapping"] = {"Type": "AWS::ApiGateway::BasePathMapping", "Condition": "HasDomain",
+                               "DependsOn": ["RestAPIapiStage"], "Properties": {
+                                   "DomainName": {"Ref": "ApiDomain"}, "RestApiId": {"Ref": "RestAPI"},
+                                   "Stage": api["StageName"]}}
+
+
+def _alarms(res: dict[str, Any], stage: str, functions: list[str]) -> None:
+    res["AlarmTopic"] = {"Type": "AWS::SNS::Topic",
+                         "Properties": {"TopicName": {"Fn::Sub": "${AWS::StackName}-alarms"}}}
+    res["AlarmSubscription"] = {"Type": "AWS::SNS::Subscription", "Condition": "HasAlarmEmail", "Properties": {
+        "TopicArn": {"Ref": "AlarmTopic"}, "Protocol": "email", "Endpoint": {"Ref": "AlarmEmail"}}}
+    api = {"ApiName": {"Fn::Sub": "${AWS::StackName}"}, "Stage": res["RestAPI"]["Properties"]["StageName"]}
+    res["Api5xxAlarm"] = _alarm("The API answered 5xx", "AWS/ApiGateway", "5XXError", api)
+    if not STAGE_SETTINGS[stage]["prod_alarms"]:
+        return
+    latency = _alarm(f"The API's p99 latency is over {API_LATENCY_P99_MS} ms", "AWS/ApiGateway", "Latency", api,
+                     stat="Maximum", threshold=API_LATENCY_P99_MS)
+    props = latency["Properties"]
+    del props["Statistic"]
+    props["ExtendedStatistic"] = "p99"
+    props["EvaluationPeriods"] = props["DatapointsToAlarm"] = 3
+    res["ApiLatencyAlarm"] = latency
+    res["Api4xxAlarm"] = _alarm("Over 500 4xx answers in 5 minutes (a client in a loop, a probe)",
+                                "AWS/ApiGateway", "4XXError", api, threshold=500)
+    for fn in functions:
+        res[f"{fn}ThrottlesAlarm"] = _alarm(f"{fn}: invocations throttled (concurrency)", "AWS/Lambda",
+                                            "Throttles", {"FunctionName": {"Ref": fn}})
+
+
+def _dashboard(res: dict[str, Any], functions: list[str], jobs: list[str]) -> None:
+    """One CloudWatch dashboard: the API, every function, the queues, the jobs' items and the views' lag."""
+    def widget(title: str, metrics: list[list[Any]], x: int, y: int, stat: str = "Sum") -> dict[str, Any]:
+        return {"type": "metric", "x": x, "y": y, "width": 12, "height": 6, "properties": {
+            "title": title, "region": "${AWS::Region}", "stat": stat, "period": 300, "view": "timeSeries",
+            "metrics": metrics}}
+
+    api = ["ApiName", "${AWS::StackName}", "Stage", "api"]
+    lambdas = [["AWS/Lambda", metric, "FunctionName", f"${{{fn}}}"] for fn in functions for metric in ("Errors",)]
+    widgets = [
+        widget("API requests and errors", [["AWS/ApiGateway", m, *api] for m in ("Count", "4XXError", "5XXError")],
+               0, 0),
+        widget("API latency p99 (ms)", [["AWS/ApiGateway", "Latency", *api, {"stat": "p99"}]], 12, 0, "p99"),
+        widget("Function errors", lambdas, 0, 6),
+        widget("Function duration p99 (ms)", [["AWS/Lambda", "Duration", "FunctionName", f"${{{fn}}}"]
+                                              for fn in functions], 12, 6, "p99"),
+        widget("Jobs queue and dead-letter queue", [
+            ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", "${JobsQueue.QueueName}"],
+            ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", "${JobsDeadLetterQueue.QueueName}"]],
+            0, 12, "Maximum"),
+        widget("Job items done / failed", [["imbill", m, "service", "imbill", "job", job] for job in jobs
+                                           for m in ("JobItemsDone", "JobItemsFailed")], 12, 12),
+        widget("Read views lag (ms)", [["AWS/Lambda", "IteratorAge", "FunctionName", "${StreamHandler}"]],
+               0, 18, "Maximum"),
+        widget("Money moved (cents)", [["imbill", f"{k}Cents", "service", "imbill"]
+                                       for k in ("Purchase", "Bill", "Refund")], 12, 18),
+    ]
+    res["Dashboard"] = {"Type": "AWS::CloudWatch::Dashboard", "Properties": {
+        "DashboardName": {"Fn::Sub": "${AWS::StackName}"},
+        "DashboardBody": {"Fn::Sub": json.dumps({"widgets": widgets}, separators=(",", ":"))}}}
+
+
 def merge(sam: dict[str, Any], stage: str) -> dict[str, Any]:
     res: dict[str, Any] = sam["Resources"]
+    settings = STAGE_SETTINGS[stage]
     add_stream_handler(res)
     functions = [k for k, v in res.items() if v["Type"] == "AWS::Serverless::Function"]
+    unknown = sorted(set(functions) - set(FUNCTIONS))
+    if unknown:  # every function needs its own policy (infra/policy.py FUNCTIONS)
+        raise SystemExit(f"no policy for the functions {unknown}: add them to infra/policy.py FUNCTIONS")
     events = {k: list(res[k]["Properties"].get("Events", {}).values()) for k in functions}
     jobs = [k for k in functions if any(e["Type"] == "Schedule" for e in events[k])]
     workers = [k for k in functions if any(e["Type"] == "SQS" for e in events[k])]
-    res["AlarmTopic"] = {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": f"imbill-{stage}-alarms"}}
+    sam["Parameters"] = parameters(stage)
+    sam["Conditions"] = CONDITIONS
     res["JobsDeadLetterQueue"] = {"Type": "AWS::SQS::Queue", "Properties": {
         "QueueName": dead_letter_queue(stage), "MessageRetentionPeriod": 1209600, "SqsManagedSseEnabled": True}}
     res["JobsQueue"] = {"Type": "AWS::SQS::Queue", "Properties": {
@@ -234,14 +392,20 @@ def merge(sam: dict[str, Any], stage: str) -> dict[str, Any]:
         "MessageRetentionPeriod": 345600, "SqsManagedSseEnabled": True,
         "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": ["JobsDeadLetterQueue", "Arn"]},
                           "maxReceiveCount": MAX_RECEIVES}}}
+    _alarms(res, stage, functions)
     res["JobsDeadLetterAlarm"] = _alarm(
         "Work failed for good: a scheduled invocation after Lambda's retries, a jobs queue message after "
         f"{MAX_RECEIVES} receives, or a stream batch (its shard and sequence numbers) is in the dead-letter queue",
         "AWS/SQS", "ApproximateNumberOfMessagesVisible", {"QueueName": {"Fn::GetAtt": ["JobsDeadLetterQueue",
                                                                                        "QueueName"]}},
         stat="Maximum")
+    _role_policies(res, functions, stage)
     for fn in functions:
         props = res[fn]["Properties"]
+        props["Tracing"] = "Active"
+        variables = props.setdefault("Environment", {}).setdefault("Variables", {})
+        variables.update({"IMBILL_TABLE_PREFIX": {"Ref": "TablePrefix"}, "IMBILL_EMAIL_FROM": {"Ref": "SenderEmail"},
+                          "IMBILL_SMS_SENDER_ID": {"Ref": "SmsSenderId"}})
         res[f"{fn}LogGroup"] = {"Type": "AWS::Logs::LogGroup", "DeletionPolicy": "Delete",
                                 "UpdateReplacePolicy": "Delete", "Properties": {
                                     "LogGroupName": {"Fn::Sub": f"/aws/lambda/${{{fn}}}"},
@@ -249,10 +413,11 @@ def merge(sam: dict[str, Any], stage: str) -> dict[str, Any]:
         res[f"{fn}ErrorsAlarm"] = _alarm(f"{fn}: an invocation raised (see its log group)", "AWS/Lambda",
                                          "Errors", {"FunctionName": {"Ref": fn}})
         if fn in jobs or fn in workers:
-            props.setdefault("Environment", {}).setdefault("Variables", {})["IMBILL_JOBS_QUEUE_URL"] = {
-                "Ref": "JobsQueue"}
+            variables["IMBILL_JOBS_QUEUE_URL"] = {"Ref": "JobsQueue"}
         if fn in workers:
             props["Timeout"] = WORKER_TIMEOUT_S
+            props["ReservedConcurrentExecutions"] = {"Fn::If": ["HasWorkerConcurrency", {"Ref": "WorkerConcurrency"},
+                                                                {"Ref": "AWS::NoValue"}]}
             for event in events[fn]:  # JobItemsFailed of a page counts under its job's own alarm
                 event["Properties"]["FunctionResponseTypes"] = ["ReportBatchItemFailures"]
         if fn in jobs:
@@ -262,33 +427,37 @@ def merge(sam: dict[str, Any], stage: str) -> dict[str, Any]:
             res[f"{fn}ItemsFailedAlarm"] = _alarm(
                 f"job {job}: items failed (they stay due; the next run retries them)", "imbill",
                 "JobItemsFailed", {"service": "imbill", "job": job}, period=3600)
-    api = res["RestAPI"]["Properties"]
-    api["Name"] = f"imbill-{stage}"
-    api["DefinitionBody"]["x-amazon-apigateway-gateway-responses"] = _gateway_responses()
-    res["Api5xxAlarm"] = _alarm("The API answered 5xx", "AWS/ApiGateway", "5XXError",
-                                {"ApiName": f"imbill-{stage}", "Stage": api["StageName"]})
+    _api(res, stage)
     for name, schema in load_schemas().items():
         table = table_resource(name, schema)
-        table["Properties"]["TableName"] = f"imbill-{stage}-{name}"
+        table["Properties"]["TableName"] = {"Fn::Sub": f"${{TablePrefix}}{name}"}
+        if not settings["retain_tables"]:  # a dev stack's tables go with it (prod keeps them: infra/README.md)
+            table["DeletionPolicy"] = table["UpdateReplacePolicy"] = "Delete"
         res[logical_id(name)] = table
+    _dashboard(res, functions, [_job_name(res[j]) for j in jobs])
     sam["Description"] = f"imbill, stage {stage}: API, scheduled jobs, tables, alarms (infra/package.py)"
     sam["Outputs"]["AlarmTopicArn"] = {"Value": {"Ref": "AlarmTopic"},
                                        "Description": "subscribe the on-call address here"}
     sam["Outputs"]["JobsDeadLetterQueueUrl"] = {"Value": {"Ref": "JobsDeadLetterQueue"}}
     sam["Outputs"]["JobsQueueUrl"] = {"Value": {"Ref": "JobsQueue"}}
+    sam["Outputs"]["ConsoleURL"] = {"Value": {"Fn::Sub": "https://${RestAPI}.execute-api.${AWS::Region}."
+                                                         "${AWS::URLSuffix}/api/console"}}
+    sam["Outputs"]["DomainTarget"] = {"Condition": "HasDomain", "Value": {"Fn::GetAtt": ["ApiDomain",
+                                                                                          "DistributionDomainName"]},
+                                      "Description": "point DomainName here (CNAME or alias)"}
     add_event_delivery(res, stage)
     return sam
 
 
 # ---------------------------------------------------------------- events: webhooks queue and EventBridge (issue 19)
-WEBHOOK_WORKER = "WebhookDeliveries"  # app.py's on_sqs_message(name="webhook_deliveries")
+WEBHOOK_WORKER = "WebhookDeliverer"  # app.py's on_sqs_message(name="webhook_deliverer")
 WEBHOOK_WORKER_TIMEOUT_S = 120  # a batch of 10 deliveries at 10 s each at worst
 
 
 def add_event_delivery(res: dict[str, Any], stage: str) -> None:
     """The webhook deliveries' queue (back-off by message delay; a crashed attempt comes back after the
-    visibility timeout) with its dead-letter queue and alarm, the stage's EventBridge bus, and a policy
-    of their own (infra/policy.py::event_delivery_statements) on the roles of the functions using them."""
+    visibility timeout) with its dead-letter queue and alarm, the stage's EventBridge bus, and their
+    settings on the functions using them (their roles' grants: infra/policy.py STREAMS, WEBHOOKS)."""
     queue = webhooks_queue_name(stage)
     res["WebhooksDeadLetterQueue"] = {"Type": "AWS::SQS::Queue", "Properties": {
         "QueueName": f"{queue}-dlq", "MessageRetentionPeriod": 1209600, "SqsManagedSseEnabled": True}}
@@ -303,11 +472,6 @@ def add_event_delivery(res: dict[str, Any], stage: str) -> None:
         {"QueueName": {"Fn::GetAtt": ["WebhooksDeadLetterQueue", "QueueName"]}}, stat="Maximum")
     res["EventBus"] = {"Type": "AWS::Events::EventBus", "Properties": {"Name": event_bus_name(stage)}}
     users = [fn for fn in ("StreamHandler", WEBHOOK_WORKER) if fn in res]
-    roles = sorted({res[fn]["Properties"]["Role"]["Fn::GetAtt"][0] for fn in users
-                    if isinstance(res[fn]["Properties"].get("Role"), dict)})
-    res["EventDeliveryPolicy"] = {"Type": "AWS::IAM::Policy", "Properties": {
-        "PolicyName": f"imbill-{stage}-event-delivery", "Roles": [{"Ref": r} for r in roles],
-        "PolicyDocument": {"Version": "2012-10-17", "Statement": event_delivery_statements(stage)}}}
     for fn in users:
         props = res[fn]["Properties"]
         env = props.setdefault("Environment", {}).setdefault("Variables", {})
@@ -337,7 +501,7 @@ def build(stage: str, out_root: Path) -> Path:
     out.mkdir(parents=True)
     shutil.copy2(build_dir / "chalice-out" / "deployment.zip", out / "deployment.zip")
     shutil.copy2(build_dir / "requirements.lock", out / "requirements.lock")
-    (out / "template.json").write_text(json.dumps(merge(sam, stage), indent=2) + "\n")
+    (out / "template.json").write_text(json.dumps(merge(sam, stage), indent=1) + "\n")
     return out
 
 

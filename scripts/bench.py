@@ -410,6 +410,371 @@ def bench_year() -> None:
           f"{moved['idle_runs']} idle", file=sys.stderr)
 
 
+# ---------------------------------------------------------------------------------------- floor (issue 21)
+def floor_on_moto() -> list[str]:
+    """The jobs' requests per item and a monthly bill's write units (moto in-process, the same seeds
+    as tests/integration/test_floor.py), and the size of a purchase's idempotency record."""
+    from chalicelib import bootstrap
+    from chalicelib.notify import LocalNotifier
+    from chalicelib.store import tables, uow
+    from chalicelib.store.tables import create_tables
+    from tests.integration import test_floor, test_settlement
+    from tests.integration.capacity import count_write_units, item_size
+    from tests.integration.test_floor import PUSH_DAY, seed_accounts
+
+    lines = []
+
+    def fresh(prefix: str) -> None:
+        uow.reset_connection()
+        bootstrap.reset()
+        tables.configure(host=None, prefix=prefix)
+        create_tables()
+
+    with mock_aws():
+        fresh("floor-settle-")
+        test_settlement.seed(200, idle=100)
+        cost, calls = test_floor.per_item("monthly-settlement", test_settlement.RUN, "billed", 200)
+        lines.append(f"  settlement, 200 billed accounts     {cost:5.2f} requests/account  (goal <= 2.0)  {calls}")
+    with mock_aws():
+        fresh("floor-push-")
+        from chalicelib.store.models import AppModel, QuotaChangeMap, due_shard
+
+        seed_accounts(100, expires_at=E + timedelta(days=365), legacy_push_until=PUSH_DAY + timedelta(days=30),
+                      push_quota_log=[QuotaChangeMap(at=PUSH_DAY - timedelta(days=1), quota=300)])
+        for app in AppModel.scan():
+            app.update(actions=[AppModel.push_billing_shard.set(due_shard(int(app.sdkappid)))])
+        cost, calls = test_floor.per_item("push-quota-billing", PUSH_DAY + timedelta(days=1, minutes=30), "billed",
+                                          100)
+        lines.append(f"  daily push bill, 100 accounts       {cost:5.2f} requests/account  (goal <= 1.5)  {calls}")
+    with mock_aws():
+        fresh("floor-warn-")
+        seed_accounts(100)
+        cost, calls = test_floor.per_item("expiry-warnings", datetime(2026, 8, 18, 1, 0, tzinfo=UTC), "warned", 100)
+        lines.append(f"  expiry warning, 100 apps (100 accounts) {cost:5.2f} requests/app  (goal <= 1.5)  {calls}")
+    for label, notifier in (("records-only notifier (local)", LocalNotifier()), ("SES/SNS notifier", None)):
+        with mock_aws():
+            fresh("floor-wcu-")
+            if notifier is not None:
+                bootstrap.use(bootstrap.compose(notifier=notifier))
+            else:
+                import boto3
+
+                ses = boto3.client("ses", region_name="us-east-1")
+                ses.verify_email_identity(EmailAddress="billing@imbill.example.com")
+                os.environ["IMBILL_NOTIFY"] = "aws"
+                bootstrap.reset()
+            test_settlement.seed(1)
+            from chalicelib.jobs import runner
+
+            with count_write_units() as wcu:
+                runner.run_job("monthly-settlement", test_settlement.RUN, UTC_TZ)
+            os.environ["IMBILL_NOTIFY"] = "local"
+            bill = {t.removeprefix("floor-wcu-"): u for t, u in wcu.by_table.items()
+                    if not t.endswith(("meta", "views"))}
+            total = sum(bill.values())
+            lines.append(f"  a monthly bill, {label:29} {total:3d} write units = ${total * 1.25:.2f} per million bills "
+                         f"(goal <= 10)  {bill}; item sizes (bytes) "
+                         f"{ {t.removeprefix('floor-wcu-'): v for t, v in wcu.sizes.items() if 'views' not in t} }")
+    with mock_aws():
+        fresh("floor-idem-")
+        from chalicelib.api.accounts import account_created, topped_up
+        from chalicelib.api.apps import app_created, bought
+        from chalicelib.services import accounts, apps, idempotency, purchases
+        from chalicelib.services.context import Ctx
+        from chalicelib.services.idempotency import Idem
+        from chalicelib.store.models import IdempotencyModel
+
+        ctx = Ctx(now=datetime(2026, 3, 10, 9, 30, tzinfo=UTC), tz=UTC_TZ)
+        accounts.create_account(ctx, "acme", "acme@x.test", "+15550100", idempotency.NONE, account_created)
+        accounts.topup(ctx, "acme", 100_000, "cash", idempotency.NONE, topped_up)
+        sid = int(apps.create_app(ctx, "acme", "a", "us", idempotency.NONE, app_created)[1]["sdkappid"])
+        purchases.purchase(ctx, sid, "standard", 1, None, None,
+                           Idem.of("k" * 36, f"operator#/v1/apps/{sid}/purchases", {"edition": "standard"}), bought)
+        (record,) = IdempotencyModel.scan()
+        size = item_size(record.serialize())
+        lines.append(f"  idempotency record of a purchase    {size:5d} bytes (goal < 1,024)")
+    return lines
+
+
+def floor_year() -> list[str]:
+    """A year of year_data on DynamoDB Local: the move's requests, then the stream poller's."""
+    from chalice.test import Client
+
+    from chalicelib import bootstrap
+    from chalicelib.clock import StoredClock
+    from chalicelib.local import ddblocal
+    from chalicelib.store import tables, uow
+    from chalicelib.store.tables import create_tables
+    from chalicelib.views.poller import StreamPoller
+    from tests.helpers import Api
+    from tests.integration.requests import count_requests
+    from tests.scenarios.year_data import END, seed_year
+
+    port = ddblocal.free_port()
+    endpoint = ddblocal.endpoint_url(port)
+    os.environ.update({"IMBILL_DYNAMODB_ENDPOINT": endpoint, "IMBILL_TEST_CLOCK": "1",
+                       "IMBILL_TABLE_PREFIX": "floor-year-"})
+    bootstrap.reset()
+    try:
+        with ddblocal.running(None, port):
+            uow.reset_connection()
+            tables.configure(host=endpoint, prefix="floor-year-")
+            create_tables()
+            import app as app_module
+
+            StoredClock().set(datetime(2025, 1, 1, tzinfo=UTC))
+            with Client(app_module.app) as client:
+                api = Api(client)
+                seed_year(api)
+                poller = StreamPoller(UTC_TZ, endpoint)
+                while poller.poll_once():
+                    pass
+                with count_requests() as move:
+                    api.ok("PUT", "/v1/test/clock", {"now": END})
+                streams: Counter[str] = Counter()
+                for c in (poller.streams, poller.ddb):
+                    c.meta.events.register("before-call", lambda event_name, **_: streams.update(
+                        [event_name.rsplit(".", 1)[-1]]))
+                with count_requests() as views:
+                    while poller.poll_once():
+                        pass
+            uow.reset_connection()
+    finally:
+        os.environ.pop("IMBILL_DYNAMODB_ENDPOINT", None)
+        os.environ["IMBILL_TABLE_PREFIX"] = "bench-"
+        bootstrap.reset()
+    return [f"  a year of year_data, the move       {move.total:5d} requests (goal <= 1,000)  {dict(move.calls)}",
+            f"  the same year, the stream poller    {views.total:5d} requests (goal <= 1,000)  {dict(views.calls)}"
+            f"; stream API {sum(streams.values())} {dict(streams)}"]
+
+
+def floor_cpu(accounts: int = 300, buys: int = 100) -> list[str]:
+    """Python CPU (this process only: DynamoDB Local is its own JVM) per settled account and per
+    purchase, on a fresh in-memory DynamoDB Local: the input of docs/capacity.md's model."""
+    from chalicelib import bootstrap
+    from chalicelib.api.accounts import account_created, topped_up
+    from chalicelib.api.apps import app_created, bought
+    from chalicelib.jobs import runner
+    from chalicelib.local import ddblocal
+    from chalicelib.services import accounts as accounts_service
+    from chalicelib.services import apps, idempotency, purchases
+    from chalicelib.services.context import Ctx
+    from chalicelib.store import tables, uow
+    from chalicelib.store.tables import create_tables
+    from tests.integration import test_settlement
+
+    port = ddblocal.free_port()
+    endpoint = ddblocal.endpoint_url(port)
+    os.environ.update({"IMBILL_DYNAMODB_ENDPOINT": endpoint, "IMBILL_TABLE_PREFIX": "floor-cpu-"})
+    bootstrap.reset()
+    try:
+        with ddblocal.running(None, port):
+            uow.reset_connection()
+            tables.configure(host=endpoint, prefix="floor-cpu-")
+            create_tables()
+            test_settlement.seed(accounts)
+            cpu, wall = time.process_time(), time.perf_counter()
+            runner.run_job("monthly-settlement", test_settlement.RUN, UTC_TZ)
+            settle_cpu, settle_wall = time.process_time() - cpu, time.perf_counter() - wall
+            ctx = Ctx(now=datetime(2026, 3, 10, 9, 30, tzinfo=UTC), tz=UTC_TZ)
+            accounts_service.create_account(ctx, "cpu", "c@x.test", "+15550100", idempotency.NONE, account_created)
+            accounts_service.topup(ctx, "cpu", 39_900 * buys, "cash", idempotency.NONE, topped_up)
+            sids = [int(apps.create_app(ctx, "cpu", f"a{i}", "us", idempotency.NONE, app_created)[1]["sdkappid"])
+                    for i in range(10)]
+            cpu = time.process_time()
+            for i in range(buys):
+                purchases.purchase(ctx, sids[i % 10], "standard", 1, None, None, idempotency.NONE, bought)
+            buy_cpu = time.process_time() - cpu
+            uow.reset_connection()
+    finally:
+        os.environ.pop("IMBILL_DYNAMODB_ENDPOINT", None)
+        os.environ["IMBILL_TABLE_PREFIX"] = "bench-"
+        bootstrap.reset()
+    per = settle_cpu / accounts * 1000
+    return [f"  settlement CPU (Python, full core) {per:6.1f} ms per billed account ({accounts} accounts, "
+            f"{accounts / settle_wall:.0f} accounts/s wall on DynamoDB Local); at 256 MB (0.145 vCPU) "
+            f"~{per / 0.145:.0f} ms, at 1,769 MB (1 vCPU) ~{per:.0f} ms",
+            f"  purchase CPU (Python, full core)   {buy_cpu / buys * 1000:6.1f} ms per purchase"]
+
+
+def _warm_dynamodb_local(port: int) -> None:
+    """Warm DynamoDB Local's JVM (its first transactions load and compile its classes: hundreds of
+    ms that are the emulator's, not the service's) with a scratch table of its own, so that the
+    serve process's first request measures the service."""
+    import boto3
+
+    client = boto3.client("dynamodb", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1")
+    client.create_table(TableName="bench-warmup", KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+                        AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
+                        BillingMode="PAY_PER_REQUEST")
+    for i in range(30):
+        key = {"k": {"S": f"w{i}"}}
+        client.transact_write_items(TransactItems=[
+            {"Put": {"TableName": "bench-warmup", "Item": {**key, "v": {"N": "1"}},
+                     "ConditionExpression": "attribute_not_exists(k)"}}])
+        client.get_item(TableName="bench-warmup", Key=key, ConsistentRead=True)
+        client.batch_get_item(RequestItems={"bench-warmup": {"Keys": [key]}})
+        client.query(TableName="bench-warmup", KeyConditionExpression="k = :k",
+                     ExpressionAttributeValues={":k": {"S": f"w{i}"}})
+
+
+def _serve(port: int, ddb_port: int) -> tuple[Any, str]:
+    """`imbill serve --in-memory` on `port`: the process and its operator token, once it listens."""
+    import socket
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("IMBILL_")}
+    env["IMBILL_LOG_JSON"] = "0"
+    proc = subprocess.Popen([str(ROOT / ".venv" / "bin" / "imbill"), "serve", "--in-memory", "--port", str(port),
+                             "--ddb-port", str(ddb_port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=ROOT)
+    token = ""
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        if "export IMBILL_TOKEN=" in line:
+            token = line.split("=", 1)[1].strip()
+        if line.startswith("Ctrl-C"):
+            break
+    import threading
+
+    threading.Thread(target=lambda: [None for _ in proc.stdout], daemon=True).start()  # type: ignore[union-attr]
+    for _ in range(100):
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return proc, token
+        time.sleep(0.1)
+    raise SystemExit("imbill serve did not listen")
+
+
+def _rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class _Http:
+    """One keep-alive connection of one client."""
+
+    def __init__(self, port: int, token: str) -> None:
+        import http.client
+
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        self.headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+    def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, dict[str, Any]]:
+        import json
+
+        self.conn.request(method, path, body=json.dumps(body) if body is not None else None, headers=self.headers)
+        answer = self.conn.getresponse()
+        data = answer.read()
+        return answer.status, (json.loads(data) if data else {})
+
+
+def _http_run(port: int, token: str, sids: list[int], per_client: int) -> tuple[list[float], int, float]:
+    """One client thread (own connection) per app, started together; latencies, busy count, seconds."""
+    import threading
+
+    latencies: list[float] = []
+    busy = [0]
+    lock = threading.Lock()
+    barrier = threading.Barrier(len(sids) + 1)
+
+    def client(sid: int) -> None:
+        conn = _Http(port, token)
+        barrier.wait()
+        for _ in range(per_client):
+            t0 = time.perf_counter()
+            status, _ = conn.call("POST", f"/v1/apps/{sid}/purchases", {"edition": "standard", "months": 1})
+            took = time.perf_counter() - t0
+            with lock:
+                latencies.append(took)
+                busy[0] += status == 503
+
+    threads = [threading.Thread(target=client, args=(sid,)) for sid in sids]
+    for t in threads:
+        t.start()
+    barrier.wait()
+    t0 = time.perf_counter()
+    for t in threads:
+        t.join()
+    return latencies, busy[0], time.perf_counter() - t0
+
+
+def bench_http(clients: list[int], hot_clients: list[int], per_client: int) -> list[str]:
+    """Against `imbill serve --in-memory`: the first request of the process against warm ones and
+    the server's peak RSS; purchases over HTTP by C clients (each its own account), and by C
+    clients on ONE account (the hot account): purchases/s, p50/p99 and the share answered 503 busy."""
+    import statistics
+
+    from chalicelib.local.ddblocal import free_port
+
+    port, ddb_port = free_port(), free_port()
+    proc, token = _serve(port, ddb_port)
+    lines = []
+    try:
+        _warm_dynamodb_local(ddb_port)
+        first = _Http(port, token)
+        t0 = time.perf_counter()
+        first.call("POST", "/v1/accounts", {"account_id": "first", "email": "f@x.test", "phone": "+15550100"})
+        first_ms = (time.perf_counter() - t0) * 1000
+        warm = []
+        for i in range(20):
+            t0 = time.perf_counter()
+            first.call("POST", "/v1/accounts", {"account_id": f"warm{i}", "email": "w@x.test", "phone": "+15550100"})
+            warm.append((time.perf_counter() - t0) * 1000)
+        gets = []
+        for _ in range(20):
+            t0 = time.perf_counter()
+            first.call("GET", "/v1/accounts/first")
+            gets.append((time.perf_counter() - t0) * 1000)
+        lines.append(f"  first request (POST /v1/accounts; DynamoDB Local's JVM warmed first) {first_ms:6.1f} ms, "
+                     f"warm median "
+                     f"{statistics.median(warm):5.1f} ms (ratio {first_ms / statistics.median(warm):.1f}); "
+                     f"GET p50 {statistics.median(gets):5.1f} ms")
+        head = (f"  {'shape':22} {'clients':>7} {'purchases':>9} {'busy %':>7} {'purchases/s':>11} {'p50 ms':>7} "
+                f"{'p99 ms':>7}")
+        lines += ["", head, "  " + "-" * (len(head) - 2)]
+        for hot, counts in ((False, clients), (True, hot_clients)):
+            for c in counts:
+                setup = _Http(port, token)
+                sids = []
+                for i in range(c):
+                    account = f"hot{c}" if hot else f"own{c}-{i}"
+                    if not hot or i == 0:
+                        setup.call("POST", "/v1/accounts", {"account_id": account, "email": "h@x.test",
+                                                            "phone": "+15550100"})
+                        setup.call("POST", f"/v1/accounts/{account}/topups",
+                                   {"amount": f"{399 * per_client * (c if hot else 1)}.00", "kind": "cash"})
+                    _, app = setup.call("POST", f"/v1/accounts/{account}/apps", {"name": f"a{i}", "region": "us"})
+                    sids.append(app["sdkappid"])
+                latencies, busy, elapsed = _http_run(port, token, sids, per_client)
+                done = len(latencies) - busy
+                cuts = statistics.quantiles(latencies, n=100, method="inclusive")
+                label = "hot account (one)" if hot else "own account each"
+                lines.append(f"  {label:22} {c:7d} {done:9d} {100 * busy / len(latencies):6.1f}% "
+                             f"{done / elapsed:11.1f} {cuts[49] * 1000:7.0f} {cuts[98] * 1000:7.0f}")
+                print(lines[-1], file=sys.stderr)
+        lines.append(f"  peak RSS of the serve process: {_rss_mib(proc.pid):.0f} MiB")
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    return lines
+
+
+def floor(hot_clients: list[int], per_client: int) -> str:
+    lines = [f"issue 21 figures (this machine: {os.cpu_count()} cores, load {os.getloadavg()[0]:.1f})", "",
+             "requests and write units (moto in-process; counts, not times)"]
+    lines += floor_on_moto()
+    lines += ["", "CPU per item (DynamoDB Local)"]
+    lines += floor_cpu()
+    lines += ["", "a year of the test clock (DynamoDB Local)"]
+    lines += floor_year()
+    lines += ["", "over HTTP against imbill serve --in-memory (DynamoDB Local)"]
+    lines += bench_http([1, 8, 32], hot_clients, per_client)
+    return "\n".join(lines)
+
+
 def report(n: int) -> str:
     lines = [f"imbill bench on moto in-process, N={n} (requests counted per item; totals by operation)", ""]
     head = f"{'operation':46} {'items':>6} {'req/item':>9} {'items/s':>9}  requests"
@@ -484,12 +849,13 @@ def cold_start(repeat: int = 5) -> str:
     lines = ["", "cold start (fresh interpreter each; medians)",
              f"  bare import of the libraries  {lib_s * 1000:7.0f} ms   peak RSS {lib_rss:5.0f} MiB",
              f"  import app                    {app_s * 1000:7.0f} ms   peak RSS {app_rss:5.0f} MiB"
-             f"   ratio {app_s / lib_s:.2f} (goal <= 1.3)",
+             f"   ratio {app_s / lib_s:.2f} (it makes the DynamoDB client and its model: issue 21)",
              f"  CPU: libraries {lib_cpu * 1000:5.0f} ms, import app {app_cpu * 1000:5.0f} ms"
              f"   ratio {app_cpu / lib_cpu:.2f}"]
     for label, samples in rows.items():
         lines.append(f"  first purchase, {label:27} {med(r['first_purchase_s'] for r in samples) * 1000:6.0f} ms"
-                     f" (CPU {med(r['first_purchase_cpu_s'] for r in samples) * 1000:5.0f} ms)"
+                     f" (CPU {med(r['first_purchase_cpu_s'] for r in samples) * 1000:5.0f} ms; with the import"
+                     f" {(app_cpu + med(r['first_purchase_cpu_s'] for r in samples)) * 1000:5.0f} ms)"
                      f"   peak RSS {med(r['peak_rss_mib'] for r in samples):5.0f} MiB (goal < 80)")
     return "\n".join(lines)
 
@@ -574,6 +940,9 @@ def main() -> int:
     parser.add_argument("--hot-only", action="store_true", help="run only the hot-account section")
     parser.add_argument("--year", action="store_true", help="also a year of the test clock on DynamoDB Local")
     parser.add_argument("--only-year", action="store_true", help="only the year of the test clock")
+    parser.add_argument("--floor", action="store_true",
+                        help="only issue 21's figures: jobs' requests per item, write units per bill, the year "
+                             "and its stream poller, HTTP on imbill serve (1/8/32 clients, hot account 8/32)")
     parser.add_argument("--fanout-only", action="store_true",
                         help="only the settlement inline and fanned out on DynamoDB Local")
     parser.add_argument("--fanout-accounts", type=int, default=10_000, help="billed accounts (fan-out section)")
@@ -587,6 +956,8 @@ def main() -> int:
         moto_speed.install()  # as the tests run moto: faster answers, the same ones
         with mock_aws():
             print(bench_events(args.n))
+    if args.floor:
+        print(floor([8, 32], args.hot_purchases))
         return 0
     if args.fanout_only:
         print(bench_fanout(args.fanout_accounts, [int(w) for w in args.fanout_workers.split(",")]))

@@ -43,6 +43,7 @@ KNOWN: frozenset[tuple[str, str]] = frozenset({
     ("bootstrap", "store"),
     ("clock", "store"),
     ("jobs", "bootstrap"),
+    ("jobs", "clock"),
     ("jobs", "services"),
     ("jobs", "store"),
     ("jobs", "views"),
@@ -97,6 +98,11 @@ def _imported(path: Path) -> Iterable[str]:
                 yield module
 
 
+def _is_module(name: str) -> bool:
+    """A module or package under chalicelib/ (not a name defined in chalicelib/__init__.py)."""
+    return (ROOT / PACKAGE / f"{name}.py").exists() or (ROOT / PACKAGE / name).is_dir()
+
+
 def graph() -> dict[str, set[str]]:
     files = [ROOT / "app.py", *sorted((ROOT / PACKAGE).rglob("*.py"))]
     edges: dict[str, set[str]] = {}
@@ -107,7 +113,7 @@ def graph() -> dict[str, set[str]]:
         targets = edges.setdefault(source, set())
         for name in _imported(path):
             parts = name.split(".")
-            if parts[0] == PACKAGE and len(parts) > 1 and parts[1] != source:
+            if parts[0] == PACKAGE and len(parts) > 1 and parts[1] != source and _is_module(parts[1]):
                 targets.add(parts[1])
     return edges
 

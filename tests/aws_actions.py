@@ -18,7 +18,9 @@ from pathlib import Path
 from typing import Any
 
 RECORDED: set[str] = set()
+BY_FUNCTION: dict[str, set[str]] = {}  # the deployed function a call belongs to -> its actions
 _SINKS: list[set[str]] = []  # open recording() blocks
+_FUNCTION_SINKS: list[dict[str, set[str]]] = []  # open recording_by_function() blocks
 _ROOT = Path(__file__).resolve().parents[1]
 CODE = (str(_ROOT / "chalicelib") + os.sep, str(_ROOT / "app.py"))
 # operator tooling in chalicelib, not run by the functions (tables come from CloudFormation)
@@ -29,21 +31,59 @@ TOOLING = tuple(str(_ROOT / "chalicelib" / p) for p in ("store/tables.py", "cli.
 LOCAL_READERS = (str(_ROOT / "chalicelib" / "views" / "poller.py"),)
 
 
-def _caller_is_code() -> bool:
-    """True when the call comes from the service's code (a function's), not from a test's set-up or
-    assertions (which read whole tables) nor from operator tooling (`imbill tables create`)."""
+# The deployed function a call belongs to, by the outermost entry point on the stack (infra/policy.py
+# FUNCTIONS): (file under chalicelib, function name) -> the function's logical id, or "job" for a
+# scheduled job's planner (its name is the frame's local `name`: ExpiryWarnings for expiry-warnings).
+_CHALICELIB = str(_ROOT / "chalicelib") + os.sep
+ENTRY_POINTS = {
+    ("api" + os.sep, None): "APIHandler",
+    ("views" + os.sep + "streams.py", "apply_records"): "StreamHandler",
+    ("jobs" + os.sep + "fanout.py", "handle_batch"): "JobsWorker",
+    ("jobs" + os.sep + "fanout.py", "process"): "JobsWorker",
+    ("jobs" + os.sep + "fanout.py", "plan"): "job",
+    ("jobs" + os.sep + "runner.py", "run_job"): "job",
+    ("jobs" + os.sep + "scheduler.py", "catch_up"): "local",  # imbill serve's scheduler: no deployed function
+    ("webhooks", None): "WebhookDeliverer",  # issue 19's deliverer (chalicelib/**/webhooks*)
+}
+
+
+def _entry(frame: Any) -> str | None:
+    name = frame.f_code.co_filename
+    if not name.startswith(_CHALICELIB):
+        return None
+    rel = name[len(_CHALICELIB):]
+    for (where, func), function in ENTRY_POINTS.items():
+        if (rel.startswith(where) or (where == "webhooks" and "webhooks" in rel)) and \
+                (func is None or frame.f_code.co_name == func):
+            if function == "job":
+                job = frame.f_locals.get("name")
+                return "".join(w.capitalize() for w in str(job).split("-")) if job else None
+            return function
+    return None
+
+
+def _caller() -> tuple[bool, str | None]:
+    """Whether the call comes from the service's code (a function's), not from a test's set-up or
+    assertions (which read whole tables) nor from operator tooling (`imbill tables create`); and
+    the deployed function it belongs to (the outermost entry point; None: none recognised)."""
     frame = sys._getframe(2)
     code = False
+    function = None
     while frame is not None:
         name = frame.f_code.co_filename
         if name.startswith(TOOLING):
-            return False
+            return False, None
         if name.startswith(CODE):
             if not code and name.startswith(LOCAL_READERS):
-                return False  # the innermost code frame is the poller's own call
+                return False, None  # the innermost code frame is the poller's own call
             code = True
+            function = _entry(frame) or function
         frame = frame.f_back  # type: ignore[assignment]
-    return code
+    return code, function
+
+
+def _caller_is_code() -> bool:
+    return _caller()[0]
 
 
 # botocore's event name of a service whose IAM prefix differs
@@ -55,13 +95,15 @@ TRANSACT_ITEM_ACTIONS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "De
 
 def _record(event_name: str, params: dict[str, Any] | None = None, **kwargs: Any) -> None:
     # event_name: before-parameter-build.<service>.<Operation>; the service id is the IAM prefix for ours
-    if _caller_is_code():
+    code, function = _caller()
+    if code:
         _, service, operation = event_name.split(".", 2)
         service = IAM_PREFIX.get(service, service)
         actions = {f"{service}:{operation}"}
         for item in (params or {}).get("TransactItems", []):
             actions.update(f"{service}:{TRANSACT_ITEM_ACTIONS[kind]}" for kind in item)
-        for sink in (RECORDED, *_SINKS):
+        for sink in (RECORDED, *_SINKS, BY_FUNCTION.setdefault(function or "any", set()),
+                     *(by.setdefault(function or "any", set()) for by in _FUNCTION_SINKS)):
             sink.update(actions)
 
 
@@ -74,6 +116,17 @@ def recording() -> Iterator[set[str]]:
         yield sink
     finally:
         _SINKS.remove(sink)
+
+
+@contextmanager
+def recording_by_function() -> Iterator[dict[str, set[str]]]:
+    """The actions the code performs inside the block, by the deployed function they belong to."""
+    sink: dict[str, set[str]] = {}
+    _FUNCTION_SINKS.append(sink)
+    try:
+        yield sink
+    finally:
+        _FUNCTION_SINKS.remove(sink)
 
 
 def install() -> None:
@@ -95,25 +148,43 @@ def session_finish(session: Any) -> None:
     out_dir = _out_dir()
     out_dir.mkdir(parents=True, exist_ok=True)
     if worker is not None:
-        (out_dir / f"{worker['workerid']}.json").write_text(json.dumps(sorted(RECORDED)))
+        (out_dir / f"{worker['workerid']}.json").write_text(json.dumps(
+            {"all": sorted(RECORDED), **{f: sorted(a) for f, a in BY_FUNCTION.items()}}))
         return
     actions = set(RECORDED)
+    by_function = {f: set(a) for f, a in BY_FUNCTION.items()}
     for f in out_dir.glob("*.json"):
-        actions |= set(json.loads(f.read_text()))
+        data = json.loads(f.read_text())
+        actions |= set(data.pop("all"))
+        for function, done in data.items():
+            by_function.setdefault(function, set()).update(done)
         f.unlink()
     out_dir.rmdir()
-    from infra.policy import allowed_actions
-
-    missing = sorted(a for a in actions if a not in allowed_actions())
-    (out_dir.parent / "last-run.json").write_text(json.dumps(sorted(actions), indent=1))
-    if missing:
+    (out_dir.parent / "last-run.json").write_text(json.dumps(
+        {"all": sorted(actions), **{f: sorted(a) for f, a in sorted(by_function.items())}}, indent=1))
+    problems = not_allowed(actions, by_function)
+    if problems:
         session.exitstatus = 1
         reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-        line = f"the tests performed AWS actions the functions' IAM policy (infra/policy.py) does not allow: {missing}"
+        line = f"the tests performed AWS actions a function's IAM policy (infra/policy.py) does not allow: {problems}"
         if reporter is not None:
             reporter.write_line(line, red=True)
         else:
             print(line)
+
+
+def not_allowed(actions: set[str], by_function: dict[str, set[str]]) -> dict[str, list[str]]:
+    """What each deployed function did that its own policy does not allow (calls of no recognised
+    function, and imbill serve's local scheduler, are held to the union of every function's)."""
+    from infra.policy import FUNCTIONS, allowed_actions
+
+    out = {}
+    for function, done in {**by_function, "any": actions | by_function.get("any", set())}.items():
+        allowed = allowed_actions(function=function if function in FUNCTIONS else None)
+        missing = sorted(a for a in done if a not in allowed)
+        if missing:
+            out[function] = missing
+    return out
 
 
 def start_run(config: Any) -> None:

@@ -16,12 +16,13 @@ def register(app: Chalice) -> None:
         operator,
         ops,
         plugins,
+        service,
         usage,
         webhooks,
     )
 
     app.register_middleware(http.error_shape, "http")
-    for module in (accounts, apps, ops, openapi, usage, plugins, operator, catalog, events, webhooks):
+    for module in (accounts, apps, ops, openapi, usage, plugins, operator, catalog, service, events, webhooks):
         app.register_blueprint(module.bp)
     from chalicelib import console
 

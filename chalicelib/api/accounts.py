@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
 from chalice import Blueprint
+from chalice import Response as ChaliceResponse
 
 from chalicelib.api import schemas as s
 from chalicelib.api.apps import app_created
 from chalicelib.api.http import Call, route
 from chalicelib.domain.calendar import is_period
 from chalicelib.domain.errors import InvalidRequest
-from chalicelib.services import accounts, apps, billing, notifications
+from chalicelib.services import accounts, apps, billing, notifications, statements
 from chalicelib.services.accounts import TopUp
 from chalicelib.services.idempotency import Response
 from chalicelib.store import views
@@ -20,6 +22,7 @@ from chalicelib.store.models import AccountModel, VoucherModel
 from chalicelib.store.unit_of_work import Page
 
 bp = Blueprint(__name__)
+_SAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 
 def account_created(a: AccountModel) -> Response:
@@ -73,11 +76,14 @@ def list_vouchers(call: Call, account_id: str) -> dict[str, Any]:
     return listed(accounts.list_vouchers(call.ctx, account_id, call.limit(), call.query("next_token")), views.voucher)
 
 
-@route(bp, "/v1/accounts/{account_id}/ledger", summary="Ledger entries, oldest first",
-       answer=s.page_of(s.LedgerEntry), query=("limit", "next_token"))
+@route(bp, "/v1/accounts/{account_id}/ledger", summary="Ledger entries, oldest first (?order=newest: newest "
+       "first), of a date range (?from=&to=); a page may be short: follow next_token",
+       answer=s.page_of(s.LedgerEntry), query=("from", "to", "order", "limit", "next_token"))
 def list_ledger(call: Call, account_id: str) -> dict[str, Any]:
-    return listed(accounts.list_ledger(call.ctx, account_id, call.limit(), call.query("next_token")),
-                  views.ledger_entry)
+    start, end = call.window()
+    newest = call.flag("order", ("oldest", "newest")) == "newest"
+    return listed(accounts.list_ledger(call.ctx, account_id, call.limit(), call.query("next_token"), start, end,
+                                       newest), views.ledger_entry)
 
 
 @route(bp, "/v1/accounts/{account_id}/apps", summary="List the account's apps", answer=s.page_of(s.App),
@@ -100,11 +106,32 @@ def list_notifications(call: Call, account_id: str) -> dict[str, Any]:
     return {"items": [views.notification(n) for n in page.items], "next_token": page.next_token}
 
 
-@route(bp, "/v1/accounts/{account_id}/bills", summary="Postpaid bills (?period=2026-05 or 2026-05-10)",
-       answer=s.page_of(s.Bill), query=("period", "limit", "next_token"))
+@route(bp, "/v1/accounts/{account_id}/bills", summary="Postpaid bills (?period=2026-05 or 2026-05-10, or those "
+       "posted in a date range ?from=&to=)", answer=s.page_of(s.Bill), query=("period", "from", "to", "limit",
+                                                                              "next_token"))
 def list_bills(call: Call, account_id: str) -> dict[str, Any]:
     period = call.query("period")
     if period is not None and not is_period(period):
         raise InvalidRequest("period must be YYYY-MM or YYYY-MM-DD")
-    found = billing.list_bills(call.ctx, account_id, period, call.limit(), call.query("next_token"))
+    start, end = call.window()
+    if period is not None and (start or end):
+        raise InvalidRequest("give period or from/to, not both")
+    found = billing.list_bills(call.ctx, account_id, period, call.limit(), call.query("next_token"), start, end)
     return {"items": [views.bill(b) for b in found.items], "next_token": found.next_token}
+
+
+@route(bp, "/v1/accounts/{account_id}/statements/{month}", summary="A local month's statement: opening and closing "
+       "balance, every ledger entry, every bill posted in the month (?format=csv: text/csv)", answer=s.Statement,
+       query=("format",), csv=True)
+def get_statement(call: Call, account_id: str, month: str) -> dict[str, Any] | ChaliceResponse:
+    if not is_period(month, day=False):
+        raise InvalidRequest("month must be YYYY-MM")
+    as_csv = call.flag("format", ("json", "csv")) == "csv"
+    st = statements.statement(call.ctx, account_id, month)
+    data = views.statement(st.account.account_id, st.month, call.ctx.tz.key, st.start, st.end, st.totals,
+                           st.entries, st.bills)
+    if not as_csv:
+        return data
+    return ChaliceResponse(body=views.statement_csv(data), status_code=200, headers={
+        "Content-Type": "text/csv; charset=utf-8",
+        "Content-Disposition": f'attachment; filename="statement-{_SAFE.sub("_", account_id)}-{month}.csv"'})

@@ -29,6 +29,10 @@ def bought(b: Bought) -> Response:
     return 201, views.purchase(b.order, b.app, b.account, b.credit, b.at)
 
 
+def purchase_quoted(b: Bought) -> dict[str, Any]:
+    return views.purchase_quote(b.order, b.account, b.credit, b.at)
+
+
 def quoted(q: Quote) -> dict[str, Any]:
     return views.refund_quote(q.product, q.at, q.refund)
 
@@ -57,6 +61,15 @@ def purchase_edition(call: Call, sdkappid: str) -> tuple[int, dict[str, Any]]:
     return purchases.purchase(
         call.ctx, app_id, b.edition, b.months, b.auto_renew, b.voucher_id, call.idem(f"purchase:{app_id}"), bought
     )
+
+
+@route(bp, "/v1/apps/{sdkappid}/purchases/quote", "POST",
+       summary="What a purchase would charge now: price, voucher, cash, gift, period, upgrade credit, amount due, "
+       "balance after (no side effect)", body=s.PurchaseCreate, answer=s.PurchaseQuote, errors=(402, 409, 410))
+def quote_purchase(call: Call, sdkappid: str) -> dict[str, Any]:
+    b = call.body
+    return purchase_quoted(purchases.purchase_quote(call.ctx, int_param(sdkappid), b.edition, b.months,
+                                                    b.auto_renew, b.voucher_id))
 
 
 @route(bp, "/v1/apps/{sdkappid}/orders", summary="The app's orders", answer=s.page_of(s.Order),

@@ -7,17 +7,26 @@ import logging
 import re
 import uuid
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 from functools import wraps
 from typing import Any
+from urllib.parse import unquote
 
+from botocore.exceptions import ConnectionError as StoreConnectionError
+from botocore.exceptions import HTTPClientError
 from chalice import Blueprint, Response
 from pydantic import BaseModel, ValidationError
 
 from chalicelib import bootstrap
 from chalicelib.api.auth import principal_from_header
-from chalicelib.api.schemas import ID_PATTERN
+from chalicelib.api.schemas import ACCOUNT_ID_PATTERN, ID_PATTERN
+from chalicelib.clock import MOVES, ClockMoving
+from chalicelib.domain.calendar import local_midnight, parse_instant
 from chalicelib.domain.errors import BillingError, Busy, InvalidRequest, NotFound
+from chalicelib.services import accounts
 from chalicelib.services.context import SYSTEM, Ctx, Principal
 from chalicelib.services.idempotency import Idem
 
@@ -37,6 +46,7 @@ class RouteDoc:
     roles: tuple[str, ...]
     idempotent: bool  # takes an Idempotency-Key (creates something or moves money)
     errors: tuple[int, ...]  # statuses besides those of every route (openapi.COMMON_ERRORS)
+    csv: bool = False  # also answers text/csv (?format=csv)
 
 
 ROUTES: list[RouteDoc] = []
@@ -63,6 +73,38 @@ class Call:
             raise InvalidRequest("limit must be an integer from 1 to 1000")
         return int(raw)
 
+    def window(self) -> tuple[datetime | None, datetime | None]:
+        """?from= and ?to= as [start, end): a local date (YYYY-MM-DD, billing zone; `to` through its
+        end) or an ISO-8601 instant with a zone (`to` exclusive); absent: open. Empty or bad: 400."""
+        start, end = (self._bound(name) for name in ("from", "to"))
+        if start is not None and end is not None and start >= end:
+            raise InvalidRequest("from must be before to")
+        return start, end
+
+    def _bound(self, name: str) -> datetime | None:
+        raw = self.query(name)
+        if raw is None:
+            return None
+        if _DATE.fullmatch(raw):
+            try:
+                day = date.fromisoformat(raw)
+            except ValueError:
+                raise InvalidRequest(f"{name}: {raw!r} is not a date") from None
+            return local_midnight(day + timedelta(days=1) if name == "to" else day, self.ctx.tz)
+        try:
+            return parse_instant(raw)
+        except ValueError:
+            raise InvalidRequest(f"{name} must be a date YYYY-MM-DD or an ISO-8601 instant with a zone") from None
+
+    def flag(self, name: str, choices: tuple[str, ...]) -> str:
+        """A query parameter of a few words (the first the default); another value is a 400."""
+        raw = self.query(name)
+        if raw is None:
+            return choices[0]
+        if raw not in choices:
+            raise InvalidRequest(f"{name} must be one of {', '.join(choices)}")
+        return raw
+
     def idem(self, scope: str) -> Idem:
         headers = self.request.headers or {}
         key = headers.get("idempotency-key")
@@ -73,6 +115,16 @@ class Call:
         return Idem.of(key, f"{who}#{scope}", dumped)
 
 
+def new_request_id() -> str:
+    """A request id where API Gateway gave none (the local server, a test client)."""
+    return uuid.uuid4().hex
+
+
+def request_id(event: Any) -> str:
+    """API Gateway's request id (requestContext.requestId) when deployed, else a new one."""
+    return str((getattr(event, "context", None) or {}).get("requestId") or new_request_id())
+
+
 def error(status: int, code: str, message: str) -> Response:
     return Response(
         body={"error": {"code": code, "message": message}},
@@ -81,9 +133,11 @@ def error(status: int, code: str, message: str) -> Response:
     )
 
 
+MOVE_WAIT_S = 30.0  # a write waits this long for a move of the test clock, then answers 503 busy
 MAX_BODY = 1024 * 1024  # bytes: a larger body is 413 payload_too_large
 MAX_DEPTH = 32  # JSON nesting: deeper is 400, refused before parsing (no recursion)
 _LIMIT = re.compile(r"[0-9]{1,4}")
+_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 IDEMPOTENCY_KEY = re.compile(r"[!-~](?:[ -~]{0,253}[!-~])?")
 _JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.S)
 _BRACKET = re.compile(rb"[\[\]{}]")
@@ -105,9 +159,23 @@ def explain(err: ValidationError) -> str:
     where = ".".join(str(x) for x in first["loc"]) or "body"
     if first["type"] == "missing":
         return f"{where} is required"
+    if first["type"] == "extra_forbidden":
+        return f"{where}: unknown field (not part of this request's body)"
     if first["type"] == "value_error":
         return f"{where}: {first['ctx']['error']}"
     return f"{where}: {first['msg']}"
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def parse_json(raw: bytes) -> Any:
+    """JSON text in UTF-8 (json.loads alone would also take UTF-16 and UTF-32), numbers exact: a
+    number with a fraction or an exponent is a Decimal (never a rounded float), NaN and Infinity
+    are refused. Raises ValueError."""
+    text = raw.decode("utf-8")  # UnicodeDecodeError is a ValueError
+    return json.loads(text, parse_float=Decimal, parse_constant=_no_constant) if text.strip() else {}
 
 
 def _parse_body(request: Any, model: type[BaseModel]) -> BaseModel:
@@ -115,9 +183,9 @@ def _parse_body(request: Any, model: type[BaseModel]) -> BaseModel:
     if too_deep(raw):
         raise InvalidRequest(f"the body nests deeper than {MAX_DEPTH} levels")
     try:
-        data = json.loads(raw) if raw.strip() else {}
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        raise InvalidRequest("the body is not valid JSON") from None
+        data = parse_json(raw)
+    except (ValueError, RecursionError):
+        raise InvalidRequest("the body is not valid JSON in UTF-8") from None
     if not isinstance(data, dict):
         raise InvalidRequest("the body must be a JSON object")
     try:
@@ -127,12 +195,35 @@ def _parse_body(request: Any, model: type[BaseModel]) -> BaseModel:
 
 
 _PATH_ID = re.compile(ID_PATTERN)
+_ACCOUNT_ID = re.compile(ACCOUNT_ID_PATTERN)
 
 
-def _check_path(params: dict[str, Any]) -> None:
+def _check_path(params: dict[str, Any]) -> dict[str, Any]:
+    """The path's values percent-decoded (the gateway passes them as sent), each checked against
+    the pattern the document gives it."""
+    out = {}
     for name, value in params.items():
+        try:
+            value = unquote(value, errors="strict") if "%" in value else value
+        except UnicodeDecodeError:
+            raise InvalidRequest(f"{name} is not percent-encoded UTF-8") from None
+        if name == "account_id" and not _ACCOUNT_ID.fullmatch(value):
+            raise InvalidRequest("account_id must be 1 to 128 letters, digits, '_', '.' or '-'")
         if name != "sdkappid" and not _PATH_ID.fullmatch(value):
             raise InvalidRequest(f"{name} must be 1 to 128 characters, no control or bidi-override characters")
+        out[name] = value
+    return out
+
+
+def _check_query(request: Any, declared: tuple[str, ...]) -> None:
+    """Every query parameter is one the route takes (the document lists them), with a value."""
+    params = request.query_params or {}
+    for name in params:
+        if name not in declared:
+            takes = f"it takes {', '.join(declared)}" if declared else "it takes none"
+            raise InvalidRequest(f"{name}: unknown query parameter ({takes})")
+        if not params.get(name):
+            raise InvalidRequest(f"{name} is empty: give a value or leave the parameter out")
 
 
 def route(
@@ -149,13 +240,17 @@ def route(
     roles: tuple[str, ...] = ("operator", "customer"),
     idempotent: bool = False,
     errors: tuple[int, ...] = (),
+    csv: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a Chalice route whose handler takes (call, **path_params) and answers a dict.
 
     `idempotent` routes honour (and the document advertises) Idempotency-Key: the handler passes
     `call.idem(scope)` to a service that records its first answer. `errors`: the statuses this
     route answers besides the common ones (the document lists them)."""
-    ROUTES.append(RouteDoc(method, path, summary, body, answer, status, public, query, roles, idempotent, errors))
+    ROUTES.append(RouteDoc(method, path, summary, body, answer, status, public, query, roles, idempotent, errors, csv))
+    lists_under_account = method == "GET" and path.startswith("/v1/accounts/{account_id}/")
+    # a write stamped by the test clock waits for a move of it (clock.MoveGate); the moves themselves do not
+    stamps = method != "GET" and not path.startswith("/v1/test/")
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         head, *rest = fn.__name__.split("_")
@@ -169,19 +264,32 @@ def route(
             try:
                 principal = SYSTEM if public else _principal(request)
                 principal.require(*roles)
-                _check_path(params)
+                params = _check_path(params)
+                _check_query(request, query)
                 parsed = _parse_body(request, body) if body is not None else None
-                ctx = bootstrap.current().ctx(principal, request_id(request, bp))
-                result = fn(Call(ctx=ctx, body=parsed, request=request), **params)
+                deps = bootstrap.current()
+                with MOVES.write(MOVE_WAIT_S) if stamps and deps.settings.test_clock else nullcontext():
+                    ctx = deps.ctx(principal, request_id(request))
+                    result = fn(Call(ctx=ctx, body=parsed, request=request), **params)
+                    if isinstance(result, Response):  # not JSON (a CSV)
+                        return result
                 code, payload = result if isinstance(result, tuple) else (status, result)
+                if lists_under_account and isinstance(payload, dict) and payload.get("items") == []:
+                    accounts.get_account(ctx, params["account_id"])  # an unknown account is 404, not []
                 return Response(body=payload, status_code=code, headers={"Content-Type": "application/json"})
-            except Busy as err:  # nothing was written: the caller may retry after a moment
-                busy = error(err.status, err.code, err.message)
-                busy.headers["Retry-After"] = str(err.retry_after)
+            except (Busy, ClockMoving) as err:  # nothing was written: the caller may retry after a moment
+                busy_err = err if isinstance(err, Busy) else Busy(str(err))
+                busy = error(busy_err.status, busy_err.code, busy_err.message)
+                busy.headers["Retry-After"] = str(busy_err.retry_after)
                 return busy
             except BillingError as err:
                 return error(err.status, err.code, err.message)
-            except Exception:  # noqa: BLE001 - a bug is a 500 with a generic message, logged in full
+            except Exception as err:  # noqa: BLE001 - a bug is a 500 with a generic message, logged in full
+                if store_unreachable(err):  # not a bug: the store is down or too slow to answer
+                    log.warning("the store does not answer on %s %s: %s", method, path, err)
+                    down = error(503, "unavailable", "the store does not answer; retry later")
+                    down.headers["Retry-After"] = "5"
+                    return down
                 log.exception("unhandled error on %s %s", method, path)
                 return error(500, "internal_error", "internal error")
 
@@ -191,17 +299,17 @@ def route(
     return decorate
 
 
-def request_id(request: Any, bp: Blueprint) -> str:
-    """The request's id, carried by its events: API Gateway's, else the Lambda invocation's (the
-    local gateway makes one per request), else a new one."""
-    context = getattr(request, "context", None) or {}
-    value = context.get("requestId")
-    if not value:
-        try:
-            value = getattr(bp.lambda_context, "aws_request_id", None)
-        except RuntimeError:  # no Lambda context (a direct call)
-            value = None
-    return str(value) if value else uuid.uuid4().hex
+def store_unreachable(err: BaseException) -> bool:
+    """Whether `err` (or what caused it: PynamoDB wraps botocore's errors) is a connection that
+    failed or timed out, not an answer."""
+    seen: set[int] = set()
+    current: BaseException | None = err
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, StoreConnectionError | HTTPClientError):  # refused, connect or read timeout
+            return True
+        current = current.__cause__ or current.__context__ or getattr(current, "cause", None)
+    return False
 
 
 def _principal(request: Any) -> Principal:

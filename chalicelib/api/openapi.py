@@ -12,8 +12,10 @@ from typing import Any
 from chalice import Blueprint
 from pydantic import BaseModel
 
+from chalicelib import bootstrap
 from chalicelib.api import schemas as s
 from chalicelib.api.http import IDEMPOTENCY_KEY, MAX_BODY, OPERATION_IDS, ROUTES, Call, RouteDoc, route
+from chalicelib.api.operator import REVENUE_MAX_MONTHS
 from chalicelib.jobs.runner import load_jobs
 from chalicelib.services.events import TYPES as EVENT_TYPES
 
@@ -29,7 +31,8 @@ ERROR_CODES = {
     410: "gone",
     413: f"payload_too_large (a body over {MAX_BODY} bytes)",
     415: "unsupported_media_type (a body that is not application/json)",
-    503: "busy (with Retry-After): an item stayed too contended to write; nothing changed",
+    503: "busy (with Retry-After): an item stayed too contended to write; nothing changed; or unavailable: "
+         "the store does not answer",
 }
 _WRITES = ("POST", "PUT", "DELETE")
 _YEAR_MONTH = "(?:19[7-9][0-9]|[2-9][0-9]{3})-(?:0[1-9]|1[0-2])"
@@ -51,7 +54,10 @@ QUERY_PARAMS: dict[str, dict[str, Any]] = {
     "before": {"type": "string", "format": "date-time", "description": "ISO-8601 instant with a zone"},
     "from": {"type": "string", "pattern": f"^{_YEAR_MONTH}$", "description": "first month (default: 12 back)"},
     "to": {"type": "string", "pattern": f"^{_YEAR_MONTH}$",
-           "description": "last month (default: this month); not before `from`, at most 120 months after it"},
+           "description": f"last month (default: this month); not before `from`, at most {REVENUE_MAX_MONTHS} "
+                 f"months from it (a longer range is a 400)"},
+    "format": {"type": "string", "enum": ["json", "csv"], "description": "json (default) or csv (text/csv)"},
+    "order": {"type": "string", "enum": ["oldest", "newest"], "description": "oldest first (default) or newest first"},
     # events and the audit log (chalicelib/api/events.py)
     "account_id": {"type": "string", "pattern": s.ACCOUNT_ID_PATTERN, "description": "one account's events"},
     "type": {"type": "string", "enum": list(EVENT_TYPES), "description": "one event type"},
@@ -63,6 +69,12 @@ QUERY_PARAMS: dict[str, dict[str, Any]] = {
                                                                  if name == "from" else "to (default: now)")}
        for path in ("/v1/events", "/v1/ops/audit") for name in ("from", "to")},
 }
+_WINDOW = {"type": "string", "minLength": 10, "maxLength": 40,
+           "description": "a local date YYYY-MM-DD (billing zone) or an ISO-8601 instant with a zone"}
+for _listed in ("/v1/accounts/{account_id}/ledger", "/v1/accounts/{account_id}/bills"):
+    QUERY_PARAMS[f"{_listed}:from"] = {**_WINDOW, "description": f"from (inclusive): {_WINDOW['description']}"}
+    QUERY_PARAMS[f"{_listed}:to"] = {**_WINDOW, "description": "to: a local date (through its end) or an instant "
+                                     "(exclusive)"}
 IDEMPOTENCY_HEADER = {
     "name": "Idempotency-Key",
     "in": "header",
@@ -85,6 +97,8 @@ def _schema(model: type[BaseModel], components: dict[str, Any], mode: str = "ser
 def _path_param(name: str) -> dict[str, Any]:
     if name == "sdkappid":
         schema: dict[str, Any] = {"type": "integer", "minimum": 0, "maximum": 999_999_999_999}
+    elif name == "month":
+        schema = {"type": "string", "pattern": f"^{_YEAR_MONTH}$"}
     elif name == "job":
         schema = {"type": "string", "enum": sorted(load_jobs())}
     else:  # account ids as accounts are created (other ids are 404, or 400 when not 1-128 printable characters)
@@ -121,6 +135,8 @@ def _operation(r: RouteDoc, components: dict[str, Any], error_ref: dict[str, Any
     ok: dict[str, Any] = {"description": "OK"}
     if r.answer is not None:
         ok["content"] = {"application/json": {"schema": _schema(r.answer, components)}}
+        if r.csv:
+            ok["content"]["text/csv"] = {"schema": {"type": "string"}}
     op["responses"][str(r.status)] = ok
     for code in error_statuses(r):
         op["responses"][str(code)] = {
@@ -153,12 +169,18 @@ def event_webhooks(components: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-@lru_cache(maxsize=1)
-def document() -> dict[str, Any]:
+TEST_CLOCK_PATHS = "/v1/test/"  # served only where IMBILL_TEST_CLOCK=1 (elsewhere 404): listed only there
+
+
+@lru_cache(maxsize=2)
+def document(test_clock: bool = True) -> dict[str, Any]:
+    """The document of a service whose test clock is on or off (its routes listed only when on)."""
     components: dict[str, Any] = {}
     paths: dict[str, Any] = {}
     error_ref = _schema(s.Error, components)
     for r in ROUTES:
+        if not test_clock and r.path.startswith(TEST_CLOCK_PATHS):
+            continue
         paths.setdefault(r.path, {})[r.method.lower()] = _operation(r, components, error_ref)
     return {
         "openapi": "3.1.0",
@@ -174,4 +196,4 @@ def document() -> dict[str, Any]:
 
 @route(bp, "/v1/openapi.json", summary="This document", public=True)
 def get_openapi_document(call: Call) -> dict[str, Any]:
-    return document()
+    return document(bootstrap.current().settings.test_clock)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -56,7 +57,8 @@ class Text:
 @dataclass(frozen=True)
 class Whole:
     """Annotated[int, Whole(lo, hi)]: a JSON integer from lo to hi; as in JSON Schema, a number
-    whose value is whole (3.0) is that integer, one with a fraction (1.5), a string or a bool is a 400."""
+    whose value is whole (3.0) is that integer, one with a fraction (1.5), a string or a bool is a 400.
+    Bodies are parsed with exact decimals (api.http.parse_json): 3.0000000000000000001 has a fraction."""
 
     ge: int
     le: int
@@ -65,8 +67,7 @@ class Whole:
         what = f"a whole number from {self.ge} to {self.le}"
 
         def check(value: Any) -> int:
-            if isinstance(value, float) and value.is_integer() and self.ge <= value <= self.le:
-                value = int(value)
+            value = _whole_number(value)
             if not isinstance(value, int) or isinstance(value, bool) or not self.ge <= value <= self.le:
                 raise ValueError(what)
             return value
@@ -96,11 +97,21 @@ AMOUNT_TEXT = ('a positive amount: a decimal string with at most two places and 
                f"(or a JSON integer from 1 to {MAX_WHOLE})")
 
 
+def _whole_number(value: Any) -> Any:
+    """A JSON number whose exact value is whole (3.0, 1e2) as that int; anything else unchanged.
+    Exact: the body's numbers are Decimals (api.http.parse_json), never floats that round."""
+    if isinstance(value, Decimal) and value.is_finite() and value == value.to_integral_value() \
+            and value.adjusted() < 20:
+        return int(value)
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
 def _positive_amount(value: Any) -> str | int:
     if isinstance(value, str) and _AMOUNT_RX.fullmatch(value):
         return value
-    if isinstance(value, float) and value.is_integer() and 1 <= value <= MAX_WHOLE:
-        value = int(value)  # 100.0 is the JSON integer 100 (as in JSON Schema); 1.5 stays a 400
+    value = _whole_number(value)  # 100.0 is the JSON integer 100 (as in JSON Schema); 1.5 stays a 400
     if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= MAX_WHOLE:
         return value
     raise ValueError(AMOUNT_TEXT)
@@ -161,7 +172,9 @@ Instant = Annotated[
 # defer_build: a model's validator and serializer are built at its first use (a request's body,
 # the OpenAPI document), not when `import app` defines some 60 models on a cold start.
 class Request(BaseModel):
-    model_config = ConfigDict(extra="ignore", strict=True, defer_build=True)
+    """A request body: a field the model does not have is a 400 naming it (not silently ignored)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
 
 
 class Reply(BaseModel):
@@ -272,6 +285,12 @@ class ClockAdvance(Request):
     minutes: Annotated[int, Whole(0, 1000000)] = 0
 
 
+class NotificationRetry(Request):
+    account_id: AccountId
+    notification_id: Annotated[str, Text(f"^{PRINTABLE}{{1,256}}$", "1 to 256 characters, no control or bidi-override "
+                                         "characters", max_length=256)]
+
+
 class JobRun(Request):
     at: Instant
 
@@ -326,9 +345,9 @@ class PeriodOut(Reply):
     paid_gift: Money
 
 
-class Order(Reply):
-    order_id: str
-    sdkappid: int
+class OrderAmounts(Reply):
+    """What an order (bought or quoted) charges, and for which period."""
+
     product: str
     kind: Literal["new", "renewal", "upgrade", "auto_renewal", "reactivation"]
     months: int
@@ -338,6 +357,11 @@ class Order(Reply):
     voucher_amount: Money
     paid_cash: Money
     paid_gift: Money
+
+
+class Order(OrderAmounts):
+    order_id: str
+    sdkappid: int
     status: Literal["active", "pending", "expired", "refunded"]
     periods: list[PeriodOut]
 
@@ -376,6 +400,14 @@ class PurchaseResult(Reply):
     app: App
     balance: Balance
     credit: Money3 | None
+
+
+class PurchaseQuote(OrderAmounts):
+    tier: str | None
+    at: str
+    credit: Money3 | None = Field(description="an upgrade's credit for the running package (added before paying)")
+    amount_due: Money = Field(description="paid_cash + paid_gift - credit: what the balance pays net")
+    balance_after: Balance
 
 
 class RefundResult(Reply):
@@ -430,6 +462,19 @@ class Bill(Reply):
     lines: list[BillLine]
     total: Money
     posted_at: str
+
+
+class Statement(Reply):
+    account_id: str
+    month: str = Field(description="a local month of the billing zone")
+    zone: str
+    starts_at: str
+    ends_at: str
+    opening: Balance
+    moved: Balance = Field(description="the sum of the month's ledger entries")
+    closing: Balance = Field(description="opening + moved")
+    entries: list[LedgerEntry] = Field(description="every ledger entry of the month, oldest first")
+    bills: list[Bill] = Field(description="every bill posted in the month, with its lines")
 
 
 class ErrorBody(Reply):

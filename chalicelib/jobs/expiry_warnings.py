@@ -12,8 +12,9 @@ from chalicelib.store.due import DuePage, earliest_due
 from chalicelib.store.models import AppModel
 
 
-def items(ctx: Ctx, at: datetime, shard: int, cursor: Any, limit: int | None) -> DuePage:
-    return DuePage(AppModel.warn_due, AppModel.warn_due_at, at, shard, cursor, limit)
+def items(ctx: Ctx, at: datetime, shard: int, cursor: Any, limit: int | None) -> lifecycle.WithAddressees:
+    return lifecycle.WithAddressees(DuePage(AppModel.warn_due, AppModel.warn_due_at, at, shard, cursor, limit),
+                                    ctx.uow)
 
 
 WORK = Work(items, lambda ctx, at: lambda app: lifecycle.warn(ctx, app), lifecycle.reload_app)

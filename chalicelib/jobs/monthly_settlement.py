@@ -29,32 +29,34 @@ def prepare(ctx: Ctx, at: datetime) -> bool:
 
 class Listing:
     """A shard's page of accounts to settle, each with what an earlier run of the window decided
-    (None on the window's first day: no earlier run, nothing read for it)."""
+    (None on the window's first day: no earlier run). With `prefetch` (the job's steps) each
+    account to settle comes with the page's batched reads of it (billing.UsagePage.with_decided)."""
 
-    def __init__(self, page: billing.UsagePage, later_run: bool) -> None:
-        self.page, self.later_run = page, later_run
+    def __init__(self, page: billing.UsagePage, later_run: bool, prefetch: bool = True) -> None:
+        self.page, self.later_run, self.prefetch = page, later_run, prefetch
 
     @property
     def cursor(self) -> str | None:
         return self.page.cursor
 
     def __iter__(self) -> Iterator[tuple[str, list[Any], str | None]]:
-        if self.later_run:
-            yield from self.page.with_decided()
+        if self.later_run or self.prefetch:
+            yield from self.page.with_decided(self.later_run, self.prefetch)
         else:
             yield from ((account_id, usage, None) for account_id, usage in self.page)
 
 
-def items(ctx: Ctx, at: datetime, shard: int, cursor: Any, limit: int | None) -> Listing:
+def items(ctx: Ctx, at: datetime, shard: int, cursor: Any, limit: int | None, prefetch: bool = True) -> Listing:
     later_run = local_date(at, ctx.tz).day > 1  # a later day of the window finds most accounts settled
-    return Listing(billing.UsagePage(ctx.uow, billed_month(ctx, at), shard, cursor, limit), later_run)
+    return Listing(billing.UsagePage(ctx.uow, billed_month(ctx, at), shard, cursor, limit), later_run, prefetch)
 
 
 def to_settle(ctx: Ctx, at: datetime) -> Iterator[str]:
     """The accounts a run at `at` settles: every account with usage in the month on the window's
     first day; on a later day those the earlier runs left (the operators' due-work view)."""
     for shard in read_shards():
-        yield from (account_id for account_id, _, decided in items(ctx, at, shard, None, None) if decided is None)
+        yield from (account_id for account_id, _, decided in items(ctx, at, shard, None, None, prefetch=False)
+                    if decided is None)
 
 
 def step(ctx: Ctx, at: datetime) -> Callable[[tuple[str, list[Any], str | None]], str]:
@@ -62,7 +64,7 @@ def step(ctx: Ctx, at: datetime) -> Callable[[tuple[str, list[Any], str | None]]
     return lambda item: item[2] or billing.settle_account(ctx, month, item[0], item[1])
 
 
-WORK = Work(items, step, prepare=prepare)
+WORK = Work(items, step, billing.fresh, prepare=prepare)  # a retried account is read afresh
 SETTLEMENT_DAYS = tuple(range(1, catalog().lifecycle("settlement_days") + 1))  # the catalog's 1..n
 SCHEDULE = Schedule(minute=0, hour=2, days=SETTLEMENT_DAYS)
 MAX_LOOK = 12  # scheduled instants looked at (4 months); beyond, the next instant (it is then run to decide)

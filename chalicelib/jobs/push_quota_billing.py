@@ -13,10 +13,15 @@ from chalicelib.services.context import Ctx
 
 def run(ctx: Ctx, at: datetime) -> Summary:
     day = local_date(at, ctx.tz) - timedelta(days=1)
-    billing.close_push_day(ctx, day)  # push calls of the day are refused from now on
-    return steps.run_each(billing.push_accounts(billing.push_billing_apps(ctx.uow)),
-                          lambda item: billing.push_bill(ctx, day, *item),
-                          lambda item: billing.reload_push_account(ctx, item))
+    # push calls of the day are refused once it is closed: by the run's first bill (in its
+    # transaction), else at the run's end. The bill is of the quota in force, not of the calls, so
+    # no call accepted before the close changes what the run bills
+    close = billing.PeriodClose(ctx, billing.CLOSED_PUSH_DAY, day.isoformat())
+    counts = steps.run_each(billing.push_accounts(billing.push_billing_apps(ctx.uow), ctx.uow),
+                            lambda item: billing.push_bill(ctx, day, *item[:3], close=close),
+                            lambda item: billing.reload_push_account(ctx, item))
+    close.finish()
+    return counts
 
 
 SCHEDULE = Schedule(minute=30, hour=0)

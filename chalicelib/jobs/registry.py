@@ -12,6 +12,7 @@ from chalicelib.jobs.steps import Summary, counting_failures
 from chalicelib.store.models import read_shards
 
 IDLE = ("skipped", "no_charge")  # outcomes that change nothing
+LATE_AFTER = timedelta(minutes=15)  # a scheduled instant not run this long after it: the job is late
 
 
 def _day_runs(days: tuple[int, ...]) -> str:
@@ -60,6 +61,23 @@ class Schedule:
         while not self.matches(t):
             t += timedelta(hours=1) if self.hour is not None and t.hour != self.hour else self.step
         return t
+
+    def last_until(self, until: datetime) -> datetime:
+        """The last scheduled instant at or before `until`."""
+        t = until.replace(minute=self.minute, second=0, microsecond=0)
+        if t > until:
+            t -= timedelta(hours=1)
+        while not self.matches(t):
+            t -= timedelta(hours=1)
+        return t
+
+    def health(self, last_run: datetime | None, now: datetime) -> tuple[str, datetime | None]:
+        """(`ok` | `late` | `never`, the next instant due after the last run): late when that
+        instant passed more than LATE_AFTER ago without a run (a silent scheduler, not an idle one)."""
+        if last_run is None:
+            return "never", None
+        due = self.first_after(last_run)
+        return ("late" if due + LATE_AFTER <= now else "ok"), due
 
     def instants(self, after: datetime, until: datetime) -> Iterator[datetime]:
         """Scheduled instants in (after, until], in order (lazily: any stretch in flat memory)."""
@@ -150,7 +168,12 @@ class Job:
 
     def acted(self, summary: Summary) -> bool:
         """Whether a run changed anything (the outcomes that change nothing are IDLE)."""
-        return any(v for k, v in summary.items() if k not in IDLE)
+        return self.acted_on(summary) > 0
+
+    @staticmethod
+    def acted_on(summary: Summary) -> int:
+        """How many items a run acted on (its outcomes but the IDLE ones)."""
+        return sum(v for k, v in summary.items() if k not in IDLE)
 
 
 JOBS: dict[str, Job] = {}

@@ -56,7 +56,7 @@ def run_job(name: str, at: datetime, tz: ZoneInfo, now: datetime | None = None,
     with watch.requests_seen(progress):
         summary, failed = logs.job_run(name, at, lambda: job.execute(job_ctx(name, at, tz), at))
     result = {"job": name, "at": iso(at), "summary": summary, "failed": failed}
-    job_runs.record(result, at, started)
+    job_runs.record(result, at, started, tz, job.acted_on(summary))
     return result
 
 
@@ -147,3 +147,20 @@ def run_between(
                 on_progress(at)
     moved.idle_runs = scheduled(start, end) - len(moved.jobs_run)
     return moved
+
+
+def heartbeats(start: datetime, end: datetime, jobs_run: list[dict[str, Any]]) -> list[job_runs.Beat]:
+    """Each job's heartbeat of a move over (start, end]: every scheduled instant counts as run
+    (those skipped had nothing due), with the items its runs acted on; none for a job without an
+    instant in the stretch. Computed from the schedules, without a request."""
+    jobs = load_jobs()
+    acted: dict[str, int] = {}
+    for r in jobs_run:
+        acted[r["job"]] = acted.get(r["job"], 0) + jobs[r["job"]].acted_on(r["summary"])
+    beats = []
+    for name, job in jobs.items():
+        runs = job.schedule.count(start, end)
+        if runs:
+            beats.append(job_runs.Beat(name, job.schedule.first_after(start), job.schedule.last_until(end), runs,
+                                       acted.get(name, 0)))
+    return beats

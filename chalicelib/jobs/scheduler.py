@@ -12,26 +12,31 @@ keys, due times moved with the effect); whatever comes next (the scheduler, or t
 first finishes the interrupted instants, in time order, before anything later.
 
 Only one catch-up runs at a time: a lock in the process, and a lease on the mark's item across
-processes (taken with a conditional write, renewed by every mark advance, released at the end; a
-killed holder's lease lapses after LEASE_SECONDS)."""
+processes (taken with a conditional write, renewed by every mark advance, released at the end). A
+killed holder's lease is taken over as soon as it is known dead (its owner names its host and
+process id: a process of this host that no longer exists); one on another host lapses after
+LEASE_SECONDS."""
 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.expressions.update import Action
 
+from chalicelib.clock import MOVES
 from chalicelib.domain.calendar import iso
 from chalicelib.domain.errors import Busy  # another process holds the lease: nothing changed
-from chalicelib.jobs.runner import Moved, run_between
+from chalicelib.jobs.runner import Moved, heartbeats, run_between
 from chalicelib.periodic import Periodic
 from chalicelib.store import uow
 from chalicelib.store.models import MetaModel
@@ -52,9 +57,25 @@ def get_mark() -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
+def _holder_is_dead(owner: str | None) -> bool:
+    """Whether the lease's holder is known to be gone: a process of this host whose id no longer
+    exists (killed mid-move). A holder elsewhere, or alive, keeps its lease until it lapses."""
+    host, _, rest = (owner or "").rpartition("/")
+    pid = rest.split(":", 1)[0]
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except OSError:  # PermissionError: it exists (another user's)
+        return False
+    return False
+
+
 class _Lease:
     def __init__(self, clock_item: str | None) -> None:
-        self.owner = uuid.uuid4().hex
+        self.owner = f"{socket.gethostname()}/{os.getpid()}:{uuid.uuid4().hex}"  # host/pid:nonce
         self.clock_item = clock_item  # the stored test clock, moved with the mark (None: a real clock)
         self.acted: datetime | None = None  # the last run that acted since the mark was written
 
@@ -73,19 +94,34 @@ class _Lease:
             self.renew()
 
     def take(self) -> None:
+        """The lease when it is free or lapsed, or when its holder is known dead (a process of this
+        host that no longer exists: taken over at once instead of after LEASE_SECONDS)."""
         now = wall()
+        actions: list[Action] = [MetaModel.lease_owner.set(self.owner), MetaModel.lease_until.set(now + LEASE_SECONDS)]
         try:
             MetaModel(MARK).update(
-                actions=[MetaModel.lease_owner.set(self.owner), MetaModel.lease_until.set(now + LEASE_SECONDS)],
-                condition=MetaModel.lease_until.does_not_exist() | (MetaModel.lease_until < now),
-            )
+                actions=actions, condition=MetaModel.lease_until.does_not_exist() | (MetaModel.lease_until < now))
+            return
         except UpdateError as err:
-            if err.cause_response_code == "ConditionalCheckFailedException":
-                raise Busy("scheduled jobs are running (another clock move or the scheduler); try again") from err
-            raise
+            if err.cause_response_code != "ConditionalCheckFailedException":
+                raise
+        busy = Busy("scheduled jobs are running (another clock move or the scheduler); try again")
+        try:
+            holder = MetaModel.get(MARK, consistent_read=True).lease_owner
+        except MetaModel.DoesNotExist:
+            holder = None
+        if holder is None or not _holder_is_dead(holder):
+            raise busy
+        try:
+            MetaModel(MARK).update(actions=actions, condition=MetaModel.lease_owner == holder)
+        except UpdateError as err:
+            raise busy from err
+        log.warning("took over the scheduler's lease of %s (that process is gone)", holder)
 
-    def advance(self, at: datetime, *, release: bool = False) -> None:
-        """The mark (and the test clock) at `at`, in one transaction, while the lease is ours."""
+    def advance(self, at: datetime, *, release: bool = False, beats: Sequence[job_runs.Beat] = (),
+                tz: ZoneInfo | None = None) -> None:
+        """The mark (and the test clock) at `at`, in one transaction, while the lease is ours; the
+        move's job heartbeats (views/job_runs.py) ride in the same transaction."""
         mark = MetaModel.lease_owner == self.owner
         actions: list[Action] = [MetaModel.value.set(at.astimezone(UTC).isoformat())]
         if release:
@@ -97,6 +133,9 @@ class _Lease:
                 tx.update(MetaModel(MARK), actions=actions, condition=mark)
                 if self.clock_item is not None:
                     tx.save(MetaModel(self.clock_item, value=at.astimezone(UTC).isoformat()))
+                for beat in beats:
+                    assert tz is not None
+                    job_runs.beat_in(tx, beat, tz)
         except TransactWriteError as err:
             if uow.is_conflict(err):
                 raise Busy(f"the scheduler's lease was lost at {iso(at)} (held past {LEASE_SECONDS} s)") from err
@@ -139,14 +178,16 @@ def catch_up(until: datetime, tz: ZoneInfo, clock_item: str | None = None, *, si
     in time order, then leave the mark (and the test clock `clock_item`, when given) at `until`.
     `run_jobs=False` moves both without running anything (the instants between are not run
     later either)."""
-    with _leased(clock_item) as lease:
+    with MOVES.move() if clock_item is not None else nullcontext(), _leased(clock_item) as lease:
         mark = get_mark() or since
         moved = Moved()
+        beats: list[job_runs.Beat] = []
         if mark is not None and until > mark and run_jobs:
             started = job_runs.wall_now()
             moved = run_between(mark, until, tz, on_acted=lease.note, on_progress=lambda _t: lease.save())
             job_runs.record_all(moved.jobs_run, started)
-        lease.advance(max(until, mark) if mark is not None else until, release=True)
+            beats = heartbeats(mark, until, moved.jobs_run)
+        lease.advance(max(until, mark) if mark is not None else until, release=True, beats=beats, tz=tz)
     return moved
 
 

@@ -15,6 +15,8 @@ from contextvars import ContextVar
 from typing import TypeVar
 
 from chalicelib.domain.errors import BillingError
+from chalicelib.services import notifications
+from chalicelib.services.context import page_reads
 from chalicelib.store import uow
 
 T = TypeVar("T")
@@ -50,7 +52,14 @@ def describe(item: object) -> str:
 
 
 def run_each(items: Iterable[T], step: Callable[[T], Outcome], reload: Callable[[T], T] = same) -> Summary:
-    """Apply `step` to each item; answer the counts of the outcomes. Never raises for an item."""
+    """Apply `step` to each item; answer the counts of the outcomes. Never raises for an item. The
+    notifications' delivery marks of the page are written together (notifications.marks_batched), and
+    what the steps only read is read once for the page (context.page_reads)."""
+    with notifications.marks_batched(), page_reads():
+        return _run_each(items, step, reload)
+
+
+def _run_each(items: Iterable[T], step: Callable[[T], Outcome], reload: Callable[[T], T]) -> Summary:
     counts: Summary = {}
     for item in items:
         try:

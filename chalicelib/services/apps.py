@@ -119,6 +119,7 @@ def create_app(ctx: Ctx, account_id: str, name: str, region: str, idem: Idem,
         app = put(AppModel(sdkappid, account_id=account_id, name=name, region=region, created_at=ctx.now,
                            version=0, due_shard=due_shard(sdkappid)), AppState.new(ctx.now, ctx.tz))
         acct.apps_count = int(acct.apps_count) + 1
+        acct.app_ids = {int(x) for x in acct.app_ids or ()} | {sdkappid}
         store_app(uow, ctx, app, new=True)
         uow.accounts.save(acct)
         events.emit(uow, ctx, "app.created", account_id=account_id, sdkappid=sdkappid)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from itertools import groupby, islice
 from typing import Any
@@ -21,16 +22,20 @@ from chalicelib.services.apps import put, state, stop_app, store_app
 from chalicelib.services.context import Ctx
 from chalicelib.services.ledger import Move, book
 from chalicelib.store import views
-from chalicelib.store.models import AccountModel, AppModel
+from chalicelib.store.models import AccountModel, AppModel, MetaModel
 from chalicelib.store.unit_of_work import Page, UnitOfWork, WriteConflict
 from chalicelib.store.usage_models import BillLineMap, BillModel
 
 
-def list_bills(ctx: Ctx, account_id: str, period: str | None, limit: int, token: str | None) -> Page[BillModel]:
-    """One page of the account's bills (of `period` exactly when given); the API renders them."""
+def list_bills(ctx: Ctx, account_id: str, period: str | None, limit: int, token: str | None,
+               start: datetime | None = None, end: datetime | None = None) -> Page[BillModel]:
+    """One page of the account's bills: of `period` exactly when given, else those posted at
+    [start, end) (open bounds: all); the API renders them."""
     ctx.principal.check_account(account_id)
     with ctx.uow() as u:
-        return u.bills.of_period(account_id, period, limit, token)
+        if period is not None or (start is None and end is None):
+            return u.bills.of_period(account_id, period, limit, token)
+        return u.bills.page_between(account_id, "posted_at", start, end, limit, token)
 
 
 def arrears_of(acct: AccountModel) -> Arrears:
@@ -76,14 +81,18 @@ def bill_notice(ctx: Ctx, acct: AccountModel, bill: BillModel) -> list[Any]:
     )
 
 
-def post_bill(ctx: Ctx, account_id: str, kind: str, period: str, lines: list[Line]) -> str:
+def post_bill(ctx: Ctx, account_id: str, kind: str, period: str, lines: list[Line],
+              acct: AccountModel | None = None, close: PeriodClose | None = None) -> str:
     """One bill, written only if absent (deterministic key), charged in the same transaction.
 
-    "skipped" when the bill was posted already (by an earlier or a concurrent run); when the
-    account moved meanwhile the conflict is raised: the job's step runner reloads and decides again."""
+    `acct`: the account as the job's page read it (None: read here); `close`: a period close the
+    run has not written yet, carried by this transaction. "skipped" when the bill was posted already
+    (by an earlier or a concurrent run); when the account moved meanwhile the conflict is raised:
+    the job's step runner reloads and decides again."""
     key = f"{period}#{kind}"
-    with ctx.uow() as reads:
-        acct = reads.accounts.get(account_id)
+    if acct is None:
+        with ctx.uow() as reads:
+            acct = reads.accounts.get(account_id)
     if acct is None:
         raise NotFound(f"account {account_id} not found")
     total = sum(line.amount for line in lines)
@@ -108,12 +117,17 @@ def post_bill(ctx: Ctx, account_id: str, kind: str, period: str, lines: list[Lin
                         data={"account": views.account(acct), "bill": views.bill(bill)})
         else:
             events.emit(u, ctx, "bill.posted", account_id=account_id, data=views.bill(bill))
+        closing = close is not None and close.register(u)
         try:
             u.commit()
-        except WriteConflict:
+        except WriteConflict as err:
+            if closing and close is not None:
+                close.lost(err)
             if u.bills.get(account_id, key) is not None:
                 return "skipped"
             raise
+        if closing and close is not None:
+            close.done = True
     notifications.dispatch(notes, ctx.now, ctx.uow)
     return "billed"
 
@@ -129,6 +143,32 @@ def close_period(ctx: Ctx, marker: str, period: str) -> None:
     see it, or finds the period closed (409 `period_closed`). Idempotent."""
     with ctx.uow() as u:
         u.periods.close(marker, period)
+
+
+class PeriodClose:
+    """A period close carried by the run's first bill transaction (an `advance` of the marker:
+    `attribute_not_exists(value) OR value <= :period`) instead of an UpdateItem of its own; a run
+    that posts no bill closes it at its end (`finish`). A marker already beyond the period (a rerun
+    of an older day) cancels that transaction once: the close is dropped and the bill decided again."""
+
+    def __init__(self, ctx: Ctx, marker: str, period: str) -> None:
+        self.ctx, self.marker, self.period = ctx, marker, period
+        self.done = False
+
+    def register(self, u: UnitOfWork) -> bool:
+        if self.done:
+            return False
+        u.periods.advance(self.marker, self.period)
+        return True
+
+    def lost(self, err: WriteConflict) -> None:
+        if any(isinstance(r, MetaModel) for r in err.failed):
+            self.done = True  # closed through a later period already
+
+    def finish(self) -> None:
+        if not self.done:
+            close_period(self.ctx, self.marker, self.period)
+            self.done = True
 
 
 def close_month(ctx: Ctx, month: str) -> None:
@@ -178,18 +218,84 @@ class UsagePage:
                 yield account_id, list(group)
         self.cursor = None
 
-    def with_decided(self) -> Iterator[tuple[str, list[Any], str | None]]:
+    def with_decided(self, decide: bool = True, prefetch: bool = False
+                     ) -> Iterator[tuple[str, list[Any], str | None]]:
         """The page's accounts, each with what an earlier run of the month decided for it ("skipped"
-        for a posted bill, "no_charge"; None: to settle): the accounts read 100 at a time
-        (BatchGetItem), so a later run of the window passes the settled ones for ~0.01 request each."""
+        for a posted bill, "no_charge"; None: to settle; always None without `decide`, the window's
+        first day), 100 accounts at a time: their accounts read in one BatchGetItem, so a later run
+        of the window passes the settled ones for ~0.01 request each. With `prefetch` (the job's
+        steps) the accounts to settle come with their reads (`Listed.reads`): the month items of
+        every app of the chunk's accounts and those apps, one BatchGetItem per 100 keys each."""
         listed = iter(self)
         while chunk := list(islice(listed, 100)):
             with self.store() as u:
-                settled = {a.account_id: a.settled_outcome for a in u.accounts.many([(x,) for x, _ in chunk])
-                           if a.settled_month == self.month}
+                accounts = {a.account_id: a for a in u.accounts.many([(x,) for x, _ in chunk], consistent=True)}
+                decided = {}
+                if decide:
+                    decided = {x: "skipped" if a.settled_outcome == "billed" else a.settled_outcome
+                               for x, a in accounts.items() if a.settled_month == self.month}
+                todo = [(x, usage) for x, usage in chunk if x not in decided]
+                reads = settlement_reads(u, self.month, todo, accounts) if prefetch and todo else {}
             for account_id, usage in chunk:
-                decided = settled.get(account_id)
-                yield account_id, usage, ("skipped" if decided == "billed" else decided)
+                yield account_id, Listed(usage, reads.get(account_id)), decided.get(account_id)
+
+
+@dataclass
+class SettleReads:
+    """What the settlement of one account decides on: the account (None: not found), its apps with
+    a month item, its month items read again after the close (strongly consistent), and whether its
+    app list came from by_account (an account older than `app_ids`: the bill writes the list)."""
+
+    account: AccountModel | None
+    apps: dict[int, AppModel]
+    usage: list[Any]
+    app_ids: set[int] | None = None  # to write on the account (found through by_account)
+
+
+class Listed(list[Any]):
+    """An account's month records as the index listed them, with the page's reads of the account
+    (first attempt only: a retried step reads afresh, `fresh`)."""
+
+    def __init__(self, items: list[Any], reads: SettleReads | None = None) -> None:
+        super().__init__(items)
+        self.reads = reads
+
+
+def fresh(item: tuple[str, list[Any], str | None]) -> tuple[str, list[Any], str | None]:
+    """A settlement item without the page's reads: its retry reads the account again."""
+    return item[0], list(item[1]), item[2]
+
+
+def app_ids_of(acct: AccountModel) -> set[int] | None:
+    """The account's apps when its item lists them all (see AccountModel.app_ids), else None."""
+    ids = {int(x) for x in acct.app_ids or ()}
+    return ids if len(ids) >= int(acct.apps_count) else None
+
+
+def settlement_reads(u: UnitOfWork, month: str, todo: list[tuple[str, list[Any]]],
+                     accounts: dict[str, AccountModel]) -> dict[str, SettleReads]:
+    """The reads of a chunk of accounts to settle, batched: every app's month item (+ the listed
+    records: a reclaimed app's unbilled one), strongly consistent once the month is closed (the
+    by_month index that listed them may lag a report that beat the close, or miss another app of
+    the account), then the apps those items belong to."""
+    ids: dict[str, set[int]] = {}
+    listed_ids: dict[str, set[int]] = {}
+    for account_id, listed in todo:
+        acct = accounts.get(account_id)
+        found = app_ids_of(acct) if acct is not None else None
+        if found is None:  # an account older than app_ids: its apps by the index
+            found = {int(a.sdkappid) for a in u.apps.each_of_account(account_id)}
+            listed_ids[account_id] = found
+        ids[account_id] = found | {int(x.sdkappid) for x in listed}
+    records = month_usage(u, month, [sid for found in ids.values() for sid in found],
+                          [x for _, listed in todo for x in listed])
+    apps = {int(a.sdkappid): a for a in u.apps.many({(int(r.sdkappid),) for r in records})}
+    out = {}
+    for account_id, found in ids.items():
+        mine = [r for r in records if int(r.sdkappid) in found]
+        out[account_id] = SettleReads(accounts.get(account_id), {sid: apps[sid] for sid in found if sid in apps},
+                                      mine, listed_ids.get(account_id))
+    return out
 
 
 def usage_accounts(store: Callable[[], UnitOfWork], month: str) -> Iterator[tuple[str, list[Any]]]:
@@ -198,30 +304,42 @@ def usage_accounts(store: Callable[[], UnitOfWork], month: str) -> Iterator[tupl
 
 
 def settle_account(ctx: Ctx, month: str, account_id: str, usage: list[Any]) -> str:
+    """The month's bill of one account from its month items (or `no_charge`); `usage` is what the
+    index listed, with the page's reads of the account when the job read them (Listed)."""
     start, end = month_bounds(month, ctx.tz)
-    with ctx.uow() as reads:
-        apps = {int(a.sdkappid): a for a in reads.apps.each_of_account(account_id)}
-        usage = month_usage(reads, month, apps, usage)
+    reads = getattr(usage, "reads", None)
+    if reads is None:
+        with ctx.uow() as u:
+            acct = u.accounts.get(account_id)
+            reads = settlement_reads(u, month, [(account_id, list(usage))], {account_id: acct} if acct else {})[
+                account_id]
     lines: list[Line] = []
-    for u in usage:
-        app = apps.get(int(u.sdkappid))
-        if app is None:
+    for u in reads.usage:
+        app = reads.apps.get(int(u.sdkappid))
+        if app is None or app.account_id != account_id:
             continue
         lines += monthly_lines(
             MonthUsage(int(u.sdkappid), int(u.mau), u.counters()),
             AppFacts(app.edition, state(app).off_spans), start, end, ctx.catalog,
         )
-    outcome = post_bill(ctx, account_id, "monthly", month, lines) if lines else no_charge(ctx, account_id, month)
-    reclaimed = {sid for sid, app in apps.items() if app.status == Status.RECLAIMED}
-    with ctx.uow() as u:
-        u.usage.delete(x for x in usage if int(x.sdkappid) in reclaimed)  # kept only to be billed
+    acct = reads.account
+    if acct is not None and reads.app_ids:
+        acct.app_ids = reads.app_ids  # the list found through by_account, written with the account
+    outcome = (post_bill(ctx, account_id, "monthly", month, lines, acct=acct) if lines
+               else no_charge(ctx, account_id, month, acct))
+    reclaimed = {sid for sid, app in reads.apps.items() if app.status == Status.RECLAIMED}
+    gone = [x for x in reads.usage if int(x.sdkappid) in reclaimed]
+    if gone:
+        with ctx.uow() as u:
+            u.usage.delete(gone)  # kept only to be billed
     return outcome
 
 
-def no_charge(ctx: Ctx, account_id: str, month: str) -> str:
+def no_charge(ctx: Ctx, account_id: str, month: str, acct: AccountModel | None = None) -> str:
     """Nothing to bill for the month: noted on the account, so a later run of the window passes it."""
     with ctx.uow() as u:
-        acct = u.accounts.get(account_id)
+        if acct is None:
+            acct = u.accounts.get(account_id)
         if acct is None or acct.settled_month == month:
             return "no_charge"
         acct.settled_month, acct.settled_outcome = month, "no_charge"
@@ -276,23 +394,36 @@ def quota_until(ctx: Ctx, app: AppModel) -> datetime | None:
     return app.until(ctx.catalog.quota_plugin)
 
 
-def push_accounts(apps: Iterable[AppModel]) -> Iterator[tuple[str, list[AppModel]]]:
-    """The push-billing apps grouped by account (one bill each)."""
+PushItem = tuple[str, list[AppModel], AccountModel | None]  # account, its push-billing apps, the account read
+
+
+def push_accounts(apps: Iterable[AppModel], store: Callable[[], UnitOfWork] | None = None) -> Iterator[PushItem]:
+    """The push-billing apps grouped by account (one bill each); with `store`, each account read
+    with its 99 neighbours in one BatchGetItem (strongly consistent) for the bill's first attempt."""
     by_account = sorted(apps, key=lambda a: (a.account_id, int(a.sdkappid)))
-    for account_id, group in groupby(by_account, key=lambda a: a.account_id):
-        yield account_id, list(group)
+    groups = ((account_id, list(group)) for account_id, group in groupby(by_account, key=lambda a: a.account_id))
+    while chunk := list(islice(groups, 100)):
+        accounts: dict[str, AccountModel] = {}
+        if store is not None:
+            with store() as u:
+                accounts = {a.account_id: a for a in u.accounts.many([(x,) for x, _ in chunk], consistent=True)}
+        for account_id, group in chunk:
+            yield account_id, group, accounts.get(account_id)
 
 
-def reload_push_account(ctx: Ctx, item: tuple[str, list[AppModel]]) -> tuple[str, list[AppModel]]:
-    """The account's push-billing apps read again (strongly) before a step is decided again."""
-    account_id, apps = item
+def reload_push_account(ctx: Ctx, item: PushItem) -> PushItem:
+    """The account's push-billing apps read again (strongly) before a step is decided again (and
+    the account, by the bill)."""
+    account_id, apps, _ = item
     with ctx.uow() as u:
-        return account_id, [u.apps.find(int(a.sdkappid)) for a in apps]
+        return account_id, [u.apps.find(int(a.sdkappid)) for a in apps], None
 
 
-def push_bill(ctx: Ctx, day: Any, account_id: str, apps: list[AppModel]) -> dict[str, int]:
+def push_bill(ctx: Ctx, day: Any, account_id: str, apps: list[AppModel], acct: AccountModel | None = None,
+              close: PeriodClose | None = None) -> dict[str, int]:
     """The daily push bill of one account for local day `day`: its apps with a quota above 100
-    during it; the apps without one from that day on leave the push-billing index first."""
+    during it; the apps without one from that day on leave the push-billing index first. `acct`:
+    the account as the page read it; `close`: the day's close, carried by the run's first bill."""
     start = local_midnight(day, ctx.tz)
     end = local_midnight(day + timedelta(days=1), ctx.tz)
     included = ctx.catalog.included_push_calls
@@ -308,7 +439,8 @@ def push_bill(ctx: Ctx, day: Any, account_id: str, apps: list[AppModel]) -> dict
               and max_quota_during(log, until, start, ctx.now + timedelta(days=366)) <= included):
             _release_push_billing(ctx, app)
             released += 1
-    outcome = post_bill(ctx, account_id, "daily", day.isoformat(), lines) if lines else "no_charge"
+    outcome = (post_bill(ctx, account_id, "daily", day.isoformat(), lines, acct=acct, close=close) if lines
+               else "no_charge")
     return {outcome: 1, "released": released}
 
 

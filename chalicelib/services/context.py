@@ -4,9 +4,12 @@ in service tests)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from chalicelib.domain.catalog import Catalog, catalog
@@ -89,3 +92,23 @@ class Ctx:
 def job_ctx(job: str, now: datetime, tz: ZoneInfo) -> Ctx:
     """The context of a job's run: its changes' actor is {"role": "system", "sub": <job>}."""
     return Ctx(now=now, tz=tz, principal=SYSTEM, actor=job_actor(job))
+
+
+_page_reads: ContextVar[dict[Any, Any] | None] = ContextVar("page_reads", default=None)
+
+
+@contextmanager
+def page_reads() -> Iterator[dict[Any, Any]]:
+    """Records read for one job page (jobs/steps.run_each), kept while its steps run: what a step
+    only reads (a notice's addressee) is read once per page, not once per item."""
+    cache: dict[Any, Any] = {}
+    token = _page_reads.set(cache)
+    try:
+        yield cache
+    finally:
+        _page_reads.reset(token)
+
+
+def page_cache() -> dict[Any, Any] | None:
+    """The current job page's reads (None outside a job page)."""
+    return _page_reads.get()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -46,7 +47,8 @@ def check(record: IdempotencyModel | None, idem: Idem) -> Response | None:
         return None
     if record.request_hash != idem.request_hash:
         raise Conflict("this Idempotency-Key was used with a different request", code="idempotency_key_reused")
-    return int(record.status_code), json.loads(record.body)
+    body = zlib.decompress(record.body_z) if record.body_z is not None else record.body
+    return int(record.status_code), json.loads(body)
 
 
 def replayed(uow: UnitOfWork, idem: Idem) -> Response | None:
@@ -62,7 +64,7 @@ def remember(uow: UnitOfWork, idem: Idem, response: Response, now: datetime, ttl
         idem.record_key,
         request_hash=idem.request_hash,
         status_code=response[0],
-        body=json.dumps(response[1]),
+        body_z=zlib.compress(json.dumps(response[1], separators=(",", ":")).encode(), 9),
         created_at=now,
         expires=now + timedelta(hours=ttl_hours),
     ))

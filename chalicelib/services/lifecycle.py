@@ -3,7 +3,9 @@ of a reclaimed app is deleted by the RECLAIM_HOOKS (usage and notifications: Dyn
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from itertools import islice
+from typing import Any
 
 from chalicelib import bootstrap
 from chalicelib.domain.app import ExpiryWarning, StopReason
@@ -14,7 +16,7 @@ from chalicelib.domain.lifecycle import Enforcement, auto_renew, enforcement, ex
 from chalicelib.domain.notices import render
 from chalicelib.services import events, notifications, usage
 from chalicelib.services.apps import load_app, put, refresh_dues, state, stop_app, store_app
-from chalicelib.services.context import Ctx
+from chalicelib.services.context import Ctx, page_cache
 from chalicelib.services.purchases import Loaded, pay
 from chalicelib.store import uow, views
 from chalicelib.store.models import AccountModel, AppModel
@@ -49,6 +51,40 @@ def _account(uow: UnitOfWork, account_id: str) -> AccountModel:
     return acct
 
 
+def _addressee(uow: UnitOfWork, account_id: str) -> AccountModel:
+    """The account a notice goes to (only read: its id, e-mail and phone), once per job page."""
+    cache = page_cache()
+    if cache is None:
+        return _account(uow, account_id)
+    if ("account", account_id) not in cache:
+        cache["account", account_id] = _account(uow, account_id)
+    return cache["account", account_id]  # type: ignore[no-any-return]
+
+
+class WithAddressees:
+    """A due page of apps whose accounts are read 100 apps at a time (one BatchGetItem of the
+    accounts the page has not read yet) into the page's reads, for the steps' notices."""
+
+    def __init__(self, page: Any, store: Callable[[], UnitOfWork]) -> None:
+        self.page, self.store = page, store
+
+    @property
+    def cursor(self) -> Any:
+        return self.page.cursor
+
+    def __iter__(self) -> Iterator[AppModel]:
+        apps = iter(self.page)
+        while chunk := list(islice(apps, 100)):
+            cache = page_cache()
+            if cache is not None:
+                wanted = sorted({a.account_id for a in chunk} - {k[1] for k in cache if k[0] == "account"})
+                if wanted:
+                    with self.store() as u:
+                        for acct in u.accounts.many([(x,) for x in wanted]):
+                            cache["account", acct.account_id] = acct
+            yield from chunk
+
+
 # ------------------------------------------------------------------ expiry warnings
 def warn(ctx: Ctx, app: AppModel) -> str:
     """One warning (email + SMS) on each local day E-6 ... E+1 for a package not yet renewed."""
@@ -62,7 +98,7 @@ def warn(ctx: Ctx, app: AppModel) -> str:
     u = ctx.uow()
     if warning is not None:
         items = notifications.compose(
-            _account(u, app.account_id), warning.kind, ctx.now,
+            _addressee(u, app.account_id), warning.kind, ctx.now,
             subject=f"App {app.sdkappid}: {app.edition} package expires {iso(app.expires_at)}",
             body=_warning_body(ctx.catalog, app, warning),
             sdkappid=int(app.sdkappid),
@@ -99,7 +135,7 @@ def enforce(ctx: Ctx, app: AppModel) -> str:
         return _auto_renew(ctx, app)
     why = render(ctx.catalog, "stopped_expired", expired_at=iso(app.expires_at))
     with ctx.uow() as u:
-        acct = _account(u, app.account_id)
+        acct = _addressee(u, app.account_id)
     stop_app(ctx, app, acct, s.stop(StopReason.EXPIRED, ctx.now), why)
     return "stopped"
 

@@ -7,6 +7,7 @@ Refunds go through purchases.refund with `product` = the plugin or add-on (the a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -30,25 +31,37 @@ from chalicelib.services.billing import quota_log, quota_until
 from chalicelib.services.context import Ctx
 from chalicelib.services.events import PURCHASE_TYPES
 from chalicelib.services.idempotency import Answer, Idem, Response
-from chalicelib.services.purchases import Bought, load_move, pay
+from chalicelib.services.purchases import Bought, load_move, pay, preview
 from chalicelib.store.models import AppModel, OrderModel, QuotaChangeMap, due_shard
 from chalicelib.store.unit_of_work import UnitOfWork
 
 
 def buy_plugin(ctx: Ctx, sdkappid: int, plugin: str, months: int, idem: Idem, answer: Answer[Bought]) -> Response:
-    return _buy(ctx, sdkappid, line(ctx.catalog, plugin, kind="plugin"), months, idem, answer)
+    return idempotency.once_in(ctx, idem, _buy(ctx, sdkappid, line(ctx.catalog, plugin, kind="plugin"), months),
+                               answer)
 
 
 def buy_addon(ctx: Ctx, sdkappid: int, addon: str, tier: str | None, quantity: int | None, months: int,
               idem: Idem, answer: Answer[Bought]) -> Response:
-    return _buy(ctx, sdkappid, line(ctx.catalog, addon, tier, quantity, kind="add-on"), months, idem, answer)
+    item = line(ctx.catalog, addon, tier, quantity, kind="add-on")
+    return idempotency.once_in(ctx, idem, _buy(ctx, sdkappid, item, months), answer)
 
 
 def held(order: OrderModel) -> Held:
     return Held(Line(order.product, order.tier, int(order.quantity)), order.starts_at, order.ends_at)
 
 
-def _buy(ctx: Ctx, sdkappid: int, item: Line, months: int, idem: Idem, answer: Answer[Bought]) -> Response:
+def plugin_quote(ctx: Ctx, sdkappid: int, plugin: str, months: int) -> Bought:
+    """What :func:`buy_plugin` would charge now, nothing written."""
+    return preview(ctx, _buy(ctx, sdkappid, line(ctx.catalog, plugin, kind="plugin"), months))
+
+
+def addon_quote(ctx: Ctx, sdkappid: int, addon: str, tier: str | None, quantity: int | None, months: int) -> Bought:
+    """What :func:`buy_addon` would charge now, nothing written."""
+    return preview(ctx, _buy(ctx, sdkappid, line(ctx.catalog, addon, tier, quantity, kind="add-on"), months))
+
+
+def _buy(ctx: Ctx, sdkappid: int, item: Line, months: int) -> Callable[[UnitOfWork], Bought]:
     """Charge a plugin/add-on order (new, or a renewal appended to the line in force) on an enabled app."""
     ctx.catalog.check_purchase(item.product, months)
 
@@ -67,7 +80,7 @@ def _buy(ctx: Ctx, sdkappid: int, item: Line, months: int, idem: Idem, answer: A
         events.emit(uow, ctx, PURCHASE_TYPES[start.kind], account_id=app.account_id, sdkappid=sdkappid)
         return Bought(order, app, acct, None, ctx.now)
 
-    return idempotency.once_in(ctx, idem, act, answer)
+    return act
 
 
 def _grant(ctx: Ctx, app: AppModel, item: Line, starts_at: datetime, ends_at: datetime) -> None:

@@ -4,6 +4,7 @@ store through the unit of work (ctx.uow) and answer records; the API renders the
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -23,7 +24,7 @@ from chalicelib.domain.orders import refund as refund_formula
 from chalicelib.services import events, idempotency
 from chalicelib.services.apps import ensure_writable, find_app, put, state, store_app
 from chalicelib.services.context import Ctx
-from chalicelib.services.idempotency import Answer, Idem, Response
+from chalicelib.services.idempotency import Answer, Idem, Response, Result
 from chalicelib.services.ledger import Move, book
 from chalicelib.store.models import AccountModel, AppModel, OrderModel, PeriodMap, VoucherModel
 from chalicelib.store.unit_of_work import Page, UnitOfWork
@@ -188,16 +189,16 @@ def end_orders(uow: UnitOfWork, orders: list[OrderModel], at: datetime) -> None:
         uow.orders.put(o)
 
 
-def purchase(
-    ctx: Ctx,
-    sdkappid: int,
-    edition: str,
-    months: int,
-    auto_renew: bool | None,
-    voucher_id: str | None,
-    idem: Idem,
-    answer: Answer[Bought],
-) -> Response:
+def preview(ctx: Ctx, act: Callable[[UnitOfWork], Result]) -> Result:
+    """What `act` would do now, without doing it: the same use case in a unit of work that is
+    never committed (a quote is the purchase's own code, not a second pricing)."""
+    with ctx.uow() as uow:
+        return act(uow)  # leaving the block rolls the registered writes back
+
+
+def _purchase(ctx: Ctx, sdkappid: int, edition: str, months: int, auto_renew: bool | None,
+              voucher_id: str | None) -> Callable[[UnitOfWork], Bought]:
+    """The purchase of a base package as one act on a unit of work (bought, or only quoted)."""
     if edition in ctx.catalog.purchasable_editions:  # others: plan_purchase answers 400
         ctx.catalog.check_purchase(edition, months)
 
@@ -222,7 +223,26 @@ def purchase(
         events.emit(uow, ctx, events.PURCHASE_TYPES[plan.kind], account_id=app.account_id, sdkappid=sdkappid)
         return Bought(order, app, acct, credit, ctx.now)
 
-    return idempotency.once_in(ctx, idem, act, answer)
+    return act
+
+
+def purchase(
+    ctx: Ctx,
+    sdkappid: int,
+    edition: str,
+    months: int,
+    auto_renew: bool | None,
+    voucher_id: str | None,
+    idem: Idem,
+    answer: Answer[Bought],
+) -> Response:
+    return idempotency.once_in(ctx, idem, _purchase(ctx, sdkappid, edition, months, auto_renew, voucher_id), answer)
+
+
+def purchase_quote(ctx: Ctx, sdkappid: int, edition: str, months: int, auto_renew: bool | None,
+                   voucher_id: str | None) -> Bought:
+    """What :func:`purchase` would charge now (order, credit, balance after), nothing written."""
+    return preview(ctx, _purchase(ctx, sdkappid, edition, months, auto_renew, voucher_id))
 
 
 def _refund_scope(ctx: Ctx, uow: UnitOfWork, app: AppModel, product: str | None) -> tuple[str, list[OrderModel]]:

@@ -124,6 +124,9 @@ def add_to(tx: TransactWrite, write: Write) -> None:
         tx.save(write.item)
     elif write.expect is Expect.UNSET:
         tx.save(write.item, condition=getattr(model, str(write.attr)).does_not_exist())
+    elif write.expect is Expect.ADVANCE:
+        attr = getattr(model, str(write.attr))
+        tx.save(write.item, condition=attr.does_not_exist() | (attr <= write.value))
     elif write.expect is Expect.COUNT:
         actions, condition = count_update(write.value)
         tx.update(write.item, actions=actions, condition=condition)
@@ -147,10 +150,34 @@ class DynamoRepository(Repository[M]):
         found = page(self.model.query, hash_key, lambda item: item, limit, token, consistent=consistent)
         return Page(found["items"], found["next_token"])
 
+    def page_between(self, hash_key: Any, attr: str, start: datetime | None, end: datetime | None, limit: int,
+                     token: str | None, *, newest_first: bool = False, consistent: bool = False) -> Page[M]:
+        field = getattr(self.model, attr)
+        bounds = [c for c in (field >= start if start else None, field < end if end else None) if c is not None]
+        condition = bounds[0] & bounds[1] if len(bounds) == 2 else (bounds[0] if bounds else None)
+        found = page(self.model.query, hash_key, lambda item: item, limit, token, consistent=consistent,
+                     filter_condition=condition, scan_index_forward=not newest_first)
+        return Page(found["items"], found["next_token"])
+
     def many(self, keys: Iterable[tuple[Any, ...]], consistent: bool = False) -> list[M]:
+        """During a clock move the accounts are remembered (store/watch.py `items`): every bill of
+        the move reads its account, which only this process's writes change, and each of those
+        writes puts the whole account (its new image replaces the remembered one)."""
         wanted = [k[0] if len(k) == 1 else k for k in sorted(set(keys))]
-        found = self.model.batch_get(wanted, consistent_read=consistent) if wanted else []
+        if not wanted:
+            return []
+        w = watch.current()
+        if w is not None and self.model is AccountModel:
+            found = w.items(self.model, wanted, lambda ks: list(self.model.batch_get(ks, consistent_read=consistent)))
+        else:
+            found = list(self.model.batch_get(wanted, consistent_read=consistent))
         return sorted(found, key=key_of)
+
+
+# what the push-billing list answers from: a write of a listed app that changes none of these (a
+# warning's last_warned_day, a renewal's expires_at) keeps the list remembered during a move
+# (a stale `version` only makes the one write of the list, an app's release, re-read the app)
+PUSH_FIELDS = ("account_id", "status", "push_billing_shard", "push_quota_log", "plugins_until", "push_until")
 
 
 class DynamoAppRepository(DynamoRepository[AppModel], AppRepository[AppModel]):
@@ -169,7 +196,7 @@ class DynamoAppRepository(DynamoRepository[AppModel], AppRepository[AppModel]):
         if w is None:
             return load()
         return w.cached("push-billing", AppModel.Meta.table_name, ("sdkappid",), load,
-                        touches=lambda item: "push_billing_shard" in item)
+                        touches=lambda item: "push_billing_shard" in item, fields=PUSH_FIELDS)
 
     def next_sdkappid(self) -> int:
         item = MetaModel("sdkappid")

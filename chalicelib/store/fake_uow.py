@@ -106,6 +106,23 @@ class FakeRepository(Repository[M]):
     def many(self, keys: Iterable[tuple[Any, ...]], consistent: bool = False) -> list[M]:
         return [item for key in sorted(set(keys)) if (item := self.get(*key)) is not None]
 
+    def page_between(self, hash_key: Any, attr: str, start: datetime | None, end: datetime | None, limit: int,
+                     token: str | None, *, newest_first: bool = False, consistent: bool = False) -> Page[M]:
+        with self._store.lock:
+            rows = sorted((_sort_key(k[1]), raw) for k, raw in self._store.table(self.model).items()
+                          if k[0] == hash_key)
+        if newest_first:
+            rows.reverse()
+        begin = decode(token)
+        if begin is not None:
+            after = self._start_after(hash_key, begin)
+            rows = [(k, raw) for k, raw in rows if (k < after if newest_first else k > after)]
+        taken = rows[:limit]  # evaluated, then filtered: as a DynamoDB Query with a FilterExpression
+        items = [item for _, raw in taken if _within(getattr(item := self.model.from_raw_data(raw), attr), start, end)]
+        more = len(rows) > limit
+        last = {name: taken[-1][1][name] for name in self._key_names()} if more else None
+        return Page(items, encode(last))
+
     def _page(self, hash_key: Any, limit: int, token: str | None, prefix: str = "") -> Page[M]:
         """A partition's page; with `prefix`, of the range keys that start with it."""
         with self._store.lock:
@@ -171,6 +188,10 @@ class FakeOrderRepository(FakeRepository[OrderModel], OrderRepository[OrderModel
 
     def unended(self, sdkappid: int, now: datetime) -> list[OrderModel]:
         return [o for o in self.of_app(sdkappid) if o.ends_at > now]
+
+
+def _within(at: datetime, start: datetime | None, end: datetime | None) -> bool:
+    return (start is None or at >= start) and (end is None or at < end)
 
 
 class FakeBillRepository(FakeRepository[BillModel], BillRepository[BillModel]):
@@ -392,6 +413,8 @@ class FakeUnitOfWork(UnitOfWork):
                     ok = raw is not None
                 elif w.expect is Expect.BELOW:
                     ok = below(stored, str(w.attr), w.value)
+                elif w.expect is Expect.ADVANCE:
+                    ok = below(stored, str(w.attr), w.value) or (stored or {}).get(str(w.attr)) == {"S": w.value}
                 elif w.expect is Expect.UNSET:
                     ok = stored is None or stored.get(str(w.attr)) in (None, {"NULL": True})
                 elif w.expect is Expect.ABSENT:

@@ -59,6 +59,7 @@ class Expect(Enum):
     UNSET = "unset"  # write only if the stored item has no `attr` yet (a voucher used once)
     BELOW = "below"  # no write; the stored `attr` is unset (or no item) or below `value` (a period still open)
     COUNT = "count"  # add `value` (Counts) to the item's counters, creating it if absent
+    ADVANCE = "advance"  # write it only if the stored `attr` is unset (or no item) or <= `value` (a close)
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,13 @@ class Repository(ABC, Generic[R]):
     @abstractmethod
     def many(self, keys: Iterable[tuple[Any, ...]], consistent: bool = False) -> list[R]:
         """The records of these keys (each once) that exist, in key order; 100 keys a request."""
+
+    @abstractmethod
+    def page_between(self, hash_key: Any, attr: str, start: datetime | None, end: datetime | None, limit: int,
+                     token: str | None, *, newest_first: bool = False, consistent: bool = False) -> Page[R]:
+        """One page of a partition in key order (or the reverse), of the records whose instant
+        `attr` is in [start, end) (either bound open when None). Like a DynamoDB filter, a page
+        may hold fewer than `limit` records and still have a next_token: follow it to the end."""
 
     def add(self, item: R) -> None:
         self._uow.register(Write(Expect.ABSENT, item))
@@ -279,6 +287,12 @@ class PeriodRepository(Repository[R]):
     @abstractmethod
     def close(self, marker: str, period: str) -> None:
         """Close `period` and every earlier one at once (idempotent; never moves the marker back)."""
+
+    def advance(self, marker: str, period: str) -> None:
+        """Close `period` in the commit (the marker set to it); the commit fails if the marker is
+        beyond it already (a later period closed), and writes the same value again if it is at it."""
+        self._uow.register(Write(Expect.ADVANCE, self.model(marker, value=period), attr="value",  # type: ignore[call-arg]
+                                 value=period))
 
     def check_open(self, marker: str, period: str) -> None:
         """Fail the commit if `period` is closed by then (nothing written)."""

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import datetime
 from typing import Any
 
 from chalicelib.domain.calendar import iso
 from chalicelib.domain.money import Cents, fmt
 from chalicelib.domain.orders import Refund
+from chalicelib.domain.statements import Totals
 from chalicelib.store.models import AccountModel, AppModel, LedgerModel, NotificationModel, OrderModel, VoucherModel
 from chalicelib.store.usage_models import BillModel
 
@@ -106,6 +109,29 @@ def purchase(o: OrderModel, a: AppModel, acct: AccountModel, credit: Refund | No
     }
 
 
+def purchase_quote(o: OrderModel, acct: AccountModel, credit: Refund | None, now: datetime) -> dict[str, Any]:
+    """What a purchase would charge now: its order's amounts and the balance after (nothing written).
+    `amount_due` is what the balance pays net: the paid cash and gift less an upgrade's credit
+    (negative when the credit is the larger)."""
+    credited = credit.total if credit is not None else 0
+    return {
+        "product": o.product,
+        "kind": o.kind,
+        "tier": o.tier,
+        "months": int(o.months),
+        "at": iso(now),
+        "starts_at": _iso(o.starts_at),
+        "ends_at": _iso(o.ends_at),
+        "price": fmt(int(o.price)),
+        "voucher_amount": fmt(int(o.voucher_amount)),
+        "paid_cash": fmt(int(o.paid_cash)),
+        "paid_gift": fmt(int(o.paid_gift)),
+        "credit": money3(credit.cash, credit.gift) if credit is not None else None,
+        "amount_due": fmt(int(o.paid_cash) + int(o.paid_gift) - credited),
+        "balance_after": balance(int(acct.cash), int(acct.gift)),
+    }
+
+
 def refund_quote(product: str, at: datetime, r: Refund) -> dict[str, Any]:
     return {
         "product": product,
@@ -156,6 +182,12 @@ def notification(n: NotificationModel) -> dict[str, Any]:
     }
 
 
+def ops_notification(n: NotificationModel) -> dict[str, Any]:
+    """A notification as operators see it: with its account, delivery status, attempts and last error."""
+    return {**notification(n), "account_id": n.account_id, "status": n.status,
+            "attempts": int(n.attempts or 0), "last_error": n.last_error}
+
+
 def bill(b: BillModel) -> dict[str, Any]:
     return {
         "bill_id": f"{b.account_id}-{b.kind}-{b.period}",
@@ -177,3 +209,44 @@ def bill(b: BillModel) -> dict[str, Any]:
         "charged_cash": fmt(int(b.charged_cash)),
         "charged_gift": fmt(int(b.charged_gift)),
     }
+
+
+STATEMENT_COLUMNS = ("record", "at", "kind", "ref", "sdkappid", "item", "quantity", "unit_price", "amount",
+                     "cash", "gift", "balance_cash", "balance_gift")
+
+
+def statement(account_id: str, month: str, zone: str, start: datetime, end: datetime, t: Totals,
+              entries: list[LedgerModel], bills: list[BillModel]) -> dict[str, Any]:
+    return {
+        "account_id": account_id,
+        "month": month,
+        "zone": zone,
+        "starts_at": iso(start),
+        "ends_at": iso(end),
+        "opening": balance(t.opening_cash, t.opening_gift),
+        "moved": balance(t.moved_cash, t.moved_gift),
+        "closing": balance(t.closing_cash, t.closing_gift),
+        "entries": [ledger_entry(e) for e in entries],
+        "bills": [bill(b) for b in bills],
+    }
+
+
+def statement_csv(data: dict[str, Any]) -> str:
+    """The statement (as :func:`statement` renders it) as CSV: an `opening` row, one `entry` row per
+    ledger entry (signed cash and gift, the balance after), a `closing` row, then one `bill_line` row
+    per line of each bill. The `entry` rows' cash and gift add up from opening to closing."""
+    out = io.StringIO()
+    w = csv.DictWriter(out, STATEMENT_COLUMNS, lineterminator="\r\n")
+    w.writeheader()
+    o, c = data["opening"], data["closing"]
+    w.writerow({"record": "opening", "at": data["starts_at"], "balance_cash": o["cash"], "balance_gift": o["gift"]})
+    for e in data["entries"]:
+        w.writerow({"record": "entry", "at": e["at"], "kind": e["kind"], "ref": e["ref"] or "", "cash": e["cash"],
+                    "gift": e["gift"], "balance_cash": e["balance_cash"], "balance_gift": e["balance_gift"]})
+    w.writerow({"record": "closing", "at": data["ends_at"], "balance_cash": c["cash"], "balance_gift": c["gift"]})
+    for b in data["bills"]:
+        for line in b["lines"]:
+            w.writerow({"record": "bill_line", "at": b["posted_at"], "kind": f"{b['kind']} {b['period']}",
+                        "ref": b["bill_id"], "sdkappid": line["sdkappid"], "item": line["item"],
+                        "quantity": line["quantity"], "unit_price": line["unit_price"], "amount": line["amount"]})
+    return out.getvalue()

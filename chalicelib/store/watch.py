@@ -9,8 +9,12 @@ remembered until a write could change their answer:
 - `earliest(index, attr)` keeps, per shard, the item found first by a `Limit 1` Query; a write that
   gives an item a due time brings the answer forward without a request; a write that moves or
   removes a remembered first item makes only that shard be asked again.
-- `cached(key, table, load, touches)` keeps a small read (the push-billing index) until a write
-  to the table touches one of the items read or adds one that `touches` says belongs to it.
+- `cached(key, table, load, touches, fields)` keeps a small read (the push-billing index) until a
+  write to the table touches one of the items read (in one of `fields`, when given: a write that
+  changes nothing the read answers keeps it) or adds one that `touches` says belongs to it.
+- `items(model, keys, load)` keeps items read by key (the accounts a move's bills read): a
+  successful put of one replaces it by the item put (its whole new image), any other write of it
+  drops it, and a refused write drops its table's.
 
 Outside a watch (deployed: each scheduled run is its own invocation) nothing is remembered."""
 
@@ -130,6 +134,8 @@ class Watch:
         self._lock = threading.Lock()
         self._earliest: dict[tuple[str, str], tuple[Any, _Earliest]] = {}
         self._cached: dict[str, tuple[str, set[Key], tuple[str, ...], Callable[[dict[str, Any]], bool], Any]] = {}
+        self._fields: dict[str, tuple[tuple[str, ...], dict[Key, dict[str, Any]]]] = {}  # cached: fields watched
+        self._items: dict[str, dict[Key, dict[str, Any]]] = {}  # table -> key -> raw item
 
     # ---------------------------------------------------------------- observing writes
     def observe(self, operation: str, params: dict[str, Any], succeeded: bool = True) -> None:
@@ -151,6 +157,7 @@ class Watch:
                 state.stale.update(state.shards)
         for name in [n for n, entry in self._cached.items() if entry[0] == table]:
             del self._cached[name]
+        self._items.pop(table, None)
 
     def _apply(self, w: _Written) -> None:
         for (table, attr), (index, state) in self._earliest.items():
@@ -173,8 +180,30 @@ class Watch:
             if table != w.table:
                 continue
             key = w.key_of(key_names)
-            if key is None or key in keys or w.item is None or touches(w.item):
+            if key is None or (key in keys and self._changes(name, key, w)) \
+                    or (key not in keys and (w.item is None or touches(w.item))):
                 del self._cached[name]
+        remembered = self._items.get(w.table)
+        if remembered:
+            names = next(iter(remembered.values()))["__key_names"]
+            key = w.key_of(names)
+            if key is not None and key in remembered:
+                if w.item is not None:
+                    remembered[key] = {**w.item, "__key_names": names}
+                else:
+                    del remembered[key]
+
+    def _changes(self, name: str, key: Key, w: _Written) -> bool:
+        """Whether a write of a cached item may change what the read answers (any write, unless
+        the read named the fields it answers from)."""
+        watched = self._fields.get(name)
+        if watched is None:
+            return True
+        fields, raw = watched
+        if w.item is None:
+            return w.deleted or any(w.touches(f) for f in fields)
+        before = raw.get(key, {})
+        return any(w.item.get(f) != before.get(f) for f in fields)
 
     # ---------------------------------------------------------------- remembered reads
     def forget(self) -> None:
@@ -182,6 +211,7 @@ class Watch:
         with self._lock:
             self._earliest.clear()
             self._cached.clear()
+            self._items.clear()
 
     def earliest(self, index: Any, attr: str, shards: list[str]) -> datetime | None:
         table = index._model.Meta.table_name
@@ -207,16 +237,43 @@ class Watch:
         return min(dues) if dues else None
 
     def cached(self, name: str, table: str, key_names: tuple[str, ...], load: Callable[[], list[Any]],
-               touches: Callable[[dict[str, Any]], bool]) -> list[Any]:
+               touches: Callable[[dict[str, Any]], bool], fields: tuple[str, ...] | None = None) -> list[Any]:
         with self._lock:
             hit = self._cached.get(name)
         if hit is not None:
             return list(hit[4])
         items = load()
-        keys = {tuple(json.dumps(item.serialize()[n], sort_keys=True) for n in key_names) for item in items}
+        raw = {tuple(json.dumps(ser[n], sort_keys=True) for n in key_names): ser
+               for ser in (item.serialize() for item in items)}
         with self._lock:
-            self._cached[name] = (table, keys, key_names, touches, items)
+            self._cached[name] = (table, set(raw), key_names, touches, items)
+            if fields is not None:
+                self._fields[name] = (fields, raw)
+            else:
+                self._fields.pop(name, None)
         return list(items)
+
+    def items(self, model: Any, keys: list[Any], load: Callable[[list[Any]], list[Any]]) -> list[Any]:
+        """The items of `keys` (hash values, or (hash, range) tuples) of `model`, those not
+        remembered loaded (`load(keys)`) and remembered; fresh model objects each time."""
+        table, names = model.Meta.table_name, _key_names(model)
+
+        def key_of(k: Any) -> Key:
+            parts = k if isinstance(k, tuple) else (k,)
+            return tuple(json.dumps(model(*parts).serialize(null_check=False)[n], sort_keys=True) for n in names)
+
+        with self._lock:
+            remembered = self._items.setdefault(table, {})
+            missing = [k for k in keys if key_of(k) not in remembered]
+        for item in load(missing) if missing else []:
+            ser = item.serialize()
+            with self._lock:
+                self._items.setdefault(table, {})[tuple(json.dumps(ser[n], sort_keys=True) for n in names)] = {
+                    **ser, "__key_names": names}
+        with self._lock:
+            remembered = self._items.get(table, {})
+            raws = [remembered.get(key_of(k)) for k in keys]
+        return [model.from_raw_data({n: v for n, v in raw.items() if n != "__key_names"}) for raw in raws if raw]
 
 
 def _key_names(model: Any) -> tuple[str, ...]:

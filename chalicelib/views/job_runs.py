@@ -6,10 +6,15 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from chalicelib.domain.calendar import iso, parse_instant
+from pynamodb.expressions.update import Action
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.domain.calendar import iso, local_date, parse_instant
 from chalicelib.store import uow
 from chalicelib.views.model import ViewModel
 
@@ -25,12 +30,58 @@ def key(job: str, at: datetime, started_at: datetime) -> tuple[str, str]:
     return f"jobruns#{job}", f"{iso(at)}#{iso(started_at)}"
 
 
-def record(result: dict[str, Any], at: datetime, started_at: datetime) -> None:
-    """Write the run; a failed write is logged, never fails the run (its work is committed)."""
+def record(result: dict[str, Any], at: datetime, started_at: datetime, tz: ZoneInfo | None = None,
+           acted: int = 0) -> None:
+    """Write the run (and, given the billing zone, its day's heartbeat: `acted` items); a failed
+    write is logged, never fails the run (its work is committed)."""
     try:
         _item(result, at, started_at, wall_now()).save()
+        if tz is not None:
+            ViewModel(*beat_key(result["job"], at, tz)).update(actions=beat_actions(result["job"], at, at, 1, acted))
     except Exception as err:  # noqa: BLE001
         log.warning("job run %s at %s not recorded: %s", result["job"], iso(at), err)
+
+
+@dataclass(frozen=True)
+class Beat:
+    """What a stretch of a job's schedule did: its first and last instant, how many instants (idle
+    ones too) and how many items its runs acted on. Written to the day of `last`."""
+
+    job: str
+    first: datetime
+    last: datetime
+    runs: int
+    acted: int
+
+
+def beat_key(job: str, last: datetime, tz: ZoneInfo) -> tuple[str, str]:
+    return f"jobbeat#{job}", local_date(last, tz).isoformat()
+
+
+def beat_actions(job: str, first: datetime, last: datetime, runs: int, acted: int) -> list[Action]:
+    """The heartbeat's update: runs and acted ADDed, the last run set, the day's first run kept."""
+    return [ViewModel.job.set(job), ViewModel.at.set(last), ViewModel.started_at.set(ViewModel.started_at | first),
+            ViewModel.runs.add(runs), ViewModel.acted.add(acted)]
+
+
+def beat_in(tx: TransactWrite, beat: Beat, tz: ZoneInfo) -> None:
+    """Add a heartbeat's update to a transaction (the scheduler's mark: no request of its own)."""
+    tx.update(ViewModel(*beat_key(beat.job, beat.last, tz)),
+              actions=beat_actions(beat.job, beat.first, beat.last, beat.runs, beat.acted))
+
+
+def heartbeats(jobs: list[str]) -> dict[str, dict[str, Any]]:
+    """Each job's latest heartbeat (a Query per job, newest day first, one item)."""
+    out: dict[str, dict[str, Any]] = {}
+    for job in jobs:
+        for b in ViewModel.query(f"jobbeat#{job}", scan_index_forward=False, limit=1):
+            out[job] = {"day": b.sk, "first_run": _opt(b.started_at), "last_run": _opt(b.at),
+                        "runs": int(b.runs or 0), "acted": int(b.acted or 0)}
+    return out
+
+
+def _opt(value: datetime | None) -> str | None:
+    return iso(value) if value is not None else None
 
 
 def _item(result: dict[str, Any], at: datetime, started_at: datetime, finished_at: datetime) -> ViewModel:

@@ -30,6 +30,9 @@ class ViewModel(_Base):
     finished_at = UTCDateTimeAttribute(null=True)
     summary = UnicodeAttribute(null=True)  # JSON of the run's counts
     failed = NumberAttribute(null=True)
+    # job heartbeats (one per job and local day): runs covered, items acted on
+    runs = NumberAttribute(null=True)
+    acted = NumberAttribute(null=True)
     # guards of applied stream records expire after the stream's 24 h retention (+ a day)
     expires = TTLAttribute(null=True)
 

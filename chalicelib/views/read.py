@@ -123,6 +123,5 @@ def listed_notifications(status: str, limit: int) -> list[dict[str, Any]]:
         n = live.get(key)
         if n is None or n.status != status:
             continue  # changed since the view was written; the stream will drop it
-        out.append({**render.notification(n), "account_id": n.account_id, "status": n.status,
-                    "attempts": int(n.attempts or 0), "last_error": n.last_error})
+        out.append(render.ops_notification(n))
     return out

@@ -252,7 +252,7 @@ def test_imbill_events_tail_prints_the_last_events_then_follows(api: Api, monkey
     api.account("acme", cash="10.00")
     calls: list[str] = []
 
-    def transport(method: str, path: str) -> tuple[int, Any]:
+    def transport(method: str, path: str, body: Any = None, headers: Any = None) -> tuple[int, Any]:
         calls.append(path)
         if len(calls) == 2:  # between the first poll and the second: a new change
             ada(api, "POST", "/v1/accounts/acme/vouchers", {"amount": "5.00"})

@@ -121,3 +121,40 @@ def test_a_write_that_stays_contended_is_503_busy_with_retry_after_and_changes_n
     assert took < 3, took  # and gave up within its retry budget
     assert state() == before  # nothing of the purchase was written
     assert api.ok("POST", f"/v1/apps/{sid}/purchases", {"edition": "standard", "months": 1})  # then it goes
+
+
+def test_a_month_on_the_test_clock_leaves_a_heartbeat_per_job_even_when_idle(api):
+    """Issue 16 item 5: idle runs are counted in one heartbeat per job and day (written in the move's
+    mark transaction); a job whose next instant passed 15 min ago without a run is late."""
+    from chalicelib.jobs.runner import load_jobs
+    from chalicelib.views import job_runs
+
+    api.clock("2026-03-01T00:00:00Z")
+    before = api.ok("GET", "/v1/ops/job-health")["items"]
+    assert {h["status"] for h in before} == {"never"}
+    moved = api.advance(days=30)  # to 2026-03-31T00:00Z: nothing to do, every run idle
+    assert moved["jobs_run"] == [] and moved["idle_runs"] > 0
+    health = {h["job"]: h for h in api.ok("GET", "/v1/ops/job-health")["items"]}
+    assert set(health) == set(load_jobs())
+    hourly = health["expiry-enforcement"]
+    assert (hourly["status"], hourly["day"], hourly["last_run"], hourly["next_due"], hourly["acted"]) == (
+        "ok", "2026-03-30", "2026-03-30T23:05:00Z", "2026-03-31T00:05:00Z", 0)
+    assert hourly["runs"] == 30 * 24 and hourly["first_run"] == "2026-03-01T00:05:00Z"
+    daily = health["expiry-warnings"]
+    assert (daily["status"], daily["last_run"], daily["runs"]) == ("ok", "2026-03-30T01:00:00Z", 30)
+    settlement = health["monthly-settlement"]  # days 1-3 at 02:00: counted on the day of its last run
+    assert (settlement["status"], settlement["day"], settlement["runs"], settlement["next_due"]) == (
+        "ok", "2026-03-03", 3, "2026-04-01T02:00:00Z")
+    assert sum(h["runs"] for h in health.values()) == moved["idle_runs"]
+
+    api.advance(hours=1)  # the next day: a heartbeat of its own; the runs ADD up within a day
+    api.advance(hours=1)
+    hourly = {h["job"]: h for h in api.ok("GET", "/v1/ops/job-health")["items"]}["expiry-enforcement"]
+    assert (hourly["day"], hourly["runs"], hourly["last_run"]) == ("2026-03-31", 2, "2026-03-31T01:05:00Z")
+
+    # a silent scheduler: the clock stands at 02:30 without the 02:05 run
+    api.clock("2026-03-31T02:00:00Z", run_jobs=False)
+    api.clock("2026-03-31T02:30:00Z", run_jobs=False)
+    late = {h["job"]: h for h in api.ok("GET", "/v1/ops/job-health")["items"]}["expiry-enforcement"]
+    assert (late["status"], late["next_due"]) == ("late", "2026-03-31T02:05:00Z")
+    assert job_runs.heartbeats(["expiry-enforcement"])["expiry-enforcement"]["runs"] == 2

@@ -49,7 +49,7 @@ def test_console_headers_and_weights(server: Http):
     assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "frame-ancestors 'none'" in csp
     assert b"<script>" not in html and b"Asia/Shanghai" in html
     total = len(html)
-    for name in ("app.js", "api.js", "dom.js", "operator.js", "account.js", "console.css", "favicon.svg"):
+    for name in ("app.js", "api.js", "dom.js", "forms.js", "operator.js", "account.js", "console.css", "favicon.svg"):
         with urllib.request.urlopen(f"{server.base}/console/static/{name}") as r:
             total += len(r.read())
     assert total < 200_000, f"console weighs {total} bytes"
@@ -82,7 +82,8 @@ def test_operator_walks_dashboard_search_and_account(page, server: Http, seeded)
         time.sleep(0.2)
     page.reload()
     page.locator("svg.chart rect.bar").first.wait_for()
-    page.get_by_text("expiry-warnings").first.wait_for()
+    page.locator("section", has=page.get_by_role("heading", name="Last job runs")).get_by_text(
+        "expiry-warnings").first.wait_for()
     revenue = page.locator("section", has=page.get_by_role("heading", name="Revenue by month"))
     want = server.ok("GET", "/v1/ops/revenue")["items"]
     march = next(m for m in want if m["month"] == month)
@@ -123,7 +124,8 @@ def test_customer_buys_and_refunds_through_the_forms(page, server: Http, seeded)
     buy = page.locator("form#buy")
     buy.get_by_label("Edition").select_option("pro")
     buy.get_by_label("Months").fill("2")
-    buy.get_by_role("button", name="Buy").click()
+    buy.get_by_role("button", name="Preview", exact=True).click()
+    page.locator("#buy-confirm").click()
     page.locator("#notice").filter(has_text="Order").wait_for()
     after = server.ok("GET", "/v1/accounts/acme")["balance"]
     assert Decimal(after["total"]) < Decimal(before["total"])

@@ -1,6 +1,9 @@
 """Runs INSIDE a clean virtualenv that has only boto3 (as the Lambda runtime), from the unzipped
 artefact: `python lambda_harness.py <task_root> <stream handler> <job handler>...`. Stdlib and boto3 only (never this
-repository's code: what it imports comes from the zip). Prints one JSON object with what it saw."""
+repository's code: what it imports comes from the zip). Prints one JSON object with what it saw.
+
+SMOKE_ALLOWED names a JSON file {handler: [actions]}: while a handler runs, an AWS call outside its
+own function's policy is refused as IAM would (AccessDenied), and the refusal is reported."""
 
 from __future__ import annotations
 
@@ -11,6 +14,41 @@ import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any
+
+TRANSACT_ITEM_ACTIONS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
+                         "ConditionCheck": "ConditionCheckItem", "Get": "GetItem"}
+ALLOWED: dict[str, list[str]] = {}
+CURRENT: list[str] = []  # the handler running (its function's policy applies)
+DENIED: list[dict[str, Any]] = []
+CALLED: dict[str, set[str]] = {}
+
+
+class AccessDenied(Exception):
+    pass
+
+
+def _authorise(event_name: str, params: dict[str, Any] | None = None, **_: Any) -> None:
+    """botocore before-parameter-build: the running handler's function may perform this action."""
+    if not CURRENT:
+        return  # the harness's own set-up and checks
+    _, service, operation = event_name.split(".", 2)
+    actions = {f"{service}:{operation}"}
+    for item in (params or {}).get("TransactItems", []):
+        actions.update(f"{service}:{TRANSACT_ITEM_ACTIONS[kind]}" for kind in item)
+    handler = CURRENT[-1]
+    CALLED.setdefault(handler, set()).update(actions)
+    denied = sorted(actions - set(ALLOWED[handler]))
+    if denied:
+        DENIED.append({"handler": handler, "actions": denied})
+        raise AccessDenied(f"{handler} is not allowed {denied}")
+
+
+def invoke(handler: str, fn: Any, *args: Any) -> Any:
+    CURRENT.append(handler)
+    try:
+        return fn(*args)
+    finally:
+        CURRENT.pop()
 
 
 class Context:
@@ -81,14 +119,18 @@ def stream_smoke(app: Any, handler: str) -> dict[str, Any]:
     account = insert_record(f"{prefix}accounts", {"account_id": {"S": "smoke"}})
     before = views(f"{prefix}views")
     event = {"Records": [account, ledger]}
-    answer = getattr(app, handler)(event, Context("imbill-dev-streams"))
-    again = getattr(app, handler)({"Records": [ledger]}, Context("imbill-dev-streams"))  # a redelivery
+    answer = invoke(handler, getattr(app, handler), event, Context("imbill-dev-streams"))
+    again = invoke(handler, getattr(app, handler), {"Records": [ledger]}, Context("imbill-dev-streams"))
     return {"before": before, "answer": answer, "again": again, "after": views(f"{prefix}views")}
 
 
 def main() -> None:
     task_root, stream_handler, handlers = sys.argv[1], sys.argv[2], sys.argv[3:]
     assert "IMBILL_AUTH_SECRET" not in os.environ, "the smoke test must run without a secret"
+    import botocore.handlers
+
+    ALLOWED.update(json.loads(open(os.environ["SMOKE_ALLOWED"]).read()))
+    botocore.handlers.BUILTIN_HANDLERS.append(("before-parameter-build", _authorise))  # before any client
     sys.path.insert(0, task_root)
     started = time.perf_counter()
     import app  # noqa: PLC0415  (the artefact's app)
@@ -104,14 +146,30 @@ def main() -> None:
     token = encode({"sub": "operator", "role": "operator", "exp": int(time.time()) + 600}, secret)
     body = {"account_id": "smoke", "email": "smoke@example.com", "phone": "+15550100"}
     started = time.perf_counter()
-    answer = app.app(api_event("POST", "/v1/accounts", body, token), Context("imbill-dev"))
+    answer = invoke("app", app.app, api_event("POST", "/v1/accounts", body, token), Context("imbill-dev"))
     out["route"] = {"status": answer["statusCode"], "body": json.loads(answer["body"]),
                     "first_request_s": round(time.perf_counter() - started, 3)}
-    bad = app.app(api_event("POST", "/v1/accounts", body, "not-a-token"), Context("imbill-dev"))
+    started = time.perf_counter()
+    warm = invoke("app", app.app, api_event("POST", "/v1/accounts", {**body, "account_id": "smoke-warm"}, token),
+                  Context("imbill-dev"))
+    out["route"]["warm_request_s"] = round(time.perf_counter() - started, 3)
+    assert warm["statusCode"] == 201, warm
+    bad = invoke("app", app.app, api_event("POST", "/v1/accounts", body, "not-a-token"), Context("imbill-dev"))
+    health = invoke("app", app.app, api_event("GET", "/v1/health", None, token), Context("imbill-dev"))
+    out["health"] = {"status": health["statusCode"], "body": json.loads(health["body"]),
+                     "request_id": health["headers"].get("X-Request-Id")}
     out["bad_token"] = {"status": bad["statusCode"], "body": json.loads(bad["body"])}
     at = datetime.now(UTC).replace(second=0, microsecond=0)
     out["stream"] = stream_smoke(app, stream_handler)
-    out["jobs"] = {name: getattr(app, name)(schedule_event(at), Context(f"imbill-dev-{name}")) for name in handlers}
+    out["jobs"] = {name: invoke(name, getattr(app, name), schedule_event(at), Context(f"imbill-dev-{name}"))
+                   for name in handlers}
+    message = {"job": "expiry-warnings", "at": at.strftime("%Y-%m-%dT%H:%M:%SZ"), "shard": 0}
+    record = {"messageId": "smoke-1", "receiptHandle": "r", "body": json.dumps(message), "attributes": {},
+              "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs", "awsRegion": "us-east-1",
+              "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:imbill-dev-jobs"}
+    out["worker"] = invoke("jobs_worker", app.jobs_worker, {"Records": [record]}, Context("imbill-dev-worker"))
+    out["denied"] = DENIED
+    out["called"] = {h: sorted(a) for h, a in CALLED.items()}
     with open("/proc/self/status") as status:  # VmHWM: ru_maxrss would carry the parent's across exec
         out["peak_rss_mib"] = round(int(next(x for x in status if x.startswith("VmHWM:")).split()[1]) / 1024, 1)
     print("SMOKE-RESULT " + json.dumps(out))

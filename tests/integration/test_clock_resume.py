@@ -117,3 +117,27 @@ def test_a_second_process_waits_for_the_lease(api, monkeypatch):
     assert MetaModel.get(scheduler.MARK).lease_owner is None  # released
     with pytest.raises(scheduler.Busy):
         holder.advance(datetime(2026, 1, 22, tzinfo=UTC))  # the old holder cannot move the mark any more
+
+
+def test_a_dead_holders_lease_is_taken_over_at_once(api, monkeypatch):
+    """A move killed mid-way (its process gone) does not make every move 503 for a minute: its lease
+    names this host and its process id, and the next move takes it over as soon as that id is gone."""
+    import os
+    import subprocess
+    import sys
+
+    seed(api)
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True)
+    dead = scheduler._Lease(StoredClock.NAME)
+    dead.owner = dead.owner.replace(f"/{os.getpid()}:", f"/{gone.stdout.strip()}:")
+    dead.take()  # killed mid-move: the lease is held for another LEASE_SECONDS
+    alive = scheduler._Lease(StoredClock.NAME)
+    alive.owner = alive.owner.replace(f"/{os.getpid()}:", "/1:")  # pid 1 exists: alive, not ours
+    api.advance(days=1)  # at once, no 503 (the wall clock did not move)
+    assert bills_in_ledger_order() == ["daily:2026-01-20"]
+    assert MetaModel.get(scheduler.MARK).lease_owner is None
+    alive.take()  # a live holder keeps its lease
+    assert api.call("POST", "/v1/test/clock/advance", {"days": 1}).status == 503
+    elsewhere = f"another-host/{gone.stdout.strip()}:x"  # a dead-looking id on another host: not ours to judge
+    assert not scheduler._holder_is_dead(elsewhere) and scheduler._holder_is_dead(dead.owner)

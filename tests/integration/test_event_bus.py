@@ -132,19 +132,25 @@ def test_the_template_adds_the_bus_the_queues_an_alarm_and_put_events_on_that_bu
 
     role = {"Fn::GetAtt": ["DefaultRole", "Arn"]}
     res: dict[str, Any] = {"StreamHandler": {"Type": "AWS::Serverless::Function", "Properties": {"Role": role}},
-                           "WebhookDeliveries": {"Type": "AWS::Serverless::Function", "Properties": {"Role": role}}}
+                           "WebhookDeliverer": {"Type": "AWS::Serverless::Function", "Properties": {"Role": role}}}
     add_event_delivery(res, "prod")
     assert res["EventBus"]["Properties"] == {"Name": "imbill-prod"}
     assert res["WebhooksQueue"]["Properties"]["RedrivePolicy"]["deadLetterTargetArn"] == \
         {"Fn::GetAtt": ["WebhooksDeadLetterQueue", "Arn"]}
     assert res["WebhooksDeadLetterAlarm"]["Type"] == "AWS::CloudWatch::Alarm"
-    policy = res["EventDeliveryPolicy"]["Properties"]
-    assert policy["Roles"] == [{"Ref": "DefaultRole"}]
-    (bus,) = [s for s in policy["PolicyDocument"]["Statement"] if "events:PutEvents" in s["Action"]]
+    from infra.policy import policy
+
+    streams = policy("prod", "StreamHandler", template=True)["Statement"]
+    (bus,) = [s for s in streams if "events:PutEvents" in s["Action"]]  # PutEvents on that bus only
     assert bus["Action"] == ["events:PutEvents"] and bus["Resource"] == {
         "Fn::Sub": "arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/imbill-prod"}
-    assert "arn:aws:" not in json.dumps(res)
-    for fn in ("StreamHandler", "WebhookDeliveries"):
+    assert not any("events:PutEvents" in s["Action"] for fn in ("APIHandler", "JobsWorker", "WebhookDeliverer")
+                   for s in policy("prod", fn, template=True)["Statement"])
+    (queue,) = [s for s in streams if s["Sid"] == "WebhooksQueue"]
+    assert queue == {"Sid": "WebhooksQueue", "Effect": "Allow", "Action": ["sqs:SendMessage"],
+                     "Resource": {"Fn::GetAtt": ["WebhooksQueue", "Arn"]}}
+    assert "arn:aws:" not in json.dumps(res) + json.dumps(streams)
+    for fn in ("StreamHandler", "WebhookDeliverer"):
         env = res[fn]["Properties"]["Environment"]["Variables"]
         assert env == {"IMBILL_WEBHOOKS_QUEUE_URL": {"Ref": "WebhooksQueue"}, "IMBILL_EVENT_BUS": "imbill-prod"}
 

@@ -174,6 +174,64 @@ def test_unsupported_method_on_known_path_is_405_in_contract_shape(served: Serve
     assert served.token not in json.dumps(body)
 
 
+def _raw(served: Served, request: bytes) -> tuple[int, dict[str, str], Any]:
+    """Send `request` as bytes (http.client refuses what these tests send); status, headers, JSON body."""
+    with socket.create_connection((ddblocal.HOST, served.port), timeout=60) as sock:
+        sock.sendall(request)
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+            if b"\r\n\r\n" in data:
+                head, _, rest = data.partition(b"\r\n\r\n")
+                length = next((int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                               if line.lower().startswith(b"content-length:")), 0)
+                if len(rest) >= length:
+                    break
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = dict(line.split(": ", 1) for line in lines[1:])
+    return int(lines[0].split(" ", 2)[1]), headers, json.loads(body)
+
+
+def test_any_method_and_any_header_size_answer_the_error_shape(served: Served) -> None:
+    """Issue 20: TRACE, CONNECT and made-up methods were 501 HTML, a 100 KB header 431 HTML."""
+    for method, path, status in (("TRACE", "/v1/accounts", 405), ("FOO", "/v1/openapi.json", 405),
+                                 ("TRACE", "/v1/nowhere", 404), ("CONNECT", "example.com:443", 404)):
+        got, headers, body = served.request(method, path, served.auth())
+        assert got == status and headers["Content-Type"] == "application/json", (method, path, got, body)
+        assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}
+        assert served.token not in json.dumps(body) and headers["X-Request-Id"]
+    big = b"GET /v1/openapi.json HTTP/1.1\r\nHost: local\r\nX-Big: " + b"a" * 100_000 + b"\r\n\r\n"
+    status, headers, body = _raw(served, big)
+    assert (status, headers["Content-Type"], body["error"]["code"]) == (
+        431, "application/json", "request_header_fields_too_large")
+    status, _, body = _raw(served, b"GET /" + b"a" * 70_000 + b" HTTP/1.1\r\n\r\n")
+    assert (status, body["error"]["code"]) == (414, "uri_too_long")
+    status, _, body = _raw(served, b"GET /a b HTTP/1.1\r\n\r\n")
+    assert (status, set(body["error"])) == (400, {"code", "message"})
+
+
+def test_each_request_is_one_log_line_with_its_id_and_never_the_token(served: Served) -> None:
+    status, headers, _ = served.request("GET", f"/v1/accounts/logged?token={served.token}", served.auth())
+    rid = headers["X-Request-Id"]
+    deadline = time.monotonic() + 10
+    while not [line for line in served.output if rid in line] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    (line,) = [line for line in served.output if rid in line]
+    method, path, code, ms, unit, logged_id = line.split()
+    assert (method, path, code, unit, logged_id) == ("GET", "/v1/accounts/logged", str(status), "ms", rid)
+    assert float(ms) >= 0
+    assert not [line for line in served.output if served.token in line and "IMBILL_TOKEN" not in line]
+
+
+def test_dynamodb_local_listens_on_loopback_only(served: Served) -> None:
+    (line,) = [line for line in served.output if "DynamoDB Local on port" in line]
+    port = line.rsplit("port", 1)[1].strip(" )\n")
+    listening = subprocess.run(["ss", "-Hltn", f"sport = :{port}"], capture_output=True, text=True, check=True)
+    addresses = {row.split()[3].rsplit(":", 1)[0] for row in listening.stdout.splitlines()}
+    assert addresses and addresses <= {"127.0.0.1", "[::ffff:127.0.0.1]"}, listening.stdout
+
+
 def test_known_routes_still_reach_the_app(served: Served) -> None:
     status, _, body = served.request("GET", "/v1/openapi.json")
     assert status == 200 and body["openapi"].startswith("3.")
@@ -218,3 +276,70 @@ def test_moto_engine_is_refused_with_the_reason() -> None:
     result = run_serve("--engine", "moto")
     assert result.returncode == 2
     assert "--engine moto was removed" in result.stderr and "--in-memory" in result.stderr
+
+
+def test_cli_write_commands_against_the_live_server(served: Served) -> None:
+    """`imbill accounts create | topup | vouchers grant | apps create | apps delete | statements` over HTTP,
+    each write with an Idempotency-Key (the same key again acts once); tables at 80 columns keep ids whole;
+    `accounts show` lists the newest entries first."""
+    import csv
+    import io
+    from decimal import Decimal
+
+    from typer.testing import CliRunner
+
+    from chalicelib.cli import cli
+
+    env = {"IMBILL_URL": f"http://{ddblocal.HOST}:{served.port}", "IMBILL_TOKEN": served.token, "COLUMNS": "80"}
+
+    def run(*args: str) -> Any:
+        return CliRunner().invoke(cli, list(args), env=env)
+
+    def ok(*args: str) -> str:
+        out = run(*args)
+        assert out.exit_code == 0, out.output
+        return str(out.output)
+
+    created = json.loads(ok("accounts", "create", "cli-acme", "--email", "cli@x.test", "--phone", "+15550100",
+                            "--json", "--idempotency-key", "acct-1"))
+    assert created["account_id"] == "cli-acme"
+    again = json.loads(ok("accounts", "create", "cli-acme", "--email", "cli@x.test", "--phone", "+15550100",
+                          "--json", "--idempotency-key", "acct-1"))
+    assert again == created  # the first answer, not a 409 "exists"
+    reused = run("accounts", "create", "cli-acme", "--email", "other@x.test", "--phone", "+15550100",
+                 "--idempotency-key", "acct-1")
+    assert reused.exit_code == 1 and "idempotency_key_reused" in reused.output
+
+    for _ in range(2):  # a retried top-up with its key charges once
+        ok("topup", "cli-acme", "500.00", "--idempotency-key", "topup-1")
+    assert "20.00" in ok("topup", "cli-acme", "20.00", "--gift")
+    voucher = json.loads(ok("vouchers", "grant", "cli-acme", "25.00", "--json"))
+    assert voucher["amount"] == "25.00"
+    status, _, acct = served.request("GET", "/v1/accounts/cli-acme", served.auth())
+    assert acct["balance"] == {"cash": "500.00", "gift": "20.00", "total": "520.00"}
+
+    app = json.loads(ok("apps", "create", "cli-acme", "--name", "cli-chat", "--json"))
+    sid = app["sdkappid"]
+    json_headers = {**served.auth(), "Content-Type": "application/json"}
+    status, _, bought = served.request("POST", f"/v1/apps/{sid}/purchases", json_headers,
+                                       json.dumps({"edition": "standard", "months": 1}).encode())
+    assert status == 201, bought
+    status, _, _ = served.request("POST", f"/v1/apps/{sid}/refunds", json_headers, b"{}")
+    assert status == 201
+    assert "reclaimed" in ok("apps", "delete", str(sid), "--yes")
+
+    shown = ok("accounts", "show", "cli-acme")
+    order_id = bought["order"]["order_id"]
+    assert order_id in shown  # whole, on one line, at 80 columns
+    ledger = shown[shown.index("Ledger"):]
+    assert ledger.index("refund") < ledger.index("purchase") < ledger.index("topup")  # newest first
+
+    month = served.request("GET", "/v1/test/clock", served.auth())[2]["now"][:7]
+    rows = list(csv.DictReader(io.StringIO(ok("statements", "cli-acme", "--month", month, "--csv"))))
+    opening = next(r for r in rows if r["record"] == "opening")
+    closing = next(r for r in rows if r["record"] == "closing")
+    status, _, acct = served.request("GET", "/v1/accounts/cli-acme", served.auth())
+    for kind in ("cash", "gift"):
+        total = Decimal(opening[f"balance_{kind}"]) + sum(Decimal(r[kind]) for r in rows if r["record"] == "entry")
+        assert total == Decimal(closing[f"balance_{kind}"]) == Decimal(acct["balance"][kind])
+    assert "closing cash" in ok("statements", "cli-acme", "--month", month)

@@ -8,23 +8,21 @@ run on one the policy does not allow; this module drives one flow that reaches e
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from chalicelib import config
 from chalicelib.jobs import runner
-from chalicelib.services import event_feed
 from infra import policy
 from tests import aws_actions
-from tests.integration.test_event_bus import stream_records
 from tests.integration.test_jobs import seed
 
 WARN_AT = datetime(2026, 8, 18, 1, 0, tzinfo=UTC)
 # used by the Lambda service with the function's role, not by the code: log delivery, and the jobs'
 # dead-letter queue (infra/package.py)
-USED_BY_LAMBDA = {"logs", "sqs"}
+USED_BY_LAMBDA = {"logs", "sqs", "xray"}  # sqs: also the planner's fan-out, not reached inline
 
 
 def services(actions: set[str]) -> set[str]:
@@ -43,7 +41,27 @@ def test_policy_is_per_stage_and_names_only_that_stages_tables() -> None:
         assert not any("*" in a for s in doc["Statement"] for a in s["Action"]), "no wildcard actions"
 
 
-def test_every_service_allowed_is_called_and_every_call_is_allowed(store, ddb_endpoint, monkeypatch, api):
+def test_each_function_has_only_the_services_of_its_kind() -> None:
+    """The API has no queue nor stream, a planner no secret nor stream, the worker no secret, the
+    stream handler no e-mail, SMS nor secret (before: one policy with everything for all 9)."""
+    def kinds(function: str) -> set[str]:
+        return {s["Sid"] for s in policy.policy("dev", function)["Statement"]}
+
+    assert kinds("APIHandler") == {"Logs", "Traces", "Tables", "Email", "Sms", "AuthSecret"}
+    assert kinds("ExpiryWarnings") == {"Logs", "Traces", "Tables", "Email", "Sms", "JobsQueue", "DeadLetterQueue"}
+    assert kinds("JobsWorker") == {"Logs", "Traces", "Tables", "Email", "Sms", "JobsQueue"}
+    assert kinds("StreamHandler") == {"Logs", "Traces", "Tables", "DeadLetterQueue", "Streams", "EventBus",
+                                      "WebhooksQueue"}
+    assert kinds("WebhookDeliverer") == {"Logs", "Traces", "Tables", "Email", "Sms", "WebhooksQueue"}
+    assert policy.allowed_actions("dev", "ExpiryWarnings") >= {"sqs:SendMessage"}
+    assert "sqs:ReceiveMessage" not in policy.allowed_actions("dev", "ExpiryWarnings")
+    assert len(policy.FUNCTIONS) == 3 + 1 + len(runner.load_jobs())  # API, streams, worker, webhooks, jobs
+
+
+def test_every_service_a_function_may_use_is_called_and_every_call_is_allowed(store, ddb_endpoint, monkeypatch,
+                                                                             api):
+    """The API (the secret, a use case, an operator's job run that notifies) and a job's planner
+    (a run that notifies): each calls every service of its own policy, and nothing outside it."""
     if ddb_endpoint is not None:
         pytest.skip("SES, SNS and SSM are moto's")
     import boto3
@@ -54,19 +72,22 @@ def test_every_service_allowed_is_called_and_every_call_is_allowed(store, ddb_en
         Name=policy.secret_param("dev"), Value="k" * 40, Type="SecureString")
     monkeypatch.setenv("IMBILL_AUTH_SECRET_PARAM", policy.secret_param("dev"))
     config.reset_settings()
-    with aws_actions.recording() as recorded:
-        token = auth.mint_token("operator")  # the secret read from SSM
-        assert auth.decode(token, "k" * 40, time.time())["role"] == "operator"
+    token = auth.mint_token("operator")
+    assert auth.decode(token, "k" * 40, time.time())["role"] == "operator"
+    seed(2, 2)
+    api.clock("2026-08-19T02:00:00Z")
+    config.reset_settings()  # the API reads the secret again (the settings themselves read outside the
+    config.settings()  # test client, which patches the environment with the dev stage's during a request)
+    with aws_actions.recording_by_function() as recorded:
         api.ok("POST", "/v1/accounts", {"account_id": "pol", "email": "p@x.test", "phone": "+15550100"})
-        seed(1, 1)
-        assert runner.run_job("expiry-warnings", WARN_AT, ZoneInfo("UTC"))["summary"]["warned"] == 1  # SES + SNS
-        boto3.client("events", region_name="us-east-1").create_event_bus(Name="imbill-dev")
-        monkeypatch.setenv("IMBILL_EVENT_BUS", "imbill-dev")
-        config.reset_settings()
-        assert event_feed.on_records(stream_records())["events"] > 0  # EventBridge (the events' stream)
+        ran = api.ok("POST", "/v1/jobs/expiry-warnings/runs", {"at": WARN_AT.isoformat()}, expect=200)
+        assert ran["summary"]["warned"] == 2  # SES + SNS, from the API
+        at = WARN_AT + timedelta(days=1)
+        assert runner.run_job("expiry-warnings", at, ZoneInfo("UTC"))["summary"]["warned"] == 2  # the planner
 
-    allowed = policy.allowed_actions()
-    assert recorded <= allowed, f"not allowed: {sorted(recorded - allowed)}"
-    assert services(allowed) - USED_BY_LAMBDA == services(recorded), "the policy allows a service never called"
-    assert {"ses:SendEmail", "sns:Publish", "ssm:GetParameter", "dynamodb:TransactWriteItems",
-            "dynamodb:PutItem", "events:PutEvents"} <= recorded
+    for function in ("APIHandler", "ExpiryWarnings"):
+        allowed = policy.allowed_actions("dev", function)
+        assert recorded[function] <= allowed, f"{function} not allowed: {sorted(recorded[function] - allowed)}"
+        assert services(allowed) - USED_BY_LAMBDA == services(recorded[function]), (
+            f"{function}'s policy allows a service it never calls")
+    assert {"ssm:GetParameter", "dynamodb:TransactWriteItems", "ses:SendEmail", "sns:Publish"} <= recorded["APIHandler"]

@@ -42,9 +42,24 @@ def test_a_job_run_logs_its_progress_and_reports_each_request(store, monkeypatch
     assert lines[-1].startswith(f"job expiry-warnings at 2026-08-18T01:00:00Z: {len(seen)} requests")
 
 
-def test_jobs_run_keeps_stdout_json_without_a_terminal(store, monkeypatch):
+def test_jobs_run_goes_through_the_api_and_prints_its_json(api, monkeypatch):
+    """`imbill jobs run` is POST /v1/jobs/{job}/runs at IMBILL_URL, like every other command (it
+    needs no DynamoDB port); a refusal of the API is exit code 2 with its message."""
+    from chalicelib import cli_views
+
+    sent = []
+
+    def transport(method, path, body=None):
+        sent.append((method, path, body))
+        r = api.call(method, path, body)
+        return r.status, r.body
+
+    monkeypatch.setattr(cli_views, "transport", transport)
+    api.clock("2026-08-18T01:00:00Z")
     seed(1, 1)
-    monkeypatch.setattr("chalicelib.store.tables.configure", lambda *a, **k: None)  # the test's tables
     result = CliRunner().invoke(cli.cli, ["jobs", "run", "expiry-warnings", "--at", "2026-08-18T01:00:00Z"])
     assert result.exit_code == 0, result.output
-    assert json.loads(result.stdout)["summary"]["warned"] == 1  # no progress bar in the output
+    assert json.loads(result.stdout)["summary"]["warned"] == 1
+    assert sent == [("POST", "/v1/jobs/expiry-warnings/runs", {"at": "2026-08-18T01:00:00Z"})]
+    ahead = CliRunner().invoke(cli.cli, ["jobs", "run", "expiry-warnings", "--at", "2026-08-19T01:00:00Z"])
+    assert ahead.exit_code == 2 and "HTTP 400" in ahead.stderr

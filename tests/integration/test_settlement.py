@@ -20,15 +20,17 @@ MONTH = "2026-05"
 RUN = datetime(2026, 6, 1, 2, 0, tzinfo=UTC)
 
 
-def seed(accounts: int, idle: int = 0, month: str = MONTH) -> None:
-    """`accounts` accounts with one Standard app and 12,345 MAU in the month; `idle` without usage."""
+def seed(accounts: int, idle: int = 0, month: str = MONTH, legacy: bool = False) -> None:
+    """`accounts` accounts with one Standard app and 12,345 MAU in the month; `idle` without usage.
+    `legacy`: accounts written before they listed their apps (`app_ids`)."""
     created = datetime(2026, 4, 1, tzinfo=UTC)
     with AccountModel.batch_write() as acc, AppModel.batch_write() as apps, UsageModel.batch_write() as use:
         for i in range(accounts + idle):
             account_id = f"acct{i:05d}"
             sid = 1_600_000_000 + i
             acc.save(AccountModel(account_id, email=f"{account_id}@x.test", phone="+1555", created_at=created,
-                                  due_shard=due_shard(account_id), cash=10_000, apps_count=1))
+                                  due_shard=due_shard(account_id), cash=10_000, apps_count=1,
+                                  app_ids=None if legacy else {sid}))
             apps.save(AppModel(sid, account_id=account_id, name="a", region="us", edition="standard",
                                status="enabled", created_at=created, expires_at=datetime(2026, 7, 1, tzinfo=UTC),
                                due_shard=due_shard(sid), had_paid=True))

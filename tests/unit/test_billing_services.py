@@ -36,7 +36,7 @@ def push_app(tables: FakeStore, cash: int, quota: int) -> int:
 
 def push_bill(tables: FakeStore, day: date, sid: int) -> dict[str, int]:
     ctx = ctx_at(tables, at(f"{day + timedelta(days=1)}T00:30:00"))
-    account_id, apps = billing.reload_push_account(ctx, ("acme", [stored_app(tables, sid)]))
+    account_id, apps, _ = billing.reload_push_account(ctx, ("acme", [stored_app(tables, sid)], None))
     return billing.push_bill(ctx, day, account_id, apps)
 
 

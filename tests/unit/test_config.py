@@ -135,10 +135,56 @@ def test_serve_honours_an_explicit_test_clock_setting(monkeypatch: pytest.Monkey
         assert os.environ["IMBILL_TEST_CLOCK"] == expect, (given, flag)
 
 
+def test_serve_honours_the_stage(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`IMBILL_STAGE=prod imbill serve` is prod: no test clock unless asked for, and asked for, a refusal."""
+    from chalicelib.cli import _configure_local_env
+
+    monkeypatch.setattr(os, "environ", dict(os.environ))
+    monkeypatch.setenv("IMBILL_STAGE", "prod")
+    monkeypatch.delenv("IMBILL_TEST_CLOCK", raising=False)
+    monkeypatch.setenv("IMBILL_AUTH_SECRET", SECRET_32)
+    _configure_local_env(8001, None)
+    assert (os.environ["IMBILL_STAGE"], os.environ["IMBILL_TEST_CLOCK"]) == ("prod", "0")
+    config.reset_settings()
+    assert config.settings().stage == "prod" and not config.settings().test_clock
+    _configure_local_env(8001, True)
+    with pytest.raises(ConfigError, match="IMBILL_TEST_CLOCK=1 is only allowed in stage 'local'"):
+        config.reset_settings()
+        config.settings()
+    monkeypatch.delenv("IMBILL_STAGE")
+    monkeypatch.delenv("IMBILL_TEST_CLOCK")
+    _configure_local_env(8001, None)
+    assert (os.environ["IMBILL_STAGE"], os.environ["IMBILL_TEST_CLOCK"]) == ("local", "1")
+
+
+def test_serve_in_stage_prod_refuses_the_test_clock_before_starting_anything() -> None:
+    run = subprocess.run([sys.executable, "-m", "chalicelib.cli", "serve", "--in-memory"], capture_output=True,
+                         text=True, cwd=ROOT, timeout=120,
+                         env={**{k: v for k, v in os.environ.items() if not k.startswith("IMBILL_")},
+                              "IMBILL_STAGE": "prod", "IMBILL_TEST_CLOCK": "1", "IMBILL_AUTH_SECRET": SECRET_32})
+    assert run.returncode == 1
+    assert run.stderr.strip().splitlines() == [
+        "error: invalid configuration: IMBILL_TEST_CLOCK=1 is only allowed in stage 'local', not 'prod'"]
+
+
+def test_the_installed_packages_local_stage_is_the_checkouts() -> None:
+    """`pip install .` has no .chalice/config.json: serve uses cli.INSTALLED_CONFIG, kept equal to it."""
+    import json
+
+    from chalicelib.cli import CHALICE_STAGE, INSTALLED_CONFIG
+
+    on_disk = json.loads((ROOT / ".chalice" / "config.json").read_text())
+    local = on_disk["stages"][CHALICE_STAGE]
+    assert INSTALLED_CONFIG["stages"][CHALICE_STAGE] == local
+    assert {k: on_disk[k] for k in ("version", "app_name")} == {k: INSTALLED_CONFIG[k] for k in ("version", "app_name")}
+
+
 def test_operator_commands_without_credentials_or_endpoint_say_so_in_one_line() -> None:
     for args, env, expect in (
         (["tables", "create"], {}, "error: no AWS credentials"),
-        (["jobs", "run", "reclamation", "--at", "2026-01-01T00:00:00Z"], {}, "error: no AWS credentials"),
+        (["jobs", "run", "reclamation", "--at", "2026-01-01T00:00:00Z"], {}, "error: IMBILL_TOKEN is not set"),
+        (["jobs", "run", "reclamation", "--at", "2026-01-01T00:00:00Z"],
+         {"IMBILL_TOKEN": "t", "IMBILL_URL": "http://127.0.0.1:9"}, "error: cannot reach http://127.0.0.1:9"),
         (["tables", "create"], {"IMBILL_DYNAMODB_ENDPOINT": "http://127.0.0.1:9"}, "error: cannot reach"),
         (["token", "--role", "operator"], {"IMBILL_STAGE": "prod"}, "error: invalid configuration"),
     ):

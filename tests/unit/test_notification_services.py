@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from chalicelib.domain.bills import Line
-from chalicelib.domain.errors import NotFound
+from chalicelib.domain.errors import Conflict, Forbidden, NotFound
 from chalicelib.services import billing, notifications
 from chalicelib.services.context import Principal
 from chalicelib.store import views
@@ -52,3 +52,23 @@ def test_the_dispatcher_claims_a_due_notification_sends_it_once_and_marks_it(tab
     assert notifications.dispatch_due(ctx_at(tables, now), again, now) == {}  # not due any more
     assert len(notifier.sent) == 1
     assert notifications.reload(NotificationModel("acme", "gone")).send_due_at is None
+
+
+def test_an_operator_retries_a_failed_notification_which_is_sent_at_once(tables, notifier):
+    now = at("2026-04-02T00:00:00")
+    note = NotificationModel("acme", "20260401T020000Z#bill#-#sms", at=at("2026-04-01T02:00:00"), kind="bill",
+                             channel="sms", to="+15550100", subject="Monthly bill", body="b", status="failed",
+                             attempts=notifications.MAX_ATTEMPTS, last_error="Throttled: no")
+    with FakeUnitOfWork(tables) as u:
+        u.notifications.add(note)
+        u.commit()
+    with pytest.raises(Forbidden):
+        notifications.retry_failed(ctx_at(tables, now, Principal("customer", "acme")), "acme", note.notification_id)
+    sent = notifications.retry_failed(ctx_at(tables, now), "acme", note.notification_id)
+    assert (sent.status, int(sent.attempts), sent.last_error, sent.sent_at) == ("sent", 1, None, now)
+    assert notifier.sent == [("sms", "+15550100", "Monthly bill: b")]
+    assert notifications.reload(note).status == "sent"
+    with pytest.raises(Conflict):  # sent: nothing to retry
+        notifications.retry_failed(ctx_at(tables, now), "acme", note.notification_id)
+    with pytest.raises(NotFound):
+        notifications.retry_failed(ctx_at(tables, now), "acme", "nope")

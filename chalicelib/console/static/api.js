@@ -32,26 +32,30 @@ export class ApiError extends Error {
   }
 }
 
-function key() {
-  const bytes = new Uint8Array(16);
-  crypto.getRandomValues(bytes);
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
-}
+// Where the service is: the console's own URL is <root>console (its modules <root>console/static/*.js),
+// so a deployment under a stage path (/api/console) calls /api/v1/... Paths below are relative to it.
+export const ROOT = new URL("../../", import.meta.url);
+export const url = (path) => new URL(path.replace(/^\/+/, ""), ROOT).href;
 
-export async function call(method, path, body) {
-  const headers = { Accept: "application/json", Authorization: `Bearer ${session.token() || ""}` };
+// One request. `opts.key` is the Idempotency-Key of a create or a money move: forms.js keeps one per
+// submission (retries of it reuse it); nothing here makes one up, so a retried call never charges twice.
+// `opts.accept: "text"` answers the body as text (CSV).
+export async function call(method, path, body, opts = {}) {
+  const headers = { Accept: opts.accept === "text" ? "text/csv" : "application/json",
+    Authorization: `Bearer ${session.token() || ""}` };
   const init = { method, headers, credentials: "omit", cache: "no-store", redirect: "error" };
   if (body !== undefined) {
     headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
   }
-  if (method === "POST") headers["Idempotency-Key"] = key();
+  if (opts.key) headers["Idempotency-Key"] = opts.key;
   let response;
   try {
-    response = await fetch(path, init);
+    response = await fetch(url(path), init);
   } catch (err) {
     throw new ApiError(0, "network_error", `the service did not answer: ${err.message}`);
   }
+  if (response.ok && opts.accept === "text") return response.text();
   let data = null;
   try {
     data = await response.json();
@@ -66,6 +70,19 @@ export async function call(method, path, body) {
 }
 
 export const get = (path) => call("GET", path);
+
+// Every page of a list (`items` + `next_token`): no cap, the console follows next_token to the end.
+export async function all(path, limit = 1000) {
+  const items = [];
+  let token = null;
+  do {
+    const sep = path.includes("?") ? "&" : "?";
+    const page = await get(`${path}${sep}limit=${limit}${token ? `&next_token=${encodeURIComponent(token)}` : ""}`);
+    items.push(...page.items);
+    token = page.next_token;
+  } while (token);
+  return items;
+}
 export const q = encodeURIComponent;
 
 // Any error in words for the page.

@@ -1,7 +1,7 @@
 // The console's router: sign-in, then the operator's or the customer's pages (hash routes, no token in them).
 import { ApiError, call, claims, session, words } from "./api.js";
 import { clear, h, zone } from "./dom.js";
-import { accountPage, appPage } from "./account.js";
+import { accountPage, appPage, statementPage } from "./account.js";
 import { accountsPage, dashboardPage } from "./operator.js";
 import { auditPage, eventsPage, webhooksPage } from "./events.js";
 
@@ -53,8 +53,8 @@ function signIn(message) {
     const c = claims();
     try {
       if (!c || !c.role) throw new ApiError(401, "unauthorized", "this is not an access token");
-      if (c.role === "operator") await call("GET", "/v1/ops/job-runs?limit=1");
-      else if (c.role === "customer") await call("GET", `/v1/accounts/${encodeURIComponent(c.sub)}`);
+      if (c.role === "operator") await call("GET", "v1/ops/job-runs?limit=1");
+      else if (c.role === "customer") await call("GET", `v1/accounts/${encodeURIComponent(c.sub)}`);
       else throw new ApiError(403, "forbidden", `the ${c.role} role has no console`);
     } catch (err) {
       session.clear();
@@ -91,6 +91,8 @@ async function route() {
       await accountsPage(target, params);
     } else if (parts[0] === "account" && parts[1]) {
       await accountPage(target, parts[1], c.role);
+    } else if (parts[0] === "statement" && parts[1] && /^\d{4}-\d{2}$/.test(parts[2] || "")) {
+      await statementPage(target, parts[1], parts[2]);
     } else if (parts[0] === "app" && parts[1]) {
       await appPage(target, parts[1], c.role);
     } else if (parts[0] === "events") {

@@ -41,13 +41,13 @@ export function when(iso) {
   return `${parts.year}-${parts.month}-${parts.day} ${parts.hour}:${parts.minute} ${tz}`;
 }
 
-// A table: columns are [heading, row => cell content].
+// A table in a wrapper that scrolls sideways on a narrow screen: columns are [heading, row => cell content].
 export function table(rows, columns, opts = {}) {
   if (!rows.length) return h("p", { class: "muted" }, opts.empty || "None.");
-  return h("table", { class: opts.class || "grid" },
+  return h("div", { class: "scroll" }, h("table", { class: opts.class || "grid" },
     h("thead", null, h("tr", null, columns.map(([head]) => h("th", null, head)))),
     h("tbody", null, rows.map((row) => h("tr", { class: opts.rowClass ? opts.rowClass(row) : null },
-      columns.map(([head, cell]) => h("td", { "data-col": head }, cell(row)))))));
+      columns.map(([head, cell]) => h("td", { "data-col": head }, cell(row))))))));
 }
 
 export function section(title, ...body) {

@@ -1,6 +1,7 @@
 // Events, webhooks and the audit log: every committed change, the endpoints it is delivered to, who did what.
 import { call, get, q, words } from "./api.js";
 import { append, clear, field, h, section, table, when } from "./dom.js";
+import { keyring } from "./forms.js";
 
 const actor = (a) => (a.sub ? `${a.role}:${a.sub}` : a.role);
 const problem = (err) => h("p", { class: "error", role: "alert" }, words(err));
@@ -53,7 +54,7 @@ export async function eventsPage(target, params, role) {
   const box = h("div", { id: "events" }, h("p", { class: "muted" }, "Loading…"));
   target.append(section("Newest first", box));
   const query = new URLSearchParams([...params].filter(([k]) => names.some(([n]) => n === k)));
-  await paged(box, `/v1/events${query.toString() ? `?${query}` : ""}`);
+  await paged(box, `v1/events${query.toString() ? `?${query}` : ""}`);
 }
 
 export async function auditPage(target, params) {
@@ -63,7 +64,7 @@ export async function auditPage(target, params) {
   const box = h("div", { id: "audit" }, h("p", { class: "muted" }, "Loading…"));
   target.append(section("Changes made through the API, newest first", box));
   const query = new URLSearchParams([...params].filter(([k]) => names.some(([n]) => n === k)));
-  await paged(box, `/v1/ops/audit${query.toString() ? `?${query}` : ""}`);
+  await paged(box, `v1/ops/audit${query.toString() ? `?${query}` : ""}`);
 }
 
 function deliveriesTable(hook, items, reload) {
@@ -73,7 +74,7 @@ function deliveriesTable(hook, items, reload) {
     ["Last attempt", (d) => when(d.last_attempt_at)], ["Next attempt", (d) => when(d.next_attempt_at)],
     ["", (d) => h("button", { type: "button", class: "retry", onclick: async (event) => {
       event.target.disabled = true;
-      try { await call("POST", `/v1/webhooks/${q(hook.webhook_id)}/deliveries/${q(d.delivery_id)}/retry`); } catch (err) { event.target.after(problem(err)); }
+      try { await call("POST", `v1/webhooks/${q(hook.webhook_id)}/deliveries/${q(d.delivery_id)}/retry`); } catch (err) { event.target.after(problem(err)); }
       await reload();
     } }, "Retry")],
   ], { empty: "No deliveries yet.", class: "grid deliveries" });
@@ -81,7 +82,7 @@ function deliveriesTable(hook, items, reload) {
 
 // An account's endpoints (accountId), or the operators' feed of every account (null).
 export async function webhooksPage(target, accountId) {
-  const base = accountId ? `/v1/accounts/${q(accountId)}/webhooks` : "/v1/ops/webhooks";
+  const base = accountId ? `v1/accounts/${q(accountId)}/webhooks` : "v1/ops/webhooks";
   target.append(h("h1", null, accountId ? `Webhooks of ${accountId}` : "Webhooks: every account's events"));
   const secretBox = h("div", { id: "webhook-secret" });
   const url = h("input", { name: "url", type: "url", required: true, placeholder: "https://example.com/imbill" });
@@ -98,7 +99,7 @@ export async function webhooksPage(target, accountId) {
   async function showDeliveries(hook) {
     const reload = async () => {
       try {
-        const page = await get(`/v1/webhooks/${q(hook.webhook_id)}/deliveries?limit=100`);
+        const page = await get(`v1/webhooks/${q(hook.webhook_id)}/deliveries?limit=100`);
         clear(logs).append(section(`Deliveries to ${hook.url}`,
           h("button", { type: "button", class: "refresh", onclick: reload }, "Refresh"),
           deliveriesTable(hook, page.items, reload)));
@@ -115,19 +116,22 @@ export async function webhooksPage(target, accountId) {
       ["", (w) => h("span", { class: "actions" },
         h("button", { type: "button", class: "deliveries", onclick: () => showDeliveries(w) }, "Deliveries"),
         h("button", { type: "button", class: "rotate", onclick: async () => {
-          try { showSecret(await call("POST", `/v1/webhooks/${q(w.webhook_id)}/rotate-secret`), "Secret rotated (the old one signs for 24 h more)"); } catch (err) { list.append(problem(err)); }
+          try { showSecret(await call("POST", `v1/webhooks/${q(w.webhook_id)}/rotate-secret`), "Secret rotated (the old one signs for 24 h more)"); } catch (err) { list.append(problem(err)); }
         } }, "Rotate secret"),
         h("button", { type: "button", class: "delete", onclick: async () => {
-          try { await call("DELETE", `/v1/webhooks/${q(w.webhook_id)}`); clear(logs); await load(); } catch (err) { list.append(problem(err)); }
+          try { await call("DELETE", `v1/webhooks/${q(w.webhook_id)}`); clear(logs); await load(); } catch (err) { list.append(problem(err)); }
         } }, "Delete"))],
     ], { empty: "No endpoints yet.", class: "grid webhooks" })));
   }
 
+  const keys = keyring(); // one Idempotency-Key per submission, kept across its retries (forms.js)
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     const events = kinds.value.split(",").map((s) => s.trim()).filter(Boolean);
+    const req = { method: "POST", path: base, body: { url: url.value.trim(), events } };
     try {
-      showSecret(await call("POST", base, { url: url.value.trim(), events }), "Endpoint added");
+      showSecret(await call(req.method, req.path, req.body, { key: keys.keyFor(req) }), "Endpoint added");
+      keys.succeeded();
       url.value = "";
       await load();
     } catch (err) { clear(secretBox).append(problem(err)); }
