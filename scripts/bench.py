@@ -956,6 +956,7 @@ def main() -> int:
         moto_speed.install()  # as the tests run moto: faster answers, the same ones
         with mock_aws():
             print(bench_events(args.n))
+        return 0
     if args.floor:
         print(floor([8, 32], args.hot_purchases))
         return 0
