@@ -40,7 +40,7 @@ class ArrearsStarted(s.Reply):
     bill: s.Bill
 
 
-class FailedNotification(s.Notification):
+class NotificationState(s.Notification):
     account_id: str
     status: str  # failed
     attempts: int
@@ -60,7 +60,7 @@ class Webhook(s.Reply):
 DATA_SCHEMAS: dict[str, type[BaseModel]] = {
     name: model for name, model in (
         *((n, getattr(s, n, None)) for n in set(events.TYPES.values())),
-        ("ArrearsStarted", ArrearsStarted), ("Webhook", Webhook), ("FailedNotification", FailedNotification),
+        ("ArrearsStarted", ArrearsStarted), ("Webhook", Webhook), ("NotificationState", NotificationState),
     ) if model is not None
 }
 

@@ -40,7 +40,8 @@ TYPES: dict[str, str] = {
     "package.renewal_failed": "App",
     "plugin.quota_changed": "PushQuota",
     "bill.posted": "Bill",
-    "notification.failed": "FailedNotification",  # a notification that ran out of attempts
+    "notification.failed": "NotificationState",  # a notification that ran out of attempts
+    "notification.retried": "NotificationState",  # an operator sent a failed one again
     "webhook.created": "Webhook",
     "webhook.deleted": "Webhook",
     "webhook.secret_rotated": "Webhook",

@@ -192,8 +192,7 @@ def _given_up(n: NotificationModel, now: datetime, store: Callable[[], UnitOfWor
             u.notifications.put(n)
             events.emit(u, ctx, "notification.failed", account_id=n.account_id,
                         sdkappid=None if n.sdkappid is None else int(n.sdkappid),
-                        data={**views.notification(n), "account_id": n.account_id, "status": n.status,
-                              "attempts": int(n.attempts), "last_error": n.last_error})
+                        data=state_of(n))
             u.commit()
     except Exception as err:  # noqa: BLE001 - as a mark: the record stays due and is decided again
         log.warning("failed mark of notification %s/%s not written: %s", n.account_id, n.notification_id, err)
@@ -213,9 +212,19 @@ def retry_failed(ctx: Ctx, account_id: str, notification_id: str) -> Notificatio
         n.status, n.attempts, n.last_error = "pending", 0, None
         n.send_due_at, n.due_shard = ctx.now + LEASE, due_shard(account_id)
         u.notifications.put(n)  # failed ones are in no due index: no dispatcher holds it
+        events.emit(u, ctx, "notification.retried", account_id=account_id, sdkappid=None if n.sdkappid is None
+                    else int(n.sdkappid), data=state_of(n))
         u.commit()
     dispatch([n], ctx.now, ctx.uow)
     return n
+
+
+def state_of(n: NotificationModel) -> dict[str, Any]:
+    """A notification with its delivery state (the data of its events)."""
+    return {**views.notification(n), "account_id": n.account_id, "status": n.status, "attempts": int(n.attempts),
+            "last_error": n.last_error}
+
+
 def _send(out: Any, n: NotificationModel) -> None:
     if n.channel == "email":
         out.email(n.to, n.subject, n.body)
