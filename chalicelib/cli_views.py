@@ -68,6 +68,18 @@ def get(path: str, **query: Any) -> Any:
     return _answer(*transport("GET", path + (f"?{urllib.parse.urlencode(params)}" if params else ""), None, {}))
 
 
+def every(path: str, **query: Any) -> dict[str, Any]:
+    """Every page of a list (following next_token), as one list answer."""
+    items: list[Any] = []
+    token = None
+    while True:
+        page = get(path, **query, limit=1000, next_token=token)
+        items += page["items"]
+        token = page.get("next_token")
+        if not token:
+            return {"items": items, "next_token": None}
+
+
 def send(method: str, path: str, body: Any, key: str | None) -> Any:
     """A create or a money move with an Idempotency-Key (the one given, else a new one): run again
     with the same key, it answers the first result instead of acting twice."""
@@ -281,7 +293,7 @@ def bills(
     as_json: JsonOpt = False,
 ) -> None:
     """An account's postpaid bills, one row per line."""
-    data = get(f"/v1/accounts/{quoted(account_id)}/bills", period=period, limit=1000)
+    data = every(f"/v1/accounts/{quoted(account_id)}/bills", period=period)
     if as_json:
         typer.echo(json.dumps(data, indent=2))
         return

@@ -22,6 +22,11 @@ SERVICE = "imbill"  # = Chalice's app_name = the parent of every imbill.* logger
 NAMESPACE = "imbill"
 IDLE_OUTCOMES = ("skipped", "no_charge")  # counts of a summary that are not work done
 
+
+def acted_on(summary: dict[str, int]) -> int:
+    """How many items a run acted on: its counts but the idle outcomes (and `failed`)."""
+    return sum(int(v) for k, v in summary.items() if k not in IDLE_OUTCOMES and k != "failed")
+
 log = logging.getLogger("imbill.jobs")
 _json_logger: Any = None  # the Powertools Logger once configured for JSON
 _metrics: Any = None
@@ -115,7 +120,7 @@ def job_run(job: str, at: datetime, run: Callable[[], tuple[dict[str, int], int]
     finally:
         unbind("job", "instant")
     ms = (time.perf_counter() - started) * 1000
-    done = sum(v for k, v in summary.items() if k not in IDLE_OUTCOMES)
+    done = acted_on(summary)
     log.log(logging.WARNING if failed else logging.INFO, "job %s as of %s: %s, %d failed, in %.0f ms",
             job, at.isoformat(), summary, failed, ms,
             extra={"job": job, "instant": at.isoformat(), "summary": summary, "failed": failed,

@@ -30,7 +30,8 @@ import os
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -169,13 +170,12 @@ def bench_settlement(accounts: int) -> None:
     measure_job("job monthly-settlement (billed accounts)", "monthly-settlement", RUN, "billed", accounts)
 
 
-def _hot_run(ctx: Any, sids: list[int], per_client: int) -> tuple[list[float], int, float]:
-    """One client thread per app, all started at once; answers the latencies, the busy count, the wall time."""
+def _clients_run(sids: list[int], per_client: int,
+                 buyer: Callable[[int], Callable[[], bool]]) -> tuple[list[float], int, float]:
+    """One client thread per app, all started at once, each buying `per_client` times with
+    `buyer(sid)` (made in its thread; answers False for a 503 busy); answers the latencies, the
+    busy count, the wall time."""
     import threading
-
-    from chalicelib.api.apps import bought
-    from chalicelib.domain.errors import Busy
-    from chalicelib.services import idempotency, purchases
 
     latencies: list[float] = []
     busy = [0]
@@ -183,14 +183,11 @@ def _hot_run(ctx: Any, sids: list[int], per_client: int) -> tuple[list[float], i
     barrier = threading.Barrier(len(sids) + 1)
 
     def client(sid: int) -> None:
+        buy = buyer(sid)
         barrier.wait()
         for _ in range(per_client):
             t0 = time.perf_counter()
-            try:
-                purchases.purchase(ctx, sid, "standard", 1, None, None, idempotency.NONE, bought)
-                ok = True
-            except Busy:
-                ok = False
+            ok = buy()
             took = time.perf_counter() - t0
             with lock:
                 latencies.append(took)
@@ -204,6 +201,24 @@ def _hot_run(ctx: Any, sids: list[int], per_client: int) -> tuple[list[float], i
     for t in threads:
         t.join()
     return latencies, busy[0], time.perf_counter() - t0
+
+
+def _hot_run(ctx: Any, sids: list[int], per_client: int) -> tuple[list[float], int, float]:
+    """In process: each client calls the purchase service."""
+    from chalicelib.api.apps import bought
+    from chalicelib.domain.errors import Busy
+    from chalicelib.services import idempotency, purchases
+
+    def buyer(sid: int) -> Callable[[], bool]:
+        def buy() -> bool:
+            try:
+                purchases.purchase(ctx, sid, "standard", 1, None, None, idempotency.NONE, bought)
+            except Busy:
+                return False
+            return True
+        return buy
+
+    return _clients_run(sids, per_client, buyer)
 
 
 def bench_hot_account(clients: list[int], per_client: int) -> str:
@@ -372,38 +387,62 @@ def bench_fanout(accounts: int, shapes: list[int]) -> str:
     return "\n".join(lines)
 
 
-def bench_year() -> None:
-    """A year of the test clock on DynamoDB Local (a free port, in-memory, fresh tables)."""
-    from chalice.test import Client
-
+@contextmanager
+def _ddblocal(prefix: str, **env: str) -> Iterator[str]:
+    """A fresh in-memory DynamoDB Local on a free port with the tables made under `prefix` (and
+    `env` set); answers its endpoint; the environment restored afterwards."""
     from chalicelib import bootstrap
-    from chalicelib.clock import StoredClock
     from chalicelib.local import ddblocal
     from chalicelib.store import tables, uow
     from chalicelib.store.tables import create_tables
-    from tests.helpers import Api
-    from tests.integration.requests import count_requests
-    from tests.scenarios.year_data import END, seed_year
 
     port = ddblocal.free_port()
     endpoint = ddblocal.endpoint_url(port)
-    os.environ.update({"IMBILL_DYNAMODB_ENDPOINT": endpoint, "IMBILL_TEST_CLOCK": "1",
-                       "IMBILL_TABLE_PREFIX": "bench-year-"})
+    os.environ.update({"IMBILL_DYNAMODB_ENDPOINT": endpoint, "IMBILL_TABLE_PREFIX": prefix, **env})
     bootstrap.reset()
-    with ddblocal.running(None, port):
-        uow.reset_connection()
-        tables.configure(host=endpoint, prefix="bench-year-")
-        create_tables()
+    try:
+        with ddblocal.running(None, port):
+            uow.reset_connection()
+            tables.configure(host=endpoint, prefix=prefix)
+            create_tables()
+            yield endpoint
+            uow.reset_connection()
+    finally:
+        os.environ.pop("IMBILL_DYNAMODB_ENDPOINT", None)
+        os.environ["IMBILL_TABLE_PREFIX"] = "bench-"
+        bootstrap.reset()
+
+
+@contextmanager
+def _year_api(prefix: str) -> Iterator[tuple[Any, str]]:
+    """The app in process (chalice.test) on a fresh DynamoDB Local, the test clock on, seeded with
+    tests/scenarios/year_data.py; answers the API helper and the endpoint."""
+    from chalice.test import Client
+
+    from chalicelib.clock import StoredClock
+    from tests.helpers import Api
+    from tests.scenarios.year_data import seed_year
+
+    with _ddblocal(prefix, IMBILL_TEST_CLOCK="1") as endpoint:
         import app as app_module
 
         StoredClock().set(datetime(2025, 1, 1, tzinfo=UTC))
         with Client(app_module.app) as client:
             api = Api(client)
             seed_year(api)
-            with count_requests() as counter:
-                t0 = time.perf_counter()
-                moved = api.ok("PUT", "/v1/test/clock", {"now": END})
-                elapsed = time.perf_counter() - t0
+            yield api, endpoint
+
+
+def bench_year() -> None:
+    """A year of the test clock on DynamoDB Local (a free port, in-memory, fresh tables)."""
+    from tests.integration.requests import count_requests
+    from tests.scenarios.year_data import END
+
+    with _year_api("bench-year-") as (api, _):
+        with count_requests() as counter:
+            t0 = time.perf_counter()
+            moved = api.ok("PUT", "/v1/test/clock", {"now": END})
+            elapsed = time.perf_counter() - t0
     ROWS.append((f"test clock: a year on DynamoDB Local ({len(moved['jobs_run'])} runs acted)",
                  len(moved["jobs_run"]) + moved["idle_runs"], counter.calls, elapsed))
     print(f"year on DynamoDB Local: {counter.total} requests, {elapsed:.1f} s, {len(moved['jobs_run'])} runs acted, "
@@ -498,51 +537,23 @@ def floor_on_moto() -> list[str]:
 
 def floor_year() -> list[str]:
     """A year of year_data on DynamoDB Local: the move's requests, then the stream poller's."""
-    from chalice.test import Client
-
-    from chalicelib import bootstrap
-    from chalicelib.clock import StoredClock
-    from chalicelib.local import ddblocal
-    from chalicelib.store import tables, uow
-    from chalicelib.store.tables import create_tables
     from chalicelib.views.poller import StreamPoller
-    from tests.helpers import Api
     from tests.integration.requests import count_requests
-    from tests.scenarios.year_data import END, seed_year
+    from tests.scenarios.year_data import END
 
-    port = ddblocal.free_port()
-    endpoint = ddblocal.endpoint_url(port)
-    os.environ.update({"IMBILL_DYNAMODB_ENDPOINT": endpoint, "IMBILL_TEST_CLOCK": "1",
-                       "IMBILL_TABLE_PREFIX": "floor-year-"})
-    bootstrap.reset()
-    try:
-        with ddblocal.running(None, port):
-            uow.reset_connection()
-            tables.configure(host=endpoint, prefix="floor-year-")
-            create_tables()
-            import app as app_module
-
-            StoredClock().set(datetime(2025, 1, 1, tzinfo=UTC))
-            with Client(app_module.app) as client:
-                api = Api(client)
-                seed_year(api)
-                poller = StreamPoller(UTC_TZ, endpoint)
-                while poller.poll_once():
-                    pass
-                with count_requests() as move:
-                    api.ok("PUT", "/v1/test/clock", {"now": END})
-                streams: Counter[str] = Counter()
-                for c in (poller.streams, poller.ddb):
-                    c.meta.events.register("before-call", lambda event_name, **_: streams.update(
-                        [event_name.rsplit(".", 1)[-1]]))
-                with count_requests() as views:
-                    while poller.poll_once():
-                        pass
-            uow.reset_connection()
-    finally:
-        os.environ.pop("IMBILL_DYNAMODB_ENDPOINT", None)
-        os.environ["IMBILL_TABLE_PREFIX"] = "bench-"
-        bootstrap.reset()
+    with _year_api("floor-year-") as (api, endpoint):
+        poller = StreamPoller(UTC_TZ, endpoint)
+        while poller.poll_once():  # the seed's records
+            pass
+        with count_requests() as move:
+            api.ok("PUT", "/v1/test/clock", {"now": END})
+        streams: Counter[str] = Counter()
+        for c in (poller.streams, poller.ddb):
+            c.meta.events.register("before-call", lambda event_name, **_: streams.update(
+                [event_name.rsplit(".", 1)[-1]]))
+        with count_requests() as views:
+            while poller.poll_once():
+                pass
     return [f"  a year of year_data, the move       {move.total:5d} requests (goal <= 1,000)  {dict(move.calls)}",
             f"  the same year, the stream poller    {views.total:5d} requests (goal <= 1,000)  {dict(views.calls)}"
             f"; stream API {sum(streams.values())} {dict(streams)}"]
@@ -551,45 +562,28 @@ def floor_year() -> list[str]:
 def floor_cpu(accounts: int = 300, buys: int = 100) -> list[str]:
     """Python CPU (this process only: DynamoDB Local is its own JVM) per settled account and per
     purchase, on a fresh in-memory DynamoDB Local: the input of docs/capacity.md's model."""
-    from chalicelib import bootstrap
     from chalicelib.api.accounts import account_created, topped_up
     from chalicelib.api.apps import app_created, bought
     from chalicelib.jobs import runner
-    from chalicelib.local import ddblocal
     from chalicelib.services import accounts as accounts_service
     from chalicelib.services import apps, idempotency, purchases
     from chalicelib.services.context import Ctx
-    from chalicelib.store import tables, uow
-    from chalicelib.store.tables import create_tables
     from tests.integration import test_settlement
 
-    port = ddblocal.free_port()
-    endpoint = ddblocal.endpoint_url(port)
-    os.environ.update({"IMBILL_DYNAMODB_ENDPOINT": endpoint, "IMBILL_TABLE_PREFIX": "floor-cpu-"})
-    bootstrap.reset()
-    try:
-        with ddblocal.running(None, port):
-            uow.reset_connection()
-            tables.configure(host=endpoint, prefix="floor-cpu-")
-            create_tables()
-            test_settlement.seed(accounts)
-            cpu, wall = time.process_time(), time.perf_counter()
-            runner.run_job("monthly-settlement", test_settlement.RUN, UTC_TZ)
-            settle_cpu, settle_wall = time.process_time() - cpu, time.perf_counter() - wall
-            ctx = Ctx(now=datetime(2026, 3, 10, 9, 30, tzinfo=UTC), tz=UTC_TZ)
-            accounts_service.create_account(ctx, "cpu", "c@x.test", "+15550100", idempotency.NONE, account_created)
-            accounts_service.topup(ctx, "cpu", 39_900 * buys, "cash", idempotency.NONE, topped_up)
-            sids = [int(apps.create_app(ctx, "cpu", f"a{i}", "us", idempotency.NONE, app_created)[1]["sdkappid"])
-                    for i in range(10)]
-            cpu = time.process_time()
-            for i in range(buys):
-                purchases.purchase(ctx, sids[i % 10], "standard", 1, None, None, idempotency.NONE, bought)
-            buy_cpu = time.process_time() - cpu
-            uow.reset_connection()
-    finally:
-        os.environ.pop("IMBILL_DYNAMODB_ENDPOINT", None)
-        os.environ["IMBILL_TABLE_PREFIX"] = "bench-"
-        bootstrap.reset()
+    with _ddblocal("floor-cpu-"):
+        test_settlement.seed(accounts)
+        cpu, wall = time.process_time(), time.perf_counter()
+        runner.run_job("monthly-settlement", test_settlement.RUN, UTC_TZ)
+        settle_cpu, settle_wall = time.process_time() - cpu, time.perf_counter() - wall
+        ctx = Ctx(now=datetime(2026, 3, 10, 9, 30, tzinfo=UTC), tz=UTC_TZ)
+        accounts_service.create_account(ctx, "cpu", "c@x.test", "+15550100", idempotency.NONE, account_created)
+        accounts_service.topup(ctx, "cpu", 39_900 * buys, "cash", idempotency.NONE, topped_up)
+        sids = [int(apps.create_app(ctx, "cpu", f"a{i}", "us", idempotency.NONE, app_created)[1]["sdkappid"])
+                for i in range(10)]
+        cpu = time.process_time()
+        for i in range(buys):
+            purchases.purchase(ctx, sids[i % 10], "standard", 1, None, None, idempotency.NONE, bought)
+        buy_cpu = time.process_time() - cpu
     per = settle_cpu / accounts * 1000
     return [f"  settlement CPU (Python, full core) {per:6.1f} ms per billed account ({accounts} accounts, "
             f"{accounts / settle_wall:.0f} accounts/s wall on DynamoDB Local); at 256 MB (0.145 vCPU) "
@@ -672,33 +666,13 @@ class _Http:
 
 
 def _http_run(port: int, token: str, sids: list[int], per_client: int) -> tuple[list[float], int, float]:
-    """One client thread (own connection) per app, started together; latencies, busy count, seconds."""
-    import threading
+    """Over HTTP: each client its own keep-alive connection."""
 
-    latencies: list[float] = []
-    busy = [0]
-    lock = threading.Lock()
-    barrier = threading.Barrier(len(sids) + 1)
-
-    def client(sid: int) -> None:
+    def buyer(sid: int) -> Callable[[], bool]:
         conn = _Http(port, token)
-        barrier.wait()
-        for _ in range(per_client):
-            t0 = time.perf_counter()
-            status, _ = conn.call("POST", f"/v1/apps/{sid}/purchases", {"edition": "standard", "months": 1})
-            took = time.perf_counter() - t0
-            with lock:
-                latencies.append(took)
-                busy[0] += status == 503
+        return lambda: conn.call("POST", f"/v1/apps/{sid}/purchases", {"edition": "standard", "months": 1})[0] != 503
 
-    threads = [threading.Thread(target=client, args=(sid,)) for sid in sids]
-    for t in threads:
-        t.start()
-    barrier.wait()
-    t0 = time.perf_counter()
-    for t in threads:
-        t.join()
-    return latencies, busy[0], time.perf_counter() - t0
+    return _clients_run(sids, per_client, buyer)
 
 
 def bench_http(clients: list[int], hot_clients: list[int], per_client: int) -> list[str]:

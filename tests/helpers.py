@@ -63,6 +63,11 @@ class Api:
             parsed = r.body
         return Resp(r.status_code, parsed)
 
+    def transport(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Any:
+        """The CLI's transport (chalicelib/cli_views.py) through this in-process client, as an operator."""
+        r = self.call(method, path, body, headers=headers)
+        return r.status, r.body
+
     def ok(self, method: str, path: str, body: Any = None, expect: int | None = None, **kw: Any) -> Any:
         r = self.call(method, path, body, **kw)
         want = expect or (201 if method == "POST" else 200)

@@ -124,8 +124,8 @@ def list_bills(call: Call, account_id: str) -> dict[str, Any]:
        "balance, every ledger entry, every bill posted in the month (?format=csv: text/csv)", answer=s.Statement,
        query=("format",), csv=True)
 def get_statement(call: Call, account_id: str, month: str) -> dict[str, Any] | ChaliceResponse:
-    if not is_period(month, day=False):
-        raise InvalidRequest("month must be YYYY-MM")
+    if not is_period(month, day=False) or month >= "9000":
+        raise InvalidRequest("month must be YYYY-MM, from 1970 to 8999")
     as_csv = call.flag("format", ("json", "csv")) == "csv"
     st = statements.statement(call.ctx, account_id, month)
     data = views.statement(st.account.account_id, st.month, call.ctx.tz.key, st.start, st.end, st.totals,

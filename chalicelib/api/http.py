@@ -78,7 +78,7 @@ class Call:
         end) or an ISO-8601 instant with a zone (`to` exclusive); absent: open. Empty or bad: 400."""
         start, end = (self._bound(name) for name in ("from", "to"))
         if start is not None and end is not None and start >= end:
-            raise InvalidRequest("from must be before to")
+            raise InvalidRequest("from must not be after to (nor the same instant)")
         return start, end
 
     def _bound(self, name: str) -> datetime | None:

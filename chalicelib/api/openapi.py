@@ -69,7 +69,7 @@ QUERY_PARAMS: dict[str, dict[str, Any]] = {
                                                                  if name == "from" else "to (default: now)")}
        for path in ("/v1/events", "/v1/ops/audit") for name in ("from", "to")},
 }
-_WINDOW = {"type": "string", "minLength": 10, "maxLength": 40,
+_WINDOW = {"type": "string", "pattern": f"^(?:{s.INSTANT_DATE}|{s.INSTANT_PATTERN[1:-1]})$",
            "description": "a local date YYYY-MM-DD (billing zone) or an ISO-8601 instant with a zone"}
 for _listed in ("/v1/accounts/{account_id}/ledger", "/v1/accounts/{account_id}/bills"):
     QUERY_PARAMS[f"{_listed}:from"] = {**_WINDOW, "description": f"from (inclusive): {_WINDOW['description']}"}
@@ -97,8 +97,8 @@ def _schema(model: type[BaseModel], components: dict[str, Any], mode: str = "ser
 def _path_param(name: str) -> dict[str, Any]:
     if name == "sdkappid":
         schema: dict[str, Any] = {"type": "integer", "minimum": 0, "maximum": 999_999_999_999}
-    elif name == "month":
-        schema = {"type": "string", "pattern": f"^{_YEAR_MONTH}$"}
+    elif name == "month":  # a statement's month: the years an instant may have
+        schema = {"type": "string", "pattern": "^(?:19[7-9][0-9]|[2-8][0-9]{3})-(?:0[1-9]|1[0-2])$"}
     elif name == "job":
         schema = {"type": "string", "enum": sorted(load_jobs())}
     else:  # account ids as accounts are created (other ids are 404, or 400 when not 1-128 printable characters)

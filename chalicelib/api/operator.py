@@ -150,7 +150,7 @@ def list_job_runs(call: Call) -> dict[str, Any]:
        "on schedule (operator)", answer=JobHealthList, roles=OPERATOR)
 def list_job_health(call: Call) -> dict[str, Any]:
     jobs = load_jobs()
-    beats = job_runs.heartbeats(list(jobs))
+    beats = job_runs.heartbeats(list(jobs), call.ctx.tz)
     items = []
     for name, job in jobs.items():
         beat = beats.get(name) or {"day": None, "first_run": None, "last_run": None, "runs": 0, "acted": 0}

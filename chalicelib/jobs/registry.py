@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from chalicelib import logs
 from chalicelib.jobs import steps
 from chalicelib.jobs.steps import Summary, counting_failures
 from chalicelib.store.models import read_shards
 
-IDLE = ("skipped", "no_charge")  # outcomes that change nothing
+IDLE = logs.IDLE_OUTCOMES  # outcomes that change nothing
 LATE_AFTER = timedelta(minutes=15)  # a scheduled instant not run this long after it: the job is late
 
 
@@ -173,7 +174,7 @@ class Job:
     @staticmethod
     def acted_on(summary: Summary) -> int:
         """How many items a run acted on (its outcomes but the IDLE ones)."""
-        return sum(v for k, v in summary.items() if k not in IDLE)
+        return logs.acted_on(summary)
 
 
 JOBS: dict[str, Job] = {}

@@ -56,7 +56,7 @@ def run_job(name: str, at: datetime, tz: ZoneInfo, now: datetime | None = None,
     with watch.requests_seen(progress):
         summary, failed = logs.job_run(name, at, lambda: job.execute(job_ctx(name, at, tz), at))
     result = {"job": name, "at": iso(at), "summary": summary, "failed": failed}
-    job_runs.record(result, at, started, tz, job.acted_on(summary))
+    job_runs.record(result, at, started)
     return result
 
 

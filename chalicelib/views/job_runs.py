@@ -15,6 +15,7 @@ from pynamodb.expressions.update import Action
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain.calendar import iso, local_date, parse_instant
+from chalicelib.logs import acted_on
 from chalicelib.store import uow
 from chalicelib.views.model import ViewModel
 
@@ -30,14 +31,11 @@ def key(job: str, at: datetime, started_at: datetime) -> tuple[str, str]:
     return f"jobruns#{job}", f"{iso(at)}#{iso(started_at)}"
 
 
-def record(result: dict[str, Any], at: datetime, started_at: datetime, tz: ZoneInfo | None = None,
-           acted: int = 0) -> None:
-    """Write the run (and, given the billing zone, its day's heartbeat: `acted` items); a failed
-    write is logged, never fails the run (its work is committed)."""
+def record(result: dict[str, Any], at: datetime, started_at: datetime) -> None:
+    """Write the run (it is also the job's heartbeat: `heartbeats`); a failed write is logged, never
+    fails the run (its work is committed)."""
     try:
         _item(result, at, started_at, wall_now()).save()
-        if tz is not None:
-            ViewModel(*beat_key(result["job"], at, tz)).update(actions=beat_actions(result["job"], at, at, 1, acted))
     except Exception as err:  # noqa: BLE001
         log.warning("job run %s at %s not recorded: %s", result["job"], iso(at), err)
 
@@ -70,14 +68,27 @@ def beat_in(tx: TransactWrite, beat: Beat, tz: ZoneInfo) -> None:
               actions=beat_actions(beat.job, beat.first, beat.last, beat.runs, beat.acted))
 
 
-def heartbeats(jobs: list[str]) -> dict[str, dict[str, Any]]:
-    """Each job's latest heartbeat (a Query per job, newest day first, one item)."""
+def heartbeats(jobs: list[str], tz: ZoneInfo) -> dict[str, dict[str, Any]]:
+    """Each job's latest heartbeat (a Query per job, newest day first, one item), or its newest
+    recorded run when that is later: a run of its own (`run_job`: the schedule's Lambda, the API, the
+    CLI) is recorded as a job-run item, which is its heartbeat (no second write per run); the clock
+    moves and the local scheduler, whose idle runs are not listed, add them up in `jobbeat` items."""
     out: dict[str, dict[str, Any]] = {}
     for job in jobs:
         for b in ViewModel.query(f"jobbeat#{job}", scan_index_forward=False, limit=1):
             out[job] = {"day": b.sk, "first_run": _opt(b.started_at), "last_run": _opt(b.at),
                         "runs": int(b.runs or 0), "acted": int(b.acted or 0)}
+        for r in ViewModel.query(f"jobruns#{job}", scan_index_forward=False, limit=1):
+            beat = out.get(job)
+            if beat is None or beat["last_run"] is None or parse_instant(beat["last_run"]) < r.at:
+                day = local_date(r.at, tz).isoformat()
+                same_day = beat is not None and beat["day"] == day
+                summary = json.loads(r.summary or "{}")
+                out[job] = {"day": day, "first_run": beat["first_run"] if same_day and beat else iso(r.at),
+                            "last_run": iso(r.at), "runs": (beat["runs"] if same_day and beat else 0) + 1,
+                            "acted": (beat["acted"] if same_day and beat else 0) + acted_on(summary)}
     return out
+
 
 
 def _opt(value: datetime | None) -> str | None:

@@ -7,11 +7,12 @@ from __future__ import annotations
 import json
 import time
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from typer.testing import CliRunner
 
-from chalicelib import bootstrap, config
+from chalicelib import bootstrap
 from chalicelib.api.accounts import topped_up
 from chalicelib.cli import cli
 from chalicelib.domain.errors import Busy
@@ -41,7 +42,17 @@ def _cli_run(*args: str):
     return CliRunner().invoke(cli, ["jobs", "run", *args])
 
 
-def test_the_cli_refuses_a_run_ahead_of_the_stored_test_clock(api):
+@pytest.fixture
+def cli_api(api, monkeypatch):
+    """`imbill jobs run` goes through the API (IMBILL_URL): here the test's in-process client."""
+    from chalicelib import cli_views
+
+    monkeypatch.setattr(cli_views, "transport", api.transport)
+    return api
+
+
+def test_the_cli_refuses_a_run_ahead_of_the_stored_test_clock(cli_api):
+    api = cli_api
     api.clock("2026-03-01T00:00:00Z")
     ahead = _cli_run("reclamation", "--at", "2026-08-01T03:00:00Z")
     assert ahead.exit_code == 2, ahead.output
@@ -52,9 +63,9 @@ def test_the_cli_refuses_a_run_ahead_of_the_stored_test_clock(api):
     assert json.loads(ok.output)["failed"] == 0
 
 
-def test_without_the_test_clock_the_cli_compares_with_the_system_clock(store, monkeypatch):
+def test_without_the_test_clock_the_cli_compares_with_the_system_clock(cli_api, monkeypatch):
     monkeypatch.setenv("IMBILL_TEST_CLOCK", "0")
-    config.reset_settings()
+    bootstrap.reset()  # composed again from the environment: the system clock
     tomorrow = (datetime.now(UTC) + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     ahead = _cli_run("expiry-warnings", "--at", tomorrow)
     assert ahead.exit_code == 2 and "later than the service clock" in ahead.output, ahead.output
@@ -157,4 +168,14 @@ def test_a_month_on_the_test_clock_leaves_a_heartbeat_per_job_even_when_idle(api
     api.clock("2026-03-31T02:30:00Z", run_jobs=False)
     late = {h["job"]: h for h in api.ok("GET", "/v1/ops/job-health")["items"]}["expiry-enforcement"]
     assert (late["status"], late["next_due"]) == ("late", "2026-03-31T02:05:00Z")
-    assert job_runs.heartbeats(["expiry-enforcement"])["expiry-enforcement"]["runs"] == 2
+    assert job_runs.heartbeats(["expiry-enforcement"], ZoneInfo("UTC"))["expiry-enforcement"]["runs"] == 2
+
+
+def test_a_run_of_its_own_is_the_jobs_heartbeat_without_a_second_write(api):
+    """A run through run_job (the schedule's Lambda, the API, the CLI) is recorded once, as its job-run
+    item, and job health reads it: an idle run counts (runs 1, acted 0) with no heartbeat write."""
+    api.clock("2026-03-01T03:30:00Z")
+    api.ok("POST", "/v1/jobs/reclamation/runs", {"at": "2026-03-01T03:00:00Z"}, expect=200)
+    health = {h["job"]: h for h in api.ok("GET", "/v1/ops/job-health")["items"]}["reclamation"]
+    assert (health["status"], health["day"], health["last_run"], health["runs"], health["acted"]) == (
+        "ok", "2026-03-01", "2026-03-01T03:00:00Z", 1, 0)

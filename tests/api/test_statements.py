@@ -95,6 +95,7 @@ def test_bad_date_ranges_are_400_naming_the_field(api, months, query, field):
 
 def test_statement_refusals(api, months):
     assert api.call("GET", "/v1/accounts/acme/statements/2026-13").status == 400
+    assert api.call("GET", "/v1/accounts/acme/statements/9999-12").status == 400
     assert api.call("GET", "/v1/accounts/acme/statements/2026-06?format=pdf").status == 400
     api.account("beta")
     r = api.call("GET", "/v1/accounts/acme/statements/2026-06", role="customer", account="beta")

@@ -61,7 +61,12 @@ def test_a_move_saves_its_mark_and_records_its_runs_in_a_few_requests(api, monke
         moved = api.advance(days=10)
     assert [r["job"] for r in moved["jobs_run"]] == ["push-quota-billing"] * 10
     assert counter.calls["TransactWriteItems"] == 10 + 1, dict(counter.calls)
-    assert counter.calls["PutItem"] == 0 and counter.calls["BatchWriteItem"] == 10 + 1, dict(counter.calls)
+    # the bills' notices: marked sent one batch per run (SES/SNS), or written sent in the bill's
+    # transaction by a records-only notifier (the DynamoDB Local pass); the ten runs: one batch
+    from chalicelib.services.notifications import records_only
+
+    marks = 0 if records_only() else 10
+    assert counter.calls["PutItem"] == 0 and counter.calls["BatchWriteItem"] == marks + 1, dict(counter.calls)
     assert scheduler.get_mark() == datetime(2026, 2, 15, 9, tzinfo=UTC)
     assert len(api.ok("GET", "/v1/ops/job-runs?job=push-quota-billing&limit=50")["items"]) == 10
 

@@ -17,11 +17,7 @@ pytestmark = pytest.mark.fresh_tables  # reads the streams from their horizon
 
 @pytest.fixture
 def run(api, monkeypatch):
-    def transport(method: str, path: str, body=None, headers=None):
-        r = api.call(method, path, body, headers=headers)
-        return r.status, r.body
-
-    monkeypatch.setattr(cli_views, "transport", transport)
+    monkeypatch.setattr(cli_views, "transport", api.transport)
     runner = CliRunner()
 
     def invoke(*args: str):

@@ -91,7 +91,7 @@ export async function accountPage(target, accountId, role, message, ok, range) {
   const filtered = span.toString() ? `?${span}` : "";
   const [acct, apps, ledger, bills, notes] = await Promise.all([
     get(base), all(`${base}/apps`, 100), all(`${base}/ledger${filtered}`),
-    all(`${base}/bills${filtered}`, 100), get(`${base}/notifications?limit=1000`),
+    all(`${base}/bills${filtered}`, 100), all(`${base}/notifications`),
   ]);
   const toggles = await Promise.all(apps.map((a) => autoRenewButton(a, again)));
 
@@ -174,7 +174,7 @@ export async function accountPage(target, accountId, role, message, ok, range) {
         ["SDKAppID", (l) => String(l.sdkappid)], ["Item", (l) => l.item], ["Quantity", (l) => String(l.quantity)],
         ["Unit price", (l) => l.unit_price], ["Amount", (l) => l.amount],
       ], { class: "grid num" }))) : h("p", { class: "muted" }, "No bill yet.")),
-    section("Notifications", table([...notes.items].reverse(), [
+    section("Notifications", table([...notes].reverse(), [
       ["At", (n) => when(n.at)], ["Kind", (n) => n.kind], ["To", (n) => `${n.channel} ${n.to}`],
       ["Subject", (n) => n.subject], ["Status", (n) => n.status || "sent"],
     ], { empty: "No notification yet." })),
