@@ -312,7 +312,7 @@ def jobs_run(
 
     from chalicelib import cli_views
 
-    status, answer = cli_views.transport("POST", f"/v1/jobs/{quote(name, safe='')}/runs", {"at": at})
+    status, answer = cli_views.transport("POST", f"/v1/jobs/{quote(name, safe='')}/runs", {"at": at}, {})
     if status >= 400:
         err = answer.get("error", {}) if isinstance(answer, dict) else {}
         raise _fail(f"{err.get('message', 'the run was refused')} ({err.get('code', 'error')}, HTTP {status})",

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+VERSION = "0.1.0"  # = pyproject's [project] version (tests/api/test_service_endpoints.py); GET /v1/health
 DEV_SECRET = "imbill-local-dev-secret-not-for-production"
 MIN_SECRET_BYTES = 32  # HS256 key: at least the hash's output size outside `local`
 SECRET_MAX_AGE_S = 300  # a rotated SSM secret is picked up within five minutes

@@ -30,7 +30,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("bootstrap",),  # composes the dependencies once
     ("api", "console", "jobs"),  # handlers: HTTP routes, the web console, scheduled jobs
     ("services",),  # use cases
-    ("store", "views", "notify", "clock", "periodic", "integrations"),  # adapters and read models
+    ("store", "views", "notify", "clock", "periodic", "gate", "integrations"),  # adapters and read models
     ("logs", "aws", "config"),  # plumbing every adapter may use
     ("domain",),  # pure rules
 )
@@ -43,7 +43,6 @@ KNOWN: frozenset[tuple[str, str]] = frozenset({
     ("bootstrap", "store"),
     ("clock", "store"),
     ("jobs", "bootstrap"),
-    ("jobs", "clock"),
     ("jobs", "services"),
     ("jobs", "store"),
     ("jobs", "views"),

@@ -23,9 +23,9 @@ from pydantic import BaseModel, ValidationError
 from chalicelib import bootstrap
 from chalicelib.api.auth import principal_from_header
 from chalicelib.api.schemas import ACCOUNT_ID_PATTERN, ID_PATTERN
-from chalicelib.clock import MOVES, ClockMoving
 from chalicelib.domain.calendar import local_midnight, parse_instant
 from chalicelib.domain.errors import BillingError, Busy, InvalidRequest, NotFound
+from chalicelib.gate import MOVES, ClockMoving
 from chalicelib.services import accounts
 from chalicelib.services.context import SYSTEM, Ctx, Principal
 from chalicelib.services.idempotency import Idem
@@ -249,7 +249,7 @@ def route(
     route answers besides the common ones (the document lists them)."""
     ROUTES.append(RouteDoc(method, path, summary, body, answer, status, public, query, roles, idempotent, errors, csv))
     lists_under_account = method == "GET" and path.startswith("/v1/accounts/{account_id}/")
-    # a write stamped by the test clock waits for a move of it (clock.MoveGate); the moves themselves do not
+    # a write stamped by the test clock waits for a move of it (gate.MoveGate); the moves themselves do not
     stamps = method != "GET" and not path.startswith("/v1/test/")
 
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -271,8 +271,8 @@ def route(
                 with MOVES.write(MOVE_WAIT_S) if stamps and deps.settings.test_clock else nullcontext():
                     ctx = deps.ctx(principal, request_id(request))
                     result = fn(Call(ctx=ctx, body=parsed, request=request), **params)
-                    if isinstance(result, Response):  # not JSON (a CSV)
-                        return result
+                if isinstance(result, Response):  # not JSON (a CSV)
+                    return result
                 code, payload = result if isinstance(result, tuple) else (status, result)
                 if lists_under_account and isinstance(payload, dict) and payload.get("items") == []:
                     accounts.get_account(ctx, params["account_id"])  # an unknown account is 404, not []

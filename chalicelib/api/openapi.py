@@ -39,7 +39,7 @@ _YEAR_MONTH = "(?:19[7-9][0-9]|[2-9][0-9]{3})-(?:0[1-9]|1[0-2])"
 _PERIOD_DAY = s.date_pattern("(?:19[7-9][0-9]|[2-9][0-9]{3})", "[2-9]", "(?:[2468][048]|[3579][26])")
 QUERY_PARAMS: dict[str, dict[str, Any]] = {
     "limit": {"type": "integer", "minimum": 1, "maximum": 1000, "description": "page size (default 100)"},
-    "next_token": {"type": "string", "description": "the next_token of the previous page"},
+    "next_token": {"type": "string", "minLength": 1, "description": "the next_token of the previous page"},
     "period": {"type": "string", "pattern": f"^(?:{_YEAR_MONTH}|{_PERIOD_DAY})$",
                "description": "a local month (2026-05) or day (2026-05-10)"},
     "month": {"type": "string", "pattern": f"^{_YEAR_MONTH}$",
@@ -86,6 +86,13 @@ IDEMPOTENCY_HEADER = {
 }
 
 
+def _non_empty(schema: dict[str, Any]) -> dict[str, Any]:
+    """An empty query value is a 400 naming it (http._check_query): a string parameter says minLength 1."""
+    if schema.get("type") == "string" and "minLength" not in schema:
+        return {**schema, "minLength": 1}
+    return schema
+
+
 def _schema(model: type[BaseModel], components: dict[str, Any], mode: str = "serialization") -> dict[str, Any]:
     schema = model.model_json_schema(ref_template="#/components/schemas/{model}", mode=mode)  # type: ignore[arg-type]
     for name, sub in schema.pop("$defs", {}).items():
@@ -123,7 +130,7 @@ def _operation(r: RouteDoc, components: dict[str, Any], error_ref: dict[str, Any
     op: dict[str, Any] = {"summary": r.summary, "operationId": OPERATION_IDS[(r.method, r.path)], "responses": {}}
     params = [_path_param(p.strip("{}")) for p in r.path.split("/") if p.startswith("{")]
     params += [{"name": q, "in": "query", "required": False,
-                "schema": QUERY_PARAMS.get(f"{r.path}:{q}") or QUERY_PARAMS[q]} for q in r.query]
+                "schema": _non_empty(QUERY_PARAMS.get(f"{r.path}:{q}") or QUERY_PARAMS[q])} for q in r.query]
     if r.idempotent:
         params.append(IDEMPOTENCY_HEADER)
     if params:

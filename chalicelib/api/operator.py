@@ -130,7 +130,8 @@ def get_revenue(call: Call) -> dict[str, Any]:
     if first > last:
         raise InvalidRequest("from must not be after to")
     if len(read.month_range(first, last)) > REVENUE_MAX_MONTHS:
-        raise InvalidRequest(f"from..to spans more than {REVENUE_MAX_MONTHS} months (at most that many at once)")
+        raise InvalidRequest(f"from..to spans more than {REVENUE_MAX_MONTHS} months: at most {REVENUE_MAX_MONTHS} "
+                             "months at once")
     return {"items": read.revenue(first, last)}
 
 

@@ -9,9 +9,10 @@ from typing import Any
 
 from chalice import Blueprint, Response
 
-from chalicelib import VERSION, bootstrap
+from chalicelib import bootstrap
 from chalicelib.api import schemas as s
 from chalicelib.api.http import Call, route
+from chalicelib.config import VERSION
 from chalicelib.services import health
 
 bp = Blueprint(__name__)

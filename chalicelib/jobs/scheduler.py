@@ -33,9 +33,9 @@ from zoneinfo import ZoneInfo
 from pynamodb.exceptions import TransactWriteError, UpdateError
 from pynamodb.expressions.update import Action
 
-from chalicelib.clock import MOVES
 from chalicelib.domain.calendar import iso
 from chalicelib.domain.errors import Busy  # another process holds the lease: nothing changed
+from chalicelib.gate import MOVES
 from chalicelib.jobs.runner import Moved, heartbeats, run_between
 from chalicelib.periodic import Periodic
 from chalicelib.store import uow

@@ -33,6 +33,10 @@ def test_empty_query_values_are_a_400_naming_the_field(api):
         r = api.call("GET", path)
         assert_error(r, 400, "invalid_request")
         assert r.body["error"]["message"].startswith(f"{field} is empty"), (path, r.body)
+    doc = api.ok("GET", "/v1/openapi.json", role=None)  # the document says so: no string query value is empty
+    strings = [p["schema"] for ops in doc["paths"].values() for op in ops.values() for p in op.get("parameters", [])
+               if p["in"] == "query" and p["schema"].get("type") == "string"]
+    assert strings and all(s.get("minLength", 0) >= 1 for s in strings)
 
 
 def test_unknown_query_parameters_are_a_400_naming_them(api):
@@ -146,7 +150,8 @@ def test_every_answer_carries_a_request_id(api):
 def test_a_write_during_a_clock_move_waits_for_it_and_is_stamped_after_it(api):
     """The ledger's instants never go back: a top-up sent while the clock moves from 03-01 to
     03-07 is not stamped 03-01 (the clock the move has not yet written) after the move's bills."""
-    from chalicelib.clock import MOVES, StoredClock
+    from chalicelib.clock import StoredClock
+    from chalicelib.gate import MOVES
 
     api.clock("2026-03-01T00:00:00Z")
     api.account("acme")
@@ -164,7 +169,7 @@ def test_a_write_during_a_clock_move_waits_for_it_and_is_stamped_after_it(api):
 
 def test_a_write_that_waits_too_long_for_a_move_is_503_busy(api, monkeypatch):
     from chalicelib.api import http
-    from chalicelib.clock import MOVES
+    from chalicelib.gate import MOVES
 
     api.clock("2026-03-01T00:00:00Z")
     api.account("acme")

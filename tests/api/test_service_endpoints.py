@@ -11,7 +11,7 @@ from pathlib import Path
 from botocore.exceptions import EndpointConnectionError
 from pynamodb.exceptions import GetError
 
-from chalicelib import VERSION
+from chalicelib.config import VERSION
 from tests.helpers import assert_error
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -79,6 +79,48 @@ def api_event(method: str, path: str, body: Any, token: str) -> dict[str, Any]:
     }
 
 
+def route_of(app: Any, path: str) -> tuple[str, dict[str, str] | None]:
+    """The app's route pattern of a concrete path and its parameters, as API Gateway matches them."""
+    parts = path.split("/")
+    for pattern in app.app.routes:
+        names = pattern.split("/")
+        if len(names) == len(parts) and all(n == p or n.startswith("{") for n, p in zip(names, parts, strict=True)):
+            params = {n[1:-1]: p for n, p in zip(names, parts, strict=True) if n.startswith("{")}
+            return pattern, params or None
+    return path, None
+
+
+def staged_assets(app: Any, token: str) -> dict[str, int]:
+    """The console and the API reference as API Gateway serves them, under the stage path /api/:
+    every URL the pages and their modules name, resolved against the page's own URL, must stay under
+    /api/; each is then asked of the handler (which sees the path without the stage). Path -> status."""
+    import re
+    from urllib.parse import urljoin, urlsplit
+
+    refs = re.compile(r'(?:href|src|spec-url)="([^"#]+)"|(?:import|from)\s*\(?\s*"(\./[^"]+)"')
+    seen: dict[str, int] = {}
+    todo = ["/api/console", "/api/docs"]
+    while todo:
+        url = todo.pop()
+        path = urlsplit(url).path
+        if path in seen:
+            continue
+        if not path.startswith("/api/"):
+            seen[path] = -1  # outside the stage: a deployed console could not load it
+            continue
+        event = api_event("GET", path[len("/api"):], None, token)
+        event["resource"], event["pathParameters"] = route_of(app, path[len("/api"):])
+        event["requestContext"]["resourcePath"] = event["resource"]
+        answer = invoke("app", app.app, event, Context("imbill-dev"))
+        seen[path] = answer["statusCode"]
+        kind = answer["headers"].get("Content-Type", "")
+        if answer["statusCode"] == 200 and ("html" in kind or "javascript" in kind) and not path.endswith(
+                "redoc.standalone.js"):
+            for href, module in refs.findall(answer["body"]):
+                todo.append(urljoin(url, href or module))
+    return seen
+
+
 def schedule_event(at: datetime) -> dict[str, Any]:
     return {"version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.events",
             "account": "123456789012", "time": at.strftime("%Y-%m-%dT%H:%M:%SZ"), "region": "us-east-1",
@@ -159,6 +201,7 @@ def main() -> None:
     out["health"] = {"status": health["statusCode"], "body": json.loads(health["body"]),
                      "request_id": health["headers"].get("X-Request-Id")}
     out["bad_token"] = {"status": bad["statusCode"], "body": json.loads(bad["body"])}
+    out["staged"] = staged_assets(app, token)
     at = datetime.now(UTC).replace(second=0, microsecond=0)
     out["stream"] = stream_smoke(app, stream_handler)
     out["jobs"] = {name: invoke(name, getattr(app, name), schedule_event(at), Context(f"imbill-dev-{name}"))

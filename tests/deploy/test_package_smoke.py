@@ -320,6 +320,10 @@ def test_artefact_runs_like_lambda(template: dict[str, Any], lambda_python: tupl
     assert result["health"]["status"] == 200 and result["health"]["body"]["stage"] == STAGE
     assert len(result["health"]["request_id"]) > 8
     assert result["worker"] == {"batchItemFailures": []}
+    staged = result["staged"]  # the console and the reference under the stage path /api/: every asset loads
+    assert {"/api/console", "/api/console/static/app.js", "/api/console/static/console.css", "/api/docs",
+            "/api/docs/redoc.standalone.js", "/api/v1/openapi.json"} <= set(staged), staged
+    assert set(staged.values()) == {200}, staged
     assert result["route"]["status"] == 201 and result["route"]["body"]["account_id"] == "smoke"
     assert result["bad_token"]["status"] == 401 and result["bad_token"]["body"]["error"]["code"] == "unauthorized"
     stream = result["stream"]  # the views change: the account is listed, the purchase is revenue, once

@@ -49,9 +49,9 @@ def test_jobs_run_goes_through_the_api_and_prints_its_json(api, monkeypatch):
 
     sent = []
 
-    def transport(method, path, body=None):
+    def transport(method, path, body=None, headers=None):
         sent.append((method, path, body))
-        r = api.call(method, path, body)
+        r = api.call(method, path, body, headers=headers)
         return r.status, r.body
 
     monkeypatch.setattr(cli_views, "transport", transport)

@@ -210,3 +210,11 @@ def test_import_app_defers_the_validators_and_leaves_the_collector_on() -> None:
     assert first.startswith("True ") and first.endswith(" []"), first
     assert int(first.split()[1]) > 40
     assert second == "True"
+
+
+def test_the_sms_sender_id_is_1_to_11_letters_and_digits_with_a_letter(monkeypatch: pytest.MonkeyPatch) -> None:
+    for bad in ("12345", "ABCDEFGHIJKL", "IM BILL"):
+        assert "IMBILL_SMS_SENDER_ID" in refusal(monkeypatch, IMBILL_SMS_SENDER_ID=bad)
+    monkeypatch.setenv("IMBILL_SMS_SENDER_ID", "Imbill2")
+    config.reset_settings()
+    assert config.settings().sms_sender_id == "Imbill2"

@@ -80,3 +80,22 @@ def test_an_operator_retries_a_failed_notification_which_is_sent_at_once(tables,
     (event,) = [EventModel.from_raw_data(raw) for raw in tables.table(EventModel).values()]
     assert (event.type, event.account_id, json.loads(event.data)["status"]) == ("notification.retried", "acme",
                                                                                "pending")
+
+
+def test_sms_carry_the_configured_sender_id_and_none_without_one() -> None:
+    """IMBILL_SMS_SENDER_ID (the template's SmsSenderId) is the SMS's sender where allowed."""
+    from chalicelib.notify import AwsNotifier
+
+    sent: list[dict[str, object]] = []
+
+    class Sns:
+        def publish(self, **kwargs: object) -> None:
+            sent.append(kwargs)
+
+    for sender_id in ("IMBILL", None):
+        notifier = AwsNotifier("billing@example.com", "us-east-1", sender_id)
+        notifier.sns = Sns()
+        notifier.sms("+15550100", "hello")
+    assert sent[0]["MessageAttributes"] == {"AWS.SNS.SMS.SenderID": {"DataType": "String", "StringValue": "IMBILL"}}
+    assert sent[1]["MessageAttributes"] == {}
+    assert [s["PhoneNumber"] for s in sent] == ["+15550100", "+15550100"]
