@@ -22,7 +22,7 @@ from chalice import Chalice
 from chalicelib import bootstrap, logs
 from chalicelib.api import register
 from chalicelib.api.http import request_id
-from chalicelib.config import jobs_queue_name, settings
+from chalicelib.config import jobs_queue_name, settings, webhooks_queue_name
 from chalicelib.domain.calendar import parse_instant
 from chalicelib.jobs import fanout
 from chalicelib.jobs.registry import Job
@@ -52,6 +52,8 @@ def _request_log_context(event: Any, get_response: Any) -> Any:
     log line of the request the same id."""
     ctx = event.context or {}
     rid = request_id(event)
+    if isinstance(event.context, dict):
+        event.context.setdefault("requestId", rid)  # the route's events carry the same id
     logs.bind(request_id=rid, route=f"{event.method} {ctx.get('resourcePath', event.path)}",
               account=(event.uri_params or {}).get("account_id"))
     try:
@@ -99,6 +101,15 @@ globals().update(wire_schedules(app, load_jobs().values()))
 def jobs_worker(event: Any) -> dict[str, list[dict[str, str]]]:
     logs.bind(request_id=getattr(event.context, "aws_request_id", None))
     return fanout.handle_batch((record.to_dict() for record in event), _zone())
+
+
+@app.on_sqs_message(queue=webhooks_queue_name(settings().stage), batch_size=10, name="webhook_deliverer")
+def webhook_deliverer(event: Any) -> dict[str, list[dict[str, str]]]:
+    """The webhook deliveries' worker (chalicelib/services/event_feed.py): one attempt per due message."""
+    from chalicelib.services import event_feed  # imported by this function only: not on the API's cold start
+
+    logs.bind(request_id=getattr(event.context, "aws_request_id", None))
+    return event_feed.handle_batch(record.to_dict() for record in event)
 
 
 def _on_stream(event: Any) -> dict[str, int]:

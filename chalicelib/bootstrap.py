@@ -35,9 +35,10 @@ class Deps:
     def notifier(self) -> Notifier:
         return self.make_notifier()
 
-    def ctx(self, principal: Principal = SYSTEM) -> Ctx:
-        """A use case's context at the clock's instant now."""
-        return Ctx(now=self.clock.now(), tz=self.zone, principal=principal, catalog=self.catalog, uow=self.uow)
+    def ctx(self, principal: Principal = SYSTEM, request_id: str | None = None) -> Ctx:
+        """A use case's context at the clock's instant now (an API request's: its id)."""
+        return Ctx(now=self.clock.now(), tz=self.zone, principal=principal, catalog=self.catalog, uow=self.uow,
+                   request_id=request_id)
 
 
 def compose(

@@ -240,15 +240,19 @@ def token(
     role: Annotated[Role, typer.Option(help="Role claim of the token.")],
     account: Annotated[str | None, typer.Option(help="Account id (the sub of a customer token).")] = None,
     ttl: Annotated[int, typer.Option(help="Lifetime in seconds.", min=1)] = DEFAULT_TOKEN_TTL_S,
+    name: Annotated[str | None, typer.Option(help="The operator's own name (the sub: the actor of its events; "
+                                                  "required outside the local stage).")] = None,
 ) -> None:
     """Print a bearer token signed with the configured IMBILL_AUTH_SECRET."""
     if role is Role.customer and not account:
         raise _fail("a customer token needs --account ACCOUNT_ID", code=2)
+    if name is not None and role is not Role.operator:
+        raise _fail("--name names an operator (--role operator)", code=2)
     from chalicelib.api.auth import mint_token
     from chalicelib.config import ConfigError
 
     try:
-        typer.echo(mint_token(role.value, account, ttl_seconds=ttl))
+        typer.echo(mint_token(role.value, account, ttl_seconds=ttl, name=name))
     except ConfigError as exc:
         raise _fail(str(exc)) from exc
 
@@ -349,6 +353,9 @@ from chalicelib.cli_renewals import renewals_cli  # noqa: E402  (imbill renewals
 
 cli_views.register(cli)
 cli.add_typer(renewals_cli, name="renewals")
+from chalicelib import cli_events  # noqa: E402  (`imbill events tail`)
+
+cli_events.register(cli)
 
 
 def main() -> None:

@@ -50,6 +50,10 @@ class Settings(BaseSettings):
     jobs_page: int = Field(200, ge=1, le=10_000)  # due items one queue message processes
     jobs_inline_max: int = Field(100, ge=0)  # a run with at most this many due items stays inline
     due_shards: int = Field(4, ge=1, le=1024)  # shard written on new items: hash(key) % due_shards
+    # Webhooks and EventBridge (chalicelib/services/webhooks.py, chalicelib/integrations/)
+    webhook_timeout_s: float = Field(10.0, gt=0, le=30)  # a delivery answered 2xx within this is delivered
+    webhooks_queue_url: str | None = None  # IMBILL_WEBHOOKS_QUEUE_URL: deliveries' SQS queue (deployed)
+    event_bus: str | None = None  # IMBILL_EVENT_BUS: the EventBridge bus every event is put on (deployed)
     due_shards_read: int = Field(0, ge=0, le=1024)  # readers list shards 0..max(both)-1 (set to the old N
     #                                                  while shrinking, until its upper shards are empty)
 
@@ -91,6 +95,16 @@ def jobs_queue_name(stage: str) -> str:
     """The stage's jobs queue: infra/package.py creates it, infra/policy.py allows it, app.py's
     worker consumes it, and IMBILL_JOBS_QUEUE_URL (set by the template) is its URL."""
     return f"imbill-{stage}-jobs"
+
+
+def webhooks_queue_name(stage: str) -> str:
+    """The stage's webhook deliveries queue (infra/package.py creates it, the worker consumes it)."""
+    return f"imbill-{stage}-webhooks"
+
+
+def event_bus_name(stage: str) -> str:
+    """The stage's EventBridge bus (contract: `imbill-<stage>`)."""
+    return f"imbill-{stage}"
 
 
 def _is_local(url: str) -> bool:

@@ -41,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from chalicelib.config import SMS_SENDER_ID, jobs_queue_name  # noqa: E402
+from chalicelib.config import SMS_SENDER_ID, event_bus_name, jobs_queue_name, webhooks_queue_name  # noqa: E402
 from infra.policy import FUNCTIONS, dead_letter_queue, policy, stream_tables  # noqa: E402
 from infra.tables import load_schemas, logical_id, table_resource  # noqa: E402
 
@@ -445,7 +445,40 @@ def merge(sam: dict[str, Any], stage: str) -> dict[str, Any]:
     sam["Outputs"]["DomainTarget"] = {"Condition": "HasDomain", "Value": {"Fn::GetAtt": ["ApiDomain",
                                                                                           "DistributionDomainName"]},
                                       "Description": "point DomainName here (CNAME or alias)"}
+    add_event_delivery(res, stage)
     return sam
+
+
+# ---------------------------------------------------------------- events: webhooks queue and EventBridge (issue 19)
+WEBHOOK_WORKER = "WebhookDeliverer"  # app.py's on_sqs_message(name="webhook_deliverer")
+WEBHOOK_WORKER_TIMEOUT_S = 120  # a batch of 10 deliveries at 10 s each at worst
+
+
+def add_event_delivery(res: dict[str, Any], stage: str) -> None:
+    """The webhook deliveries' queue (back-off by message delay; a crashed attempt comes back after the
+    visibility timeout) with its dead-letter queue and alarm, the stage's EventBridge bus, and their
+    settings on the functions using them (their roles' grants: infra/policy.py STREAMS, WEBHOOKS)."""
+    queue = webhooks_queue_name(stage)
+    res["WebhooksDeadLetterQueue"] = {"Type": "AWS::SQS::Queue", "Properties": {
+        "QueueName": f"{queue}-dlq", "MessageRetentionPeriod": 1209600, "SqsManagedSseEnabled": True}}
+    res["WebhooksQueue"] = {"Type": "AWS::SQS::Queue", "Properties": {
+        "QueueName": queue, "VisibilityTimeout": 6 * WEBHOOK_WORKER_TIMEOUT_S, "MessageRetentionPeriod": 345600,
+        "SqsManagedSseEnabled": True,
+        "RedrivePolicy": {"deadLetterTargetArn": {"Fn::GetAtt": ["WebhooksDeadLetterQueue", "Arn"]},
+                          "maxReceiveCount": MAX_RECEIVES}}}
+    res["WebhooksDeadLetterAlarm"] = _alarm(
+        f"A webhook delivery message failed {MAX_RECEIVES} times (the worker raised): see the dead-letter queue",
+        "AWS/SQS", "ApproximateNumberOfMessagesVisible",
+        {"QueueName": {"Fn::GetAtt": ["WebhooksDeadLetterQueue", "QueueName"]}}, stat="Maximum")
+    res["EventBus"] = {"Type": "AWS::Events::EventBus", "Properties": {"Name": event_bus_name(stage)}}
+    users = [fn for fn in ("StreamHandler", WEBHOOK_WORKER) if fn in res]
+    for fn in users:
+        props = res[fn]["Properties"]
+        env = props.setdefault("Environment", {}).setdefault("Variables", {})
+        env["IMBILL_WEBHOOKS_QUEUE_URL"] = {"Ref": "WebhooksQueue"}
+        env["IMBILL_EVENT_BUS"] = event_bus_name(stage)
+    if WEBHOOK_WORKER in res:
+        res[WEBHOOK_WORKER]["Properties"]["Timeout"] = WEBHOOK_WORKER_TIMEOUT_S
 
 
 def _job_name(resource: dict[str, Any]) -> str:

@@ -15,7 +15,10 @@ Each function gets what it does and what Lambda does with its role, no more (FUN
   role on the jobs queue (receive, delete, attributes) and the re-sent next page;
 - the stream handler: reading the three streams (the event source mappings), the item actions of the
   read views, and the dead-letter queue (a failed batch's position);
-- the webhook deliverer (issue 19, when the template has it): the item actions of its deliveries.
+- the stream handler also feeds the events' stream on: PutEvents on the stage's EventBridge bus only, and
+  a message per webhook delivery on the webhooks queue (issue 19);
+- the webhook deliverer: the item actions of its deliveries, SES/SNS (an endpoint disabled notifies its
+  account), and what the SQS event source mapping does on the webhooks queue (and the re-sent delay).
 
 Every function may write its own log group's streams and X-Ray segments. In the template every ARN
 is `Fn::Sub` with ${AWS::Partition}, ${AWS::Region} and ${AWS::AccountId} (no `arn:aws:` literal:
@@ -37,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from chalicelib.config import jobs_queue_name  # noqa: E402
+from chalicelib.config import event_bus_name, jobs_queue_name, webhooks_queue_name  # noqa: E402
 
 STAGES = ("dev", "prod")
 READ = ("BatchGetItem", "GetItem", "Query")
@@ -47,6 +50,7 @@ EMAIL_ACTIONS = ("ses:SendEmail",)
 SMS_ACTIONS = ("sns:Publish",)
 SECRET_ACTIONS = ("ssm:GetParameter",)
 SEND = ("sqs:SendMessage",)
+PUT_EVENTS = ("events:PutEvents",)
 # what Lambda's SQS event source mapping does with the worker's role
 CONSUME = ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")
 QUEUE_ACTIONS = tuple(sorted(set(SEND + CONSUME)))
@@ -67,16 +71,21 @@ class Grants:
     queue: tuple[str, ...] = ()  # actions on the jobs queue
     dead_letter: bool = False  # sqs:SendMessage to the dead-letter queue (Lambda, with the role)
     streams: bool = False  # the stream tables' streams (the event source mappings)
+    event_bus: bool = False  # events:PutEvents on the stage's bus (imbill-<stage>)
+    webhooks_queue: tuple[str, ...] = ()  # actions on the webhook deliveries' queue
 
 
 API = Grants(notify=True, secret=True)
 PLANNER = Grants(notify=True, queue=SEND, dead_letter=True)
 WORKER = Grants(notify=True, queue=QUEUE_ACTIONS)
 # chalicelib/views/streams.py: reads the changed items again (BatchGetItem per record batch),
-# puts/deletes list entries in batches, adds the batch's revenue in one transaction with its guards
-STREAMS = Grants(items=("BatchGetItem", "BatchWriteItem", "PutItem", "TransactWriteItems", "UpdateItem"),
-                 dead_letter=True, streams=True)
-WEBHOOKS = Grants()
+# puts/deletes list entries in batches, adds the batch's revenue in one transaction with its guards;
+# ... and the events' stream: the endpoints of an account (Query), a delivery per endpoint (a conditional put
+# in a transaction, GetItem when it exists), PutEvents, a queue message per delivery (services/event_feed.py)
+STREAMS = Grants(items=("BatchGetItem", "BatchWriteItem", "GetItem", "PutItem", "Query", "TransactWriteItems",
+                        "UpdateItem"),
+                 dead_letter=True, streams=True, event_bus=True, webhooks_queue=SEND)
+WEBHOOKS = Grants(notify=True, webhooks_queue=QUEUE_ACTIONS)
 
 
 def job_function(job: str) -> str:
@@ -142,6 +151,14 @@ class Arns:
             return {"Fn::GetAtt": ["JobsDeadLetterQueue" if dead_letter else "JobsQueue", "Arn"]}
         return self._arn("sqs", dead_letter_queue(self.stage) if dead_letter else jobs_queue_name(self.stage))
 
+    def webhooks_queue(self) -> Any:
+        if self.template:
+            return {"Fn::GetAtt": ["WebhooksQueue", "Arn"]}
+        return self._arn("sqs", webhooks_queue_name(self.stage))
+
+    def event_bus(self) -> Any:
+        return self._arn("events", f"event-bus/{event_bus_name(self.stage)}")
+
     def secret(self) -> Any:
         return self._arn("ssm", f"parameter{secret_param(self.stage)}")
 
@@ -177,6 +194,11 @@ def statements(grants: Grants, arns: Arns, function: str | None = None) -> list[
         out.append({"Sid": "Streams", "Effect": "Allow", "Action": list(STREAM_ACTIONS), "Resource": arns.streams()})
     if grants.secret:
         out.append({"Sid": "AuthSecret", "Effect": "Allow", "Action": list(SECRET_ACTIONS), "Resource": arns.secret()})
+    if grants.event_bus:
+        out.append({"Sid": "EventBus", "Effect": "Allow", "Action": list(PUT_EVENTS), "Resource": arns.event_bus()})
+    if grants.webhooks_queue:
+        out.append({"Sid": "WebhooksQueue", "Effect": "Allow", "Action": sorted(grants.webhooks_queue),
+                    "Resource": arns.webhooks_queue()})
     return out
 
 
@@ -184,7 +206,9 @@ def union() -> Grants:
     every = list(FUNCTIONS.values())
     return Grants(items=tuple(sorted({a for g in every for a in g.items})), notify=any(g.notify for g in every),
                   secret=any(g.secret for g in every), queue=tuple(sorted({a for g in every for a in g.queue})),
-                  dead_letter=any(g.dead_letter for g in every), streams=any(g.streams for g in every))
+                  dead_letter=any(g.dead_letter for g in every), streams=any(g.streams for g in every),
+                  event_bus=any(g.event_bus for g in every),
+                  webhooks_queue=tuple(sorted({a for g in every for a in g.webhooks_queue})))
 
 
 def policy(stage: str, function: str | None = None, *, template: bool = False) -> dict[str, Any]:

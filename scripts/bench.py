@@ -887,6 +887,76 @@ def cold_start(repeat: int = 5) -> str:
     return "\n".join(lines)
 
 
+def outbox_requests(n: int) -> tuple[Counter[str], Counter[str]]:
+    """DynamoDB requests of n top-ups with the outbox, then of n more with the events switched off
+    (UnitOfWork.emit a no-op): the outbox adds an item to each transaction, never a request."""
+    from unittest import mock
+
+    from chalicelib.api.accounts import topped_up
+    from chalicelib.services import accounts, idempotency
+    from chalicelib.services.context import Ctx
+    from chalicelib.store.unit_of_work import UnitOfWork
+    from tests.integration.requests import count_requests
+
+    ctx = Ctx(now=datetime(2026, 3, 10, 9, 30, tzinfo=UTC), tz=UTC_TZ)
+    with count_requests() as with_events:
+        for _ in range(n):
+            accounts.topup(ctx, "acme", 100, "cash", idempotency.NONE, topped_up)
+    with mock.patch.object(UnitOfWork, "emit", lambda self, event: None), count_requests() as without:
+        for _ in range(n):
+            accounts.topup(ctx, "acme", 100, "cash", idempotency.NONE, topped_up)
+    return with_events.calls, without.calls
+
+
+def bench_events(n: int) -> str:
+    """Events: requests per transaction with and without the outbox (must be equal), and events/s
+    through the publisher (the events stream's handler: webhook fan-out to one endpoint + one
+    queue message each + EventBridge PutEvents in batches of 10), with its DynamoDB requests per event."""
+    import boto3
+
+    from chalicelib import bootstrap, config
+    from chalicelib.api.accounts import account_created
+    from chalicelib.clock import StoredClock
+    from chalicelib.services import accounts, event_feed, idempotency, webhooks
+    from chalicelib.services.context import Ctx, Principal
+    from chalicelib.store import tables, uow
+    from chalicelib.store.models import EventModel
+    from chalicelib.store.tables import create_tables
+    from tests.integration.requests import count_requests
+
+    uow.reset_connection()
+    tables.configure(host=None, prefix="bench-")
+    create_tables()
+    bootstrap.reset()
+    StoredClock().set(datetime(2026, 3, 10, 9, 30, tzinfo=UTC))
+    ctx = Ctx(now=datetime(2026, 3, 10, 9, 30, tzinfo=UTC), tz=UTC_TZ, principal=Principal("operator", sub="bench"))
+    accounts.create_account(ctx, "acme", "acme@x.test", "+15550100", idempotency.NONE, account_created)
+    webhooks.create(ctx, "acme", "http://127.0.0.1:9/hook", ["*"], idempotency.NONE, lambda w: (201, {}))
+    with_events, without = outbox_requests(n)
+    if with_events != without:
+        raise SystemExit(f"the outbox added requests: {dict(with_events)} vs {dict(without)}")
+
+    boto3.client("events", region_name="us-east-1").create_event_bus(Name="imbill-bench")
+    queue = boto3.client("sqs", region_name="us-east-1").create_queue(QueueName="bench-webhooks")["QueueUrl"]
+    os.environ.update({"IMBILL_EVENT_BUS": "imbill-bench", "IMBILL_WEBHOOKS_QUEUE_URL": queue})
+    config.reset_settings()
+    records = [{"eventName": "INSERT", "dynamodb": {"NewImage": e.serialize()}}
+               for e in sorted(EventModel.scan(), key=lambda e: e.event_id)]
+    with count_requests() as fed:
+        t0 = time.perf_counter()
+        out = event_feed.on_records(records)
+        elapsed = time.perf_counter() - t0
+    os.environ.pop("IMBILL_EVENT_BUS")
+    os.environ.pop("IMBILL_WEBHOOKS_QUEUE_URL")
+    config.reset_settings()
+    per_tx = sum(with_events.values()) / n
+    return (f"events: {n} top-ups, {per_tx:.2f} DynamoDB requests per transaction with the outbox and "
+            f"{sum(without.values()) / n:.2f} without (no extra request; one more item in each)\n"
+            f"event publisher: {out['events']} events -> {out['deliveries']} deliveries + EventBridge, "
+            f"{out['events'] / elapsed:.0f} events/s on moto, {fed.total / out['events']:.2f} DynamoDB requests "
+            f"per event ({dict(fed.calls)})")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=100, help="items per operation / due apps per job (default 100)")
@@ -907,7 +977,15 @@ def main() -> int:
     parser.add_argument("--fanout-accounts", type=int, default=10_000, help="billed accounts (fan-out section)")
     parser.add_argument("--fanout-workers", default="0,1,4,8",
                         help="shapes of the fan-out section: 0 inline, n fanned out to n worker threads")
+    parser.add_argument("--events-only", action="store_true", help="only the events section (outbox, publisher)")
     args = parser.parse_args()
+    if args.events_only:
+        from tests import moto_speed
+
+        moto_speed.install()  # as the tests run moto: faster answers, the same ones
+        with mock_aws():
+            print(bench_events(args.n))
+        return 0
     if args.floor:
         print(floor([8, 32], args.hot_purchases))
         return 0

@@ -26,11 +26,12 @@ PACKAGE = "chalicelib"
 # Top (entry points) to bottom. A unit may import units of its own layer (without a cycle) and any
 # layer below it, never one above.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("app", "cli", "cli_views", "cli_renewals", "local"),  # entry points: Lambda, the CLI, the local server
+    # entry points: Lambda, the CLI, the local server
+    ("app", "cli", "cli_views", "cli_renewals", "cli_events", "local"),
     ("bootstrap",),  # composes the dependencies once
     ("api", "console", "jobs"),  # handlers: HTTP routes, the web console, scheduled jobs
     ("services",),  # use cases
-    ("store", "views", "notify", "clock", "periodic", "gate"),  # adapters and read models
+    ("store", "views", "notify", "clock", "periodic", "gate", "integrations"),  # adapters and read models
     ("logs", "aws", "config"),  # plumbing every adapter may use
     ("domain",),  # pure rules
 )

@@ -86,6 +86,8 @@ def _caller_is_code() -> bool:
     return _caller()[0]
 
 
+# botocore's event name of a service whose IAM prefix differs
+IAM_PREFIX = {"eventbridge": "events"}
 # IAM authorises each item of a transaction as its own action
 TRANSACT_ITEM_ACTIONS = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
                          "ConditionCheck": "ConditionCheckItem", "Get": "GetItem"}
@@ -96,6 +98,7 @@ def _record(event_name: str, params: dict[str, Any] | None = None, **kwargs: Any
     code, function = _caller()
     if code:
         _, service, operation = event_name.split(".", 2)
+        service = IAM_PREFIX.get(service, service)
         actions = {f"{service}:{operation}"}
         for item in (params or {}).get("TransactItems", []):
             actions.update(f"{service}:{TRANSACT_ITEM_ACTIONS[kind]}" for kind in item)

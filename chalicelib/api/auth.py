@@ -12,11 +12,12 @@ import json
 import time
 from typing import Any
 
-from chalicelib.config import auth_secret
+from chalicelib.config import auth_secret, settings
 from chalicelib.domain.errors import Unauthorized
 from chalicelib.services.context import Principal
 
 ROLES = ("customer", "operator", "service")
+UNNAMED_OPERATOR = "operator"  # the sub of an operator token minted without --name: local stage only
 _HEADER = {"alg": "HS256", "typ": "JWT"}
 
 
@@ -55,13 +56,17 @@ def decode(token: str, secret: str, now: float) -> dict[str, Any]:
     return claims
 
 
-def mint_token(role: str, account_id: str | None = None, *, ttl_seconds: int = 86400 * 30) -> str:
+def mint_token(role: str, account_id: str | None = None, *, ttl_seconds: int = 86400 * 30,
+               name: str | None = None) -> str:
+    """A token for the configured secret; an operator's `name` is its `sub` (the actor of its events)."""
     if role not in ROLES:
         raise ValueError(f"role must be one of {ROLES}")
     if role == "customer" and not account_id:
         raise ValueError("a customer token needs --account")
+    if name is not None and role != "operator":
+        raise ValueError("--name names an operator")
     # token lifetimes are real time, not billing time: the wall clock is right here
-    claims = {"sub": account_id or role, "role": role, "exp": int(time.time()) + ttl_seconds}
+    claims = {"sub": account_id or name or role, "role": role, "exp": int(time.time()) + ttl_seconds}
     return encode(claims, auth_secret())
 
 
@@ -72,4 +77,8 @@ def principal_from_header(header: str | None) -> Principal:
     role = claims.get("role")
     if role not in ROLES:
         raise Unauthorized("invalid token: unknown role")
-    return Principal(role=role, account_id=str(claims["sub"]) if role == "customer" else None)
+    sub = str(claims["sub"])
+    if role == "operator" and sub == UNNAMED_OPERATOR and settings().stage != "local":
+        raise Unauthorized("invalid token: an operator token must name its person "
+                           "(imbill token --role operator --name <name>)")
+    return Principal(role=role, account_id=sub if role == "customer" else None, sub=sub)

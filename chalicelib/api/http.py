@@ -269,7 +269,7 @@ def route(
                 parsed = _parse_body(request, body) if body is not None else None
                 deps = bootstrap.current()
                 with MOVES.write(MOVE_WAIT_S) if stamps and deps.settings.test_clock else nullcontext():
-                    ctx = deps.ctx(principal)
+                    ctx = deps.ctx(principal, request_id(request))
                     result = fn(Call(ctx=ctx, body=parsed, request=request), **params)
                 if isinstance(result, Response):  # not JSON (a CSV)
                     return result

@@ -17,6 +17,7 @@ from chalicelib.api import schemas as s
 from chalicelib.api.http import IDEMPOTENCY_KEY, MAX_BODY, OPERATION_IDS, ROUTES, Call, RouteDoc, route
 from chalicelib.api.operator import REVENUE_MAX_MONTHS
 from chalicelib.jobs.runner import load_jobs
+from chalicelib.services.events import TYPES as EVENT_TYPES
 
 bp = Blueprint(__name__)
 
@@ -64,6 +65,16 @@ QUERY_PARAMS: dict[str, dict[str, Any]] = {
                                                    "description": "only this product"},
     "region": {"type": "string", "minLength": 1, "maxLength": 64, "description": "only apps of this region"},
     "renewal": {"type": "string", "enum": ["auto", "manual", "none"], "description": "only this renewal mode"},
+    # events and the audit log (chalicelib/api/events.py)
+    "account_id": {"type": "string", "pattern": s.ACCOUNT_ID_PATTERN, "description": "one account's events"},
+    "type": {"type": "string", "enum": list(EVENT_TYPES), "description": "one event type"},
+    "sdkappid": {"type": "integer", "minimum": 0, "maximum": 999_999_999_999, "description": "one app's events"},
+    "actor": {"type": "string", "minLength": 1, "maxLength": 128,
+              "description": "the sub of the caller (an operator's name, an account id) or a job's name"},
+    **{f"{path}:{name}": {"type": "string", "format": "date-time",
+                          "description": "ISO-8601 instant: " + ("from (default: 30 days before `to`)"
+                                                                 if name == "from" else "to (default: now)")}
+       for path in ("/v1/events", "/v1/ops/audit") for name in ("from", "to")},
 }
 _WINDOW = {"type": "string", "pattern": f"^(?:{s.INSTANT_DATE}|{s.INSTANT_PATTERN[1:-1]})$",
            "description": "a local date YYYY-MM-DD (billing zone) or an ISO-8601 instant with a zone"}
@@ -152,6 +163,26 @@ def _operation(r: RouteDoc, components: dict[str, Any], error_ref: dict[str, Any
     return op
 
 
+def event_webhooks(components: dict[str, Any]) -> dict[str, Any]:
+    """Every event type, as a webhook delivery: the Event whose `type` is it and whose `data` has
+    the type's schema (the same Event the events API lists and EventBridge carries)."""
+    from chalicelib.api.events import Event, event_types
+
+    event_ref = _schema(Event, components)
+    out: dict[str, Any] = {}
+    for kind, model in event_types().items():
+        body = {"allOf": [event_ref, {"type": "object", "required": ["type", "data"], "properties": {
+            "type": {"const": kind}, "data": _schema(model, components)}}]}
+        out[kind] = {"post": {
+            "summary": f"{kind} (data: {model.__name__})",
+            "description": "Delivered with Imbill-Event-Id, Imbill-Event-Type and Imbill-Signature "
+                           "(t=<unix>,v1=<hex HMAC-SHA256(secret, \"<t>.<raw body>\")>, one v1 per valid secret)",
+            "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
+            "responses": {"2XX": {"description": "delivered (within 10 s); anything else is retried"}},
+        }}
+    return out
+
+
 TEST_CLOCK_PATHS = "/v1/test/"  # served only where IMBILL_TEST_CLOCK=1 (elsewhere 404): listed only there
 
 
@@ -169,6 +200,7 @@ def document(test_clock: bool = True) -> dict[str, Any]:
         "openapi": "3.1.0",
         "info": {"title": "imbill", "version": "1", "description": "Billing backend of a cloud IM service"},
         "paths": paths,
+        "webhooks": event_webhooks(components),
         "components": {
             "schemas": components,
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},

@@ -38,7 +38,7 @@ from chalicelib.domain.calendar import iso, parse_instant
 from chalicelib.jobs import runner, steps
 from chalicelib.jobs.registry import IDLE, Job, Work
 from chalicelib.jobs.steps import Summary, counting_failures
-from chalicelib.services.context import SYSTEM, Ctx
+from chalicelib.services.context import SYSTEM, Ctx, job_ctx
 from chalicelib.store.models import read_shards
 from chalicelib.views import job_runs
 
@@ -94,7 +94,7 @@ def process(message: dict[str, Any], tz: ZoneInfo) -> tuple[Summary, int]:
         raise ValueError(f"job {job.name} has no sharded work to fan out")
     work = job.work
     at = parse_instant(message["at"])
-    ctx = Ctx(now=at, tz=tz, principal=SYSTEM)
+    ctx = job_ctx(job.name, at, tz)
 
     def page() -> tuple[Summary, int]:
         listing = work.items(ctx, at, int(message["shard"]), message.get("cursor"), settings().jobs_page)

@@ -14,7 +14,7 @@ from chalicelib import logs
 from chalicelib.domain.calendar import iso
 from chalicelib.domain.errors import InvalidRequest, NotFound
 from chalicelib.jobs import registry
-from chalicelib.services.context import SYSTEM, Ctx
+from chalicelib.services.context import SYSTEM, Ctx, job_ctx
 from chalicelib.store import watch
 from chalicelib.views import job_runs
 
@@ -54,7 +54,7 @@ def run_job(name: str, at: datetime, tz: ZoneInfo, now: datetime | None = None,
     job = jobs[name]
     started = job_runs.wall_now()
     with watch.requests_seen(progress):
-        summary, failed = logs.job_run(name, at, lambda: job.execute(Ctx(now=at, tz=tz, principal=SYSTEM), at))
+        summary, failed = logs.job_run(name, at, lambda: job.execute(job_ctx(name, at, tz), at))
     result = {"job": name, "at": iso(at), "summary": summary, "failed": failed}
     job_runs.record(result, at, started)
     return result
@@ -127,7 +127,7 @@ def run_between(
                 break
             at, at_index = min(nexts)
             job = jobs[at_index]
-            summary, failed = job.execute(Ctx(now=at, tz=tz, principal=SYSTEM), at)
+            summary, failed = job.execute(job_ctx(job.name, at, tz), at)
             executed += 1
             if job.acted(summary) or failed:  # a run with failed items is listed: they stay due
                 moved.jobs_run.append({"job": job.name, "at": iso(at), "summary": summary,

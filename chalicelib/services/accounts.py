@@ -13,7 +13,7 @@ from chalicelib.domain.calendar import iso
 from chalicelib.domain.contacts import Contact
 from chalicelib.domain.errors import Conflict, InvalidRequest, NotFound
 from chalicelib.domain.money import Cents
-from chalicelib.services import idempotency
+from chalicelib.services import events, idempotency
 from chalicelib.services.billing import end_arrears
 from chalicelib.services.context import Ctx
 from chalicelib.services.idempotency import Answer, Idem, Response
@@ -59,6 +59,7 @@ def create_account(ctx: Ctx, account_id: str, email: str, phone: str, idem: Idem
             created_at=ctx.now,
         )
         uow.accounts.add(acct)
+        events.emit(uow, ctx, "account.created", account_id=account_id)
         return acct
 
     return idempotency.once_in(ctx, idem, act, answer)
@@ -78,7 +79,10 @@ def topup(ctx: Ctx, account_id: str, amount: Cents, kind: str, idem: Idem, answe
         if acct is None:
             raise NotFound(f"account {account_id} not found")
         move = Move("topup", amount if kind == "cash" else 0, amount if kind == "gift" else 0, ref=kind)
+        was = acct.status
         (entry,) = book(uow, acct, [move], ctx.now, then=lambda a: end_arrears(uow, ctx, a))
+        ended = was == AccountStatus.ARREARS.value and acct.status != was
+        events.emit(uow, ctx, "account.arrears_ended" if ended else "account.topped_up", account_id=account_id)
         return TopUp(acct, entry)
 
     return idempotency.once_in(ctx, idem, act, answer)
@@ -100,6 +104,7 @@ def create_voucher(ctx: Ctx, account_id: str, amount: Cents, expires_at: datetim
             created_at=ctx.now,
         )
         uow.vouchers.add(v)
+        events.emit(uow, ctx, "voucher.granted", account_id=account_id)
         return v
 
     return idempotency.once_in(ctx, idem, act, answer)

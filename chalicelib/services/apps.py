@@ -13,9 +13,10 @@ from chalicelib.domain.errors import Conflict, NotFound
 from chalicelib.domain.lifecycle import dues
 from chalicelib.domain.money import Cents
 from chalicelib.domain.renewal import BASE, Mode, dump_extras, load_extras
-from chalicelib.services import idempotency, notifications
+from chalicelib.services import events, idempotency, notifications
 from chalicelib.services.context import Ctx
 from chalicelib.services.idempotency import Answer, Idem, Response
+from chalicelib.store import views
 from chalicelib.store.models import AccountModel, AppModel, OffSpanMap, PackageModel, due_shard
 from chalicelib.store.unit_of_work import Page, UnitOfWork, expiry_key
 
@@ -184,6 +185,7 @@ def create_app(ctx: Ctx, account_id: str, name: str, region: str, idem: Idem,
         acct.app_ids = {int(x) for x in acct.app_ids or ()} | {sdkappid}
         store_app(uow, ctx, app, new=True)
         uow.accounts.save(acct)
+        events.emit(uow, ctx, "app.created", account_id=account_id, sdkappid=sdkappid)
         return app
 
     return idempotency.once_in(ctx, idem, act, answer)
@@ -200,13 +202,15 @@ def list_apps(ctx: Ctx, account_id: str, limit: int, token: str | None) -> Page[
 
 
 def change_app(ctx: Ctx, sdkappid: int, change: Callable[[AppModel], Any], idem: Idem,
-               answer: Answer[AppModel]) -> Response:
-    """Load, apply `change(app)` (which may raise), save over the version read; retried."""
+               answer: Answer[AppModel], event: str) -> Response:
+    """Load, apply `change(app)` (which may raise), save over the version read with its `event`
+    (data: the answer); retried."""
 
     def act(uow: UnitOfWork) -> AppModel:
         app = find_app(ctx, uow, sdkappid, writable=True)
         change(app)
         store_app(uow, ctx, app)
+        events.emit(uow, ctx, event, account_id=app.account_id, sdkappid=sdkappid)
         return app
 
     return idempotency.once_in(ctx, idem, act, answer)
@@ -214,24 +218,25 @@ def change_app(ctx: Ctx, sdkappid: int, change: Callable[[AppModel], Any], idem:
 
 def set_auto_renew(ctx: Ctx, sdkappid: int, enabled: bool, answer: Answer[AppModel]) -> Response:
     return change_app(ctx, sdkappid, lambda app: put(app, state(app).with_auto_renew(enabled)), idempotency.NONE,
-                      answer)
+                      answer, "package.renewal_mode_changed")
 
 
 def disable(ctx: Ctx, sdkappid: int, answer: Answer[AppModel]) -> Response:
     """POST /v1/apps/{id}/disable: an enabled app -> disabled (reason requested)."""
     return change_app(ctx, sdkappid, lambda app: put(app, state(app).disable_on_request(sdkappid, ctx.now)),
-                      idempotency.NONE, answer)
+                      idempotency.NONE, answer, "app.disabled")
 
 
 def enable(ctx: Ctx, sdkappid: int, answer: Answer[AppModel]) -> Response:
     """POST /v1/apps/{id}/enable: a disabled app -> enabled while its package is valid (else 409)."""
     return change_app(ctx, sdkappid, lambda app: put(app, state(app).enable(sdkappid, ctx.now)),
-                      idempotency.NONE, answer)
+                      idempotency.NONE, answer, "app.enabled")
 
 
 def extend_trial(ctx: Ctx, sdkappid: int, idem: Idem, answer: Answer[AppModel]) -> Response:
     """Developer extension: after expiry (before reclamation) expires add_months(now, 1), enabled."""
-    return change_app(ctx, sdkappid, lambda app: put(app, state(app).extend_trial(ctx.now, ctx.tz)), idem, answer)
+    return change_app(ctx, sdkappid, lambda app: put(app, state(app).extend_trial(ctx.now, ctx.tz)), idem, answer,
+                      "app.trial_extended")
 
 
 def stop_app(ctx: Ctx, app: AppModel, acct: AccountModel, stop: tuple[AppState, Stopped], why: str, *,
@@ -254,5 +259,6 @@ def stop_app(ctx: Ctx, app: AppModel, acct: AccountModel, stop: tuple[AppState, 
         notifications.enqueue(u, items)
         if write_account:
             u.accounts.save(acct)
+        events.emit(u, ctx, "app.stopped", account_id=app.account_id, sdkappid=int(app.sdkappid), data=views.app(app))
         u.commit()
     notifications.dispatch(items, ctx.now, ctx.uow)

@@ -17,10 +17,11 @@ from chalicelib.domain.money import fmt
 from chalicelib.domain.notices import render
 from chalicelib.domain.orders import split_postpaid
 from chalicelib.domain.usage import max_quota_during
-from chalicelib.services import notifications
+from chalicelib.services import events, notifications
 from chalicelib.services.apps import put, state, stop_app, store_app
 from chalicelib.services.context import Ctx
 from chalicelib.services.ledger import Move, book
+from chalicelib.store import views
 from chalicelib.store.models import AccountModel, AppModel, MetaModel
 from chalicelib.store.unit_of_work import Page, UnitOfWork, WriteConflict
 from chalicelib.store.usage_models import BillLineMap, BillModel
@@ -107,9 +108,15 @@ def post_bill(ctx: Ctx, account_id: str, kind: str, period: str, lines: list[Lin
     with ctx.uow() as u:
         u.bills.add(bill)  # only if absent: a bill is posted once
         notes = bill_notice(ctx, acct, bill)
+        was = acct.status
         book(u, acct, [Move("bill", -take_cash, -take_gift, ref=f"{kind}:{period}")], ctx.now,
              then=lambda a: notes.extend(enter_arrears(ctx, a, key)))
         notifications.enqueue(u, notes)
+        if acct.status != was:  # the bill took the balance below zero: the account is in arrears now
+            events.emit(u, ctx, "account.arrears_started", account_id=account_id,
+                        data={"account": views.account(acct), "bill": views.bill(bill)})
+        else:
+            events.emit(u, ctx, "bill.posted", account_id=account_id, data=views.bill(bill))
         closing = close is not None and close.register(u)
         try:
             u.commit()

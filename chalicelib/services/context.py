@@ -21,6 +21,7 @@ from chalicelib.store.unit_of_work import UnitOfWork
 class Principal:
     role: str  # customer | operator | service
     account_id: str | None = None
+    sub: str | None = None  # the token's `sub`: an operator's own name (the actor of its events)
 
     @property
     def is_operator(self) -> bool:
@@ -41,6 +42,24 @@ class Principal:
 SYSTEM = Principal(role="operator", account_id=None)
 
 
+@dataclass(frozen=True)
+class Actor:
+    """Who caused a change: the caller of an API request, or a job (`system`, the job's name)."""
+
+    role: str  # customer | operator | service | system
+    sub: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"role": self.role, "sub": self.sub}
+
+
+def job_actor(job: str) -> Actor:
+    return Actor("system", job)
+
+
+INTERNAL = Actor("system", "imbill")  # a change made outside any request or job (tests, the CLI)
+
+
 def composed_uow() -> UnitOfWork:
     """A unit of work of the process's composition (chalicelib/bootstrap.py), asked when one is
     opened: what a Ctx built without its own stores through."""
@@ -56,6 +75,23 @@ class Ctx:
     principal: Principal = SYSTEM
     catalog: Catalog = field(default_factory=catalog)
     uow: Callable[[], UnitOfWork] = composed_uow
+    actor: Actor | None = None  # default: the principal's (INTERNAL for SYSTEM)
+    request_id: str | None = None  # the API request's id (X-Request-Id), carried by its events
+
+    @property
+    def acting(self) -> Actor:
+        """The actor of the changes this context commits."""
+        if self.actor is not None:
+            return self.actor
+        p = self.principal
+        if p == SYSTEM:
+            return INTERNAL
+        return Actor(p.role, p.sub or p.account_id or p.role)
+
+
+def job_ctx(job: str, now: datetime, tz: ZoneInfo) -> Ctx:
+    """The context of a job's run: its changes' actor is {"role": "system", "sub": <job>}."""
+    return Ctx(now=now, tz=tz, principal=SYSTEM, actor=job_actor(job))
 
 
 _page_reads: ContextVar[dict[Any, Any] | None] = ContextVar("page_reads", default=None)

@@ -83,6 +83,7 @@ def answer_once(uow_factory: Callable[[], UnitOfWork], idem: Idem, now: datetime
             if done is not None:
                 return done
             response = answer(act(uow))
+            uow.answered(response[1])  # the data of the change's event, when it left it to the answer
             remember(uow, idem, response, now, ttl_hours)
             uow.commit()
         return response

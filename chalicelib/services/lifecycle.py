@@ -23,12 +23,12 @@ from chalicelib.domain.lifecycle import (
 from chalicelib.domain.money import Cents, fmt
 from chalicelib.domain.notices import render
 from chalicelib.domain.plugins import Line
-from chalicelib.services import notifications, usage
+from chalicelib.services import events, notifications, usage
 from chalicelib.services.apps import load_app, put, refresh_dues, spendable, state, stop_app, store_app
 from chalicelib.services.context import Ctx, page_cache
 from chalicelib.services.plugins import grant
 from chalicelib.services.purchases import Loaded, pay
-from chalicelib.store import uow
+from chalicelib.store import uow, views
 from chalicelib.store.models import AccountModel, AppModel
 from chalicelib.store.unit_of_work import UnitOfWork
 
@@ -125,6 +125,9 @@ def warn(ctx: Ctx, app: AppModel) -> str:
     with u:
         store_app(u, ctx, app)
         notifications.enqueue(u, items)
+        if items:
+            events.emit(u, ctx, "app.expiry_warning", account_id=app.account_id, sdkappid=int(app.sdkappid),
+                        data=views.app(app))
         u.commit()
     notifications.dispatch(items, ctx.now, ctx.uow)
     return "warned" if items else "skipped"
@@ -171,15 +174,22 @@ def _auto_renew(ctx: Ctx, app: AppModel) -> str | None:
         if step is None:
             return None
         after, renewal = step
+        order = None
         if renewal is not None:
-            pay(u, ctx, Loaded(app=app, account=acct, voucher=None, done=None), product=renewal.product,
-                kind=renewal.kind, months=renewal.months, starts_at=renewal.starts_at,
-                monthly_price=renewal.monthly_price, bounds=list(renewal.bounds), tier=renewal.tier,
-                quantity=renewal.quantity)
+            order, acct = pay(u, ctx, Loaded(app=app, account=acct, voucher=None, done=None), product=renewal.product,
+                              kind=renewal.kind, months=renewal.months, starts_at=renewal.starts_at,
+                              monthly_price=renewal.monthly_price, bounds=list(renewal.bounds), tier=renewal.tier,
+                              quantity=renewal.quantity)
             if renewal.product != app.edition:
                 grant(ctx, app, Line(renewal.product, renewal.tier, renewal.quantity), renewal.starts_at,
                       renewal.bounds[-1][1])
         store_app(u, ctx, put(app, after))
+        if order is not None:
+            events.emit(u, ctx, "package.renewed", account_id=app.account_id, sdkappid=int(app.sdkappid),
+                        data=views.purchase(order, app, acct, None, ctx.now))
+        else:
+            events.emit(u, ctx, "package.renewal_failed", account_id=app.account_id, sdkappid=int(app.sdkappid),
+                        data=views.app(app))
         u.commit()
     return "renewed" if renewal is not None else "given_up"
 
@@ -214,6 +224,8 @@ def reclaim(ctx: Ctx, app: AppModel) -> str:
         store_app(u, ctx, app)
         u.accounts.save(acct)
         notifications.enqueue(u, items)
+        events.emit(u, ctx, "app.reclaimed", account_id=app.account_id, sdkappid=int(app.sdkappid),
+                    data=views.app(app))
         u.commit()
     notifications.dispatch(items, ctx.now, ctx.uow)
     return _purge(ctx, app)

@@ -22,13 +22,16 @@ from chalicelib import bootstrap
 from chalicelib.domain import contacts
 from chalicelib.domain.app import Reclaimed
 from chalicelib.domain.errors import Conflict, NotFound
-from chalicelib.services.context import Ctx
+from chalicelib.services import events
+from chalicelib.services.context import Ctx, job_ctx
+from chalicelib.store import views
 from chalicelib.store.models import AccountModel, NotificationModel, due_shard
 from chalicelib.store.unit_of_work import Page, UnitOfWork, WriteConflict
 
 LEASE = timedelta(minutes=5)  # the committing process's head start before the dispatcher may send
 MAX_ATTEMPTS = 12
 MAX_BACKOFF = timedelta(hours=6)
+DISPATCHER = "notification-dispatch"  # the job whose attempts give up (the actor of `notification.failed`)
 
 MARKS_FLUSH = 100  # marks held by a page before they are written (4 BatchWriteItem calls)
 
@@ -168,6 +171,10 @@ def dispatch(items: list[NotificationModel], now: datetime, store: Callable[[], 
         n.status, n.send_due_at, n.sent_at = "sent", None, now
         n.attempts = int(n.attempts or 0) + 1
         counts["sent"] += 1
+    gave_up = [n for n in marked if n.status == "failed"]
+    marked = [n for n in marked if n.status != "failed"]
+    for n in gave_up:
+        _given_up(n, now, store)
     if marked:
         held = _page_marks.get()
         if held is None:
@@ -177,6 +184,21 @@ def dispatch(items: list[NotificationModel], now: datetime, store: Callable[[], 
             if sum(len(batch) for _, batch in held) >= MARKS_FLUSH:
                 _write_marks(held)
     return counts
+
+
+def _given_up(n: NotificationModel, now: datetime, store: Callable[[], UnitOfWork]) -> None:
+    """A notification that ran out of attempts: its `failed` mark and the `notification.failed` event
+    in one transaction (the dispatcher's change; a lost write leaves it due, so it is decided again)."""
+    ctx: Ctx = job_ctx(DISPATCHER, now, bootstrap.current().zone)
+    try:
+        with store() as u:
+            u.notifications.put(n)
+            events.emit(u, ctx, "notification.failed", account_id=n.account_id,
+                        sdkappid=None if n.sdkappid is None else int(n.sdkappid),
+                        data=state_of(n))
+            u.commit()
+    except Exception as err:  # noqa: BLE001 - as a mark: the record stays due and is decided again
+        log.warning("failed mark of notification %s/%s not written: %s", n.account_id, n.notification_id, err)
 
 
 def retry_failed(ctx: Ctx, account_id: str, notification_id: str) -> NotificationModel:
@@ -193,9 +215,19 @@ def retry_failed(ctx: Ctx, account_id: str, notification_id: str) -> Notificatio
         n.status, n.attempts, n.last_error = "pending", 0, None
         n.send_due_at, n.due_shard = ctx.now + LEASE, due_shard(account_id)
         u.notifications.put(n)  # failed ones are in no due index: no dispatcher holds it
+        events.emit(u, ctx, "notification.retried", account_id=account_id, sdkappid=None if n.sdkappid is None
+                    else int(n.sdkappid), data=state_of(n))
         u.commit()
     dispatch([n], ctx.now, ctx.uow)
     return n
+
+
+def state_of(n: NotificationModel) -> dict[str, Any]:
+    """A notification with its delivery state (the data of its events)."""
+    return {**views.notification(n), "account_id": n.account_id, "status": n.status, "attempts": int(n.attempts),
+            "last_error": n.last_error}
+
+
 def _send(out: Any, n: NotificationModel) -> None:
     if n.channel == "email":
         out.email(n.to, n.subject, n.body)

@@ -25,10 +25,11 @@ from chalicelib.domain.plugins import (
 )
 from chalicelib.domain.plugins import in_force as allowances
 from chalicelib.domain.usage import quota_in_force
-from chalicelib.services import idempotency
+from chalicelib.services import events, idempotency
 from chalicelib.services.apps import change_app, ensure_in_service, put, state, store_app
 from chalicelib.services.billing import quota_log, quota_until
 from chalicelib.services.context import Ctx
+from chalicelib.services.events import PURCHASE_TYPES
 from chalicelib.services.idempotency import Answer, Idem, Response
 from chalicelib.services.purchases import Bought, load_move, pay, preview
 from chalicelib.store.models import AppModel, OrderModel, QuotaChangeMap, due_shard
@@ -76,6 +77,7 @@ def _buy(ctx: Ctx, sdkappid: int, item: Line, months: int) -> Callable[[UnitOfWo
         )
         grant(ctx, app, item, bounds[0][0], bounds[-1][1])
         store_app(uow, ctx, app)  # also serialises purchases on the app (version condition)
+        events.emit(uow, ctx, PURCHASE_TYPES[start.kind], account_id=app.account_id, sdkappid=sdkappid)
         return Bought(order, app, acct, None, ctx.now)
 
     return act
@@ -126,7 +128,7 @@ def set_push_quota(ctx: Ctx, sdkappid: int, daily_broadcast_calls: int, answer: 
         if daily_broadcast_calls > included:
             app.push_billing_shard = due_shard(int(app.sdkappid))
 
-    return change_app(ctx, sdkappid, change, idempotency.NONE, answer)
+    return change_app(ctx, sdkappid, change, idempotency.NONE, answer, "plugin.quota_changed")
 
 
 def in_force(ctx: Ctx, app: AppModel) -> tuple[dict[str, Any], dict[str, Any]]:

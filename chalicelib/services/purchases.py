@@ -21,7 +21,7 @@ from chalicelib.domain.orders import (
     spread,
 )
 from chalicelib.domain.orders import refund as refund_formula
-from chalicelib.services import idempotency
+from chalicelib.services import events, idempotency
 from chalicelib.services.apps import ensure_writable, find_app, put, spendable, state, store_app
 from chalicelib.services.context import Ctx
 from chalicelib.services.idempotency import Answer, Idem, Response, Result
@@ -221,6 +221,7 @@ def _purchase(ctx: Ctx, sdkappid: int, edition: str, months: int, auto_renew: bo
         end_orders(uow, credited, ctx.now)
         put(app, state(app).purchased(plan, edition, bounds[-1][1], ctx.now, auto_renew))
         store_app(uow, ctx, app)
+        events.emit(uow, ctx, events.PURCHASE_TYPES[plan.kind], account_id=app.account_id, sdkappid=sdkappid)
         return Bought(order, app, acct, credit, ctx.now)
 
     return act
@@ -290,6 +291,7 @@ def refund(ctx: Ctx, sdkappid: int, product: str | None, idem: Idem, answer: Ans
                 app.set_until(name, ctx.now)
             put(app, state(app).extra_ended(name, ctx.now))
             store_app(uow, ctx, app)
+        events.emit(uow, ctx, "package.refunded", account_id=app.account_id, sdkappid=sdkappid)
         return Refunded(Quote(name, ctx.now, r), app, acct)
 
     return idempotency.once_in(ctx, idem, act, answer)

@@ -41,6 +41,7 @@ from chalicelib.services.idempotency import Answer, Idem, Response
 from chalicelib.services.ledger import Move, book
 from chalicelib.services.plugins import grant, held
 from chalicelib.services.purchases import new_order_id, set_periods, voucher_value
+from chalicelib.store import views
 from chalicelib.store.models import AccountModel, AppModel, OrderModel, PackageModel, RenewalBatchModel, due_shard
 from chalicelib.store.unit_of_work import Contention, PackageFilter, Page, UnitOfWork, WriteConflict, with_retries
 
@@ -68,9 +69,9 @@ def set_mode(ctx: Ctx, sdkappid: int, product: str, mode: str) -> PackageModel:
         changed[:] = [app]
 
     def answer(app: AppModel) -> Response:
-        return 200, {}
+        return 200, views.app(app)  # the event's data: the app after the change
 
-    change_app(ctx, sdkappid, change, idempotency.NONE, answer)
+    change_app(ctx, sdkappid, change, idempotency.NONE, answer, "package.renewal_mode_changed")
     with ctx.uow() as uow:
         return package_of(uow, changed[0], product)
 

@@ -18,6 +18,8 @@ from chalicelib.store import uow, watch
 from chalicelib.store.models import (
     AccountModel,
     AppModel,
+    DeliveryModel,
+    EventModel,
     IdempotencyModel,
     LedgerModel,
     MetaModel,
@@ -26,6 +28,7 @@ from chalicelib.store.models import (
     PackageModel,
     RenewalBatchModel,
     VoucherModel,
+    WebhookModel,
     read_shards,
 )
 from chalicelib.store.paging import page
@@ -34,6 +37,9 @@ from chalicelib.store.unit_of_work import (
     BatchRepository,
     BillRepository,
     Counts,
+    DeliveryRepository,
+    EventFilter,
+    EventRepository,
     Expect,
     NotificationRepository,
     OrderRepository,
@@ -45,6 +51,7 @@ from chalicelib.store.unit_of_work import (
     UnitOfWork,
     UsageRepository,
     UserSetRepository,
+    WebhookRepository,
     Write,
     WriteConflict,
     expiry_stamp,
@@ -325,6 +332,53 @@ class DynamoPackageRepository(DynamoRepository[PackageModel], PackageRepository[
 class DynamoBatchRepository(DynamoRepository[RenewalBatchModel], BatchRepository[RenewalBatchModel]):
     def open(self) -> list[RenewalBatchModel]:
         return [b for shard in read_shards() for b in RenewalBatchModel.open_batches.query(str(shard))]
+def event_condition(where: EventFilter, index: str) -> Condition | None:
+    """The filter expression of an events Query (`where` minus what the index key says already)."""
+    parts: list[Condition] = []
+    if where.type is not None:
+        parts.append(EventModel.type == where.type)
+    if where.account_id is not None and index != "by_account":
+        parts.append(EventModel.account_id == where.account_id)
+    if where.sdkappid is not None:
+        parts.append(EventModel.sdkappid == where.sdkappid)
+    if where.actor is not None and index != "by_actor":
+        parts.append(EventModel.actor_sub == where.actor)
+    if where.api_only and index != "by_actor":
+        parts.append(EventModel.actor_key.exists())
+    condition: Condition | None = None
+    for part in parts:
+        condition = part if condition is None else condition & part
+    return condition
+
+
+class DynamoEventRepository(DynamoRepository[EventModel], EventRepository[EventModel]):
+    def newest(self, index: str, key: str, lo: str, hi: str, limit: int, token: str | None,
+               where: EventFilter) -> Page[EventModel]:
+        found = page(getattr(EventModel, index).query, key, lambda item: item, limit, token,
+                     range_key_condition=EventModel.event_id.between(lo, hi),
+                     filter_condition=event_condition(where, index), scan_index_forward=False)
+        return Page(found["items"], found["next_token"])
+
+
+class DynamoWebhookRepository(DynamoRepository[WebhookModel], WebhookRepository[WebhookModel]):
+    def of_owner(self, owner: str) -> list[WebhookModel]:
+        return list(WebhookModel.by_account.query(owner))
+
+
+class DynamoDeliveryRepository(DynamoRepository[DeliveryModel], DeliveryRepository[DeliveryModel]):
+    def due(self, now: datetime, limit: int) -> list[DeliveryModel]:
+        due = DeliveryModel.next_attempt_at <= now
+        found = [d for shard in read_shards() for d in DeliveryModel.attempt_due.query(str(shard), due, limit=limit)]
+        return sorted(found, key=lambda d: d.next_attempt_at)[:limit]
+
+    def lease(self, item: DeliveryModel, until: datetime) -> None:
+        try:
+            item.update(actions=[DeliveryModel.next_attempt_at.set(until)],
+                        condition=DeliveryModel.next_attempt_at == item.next_attempt_at)
+        except UpdateError as err:
+            if err.cause_response_code == "ConditionalCheckFailedException":
+                raise WriteConflict(f"delivery {item.delivery_id} is not due as read") from err
+            raise
 
 
 class DynamoUnitOfWork(UnitOfWork):
@@ -345,6 +399,9 @@ class DynamoUnitOfWork(UnitOfWork):
         self.periods = DynamoPeriodRepository(MetaModel, self)
         self.packages = DynamoPackageRepository(PackageModel, self)
         self.renewals = DynamoBatchRepository(RenewalBatchModel, self)
+        self.events = DynamoEventRepository(EventModel, self)
+        self.webhooks = DynamoWebhookRepository(WebhookModel, self)
+        self.deliveries = DynamoDeliveryRepository(DeliveryModel, self)
 
     def _commit(self, writes: list[Write]) -> None:
         if not writes:

@@ -20,6 +20,8 @@ from chalicelib.store.dynamo_uow import SDKAPPID_BASE
 from chalicelib.store.models import (
     AccountModel,
     AppModel,
+    DeliveryModel,
+    EventModel,
     IdempotencyModel,
     LedgerModel,
     MetaModel,
@@ -28,6 +30,7 @@ from chalicelib.store.models import (
     PackageModel,
     RenewalBatchModel,
     VoucherModel,
+    WebhookModel,
     plain_map,
 )
 from chalicelib.store.paging import decode, encode
@@ -36,6 +39,9 @@ from chalicelib.store.unit_of_work import (
     BatchRepository,
     BillRepository,
     Counts,
+    DeliveryRepository,
+    EventFilter,
+    EventRepository,
     Expect,
     NotificationRepository,
     OrderRepository,
@@ -47,6 +53,7 @@ from chalicelib.store.unit_of_work import (
     UnitOfWork,
     UsageRepository,
     UserSetRepository,
+    WebhookRepository,
     Write,
     WriteConflict,
     expiry_stamp,
@@ -356,6 +363,61 @@ class FakeBatchRepository(FakeRepository[RenewalBatchModel], BatchRepository[Ren
             rows = [RenewalBatchModel.from_raw_data(raw) for raw in self._store.table(RenewalBatchModel).values()
                     if raw.get("open_shard") not in (None, {"NULL": True})]
         return sorted(rows, key=lambda b: (b.created_at, b.account_id, b.renewal_id))
+_EVENT_INDEX_KEY = {"by_account": "account_id", "by_day": "day", "by_actor": "actor_key"}
+
+
+def event_kept(e: EventModel, where: EventFilter) -> bool:
+    return ((where.type is None or e.type == where.type)
+            and (where.account_id is None or e.account_id == where.account_id)
+            and (where.sdkappid is None or (e.sdkappid is not None and int(e.sdkappid) == where.sdkappid))
+            and (where.actor is None or e.actor_sub == where.actor)
+            and (not where.api_only or e.actor_key is not None))
+
+
+class FakeEventRepository(FakeRepository[EventModel], EventRepository[EventModel]):
+    def newest(self, index: str, key: str, lo: str, hi: str, limit: int, token: str | None,
+               where: EventFilter) -> Page[EventModel]:
+        attr = _EVENT_INDEX_KEY[index]
+        start = decode(token)
+        before = start["event_id"]["S"] if start is not None and "event_id" in start else "\U0010ffff"
+        with self._store.lock:
+            rows = sorted((k[0], raw) for k, raw in self._store.table(EventModel).items()
+                          if raw.get(attr) == {"S": key} and lo <= k[0] <= hi and k[0] < before)
+        rows.reverse()
+        taken = rows[:limit]
+        items = [e for e in (EventModel.from_raw_data(raw) for _, raw in taken) if event_kept(e, where)]
+        last = {"event_id": {"S": taken[-1][0]}} if len(rows) > limit else None
+        return Page(items, encode(last))
+
+
+class FakeWebhookRepository(FakeRepository[WebhookModel], WebhookRepository[WebhookModel]):
+    def of_owner(self, owner: str) -> list[WebhookModel]:
+        with self._store.lock:
+            rows = sorted((k, raw) for k, raw in self._store.table(WebhookModel).items()
+                          if raw.get("owner") == {"S": owner})
+        return [WebhookModel.from_raw_data(raw) for _, raw in rows]
+
+
+class FakeDeliveryRepository(FakeRepository[DeliveryModel], DeliveryRepository[DeliveryModel]):
+    def due(self, now: datetime, limit: int) -> list[DeliveryModel]:
+        with self._store.lock:
+            rows = [DeliveryModel.from_raw_data(raw) for raw in self._store.table(DeliveryModel).values()
+                    if raw.get("next_attempt_at") not in (None, {"NULL": True})]
+        due = sorted((d for d in rows if d.next_attempt_at is not None and d.next_attempt_at <= now),
+                     key=lambda d: d.next_attempt_at)
+        return due[:limit]
+
+    def lease(self, item: DeliveryModel, until: datetime) -> None:
+        key = key_of(item)
+        with self._store.lock:
+            table = self._store.table(DeliveryModel)
+            raw = table.get(key)
+            stored = None if raw is None else DeliveryModel.from_raw_data(raw)
+            if stored is None or stored.next_attempt_at != item.next_attempt_at:
+                raise WriteConflict(f"delivery {item.delivery_id} is not due as read")
+            stored.next_attempt_at = until
+            table[key] = stored.serialize()
+        item.next_attempt_at = until
 
 
 class FakeUnitOfWork(UnitOfWork):
@@ -375,6 +437,9 @@ class FakeUnitOfWork(UnitOfWork):
         self.periods = FakePeriodRepository(MetaModel, self)
         self.packages = FakePackageRepository(PackageModel, self)
         self.renewals = FakeBatchRepository(RenewalBatchModel, self)
+        self.events = FakeEventRepository(EventModel, self)
+        self.webhooks = FakeWebhookRepository(WebhookModel, self)
+        self.deliveries = FakeDeliveryRepository(DeliveryModel, self)
 
     def _commit(self, writes: list[Write]) -> None:
         staged = [(w, self.store.table(type(w.item)), key_of(w.item)) for w in writes]

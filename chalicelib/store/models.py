@@ -6,6 +6,9 @@ endpoint (DynamoDB Local, moto server or AWS). Access patterns are listed in doc
 
 from __future__ import annotations
 
+import json
+import secrets
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -532,6 +535,149 @@ class RenewalBatchModel(_Base):
     open_batches = OpenBatchesIndex()
 
 
+# ---------------------------------------------------------------- events (the outbox of every change)
+class EventsByAccountIndex(GlobalSecondaryIndex["EventModel"]):
+    """An account's events, newest first (ScanIndexForward=False on the time-ordered event_id)."""
+
+    class Meta:
+        index_name = "by_account"
+        projection = AllProjection()
+
+    account_id = UnicodeAttribute(hash_key=True)
+    event_id = UnicodeAttribute(range_key=True)
+
+
+class EventsByDayIndex(GlobalSecondaryIndex["EventModel"]):
+    """Every event by its UTC day: the global feed, newest first, day by day."""
+
+    class Meta:
+        index_name = "by_day"
+        projection = AllProjection()
+
+    day = UnicodeAttribute(hash_key=True)
+    event_id = UnicodeAttribute(range_key=True)
+
+
+class EventsByActorIndex(GlobalSecondaryIndex["EventModel"]):
+    """Sparse: only events caused by API calls (`actor_key` = the caller's sub): the audit log."""
+
+    class Meta:
+        index_name = "by_actor"
+        projection = AllProjection()
+
+    actor_key = UnicodeAttribute(hash_key=True)
+    event_id = UnicodeAttribute(range_key=True)
+
+
+def event_id_floor(at: datetime) -> str:
+    """The instant (service clock), then the wall clock's ns: ids of the changes committed from now on
+    sort after it, also at one instant of the test clock."""
+    return f"ev{at.astimezone(UTC):%Y%m%d%H%M%S%f}{time.time_ns():019d}"
+
+
+class EventModel(_Base):
+    """One committed change, written in the change's own transaction (store/unit_of_work.py commit)."""
+
+    class Meta(_Base.Meta):
+        base_name = "events"
+        stream_view_type = "NEW_IMAGE"  # feeds the webhook deliveries and EventBridge (services/events.py)
+
+    event_id = UnicodeAttribute(hash_key=True)  # ev<yyyymmddHHMMSSffffff><wall ns><rand>: sorts by time
+    type = UnicodeAttribute()
+    occurred_at = UTCDateTimeAttribute()
+    day = UnicodeAttribute()  # YYYY-MM-DD (UTC) of occurred_at
+    account_id = UnicodeAttribute(null=True)
+    sdkappid = NumberAttribute(null=True)
+    actor_role = UnicodeAttribute()  # customer | operator | service | system
+    actor_sub = UnicodeAttribute()
+    actor_key = UnicodeAttribute(null=True)  # set only for API calls (by_actor index)
+    request_id = UnicodeAttribute(null=True)
+    data = UnicodeAttribute()  # the resource as the API answers it after the change (JSON text)
+
+    by_account = EventsByAccountIndex()
+    by_day = EventsByDayIndex()
+    by_actor = EventsByActorIndex()
+
+    @classmethod
+    def of(cls, event: Any) -> EventModel:
+        """The item of a unit of work's Event (store/unit_of_work.py), with a new time-ordered id."""
+        at = event.at.astimezone(UTC)
+        role, sub = event.actor
+        return cls(
+            f"{event_id_floor(at)}{secrets.token_hex(3)}",
+            type=event.type, occurred_at=at, day=f"{at:%Y-%m-%d}", account_id=event.account_id,
+            sdkappid=event.sdkappid, actor_role=role, actor_sub=sub,
+            actor_key=sub if event.request_id is not None and role != "system" else None,
+            request_id=event.request_id, data=json.dumps(event.data or {}, sort_keys=True, separators=(",", ":")),
+        )
+
+
+# ---------------------------------------------------------------- webhooks and their deliveries
+class WebhooksByAccountIndex(GlobalSecondaryIndex["WebhookModel"]):
+    class Meta:
+        index_name = "by_account"
+        projection = AllProjection()
+
+    owner = UnicodeAttribute(hash_key=True)  # the account id, or OPS_OWNER for the operator-wide feed
+    webhook_id = UnicodeAttribute(range_key=True)
+
+
+OPS_OWNER = "*"  # owner of the operator-wide webhooks (every account's events)
+
+
+class WebhookModel(_Base):
+    class Meta(_Base.Meta):
+        base_name = "webhooks"
+
+    webhook_id = UnicodeAttribute(hash_key=True)
+    owner = UnicodeAttribute()
+    url = UnicodeAttribute()
+    events: ListAttribute[str] = ListAttribute()  # ["*"] or event types
+    status = UnicodeAttribute(default="enabled")  # enabled | disabled | deleted
+    secret = UnicodeAttribute()
+    previous_secret = UnicodeAttribute(null=True)  # signs beside `secret` until previous_until
+    previous_until = UTCDateTimeAttribute(null=True)
+    failing_since = UTCDateTimeAttribute(null=True)  # first failed attempt since the last delivered one
+    since = UnicodeAttribute(null=True)  # event ids after this one are delivered (not those before it existed)
+    created_at = UTCDateTimeAttribute()
+    version = NumberAttribute(default=0)
+
+    by_account = WebhooksByAccountIndex()
+
+
+class DeliveryDueIndex(GlobalSecondaryIndex["DeliveryModel"]):
+    """Sparse: deliveries not yet delivered nor failed, by the time of their next attempt."""
+
+    class Meta:
+        index_name = "attempt_due"
+        projection = AllProjection()
+
+    due_shard = UnicodeAttribute(hash_key=True)
+    next_attempt_at = UTCDateTimeAttribute(range_key=True)
+
+
+class DeliveryModel(_Base):
+    class Meta(_Base.Meta):
+        base_name = "deliveries"
+
+    webhook_id = UnicodeAttribute(hash_key=True)
+    delivery_id = UnicodeAttribute(range_key=True)  # = the event id: one delivery of an event per endpoint
+    event_type = UnicodeAttribute()
+    body = UnicodeAttribute()  # the Event as sent (JSON text), the same bytes on every attempt
+    status = UnicodeAttribute(default="pending")  # pending | delivered | failed
+    attempts = NumberAttribute(default=0)
+    created_at = UTCDateTimeAttribute()
+    due_shard = UnicodeAttribute(null=True)
+    next_attempt_at = UTCDateTimeAttribute(null=True)
+    last_attempt_at = UTCDateTimeAttribute(null=True)
+    last_status = NumberAttribute(null=True)
+    last_response = UnicodeAttribute(null=True)  # at most 1 KB of the receiver's answer
+    last_error = UnicodeAttribute(null=True)
+    delivered_at = UTCDateTimeAttribute(null=True)
+
+    attempt_due = DeliveryDueIndex()
+
+
 # this module's tables; chalicelib.store.tables.ALL_MODELS adds usage, bills and the read views
 MODELS: list[type[_Base]] = [
     AccountModel,
@@ -544,4 +690,7 @@ MODELS: list[type[_Base]] = [
     NotificationModel,
     PackageModel,
     RenewalBatchModel,
+    EventModel,
+    WebhookModel,
+    DeliveryModel,
 ]

@@ -337,12 +337,69 @@ class BatchRepository(Repository[R]):
     @abstractmethod
     def open(self) -> list[R]:
         """Every batch with an item not yet applied (each shard; eventually consistent)."""
+@dataclass(frozen=True)
+class EventFilter:
+    """What a listing of events keeps besides its index partition (filters, not key conditions)."""
+
+    type: str | None = None
+    account_id: str | None = None
+    sdkappid: int | None = None
+    actor: str | None = None  # the actor's sub
+    api_only: bool = False  # only events caused by API calls (those with an actor_key)
+
+
+class EventRepository(Repository[R]):
+    """The events: by account, by UTC day and (API calls only) by actor; newest first."""
+
+    @abstractmethod
+    def newest(self, index: str, key: str, lo: str, hi: str, limit: int, token: str | None,
+               where: EventFilter) -> Page[R]:
+        """One page of the partition `key` of `index` (by_account, by_day, by_actor): the events
+        with ids in [lo, hi] that `where` keeps, newest first (one Query; a page may hold fewer
+        than `limit` items and still have a next_token)."""
+
+
+class WebhookRepository(Repository[R]):
+    """Webhook endpoints, by id and by owner (an account, or OPS_OWNER for the operator-wide feed)."""
+
+    @abstractmethod
+    def of_owner(self, owner: str) -> list[R]:
+        """Every endpoint of the owner (deleted ones included), by id."""
+
+
+class DeliveryRepository(Repository[R]):
+    """Deliveries of events to an endpoint (its partition, by event id)."""
+
+    @abstractmethod
+    def due(self, now: datetime, limit: int) -> list[R]:
+        """Pending deliveries whose next attempt is at or before `now`, oldest first (sparse index)."""
+
+    @abstractmethod
+    def lease(self, item: R, until: datetime) -> None:
+        """Move a pending delivery's next attempt to `until` at once (the deliverer's claim), only
+        while the stored one still has this copy's `next_attempt_at`: else WriteConflict."""
+
+
+@dataclass
+class Event:
+    """The event of a change: `commit()` writes it as one more item of the change's transaction
+    (so no event without its change, and no change without its event). `data` None: the answer
+    of the request (set by :meth:`UnitOfWork.answered`, services/idempotency.py)."""
+
+    type: str
+    at: datetime
+    actor: tuple[str, str]  # (role, sub)
+    request_id: str | None = None
+    account_id: str | None = None
+    sdkappid: int | None = None
+    data: dict[str, Any] | None = None
 
 
 @dataclass
 class _Pending:
     writes: list[Write] = field(default_factory=list)
     after_commit: list[Callable[[], None]] = field(default_factory=list)
+    event: Event | None = None
 
 
 class UnitOfWork(ABC):
@@ -361,6 +418,9 @@ class UnitOfWork(ABC):
     periods: PeriodRepository[Any]
     packages: PackageRepository[Any]
     renewals: BatchRepository[Any]
+    events: EventRepository[Any]  # the outbox: one item per committed change, added by commit()
+    webhooks: WebhookRepository[Any]
+    deliveries: DeliveryRepository[Any]
 
     def __init__(self) -> None:
         self._pending = _Pending()
@@ -379,12 +439,27 @@ class UnitOfWork(ABC):
         """Run `fn` once the writes are committed (metrics of the moves)."""
         self._pending.after_commit.append(fn)
 
+    def emit(self, event: Event) -> None:
+        """Declare the change's event (one per commit: a second one is a bug of the use case)."""
+        if self._pending.event is not None:
+            raise ValueError(f"one commit writes one event: {self._pending.event.type} already, not {event.type}")
+        self._pending.event = event
+
+    def answered(self, body: dict[str, Any]) -> None:
+        """The request's answer: the data of a declared event that left it to the answer."""
+        event = self._pending.event
+        if event is not None and event.data is None:
+            event.data = body
+
     def commit(self) -> None:
         pending, self._pending = self._pending, _Pending()
-        keys = [(type(w.item), key_of(w.item)) for w in pending.writes]
+        writes = pending.writes
+        if pending.event is not None and writes:  # the outbox: one more item of the same transaction
+            writes = [*writes, Write(Expect.ABSENT, self.events.model.of(pending.event))]
+        keys = [(type(w.item), key_of(w.item)) for w in writes]
         if len(set(keys)) != len(keys):  # DynamoDB refuses it (ValidationException); so does the fake
             raise ValueError("one commit may not write the same item twice")
-        self._commit(pending.writes)
+        self._commit(writes)
         for fn in pending.after_commit:
             fn()
 

@@ -98,6 +98,13 @@ class PollerThread(Periodic):
 
     def beat(self) -> None:
         self.poller.poll_once()
+        from chalicelib import bootstrap
+        from chalicelib.services import webhooks
+        from chalicelib.services.context import job_ctx
+        from chalicelib.services.event_feed import FEED
+
+        deps = bootstrap.current()  # the local deliverer: what is due by the service clock
+        webhooks.deliver_due(job_ctx(FEED, deps.clock.now(), deps.zone))
 
 
 def start_local_poller() -> PollerThread:

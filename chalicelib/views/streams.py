@@ -62,7 +62,7 @@ def wire_streams(app: Any, handler: Callable[[Any], Any], environ: Mapping[str, 
 def table_of(record: dict[str, Any]) -> str:
     """Base table name from the record's source ARN (arn:...:table/<prefix><base>/stream/<label>)."""
     name = record["eventSourceARN"].split(":table/", 1)[1].split("/", 1)[0]
-    for base in ("notifications", "accounts", "ledger"):
+    for base in ("notifications", "accounts", "ledger", "events"):
         if name.endswith(base):
             return base
     return name
@@ -86,7 +86,7 @@ def apply_records(records: Iterable[dict[str, Any]], tz: ZoneInfo) -> dict[str, 
     transaction (per 100 items), the live accounts and notifications read in one BatchGetItem each
     (per 100 keys) and their list items written in BatchWriteItem calls (25 a request)."""
     counts: dict[str, int] = {}
-    by_table: dict[str, list[dict[str, Any]]] = {"ledger": [], "accounts": [], "notifications": []}
+    by_table: dict[str, list[dict[str, Any]]] = {"ledger": [], "accounts": [], "notifications": [], "events": []}
     for record in records:
         table = table_of(record)
         if table not in by_table:
@@ -96,6 +96,10 @@ def apply_records(records: Iterable[dict[str, Any]], tz: ZoneInfo) -> dict[str, 
     _ledger(by_table["ledger"], tz)
     _accounts(by_table["accounts"])
     _notifications(by_table["notifications"])
+    if by_table["events"]:  # the events' own stream: webhook deliveries and EventBridge (services/event_feed.py)
+        from chalicelib.services import event_feed
+
+        event_feed.on_records(by_table["events"])
     return counts
 
 

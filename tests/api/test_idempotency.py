@@ -22,6 +22,8 @@ IDEMPOTENT = {
     ("post", "/v1/apps/{sdkappid}/refunds"),
     ("post", "/v1/apps/{sdkappid}/trial-extensions"),
     ("post", "/v1/accounts/{account_id}/renewals"),
+    ("post", "/v1/accounts/{account_id}/webhooks"),
+    ("post", "/v1/ops/webhooks"),
 }
 
 

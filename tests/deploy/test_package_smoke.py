@@ -254,9 +254,10 @@ def test_template_maps_every_stream_table_to_the_stream_handler(template: dict[s
     assert res["StreamHandler"]["Properties"]["Handler"] == "app.views_from_streams"
     mappings = {r["Properties"]["EventSourceArn"]["Fn::GetAtt"][0]: r["Properties"] for r in res.values()
                 if r["Type"] == "AWS::Lambda::EventSourceMapping"}
-    assert sorted(mappings) == sorted(logical_id(n) for n in stream_tables()) and len(mappings) == 3
+    assert sorted(mappings) == sorted(logical_id(n) for n in stream_tables()) and len(mappings) == 4
     for table, props in mappings.items():
-        assert res[table]["Properties"]["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+        view = "NEW_IMAGE" if table == "EventsTable" else "NEW_AND_OLD_IMAGES"  # events: written once
+        assert res[table]["Properties"]["StreamSpecification"] == {"StreamViewType": view}
         assert props["EventSourceArn"] == {"Fn::GetAtt": [table, "StreamArn"]}
         assert props["FunctionName"] == {"Ref": "StreamHandler"} and props["StartingPosition"] == "TRIM_HORIZON"
         assert props["BisectBatchOnFunctionError"] is True and props["MaximumRetryAttempts"] >= 1

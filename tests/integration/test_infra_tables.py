@@ -85,8 +85,9 @@ def test_the_idempotency_table_expires_records_and_the_due_indexes_exist(schemas
 def test_the_view_feeding_tables_have_streams_and_export_their_arns(template, schemas):
     tables = _tables(template)
     streamed = {name for name, model in schemas.items() if model.get("stream_view_type")}
-    assert streamed == {"accounts", "ledger", "notifications"}
+    assert streamed == {"accounts", "ledger", "notifications", "events"}
     for name in schemas:
         spec = tables[name].get("StreamSpecification")
-        assert spec == ({"StreamViewType": "NEW_AND_OLD_IMAGES"} if name in streamed else None), REGENERATE
+        view = "NEW_IMAGE" if name == "events" else "NEW_AND_OLD_IMAGES"  # events are written once
+        assert spec == ({"StreamViewType": view} if name in streamed else None), REGENERATE
         assert (f"{logical_id(name)}StreamArn" in template["Outputs"]) is (name in streamed), REGENERATE

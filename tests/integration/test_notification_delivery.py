@@ -3,6 +3,7 @@ job for whatever the committing process did not send (it died after its commit, 
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -134,6 +135,13 @@ def test_delivery_gives_up_after_max_attempts_and_keeps_the_error(store, recorde
         assert (n.status, int(n.attempts), n.send_due_at) == ("failed", notifications.MAX_ATTEMPTS, None)
         assert n.last_error == "ConnectionError: SES/SNS unreachable"
     assert recorder.sent == []
+    # each one that gave up: one `notification.failed` event, in the transaction of its mark
+    from chalicelib.store.models import EventModel
+
+    failed = [e for e in EventModel.scan() if e.type == "notification.failed"]
+    assert sorted(json.loads(e.data)["notification_id"] for e in failed) == sorted(n.notification_id for n in outbox())
+    assert {(e.actor_role, e.actor_sub, json.loads(e.data)["status"]) for e in failed} == \
+        {("system", "notification-dispatch", "failed")}
 
 
 @pytest.mark.storage

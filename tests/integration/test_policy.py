@@ -50,7 +50,9 @@ def test_each_function_has_only_the_services_of_its_kind() -> None:
     assert kinds("APIHandler") == {"Logs", "Traces", "Tables", "Email", "Sms", "AuthSecret"}
     assert kinds("ExpiryWarnings") == {"Logs", "Traces", "Tables", "Email", "Sms", "JobsQueue", "DeadLetterQueue"}
     assert kinds("JobsWorker") == {"Logs", "Traces", "Tables", "Email", "Sms", "JobsQueue"}
-    assert kinds("StreamHandler") == {"Logs", "Traces", "Tables", "DeadLetterQueue", "Streams"}
+    assert kinds("StreamHandler") == {"Logs", "Traces", "Tables", "DeadLetterQueue", "Streams", "EventBus",
+                                      "WebhooksQueue"}
+    assert kinds("WebhookDeliverer") == {"Logs", "Traces", "Tables", "Email", "Sms", "WebhooksQueue"}
     assert policy.allowed_actions("dev", "ExpiryWarnings") >= {"sqs:SendMessage"}
     assert "sqs:ReceiveMessage" not in policy.allowed_actions("dev", "ExpiryWarnings")
     assert len(policy.FUNCTIONS) == 3 + 1 + len(runner.load_jobs())  # API, streams, worker, webhooks, jobs

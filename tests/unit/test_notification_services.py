@@ -3,6 +3,8 @@ to its own customer. The same through the API and DynamoDB is in tests/integrati
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from chalicelib.domain.bills import Line
@@ -72,6 +74,12 @@ def test_an_operator_retries_a_failed_notification_which_is_sent_at_once(tables,
         notifications.retry_failed(ctx_at(tables, now), "acme", note.notification_id)
     with pytest.raises(NotFound):
         notifications.retry_failed(ctx_at(tables, now), "acme", "nope")
+    # one event, of the retry that committed (none for the refused ones)
+    from chalicelib.store.models import EventModel
+
+    (event,) = [EventModel.from_raw_data(raw) for raw in tables.table(EventModel).values()]
+    assert (event.type, event.account_id, json.loads(event.data)["status"]) == ("notification.retried", "acme",
+                                                                               "pending")
 
 
 def test_sms_carry_the_configured_sender_id_and_none_without_one() -> None:

@@ -4,6 +4,7 @@ import { clear, h, zone } from "./dom.js";
 import { accountPage, appPage, statementPage } from "./account.js";
 import { accountsPage, dashboardPage } from "./operator.js";
 import { contactsPage, renewalsPage } from "./renewals.js";
+import { auditPage, eventsPage, webhooksPage } from "./events.js";
 
 const main = () => document.getElementById("main");
 
@@ -21,9 +22,11 @@ function nav() {
   const el = clear(document.getElementById("nav"));
   if (!c) return;
   const links = c.role === "operator"
-    ? [["#/dashboard", "Dashboard"], ["#/accounts", "Accounts"]]
+    ? [["#/dashboard", "Dashboard"], ["#/accounts", "Accounts"], ["#/events", "Events"], ["#/webhooks", "Webhooks"],
+      ["#/audit", "Audit"]]
     : [[`#/account/${encodeURIComponent(c.sub)}`, "My account"], [`#/renewals/${encodeURIComponent(c.sub)}`, "Renewals"],
-      [`#/contacts/${encodeURIComponent(c.sub)}`, "Contacts"]];
+      [`#/contacts/${encodeURIComponent(c.sub)}`, "Contacts"], ["#/events", "Events"],
+      [`#/webhooks/${encodeURIComponent(c.sub)}`, "Webhooks"]];
   for (const [href, text] of links) el.append(h("a", { href }, text));
   el.append(h("span", { class: "who" }, `${c.role}${c.role === "customer" ? ` ${c.sub}` : ""}`));
   el.append(h("button", { type: "button", id: "sign-out", onclick: () => { session.clear(); generation += 1; location.hash = "#/"; signIn(); } },
@@ -98,6 +101,12 @@ async function route() {
       await contactsPage(target, parts[1]);
     } else if (parts[0] === "app" && parts[1]) {
       await appPage(target, parts[1], c.role);
+    } else if (parts[0] === "events") {
+      await eventsPage(target, params, c.role);
+    } else if (parts[0] === "audit" && c.role === "operator") {
+      await auditPage(target, params);
+    } else if (parts[0] === "webhooks" && (parts[1] || c.role === "operator")) {
+      await webhooksPage(target, parts[1] || null);
     } else {
       target.append(h("p", { class: "error", role: "alert" }, "No such page."));
     }
