@@ -672,6 +672,15 @@ class RenewalResult(Reply):
     balance: Balance
 
 
+class RenewalItemReleased(Reply):
+    renewal_id: str
+    item: int
+    sdkappid: int
+    product: str
+    cash: Money
+    gift: Money
+
+
 class AccountPatch(Request):
     email: Email | None = None
     phone: Phone | None = None

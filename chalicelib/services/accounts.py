@@ -18,6 +18,7 @@ from chalicelib.services.billing import end_arrears
 from chalicelib.services.context import Ctx
 from chalicelib.services.idempotency import Answer, Idem, Response
 from chalicelib.services.ledger import Move, book
+from chalicelib.store import views
 from chalicelib.store.models import AccountModel, LedgerModel, VoucherModel, due_shard
 from chalicelib.store.unit_of_work import Page, UnitOfWork
 
@@ -126,6 +127,11 @@ def list_ledger(ctx: Ctx, account_id: str, limit: int, token: str | None, start:
 
 
 # ---------------------------------------------------------------- account controls (issue 18; billing-rules 7a)
+def _updated(uow: UnitOfWork, ctx: Ctx, acct: AccountModel) -> None:
+    """The event of a change to the account's contact, contacts or balance alert: the account after it."""
+    events.emit(uow, ctx, "account.updated", account_id=acct.account_id, data=views.account(acct))
+
+
 def update_account(ctx: Ctx, account_id: str, email: str | None, phone: str | None,
                    answer: Answer[AccountModel]) -> Response:
     """PATCH /v1/accounts/{id}: the account's own contact (its e-mail and phone)."""
@@ -138,6 +144,7 @@ def update_account(ctx: Ctx, account_id: str, email: str | None, phone: str | No
         if phone is not None:
             acct.phone = phone
         uow.accounts.save(acct)
+        _updated(uow, ctx, acct)
         return acct
 
     return idempotency.once_in(ctx, idempotency.NONE, act, answer)
@@ -164,6 +171,7 @@ def put_contacts(ctx: Ctx, account_id: str, own: dict[str, tuple[str, ...]] | No
         contacts.check(subscriptions, others)
         acct.contacts = contacts.dump(subscriptions, others)
         uow.accounts.save(acct)
+        _updated(uow, ctx, acct)
         return acct
 
     return idempotency.once_in(ctx, idempotency.NONE, act, answer)
@@ -180,6 +188,7 @@ def set_balance_alert(ctx: Ctx, account_id: str, threshold: Cents | None,
         acct.alert_threshold = alert.threshold
         acct.alert_armed = alert.armed if alert.threshold is not None else None
         uow.accounts.save(acct)
+        _updated(uow, ctx, acct)
         return acct
 
     return idempotency.once_in(ctx, idempotency.NONE, act, answer)

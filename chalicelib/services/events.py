@@ -23,6 +23,7 @@ from chalicelib.store.unit_of_work import Event, EventFilter, Page, UnitOfWork
 # every event type and what its `data` holds (the OpenAPI document names each one's schema)
 TYPES: dict[str, str] = {
     "account.created": "Account",
+    "account.updated": "Account",  # its contact, contacts or balance alert changed
     "account.topped_up": "TopupResult",
     "account.arrears_started": "ArrearsStarted",  # a posted bill that took the balance below zero
     "account.arrears_ended": "TopupResult",  # a top-up that brought the balance back to zero or above
@@ -40,6 +41,8 @@ TYPES: dict[str, str] = {
     "package.refunded": "RefundResult",
     "package.renewal_mode_changed": "App",
     "package.renewal_failed": "App",
+    "renewal.paid": "RenewalResult",  # a batch renewal paid for (its items follow, each package.renewed)
+    "renewal.item_released": "RenewalItemReleased",  # an item whose package changed since: its hold released
     "plugin.quota_changed": "PushQuota",
     "bill.posted": "Bill",
     "notification.failed": "NotificationState",  # a notification that ran out of attempts

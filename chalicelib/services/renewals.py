@@ -33,7 +33,7 @@ from chalicelib.domain.orders import period_bounds, spread
 from chalicelib.domain.plugins import Held, Line, monthly_price, plan_start
 from chalicelib.domain.plugins import period_bounds as line_bounds
 from chalicelib.domain.renewal import BASE, BatchPayment, Mode, pay_batch
-from chalicelib.services import idempotency
+from chalicelib.services import events, idempotency
 from chalicelib.services.accounts import load_account
 from chalicelib.services.apps import change_app, put, spendable, state, store_app
 from chalicelib.services.context import Ctx
@@ -286,6 +286,7 @@ def renew(ctx: Ctx, account_id: str, items: list[Item], voucher_id: str | None, 
         if p.voucher is not None:
             p.voucher.used_by_order = next(x.order_id for x in p.items if x.voucher_id is not None)
             uow.vouchers.claim(p.voucher, "used_by_order")
+        events.emit(uow, ctx, "renewal.paid", account_id=account_id)  # data: the answer (RenewalResult)
         done = Reserved(batch, p)
         reserved.append(done)
         return done
@@ -365,12 +366,18 @@ def _apply_one(ctx: Ctx, batch: RenewalBatchModel, acct: AccountModel, app: AppM
         batch.held_cash = int(batch.held_cash) - p.cash
         batch.held_gift = int(batch.held_gift) - p.gift
         if applies and app is not None:
-            uow.orders.add(order_of(batch.account_id, p, batch.created_at))
+            order = order_of(batch.account_id, p, batch.created_at)
+            uow.orders.add(order)
             book(uow, acct, [Move("purchase", -p.cash, -p.gift, ref=p.order_id)], ctx.now)
             _apply_to_app(ctx, app, p)
             store_app(uow, ctx, app)
+            events.emit(uow, ctx, "package.renewed", account_id=batch.account_id, sdkappid=p.sdkappid,
+                        data=views.purchase(order, app, acct, None, ctx.now))
         else:
             uow.accounts.save(acct)
+            events.emit(uow, ctx, "renewal.item_released", account_id=batch.account_id, sdkappid=p.sdkappid,
+                        data={"renewal_id": batch.renewal_id, "item": i, "sdkappid": p.sdkappid,
+                              "product": p.product, "cash": fmt(p.cash), "gift": fmt(p.gift)})
         batch.applied = batch.applied[:i] + ("a" if applies else "v") + batch.applied[i + 1:]
         if "." not in batch.applied:
             batch.open_shard = None

@@ -268,3 +268,33 @@ def test_imbill_events_tail_prints_the_last_events_then_follows(api: Api, monkey
     assert [ln.split()[1] for ln in lines] == ["account.created", "voucher.granted"]
     assert "account_id=acme" in lines[1] and "by operator:ada" in lines[1]
     assert "from=" in calls[1]  # the second poll asks only from the last event seen
+
+
+def test_account_controls_and_batch_renewals_write_their_events(api: Api) -> None:
+    """Issue 18's changes through the outbox: the account's contact, contacts and balance alert are
+    `account.updated` (the account after it), disable/enable are `app.disabled`/`app.enabled`, a
+    renewal mode `package.renewal_mode_changed`, and a batch renewal one `renewal.paid` (its answer)
+    then one `package.renewed` per item, in its item's transaction (the same data as its order)."""
+    sid = api.paid_app("2026-03-01T00:00:00Z", cash="1200.00")
+    feed = Feed()
+    feed.new()
+    acct = customer(api, "PATCH", "/v1/accounts/acme", {"email": "new@acme.test"}).body
+    one(feed, "account.updated", CUSTOMER, acct, account="acme")
+    customer(api, "PUT", "/v1/accounts/acme/balance-alert", {"threshold": "100.00"})
+    assert [e["type"] for e in feed.new()] == ["account.updated"]
+    disabled = customer(api, "POST", f"/v1/apps/{sid}/disable").body
+    one(feed, "app.disabled", CUSTOMER, disabled, account="acme", sdkappid=sid)
+    enabled = customer(api, "POST", f"/v1/apps/{sid}/enable").body
+    one(feed, "app.enabled", CUSTOMER, enabled, account="acme", sdkappid=sid)
+    customer(api, "PUT", f"/v1/apps/{sid}/renewal", {"product": "standard", "mode": "none"})
+    (mode,) = feed.new()
+    assert (mode["type"], mode["data"]["sdkappid"]) == ("package.renewal_mode_changed", sid)
+    body = {"items": [{"sdkappid": sid, "product": "standard", "months": 1},
+                      {"sdkappid": sid, "product": "standard", "months": 1}]}
+    done = customer(api, "POST", "/v1/accounts/acme/renewals", body, key="batch-events").body
+    paid, *renewed = feed.new()
+    assert (paid["type"], paid["data"]) == ("renewal.paid", done)
+    assert [e["type"] for e in renewed] == ["package.renewed"] * 2
+    assert [e["data"]["order"] for e in renewed] == done["orders"]
+    customer(api, "POST", "/v1/accounts/acme/renewals", body, key="batch-events")  # a replay: nothing new
+    none(feed)
