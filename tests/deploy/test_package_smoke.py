@@ -25,6 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 STAGE = "dev"
 DIST = ROOT / "dist" / STAGE
 WORK = ROOT / "build" / "smoke"
+UV = Path(sys.executable).parent / "uv"  # the project's venv has uv when `make` built it (the Makefile installs it)
 TEST_ONLY = ("moto", "pytest", "hypothesis", "jwt", "typer", "chalice/cli", "botocore", "boto3")
 
 pytestmark = [
@@ -32,6 +33,23 @@ pytestmark = [
     pytest.mark.skipif(os.environ.get("IMBILL_TEST_DEPLOY") != "1",
                        reason="set IMBILL_TEST_DEPLOY=1 (make test-deploy)"),
 ]
+
+
+def make_venv(env_dir: Path, *requirements: str, pip: bool = False) -> None:
+    """A fresh virtualenv of this Python with `requirements` installed: with uv when the project's
+    venv has it (seconds, from uv's cache), else with venv + pip (20-30 s each). `pip=True`: the
+    virtualenv has pip too."""
+    if UV.exists():
+        subprocess.run([str(UV), "venv", "-q", "--clear", "--python", sys.executable, *(["--seed"] if pip else []),
+                        str(env_dir)], check=True)
+        if requirements:
+            subprocess.run([str(UV), "pip", "install", "-q", "--python", str(env_dir / "bin" / "python"),
+                            *requirements], check=True)
+        return
+    venv.create(env_dir, with_pip=True, clear=True)
+    if requirements:
+        subprocess.run([str(env_dir / "bin" / "python"), "-m", "pip", "install", "--quiet",
+                        "--disable-pip-version-check", *requirements], check=True)
 
 
 @pytest.fixture(scope="module")
@@ -51,9 +69,7 @@ def lambda_python(package: Path) -> Iterator[tuple[Path, Path]]:
     """A virtualenv with only boto3 (the version this environment pins) and the unzipped artefact."""
     env_dir, task = WORK / "venv", WORK / "task"
     if not (env_dir / "bin" / "python").exists():
-        venv.create(env_dir, with_pip=True, clear=True)
-        subprocess.run([str(env_dir / "bin" / "python"), "-m", "pip", "install", "--quiet",
-                        "--disable-pip-version-check", f"boto3=={metadata.version('boto3')}"], check=True)
+        make_venv(env_dir, f"boto3=={metadata.version('boto3')}")
     subprocess.run(["rm", "-rf", str(task)], check=True)
     with zipfile.ZipFile(package / "deployment.zip") as z:
         z.extractall(task)
@@ -362,11 +378,11 @@ def test_a_plain_pip_install_serves(tmp_path: Path) -> None:
     shutil.copytree(ROOT, source, ignore=shutil.ignore_patterns(".venv", ".local", "build", "dist", ".git", "tests",
                                                                  "*.egg-info", "__pycache__", ".pytest_cache"))
     if not python.exists() or not stamp.exists() or stamp.read_text() != deps:
-        venv.create(env_dir, with_pip=True, clear=True)
-        subprocess.run([*pip, str(source)], check=True)
+        # the dependencies (and a first copy of the project) installed once, by uv if it is there
+        make_venv(env_dir, str(source), pip=True)
         stamp.write_text(deps)
-    else:
-        subprocess.run([*pip, "--no-deps", "--force-reinstall", str(source)], check=True)
+    # pip itself builds and installs the project, not editable, every run
+    subprocess.run([*pip, "--no-deps", "--force-reinstall", str(source)], check=True)
     site = subprocess.run([str(python), "-c", "import chalicelib, app; print(chalicelib.__file__, app.__file__)"],
                           capture_output=True, text=True, check=True, cwd=tmp_path).stdout.split()
     assert all(path.startswith(str(env_dir)) for path in site), site  # the installed copy, not the checkout
