@@ -15,6 +15,11 @@ PYTEST_WORKERS ?= auto
 PYTEST_ONE := PYTEST_DISABLE_PLUGIN_AUTOLOAD=1 $(BIN)/python -m pytest -q -p xdist -p _hypothesis_pytestplugin
 PYTEST := $(PYTEST_ONE) -n $(PYTEST_WORKERS) --dist loadgroup
 
+# Python keeps the bytecode it compiles (__pycache__, gitignored): with PYTHONDONTWRITEBYTECODE set in
+# the caller's environment every test process (xdist workers, the subprocesses of the CLI, serve and
+# config tests) compiled every module it imports again, about 1-2 s of CPU each.
+unexport PYTHONDONTWRITEBYTECODE
+
 STAGE ?= dev
 BUCKET ?=
 PARAMS ?=
