@@ -225,97 +225,66 @@ def bench_hot_account(clients: list[int], per_client: int) -> str:
     """C threads buying for apps of one shared account on DynamoDB Local; one row per C."""
     import statistics
 
-    from chalicelib import config
     from chalicelib.api.accounts import account_created, topped_up
     from chalicelib.api.apps import app_created
-    from chalicelib.local import ddblocal
     from chalicelib.services import accounts, apps, idempotency
     from chalicelib.services.context import Ctx
-    from chalicelib.store import uow
-    from chalicelib.store.tables import create_tables
 
     ctx = Ctx(now=datetime(2026, 3, 10, 9, 30, tzinfo=UTC), tz=UTC_TZ)
-    port = ddblocal.free_port()
     head = (f"{'clients':>7} {'purchases':>9} {'busy 503':>8} {'purchases/s':>11} {'p50 ms':>7} {'p99 ms':>7} "
             f"{'max ms':>7}")
     lines = [f"hot account on DynamoDB Local: C clients x {per_client} purchases, all on one account", "",
              head, "-" * len(head)]
-    with ddblocal.running(None, port):
-        os.environ.update(IMBILL_DYNAMODB_ENDPOINT=ddblocal.endpoint_url(port), IMBILL_TABLE_PREFIX="bench-hot-")
-        config.reset_settings()
-        uow.reset_connection()
-        create_tables()  # configures the models from the settings
-        try:
-            for c in clients:
-                account_id = f"hot{c}"
-                accounts.create_account(ctx, account_id, f"{account_id}@x.test", "+15550100", idempotency.NONE,
-                                        account_created)
-                accounts.topup(ctx, account_id, 39_900 * c * per_client, "cash", idempotency.NONE, topped_up)
-                sids = [int(apps.create_app(ctx, account_id, f"app{i}", "us", idempotency.NONE,
-                                            app_created)[1]["sdkappid"]) for i in range(c)]
-                latencies, busy, elapsed = _hot_run(ctx, sids, per_client)
-                done = len(latencies) - busy
-                cuts = statistics.quantiles(latencies, n=100, method="inclusive")
-                lines.append(f"{c:7d} {done:9d} {busy:8d} {done / elapsed:11.1f} {cuts[49] * 1000:7.0f} "
-                             f"{cuts[98] * 1000:7.0f} {max(latencies) * 1000:7.0f}")
-        finally:
-            os.environ.pop("IMBILL_DYNAMODB_ENDPOINT")
-            os.environ["IMBILL_TABLE_PREFIX"] = "bench-"
-            config.reset_settings()
-            uow.reset_connection()
+    with _ddblocal("bench-hot-"):
+        for c in clients:
+            account_id = f"hot{c}"
+            accounts.create_account(ctx, account_id, f"{account_id}@x.test", "+15550100", idempotency.NONE,
+                                    account_created)
+            accounts.topup(ctx, account_id, 39_900 * c * per_client, "cash", idempotency.NONE, topped_up)
+            sids = [int(apps.create_app(ctx, account_id, f"app{i}", "us", idempotency.NONE,
+                                        app_created)[1]["sdkappid"]) for i in range(c)]
+            latencies, busy, elapsed = _hot_run(ctx, sids, per_client)
+            done = len(latencies) - busy
+            cuts = statistics.quantiles(latencies, n=100, method="inclusive")
+            lines.append(f"{c:7d} {done:9d} {busy:8d} {done / elapsed:11.1f} {cuts[49] * 1000:7.0f} "
+                         f"{cuts[98] * 1000:7.0f} {max(latencies) * 1000:7.0f}")
     return "\n".join(lines)
 
 
 def bench_batches(sizes: list[int]) -> str:
     """Batch renewals of 1, 10 and 100 items on DynamoDB Local (issue 18): DynamoDB requests and seconds
     of one POST .../renewals (the reservation, then one transaction per item), each in fresh tables."""
-    from chalicelib import config
     from chalicelib.api.accounts import account_created, topped_up
-    from chalicelib.local import ddblocal
     from chalicelib.services import accounts, idempotency, renewals
     from chalicelib.services.context import Ctx, Principal
     from chalicelib.services.idempotency import Idem
     from chalicelib.services.renewals import Item
-    from chalicelib.store import uow
     from chalicelib.store.models import AppModel, due_shard
-    from chalicelib.store.tables import create_tables
     from tests.integration.requests import count_requests
 
     t0 = datetime(2026, 3, 1, tzinfo=UTC)
     head = f"{'items':>5} {'requests':>8} {'transactions':>12} {'seconds':>8}"
     lines = ["batch renewal on DynamoDB Local (POST /v1/accounts/{id}/renewals)", "", head, "-" * len(head)]
-    port = ddblocal.free_port()
-    with ddblocal.running(None, port):
-        os.environ.update(IMBILL_DYNAMODB_ENDPOINT=ddblocal.endpoint_url(port))
-        try:
-            for n in sizes:
-                os.environ["IMBILL_TABLE_PREFIX"] = f"bench-batch{n}-"
-                config.reset_settings()
-                uow.reset_connection()
-                create_tables()
-                ctx = Ctx(now=t0, tz=UTC_TZ)
-                accounts.create_account(ctx, "acme", "a@x.test", "+15550100", idempotency.NONE, account_created)
-                accounts.topup(ctx, "acme", 39_900 * n, "cash", idempotency.NONE, topped_up)
-                sids = [1_400_100_000 + i for i in range(n)]
-                with AppModel.batch_write() as batch:
-                    for sid in sids:
-                        batch.save(AppModel(sid, account_id="acme", name=f"a{sid}", region="us",
-                                            edition="standard", status="enabled", created_at=t0,
-                                            expires_at=datetime(2026, 4, 1, tzinfo=UTC), due_shard=due_shard(sid),
-                                            had_paid=True, version=0))
-                customer = Ctx(now=t0 + timedelta(days=10), tz=UTC_TZ, principal=Principal("customer", "acme"))
-                with count_requests() as counter:
-                    started = time.perf_counter()
-                    renewals.renew(customer, "acme", [Item(sid, "standard", 1) for sid in sids], None, None,
-                                   Idem.of(f"b{n}", "customer:acme#renewals:acme", {"n": n}),
-                                   lambda r: (201, {"renewal_id": r.batch.renewal_id}))
-                    elapsed = time.perf_counter() - started
-                lines.append(f"{n:5d} {counter.total:8d} {counter.calls['TransactWriteItems']:12d} {elapsed:8.2f}")
-        finally:
-            os.environ.pop("IMBILL_DYNAMODB_ENDPOINT")
-            os.environ["IMBILL_TABLE_PREFIX"] = "bench-"
-            config.reset_settings()
-            uow.reset_connection()
+    for n in sizes:
+        with _ddblocal(f"bench-batch{n}-"):
+            ctx = Ctx(now=t0, tz=UTC_TZ)
+            accounts.create_account(ctx, "acme", "a@x.test", "+15550100", idempotency.NONE, account_created)
+            accounts.topup(ctx, "acme", 39_900 * n, "cash", idempotency.NONE, topped_up)
+            sids = [1_400_100_000 + i for i in range(n)]
+            with AppModel.batch_write() as batch:
+                for sid in sids:
+                    batch.save(AppModel(sid, account_id="acme", name=f"a{sid}", region="us",
+                                        edition="standard", status="enabled", created_at=t0,
+                                        expires_at=datetime(2026, 4, 1, tzinfo=UTC), due_shard=due_shard(sid),
+                                        had_paid=True, version=0))
+            customer = Ctx(now=t0 + timedelta(days=10), tz=UTC_TZ, principal=Principal("customer", "acme"))
+            with count_requests() as counter:
+                started = time.perf_counter()
+                renewals.renew(customer, "acme", [Item(sid, "standard", 1) for sid in sids], None, None,
+                               Idem.of(f"b{n}", "customer:acme#renewals:acme", {"n": n}),
+                               lambda r: (201, {"renewal_id": r.batch.renewal_id}))
+                elapsed = time.perf_counter() - started
+            lines.append(f"{n:5d} {counter.total:8d} {counter.calls['TransactWriteItems']:12d} {elapsed:8.2f}")
     return "\n".join(lines)
 
 

@@ -185,7 +185,7 @@ def main() -> None:
 
     secret = boto3.client("ssm").get_parameter(Name=os.environ["IMBILL_AUTH_SECRET_PARAM"],
                                                WithDecryption=True)["Parameter"]["Value"]
-    token = encode({"sub": "operator", "role": "operator", "exp": int(time.time()) + 600}, secret)
+    token = encode({"sub": "smoke-test", "role": "operator", "exp": int(time.time()) + 600}, secret)
     body = {"account_id": "smoke", "email": "smoke@example.com", "phone": "+15550100"}
     started = time.perf_counter()
     answer = invoke("app", app.app, api_event("POST", "/v1/accounts", body, token), Context("imbill-dev"))

@@ -140,7 +140,8 @@ def test_template_has_tables_functions_alarms_and_gateway_responses(template: di
     from infra.policy import policy
 
     roles = [res[f]["Properties"]["Role"]["Fn::GetAtt"][0] for f in functions]
-    assert len(set(roles)) == len(functions) == 10, "one role per function"
+    # the API, 8 job planners, the jobs worker, the stream handler, the webhook deliverer
+    assert len(set(roles)) == len(functions) == 12, "one role per function"
     for f, role in zip(functions, roles, strict=True):
         assert res[role]["Properties"]["Policies"] == [
             {"PolicyName": f"{f}Policy", "PolicyDocument": policy(STAGE, f, template=True)}]
@@ -301,6 +302,9 @@ def resolve(value: Any, template: dict[str, Any]) -> str:
     """An environment value of the template with the parameters (their defaults, or PARAMETERS) in."""
     if isinstance(value, dict) and "Ref" in value:
         name = value["Ref"]
+        if name in template["Resources"]:  # a queue's Ref is its URL (the API sends a delivery's retry to one)
+            queue = template["Resources"][name]["Properties"]["QueueName"]
+            return f"https://sqs.us-east-1.amazonaws.com/123456789012/{queue}"
         return PARAMETERS.get(name) or str(template["Parameters"][name].get("Default", ""))
     return str(value)
 
@@ -346,7 +350,7 @@ def test_artefact_runs_like_lambda(template: dict[str, Any], lambda_python: tupl
     assert stream["before"] == {"prepaid_sales": 0, "accounts": []}, stream
     assert stream["answer"] == {"accounts": 1, "ledger": 1} and stream["again"] == {"ledger": 1}, stream
     assert stream["after"] == {"prepaid_sales": 700, "accounts": ["smoke"]}, stream
-    assert sorted(result["jobs"]) == sorted(handlers) and len(handlers) == 7
+    assert sorted(result["jobs"]) == sorted(handlers) and len(handlers) == 8  # every job, renewal-batches too
     for answer in result["jobs"].values():
         assert isinstance(answer["summary"], dict), answer
     logs = [json.loads(line) for line in lines if line.startswith("{")]
