@@ -145,6 +145,17 @@ def add_to(tx: TransactWrite, write: Write) -> None:
 
 
 class DynamoRepository(Repository[M]):
+    def _move_due(self, item: M, attr: str, until: datetime, what: str) -> None:
+        """A lease: the item's due instant `attr` moved to `until` in one conditional UpdateItem, only
+        while the stored one is still this copy's (else WriteConflict: another worker claimed it)."""
+        due = getattr(self.model, attr)
+        try:
+            item.update(actions=[due.set(until)], condition=due == getattr(item, attr))
+        except UpdateError as err:
+            if err.cause_response_code == "ConditionalCheckFailedException":
+                raise WriteConflict(f"{what} is not due as read") from err
+            raise
+
     def get(self, *key: Any, consistent: bool = True) -> M | None:
         hash_key, *range_key = key
         try:
@@ -235,13 +246,7 @@ class DynamoNotificationRepository(DynamoRepository[NotificationModel], Notifica
         return uow.delete_all(NotificationModel, (n for n in NotificationModel.by_app.query(sdkappid) if not keep(n)))
 
     def lease(self, item: NotificationModel, until: datetime) -> None:
-        try:
-            item.update(actions=[NotificationModel.send_due_at.set(until)],
-                        condition=NotificationModel.send_due_at == item.send_due_at)
-        except UpdateError as err:
-            if err.cause_response_code == "ConditionalCheckFailedException":
-                raise WriteConflict(f"notification {item.notification_id} is not due as read") from err
-            raise
+        self._move_due(item, "send_due_at", until, f"notification {item.notification_id}")
 
 
 class DynamoUsageRepository(DynamoRepository[UsageModel], UsageRepository[UsageModel]):
@@ -372,13 +377,7 @@ class DynamoDeliveryRepository(DynamoRepository[DeliveryModel], DeliveryReposito
         return sorted(found, key=lambda d: d.next_attempt_at)[:limit]
 
     def lease(self, item: DeliveryModel, until: datetime) -> None:
-        try:
-            item.update(actions=[DeliveryModel.next_attempt_at.set(until)],
-                        condition=DeliveryModel.next_attempt_at == item.next_attempt_at)
-        except UpdateError as err:
-            if err.cause_response_code == "ConditionalCheckFailedException":
-                raise WriteConflict(f"delivery {item.delivery_id} is not due as read") from err
-            raise
+        self._move_due(item, "next_attempt_at", until, f"delivery {item.delivery_id}")
 
 
 class DynamoUnitOfWork(UnitOfWork):

@@ -106,6 +106,19 @@ class FakeRepository(Repository[M]):
             raw = self._store.table(self.model).get(tuple(key))
         return None if raw is None else self.model.from_raw_data(raw)
 
+    def _move_due(self, item: M, attr: str, until: datetime, what: str) -> None:
+        """As the DynamoDB lease: `attr` moved to `until` only while the stored one is this copy's."""
+        key = key_of(item)
+        with self._store.lock:
+            table = self._store.table(self.model)
+            raw = table.get(key)
+            stored = None if raw is None else self.model.from_raw_data(raw)
+            if stored is None or getattr(stored, attr) != getattr(item, attr):
+                raise WriteConflict(f"{what} is not due as read")
+            setattr(stored, attr, until)
+            table[key] = stored.serialize()
+        setattr(item, attr, until)
+
     def page(self, hash_key: Any, limit: int, token: str | None, consistent: bool = False) -> Page[M]:
         return self._page(hash_key, limit, token)
 
@@ -221,16 +234,7 @@ class FakeNotificationRepository(FakeRepository[NotificationModel], Notification
         return len(gone)
 
     def lease(self, item: NotificationModel, until: datetime) -> None:
-        key = key_of(item)
-        with self._store.lock:
-            table = self._store.table(NotificationModel)
-            raw = table.get(key)
-            stored = None if raw is None else NotificationModel.from_raw_data(raw)
-            if stored is None or stored.send_due_at != item.send_due_at:
-                raise WriteConflict(f"notification {item.notification_id} is not due as read")
-            stored.send_due_at = until
-            table[key] = stored.serialize()
-        item.send_due_at = until
+        self._move_due(item, "send_due_at", until, f"notification {item.notification_id}")
 
 
 def counted(stored: dict[str, Any] | None, c: Counts) -> dict[str, Any] | None:
@@ -408,16 +412,7 @@ class FakeDeliveryRepository(FakeRepository[DeliveryModel], DeliveryRepository[D
         return due[:limit]
 
     def lease(self, item: DeliveryModel, until: datetime) -> None:
-        key = key_of(item)
-        with self._store.lock:
-            table = self._store.table(DeliveryModel)
-            raw = table.get(key)
-            stored = None if raw is None else DeliveryModel.from_raw_data(raw)
-            if stored is None or stored.next_attempt_at != item.next_attempt_at:
-                raise WriteConflict(f"delivery {item.delivery_id} is not due as read")
-            stored.next_attempt_at = until
-            table[key] = stored.serialize()
-        item.next_attempt_at = until
+        self._move_due(item, "next_attempt_at", until, f"delivery {item.delivery_id}")
 
 
 class FakeUnitOfWork(UnitOfWork):
