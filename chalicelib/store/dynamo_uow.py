@@ -41,6 +41,8 @@ from chalicelib.store.unit_of_work import (
     EventFilter,
     EventRepository,
     Expect,
+    Image,
+    ItemKey,
     NotificationRepository,
     OrderRepository,
     PackageFilter,
@@ -119,13 +121,16 @@ CHECKS = (Expect.GUARD, Expect.BELOW)  # condition checks: first among a transac
 UPDATES = (Expect.COUNT,)  # updates: last (puts come between), as PynamoDB sends them
 
 
+OLD = "ALL_OLD"  # a failed condition answers the item as stored: the next attempt decides from it unread
+
+
 def add_to(tx: TransactWrite, write: Write) -> None:
     """One registered write as a conditional put, update or condition check of the transaction."""
     model: Any = type(write.item)
     if write.expect is Expect.ABSENT:
-        tx.save(write.item, condition=getattr(model, model._hash_keyname).does_not_exist())
+        tx.save(write.item, condition=getattr(model, model._hash_keyname).does_not_exist(), return_values=OLD)
     elif write.expect is Expect.VERSION:
-        tx.save(write.item, condition=model.version == write.version)
+        tx.save(write.item, condition=model.version == write.version, return_values=OLD)
     elif write.expect is Expect.ANY:
         tx.save(write.item)
     elif write.expect is Expect.UNSET:
@@ -142,7 +147,7 @@ def add_to(tx: TransactWrite, write: Write) -> None:
         hash_key, *range_key = key_of(write.item)
         tx.condition_check(model, hash_key, range_key[0] if range_key else None,
                            condition=model.version == write.version)
-
+        tx._condition_check_items[-1]["ReturnValuesOnConditionCheckFailure"] = OLD  # PynamoDB has no argument
 
 class DynamoRepository(Repository[M]):
     def _move_due(self, item: M, attr: str, until: datetime, what: str) -> None:
@@ -156,7 +161,7 @@ class DynamoRepository(Repository[M]):
                 raise WriteConflict(f"{what} is not due as read") from err
             raise
 
-    def get(self, *key: Any, consistent: bool = True) -> M | None:
+    def _load(self, *key: Any, consistent: bool = True) -> M | None:
         hash_key, *range_key = key
         try:
             return self.model.get(hash_key, range_key[0] if range_key else None, consistent_read=consistent)
@@ -416,17 +421,22 @@ class DynamoUnitOfWork(UnitOfWork):
         except TransactWriteError as err:
             if uow.is_conflict(err):
                 conflict = DynamoWriteConflict(err.msg, cause=err.cause)
-                conflict.failed = failed(writes, err)
+                conflict.failed, conflict.current, conflict.held = failed(writes, err)
                 raise conflict from err
             raise
 
 
-def failed(writes: list[Write], err: TransactWriteError) -> tuple[Any, ...]:
+def failed(writes: list[Write], err: TransactWriteError
+           ) -> tuple[tuple[Any, ...], dict[ItemKey, Image], tuple[Any, ...]]:
     """The records whose condition cancelled the transaction (its reasons are in the order of its
-    items: condition checks, puts, updates)."""
+    items: condition checks, puts, updates), the stored image of those the answer carries, and the
+    records whose condition the answer says held (code None; not one in another transaction)."""
     ordered = ([w for w in writes if w.expect in CHECKS]
                + [w for w in writes if w.expect not in CHECKS + UPDATES]
                + [w for w in writes if w.expect in UPDATES])
-    reasons = err.cancellation_reasons or []
-    return tuple(w.item for w, r in zip(ordered, reasons, strict=False) if r and r.code == "ConditionalCheckFailed")
-
+    reasons = list(zip(ordered, err.cancellation_reasons or [], strict=False))
+    lost = [(w.item, r) for w, r in reasons if r and r.code == "ConditionalCheckFailed"]
+    current: dict[ItemKey, Image] = {(type(item), key_of(item)): r.raw_item for item, r in lost
+                                     if r.raw_item is not None}
+    held = tuple(w.item for w, r in reasons if r is None or r.code in (None, "None"))
+    return tuple(item for item, _ in lost), current, held

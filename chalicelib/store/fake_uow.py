@@ -43,6 +43,8 @@ from chalicelib.store.unit_of_work import (
     EventFilter,
     EventRepository,
     Expect,
+    Image,
+    ItemKey,
     NotificationRepository,
     OrderRepository,
     PackageFilter,
@@ -101,7 +103,7 @@ class FakeRepository(Repository[M]):
         super().__init__(model, uow)
         self._store = uow.store
 
-    def get(self, *key: Any, consistent: bool = True) -> M | None:
+    def _load(self, *key: Any, consistent: bool = True) -> M | None:
         with self._store.lock:
             raw = self._store.table(self.model).get(tuple(key))
         return None if raw is None else self.model.from_raw_data(raw)
@@ -123,7 +125,7 @@ class FakeRepository(Repository[M]):
         return self._page(hash_key, limit, token)
 
     def many(self, keys: Iterable[tuple[Any, ...]], consistent: bool = False) -> list[M]:
-        return [item for key in sorted(set(keys)) if (item := self.get(*key)) is not None]
+        return [item for key in sorted(set(keys)) if (item := self._load(*key)) is not None]
 
     def page_between(self, hash_key: Any, attr: str, start: datetime | None, end: datetime | None, limit: int,
                      token: str | None, *, newest_first: bool = False, consistent: bool = False) -> Page[M]:
@@ -442,6 +444,7 @@ class FakeUnitOfWork(UnitOfWork):
                 for w, table, key in staged]  # serialized first: a missing attribute writes nothing
         with self.store.lock:
             failed = []
+            current: dict[ItemKey, Image] = {}
             for i, (w, table, key, _) in enumerate(rows):
                 stored = table.get(key)
                 if w.expect is Expect.COUNT:
@@ -462,10 +465,11 @@ class FakeUnitOfWork(UnitOfWork):
                     ok = stored is not None and int(type(w.item).from_raw_data(stored).version) == w.version
                 if not ok:
                     failed.append(w.item)
+                    current[(type(w.item), key)] = stored  # as DynamoDB's ALL_OLD answers it
             if failed:
                 conflict = WriteConflict(f"{len(failed)} expectation(s) failed: "
                                          + ", ".join(f"{type(i).__name__} {key_of(i)}" for i in failed))
-                conflict.failed = tuple(failed)
+                conflict.failed, conflict.current = tuple(failed), current
                 raise conflict
             for _, table, key, raw in rows:
                 if raw is not None:

@@ -27,6 +27,7 @@ import random
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum
@@ -34,16 +35,25 @@ from types import TracebackType
 from typing import Any, Generic, TypeVar
 
 from chalicelib.domain.errors import Busy, NotFound
+from chalicelib.store import gates
 
 T = TypeVar("T")
 R = TypeVar("R")  # a record (a model instance)
 
 
+Image = dict[str, Any] | None  # a record as stored (its serialized attributes), None: absent
+ItemKey = tuple[type, tuple[Any, ...]]  # (model, primary key)
+
+
 class WriteConflict(Exception):
     """A write's expectation failed at commit (another writer won): nothing was written.
-    `failed`: the records whose expectation failed, when the store tells (a repository reads them)."""
+    `failed`: the records whose expectation failed, when the store tells (a repository reads them);
+    `current`: the stored image of those of them the store answered with (the item that beat it);
+    `held`: the records whose expectation the store said held (None: every one not failed)."""
 
     failed: tuple[Any, ...] = ()
+    current: dict[ItemKey, Image] = {}
+    held: tuple[Any, ...] | None = None
 
 
 class Contention(Busy):
@@ -109,9 +119,27 @@ class Repository(ABC, Generic[R]):
         self.model = model
         self._uow = uow
 
-    @abstractmethod
     def get(self, *key: Any, consistent: bool = True) -> R | None:
-        """The record with this key, or None."""
+        """The record with this key, or None. Within a retried write (:func:`with_retries`), a
+        consistent read answers what the previous attempt's failed commit showed still current
+        (see :class:`Carry`) without a request, and a read of a record other threads of the
+        process are queued at (store/gates.py) first waits its turn there."""
+        carry = self._uow.carry
+        if carry is None or not consistent:
+            return self._load(*key, consistent=consistent)
+        at = (self.model, tuple(key))
+        carry.queue(at, only_if_hot=True)
+        if at in carry.known:
+            image = carry.known[at]
+        else:
+            item = self._load(*key, consistent=consistent)
+            image = None if item is None else item.serialize()  # type: ignore[attr-defined]
+        self._uow.reads[at] = image
+        return None if image is None else self.model.from_raw_data(image)  # type: ignore[attr-defined, no-any-return]
+
+    @abstractmethod
+    def _load(self, *key: Any, consistent: bool = True) -> R | None:
+        """The record with this key as stored, or None (one request)."""
 
     @abstractmethod
     def page(self, hash_key: Any, limit: int, token: str | None, consistent: bool = False) -> Page[R]:
@@ -396,6 +424,49 @@ class Event:
 
 
 @dataclass
+class Carry:
+    """What a retried write (:func:`with_retries`) carries from a lost attempt to the next: the
+    image of every record the attempt read whose expectation in the failed commit held (a version
+    still the one read, a key still absent: the record was as read when the commit failed), and
+    the current image of each record whose expectation failed when the store answered it
+    (DynamoDB's ReturnValuesOnConditionCheckFailure). The next attempt reads those from here, so a
+    lost race costs the one new commit instead of a read of every record again; whatever it
+    decides from them is still written under the same expectations, so a record that moved since
+    fails that commit in turn. `fresh`: the last failure answered the current image of every record
+    that failed (the next attempt may go at once); `hot`: the record it lost on (one that is
+    rewritten rather than created, when there is one), whose gate the next attempt queues at."""
+
+    known: dict[ItemKey, Image] = field(default_factory=dict)
+    fresh: bool = False
+    hot: ItemKey | None = None
+    deadline: float = 0.0  # time.monotonic() past which no turn is waited for
+    turn: tuple[ItemKey, gates.Gate] | None = None  # the gate this write holds
+
+    def queue(self, at: ItemKey, only_if_hot: bool = False) -> None:
+        """Wait for the turn at `at`'s gate (with `only_if_hot`, only when other threads are in it);
+        the record is then known as the previous turn committed it. Contention when the turn does
+        not come before the deadline (nothing written)."""
+        if self.turn is not None or gates.holding() or (only_if_hot and not gates.in_use(at)):
+            return
+        gate = gates.enter(at, self.deadline - time.monotonic())
+        if gate is None:
+            raise Contention("the item is being changed by other requests; retry shortly")
+        self.turn = (at, gate)
+        if gate.image is not gates.NO_IMAGE:
+            self.known[at] = gate.image
+
+    def leave(self) -> None:
+        if self.turn is not None:
+            gates.leave(*self.turn)
+            self.turn = None
+
+
+_CARRY: ContextVar[Carry | None] = ContextVar("imbill_uow_carry", default=None)
+GUARDED = (Expect.VERSION, Expect.GUARD, Expect.ABSENT)  # a write under these held: its record was as read
+PUTS = (Expect.VERSION, Expect.ABSENT, Expect.ANY, Expect.UNSET, Expect.ADVANCE)  # the whole record written
+
+
+@dataclass
 class _Pending:
     writes: list[Write] = field(default_factory=list)
     after_commit: list[Callable[[], None]] = field(default_factory=list)
@@ -424,6 +495,8 @@ class UnitOfWork(ABC):
 
     def __init__(self) -> None:
         self._pending = _Pending()
+        self.carry = _CARRY.get()  # inside with_retries: what the last lost attempt showed current
+        self.reads: dict[ItemKey, Image] = {}  # records read (consistently) within a retried write
 
     def __enter__(self) -> UnitOfWork:
         return self
@@ -459,9 +532,39 @@ class UnitOfWork(ABC):
         keys = [(type(w.item), key_of(w.item)) for w in writes]
         if len(set(keys)) != len(keys):  # DynamoDB refuses it (ValidationException); so does the fake
             raise ValueError("one commit may not write the same item twice")
-        self._commit(writes)
+        try:
+            self._commit(writes)
+        except WriteConflict as err:
+            self._carry_over(writes, err)
+            raise
+        if self.carry is not None:
+            self.carry.known = {}  # committed: what the lost attempt saw is not current any more
+        if gates.active():  # the next turn at a hot record's gate starts from what this wrote
+            gates.committed({(type(w.item), key_of(w.item)): w.item.serialize() for w in writes if w.expect in PUTS})
         for fn in pending.after_commit:
             fn()
+
+    def _carry_over(self, writes: list[Write], err: WriteConflict) -> None:
+        """What the next attempt may take from this failed commit (see :class:`Carry`)."""
+        carry = self.carry
+        if carry is None:
+            return
+        failed = {(type(i), key_of(i)) for i in err.failed}
+        held = None if err.held is None else {(type(i), key_of(i)) for i in err.held}
+        known: dict[ItemKey, Image] = {}
+        for w in writes:
+            at = (type(w.item), key_of(w.item))
+            if at in failed:
+                if at in err.current:
+                    known[at] = err.current[at]
+            elif (w.expect in GUARDED and (held is None or at in held) and at in self.reads
+                  and _as_read(w, self.reads[at])):
+                known[at] = self.reads[at]
+        carry.known = known
+        carry.fresh = bool(failed) and failed <= set(known)
+        rewritten = [at for w in writes if (at := (type(w.item), key_of(w.item))) in failed
+                     and w.expect in (Expect.VERSION, Expect.GUARD)]
+        carry.hot = rewritten[0] if rewritten else next(iter(failed), None)
 
     def rollback(self) -> None:
         """Forget what was registered and not committed."""
@@ -470,6 +573,13 @@ class UnitOfWork(ABC):
     @abstractmethod
     def _commit(self, writes: list[Write]) -> None:
         """Apply the writes all or nothing; WriteConflict when an expectation fails."""
+
+
+def _as_read(write: Write, image: Image) -> bool:
+    """The write's expectation was about the record as this attempt read it."""
+    if write.expect is Expect.ABSENT:
+        return image is None
+    return image is not None and int(type(write.item).from_raw_data(image).version) == write.version
 
 
 TRIES = 8  # attempts of one optimistic write
@@ -483,22 +593,42 @@ def backoff(attempt: int) -> None:
 
 def with_retries(attempt: Callable[[], T], tries: int | None = None, budget: float | None = None,
                  lost: Callable[[Exception], bool] = lambda err: isinstance(err, WriteConflict)) -> T:
-    """Run an optimistic load-decide-commit attempt until it commits; each try reloads state.
+    """Run an optimistic load-decide-commit attempt until it commits; each try decides again.
 
     `attempt` raises an error that `lost` recognises when another writer won; it is run again
-    from scratch (so a balance check sees the other writer's effect), at most `tries` times and
-    not past `budget` seconds; then Contention (nothing was written)."""
+    from the top (so a balance check sees the other writer's effect), its reads answered by what
+    the lost commit showed current (:class:`Carry`), at most `tries` times and not past `budget`
+    seconds; then Contention (nothing was written). After a first loss on a record, the next
+    attempts wait their turn at the record's gate (store/gates.py: the threads of this process
+    that lost on it go one at a time, each from the record as the previous turn committed it). A
+    loss that answered the current image of what failed is retried at once unless the attempt
+    that lost went at once itself, else after a jittered backoff."""
     tries = TRIES if tries is None else tries  # read at call time: a test may widen the policy
     budget = BUDGET if budget is None else budget
     started = time.monotonic()
-    for i in range(tries):
-        try:
-            return attempt()
-        except Exception as err:
-            if not lost(err):
-                raise
-        if i + 1 < tries:
-            backoff(i)
+    carry = Carry(deadline=started + budget)
+    token = _CARRY.set(carry)
+    try:
+        waited = True  # the first attempt reads what is stored
+        for i in range(tries):
+            try:
+                return attempt()
+            except Exception as err:
+                if not lost(err):
+                    raise
+            if i + 1 == tries:
+                break
+            if carry.turn is None and carry.hot is not None and not gates.holding():
+                carry.queue(carry.hot)
+                waited = True
+            elif carry.fresh and waited:
+                waited = False  # the attempt lost to a commit made while it waited: go again now
+            else:
+                backoff(i)
+                waited = True
             if time.monotonic() - started > budget:
                 break
-    raise Contention("the item is being changed by other requests; retry shortly")
+        raise Contention("the item is being changed by other requests; retry shortly")
+    finally:
+        _CARRY.reset(token)
+        carry.leave()
