@@ -13,6 +13,7 @@ one gate (a retried write inside a turn does not queue), so gates cannot deadloc
 from __future__ import annotations
 
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,7 +26,8 @@ class Gate:
     owned: bool = False
     users: int = 0  # the holder and the waiters
     waiters: deque[threading.Event] = field(default_factory=deque)
-    image: Any = NO_IMAGE  # the record as this process last committed it (None: deleted)
+    image: Any = NO_IMAGE  # the record as this process last committed it
+    image_at: float = 0.0  # when (time.monotonic())
 
 
 _LOCK = threading.Lock()
@@ -82,11 +84,12 @@ def active() -> bool:
 
 def committed(images: dict[Any, Any]) -> None:
     """Records this process just committed (key -> stored image): a gate in use remembers its own."""
+    now = time.monotonic()
     with _LOCK:
         for key, image in images.items():
             gate = _GATES.get(key)
             if gate is not None:
-                gate.image = image
+                gate.image, gate.image_at = image, now
 
 
 def _drop(key: Any, gate: Gate) -> None:

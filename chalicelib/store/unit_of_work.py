@@ -131,11 +131,12 @@ class Repository(ABC, Generic[R]):
         carry.queue(at, only_if_hot=True)
         if at in carry.known:
             image = carry.known[at]
+            item = None if image is None else self.model.from_raw_data(image)  # type: ignore[attr-defined]
         else:
             item = self._load(*key, consistent=consistent)
             image = None if item is None else item.serialize()  # type: ignore[attr-defined]
-        self._uow.reads[at] = image
-        return None if image is None else self.model.from_raw_data(image)  # type: ignore[attr-defined, no-any-return]
+        self._uow.reads[at] = image  # as read: the use case may change the record it answers
+        return item
 
     @abstractmethod
     def _load(self, *key: Any, consistent: bool = True) -> R | None:
@@ -439,20 +440,23 @@ class Carry:
     known: dict[ItemKey, Image] = field(default_factory=dict)
     fresh: bool = False
     hot: ItemKey | None = None
-    deadline: float = 0.0  # time.monotonic() past which no turn is waited for
+    started: float = 0.0  # time.monotonic() when the write began
+    deadline: float = 0.0  # and past which no turn is waited for
     turn: tuple[ItemKey, gates.Gate] | None = None  # the gate this write holds
 
     def queue(self, at: ItemKey, only_if_hot: bool = False) -> None:
         """Wait for the turn at `at`'s gate (with `only_if_hot`, only when other threads are in it);
-        the record is then known as the previous turn committed it. Contention when the turn does
-        not come before the deadline (nothing written)."""
+        the record is then known as the previous turn committed it, if that was after this write
+        began (an image from before could be older than what another process wrote since: a
+        decision that commits nothing must not rest on it). Contention when the turn does not
+        come before the deadline (nothing written)."""
         if self.turn is not None or gates.holding() or (only_if_hot and not gates.in_use(at)):
             return
         gate = gates.enter(at, self.deadline - time.monotonic())
         if gate is None:
             raise Contention("the item is being changed by other requests; retry shortly")
         self.turn = (at, gate)
-        if gate.image is not gates.NO_IMAGE:
+        if gate.image is not gates.NO_IMAGE and gate.image_at >= self.started:
             self.known[at] = gate.image
 
     def leave(self) -> None:
@@ -583,7 +587,7 @@ def _as_read(write: Write, image: Image) -> bool:
 
 
 TRIES = 8  # attempts of one optimistic write
-BUDGET = 1.0  # seconds: no new try after this long (a request answers 503 busy within about 1-2 s)
+BUDGET = 1.5  # seconds: no new try (or turn) after this long (a request answers 503 busy within about 2 s)
 
 
 def backoff(attempt: int) -> None:
@@ -606,7 +610,7 @@ def with_retries(attempt: Callable[[], T], tries: int | None = None, budget: flo
     tries = TRIES if tries is None else tries  # read at call time: a test may widen the policy
     budget = BUDGET if budget is None else budget
     started = time.monotonic()
-    carry = Carry(deadline=started + budget)
+    carry = Carry(started=started, deadline=started + budget)
     token = _CARRY.set(carry)
     try:
         waited = True  # the first attempt reads what is stored
