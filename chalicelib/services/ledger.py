@@ -11,8 +11,8 @@ from chalicelib import bootstrap, logs
 from chalicelib.domain import contacts
 from chalicelib.domain.money import Cents, fmt
 from chalicelib.services import notifications
-from chalicelib.store.models import AccountModel, LedgerModel
-from chalicelib.store.unit_of_work import UnitOfWork
+from chalicelib.store.dynamodb.models import AccountModel, LedgerModel
+from chalicelib.store.port import UnitOfWork
 
 
 @dataclass(frozen=True)
