@@ -10,8 +10,8 @@ import time
 import pytest
 
 from chalicelib.store import gates
-from chalicelib.store.models import AccountModel
-from chalicelib.store.unit_of_work import Carry, Contention
+from chalicelib.store.dynamodb.models import AccountModel
+from chalicelib.store.port import Carry, Contention
 
 KEY = (AccountModel, ("acme",))
 
