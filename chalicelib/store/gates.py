@@ -1,6 +1,6 @@
 """Queues in front of hot records, within one process (the threads of `imbill serve`, a worker).
 
-A retried write (unit_of_work.with_retries) that lost a race on a record waits its turn at that
+A retried write (port.with_retries) that lost a race on a record waits its turn at that
 record's gate before it decides again, instead of racing every other thread of the process that
 lost on it too: the threads take turns in arrival order, and each turn starts from the record as
 the previous turn committed it (`image`), so a turn is one request when no other process wrote

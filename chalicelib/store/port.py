@@ -443,6 +443,7 @@ class Carry:
     started: float = 0.0  # time.monotonic() when the write began
     deadline: float = 0.0  # and past which no turn is waited for
     turn: tuple[ItemKey, gates.Gate] | None = None  # the gate this write holds
+    committed: bool = False  # the write is done: what it reads now (after_commit work) waits for nobody
 
     def queue(self, at: ItemKey, only_if_hot: bool = False) -> None:
         """Wait for the turn at `at`'s gate (with `only_if_hot`, only when other threads are in it);
@@ -450,7 +451,8 @@ class Carry:
         began (an image from before could be older than what another process wrote since: a
         decision that commits nothing must not rest on it). Contention when the turn does not
         come before the deadline (nothing written)."""
-        if self.turn is not None or gates.holding() or (only_if_hot and not gates.in_use(at)):
+        if (self.turn is not None or self.committed or gates.holding()
+                or (only_if_hot and not gates.in_use(at))):
             return
         gate = gates.enter(at, self.deadline - time.monotonic())
         if gate is None:
@@ -541,10 +543,12 @@ class UnitOfWork(ABC):
         except WriteConflict as err:
             self._carry_over(writes, err)
             raise
-        if self.carry is not None:
-            self.carry.known = {}  # committed: what the lost attempt saw is not current any more
         if gates.active():  # the next turn at a hot record's gate starts from what this wrote
             gates.committed({(type(w.item), key_of(w.item)): w.item.serialize() for w in writes if w.expect in PUTS})
+        if self.carry is not None:
+            self.carry.known = {}  # committed: what the lost attempt saw is not current any more
+            self.carry.committed = True
+            self.carry.leave()  # the next turn begins now, not after the work that follows the commit
         for fn in pending.after_commit:
             fn()
 
@@ -615,6 +619,7 @@ def with_retries(attempt: Callable[[], T], tries: int | None = None, budget: flo
     try:
         waited = True  # the first attempt reads what is stored
         for i in range(tries):
+            carry.committed = False
             try:
                 return attempt()
             except Exception as err:
