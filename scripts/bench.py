@@ -19,8 +19,10 @@ requests per account (docs/capacity.md is written from these figures).
 
 The hot-account section runs against a DynamoDB Local it starts (in memory, a free port): C
 client threads each buy 1-month Standard for its own app, all apps of ONE account, so every
-purchase writes the same account item; it prints purchases/s, p50/p99 latency and the purchases
-answered 503 `busy` (the retry budget ran out; nothing written). `--hot-only` runs just that.
+purchase writes the same account item; one row per client count (`--hot-clients 8,32`: both in one
+run), with purchases/s, p50/p99 latency, the purchases answered 503 `busy` (the retry budget ran
+out; nothing written) and their share, and DynamoDB requests and TransactWriteItems per purchase
+made (every request of the run over the purchases that committed). `--hot-only` runs just that.
 """
 
 from __future__ import annotations
