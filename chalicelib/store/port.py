@@ -544,7 +544,8 @@ class UnitOfWork(ABC):
             self._carry_over(writes, err)
             raise
         if gates.active():  # the next turn at a hot record's gate starts from what this wrote
-            gates.committed({(type(w.item), key_of(w.item)): w.item.serialize() for w in writes if w.expect in PUTS})
+            gates.committed({at: w.item.serialize() for w in writes
+                             if w.expect in PUTS and gates.in_use(at := (type(w.item), key_of(w.item)))})
         if self.carry is not None:
             self.carry.known = {}  # committed: what the lost attempt saw is not current any more
             self.carry.committed = True
