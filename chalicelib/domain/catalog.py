@@ -65,6 +65,11 @@ class Purchasable(_Spec):
 
 
 class Edition(Purchasable):
+    """A base edition. `trial`: the free edition every new app starts on (exactly one, not for sale):
+    it is extended after expiry (a trial extension), never renewed nor refunded, and an app that
+    has paid never returns to it."""
+
+    trial: bool = False
     monthly_price: Price
     free_mau: Count
     mau_overage_unit_price: UnitPrice | None
@@ -172,6 +177,9 @@ class Spec(_Spec):
     def _consistent(self) -> Spec:
         if set(self.edition_rank) != set(self.editions):
             raise ValueError("edition_rank must rank exactly the editions")
+        trials = [e for e in self.editions.values() if e.trial]
+        if len(trials) != 1 or trials[0].purchasable:
+            raise ValueError("exactly one edition is the trial edition (trial: true), and it is not purchasable")
         names = [*self.editions, *self.plugins, *self.addons]
         if len(set(names)) != len(names):
             raise ValueError("a product name is used twice among editions, plugins and add-ons")
@@ -213,6 +221,15 @@ class Catalog:
     # ------------------------------------------------------------------ products
     def edition(self, name: str) -> Edition:
         return self.spec.editions[name]
+
+    @property
+    def editions(self) -> tuple[str, ...]:
+        return tuple(self.spec.editions)
+
+    @property
+    def trial_edition(self) -> str:
+        """The free edition every new app starts on (the one flagged `trial`)."""
+        return next(name for name, e in self.spec.editions.items() if e.trial)
 
     @property
     def purchasable_editions(self) -> tuple[str, ...]:

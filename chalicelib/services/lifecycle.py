@@ -104,7 +104,7 @@ def warn(ctx: Ctx, app: AppModel) -> str:
     u = ctx.uow()
     acct: AccountModel | None = None
     balance = None
-    if will_try_auto_renew(state(app)):  # the warning job moves no balance: the page's read will do
+    if will_try_auto_renew(state(app), ctx.catalog):  # the warning job moves no balance: the page's read will do
         acct = _addressee(u, app.account_id)
         balance = sum(spendable(acct))
     run = expiry_warning(state(app), app.warn_due_at, ctx.now, ctx.tz, ctx.catalog, balance)

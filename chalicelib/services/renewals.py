@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from chalicelib.domain.app import DEVELOPER, AppState, PurchasePlan, Status, plan_purchase
+from chalicelib.domain.app import AppState, PurchasePlan, Status, plan_purchase
 from chalicelib.domain.calendar import iso, parse_instant
 from chalicelib.domain.errors import BillingError, Conflict, InsufficientBalanceError, InvalidRequest, NotFound
 from chalicelib.domain.money import Cents, fmt
@@ -199,8 +199,8 @@ def _plan_one(ctx: Ctx, uow: UnitOfWork, app: AppModel, s: AppState, it: Item, o
     reactivation from now), a plugin/add-on line with plan_start and its period rule."""
     s.ensure_writable(it.sdkappid)
     if it.product in ctx.catalog.spec.editions:
-        if s.edition == DEVELOPER:
-            raise Conflict(f"app {it.sdkappid} is on the Developer edition: it is extended, not renewed")
+        if s.edition == ctx.catalog.trial_edition:
+            raise Conflict(f"app {it.sdkappid} is on the {s.edition.capitalize()} edition: it is extended, not renewed")
         if it.product != s.edition:
             raise Conflict(f"app {it.sdkappid} has the {s.edition} package, not {it.product}")
         ctx.catalog.check_purchase(it.product, it.months)
