@@ -12,6 +12,7 @@ from chalicelib.domain.app import AppState, DisabledReason, OffSpan, Status, Sto
 from chalicelib.domain.errors import Conflict, NotFound
 from chalicelib.domain.lifecycle import dues
 from chalicelib.domain.money import Cents
+from chalicelib.domain.notices import notice
 from chalicelib.domain.renewal import BASE, Mode, dump_extras, load_extras
 from chalicelib.services import events, idempotency, notifications
 from chalicelib.services.context import Ctx
@@ -252,12 +253,10 @@ def stop_app(ctx: Ctx, app: AppModel, acct: AccountModel, stop: tuple[AppState, 
     Raises WriteConflict when the app (or the account) moved since it was read (the caller decides)."""
     after, stopped = stop
     put(app, after)
-    items = notifications.compose(
-        acct, stopped.kind, stopped.at,
-        subject=f"App {app.sdkappid} stopped ({stopped.reason})",
-        body=f"App {app.sdkappid} ({app.name}) was stopped: {why}",
-        sdkappid=int(app.sdkappid),
-    )
+    subject, body = notice(ctx.catalog, "stopped", sdkappid=app.sdkappid, reason=stopped.reason, name=app.name,
+                           why=why)
+    items = notifications.compose(acct, stopped.kind, stopped.at, subject=subject, body=body,
+                                  sdkappid=int(app.sdkappid))
     with ctx.uow() as u:
         store_app(u, ctx, app)
         notifications.enqueue(u, items)

@@ -14,7 +14,7 @@ from chalicelib.domain.bills import AppFacts, Line, MonthUsage, monthly_lines, p
 from chalicelib.domain.calendar import iso, local_midnight, month_bounds, parse_instant
 from chalicelib.domain.errors import NotFound
 from chalicelib.domain.money import fmt
-from chalicelib.domain.notices import render
+from chalicelib.domain.notices import notice, render
 from chalicelib.domain.orders import split_postpaid
 from chalicelib.services import events, notifications
 from chalicelib.services.apps import put, state, stop_app, store_app
@@ -61,23 +61,19 @@ def enter_arrears(ctx: Ctx, acct: AccountModel, bill_key: str) -> list[Any]:
     if warning is None:
         return []
     put_arrears(acct, after)
-    balance = fmt(warning.balance)
-    return notifications.compose(
-        acct, warning.kind, ctx.now, ref=bill_key,
-        subject=f"Account {acct.account_id} is in arrears ({balance})",
-        body=render(ctx.catalog, "arrears_body", balance=balance, stops_at=iso(warning.stop_at)),
-    )
+    subject, body = notice(ctx.catalog, "arrears", account_id=acct.account_id, balance=fmt(warning.balance),
+                           stops_at=iso(warning.stop_at))
+    return notifications.compose(acct, warning.kind, ctx.now, ref=bill_key, subject=subject, body=body)
 
 
 def bill_notice(ctx: Ctx, acct: AccountModel, bill: BillModel) -> list[Any]:
     """Every posted bill is notified (kind `bill`), by email and SMS, in the bill's transaction."""
-    items = "; ".join(f"app {x.sdkappid} {x.item} x {int(x.quantity)} = {fmt(int(x.amount))}" for x in bill.lines)
-    return notifications.compose(
-        acct, "bill", ctx.now, ref=bill.bill_key,
-        subject=f"{bill.kind.capitalize()} bill {bill.period}: {fmt(int(bill.total))}",
-        body=f"Bill {bill.period} ({bill.kind}) of {fmt(int(bill.total))} was charged to your balance "
-        f"({fmt(int(bill.charged_cash))} cash, {fmt(int(bill.charged_gift))} gift): {items}.",
-    )
+    lines = "; ".join(render(ctx.catalog, "bill_line", sdkappid=x.sdkappid, item=x.item, quantity=int(x.quantity),
+                             amount=fmt(int(x.amount))) for x in bill.lines)
+    subject, body = notice(ctx.catalog, "bill", kind=bill.kind, kind_title=bill.kind.capitalize(), period=bill.period,
+                           total=fmt(int(bill.total)), cash=fmt(int(bill.charged_cash)),
+                           gift=fmt(int(bill.charged_gift)), lines=lines)
+    return notifications.compose(acct, "bill", ctx.now, ref=bill.bill_key, subject=subject, body=body)
 
 
 def post_bill(ctx: Ctx, account_id: str, kind: str, period: str, lines: list[Line],
@@ -108,7 +104,7 @@ def post_bill(ctx: Ctx, account_id: str, kind: str, period: str, lines: list[Lin
         u.bills.add(bill)  # only if absent: a bill is posted once
         notes = bill_notice(ctx, acct, bill)
         was = acct.status
-        book(u, acct, [Move("bill", -take_cash, -take_gift, ref=f"{kind}:{period}")], ctx.now,
+        book(u, acct, [Move("bill", -take_cash, -take_gift, ref=f"{kind}:{period}")], ctx.now, ctx.catalog,
              then=lambda a: notes.extend(enter_arrears(ctx, a, key)))
         notifications.enqueue(u, notes)
         if acct.status != was:  # the bill took the balance below zero: the account is in arrears now
@@ -450,8 +446,7 @@ def enforce_arrears(ctx: Ctx, acct: AccountModel) -> dict[str, int]:
     stopped = 0
     if stop_apps:
         since = iso(acct.arrears_since) if acct.arrears_since else "-"
-        why = (f"the account has been in arrears since {since}. A top-up that brings the balance to zero "
-               "or above brings it back.")
+        why = render(ctx.catalog, "stopped_arrears", since=since)
         for app in reads.apps.each_of_account(acct.account_id):
             stop = stop_for_arrears(state(app), ctx.now)
             if stop is not None:

@@ -401,3 +401,38 @@ def test_plugin_state_stored_under_the_old_attributes_is_read_and_moved_on_the_n
     assert app.until("push") == old_push  # moved into plugins_until, unchanged
     assert (app.legacy_push_until, app.legacy_search_until) == (None, None)
     assert app.plugins_until is not None and set(app.plugins_until.as_dict()) == {"push", "search"}
+
+
+def test_every_notification_text_is_a_catalog_template_checked_at_load():
+    data = real()
+    data["notices"]["bill_body"] = "Bill {period}: {colour}"
+    with pytest.raises(CatalogError, match="notices: .*bill_body states what it is not given: colour"):
+        Catalog.from_dict(data)
+    data = real()
+    del data["notices"]["reclaimed_body"]
+    with pytest.raises(CatalogError, match=r"notices: .*missing: \['reclaimed_body'\]"):
+        Catalog.from_dict(data)
+    data = real()
+    data["notices"]["bill_subjet"] = "typo"
+    with pytest.raises(CatalogError, match=r"unknown: \['bill_subjet'\]"):
+        Catalog.from_dict(data)
+
+
+def test_the_bill_notice_is_worded_by_the_catalog(api, use_catalog):
+    data = real()
+    data["notices"].update(bill_subject="Your {kind} invoice for {period} ({total})",
+                           bill_line="{item} on app {sdkappid}: {amount}")
+    use_catalog(data)
+    api.clock("2026-05-10T00:00:00Z")
+    api.account("acme", cash="1000.00")
+    sid = api.app("acme")
+    customer(api, "POST", f"/v1/apps/{sid}/plugins", {"plugin": "push", "months": 1})
+    customer(api, "PUT", f"/v1/apps/{sid}/plugins/push/quota", {"daily_broadcast_calls": 150}, expect=200)
+    api.clock("2026-05-11T00:30:00Z")
+    run = api.ok("POST", "/v1/jobs/push-quota-billing/runs", {"at": "2026-05-11T00:30:00Z"}, expect=200)
+    assert run["summary"].get("billed") == 1
+    sent = api.ok("GET", "/v1/accounts/acme/notifications?limit=100")["items"]
+    bill = next(n for n in sent if n["kind"] == "bill" and n["channel"] == "email")
+    assert bill["subject"] == "Your daily invoice for 2026-05-10 (500.00)"  # worked example 7: 50 x 10.00
+    assert bill["body"] == ("Bill 2026-05-10 (daily) of 500.00 was charged to your balance (500.00 cash, 0.00 gift): "
+                            f"push_api_quota on app {sid}: 500.00.")
