@@ -27,7 +27,7 @@ from typing import Any
 
 from chalicelib.domain.app import AppState, PurchasePlan, Status, plan_purchase
 from chalicelib.domain.calendar import iso, parse_instant
-from chalicelib.domain.errors import BillingError, Conflict, InsufficientBalanceError, InvalidRequest, NotFound
+from chalicelib.domain.errors import BillingError, Conflict, Gone, InsufficientBalanceError, InvalidRequest, NotFound
 from chalicelib.domain.money import Cents, fmt
 from chalicelib.domain.orders import period_bounds, spread
 from chalicelib.domain.plugins import Held, Line, monthly_price, plan_start
@@ -152,8 +152,8 @@ class Plan:
 
 def _item_error(i: int, err: BillingError) -> BillingError:
     """An item that cannot be renewed: 409 naming it (400 stays 400, 404 stays 404, 410 becomes 409)."""
-    status = Conflict if err.status in (409, 410) else type(err)
-    return status(f"items[{i}]: {err.message}")
+    kind = Conflict if isinstance(err, (Conflict, Gone)) else type(err)
+    return kind(f"items[{i}]: {err.message}")
 
 
 def plan(ctx: Ctx, uow: UnitOfWork, account_id: str, items: list[Item], voucher_id: str | None,
