@@ -145,6 +145,13 @@ def test_a_new_add_on_with_tiers_and_a_quantity_is_catalog_data_only(api, use_ca
         assert (r.status, r.code) == (400, "invalid_request"), body
 
 
+def opened(api: Any, now: str, cash: str) -> int:
+    """At `now`, account acme with `cash` and one new app (on the catalog's trial edition)."""
+    api.clock(now)
+    api.account("acme", cash=cash)
+    return int(api.app("acme"))
+
+
 def enterprise_catalog() -> dict[str, Any]:
     """The real catalog plus a NEW edition "enterprise", ranked above Pro, sold for up to 12 months."""
     data = real()
@@ -161,13 +168,10 @@ def enterprise_catalog() -> dict[str, Any]:
 def test_a_new_edition_is_catalog_data_only(api, use_catalog):
     data = enterprise_catalog()
     use_catalog(data)
-    api.clock("2026-06-01T00:00:00Z")
-    api.account("acme", cash="5000.00")
-    sid = api.app("acme")
-
+    sid = opened(api, "2026-06-01T00:00:00Z", "5000.00")
     # listed for clients, with its own month range
-    listed = customer(api, "GET", "/v1/catalog")["editions"]["enterprise"]
-    assert (listed["monthly_price"], listed["purchasable"], listed["months"]) == ("1200.00", True, [1, 12])
+    assert customer(api, "GET", "/v1/catalog")["editions"]["enterprise"] == {
+        "monthly_price": "1200.00", "purchasable": True, "months": [1, 12]}
 
     # upgraded to from Pro (worked example 4's rule): Pro's unused half credited, Enterprise charged from now
     assert customer(api, "POST", f"/v1/apps/{sid}/purchases", {"edition": "pro", "months": 1})["order"]["price"] == (
@@ -423,9 +427,7 @@ def test_the_bill_notice_is_worded_by_the_catalog(api, use_catalog):
     data["notices"].update(bill_subject="Your {kind} invoice for {period} ({total})",
                            bill_line="{item} on app {sdkappid}: {amount}")
     use_catalog(data)
-    api.clock("2026-05-10T00:00:00Z")
-    api.account("acme", cash="1000.00")
-    sid = api.app("acme")
+    sid = opened(api, "2026-05-10T00:00:00Z", "1000.00")
     customer(api, "POST", f"/v1/apps/{sid}/plugins", {"plugin": "push", "months": 1})
     customer(api, "PUT", f"/v1/apps/{sid}/plugins/push/quota", {"daily_broadcast_calls": 150}, expect=200)
     api.clock("2026-05-11T00:30:00Z")
