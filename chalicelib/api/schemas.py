@@ -589,7 +589,7 @@ class Usage(Reply):
 
 class CatalogView(Reply):
     currency: str
-    editions: dict[str, Any] = Field(description="{name: {monthly_price, purchasable, months: [min, max]}}")
+    editions: dict[str, Any] = Field(description="{name: {monthly_price, purchasable, trial, months: [min, max]}}")
     plugins: dict[str, Any] = Field(description="{name: {monthly_price, purchasable, months, meters: {name: meter}}}")
     addons: dict[str, Any] = Field(description="{name: {purchasable, months, tiers: {name: {price}}}}")
 

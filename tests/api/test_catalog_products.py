@@ -171,7 +171,7 @@ def test_a_new_edition_is_catalog_data_only(api, use_catalog):
     sid = opened(api, "2026-06-01T00:00:00Z", "5000.00")
     # listed for clients, with its own month range
     assert customer(api, "GET", "/v1/catalog")["editions"]["enterprise"] == {
-        "monthly_price": "1200.00", "purchasable": True, "months": [1, 12]}
+        "monthly_price": "1200.00", "purchasable": True, "trial": False, "months": [1, 12]}
 
     # upgraded to from Pro (worked example 4's rule): Pro's unused half credited, Enterprise charged from now
     assert customer(api, "POST", f"/v1/apps/{sid}/purchases", {"edition": "pro", "months": 1})["order"]["price"] == (
@@ -245,6 +245,7 @@ def test_the_trial_edition_is_the_catalogs(api, use_catalog):
     app = customer(api, "POST", "/v1/accounts/acme/apps", {"name": "chat", "region": "eu"})
     sid = app["sdkappid"]
     assert (app["edition"], app["expires_at"]) == ("hobby", "2026-04-01T00:00:00Z")
+    assert customer(api, "GET", "/v1/catalog")["editions"]["hobby"]["trial"] is True  # what the console reads
     auto = api.call("PUT", f"/v1/apps/{sid}/auto-renew", {"enabled": True}, role="customer", account="acme")
     assert (auto.status, auto.body["error"]["message"]) == (
         409, "the Hobby edition does not renew; ask for a trial extension")
