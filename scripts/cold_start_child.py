@@ -49,7 +49,7 @@ def main() -> None:
         from chalicelib.services import accounts, apps, purchases
         from chalicelib.services.context import Ctx
         from chalicelib.services.idempotency import NONE, Idem
-        from chalicelib.store import models
+        from chalicelib.store.dynamodb import models
 
         if "--per-model-connections" in sys.argv:  # PynamoDB's default: a session and client per model
             from pynamodb.models import Model

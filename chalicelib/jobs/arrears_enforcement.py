@@ -8,8 +8,8 @@ from typing import Any
 from chalicelib.jobs.registry import Job, Schedule, Work, register
 from chalicelib.services import billing
 from chalicelib.services.context import Ctx
-from chalicelib.store.due import DuePage, earliest_due
-from chalicelib.store.models import AccountModel
+from chalicelib.store.dynamodb.due import DuePage, earliest_due
+from chalicelib.store.dynamodb.models import AccountModel
 
 
 def items(ctx: Ctx, at: datetime, shard: int, cursor: Any, limit: int | None) -> DuePage:

@@ -8,8 +8,8 @@ from typing import Any
 from chalicelib.jobs.registry import Job, Schedule, Work, register
 from chalicelib.services import lifecycle
 from chalicelib.services.context import Ctx
-from chalicelib.store.due import DuePage, earliest_due
-from chalicelib.store.models import AppModel
+from chalicelib.store.dynamodb.due import DuePage, earliest_due
+from chalicelib.store.dynamodb.models import AppModel
 
 
 def items(ctx: Ctx, at: datetime, shard: int, cursor: Any, limit: int | None) -> lifecycle.WithAddressees:

@@ -14,7 +14,7 @@ from chalicelib.domain.catalog import catalog
 from chalicelib.jobs.registry import Job, Schedule, Work, register
 from chalicelib.services import billing
 from chalicelib.services.context import Ctx
-from chalicelib.store.models import read_shards
+from chalicelib.store.dynamodb.models import read_shards
 
 
 def billed_month(ctx: Ctx, at: datetime) -> str:

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 from chalicelib import logs
 from chalicelib.jobs import steps
 from chalicelib.jobs.steps import Summary, counting_failures
-from chalicelib.store.models import read_shards
+from chalicelib.store.dynamodb.models import read_shards
 
 LATE_AFTER = timedelta(minutes=15)  # a scheduled instant not run this long after it: the job is late
 
@@ -145,7 +145,7 @@ class Job:
     # the earliest instant at which the job may have work, for its runs after ctx.now (None:
     # nothing due; a job without it runs at every instant); lets the test clock go straight to
     # the next run with work. Asked again after every run that acted: an answer that only reads
-    # due indexes is remembered by store/watch.py until a write could change it.
+    # due indexes is remembered by store/dynamodb/watch.py until a write could change it.
     next_due: Callable[[Any], datetime | None] | None = None
     outcomes: tuple[str, ...] = ()  # counts always present in a summary, zero when nothing happened
     work: Work | None = None  # the sharded work of `run` (None: the job runs inline only)

@@ -9,8 +9,8 @@ from chalicelib import bootstrap
 from chalicelib.jobs.registry import Job, Schedule, Work, register
 from chalicelib.services import renewals
 from chalicelib.services.context import Ctx
-from chalicelib.store.due import DuePage, earliest_due
-from chalicelib.store.models import RenewalBatchModel
+from chalicelib.store.dynamodb.due import DuePage, earliest_due
+from chalicelib.store.dynamodb.models import RenewalBatchModel
 
 
 def items(ctx: Ctx, at: datetime, shard: int, cursor: Any, limit: int | None) -> DuePage:

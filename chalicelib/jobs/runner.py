@@ -14,9 +14,9 @@ from chalicelib import logs
 from chalicelib.domain.calendar import iso
 from chalicelib.domain.errors import InvalidRequest, NotFound
 from chalicelib.jobs import registry
+from chalicelib.readmodels import job_runs
 from chalicelib.services.context import SYSTEM, Ctx, job_ctx
-from chalicelib.store import watch
-from chalicelib.views import job_runs
+from chalicelib.store.dynamodb import watch
 
 log = logging.getLogger("imbill.jobs")
 TICK = timedelta(microseconds=1)

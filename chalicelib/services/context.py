@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from chalicelib.domain.catalog import Catalog, catalog
 from chalicelib.domain.errors import Forbidden, NotFound
-from chalicelib.store.unit_of_work import UnitOfWork
+from chalicelib.store.port import UnitOfWork
 
 
 @dataclass(frozen=True)

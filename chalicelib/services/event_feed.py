@@ -1,5 +1,6 @@
-"""What the events table's stream feeds (chalicelib/views/streams.py hands it the records): the
-webhook deliveries (and, deployed, their queue messages) and the EventBridge bus."""
+"""What the events table's stream feeds: the webhook deliveries (and, deployed, their queue messages)
+and the EventBridge bus. :func:`apply_stream` is the stream handler (Lambda in app.py, the local
+poller in chalicelib/local/poller.py): the read views (chalicelib/readmodels/streams.py), then this feed."""
 
 from __future__ import annotations
 
@@ -7,13 +8,15 @@ import json
 import logging
 from collections.abc import Iterable
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from chalicelib import aws, bootstrap
 from chalicelib.config import settings
 from chalicelib.integrations import eventbridge
+from chalicelib.readmodels.streams import apply_records
 from chalicelib.services import events, webhooks
 from chalicelib.services.context import job_ctx
-from chalicelib.store.models import DeliveryModel, EventModel
+from chalicelib.store.dynamodb.models import DeliveryModel, EventModel
 
 log = logging.getLogger("imbill.webhooks")
 FEED = "event-feed"  # the system actor of what the feed itself changes (an endpoint disabled)
@@ -28,6 +31,11 @@ def inserted(records: Iterable[dict[str, Any]]) -> list[EventModel]:
         if r.get("eventName") == "INSERT" and image:
             out.append(EventModel.from_raw_data(image))
     return out
+
+
+def apply_stream(records: Iterable[dict[str, Any]], tz: ZoneInfo) -> dict[str, int]:
+    """A batch of DynamoDB Streams records: the views of the view tables, this feed for the events."""
+    return apply_records(records, tz, on_events=on_records)
 
 
 def on_records(records: Iterable[dict[str, Any]]) -> dict[str, int]:

@@ -13,8 +13,8 @@ from chalicelib.domain.catalog import Catalog
 from chalicelib.domain.money import Cents, fmt
 from chalicelib.domain.notices import notice
 from chalicelib.services import notifications
-from chalicelib.store.models import AccountModel, LedgerModel
-from chalicelib.store.unit_of_work import UnitOfWork
+from chalicelib.store.dynamodb.models import AccountModel, LedgerModel
+from chalicelib.store.port import UnitOfWork
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from chalicelib.domain.errors import InsufficientBalanceError
 from chalicelib.services import accounts, apps, idempotency, purchases
 from chalicelib.services.context import Ctx
 from chalicelib.services.idempotency import Idem
-from chalicelib.store.models import AccountModel, LedgerModel, OrderModel
+from chalicelib.store.dynamodb.models import AccountModel, LedgerModel, OrderModel
 
 pytestmark = pytest.mark.storage
 

@@ -11,7 +11,7 @@ from chalicelib.jobs.registry import Schedule
 from chalicelib.services import apps, purchases
 from chalicelib.services.context import Ctx
 from chalicelib.services.idempotency import NONE
-from chalicelib.store.models import AccountModel, AppModel, NotificationModel, due_shard
+from chalicelib.store.dynamodb.models import AccountModel, AppModel, NotificationModel, due_shard
 
 
 def test_schedule_instants_follow_the_contract_crons():

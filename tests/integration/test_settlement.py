@@ -9,8 +9,8 @@ import pytest
 
 from chalicelib.jobs import runner
 from chalicelib.services import billing
-from chalicelib.store.models import AccountModel, AppModel, LedgerModel, NotificationModel, due_shard
-from chalicelib.store.usage_models import BillModel, UsageModel
+from chalicelib.store.dynamodb.models import AccountModel, AppModel, LedgerModel, NotificationModel, due_shard
+from chalicelib.store.dynamodb.usage_models import BillModel, UsageModel
 from tests.helpers import Killed
 from tests.integration.requests import count_requests
 
@@ -139,7 +139,7 @@ def test_later_days_of_the_window_pass_settled_accounts_without_reading_each(sto
 
 def test_due_work_lists_the_accounts_the_next_run_settles(store, monkeypatch):
     """Before day 1 every account with usage in the month; before day 2 only the one day 1 left."""
-    from chalicelib.views.due import due
+    from chalicelib.jobs.due import due
 
     seed(3, idle=1)
 

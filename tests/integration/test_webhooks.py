@@ -19,9 +19,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from chalicelib import bootstrap
+from chalicelib.local.poller import StreamPoller
 from chalicelib.services import webhooks
 from chalicelib.services.context import job_ctx
-from chalicelib.views.poller import StreamPoller
 
 TIMEOUT_S = 0.3  # the test's delivery timeout (10 s in service)
 

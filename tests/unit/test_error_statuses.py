@@ -7,7 +7,7 @@ import pytest
 from chalicelib.api.http import STATUS, status_of
 from chalicelib.domain import errors
 from chalicelib.integrations.webhook_http import Refused
-from chalicelib.store.unit_of_work import Contention
+from chalicelib.store.port import Contention
 
 
 def test_every_domain_error_has_one_status_in_the_api_and_none_of_its_own():

@@ -10,8 +10,8 @@ from chalicelib.integrations import webhook_http
 from chalicelib.services import webhooks
 from chalicelib.services.context import Ctx, Principal, job_ctx
 from chalicelib.services.idempotency import NONE
-from chalicelib.store.fake_uow import FakeStore
-from chalicelib.store.models import AccountModel, DeliveryModel, EventModel, NotificationModel
+from chalicelib.store.dynamodb.models import AccountModel, DeliveryModel, EventModel, NotificationModel
+from tests.fakes.uow import FakeStore
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 FAILING = webhooks.Sender(check=lambda url: webhook_http.check_url(url, True),

@@ -14,7 +14,8 @@ from botocore.config import Config
 
 from chalicelib.config import settings
 from chalicelib.periodic import Periodic
-from chalicelib.views.streams import apply_records, stream_tables
+from chalicelib.readmodels.streams import stream_tables
+from chalicelib.services.event_feed import apply_stream
 
 log = logging.getLogger("imbill.views")
 
@@ -77,7 +78,7 @@ class StreamPoller:
                 created = r.get("dynamodb", {}).get("ApproximateCreationDateTime")
                 if created is not None and not isinstance(created, int | float | str):
                     r["dynamodb"]["ApproximateCreationDateTime"] = created.timestamp()
-            apply_records(records, self.tz)
+            apply_stream(records, self.tz)
             done += len(records)
             self.iterators[key] = out.get("NextShardIterator")  # a closed shard answers None
             if not records:

@@ -13,8 +13,8 @@ from chalicelib.jobs import monthly_settlement
 from chalicelib.jobs.runner import load_jobs
 from chalicelib.services import billing
 from chalicelib.services.context import SYSTEM, Ctx
-from chalicelib.store.due import due_items
-from chalicelib.store.models import AccountModel, AppModel, NotificationModel
+from chalicelib.store.dynamodb.due import due_items
+from chalicelib.store.dynamodb.models import AccountModel, AppModel, NotificationModel
 
 Item = dict[str, Any]
 

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from chalicelib.store import watch
-from chalicelib.store.models import read_shards
+from chalicelib.store.dynamodb import watch
+from chalicelib.store.dynamodb.models import read_shards
 
 
 class DuePage:
@@ -37,7 +37,7 @@ def due_items(index: Any, attr: Any, at: datetime) -> Iterator[Any]:
 
 def earliest_due(index: Any, attr_name: str) -> datetime | None:
     """The smallest due time in an index (one Query with Limit 1 per shard; during a clock move,
-    remembered until a write could change it: see store/watch.py)."""
+    remembered until a write could change it: see store/dynamodb/watch.py)."""
     w = watch.current()
     if w is not None:
         return w.earliest(index, attr_name, [str(s) for s in read_shards()])

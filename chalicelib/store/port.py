@@ -17,8 +17,8 @@ with their expectation, and commits them all or nothing:
 A failed expectation is :class:`WriteConflict` (nothing was written); :func:`with_retries` runs
 the whole load-decide-commit attempt again, within a budget, then answers :class:`Contention`.
 Records are the PynamoDB model instances (plain attribute holders here: services never call
-their ``get``/``query``/``save``). Implementations: ``store/dynamo_uow.py`` (one
-TransactWriteItems per commit) and ``store/fake_uow.py`` (in memory, for service tests).
+their ``get``/``query``/``save``). Implementations: ``store/dynamodb/adapter.py`` (one
+TransactWriteItems per commit) and ``tests/fakes/uow.py`` (in memory, for service tests).
 """
 
 from __future__ import annotations
