@@ -104,7 +104,7 @@ def post_bill(ctx: Ctx, account_id: str, kind: str, period: str, lines: list[Lin
         u.bills.add(bill)  # only if absent: a bill is posted once
         notes = bill_notice(ctx, acct, bill)
         was = acct.status
-        book(u, acct, [Move("bill", -take_cash, -take_gift, ref=f"{kind}:{period}")], ctx.now, ctx.catalog,
+        book(ctx, u, acct, [Move("bill", -take_cash, -take_gift, ref=f"{kind}:{period}")],
              then=lambda a: notes.extend(enter_arrears(ctx, a, key)))
         notifications.enqueue(u, notes)
         if acct.status != was:  # the bill took the balance below zero: the account is in arrears now

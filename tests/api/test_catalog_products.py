@@ -164,7 +164,6 @@ def enterprise_catalog() -> dict[str, Any]:
     return data
 
 
-@pytest.mark.storage
 def test_a_new_edition_is_catalog_data_only(api, use_catalog):
     data = enterprise_catalog()
     use_catalog(data)
