@@ -36,7 +36,8 @@ def _push(job: str, now: datetime, before: datetime, tz: Any) -> Iterator[Item]:
     if at is not None:
         for app in billing.push_billing_apps(bootstrap.current().uow):
             yield {"sdkappid": int(app.sdkappid), "job": job, "due_at": iso(at),
-                   "reason": f"daily push bill (quota {int(app.push_quota or 100)})"}
+                   "reason": "daily push bill (quota "
+                             f"{int(app.push_quota or bootstrap.current().catalog.included_push_calls)})"}
 
 
 def _settlement(job: str, now: datetime, before: datetime, tz: Any) -> Iterator[Item]:

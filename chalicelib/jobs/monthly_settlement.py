@@ -8,8 +8,9 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
+from chalicelib.domain.bills import in_settlement_window, settlement_days
 from chalicelib.domain.calendar import local_date, month_key, previous_month
-from chalicelib.domain.catalog import catalog
+from chalicelib.domain.catalog import CATALOG_PATH, load
 from chalicelib.jobs.registry import Job, Schedule, Work, register
 from chalicelib.services import billing
 from chalicelib.services.context import Ctx
@@ -65,7 +66,8 @@ def step(ctx: Ctx, at: datetime) -> Callable[[tuple[str, list[Any], str | None]]
 
 
 WORK = Work(items, step, billing.fresh, prepare=prepare)  # a retried account is read afresh
-SETTLEMENT_DAYS = tuple(range(1, catalog().lifecycle("settlement_days") + 1))  # the catalog's 1..n
+# the deployed schedule (EventBridge's cron, fixed when the app is packaged): the packaged catalog's 1..n
+SETTLEMENT_DAYS = settlement_days(load(CATALOG_PATH).lifecycle("settlement_days"))
 SCHEDULE = Schedule(minute=0, hour=2, days=SETTLEMENT_DAYS)
 MAX_LOOK = 12  # scheduled instants looked at (4 months); beyond, the next instant (it is then run to decide)
 
@@ -84,7 +86,7 @@ def next_due(ctx: Ctx) -> datetime | None:
 
 def in_window(ctx: Ctx, at: datetime) -> bool:
     """Whether a run at `at` settles: its local day is one of the catalog's settlement days."""
-    return local_date(at, ctx.tz).day <= ctx.catalog.lifecycle("settlement_days")
+    return in_settlement_window(at, ctx.tz, ctx.catalog.lifecycle("settlement_days"))
 
 
 JOB = register(

@@ -12,7 +12,6 @@ from chalicelib.jobs import steps
 from chalicelib.jobs.steps import Summary, counting_failures
 from chalicelib.store.dynamodb.models import read_shards
 
-IDLE = logs.IDLE_OUTCOMES  # outcomes that change nothing
 LATE_AFTER = timedelta(minutes=15)  # a scheduled instant not run this long after it: the job is late
 
 
@@ -168,12 +167,12 @@ class Job:
         return out
 
     def acted(self, summary: Summary) -> bool:
-        """Whether a run changed anything (the outcomes that change nothing are IDLE)."""
+        """Whether a run changed anything (the outcomes that change nothing are logs.IDLE_OUTCOMES)."""
         return self.acted_on(summary) > 0
 
     @staticmethod
     def acted_on(summary: Summary) -> int:
-        """How many items a run acted on (its outcomes but the IDLE ones)."""
+        """How many items a run acted on (its outcomes but logs.IDLE_OUTCOMES)."""
         return logs.acted_on(summary)
 
 

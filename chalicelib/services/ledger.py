@@ -10,7 +10,9 @@ from functools import partial
 from chalicelib import bootstrap, logs
 from chalicelib.domain import contacts
 from chalicelib.domain.money import Cents, fmt
+from chalicelib.domain.notices import notice
 from chalicelib.services import notifications
+from chalicelib.services.context import Ctx
 from chalicelib.store.dynamodb.models import AccountModel, LedgerModel
 from chalicelib.store.port import UnitOfWork
 
@@ -24,15 +26,17 @@ class Move:
 
 
 def book(
+    ctx: Ctx,
     uow: UnitOfWork,
     acct: AccountModel,
     moves: list[Move],
-    at: datetime,
     then: Callable[[AccountModel], None] | None = None,
 ) -> list[LedgerModel]:
-    """Apply moves to the account's balance and write one ledger entry per move, then the account.
+    """Apply moves to the account's balance at ctx.now and write one ledger entry per move, then the
+    account.
 
     `then` sees the account with its new balance before it is written (arrears start or end there)."""
+    at = ctx.now
     entries = []
     for move in moves:
         acct.cash = int(acct.cash) + move.cash
@@ -55,13 +59,13 @@ def book(
     if then is not None:
         then(acct)
     if entries:
-        _balance_alert(uow, acct, int(entries[0].balance_cash) - moves[0].cash + int(entries[0].balance_gift)
+        _balance_alert(ctx, uow, acct, int(entries[0].balance_cash) - moves[0].cash + int(entries[0].balance_gift)
                        - moves[0].gift, at)
     uow.accounts.save(acct)
     return entries
 
 
-def _balance_alert(uow: UnitOfWork, acct: AccountModel, before: Cents, at: datetime) -> None:
+def _balance_alert(ctx: Ctx, uow: UnitOfWork, acct: AccountModel, before: Cents, at: datetime) -> None:
     """The balance alert, decided in the move's own transaction (billing-rules 7a): a move from at least
     the threshold to below it records one `balance_low` (sent once the move commits); a balance back at
     the threshold or above re-arms it."""
@@ -72,13 +76,11 @@ def _balance_alert(uow: UnitOfWork, acct: AccountModel, before: Cents, at: datet
     acct.alert_armed = alert.armed
     if not fire:
         return
-    total = int(acct.cash) + int(acct.gift)
-    items = notifications.compose(
-        acct, "balance_low", at, subject=f"Balance below {fmt(int(acct.alert_threshold))}",
-        body=f"The balance of account {acct.account_id} is {fmt(total)} (cash {fmt(int(acct.cash))}, gift "
-             f"{fmt(int(acct.gift))}), below the alert threshold {fmt(int(acct.alert_threshold))}.",
-        ref=f"seq{int(acct.ledger_seq)}",
-    )
+    subject, body = notice(ctx.catalog, "balance_low", account_id=acct.account_id,
+                           threshold=fmt(int(acct.alert_threshold)), total=fmt(int(acct.cash) + int(acct.gift)),
+                           cash=fmt(int(acct.cash)), gift=fmt(int(acct.gift)))
+    items = notifications.compose(acct, "balance_low", at, subject=subject, body=body,
+                                  ref=f"seq{int(acct.ledger_seq)}")
     notifications.enqueue(uow, items)
 
     def send() -> None:
