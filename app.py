@@ -15,7 +15,6 @@ gc.disable()
 import os
 from collections.abc import Iterable
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from chalice import Chalice
 
@@ -27,6 +26,7 @@ from chalicelib.domain.calendar import parse_instant
 from chalicelib.jobs import fanout
 from chalicelib.jobs.registry import Job
 from chalicelib.jobs.runner import load_jobs
+from chalicelib.services.context import Contexts
 from chalicelib.store import uow as dynamodb
 from chalicelib.store.tables import configure
 from chalicelib.views.streams import apply_records, wire_streams
@@ -42,8 +42,9 @@ app = Chalice(app_name="imbill", configure_logs=False)
 register(app)
 
 
-def _zone() -> ZoneInfo:
-    return bootstrap.current().zone
+def _contexts() -> Contexts:
+    """The context factory of the Lambda's composition (jobs, workers, stream handlers)."""
+    return bootstrap.current().contexts
 
 
 @app.middleware("http")
@@ -75,7 +76,7 @@ def _flush_metrics(event: Any, get_response: Any) -> Any:
 def _scheduled(name: str) -> Any:
     def handler(event: Any) -> dict[str, Any]:
         logs.bind(request_id=getattr(event.context, "aws_request_id", None))
-        return fanout.plan(name, parse_instant(event.time), _zone())
+        return fanout.plan(name, parse_instant(event.time), _contexts())
 
     handler.__name__ = name.replace("-", "_")
     return handler
@@ -100,7 +101,7 @@ globals().update(wire_schedules(app, load_jobs().values()))
 @app.on_sqs_message(queue=jobs_queue_name(settings().stage), batch_size=1, name="jobs_worker")
 def jobs_worker(event: Any) -> dict[str, list[dict[str, str]]]:
     logs.bind(request_id=getattr(event.context, "aws_request_id", None))
-    return fanout.handle_batch((record.to_dict() for record in event), _zone())
+    return fanout.handle_batch((record.to_dict() for record in event), _contexts())
 
 
 @app.on_sqs_message(queue=webhooks_queue_name(settings().stage), batch_size=10, name="webhook_deliverer")
@@ -109,11 +110,11 @@ def webhook_deliverer(event: Any) -> dict[str, list[dict[str, str]]]:
     from chalicelib.services import event_feed  # imported by this function only: not on the API's cold start
 
     logs.bind(request_id=getattr(event.context, "aws_request_id", None))
-    return event_feed.handle_batch(record.to_dict() for record in event)
+    return event_feed.handle_batch(_contexts(), (record.to_dict() for record in event))
 
 
 def _on_stream(event: Any) -> dict[str, int]:
-    return apply_records((record.to_dict() for record in event), _zone())
+    return apply_records((record.to_dict() for record in event), _contexts())
 
 
 def views_from_streams(event: dict[str, Any], context: Any) -> dict[str, int]:
@@ -123,7 +124,7 @@ def views_from_streams(event: dict[str, Any], context: Any) -> dict[str, int]:
     Lambda bisects and retries."""
     logs.bind(request_id=getattr(context, "aws_request_id", None))
     try:
-        return apply_records(event.get("Records", []), _zone())
+        return apply_records(event.get("Records", []), _contexts())
     finally:
         logs.flush()
 

@@ -110,7 +110,7 @@ def list_due(call: Call) -> dict[str, Any]:
     except ValueError as err:
         raise InvalidRequest(f"before: {err}") from None
     assert before is not None
-    return {"items": due.due(job, call.ctx.now, before, call.ctx.tz, call.limit())}
+    return {"items": due.due(job, call.ctx, before, call.limit())}
 
 
 def _month(call: Call, name: str, default: str) -> str:

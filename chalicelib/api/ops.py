@@ -23,7 +23,7 @@ bp = Blueprint(__name__)
 def run_job(call: Call, job: str) -> dict[str, Any]:
     at = s.instant(call.body.at)
     assert at is not None
-    return runner.run_job(job, at, call.ctx.tz, now=call.ctx.now)
+    return runner.run_job(job, at, bootstrap.current().contexts, now=call.ctx.now)
 
 
 def _test_clock() -> StoredClock:
@@ -41,7 +41,8 @@ def _move(call: Call, target: Any, run_jobs: bool) -> dict[str, Any]:
     now = call.ctx.now
     if target < now:
         raise InvalidRequest(f"the clock may only move forward (it is {iso(now)})")
-    return scheduler.catch_up(target, call.ctx.tz, c.NAME, since=now, run_jobs=run_jobs).answer(target)
+    return scheduler.catch_up(target, bootstrap.current().contexts, c.NAME, since=now,
+                             run_jobs=run_jobs).answer(target)
 
 
 @route(bp, "/v1/test/clock", summary="The test clock", roles=("operator", "customer", "service"))

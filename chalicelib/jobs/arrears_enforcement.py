@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from chalicelib.jobs.registry import Job, Schedule, Work, register
+from chalicelib.jobs.registry import Job, Schedule, Work
 from chalicelib.services import billing
 from chalicelib.services.context import Ctx
 from chalicelib.store.due import DuePage, earliest_due
@@ -23,6 +23,4 @@ def next_due(ctx: Ctx) -> datetime | None:
     return earliest_due(AccountModel.arrears_due, "arrears_due_at")
 
 
-JOB = register(
-    Job.sharded("arrears-enforcement", Schedule(minute=15), WORK, next_due, outcomes=("accounts", "stopped"))
-)
+JOB = Job.sharded("arrears-enforcement", Schedule(minute=15), WORK, next_due, outcomes=("accounts", "stopped"))

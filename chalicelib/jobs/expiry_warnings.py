@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from chalicelib.jobs.registry import Job, Schedule, Work, register
+from chalicelib.jobs.registry import Job, Schedule, Work
 from chalicelib.services import lifecycle
 from chalicelib.services.context import Ctx
 from chalicelib.store.due import DuePage, earliest_due
@@ -24,7 +24,5 @@ def next_due(ctx: Ctx) -> datetime | None:
     return earliest_due(AppModel.warn_due, "warn_due_at")
 
 
-JOB = register(
-    Job.sharded("expiry-warnings", Schedule(minute=0, hour=1), WORK, next_due,
+JOB = Job.sharded("expiry-warnings", Schedule(minute=0, hour=1), WORK, next_due,
                 outcomes=("warned", "skipped"))
-)

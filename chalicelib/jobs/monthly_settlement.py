@@ -9,8 +9,8 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.domain.calendar import local_date, month_key, previous_month
-from chalicelib.domain.catalog import catalog
-from chalicelib.jobs.registry import Job, Schedule, Work, register
+from chalicelib.domain.catalog import CATALOG_PATH, load
+from chalicelib.jobs.registry import Job, Schedule, Work
 from chalicelib.services import billing
 from chalicelib.services.context import Ctx
 from chalicelib.store.models import read_shards
@@ -64,8 +64,9 @@ def step(ctx: Ctx, at: datetime) -> Callable[[tuple[str, list[Any], str | None]]
     return lambda item: item[2] or billing.settle_account(ctx, month, item[0], item[1])
 
 
-WORK = Work(items, step, billing.fresh, prepare=prepare)  # a retried account is read afresh
-SETTLEMENT_DAYS = tuple(range(1, catalog().lifecycle("settlement_days") + 1))  # the catalog's 1..n
+WORK = Work(items, step, lambda _ctx, item: billing.fresh(item), prepare=prepare)  # a retried account is read afresh
+# the deployed schedule (EventBridge's cron, fixed when the app is packaged): the packaged catalog's 1..n
+SETTLEMENT_DAYS = tuple(range(1, load(CATALOG_PATH).lifecycle("settlement_days") + 1))
 SCHEDULE = Schedule(minute=0, hour=2, days=SETTLEMENT_DAYS)
 MAX_LOOK = 12  # scheduled instants looked at (4 months); beyond, the next instant (it is then run to decide)
 
@@ -87,6 +88,4 @@ def in_window(ctx: Ctx, at: datetime) -> bool:
     return local_date(at, ctx.tz).day <= ctx.catalog.lifecycle("settlement_days")
 
 
-JOB = register(
-    Job.sharded("monthly-settlement", SCHEDULE, WORK, next_due, outcomes=("billed", "skipped", "no_charge"))
-)
+JOB = Job.sharded("monthly-settlement", SCHEDULE, WORK, next_due, outcomes=("billed", "skipped", "no_charge"))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from chalicelib.jobs.registry import Job, Schedule, Work, register
+from chalicelib.jobs.registry import Job, Schedule, Work
 from chalicelib.services import notifications
 from chalicelib.services.context import Ctx
 from chalicelib.store.due import DuePage, earliest_due
@@ -27,7 +27,4 @@ def next_due(ctx: Ctx) -> datetime | None:
     return earliest_due(NotificationModel.send_due, "send_due_at")
 
 
-JOB = register(
-    Job.sharded("notification-dispatch", Schedule(minute=45), WORK, next_due, outcomes=("sent", "retry", "failed"),
-)
-)
+JOB = Job.sharded("notification-dispatch", Schedule(minute=45), WORK, next_due, outcomes=("sent", "retry", "failed"))

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 from chalicelib.domain.calendar import local_date
 from chalicelib.jobs import steps
-from chalicelib.jobs.registry import Job, Schedule, Summary, register
+from chalicelib.jobs.registry import Job, Schedule, Summary
 from chalicelib.services import billing
 from chalicelib.services.context import Ctx
 
@@ -33,6 +33,4 @@ def next_due(ctx: Ctx) -> datetime | None:
     return billing.push_next_due(ctx, local_date(SCHEDULE.first_after(ctx.now), ctx.tz) - timedelta(days=1))
 
 
-JOB = register(
-    Job("push-quota-billing", SCHEDULE, run, next_due, outcomes=("billed", "skipped", "no_charge", "released"))
-)
+JOB = Job("push-quota-billing", SCHEDULE, run, next_due, outcomes=("billed", "skipped", "no_charge", "released"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from chalicelib.jobs.registry import Job, Schedule, Work, register
+from chalicelib.jobs.registry import Job, Schedule, Work
 from chalicelib.services import lifecycle
 from chalicelib.services.context import Ctx
 from chalicelib.store.due import DuePage, earliest_due
@@ -23,7 +23,5 @@ def next_due(ctx: Ctx) -> datetime | None:
     return earliest_due(AppModel.reclaim_due, "reclaim_due_at")
 
 
-JOB = register(
-    Job.sharded("reclamation", Schedule(minute=0, hour=3), WORK, next_due,
+JOB = Job.sharded("reclamation", Schedule(minute=0, hour=3), WORK, next_due,
                 outcomes=("reclaimed", "skipped"))
-)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import importlib
+import pkgutil
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -116,6 +118,11 @@ def _always(_ctx: Any, _at: datetime) -> bool:
     return True
 
 
+def unchanged(_ctx: Any, item: Any) -> Any:
+    """Reload for items whose step reads everything it decides on afresh."""
+    return item
+
+
 @dataclass(frozen=True)
 class Work:
     """A job's work split into shards, so that it can run inline or fanned out (jobs/fanout.py)
@@ -125,8 +132,12 @@ class Work:
 
     items: Callable[[Any, datetime, int, Any, int | None], Page]
     step: Callable[[Any, datetime], Callable[[Any], steps.Outcome]]  # (ctx, at) -> the step of one item
-    reload: Callable[[Any], Any] = steps.same
+    reload: Callable[[Any, Any], Any] = unchanged
     prepare: Callable[[Any, datetime], bool] = _always
+
+    def run_page(self, ctx: Any, items: Iterable[Any], at: datetime) -> Summary:
+        """One page of due items through the job's step (the item reloaded with `ctx` after a lost race)."""
+        return steps.run_each(items, self.step(ctx, at), lambda item: self.reload(ctx, item))
 
     def run(self, ctx: Any, at: datetime) -> Summary:
         """Inline: every shard, each in one page (listed lazily, as the steps go)."""
@@ -134,7 +145,7 @@ class Work:
             return {}
         counts: Summary = {}
         for shard in read_shards():
-            steps.add(counts, steps.run_each(self.items(ctx, at, shard, None, None), self.step(ctx, at), self.reload))
+            steps.add(counts, self.run_page(ctx, self.items(ctx, at, shard, None, None), at))
         return counts
 
 
@@ -177,9 +188,15 @@ class Job:
         return logs.acted_on(summary)
 
 
-JOBS: dict[str, Job] = {}
+def declared() -> dict[str, Job]:
+    """Every job of the jobs package: each module that declares one as its `JOB`, in module-name order
+    (the order of the runs of one instant; the contract's schedules give no two jobs the same
+    instant). A new job is its module (and its test): nothing lists it elsewhere."""
+    import chalicelib.jobs as package  # the package of this module: its modules, imported when asked
 
-
-def register(job: Job) -> Job:
-    JOBS[job.name] = job
-    return job
+    found: dict[str, Job] = {}
+    for info in pkgutil.iter_modules(package.__path__):
+        job = getattr(importlib.import_module(f"{package.__name__}.{info.name}"), "JOB", None)
+        if isinstance(job, Job):
+            found[job.name] = job
+    return found

@@ -5,8 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from chalicelib import bootstrap
-from chalicelib.jobs.registry import Job, Schedule, Work, register
+from chalicelib.jobs.registry import Job, Schedule, Work
 from chalicelib.services import renewals
 from chalicelib.services.context import Ctx
 from chalicelib.store.due import DuePage, earliest_due
@@ -17,8 +16,8 @@ def items(ctx: Ctx, at: datetime, shard: int, cursor: Any, limit: int | None) ->
     return DuePage(RenewalBatchModel.open_batches, RenewalBatchModel.created_at, at, shard, cursor, limit)
 
 
-def reload(batch: RenewalBatchModel) -> RenewalBatchModel:
-    with bootstrap.current().uow() as u:
+def reload(ctx: Ctx, batch: RenewalBatchModel) -> RenewalBatchModel:
+    with ctx.uow() as u:
         found = u.renewals.get(batch.account_id, batch.renewal_id)
     return found if found is not None else batch
 
@@ -30,6 +29,4 @@ def next_due(ctx: Ctx) -> datetime | None:
     return earliest_due(RenewalBatchModel.open_batches, "created_at")
 
 
-JOB = register(
-    Job.sharded("renewal-batches", Schedule(minute=25), WORK, next_due, outcomes=("finished", "skipped"))
-)
+JOB = Job.sharded("renewal-batches", Schedule(minute=25), WORK, next_due, outcomes=("finished", "skipped"))

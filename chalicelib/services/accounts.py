@@ -81,7 +81,7 @@ def topup(ctx: Ctx, account_id: str, amount: Cents, kind: str, idem: Idem, answe
             raise NotFound(f"account {account_id} not found")
         move = Move("topup", amount if kind == "cash" else 0, amount if kind == "gift" else 0, ref=kind)
         was = acct.status
-        (entry,) = book(uow, acct, [move], ctx.now, then=lambda a: end_arrears(uow, ctx, a))
+        (entry,) = book(ctx, uow, acct, [move], then=lambda a: end_arrears(uow, ctx, a))
         ended = was == AccountStatus.ARREARS.value and acct.status != was
         events.emit(uow, ctx, "account.arrears_ended" if ended else "account.topped_up", account_id=account_id)
         return TopUp(acct, entry)

@@ -109,9 +109,9 @@ def post_bill(ctx: Ctx, account_id: str, kind: str, period: str, lines: list[Lin
         u.bills.add(bill)  # only if absent: a bill is posted once
         notes = bill_notice(ctx, acct, bill)
         was = acct.status
-        book(u, acct, [Move("bill", -take_cash, -take_gift, ref=f"{kind}:{period}")], ctx.now,
+        book(ctx, u, acct, [Move("bill", -take_cash, -take_gift, ref=f"{kind}:{period}")],
              then=lambda a: notes.extend(enter_arrears(ctx, a, key)))
-        notifications.enqueue(u, notes)
+        notifications.enqueue(ctx, u, notes)
         if acct.status != was:  # the bill took the balance below zero: the account is in arrears now
             events.emit(u, ctx, "account.arrears_started", account_id=account_id,
                         data={"account": views.account(acct), "bill": views.bill(bill)})
@@ -128,7 +128,7 @@ def post_bill(ctx: Ctx, account_id: str, kind: str, period: str, lines: list[Lin
             raise
         if closing and close is not None:
             close.done = True
-    notifications.dispatch(notes, ctx.now, ctx.uow)
+    notifications.dispatch(ctx, notes, ctx.now)
     return "billed"
 
 

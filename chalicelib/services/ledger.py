@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 
-from chalicelib import bootstrap, logs
+from chalicelib import logs
 from chalicelib.domain import contacts
 from chalicelib.domain.money import Cents, fmt
 from chalicelib.services import notifications
+from chalicelib.services.context import Ctx
 from chalicelib.store.models import AccountModel, LedgerModel
 from chalicelib.store.unit_of_work import UnitOfWork
 
@@ -24,15 +25,17 @@ class Move:
 
 
 def book(
+    ctx: Ctx,
     uow: UnitOfWork,
     acct: AccountModel,
     moves: list[Move],
-    at: datetime,
     then: Callable[[AccountModel], None] | None = None,
 ) -> list[LedgerModel]:
-    """Apply moves to the account's balance and write one ledger entry per move, then the account.
+    """Apply moves to the account's balance at ctx.now and write one ledger entry per move, then the
+    account.
 
     `then` sees the account with its new balance before it is written (arrears start or end there)."""
+    at = ctx.now
     entries = []
     for move in moves:
         acct.cash = int(acct.cash) + move.cash
@@ -55,13 +58,13 @@ def book(
     if then is not None:
         then(acct)
     if entries:
-        _balance_alert(uow, acct, int(entries[0].balance_cash) - moves[0].cash + int(entries[0].balance_gift)
+        _balance_alert(ctx, uow, acct, int(entries[0].balance_cash) - moves[0].cash + int(entries[0].balance_gift)
                        - moves[0].gift, at)
     uow.accounts.save(acct)
     return entries
 
 
-def _balance_alert(uow: UnitOfWork, acct: AccountModel, before: Cents, at: datetime) -> None:
+def _balance_alert(ctx: Ctx, uow: UnitOfWork, acct: AccountModel, before: Cents, at: datetime) -> None:
     """The balance alert, decided in the move's own transaction (billing-rules 7a): a move from at least
     the threshold to below it records one `balance_low` (sent once the move commits); a balance back at
     the threshold or above re-arms it."""
@@ -79,10 +82,10 @@ def _balance_alert(uow: UnitOfWork, acct: AccountModel, before: Cents, at: datet
              f"{fmt(int(acct.gift))}), below the alert threshold {fmt(int(acct.alert_threshold))}.",
         ref=f"seq{int(acct.ledger_seq)}",
     )
-    notifications.enqueue(uow, items)
+    notifications.enqueue(ctx, uow, items)
 
     def send() -> None:
-        notifications.dispatch(items, at, bootstrap.current().uow)
+        notifications.dispatch(ctx, items, at)
 
     uow.after_commit(send)
 

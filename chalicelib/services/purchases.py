@@ -171,7 +171,7 @@ def pay(
     if credit is not None:
         moves.append(Move("credit", credit.cash, credit.gift, ref=f"upgrade:{order.order_id}"))
     moves.append(Move("purchase", -pay.cash, -pay.gift, ref=order.order_id))
-    book(uow, acct, moves, ctx.now)
+    book(ctx, uow, acct, moves)
     uow.orders.add(order)
     if loaded.voucher is not None:
         loaded.voucher.used_by_order = order.order_id
@@ -281,7 +281,7 @@ def refund(ctx: Ctx, sdkappid: int, product: str | None, idem: Idem, answer: Ans
         name, orders = _refund_scope(ctx, uow, app, product)
         r = quote(ctx, orders)
         acct = loaded.account
-        book(uow, acct, [Move("refund", r.cash, r.gift, ref=",".join(o.order_id for o in orders))], ctx.now)
+        book(ctx, uow, acct, [Move("refund", r.cash, r.gift, ref=",".join(o.order_id for o in orders))])
         end_orders(uow, orders, ctx.now)
         if name == app.edition:
             put(app, state(app).disable(ctx.now))

@@ -368,7 +368,7 @@ def _apply_one(ctx: Ctx, batch: RenewalBatchModel, acct: AccountModel, app: AppM
         if applies and app is not None:
             order = order_of(batch.account_id, p, batch.created_at)
             uow.orders.add(order)
-            book(uow, acct, [Move("purchase", -p.cash, -p.gift, ref=p.order_id)], ctx.now)
+            book(ctx, uow, acct, [Move("purchase", -p.cash, -p.gift, ref=p.order_id)])
             _apply_to_app(ctx, app, p)
             store_app(uow, ctx, app)
             events.emit(uow, ctx, "package.renewed", account_id=batch.account_id, sdkappid=p.sdkappid,

@@ -7,12 +7,11 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
-from chalicelib import bootstrap
 from chalicelib.domain.calendar import iso, month_key, previous_month
 from chalicelib.jobs import monthly_settlement
 from chalicelib.jobs.runner import load_jobs
 from chalicelib.services import billing
-from chalicelib.services.context import SYSTEM, Ctx
+from chalicelib.services.context import Ctx
 from chalicelib.store.due import due_items
 from chalicelib.store.models import AccountModel, AppModel, NotificationModel
 
@@ -20,7 +19,7 @@ Item = dict[str, Any]
 
 
 def _indexed(index: Any, attr: Any, name: str, key: str, reason: Callable[[Any], str]) -> Callable[..., Iterator[Item]]:
-    def items(job: str, now: datetime, before: datetime, tz: Any) -> Iterator[Item]:
+    def items(job: str, ctx: Ctx, before: datetime) -> Iterator[Item]:
         for x in due_items(index, attr, before):
             ident = int(getattr(x, key)) if key == "sdkappid" else getattr(x, key)
             yield {key: ident, "job": job, "due_at": iso(getattr(x, name)), "reason": reason(x)}
@@ -31,19 +30,19 @@ def _next_run(job: str, now: datetime, before: datetime) -> datetime | None:
     return next(load_jobs()[job].schedule.instants(now, before), None)
 
 
-def _push(job: str, now: datetime, before: datetime, tz: Any) -> Iterator[Item]:
-    at = _next_run(job, now, before)
+def _push(job: str, ctx: Ctx, before: datetime) -> Iterator[Item]:
+    at = _next_run(job, ctx.now, before)
     if at is not None:
-        for app in billing.push_billing_apps(bootstrap.current().uow):
+        for app in billing.push_billing_apps(ctx.uow):
             yield {"sdkappid": int(app.sdkappid), "job": job, "due_at": iso(at),
                    "reason": f"daily push bill (quota {int(app.push_quota or 100)})"}
 
 
-def _settlement(job: str, now: datetime, before: datetime, tz: Any) -> Iterator[Item]:
-    at = _next_run(job, now, before)
+def _settlement(job: str, ctx: Ctx, before: datetime) -> Iterator[Item]:
+    at = _next_run(job, ctx.now, before)
     if at is not None:
-        month = previous_month(month_key(at, tz))
-        for account_id in monthly_settlement.to_settle(Ctx(now=now, tz=tz, principal=SYSTEM), at):
+        month = previous_month(month_key(at, ctx.tz))
+        for account_id in monthly_settlement.to_settle(ctx, at):
             yield {"account_id": account_id, "job": job, "due_at": iso(at), "reason": f"monthly bill for {month}"}
 
 
@@ -65,12 +64,13 @@ SOURCES: dict[str, Callable[..., Iterator[Item]]] = {
 }
 
 
-def due(job: str | None, now: datetime, before: datetime, tz: Any, limit: int) -> list[Item]:
-    """Due items of one job (or every job) at or before `before`, earliest first, at most `limit`."""
+def due(job: str | None, ctx: Ctx, before: datetime, limit: int) -> list[Item]:
+    """Due items of one job (or every job) at or before `before` (as of ctx.now), earliest first, at
+    most `limit`."""
     names = [job] if job else list(SOURCES)
     out: list[Item] = []
     for name in names:
-        for n, item in enumerate(SOURCES[name](name, now, before, tz)):
+        for n, item in enumerate(SOURCES[name](name, ctx, before)):
             if n >= limit:
                 break
             out.append(item)

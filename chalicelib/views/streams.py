@@ -26,6 +26,7 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain.calendar import month_key
+from chalicelib.services.context import Contexts
 from chalicelib.store import tables
 from chalicelib.store.models import AccountModel, LedgerModel, NotificationModel
 from chalicelib.views.model import ViewModel, shard_of
@@ -80,8 +81,9 @@ def _str(image: dict[str, Any] | None, attr: str) -> str | None:
     return value.get("S") if isinstance(value, dict) else None
 
 
-def apply_records(records: Iterable[dict[str, Any]], tz: ZoneInfo) -> dict[str, int]:
-    """Apply a batch of stream records to the views; answer counts by table (for logs and tests).
+def apply_records(records: Iterable[dict[str, Any]], contexts: Contexts) -> dict[str, int]:
+    """Apply a batch of stream records to the views (in the composition's billing zone), and the
+    events' to the event feed; answer counts by table (for logs and tests).
     The batch's requests are batched per table: the revenue of all its ledger entries in one
     transaction (per 100 items), the live accounts and notifications read in one BatchGetItem each
     (per 100 keys) and their list items written in BatchWriteItem calls (25 a request)."""
@@ -93,13 +95,13 @@ def apply_records(records: Iterable[dict[str, Any]], tz: ZoneInfo) -> dict[str, 
             continue
         by_table[table].append(record)
         counts[table] = counts.get(table, 0) + 1
-    _ledger(by_table["ledger"], tz)
+    _ledger(by_table["ledger"], contexts.tz)
     _accounts(by_table["accounts"])
     _notifications(by_table["notifications"])
     if by_table["events"]:  # the events' own stream: webhook deliveries and EventBridge (services/event_feed.py)
         from chalicelib.services import event_feed
 
-        event_feed.on_records(by_table["events"])
+        event_feed.on_records(contexts, by_table["events"])
     return counts
 
 

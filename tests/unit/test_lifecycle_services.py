@@ -15,6 +15,7 @@ from chalicelib.services.context import Ctx
 from chalicelib.services.idempotency import NONE
 from chalicelib.store.fake_uow import FakeStore, FakeUnitOfWork
 from chalicelib.store.models import AccountModel, AppModel, NotificationModel
+from tests.composed import make_ctx
 
 UTC_TZ = ZoneInfo("UTC")
 
@@ -24,7 +25,7 @@ def at(text: str) -> datetime:
 
 
 def ctx_at(tables: FakeStore, when: str) -> Ctx:
-    return Ctx(now=at(when), tz=UTC_TZ, uow=tables.uow)
+    return make_ctx(now=at(when), tz=UTC_TZ, uow=tables.uow)
 
 
 def standard_app(tables: FakeStore, cash: int, auto_renew: bool = False) -> int:

@@ -23,6 +23,7 @@ from chalicelib.services.renewals import Item, Reserved
 from chalicelib.store.fake_uow import FakeStore, FakeUnitOfWork
 from chalicelib.store.models import AppModel, NotificationModel
 from chalicelib.store.unit_of_work import PackageFilter
+from tests.composed import make_ctx
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 UTC_ZONE = ZoneInfo("UTC")
@@ -33,11 +34,11 @@ def at(text: str) -> datetime:
 
 
 def ctx_at(tables: FakeStore, when: str, tz: ZoneInfo = UTC_ZONE) -> Ctx:
-    return Ctx(now=at(when), tz=tz, uow=tables.uow)
+    return make_ctx(now=at(when), tz=tz, uow=tables.uow)
 
 
 def customer(tables: FakeStore, when: str, tz: ZoneInfo = UTC_ZONE) -> Ctx:
-    return Ctx(now=at(when), tz=tz, uow=tables.uow, principal=Principal("customer", "acme"))
+    return make_ctx(now=at(when), tz=tz, uow=tables.uow, principal=Principal("customer", "acme"))
 
 
 def setup(tables: FakeStore, cash: int, gift: int = 0, when: str = "2026-03-01T00:00:00",
@@ -188,7 +189,7 @@ def test_packages_are_listed_by_expiry_filtered_and_paged(tables: FakeStore) -> 
     auto = renewals.list_packages(c, "acme", PackageFilter(renewal="auto"), 100, None).items
     assert [(p.sdkappid, p.renewal) for p in auto] == [(a, "auto")]
     with pytest.raises(NotFound):
-        renewals.list_packages(Ctx(now=at("2026-03-01T00:00:00"), tz=ZoneInfo("UTC"), uow=tables.uow,
+        renewals.list_packages(make_ctx(now=at("2026-03-01T00:00:00"), tz=ZoneInfo("UTC"), uow=tables.uow,
                                    principal=Principal("customer", "other")), "acme", PackageFilter(), 10, None)
 
 
