@@ -14,10 +14,11 @@ from chalicelib.api import schemas as s
 from chalicelib.api.http import Call, route
 from chalicelib.domain.calendar import iso, month_key
 from chalicelib.domain.errors import InvalidRequest
+from chalicelib.jobs import due
 from chalicelib.jobs.runner import load_jobs
 from chalicelib.services import notifications
 from chalicelib.store import views as render
-from chalicelib.views import due, job_runs, read
+from chalicelib.views import job_runs, read
 
 bp = Blueprint(__name__)
 OPERATOR = ("operator",)
@@ -102,8 +103,8 @@ def list_accounts(call: Call) -> dict[str, Any]:
        answer=DueList, query=("job", "before", "limit"), roles=OPERATOR)
 def list_due(call: Call) -> dict[str, Any]:
     job = call.query("job") or None
-    if job is not None and job not in due.SOURCES:
-        raise InvalidRequest(f"job must be one of {', '.join(due.SOURCES)}")
+    if job is not None and job not in due.listed():
+        raise InvalidRequest(f"job must be one of {', '.join(due.listed())}")
     raw = call.query("before")
     try:
         before = s.instant(raw) if raw else call.ctx.now + timedelta(days=7)

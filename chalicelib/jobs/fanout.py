@@ -38,7 +38,6 @@ from chalicelib.jobs import runner
 from chalicelib.jobs.registry import IDLE, Job, Work
 from chalicelib.jobs.steps import Summary, counting_failures
 from chalicelib.services.context import Contexts, Ctx
-from chalicelib.store.models import read_shards
 from chalicelib.views import job_runs
 
 log = logging.getLogger("imbill.jobs")
@@ -56,7 +55,7 @@ def fans_out(job: Job, s: Settings) -> bool:
 def due_at_least(work: Work, ctx: Ctx, at: datetime, n: int) -> int:
     """How many items are due, counting no further than `n` (at most one short Query per shard)."""
     seen = 0
-    for shard in read_shards():
+    for shard in ctx.uow().due.shards():
         seen += sum(1 for _ in islice(work.items(ctx, at, shard, None, n - seen), n - seen))
         if seen >= n:
             break
@@ -75,7 +74,7 @@ def plan(name: str, at: datetime, contexts: Contexts) -> dict[str, Any]:
         return runner.run_job(name, at, contexts)  # nothing to do at this instant: an idle inline run
     if due_at_least(work, ctx, at, s.jobs_inline_max + 1) <= s.jobs_inline_max:
         return runner.run_job(name, at, contexts)
-    shards = list(read_shards())
+    shards = list(ctx.uow().due.shards())
     started = job_runs.wall_now()
     job_runs.fanned_out(name, at, started, job.summary())  # the run's row, before its pages add to it
     for shard in shards:

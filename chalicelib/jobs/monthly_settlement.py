@@ -8,12 +8,11 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
-from chalicelib.domain.calendar import local_date, month_key, previous_month
+from chalicelib.domain.calendar import iso, local_date, month_key, previous_month
 from chalicelib.domain.catalog import CATALOG_PATH, load
-from chalicelib.jobs.registry import Job, Schedule, Work
+from chalicelib.jobs.registry import DueItem, Job, Schedule, Work
 from chalicelib.services import billing
 from chalicelib.services.context import Ctx
-from chalicelib.store.models import read_shards
 
 
 def billed_month(ctx: Ctx, at: datetime) -> str:
@@ -54,7 +53,7 @@ def items(ctx: Ctx, at: datetime, shard: int, cursor: Any, limit: int | None, pr
 def to_settle(ctx: Ctx, at: datetime) -> Iterator[str]:
     """The accounts a run at `at` settles: every account with usage in the month on the window's
     first day; on a later day those the earlier runs left (the operators' due-work view)."""
-    for shard in read_shards():
+    for shard in ctx.uow().due.shards():
         yield from (account_id for account_id, _, decided in items(ctx, at, shard, None, None, prefetch=False)
                     if decided is None)
 
@@ -88,4 +87,13 @@ def in_window(ctx: Ctx, at: datetime) -> bool:
     return local_date(at, ctx.tz).day <= ctx.catalog.lifecycle("settlement_days")
 
 
-JOB = Job.sharded("monthly-settlement", SCHEDULE, WORK, next_due, outcomes=("billed", "skipped", "no_charge"))
+def due(ctx: Ctx, before: datetime) -> Iterator[DueItem]:
+    """The accounts the next run (at or before `before`) settles."""
+    at = next(SCHEDULE.instants(ctx.now, before), None)
+    if at is not None:
+        month = previous_month(month_key(at, ctx.tz))
+        for account_id in to_settle(ctx, at):
+            yield {"account_id": account_id, "job": JOB.name, "due_at": iso(at), "reason": f"monthly bill for {month}"}
+
+
+JOB = Job.sharded("monthly-settlement", SCHEDULE, WORK, next_due, outcomes=("billed", "skipped", "no_charge"), due=due)

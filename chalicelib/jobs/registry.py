@@ -7,14 +7,16 @@ import pkgutil
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from chalicelib import logs
+from chalicelib.domain.calendar import iso
 from chalicelib.jobs import steps
 from chalicelib.jobs.steps import Summary, counting_failures
-from chalicelib.store.models import read_shards
+from chalicelib.store.unit_of_work import DueIndex, DuePage
 
 IDLE = logs.IDLE_OUTCOMES  # outcomes that change nothing
+DueItem = dict[str, Any]  # one line of the due-work list
 LATE_AFTER = timedelta(minutes=15)  # a scheduled instant not run this long after it: the job is late
 
 
@@ -104,14 +106,7 @@ class Schedule:
         return n
 
 
-class Page(Protocol):
-    """Due items of one shard, iterated once; then `cursor` (JSON-able) says where the next page
-    starts, None when the shard is done."""
-
-    @property
-    def cursor(self) -> Any: ...
-
-    def __iter__(self) -> Iterator[Any]: ...
+Page = DuePage  # a job's page of due items (the port's shape; monthly-settlement's listing too)
 
 
 def _always(_ctx: Any, _at: datetime) -> bool:
@@ -144,7 +139,7 @@ class Work:
         if not self.prepare(ctx, at):
             return {}
         counts: Summary = {}
-        for shard in read_shards():
+        for shard in ctx.uow().due.shards():
             steps.add(counts, self.run_page(ctx, self.items(ctx, at, shard, None, None), at))
         return counts
 
@@ -161,11 +156,15 @@ class Job:
     next_due: Callable[[Any], datetime | None] | None = None
     outcomes: tuple[str, ...] = ()  # counts always present in a summary, zero when nothing happened
     work: Work | None = None  # the sharded work of `run` (None: the job runs inline only)
+    # what a run at or before an instant will act on, for the operators (jobs/due.py): (ctx, before)
+    # -> items {<key>, "job", "due_at", "reason"}; None: the job lists nothing
+    due: Callable[[Any, datetime], Iterator[DueItem]] | None = None
 
     @classmethod
     def sharded(cls, name: str, schedule: Schedule, work: Work,
-                next_due: Callable[[Any], datetime | None] | None = None, outcomes: tuple[str, ...] = ()) -> Job:
-        return cls(name, schedule, work.run, next_due, outcomes, work)
+                next_due: Callable[[Any], datetime | None] | None = None, outcomes: tuple[str, ...] = (),
+                due: Callable[[Any, datetime], Iterator[DueItem]] | None = None) -> Job:
+        return cls(name, schedule, work.run, next_due, outcomes, work, due)
 
     def execute(self, ctx: Any, at: datetime) -> tuple[Summary, int]:
         """Run as of `at`: the summary, and how many items failed (they stay due for the next run)."""
@@ -186,6 +185,45 @@ class Job:
     def acted_on(summary: Summary) -> int:
         """How many items a run acted on (its outcomes but the IDLE ones)."""
         return logs.acted_on(summary)
+
+
+@dataclass(frozen=True)
+class Listed:
+    """How the due-work list (jobs/due.py) shows an item of a job's due index: by its identifying
+    attribute (`sdkappid`, `account_id`) and the reason the job will act on it."""
+
+    key: str
+    reason: Callable[[Any], str]
+
+    def item(self, job: str, index: DueIndex, x: Any) -> DueItem:
+        ident = getattr(x, self.key)
+        return {self.key: int(ident) if self.key == "sdkappid" else ident, "job": job,
+                "due_at": iso(getattr(x, index.attr)), "reason": self.reason(x)}
+
+
+def due_job(name: str, schedule: Schedule, index: DueIndex, step: Callable[[Any, Any, datetime], steps.Outcome], *,
+            outcomes: tuple[str, ...], reload: Callable[[Any, Any], Any] = unchanged,
+            pages: Callable[[Any, Page], Page] | None = None, listed: Listed | None = None) -> Job:
+    """A query-and-step job: its due items are those of `index` whose instant has come (read through
+    the unit of work's `due`, shard by shard), each acted on by `step(ctx, item, at)`; `reload(ctx,
+    item)` reads one again after a lost race; `pages(ctx, page)` wraps a page (the reads it batches);
+    the test clock skips to the index's earliest instant (`next_due`); `listed` shows its items in the
+    due-work list."""
+
+    def items(ctx: Any, at: datetime, shard: int, cursor: Any, limit: int | None) -> Page:
+        page = ctx.uow().due.page(index, at, shard, cursor, limit)
+        return page if pages is None else pages(ctx, page)
+
+    def next_due(ctx: Any) -> datetime | None:
+        earliest: datetime | None = ctx.uow().due.earliest(index)
+        return earliest
+
+    def due(ctx: Any, before: datetime) -> Iterator[DueItem]:
+        assert listed is not None
+        return (listed.item(name, index, x) for x in ctx.uow().due.items(index, before))
+
+    work = Work(items, lambda ctx, at: lambda item: step(ctx, item, at), reload)
+    return Job.sharded(name, schedule, work, next_due, outcomes, due if listed is not None else None)
 
 
 def declared() -> dict[str, Job]:

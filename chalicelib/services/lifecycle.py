@@ -96,6 +96,11 @@ class WithAddressees:
             yield from chunk
 
 
+def with_addressees(ctx: Ctx, page: Any) -> WithAddressees:
+    """A job's due page of apps with their accounts read in batches (the steps' notices)."""
+    return WithAddressees(page, ctx.uow)
+
+
 # ------------------------------------------------------------------ expiry warnings
 def warn(ctx: Ctx, app: AppModel) -> str:
     """One warning (email + SMS) on each local day E-6 ... E+1 for a package not yet renewed; a package

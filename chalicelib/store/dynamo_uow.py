@@ -15,6 +15,7 @@ from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.store import uow, watch
+from chalicelib.store.due import DynamoDueRepository
 from chalicelib.store.models import (
     AccountModel,
     AppModel,
@@ -401,6 +402,7 @@ class DynamoUnitOfWork(UnitOfWork):
         self.events = DynamoEventRepository(EventModel, self)
         self.webhooks = DynamoWebhookRepository(WebhookModel, self)
         self.deliveries = DynamoDeliveryRepository(DeliveryModel, self)
+        self.due = DynamoDueRepository()
 
     def _commit(self, writes: list[Write]) -> None:
         if not writes:
@@ -408,11 +410,10 @@ class DynamoUnitOfWork(UnitOfWork):
         for write in writes:
             if write.expect is Expect.COUNT:
                 ensure_meters(write.value)
-        tx = uow.write()
-        for write in writes:
-            add_to(tx, write)
         try:
-            tx._commit()
+            with uow.write() as tx:  # one TransactWriteItems, sent when the block ends
+                for write in writes:
+                    add_to(tx, write)
         except TransactWriteError as err:
             if uow.is_conflict(err):
                 conflict = DynamoWriteConflict(err.msg, cause=err.cause)

@@ -25,9 +25,12 @@ import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+
+from chalicelib.store.unit_of_work import DueIndex
 
 Key = tuple[str, ...]
 DDB_TIME = "%Y-%m-%dT%H:%M:%S.%f%z"  # UTCDateTimeAttribute's stored form
@@ -132,7 +135,7 @@ class _Earliest:
 class Watch:
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._earliest: dict[tuple[str, str], tuple[Any, _Earliest]] = {}
+        self._earliest: dict[tuple[str, str], tuple[DueIndex, _Earliest]] = {}
         self._cached: dict[str, tuple[str, set[Key], tuple[str, ...], Callable[[dict[str, Any]], bool], Any]] = {}
         self._fields: dict[str, tuple[tuple[str, ...], dict[Key, dict[str, Any]]]] = {}  # cached: fields watched
         self._items: dict[str, dict[Key, dict[str, Any]]] = {}  # table -> key -> raw item
@@ -163,7 +166,7 @@ class Watch:
         for (table, attr), (index, state) in self._earliest.items():
             if table != w.table or not w.touches(attr):
                 continue
-            key = w.key_of(_key_names(index._model))
+            key = w.key_of(_key_names(index.model))
             known, value = w.value(attr)
             due = _time(value) if known and value is not None else None
             if key is None or not known:
@@ -213,16 +216,20 @@ class Watch:
             self._cached.clear()
             self._items.clear()
 
-    def earliest(self, index: Any, attr: str, shards: list[str]) -> datetime | None:
-        table = index._model.Meta.table_name
-        names = _key_names(index._model)
+    def earliest(self, index: DueIndex, shards: list[str]) -> datetime | None:
+        """The smallest due instant of a due index (the port's DueIndex): per shard the first item as
+        last read, and the due instants written since."""
+        attr = index.attr
+        table = index.model.Meta.table_name
+        names = _key_names(index.model)
+        query = getattr(index.model, index.name).query
         with self._lock:
             entry = self._earliest.get((table, attr))
             todo = shards if entry is None else sorted(entry[1].stale)
         found: dict[str, tuple[Key, datetime] | None] = {}
         for shard in todo:
             found[shard] = None
-            for item in index.query(shard, limit=1):
+            for item in query(shard, limit=1):
                 ser = item.serialize()
                 found[shard] = (tuple(json.dumps(ser[n], sort_keys=True) for n in names), getattr(item, attr))
         with self._lock:
@@ -277,23 +284,24 @@ class Watch:
 
 
 def _key_names(model: Any) -> tuple[str, ...]:
-    names = [model._hash_key_attribute().attr_name]
-    if model._range_key_attribute() is not None:
-        names.append(model._range_key_attribute().attr_name)
-    return tuple(names)
+    """The stored names of a model's hash key and range key (if any)."""
+    attrs = model.get_attributes().values()
+    return tuple([a.attr_name for a in attrs if a.is_hash_key] + [a.attr_name for a in attrs if a.is_range_key])
 
 
-_current: Watch | None = None
+# The watch of the clock move running in this context (the runner's, jobs/runner.run_between): the
+# reads of that move ask it; another thread (an API request, the scheduler's beat) sees none.
+_current: ContextVar[Watch | None] = ContextVar("imbill_watch", default=None)
 
 
 def current() -> Watch | None:
-    return _current
+    return _current.get()
 
 
 @contextmanager
 def watching(clients: list[Any]) -> Iterator[Watch]:
-    """Observe the writes sent through `clients` (the store's botocore clients) until exit."""
-    global _current
+    """Observe the writes sent through `clients` (the store's botocore clients) until exit; the reads
+    of this context answer from the watch meanwhile."""
     w = Watch()
 
     def sent(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
@@ -307,11 +315,11 @@ def watching(clients: list[Any]) -> Iterator[Watch]:
     for client in clients:
         client.meta.events.register("provide-client-params.dynamodb", sent, unique_id="imbill-due-watch")
         client.meta.events.register("after-call.dynamodb", answered, unique_id="imbill-due-watch-answered")
-    previous, _current = _current, w
+    token = _current.set(w)
     try:
         yield w
     finally:
-        _current = previous
+        _current.reset(token)
         for client in clients:
             client.meta.events.unregister("provide-client-params.dynamodb", unique_id="imbill-due-watch")
             client.meta.events.unregister("after-call.dynamodb", unique_id="imbill-due-watch-answered")

@@ -140,7 +140,7 @@ def test_later_days_of_the_window_pass_settled_accounts_without_reading_each(sto
 
 def test_due_work_lists_the_accounts_the_next_run_settles(store, monkeypatch):
     """Before day 1 every account with usage in the month; before day 2 only the one day 1 left."""
-    from chalicelib.views.due import due
+    from chalicelib.jobs.due import due
     from tests.composed import make_ctx
 
     seed(3, idle=1)
