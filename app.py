@@ -26,16 +26,16 @@ from chalicelib.domain.calendar import parse_instant
 from chalicelib.jobs import fanout
 from chalicelib.jobs.registry import Job
 from chalicelib.jobs.runner import load_jobs
+from chalicelib.readmodels.streams import wire_streams
 from chalicelib.services.context import Contexts
-from chalicelib.store import uow as dynamodb
-from chalicelib.store.tables import configure
-from chalicelib.views.streams import apply_records, wire_streams
+from chalicelib.store.dynamodb import plumbing
+from chalicelib.store.dynamodb.tables import configure
 
 logs.configure()
 settings()  # validates every setting: a bad one refuses the start with one line (no secret needed)
 configure()
 bootstrap.use(bootstrap.compose())  # the Lambda's dependencies (the notifier is made on first use)
-dynamodb.warm()  # the DynamoDB client and its service model now, not in the first request
+plumbing.warm()  # the DynamoDB client and its service model now, not in the first request
 # configure_logs=False: Chalice would set the `imbill` logger (its app name, the parent of every
 # imbill.* logger) to ERROR and stop its propagation, dropping the project's warnings.
 app = Chalice(app_name="imbill", configure_logs=False)
@@ -114,7 +114,9 @@ def webhook_deliverer(event: Any) -> dict[str, list[dict[str, str]]]:
 
 
 def _on_stream(event: Any) -> dict[str, int]:
-    return apply_records((record.to_dict() for record in event), _contexts())
+    from chalicelib.services.event_feed import apply_stream
+
+    return apply_stream((record.to_dict() for record in event), _contexts())
 
 
 def views_from_streams(event: dict[str, Any], context: Any) -> dict[str, int]:
@@ -123,8 +125,10 @@ def views_from_streams(event: dict[str, Any], context: Any) -> dict[str, int]:
     mapping per stream table). Answers the applied count per table; raising fails the batch, which
     Lambda bisects and retries."""
     logs.bind(request_id=getattr(context, "aws_request_id", None))
+    from chalicelib.services.event_feed import apply_stream
+
     try:
-        return apply_records(event.get("Records", []), _contexts())
+        return apply_stream(event.get("Records", []), _contexts())
     finally:
         logs.flush()
 

@@ -19,9 +19,9 @@ from chalicelib.clock import Clock, service_clock
 from chalicelib.domain.catalog import Catalog
 from chalicelib.notify import Notifier, for_settings
 from chalicelib.services.context import SYSTEM, Contexts, Ctx, Principal
-from chalicelib.store import uow as dynamodb
-from chalicelib.store.dynamo_uow import DynamoUnitOfWork
-from chalicelib.store.unit_of_work import UnitOfWork
+from chalicelib.store.dynamodb import plumbing
+from chalicelib.store.dynamodb.adapter import DynamoUnitOfWork
+from chalicelib.store.port import UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -92,4 +92,4 @@ def reset() -> None:
     global _current
     _current = None
     config.reset_settings()
-    dynamodb.reset_connection()
+    plumbing.reset_connection()

@@ -136,7 +136,7 @@ def _start_local_scheduler(contexts: Any) -> Callable[[], None]:
 
 def _create_tables() -> None:
     from chalicelib.config import settings
-    from chalicelib.store.tables import create_tables
+    from chalicelib.store.dynamodb.tables import create_tables
 
     created = create_tables()
     current = settings()
@@ -208,7 +208,7 @@ def serve(
         stoppers.append(server.server.server_close)
         contexts = bootstrap.current().contexts  # the server's composition, handed to its threads
         stoppers.append(_start_local_scheduler(contexts))
-        from chalicelib.views.poller import start_local_poller
+        from chalicelib.local.poller import start_local_poller
 
         stoppers.append(start_local_poller(contexts).stop)  # read views from the tables' streams
 
@@ -311,9 +311,9 @@ def jobs_run(
     it (an unknown job, an instant ahead of the service clock)."""
     from urllib.parse import quote
 
-    from chalicelib import cli_views
+    from chalicelib import cli_client
 
-    status, answer = cli_views.transport("POST", f"/v1/jobs/{quote(name, safe='')}/runs", {"at": at}, {})
+    status, answer = cli_client.transport("POST", f"/v1/jobs/{quote(name, safe='')}/runs", {"at": at}, {})
     if status >= 400:
         err = answer.get("error", {}) if isinstance(answer, dict) else {}
         raise _fail(f"{err.get('message', 'the run was refused')} ({err.get('code', 'error')}, HTTP {status})",
@@ -349,10 +349,10 @@ def explain(exc: BaseException) -> str | None:
     return None
 
 
-from chalicelib import cli_views  # noqa: E402  (operator views over the HTTP API)
+from chalicelib import cli_client  # noqa: E402  (operator views over the HTTP API)
 from chalicelib.cli_renewals import renewals_cli  # noqa: E402  (imbill renewals list|quote|renew)
 
-cli_views.register(cli)
+cli_client.register(cli)
 cli.add_typer(renewals_cli, name="renewals")
 from chalicelib import cli_events  # noqa: E402  (`imbill events tail`)
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from chalicelib import cli_views
+from chalicelib import cli_client
 
 events_cli = typer.Typer(help="Events: every committed change (GET /v1/events).", no_args_is_help=True)
 
@@ -23,7 +23,7 @@ def line(e: dict[str, Any]) -> str:
 
 def newest(types: list[str], account: str | None, since: str | None, limit: int) -> list[dict[str, Any]]:
     """The newest events (one type: filtered by the API, several: here), oldest first."""
-    body = cli_views.get("/v1/events", type=types[0] if len(types) == 1 else None, account_id=account,
+    body = cli_client.get("/v1/events", type=types[0] if len(types) == 1 else None, account_id=account,
                          from_=since, limit=limit)
     items = [e for e in body["items"] if not types or e["type"] in types]
     return list(reversed(items))
@@ -37,7 +37,7 @@ def tail(
     polls: Annotated[int, typer.Option(help="Stop after this many polls (0: follow until interrupted).",
                                        min=0)] = 0,
     last: Annotated[int, typer.Option(help="Events shown at start.", min=0, max=1000)] = 10,
-    as_json: cli_views.JsonOpt = False,
+    as_json: cli_client.JsonOpt = False,
 ) -> None:
     """Print the last events, then each new one as it is committed (polls GET /v1/events)."""
     types = type_ or []

@@ -1,4 +1,4 @@
-"""`imbill renewals list|quote|renew` over the HTTP API (issue 18), like chalicelib/cli_views.py: the
+"""`imbill renewals list|quote|renew` over the HTTP API (issue 18), like chalicelib/cli_client.py: the
 account's packages by expiry, a batch renewal's quote, and the batch renewal itself (with an
 Idempotency-Key: run again with the same --idempotency-key, it acts at most once)."""
 
@@ -9,8 +9,8 @@ from typing import Annotated, Any
 
 import typer
 
-from chalicelib import cli_views
-from chalicelib.cli_views import JsonOpt, KeyOpt, get, quoted, send, show
+from chalicelib import cli_client
+from chalicelib.cli_client import JsonOpt, KeyOpt, get, quoted, send, show
 
 renewals_cli = typer.Typer(help="Renewal management: packages by expiry, batch quote and renewal.",
                            no_args_is_help=True)
@@ -36,7 +36,7 @@ def body_of(items: list[str], voucher: str | None, voucher_item: int | None) -> 
     for text in items:
         parts = text.split(":")
         if len(parts) not in (2, 3) or not parts[0].isdigit() or (len(parts) == 3 and not parts[2].isdigit()):
-            raise cli_views._fail(f"item {text!r}: SDKAPPID:PRODUCT[:MONTHS]")
+            raise cli_client._fail(f"item {text!r}: SDKAPPID:PRODUCT[:MONTHS]")
         months = int(parts[2]) if len(parts) == 3 else 1
         parsed.append({"sdkappid": int(parts[0]), "product": parts[1], "months": months})
     body: dict[str, Any] = {"items": parsed}
@@ -82,9 +82,9 @@ def renewals_quote(
     as_json: JsonOpt = False,
 ) -> None:
     """What a batch renewal would cost, item by item (no side effect)."""
-    status, quote = cli_views.transport("POST", f"/v1/accounts/{quoted(account_id)}/renewals/quote",
+    status, quote = cli_client.transport("POST", f"/v1/accounts/{quoted(account_id)}/renewals/quote",
                                         body_of(items, voucher, voucher_item), {})
-    _quote_table(cli_views._answer(status, quote), as_json, f"Quote for {account_id}")
+    _quote_table(cli_client._answer(status, quote), as_json, f"Quote for {account_id}")
 
 
 @renewals_cli.command("renew")
@@ -101,8 +101,8 @@ def renewals_renew(
     body = body_of(items, voucher, voucher_item)
     path = f"/v1/accounts/{quoted(account_id)}/renewals"
     if not yes:
-        status, quote = cli_views.transport("POST", f"{path}/quote", body, {})
-        _quote_table(cli_views._answer(status, quote), False, f"Quote for {account_id}")
+        status, quote = cli_client.transport("POST", f"{path}/quote", body, {})
+        _quote_table(cli_client._answer(status, quote), False, f"Quote for {account_id}")
         typer.confirm(f"Renew {len(body['items'])} package(s) for {quote['total']}?", abort=True)
     out = send("POST", path, body, key)
     if as_json:

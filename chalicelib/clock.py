@@ -37,7 +37,7 @@ class StoredClock:
         self._fallback = fallback or SystemClock()
 
     def now(self) -> datetime:
-        from chalicelib.store.models import MetaModel
+        from chalicelib.store.dynamodb.models import MetaModel
 
         try:
             item = MetaModel.get(self.NAME, consistent_read=True)
@@ -52,7 +52,7 @@ class StoredClock:
             return start
 
     def set(self, now: datetime) -> None:
-        from chalicelib.store.models import MetaModel
+        from chalicelib.store.dynamodb.models import MetaModel
 
         MetaModel(self.NAME, value=now.astimezone(UTC).isoformat()).save()
 

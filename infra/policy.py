@@ -78,7 +78,7 @@ class Grants:
 API = Grants(notify=True, secret=True)
 PLANNER = Grants(notify=True, queue=SEND, dead_letter=True)
 WORKER = Grants(notify=True, queue=QUEUE_ACTIONS)
-# chalicelib/views/streams.py: reads the changed items again (BatchGetItem per record batch),
+# chalicelib/readmodels/streams.py: reads the changed items again (BatchGetItem per record batch),
 # puts/deletes list entries in batches, adds the batch's revenue in one transaction with its guards;
 # ... and the events' stream: the endpoints of an account (Query), a delivery per endpoint (a conditional put
 # in a transaction, GetItem when it exists), PutEvents, a queue message per delivery (services/event_feed.py)

@@ -98,7 +98,7 @@ def measure_job(label: str, job: str, at: datetime, expect: str, n: int) -> None
 def seed_due_apps(account_id: str, base: int, n: int, status: str, noise: int) -> None:
     """n apps expiring at E (due), `noise` more expiring a year later (never due): batch writes."""
     from chalicelib.services.apps import refresh_dues
-    from chalicelib.store.models import AccountModel, AppModel, due_shard
+    from chalicelib.store.dynamodb.models import AccountModel, AppModel, due_shard
     from tests.composed import make_ctx
 
     ctx = make_ctx(now=E - timedelta(days=40), tz=UTC_TZ)
@@ -122,11 +122,11 @@ def bench(n: int) -> None:
     from chalicelib.api.apps import app_created, bought, refunded
     from chalicelib.services import accounts, apps, idempotency, purchases
     from chalicelib.services.idempotency import Idem
-    from chalicelib.store import tables, uow
-    from chalicelib.store.tables import create_tables
+    from chalicelib.store.dynamodb import plumbing, tables
+    from chalicelib.store.dynamodb.tables import create_tables
     from tests.composed import make_ctx
 
-    uow.reset_connection()
+    plumbing.reset_connection()
     tables.configure(host=None, prefix="bench-")
     create_tables()
 
@@ -166,11 +166,11 @@ def bench(n: int) -> None:
 
 def bench_settlement(accounts: int) -> None:
     """Monthly settlement of `accounts` accounts with usage (and as many idle ones), in fresh tables."""
-    from chalicelib.store import tables, uow
-    from chalicelib.store.tables import create_tables
+    from chalicelib.store.dynamodb import plumbing, tables
+    from chalicelib.store.dynamodb.tables import create_tables
     from tests.integration.test_settlement import RUN, seed
 
-    uow.reset_connection()
+    plumbing.reset_connection()
     tables.configure(host=None, prefix="bench-settle-")
     create_tables()
     seed(accounts, idle=accounts)
@@ -266,7 +266,7 @@ def bench_batches(sizes: list[int]) -> str:
     from chalicelib.services.context import Principal
     from chalicelib.services.idempotency import Idem
     from chalicelib.services.renewals import Item
-    from chalicelib.store.models import AppModel, due_shard
+    from chalicelib.store.dynamodb.models import AppModel, due_shard
     from tests.composed import make_ctx
     from tests.integration.requests import count_requests
 
@@ -362,9 +362,9 @@ def bench_fanout(accounts: int, shapes: list[int]) -> str:
     from chalicelib import config
     from chalicelib.jobs import runner
     from chalicelib.local import ddblocal
-    from chalicelib.store import uow
-    from chalicelib.store.tables import create_tables
-    from chalicelib.store.usage_models import BillModel
+    from chalicelib.store.dynamodb import plumbing
+    from chalicelib.store.dynamodb.tables import create_tables
+    from chalicelib.store.dynamodb.usage_models import BillModel
     from tests.integration.requests import count_requests
     from tests.integration.test_settlement import RUN, seed
 
@@ -383,7 +383,7 @@ def bench_fanout(accounts: int, shapes: list[int]) -> str:
                                   IMBILL_TABLE_PREFIX=f"bench-fan{shape}-",
                                   IMBILL_JOBS_QUEUE_URL="in-process" if shape else "")
                 config.reset_settings()
-                uow.reset_connection()
+                plumbing.reset_connection()
                 create_tables()
                 t0 = time.perf_counter()
                 seed(accounts, idle=accounts)
@@ -402,7 +402,7 @@ def bench_fanout(accounts: int, shapes: list[int]) -> str:
                 billed = BillModel.count()
                 if billed != accounts:
                     raise SystemExit(f"{label}: {billed} bills for {accounts} accounts")
-                uow.reset_connection()
+                plumbing.reset_connection()
             total = sum(counter.calls.values())
             ops = ", ".join(f"{k} {v}" for k, v in sorted(counter.calls.items()))
             lines.append(f"{label:24} {accounts:8d} {elapsed:8.1f} {accounts / elapsed:10.1f} "
@@ -413,7 +413,7 @@ def bench_fanout(accounts: int, shapes: list[int]) -> str:
             os.environ.pop(name, None)
         os.environ["IMBILL_TABLE_PREFIX"] = "bench-"
         config.reset_settings()
-        uow.reset_connection()
+        plumbing.reset_connection()
     return "\n".join(lines)
 
 
@@ -423,8 +423,8 @@ def _ddblocal(prefix: str, **env: str) -> Iterator[str]:
     `env` set); answers its endpoint; the environment restored afterwards."""
     from chalicelib import bootstrap
     from chalicelib.local import ddblocal
-    from chalicelib.store import tables, uow
-    from chalicelib.store.tables import create_tables
+    from chalicelib.store.dynamodb import plumbing, tables
+    from chalicelib.store.dynamodb.tables import create_tables
 
     port = ddblocal.free_port()
     endpoint = ddblocal.endpoint_url(port)
@@ -432,11 +432,11 @@ def _ddblocal(prefix: str, **env: str) -> Iterator[str]:
     bootstrap.reset()
     try:
         with ddblocal.running(None, port):
-            uow.reset_connection()
+            plumbing.reset_connection()
             tables.configure(host=endpoint, prefix=prefix)
             create_tables()
             yield endpoint
-            uow.reset_connection()
+            plumbing.reset_connection()
     finally:
         os.environ.pop("IMBILL_DYNAMODB_ENDPOINT", None)
         os.environ["IMBILL_TABLE_PREFIX"] = "bench-"
@@ -485,8 +485,8 @@ def floor_on_moto() -> list[str]:
     as tests/integration/test_floor.py), and the size of a purchase's idempotency record."""
     from chalicelib import bootstrap
     from chalicelib.notify import LocalNotifier
-    from chalicelib.store import tables, uow
-    from chalicelib.store.tables import create_tables
+    from chalicelib.store.dynamodb import plumbing, tables
+    from chalicelib.store.dynamodb.tables import create_tables
     from tests.integration import test_floor, test_settlement
     from tests.integration.capacity import count_write_units, item_size
     from tests.integration.test_floor import PUSH_DAY, seed_accounts
@@ -494,7 +494,7 @@ def floor_on_moto() -> list[str]:
     lines = []
 
     def fresh(prefix: str) -> None:
-        uow.reset_connection()
+        plumbing.reset_connection()
         bootstrap.reset()
         tables.configure(host=None, prefix=prefix)
         create_tables()
@@ -506,7 +506,7 @@ def floor_on_moto() -> list[str]:
         lines.append(f"  settlement, 200 billed accounts     {cost:5.2f} requests/account  (goal <= 2.0)  {calls}")
     with mock_aws():
         fresh("floor-push-")
-        from chalicelib.store.models import AppModel, QuotaChangeMap, due_shard
+        from chalicelib.store.dynamodb.models import AppModel, QuotaChangeMap, due_shard
 
         seed_accounts(100, expires_at=E + timedelta(days=365), legacy_push_until=PUSH_DAY + timedelta(days=30),
                       push_quota_log=[QuotaChangeMap(at=PUSH_DAY - timedelta(days=1), quota=300)])
@@ -550,7 +550,7 @@ def floor_on_moto() -> list[str]:
         from chalicelib.api.apps import app_created, bought
         from chalicelib.services import accounts, apps, idempotency, purchases
         from chalicelib.services.idempotency import Idem
-        from chalicelib.store.models import IdempotencyModel
+        from chalicelib.store.dynamodb.models import IdempotencyModel
         from tests.composed import make_ctx
 
         ctx = make_ctx(now=datetime(2026, 3, 10, 9, 30, tzinfo=UTC), tz=UTC_TZ)
@@ -567,7 +567,7 @@ def floor_on_moto() -> list[str]:
 
 def floor_year() -> list[str]:
     """A year of year_data on DynamoDB Local: the move's requests, then the stream poller's."""
-    from chalicelib.views.poller import StreamPoller
+    from chalicelib.local.poller import StreamPoller
     from tests.integration.requests import count_requests
     from tests.scenarios.year_data import END
 
@@ -802,7 +802,7 @@ def cold_start(repeat: int = 5) -> str:
 
     from chalicelib import config
     from chalicelib.local.ddblocal import free_port
-    from chalicelib.store.tables import create_tables
+    from chalicelib.store.dynamodb.tables import create_tables
 
     child = str(ROOT / "scripts" / "cold_start_child.py")
     import compileall
@@ -871,7 +871,7 @@ def outbox_requests(n: int) -> tuple[Counter[str], Counter[str]]:
 
     from chalicelib.api.accounts import topped_up
     from chalicelib.services import accounts, idempotency
-    from chalicelib.store.unit_of_work import UnitOfWork
+    from chalicelib.store.port import UnitOfWork
     from tests.composed import make_ctx
     from tests.integration.requests import count_requests
 
@@ -896,13 +896,13 @@ def bench_events(n: int) -> str:
     from chalicelib.clock import StoredClock
     from chalicelib.services import accounts, event_feed, idempotency, webhooks
     from chalicelib.services.context import Principal
-    from chalicelib.store import tables, uow
-    from chalicelib.store.models import EventModel
-    from chalicelib.store.tables import create_tables
+    from chalicelib.store.dynamodb import plumbing, tables
+    from chalicelib.store.dynamodb.models import EventModel
+    from chalicelib.store.dynamodb.tables import create_tables
     from tests.composed import make_ctx
     from tests.integration.requests import count_requests
 
-    uow.reset_connection()
+    plumbing.reset_connection()
     tables.configure(host=None, prefix="bench-")
     create_tables()
     bootstrap.reset()

@@ -48,7 +48,7 @@ def main() -> None:
         from chalicelib.api.apps import app_created, bought
         from chalicelib.services import accounts, apps, purchases
         from chalicelib.services.idempotency import NONE, Idem
-        from chalicelib.store import models
+        from chalicelib.store.dynamodb import models
         from tests.composed import make_ctx
 
         if "--per-model-connections" in sys.argv:  # PynamoDB's default: a session and client per model

@@ -24,7 +24,7 @@ _FUNCTION_SINKS: list[dict[str, set[str]]] = []  # open recording_by_function() 
 _ROOT = Path(__file__).resolve().parents[1]
 CODE = (str(_ROOT / "chalicelib") + os.sep, str(_ROOT / "app.py"))
 # operator tooling in chalicelib, not run by the functions (tables come from CloudFormation)
-TOOLING = tuple(str(_ROOT / "chalicelib" / p) for p in ("store/tables.py", "cli.py", "local" + os.sep))
+TOOLING = tuple(str(_ROOT / "chalicelib" / p) for p in ("store/dynamodb/tables.py", "cli.py", "local" + os.sep))
 # the local stream poller of `imbill serve`: its own calls (DescribeTable, the streams' reads) are not
 # the functions' (in AWS, Lambda's event source mappings read the streams with the role: the policy's
 # `Streams` statement); what apply_records does under it is recorded as any code's
@@ -37,7 +37,7 @@ LOCAL_READERS = (str(_ROOT / "chalicelib" / "views" / "poller.py"),)
 _CHALICELIB = str(_ROOT / "chalicelib") + os.sep
 ENTRY_POINTS = {
     ("api" + os.sep, None): "APIHandler",
-    ("views" + os.sep + "streams.py", "apply_records"): "StreamHandler",
+    ("readmodels" + os.sep + "streams.py", "apply_records"): "StreamHandler",
     ("jobs" + os.sep + "fanout.py", "handle_batch"): "JobsWorker",
     ("jobs" + os.sep + "fanout.py", "process"): "JobsWorker",
     ("jobs" + os.sep + "fanout.py", "plan"): "job",

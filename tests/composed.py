@@ -16,7 +16,7 @@ from chalicelib import bootstrap, config
 from chalicelib.domain.catalog import Catalog
 from chalicelib.notify import Notifier
 from chalicelib.services.context import SYSTEM, Contexts, Ctx, Principal
-from chalicelib.store.unit_of_work import UnitOfWork
+from chalicelib.store.port import UnitOfWork
 
 
 def _uow() -> UnitOfWork:

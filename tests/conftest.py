@@ -155,7 +155,7 @@ def _emptied(endpoint: str) -> None:
     """Every item of this process's tables deleted (a Scan of the keys, then BatchWriteItem): ~20 ms
     for tables a test left small, against ~120 ms to create and delete the tables per test. A table
     found missing is made again."""
-    from chalicelib.store.tables import ALL_MODELS, create_tables
+    from chalicelib.store.dynamodb.tables import ALL_MODELS, create_tables
 
     client = _ddb_client(endpoint)
     for model in ALL_MODELS:
@@ -179,8 +179,8 @@ def store(request: pytest.FixtureRequest, ddb_endpoint: str | None, billing_tz: 
     """Empty tables for one test: moto in-process, or on DynamoDB Local this process's tables
     emptied (made on first use). A test marked `fresh_tables` (it creates or drops tables, or reads
     a table's stream from its horizon) gets tables of its own under a unique prefix instead."""
-    from chalicelib.store import tables
-    from chalicelib.store.tables import create_tables, delete_tables
+    from chalicelib.store.dynamodb import tables
+    from chalicelib.store.dynamodb.tables import create_tables, delete_tables
 
     _reset(billing_tz)
     if ddb_endpoint is None:
@@ -240,7 +240,7 @@ def api(store: None):  # type: ignore[no-untyped-def]
 def patient_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     """Race tests check who wins, not the busy policy: let a contended write retry as long as it
     takes (on a loaded machine 20 racing threads can each lose more than the production budget)."""
-    from chalicelib.store import unit_of_work
 
-    monkeypatch.setattr(unit_of_work, "TRIES", 200)
-    monkeypatch.setattr(unit_of_work, "BUDGET", 120.0)
+    from chalicelib.store import port
+    monkeypatch.setattr(port, "TRIES", 200)
+    monkeypatch.setattr(port, "BUDGET", 120.0)

@@ -64,7 +64,7 @@ class Api:
         return Resp(r.status_code, parsed)
 
     def transport(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Any:
-        """The CLI's transport (chalicelib/cli_views.py) through this in-process client, as an operator."""
+        """The CLI's transport (chalicelib/cli_client.py) through this in-process client, as an operator."""
         r = self.call(method, path, body, headers=headers)
         return r.status, r.body
 

@@ -9,6 +9,7 @@ from typing import Any
 from chalice import Blueprint
 from chalice import Response as ChaliceResponse
 
+from chalicelib import shapes
 from chalicelib.api import schemas as s
 from chalicelib.api.apps import app_created
 from chalicelib.api.http import Call, route
@@ -17,25 +18,24 @@ from chalicelib.domain.errors import InvalidRequest
 from chalicelib.services import accounts, apps, billing, notifications, statements
 from chalicelib.services.accounts import TopUp
 from chalicelib.services.idempotency import Response
-from chalicelib.store import views
-from chalicelib.store.models import AccountModel, VoucherModel
-from chalicelib.store.unit_of_work import Page
+from chalicelib.store.dynamodb.models import AccountModel, VoucherModel
+from chalicelib.store.port import Page
 
 bp = Blueprint(__name__)
 _SAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 
 def account_created(a: AccountModel) -> Response:
-    return 201, views.account(a)
+    return 201, shapes.account(a)
 
 
 def topped_up(t: TopUp) -> Response:
-    balance = views.balance(int(t.account.cash), int(t.account.gift))
-    return 201, {"balance": balance, "entry": views.ledger_entry(t.entry)}
+    balance = shapes.balance(int(t.account.cash), int(t.account.gift))
+    return 201, {"balance": balance, "entry": shapes.ledger_entry(t.entry)}
 
 
 def voucher_created(v: VoucherModel) -> Response:
-    return 201, views.voucher(v)
+    return 201, shapes.voucher(v)
 
 
 def listed(page: Page[Any], render: Callable[[Any], dict[str, Any]]) -> dict[str, Any]:
@@ -51,7 +51,7 @@ def create_account(call: Call) -> Response:
 
 @route(bp, "/v1/accounts/{account_id}", summary="Read an account", answer=s.Account)
 def get_account(call: Call, account_id: str) -> dict[str, Any]:
-    return views.account(accounts.get_account(call.ctx, account_id))
+    return shapes.account(accounts.get_account(call.ctx, account_id))
 
 
 @route(bp, "/v1/accounts/{account_id}/topups", "POST", summary="Add cash or gift credit (operator)",
@@ -73,7 +73,7 @@ def create_voucher(call: Call, account_id: str) -> Response:
 @route(bp, "/v1/accounts/{account_id}/vouchers", summary="List vouchers", answer=s.page_of(s.Voucher),
        query=("limit", "next_token"))
 def list_vouchers(call: Call, account_id: str) -> dict[str, Any]:
-    return listed(accounts.list_vouchers(call.ctx, account_id, call.limit(), call.query("next_token")), views.voucher)
+    return listed(accounts.list_vouchers(call.ctx, account_id, call.limit(), call.query("next_token")), shapes.voucher)
 
 
 @route(bp, "/v1/accounts/{account_id}/ledger", summary="Ledger entries, oldest first (?order=newest: newest "
@@ -83,13 +83,13 @@ def list_ledger(call: Call, account_id: str) -> dict[str, Any]:
     start, end = call.window()
     newest = call.flag("order", ("oldest", "newest")) == "newest"
     return listed(accounts.list_ledger(call.ctx, account_id, call.limit(), call.query("next_token"), start, end,
-                                       newest), views.ledger_entry)
+                                       newest), shapes.ledger_entry)
 
 
 @route(bp, "/v1/accounts/{account_id}/apps", summary="List the account's apps", answer=s.page_of(s.App),
        query=("limit", "next_token"))
 def list_apps(call: Call, account_id: str) -> dict[str, Any]:
-    return listed(apps.list_apps(call.ctx, account_id, call.limit(), call.query("next_token")), views.app)
+    return listed(apps.list_apps(call.ctx, account_id, call.limit(), call.query("next_token")), shapes.app)
 
 
 @route(bp, "/v1/accounts/{account_id}/apps", "POST", summary="Create an app on the Developer edition",
@@ -103,7 +103,7 @@ def create_app(call: Call, account_id: str) -> dict[str, Any]:
        answer=s.page_of(s.Notification), query=("limit", "next_token"))
 def list_notifications(call: Call, account_id: str) -> dict[str, Any]:
     page = notifications.list_notifications(call.ctx, account_id, call.limit(), call.query("next_token"))
-    return {"items": [views.notification(n) for n in page.items], "next_token": page.next_token}
+    return {"items": [shapes.notification(n) for n in page.items], "next_token": page.next_token}
 
 
 @route(bp, "/v1/accounts/{account_id}/bills", summary="Postpaid bills (?period=2026-05 or 2026-05-10, or those "
@@ -117,7 +117,7 @@ def list_bills(call: Call, account_id: str) -> dict[str, Any]:
     if period is not None and (start or end):
         raise InvalidRequest("give period or from/to, not both")
     found = billing.list_bills(call.ctx, account_id, period, call.limit(), call.query("next_token"), start, end)
-    return {"items": [views.bill(b) for b in found.items], "next_token": found.next_token}
+    return {"items": [shapes.bill(b) for b in found.items], "next_token": found.next_token}
 
 
 @route(bp, "/v1/accounts/{account_id}/statements/{month}", summary="A local month's statement: opening and closing "
@@ -128,10 +128,10 @@ def get_statement(call: Call, account_id: str, month: str) -> dict[str, Any] | C
         raise InvalidRequest("month must be YYYY-MM, from 1970 to 8999")
     as_csv = call.flag("format", ("json", "csv")) == "csv"
     st = statements.statement(call.ctx, account_id, month)
-    data = views.statement(st.account.account_id, st.month, call.ctx.tz.key, st.start, st.end, st.totals,
+    data = shapes.statement(st.account.account_id, st.month, call.ctx.tz.key, st.start, st.end, st.totals,
                            st.entries, st.bills)
     if not as_csv:
         return data
-    return ChaliceResponse(body=views.statement_csv(data), status_code=200, headers={
+    return ChaliceResponse(body=shapes.statement_csv(data), status_code=200, headers={
         "Content-Type": "text/csv; charset=utf-8",
         "Content-Disposition": f'attachment; filename="statement-{_SAFE.sub("_", account_id)}-{month}.csv"'})

@@ -6,51 +6,51 @@ from typing import Any
 
 from chalice import Blueprint
 
+from chalicelib import shapes
 from chalicelib.api import schemas as s
 from chalicelib.api.http import Call, int_param, route
 from chalicelib.services import apps, entitlements, lifecycle, purchases
 from chalicelib.services.idempotency import Response
 from chalicelib.services.purchases import Bought, Quote, Refunded
-from chalicelib.store import views
-from chalicelib.store.models import AppModel
+from chalicelib.store.dynamodb.models import AppModel
 
 bp = Blueprint(__name__)
 
 
 def app_created(a: AppModel) -> Response:
-    return 201, views.app(a)
+    return 201, shapes.app(a)
 
 
 def app_changed(a: AppModel) -> Response:
-    return 200, views.app(a)
+    return 200, shapes.app(a)
 
 
 def bought(b: Bought) -> Response:
-    return 201, views.purchase(b.order, b.app, b.account, b.credit, b.at)
+    return 201, shapes.purchase(b.order, b.app, b.account, b.credit, b.at)
 
 
 def purchase_quoted(b: Bought) -> dict[str, Any]:
-    return views.purchase_quote(b.order, b.account, b.credit, b.at)
+    return shapes.purchase_quote(b.order, b.account, b.credit, b.at)
 
 
 def quoted(q: Quote) -> dict[str, Any]:
-    return views.refund_quote(q.product, q.at, q.refund)
+    return shapes.refund_quote(q.product, q.at, q.refund)
 
 
 def refunded(r: Refunded) -> Response:
-    balance = views.balance(int(r.account.cash), int(r.account.gift))
-    return 201, {"refund": quoted(r.quote), "app": views.app(r.app), "balance": balance}
+    balance = shapes.balance(int(r.account.cash), int(r.account.gift))
+    return 201, {"refund": quoted(r.quote), "app": shapes.app(r.app), "balance": balance}
 
 
 @route(bp, "/v1/apps/{sdkappid}", summary="Read an app", answer=s.App)
 def get_app(call: Call, sdkappid: str) -> dict[str, Any]:
-    return views.app(apps.get_app(call.ctx, int_param(sdkappid)))
+    return shapes.app(apps.get_app(call.ctx, int_param(sdkappid)))
 
 
 @route(bp, "/v1/apps/{sdkappid}", "DELETE", summary="Reclaim a disabled or stopped app at once", answer=s.App,
        errors=(409, 410))
 def delete_app(call: Call, sdkappid: str) -> dict[str, Any]:
-    return views.app(lifecycle.delete_app(call.ctx, int_param(sdkappid)))
+    return shapes.app(lifecycle.delete_app(call.ctx, int_param(sdkappid)))
 
 
 @route(bp, "/v1/apps/{sdkappid}/purchases", "POST", summary="Buy, renew, upgrade or reactivate a base package",
@@ -76,7 +76,7 @@ def quote_purchase(call: Call, sdkappid: str) -> dict[str, Any]:
        query=("limit", "next_token"))
 def list_orders(call: Call, sdkappid: str) -> dict[str, Any]:
     page = purchases.list_orders(call.ctx, int_param(sdkappid), call.limit(), call.query("next_token"))
-    return {"items": [views.order(o, call.ctx.now) for o in page.items], "next_token": page.next_token}
+    return {"items": [shapes.order(o, call.ctx.now) for o in page.items], "next_token": page.next_token}
 
 
 @route(bp, "/v1/apps/{sdkappid}/auto-renew", "PUT", summary="Turn monthly auto-renew on or off",

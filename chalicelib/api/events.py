@@ -14,7 +14,7 @@ from chalicelib.api.http import Call, route
 from chalicelib.domain.errors import Forbidden, InvalidRequest
 from chalicelib.jobs.runner import load_jobs
 from chalicelib.services import events
-from chalicelib.store.unit_of_work import EventFilter, Page
+from chalicelib.store.port import EventFilter, Page
 
 bp = Blueprint(__name__)
 

@@ -10,15 +10,15 @@ from typing import Any, Literal
 from chalice import Blueprint
 from pydantic import Field
 
+from chalicelib import shapes
 from chalicelib.api import schemas as s
 from chalicelib.api.http import Call, route
 from chalicelib.domain.calendar import iso, month_key
 from chalicelib.domain.errors import InvalidRequest
 from chalicelib.jobs import due
 from chalicelib.jobs.runner import load_jobs
+from chalicelib.readmodels import job_runs, read
 from chalicelib.services import notifications
-from chalicelib.store import views as render
-from chalicelib.views import job_runs, read
 
 bp = Blueprint(__name__)
 OPERATOR = ("operator",)
@@ -180,5 +180,5 @@ class RetriedNotification(s.Notification):
        "with a fresh count of attempts, sent at once", body=s.NotificationRetry, answer=RetriedNotification,
        roles=OPERATOR, errors=(409,))
 def retry_notification(call: Call) -> dict[str, Any]:
-    return render.ops_notification(notifications.retry_failed(call.ctx, call.body.account_id,
+    return shapes.ops_notification(notifications.retry_failed(call.ctx, call.body.account_id,
                                                               call.body.notification_id))

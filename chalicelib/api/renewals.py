@@ -7,6 +7,7 @@ from typing import Any
 
 from chalice import Blueprint
 
+from chalicelib import shapes
 from chalicelib.api import schemas as s
 from chalicelib.api.http import Call, int_param, route
 from chalicelib.domain import contacts
@@ -18,9 +19,8 @@ from chalicelib.services import accounts, renewals
 from chalicelib.services.context import Ctx
 from chalicelib.services.idempotency import Response
 from chalicelib.services.renewals import Item, Plan, Reserved
-from chalicelib.store import views
-from chalicelib.store.models import AccountModel, PackageModel
-from chalicelib.store.unit_of_work import PackageFilter
+from chalicelib.store.dynamodb.models import AccountModel, PackageModel
+from chalicelib.store.port import PackageFilter
 
 bp = Blueprint(__name__)
 
@@ -54,8 +54,8 @@ def renewed(r: Reserved) -> Response:
     acct, pay, at = r.plan.account, r.plan.payment, r.batch.created_at
     return 201, {
         "renewal_id": r.batch.renewal_id,
-        "orders": [views.order(renewals.order_of(acct.account_id, p, at), at) for p in r.plan.items],
-        "balance": views.balance(int(acct.cash) - pay.cash, int(acct.gift) - pay.gift),
+        "orders": [shapes.order(renewals.order_of(acct.account_id, p, at), at) for p in r.plan.items],
+        "balance": shapes.balance(int(acct.cash) - pay.cash, int(acct.gift) - pay.gift),
     }
 
 
@@ -107,7 +107,7 @@ def create_renewals(call: Call, account_id: str) -> Response:
 
 # ------------------------------------------------------------------ account controls (billing-rules 7a)
 def account_changed(a: AccountModel) -> Response:
-    return 200, views.account(a)
+    return 200, shapes.account(a)
 
 
 def contact_list(acct: AccountModel) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from chalicelib.api.http import Call, route
 from chalicelib.services import webhooks
 from chalicelib.services.events import TYPES
 from chalicelib.services.idempotency import Response
-from chalicelib.store.models import WebhookModel
+from chalicelib.store.dynamodb.models import WebhookModel
 
 bp = Blueprint(__name__)
 

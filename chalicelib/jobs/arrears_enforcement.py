@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from chalicelib.jobs.registry import Listed, Schedule, due_job
 from chalicelib.services import billing
-from chalicelib.store.models import AccountModel
-from chalicelib.store.unit_of_work import DueIndex
+from chalicelib.store.dynamodb.models import AccountModel
+from chalicelib.store.port import DueIndex
 
 JOB = due_job(
     "arrears-enforcement", Schedule(minute=15),

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from chalicelib.jobs.registry import Listed, Schedule, due_job
 from chalicelib.services import lifecycle
-from chalicelib.store.models import AppModel
-from chalicelib.store.unit_of_work import DueIndex
+from chalicelib.store.dynamodb.models import AppModel
+from chalicelib.store.port import DueIndex
 
 JOB = due_job(
     "expiry-enforcement", Schedule(minute=5), DueIndex(AppModel, "enforce_due", "due_shard", "enforce_due_at"),

@@ -5,8 +5,8 @@ from __future__ import annotations
 from chalicelib.domain.calendar import iso
 from chalicelib.jobs.registry import Listed, Schedule, due_job
 from chalicelib.services import lifecycle
-from chalicelib.store.models import AppModel
-from chalicelib.store.unit_of_work import DueIndex
+from chalicelib.store.dynamodb.models import AppModel
+from chalicelib.store.port import DueIndex
 
 JOB = due_job(
     "expiry-warnings", Schedule(minute=0, hour=1), DueIndex(AppModel, "warn_due", "due_shard", "warn_due_at"),

@@ -37,8 +37,8 @@ from chalicelib.domain.calendar import iso, parse_instant
 from chalicelib.jobs import runner
 from chalicelib.jobs.registry import IDLE, Job, Work
 from chalicelib.jobs.steps import Summary, counting_failures
+from chalicelib.readmodels import job_runs
 from chalicelib.services.context import Contexts, Ctx
-from chalicelib.views import job_runs
 
 log = logging.getLogger("imbill.jobs")
 
@@ -103,7 +103,7 @@ def process(message: dict[str, Any], contexts: Contexts) -> tuple[Summary, int]:
         return job.summary(counts), len(failures)
 
     summary, failed = logs.job_run(job.name, at, page)
-    if "run" in message:  # the run's row (views/job_runs.py) counts each page once
+    if "run" in message:  # the run's row (readmodels/job_runs.py) counts each page once
         job_runs.add_page(job.name, at, parse_instant(message["run"]),
                           f"{message['shard']}#{json.dumps(message.get('cursor'), sort_keys=True)}",
                           summary, failed, IDLE)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from chalicelib.jobs.registry import Listed, Schedule, due_job
 from chalicelib.services import notifications
-from chalicelib.store.models import NotificationModel
-from chalicelib.store.unit_of_work import DueIndex
+from chalicelib.store.dynamodb.models import NotificationModel
+from chalicelib.store.port import DueIndex
 
 JOB = due_job(
     "notification-dispatch", Schedule(minute=45),

@@ -7,8 +7,8 @@ from typing import Any
 from chalicelib.domain.calendar import iso
 from chalicelib.jobs.registry import Listed, Schedule, due_job
 from chalicelib.services import lifecycle
-from chalicelib.store.models import AppModel
-from chalicelib.store.unit_of_work import DueIndex
+from chalicelib.store.dynamodb.models import AppModel
+from chalicelib.store.port import DueIndex
 
 
 def reason(a: Any) -> str:

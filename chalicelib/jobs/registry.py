@@ -13,7 +13,7 @@ from chalicelib import logs
 from chalicelib.domain.calendar import iso
 from chalicelib.jobs import steps
 from chalicelib.jobs.steps import Summary, counting_failures
-from chalicelib.store.unit_of_work import DueIndex, DuePage
+from chalicelib.store.port import DueIndex, DuePage
 
 IDLE = logs.IDLE_OUTCOMES  # outcomes that change nothing
 DueItem = dict[str, Any]  # one line of the due-work list

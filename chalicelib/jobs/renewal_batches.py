@@ -5,8 +5,8 @@ from __future__ import annotations
 from chalicelib.jobs.registry import Schedule, due_job
 from chalicelib.services import renewals
 from chalicelib.services.context import Ctx
-from chalicelib.store.models import RenewalBatchModel
-from chalicelib.store.unit_of_work import DueIndex
+from chalicelib.store.dynamodb.models import RenewalBatchModel
+from chalicelib.store.port import DueIndex
 
 
 def reload(ctx: Ctx, batch: RenewalBatchModel) -> RenewalBatchModel:

@@ -13,9 +13,9 @@ from chalicelib import logs
 from chalicelib.domain.calendar import iso
 from chalicelib.domain.errors import InvalidRequest, NotFound
 from chalicelib.jobs import registry
+from chalicelib.readmodels import job_runs
 from chalicelib.services.context import Contexts
-from chalicelib.store import watch
-from chalicelib.views import job_runs
+from chalicelib.store.dynamodb import watch
 
 log = logging.getLogger("imbill.jobs")
 TICK = timedelta(microseconds=1)

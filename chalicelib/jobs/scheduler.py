@@ -38,10 +38,10 @@ from chalicelib.domain.errors import Busy  # another process holds the lease: no
 from chalicelib.gate import MOVES
 from chalicelib.jobs.runner import Moved, heartbeats, run_between
 from chalicelib.periodic import Periodic
+from chalicelib.readmodels import job_runs
 from chalicelib.services.context import Contexts
-from chalicelib.store import uow
-from chalicelib.store.models import MetaModel
-from chalicelib.views import job_runs
+from chalicelib.store.dynamodb import plumbing
+from chalicelib.store.dynamodb.models import MetaModel
 
 log = logging.getLogger("imbill.scheduler")
 MARK = "scheduler-mark"
@@ -122,7 +122,7 @@ class _Lease:
     def advance(self, at: datetime, *, release: bool = False, beats: Sequence[job_runs.Beat] = (),
                 tz: ZoneInfo | None = None) -> None:
         """The mark (and the test clock) at `at`, in one transaction, while the lease is ours; the
-        move's job heartbeats (views/job_runs.py) ride in the same transaction."""
+        move's job heartbeats (readmodels/job_runs.py) ride in the same transaction."""
         mark = MetaModel.lease_owner == self.owner
         actions: list[Action] = [MetaModel.value.set(at.astimezone(UTC).isoformat())]
         if release:
@@ -130,7 +130,7 @@ class _Lease:
         else:
             actions.append(MetaModel.lease_until.set(wall() + LEASE_SECONDS))
         try:
-            with uow.write() as tx:
+            with plumbing.write() as tx:
                 tx.update(MetaModel(MARK), actions=actions, condition=mark)
                 if self.clock_item is not None:
                     tx.save(MetaModel(self.clock_item, value=at.astimezone(UTC).isoformat()))
@@ -138,7 +138,7 @@ class _Lease:
                     assert tz is not None
                     job_runs.beat_in(tx, beat, tz)
         except TransactWriteError as err:
-            if uow.is_conflict(err):
+            if plumbing.is_conflict(err):
                 raise Busy(f"the scheduler's lease was lost at {iso(at)} (held past {LEASE_SECONDS} s)") from err
             raise
 

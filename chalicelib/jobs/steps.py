@@ -1,7 +1,7 @@
 """The one step runner of every job: a run applies a step to each due item and never stops half-way.
 
 Per item the step decides and commits (one item, its own transactions). When another writer wins
-(a write conflict) the item is read again and the step decides afresh (uow.retry_step, bounded).
+(a write conflict) the item is read again and the step decides afresh (plumbing.retry_step, bounded).
 An item that still fails is logged and counted in the run's `failed`; nothing of its failed
 attempt was written, so it is still due at the next run. BillingErrors (the item cannot be acted
 on, e.g. it was reclaimed meanwhile) count as `skipped`."""
@@ -17,7 +17,7 @@ from typing import TypeVar
 from chalicelib.domain.errors import BillingError
 from chalicelib.services import notifications
 from chalicelib.services.context import page_reads
-from chalicelib.store import uow
+from chalicelib.store.dynamodb import plumbing
 
 T = TypeVar("T")
 Summary = dict[str, int]
@@ -63,8 +63,8 @@ def _run_each(items: Iterable[T], step: Callable[[T], Outcome], reload: Callable
     counts: Summary = {}
     for item in items:
         try:
-            outcome = uow.retry_step(item, step, reload)
-        except uow.Contention as err:
+            outcome = plumbing.retry_step(item, step, reload)
+        except plumbing.Contention as err:
             _failed(describe(item), err)
             continue
         except BillingError:
@@ -85,7 +85,7 @@ def add(counts: Summary, more: Summary) -> Summary:
 
 def _failed(what: str, err: Exception) -> None:
     log.error("job step failed for %s (it stays due for the next run): %s", what, err,
-              exc_info=not isinstance(err, uow.Contention))
+              exc_info=not isinstance(err, plumbing.Contention))
     failures = _failures.get()
     if failures is not None:
         failures.append(what)

@@ -7,6 +7,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
+from chalicelib import shapes
 from chalicelib.domain import contacts
 from chalicelib.domain.arrears import AccountStatus
 from chalicelib.domain.calendar import iso
@@ -18,9 +19,8 @@ from chalicelib.services.billing import end_arrears
 from chalicelib.services.context import Ctx
 from chalicelib.services.idempotency import Answer, Idem, Response
 from chalicelib.services.ledger import Move, book
-from chalicelib.store import views
-from chalicelib.store.models import AccountModel, LedgerModel, VoucherModel, due_shard
-from chalicelib.store.unit_of_work import Page, UnitOfWork
+from chalicelib.store.dynamodb.models import AccountModel, LedgerModel, VoucherModel, due_shard
+from chalicelib.store.port import Page, UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -129,7 +129,7 @@ def list_ledger(ctx: Ctx, account_id: str, limit: int, token: str | None, start:
 # ---------------------------------------------------------------- account controls (issue 18; billing-rules 7a)
 def _updated(uow: UnitOfWork, ctx: Ctx, acct: AccountModel) -> None:
     """The event of a change to the account's contact, contacts or balance alert: the account after it."""
-    events.emit(uow, ctx, "account.updated", account_id=acct.account_id, data=views.account(acct))
+    events.emit(uow, ctx, "account.updated", account_id=acct.account_id, data=shapes.account(acct))
 
 
 def update_account(ctx: Ctx, account_id: str, email: str | None, phone: str | None,

@@ -8,6 +8,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from chalicelib import shapes
 from chalicelib.domain.app import AppState, DisabledReason, OffSpan, Status, Stopped, StopReason
 from chalicelib.domain.errors import Conflict, NotFound
 from chalicelib.domain.lifecycle import dues
@@ -16,9 +17,8 @@ from chalicelib.domain.renewal import BASE, Mode, dump_extras, load_extras
 from chalicelib.services import events, idempotency, notifications
 from chalicelib.services.context import Ctx
 from chalicelib.services.idempotency import Answer, Idem, Response
-from chalicelib.store import views
-from chalicelib.store.models import AccountModel, AppModel, OffSpanMap, PackageModel, due_shard
-from chalicelib.store.unit_of_work import Page, UnitOfWork, expiry_key
+from chalicelib.store.dynamodb.models import AccountModel, AppModel, OffSpanMap, PackageModel, due_shard
+from chalicelib.store.port import Page, UnitOfWork, expiry_key
 
 
 def state(app: AppModel) -> AppState:
@@ -259,6 +259,6 @@ def stop_app(ctx: Ctx, app: AppModel, acct: AccountModel, stop: tuple[AppState, 
         notifications.enqueue(ctx, u, items)
         if write_account:
             u.accounts.save(acct)
-        events.emit(u, ctx, "app.stopped", account_id=app.account_id, sdkappid=int(app.sdkappid), data=views.app(app))
+        events.emit(u, ctx, "app.stopped", account_id=app.account_id, sdkappid=int(app.sdkappid), data=shapes.app(app))
         u.commit()
     notifications.dispatch(ctx, items, ctx.now)

@@ -8,6 +8,7 @@ from datetime import date, datetime, timedelta
 from itertools import groupby, islice
 from typing import Any
 
+from chalicelib import shapes
 from chalicelib.domain.app import Status, StopReason
 from chalicelib.domain.arrears import AccountStatus, Arrears, back_from_arrears, stop_for_arrears
 from chalicelib.domain.bills import AppFacts, Line, MonthUsage, monthly_lines, push_quota_line
@@ -21,10 +22,9 @@ from chalicelib.services import events, notifications
 from chalicelib.services.apps import put, state, stop_app, store_app
 from chalicelib.services.context import Ctx
 from chalicelib.services.ledger import Move, book
-from chalicelib.store import views
-from chalicelib.store.models import AccountModel, AppModel, MetaModel
-from chalicelib.store.unit_of_work import Page, UnitOfWork, WriteConflict
-from chalicelib.store.usage_models import BillLineMap, BillModel
+from chalicelib.store.dynamodb.models import AccountModel, AppModel, MetaModel
+from chalicelib.store.dynamodb.usage_models import BillLineMap, BillModel
+from chalicelib.store.port import Page, UnitOfWork, WriteConflict
 
 
 def list_bills(ctx: Ctx, account_id: str, period: str | None, limit: int, token: str | None,
@@ -114,9 +114,9 @@ def post_bill(ctx: Ctx, account_id: str, kind: str, period: str, lines: list[Lin
         notifications.enqueue(ctx, u, notes)
         if acct.status != was:  # the bill took the balance below zero: the account is in arrears now
             events.emit(u, ctx, "account.arrears_started", account_id=account_id,
-                        data={"account": views.account(acct), "bill": views.bill(bill)})
+                        data={"account": shapes.account(acct), "bill": shapes.bill(bill)})
         else:
-            events.emit(u, ctx, "bill.posted", account_id=account_id, data=views.bill(bill))
+            events.emit(u, ctx, "bill.posted", account_id=account_id, data=shapes.bill(bill))
         closing = close is not None and close.register(u)
         try:
             u.commit()

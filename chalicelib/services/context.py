@@ -17,7 +17,7 @@ from chalicelib.config import Settings
 from chalicelib.domain.catalog import Catalog
 from chalicelib.domain.errors import Forbidden, NotFound
 from chalicelib.notify import Notifier
-from chalicelib.store.unit_of_work import UnitOfWork
+from chalicelib.store.port import UnitOfWork
 
 
 @dataclass(frozen=True)

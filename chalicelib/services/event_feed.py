@@ -1,5 +1,6 @@
-"""What the events table's stream feeds (chalicelib/views/streams.py hands it the records): the
-webhook deliveries (and, deployed, their queue messages) and the EventBridge bus."""
+"""What the events table's stream feeds: the webhook deliveries (and, deployed, their queue messages)
+and the EventBridge bus. :func:`apply_stream` is the stream handler (Lambda in app.py, the local
+poller in chalicelib/local/poller.py): the read views (chalicelib/readmodels/streams.py), then this feed."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ from typing import Any
 from chalicelib import aws
 from chalicelib.config import Settings
 from chalicelib.integrations import eventbridge
+from chalicelib.readmodels.streams import apply_records
 from chalicelib.services import events, webhooks
 from chalicelib.services.context import Contexts
-from chalicelib.store.models import DeliveryModel, EventModel
+from chalicelib.store.dynamodb.models import DeliveryModel, EventModel
 
 log = logging.getLogger("imbill.webhooks")
 FEED = "event-feed"  # the system actor of what the feed itself changes (an endpoint disabled)
@@ -28,6 +30,12 @@ def inserted(records: Iterable[dict[str, Any]]) -> list[EventModel]:
         if r.get("eventName") == "INSERT" and image:
             out.append(EventModel.from_raw_data(image))
     return out
+
+
+def apply_stream(records: Iterable[dict[str, Any]], contexts: Contexts) -> dict[str, int]:
+    """A batch of DynamoDB Streams records: the views of the view tables (in the composition's billing
+    zone), this feed for the events (at the composition's clock)."""
+    return apply_records(records, contexts.tz, on_events=lambda events: on_records(contexts, events))
 
 
 def on_records(contexts: Contexts, records: Iterable[dict[str, Any]]) -> dict[str, int]:

@@ -2,7 +2,7 @@
 read back newest first by account, by day or (API calls only) by actor, never by a scan.
 
 A use case declares its change's event with :func:`emit` before it commits; the unit of work
-writes it as one more item of the same TransactWriteItems (store/unit_of_work.py, ``commit``), so
+writes it as one more item of the same TransactWriteItems (store/port.py, ``commit``), so
 a transaction that fails writes no event and a committed one exactly one. ``data`` is the resource
 as the API answers it after the change: given, or (``None``) the answer of the request itself."""
 
@@ -17,8 +17,8 @@ from typing import Any
 from chalicelib.domain.calendar import iso
 from chalicelib.domain.errors import InvalidRequest, NotFound
 from chalicelib.services.context import Ctx
-from chalicelib.store.models import EventModel
-from chalicelib.store.unit_of_work import Event, EventFilter, Page, UnitOfWork
+from chalicelib.store.dynamodb.models import EventModel
+from chalicelib.store.port import Event, EventFilter, Page, UnitOfWork
 
 # every event type and what its `data` holds (the OpenAPI document names each one's schema)
 TYPES: dict[str, str] = {

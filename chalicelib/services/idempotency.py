@@ -12,8 +12,8 @@ from typing import Any, TypeVar
 
 from chalicelib.domain.errors import Conflict, InvalidRequest
 from chalicelib.services.context import Ctx
-from chalicelib.store.models import IdempotencyModel
-from chalicelib.store.unit_of_work import Contention, UnitOfWork, with_retries
+from chalicelib.store.dynamodb.models import IdempotencyModel
+from chalicelib.store.port import Contention, UnitOfWork, with_retries
 
 Response = tuple[int, dict[str, Any]]
 Result = TypeVar("Result")

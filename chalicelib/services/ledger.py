@@ -12,8 +12,8 @@ from chalicelib.domain import contacts
 from chalicelib.domain.money import Cents, fmt
 from chalicelib.services import notifications
 from chalicelib.services.context import Ctx
-from chalicelib.store.models import AccountModel, LedgerModel
-from chalicelib.store.unit_of_work import UnitOfWork
+from chalicelib.store.dynamodb.models import AccountModel, LedgerModel
+from chalicelib.store.port import UnitOfWork
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 from itertools import islice
 from typing import Any
 
+from chalicelib import shapes
 from chalicelib.domain.app import ExpiryWarning, StopReason
 from chalicelib.domain.calendar import iso
 from chalicelib.domain.catalog import Catalog
@@ -27,9 +28,9 @@ from chalicelib.services.apps import load_app, put, refresh_dues, spendable, sta
 from chalicelib.services.context import Ctx, page_cache
 from chalicelib.services.plugins import grant
 from chalicelib.services.purchases import Loaded, pay
-from chalicelib.store import uow, views
-from chalicelib.store.models import AccountModel, AppModel
-from chalicelib.store.unit_of_work import UnitOfWork
+from chalicelib.store.dynamodb import plumbing
+from chalicelib.store.dynamodb.models import AccountModel, AppModel
+from chalicelib.store.port import UnitOfWork
 
 Outcome = str | dict[str, int]  # one outcome of the item, or counts (as the jobs' step runner takes)
 
@@ -131,7 +132,7 @@ def warn(ctx: Ctx, app: AppModel) -> str:
         notifications.enqueue(ctx, u, items)
         if items:
             events.emit(u, ctx, "app.expiry_warning", account_id=app.account_id, sdkappid=int(app.sdkappid),
-                        data=views.app(app))
+                        data=shapes.app(app))
         u.commit()
     notifications.dispatch(ctx, items, ctx.now)
     return "warned" if items else "skipped"
@@ -190,10 +191,10 @@ def _auto_renew(ctx: Ctx, app: AppModel) -> str | None:
         store_app(u, ctx, put(app, after))
         if order is not None:
             events.emit(u, ctx, "package.renewed", account_id=app.account_id, sdkappid=int(app.sdkappid),
-                        data=views.purchase(order, app, acct, None, ctx.now))
+                        data=shapes.purchase(order, app, acct, None, ctx.now))
         else:
             events.emit(u, ctx, "package.renewal_failed", account_id=app.account_id, sdkappid=int(app.sdkappid),
-                        data=views.app(app))
+                        data=shapes.app(app))
         u.commit()
     return "renewed" if renewal is not None else "given_up"
 
@@ -229,7 +230,7 @@ def reclaim(ctx: Ctx, app: AppModel) -> str:
         u.accounts.save(acct)
         notifications.enqueue(ctx, u, items)
         events.emit(u, ctx, "app.reclaimed", account_id=app.account_id, sdkappid=int(app.sdkappid),
-                    data=views.app(app))
+                    data=shapes.app(app))
         u.commit()
     notifications.dispatch(ctx, items, ctx.now)
     return _purge(ctx, app)
@@ -271,7 +272,7 @@ def delete_app(ctx: Ctx, sdkappid: int) -> AppModel:
     """DELETE /v1/apps/{id}: allowed only when disabled or stopped; reclaims at once."""
     app = load_app(ctx, sdkappid, writable=True)
     state(app).ensure_deletable()
-    outcome = uow.retry_step(app, lambda a: reclaim(ctx, a), lambda a: load_app(ctx, int(a.sdkappid)))
+    outcome = plumbing.retry_step(app, lambda a: reclaim(ctx, a), lambda a: load_app(ctx, int(a.sdkappid)))
     if outcome != "reclaimed":
         raise Conflict(f"app {sdkappid} changed while being deleted; try again")
     return load_app(ctx, sdkappid)

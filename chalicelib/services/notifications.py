@@ -18,14 +18,14 @@ from contextvars import ContextVar
 from datetime import datetime, timedelta
 from typing import Any
 
+from chalicelib import shapes
 from chalicelib.domain import contacts
 from chalicelib.domain.app import Reclaimed
 from chalicelib.domain.errors import Conflict, NotFound
 from chalicelib.services import events
 from chalicelib.services.context import Ctx
-from chalicelib.store import views
-from chalicelib.store.models import AccountModel, NotificationModel, due_shard
-from chalicelib.store.unit_of_work import Page, UnitOfWork, WriteConflict
+from chalicelib.store.dynamodb.models import AccountModel, NotificationModel, due_shard
+from chalicelib.store.port import Page, UnitOfWork, WriteConflict
 
 LEASE = timedelta(minutes=5)  # the committing process's head start before the dispatcher may send
 MAX_ATTEMPTS = 12
@@ -223,7 +223,7 @@ def retry_failed(ctx: Ctx, account_id: str, notification_id: str) -> Notificatio
 
 def state_of(n: NotificationModel) -> dict[str, Any]:
     """A notification with its delivery state (the data of its events)."""
-    return {**views.notification(n), "account_id": n.account_id, "status": n.status, "attempts": int(n.attempts),
+    return {**shapes.notification(n), "account_id": n.account_id, "status": n.status, "attempts": int(n.attempts),
             "last_error": n.last_error}
 
 

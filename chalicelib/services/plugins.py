@@ -32,8 +32,8 @@ from chalicelib.services.context import Ctx
 from chalicelib.services.events import PURCHASE_TYPES
 from chalicelib.services.idempotency import Answer, Idem, Response
 from chalicelib.services.purchases import Bought, load_move, pay, preview
-from chalicelib.store.models import AppModel, OrderModel, QuotaChangeMap, due_shard
-from chalicelib.store.unit_of_work import UnitOfWork
+from chalicelib.store.dynamodb.models import AppModel, OrderModel, QuotaChangeMap, due_shard
+from chalicelib.store.port import UnitOfWork
 
 
 def buy_plugin(ctx: Ctx, sdkappid: int, plugin: str, months: int, idem: Idem, answer: Answer[Bought]) -> Response:

@@ -26,8 +26,8 @@ from chalicelib.services.apps import ensure_writable, find_app, put, spendable, 
 from chalicelib.services.context import Ctx
 from chalicelib.services.idempotency import Answer, Idem, Response, Result
 from chalicelib.services.ledger import Move, book
-from chalicelib.store.models import AccountModel, AppModel, OrderModel, PeriodMap, VoucherModel
-from chalicelib.store.unit_of_work import Page, UnitOfWork
+from chalicelib.store.dynamodb.models import AccountModel, AppModel, OrderModel, PeriodMap, VoucherModel
+from chalicelib.store.port import Page, UnitOfWork
 
 
 def new_order_id(now: datetime, seq: int = 0) -> str:

@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Any
 
+from chalicelib import shapes
 from chalicelib.domain.app import DEVELOPER, AppState, PurchasePlan, Status, plan_purchase
 from chalicelib.domain.calendar import iso, parse_instant
 from chalicelib.domain.errors import BillingError, Conflict, InsufficientBalanceError, InvalidRequest, NotFound
@@ -41,9 +42,15 @@ from chalicelib.services.idempotency import Answer, Idem, Response
 from chalicelib.services.ledger import Move, book
 from chalicelib.services.plugins import grant, held
 from chalicelib.services.purchases import new_order_id, set_periods, voucher_value
-from chalicelib.store import views
-from chalicelib.store.models import AccountModel, AppModel, OrderModel, PackageModel, RenewalBatchModel, due_shard
-from chalicelib.store.unit_of_work import Contention, PackageFilter, Page, UnitOfWork, WriteConflict, with_retries
+from chalicelib.store.dynamodb.models import (
+    AccountModel,
+    AppModel,
+    OrderModel,
+    PackageModel,
+    RenewalBatchModel,
+    due_shard,
+)
+from chalicelib.store.port import Contention, PackageFilter, Page, UnitOfWork, WriteConflict, with_retries
 
 MAX_ITEMS = 100
 log = logging.getLogger("imbill.renewals")
@@ -69,7 +76,7 @@ def set_mode(ctx: Ctx, sdkappid: int, product: str, mode: str) -> PackageModel:
         changed[:] = [app]
 
     def answer(app: AppModel) -> Response:
-        return 200, views.app(app)  # the event's data: the app after the change
+        return 200, shapes.app(app)  # the event's data: the app after the change
 
     change_app(ctx, sdkappid, change, idempotency.NONE, answer, "package.renewal_mode_changed")
     with ctx.uow() as uow:
@@ -372,7 +379,7 @@ def _apply_one(ctx: Ctx, batch: RenewalBatchModel, acct: AccountModel, app: AppM
             _apply_to_app(ctx, app, p)
             store_app(uow, ctx, app)
             events.emit(uow, ctx, "package.renewed", account_id=batch.account_id, sdkappid=p.sdkappid,
-                        data=views.purchase(order, app, acct, None, ctx.now))
+                        data=shapes.purchase(order, app, acct, None, ctx.now))
         else:
             uow.accounts.save(acct)
             events.emit(uow, ctx, "renewal.item_released", account_id=batch.account_id, sdkappid=p.sdkappid,

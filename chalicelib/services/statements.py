@@ -13,9 +13,9 @@ from chalicelib.domain.calendar import month_bounds
 from chalicelib.domain.statements import Moved, Totals, totals
 from chalicelib.services.accounts import load_account
 from chalicelib.services.context import Ctx
-from chalicelib.store.models import AccountModel, LedgerModel
-from chalicelib.store.unit_of_work import Page
-from chalicelib.store.usage_models import BillModel
+from chalicelib.store.dynamodb.models import AccountModel, LedgerModel
+from chalicelib.store.dynamodb.usage_models import BillModel
+from chalicelib.store.port import Page
 
 T = TypeVar("T")
 PAGE = 1000

@@ -1,7 +1,7 @@
 """Usage metering (billing-rules section 6): logins (exact MAU), push calls and messages, search.
 
 Storage, through the unit of work's `usage`, `users` and `periods` repositories (the DynamoDB shape:
-chalicelib/store/usage_models.py and dynamo_uow.py, docs/data-model.md "Usage metering"):
+chalicelib/store/dynamodb/usage_models.py and store/dynamodb/adapter.py, docs/data-model.md "Usage metering"):
 
 - one UserSeenModel item per (app, local month, user), key ``"<sdkappid>#<month>"`` / user id;
 - one UsageModel month item per (app, local month) holding ``mau`` and the month counters, and
@@ -36,7 +36,7 @@ from chalicelib.services import billing
 from chalicelib.services.apps import ensure_in_service, load_app
 from chalicelib.services.billing import quota_log, quota_until
 from chalicelib.services.context import Ctx
-from chalicelib.store.unit_of_work import Counts, UnitOfWork, WriteConflict, backoff, with_retries
+from chalicelib.store.port import Counts, UnitOfWork, WriteConflict, backoff, with_retries
 
 USERS_PER_TRANSACTION = 99  # + the month item = the 100 items a TransactWriteItems may hold
 MAX_LOST_TRANSACTIONS = 60  # per report, then the error goes to the caller (a report may be sent again)

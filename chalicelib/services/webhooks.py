@@ -1,7 +1,7 @@
 """Webhooks: endpoints per account and the operator-wide feed, their deliveries (at least once,
 signed, exponential back-off over 3 days), secret rotation with a 24 h overlap, auto-disable.
 
-Deliveries are fed from the events table's stream (chalicelib/views/streams.py): for each event,
+Deliveries are fed from the events table's stream (chalicelib/readmodels/streams.py): for each event,
 one delivery item per subscribed endpoint, created only if absent (keyed by the event id, so a
 replayed stream record adds nothing). Deployed, each delivery is a message on the webhooks queue
 (the worker in app.py attempts it, and a delivery left pending is sent again with a delay); under
@@ -27,8 +27,15 @@ from chalicelib.integrations import webhook_http
 from chalicelib.services import events, idempotency, notifications
 from chalicelib.services.context import Ctx
 from chalicelib.services.idempotency import Answer, Idem, Response
-from chalicelib.store.models import OPS_OWNER, DeliveryModel, EventModel, WebhookModel, due_shard, event_id_floor
-from chalicelib.store.unit_of_work import Page, UnitOfWork, WriteConflict
+from chalicelib.store.dynamodb.models import (
+    OPS_OWNER,
+    DeliveryModel,
+    EventModel,
+    WebhookModel,
+    due_shard,
+    event_id_floor,
+)
+from chalicelib.store.port import Page, UnitOfWork, WriteConflict
 
 log = logging.getLogger("imbill.webhooks")
 

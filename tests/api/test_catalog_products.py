@@ -250,7 +250,7 @@ def test_notification_texts_follow_the_rule_numbers():
 def test_plugin_state_stored_under_the_old_attributes_is_read_and_moved_on_the_next_write(api):
     from datetime import UTC, datetime
 
-    from chalicelib.store.models import AppModel
+    from chalicelib.store.dynamodb.models import AppModel
 
     api.clock("2026-03-10T00:00:00Z")
     api.account("acme", cash="1000.00")

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from chalicelib.api.auth import mint_token
-from chalicelib.store.models import EventModel
+from chalicelib.store.dynamodb.models import EventModel
 from tests.helpers import Api
 
 ADA = "ada"
@@ -245,7 +245,6 @@ def test_the_openapi_document_lists_every_event_type_with_its_data_schema(api: A
 def test_imbill_events_tail_prints_the_last_events_then_follows(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
     from typer.testing import CliRunner
 
-    from chalicelib import cli_views
     from chalicelib.cli import cli
 
     api.clock("2026-03-01T00:00:00Z")
@@ -260,7 +259,8 @@ def test_imbill_events_tail_prints_the_last_events_then_follows(api: Api, monkey
         r = api.call(method, path)
         return r.status, r.body
 
-    monkeypatch.setattr(cli_views, "transport", transport)
+    from chalicelib import cli_client
+    monkeypatch.setattr(cli_client, "transport", transport)
     out = CliRunner().invoke(cli, ["events", "tail", "--type", "account.created", "--type", "voucher.granted",
                                    "--polls", "2", "--interval", "0.05"], env={"IMBILL_TOKEN": "x"})
     assert out.exit_code == 0, out.output

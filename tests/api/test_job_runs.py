@@ -18,13 +18,13 @@ from chalicelib.cli import cli
 from chalicelib.domain.errors import Busy
 from chalicelib.services import accounts, idempotency
 from chalicelib.services.context import SYSTEM
-from chalicelib.store import unit_of_work
-from chalicelib.store.models import AccountModel, AppModel, LedgerModel, OrderModel
+from chalicelib.store import port
+from chalicelib.store.dynamodb.models import AccountModel, AppModel, LedgerModel, OrderModel
 from tests.composed import make_ctx
 from tests.integration.test_concurrency import atomic_moto_requests, run_together  # noqa: F401 (fixture)
 from tests.integration.test_job_steps import ARREARS_DUE, Target, concurrent_writer, seed_account, seed_app
 
-PRODUCTION_RETRIES = (unit_of_work.TRIES, unit_of_work.BUDGET)  # read at import, before patient_retries widens them
+PRODUCTION_RETRIES = (port.TRIES, port.BUDGET)  # read at import, before patient_retries widens them
 
 
 def test_a_job_run_ahead_of_the_service_clock_is_400_and_does_nothing(api):
@@ -46,9 +46,9 @@ def _cli_run(*args: str):
 @pytest.fixture
 def cli_api(api, monkeypatch):
     """`imbill jobs run` goes through the API (IMBILL_URL): here the test's in-process client."""
-    from chalicelib import cli_views
 
-    monkeypatch.setattr(cli_views, "transport", api.transport)
+    from chalicelib import cli_client
+    monkeypatch.setattr(cli_client, "transport", api.transport)
     return api
 
 
@@ -112,8 +112,8 @@ def test_arrears_enforcement_while_top_ups_hit_the_accounts_answers_200_and_stay
 
 @pytest.mark.timed  # a wall-clock retry budget: not run beside another test (make test)
 def test_a_write_that_stays_contended_is_503_busy_with_retry_after_and_changes_nothing(api, monkeypatch):
-    monkeypatch.setattr(unit_of_work, "TRIES", PRODUCTION_RETRIES[0])  # the policy a request really has
-    monkeypatch.setattr(unit_of_work, "BUDGET", PRODUCTION_RETRIES[1])
+    monkeypatch.setattr(port, "TRIES", PRODUCTION_RETRIES[0])  # the policy a request really has
+    monkeypatch.setattr(port, "BUDGET", PRODUCTION_RETRIES[1])
     sid = api.paid_app("2026-03-01T00:00:00Z", "1000.00")
 
     def state() -> tuple:
@@ -139,7 +139,7 @@ def test_a_month_on_the_test_clock_leaves_a_heartbeat_per_job_even_when_idle(api
     """Issue 16 item 5: idle runs are counted in one heartbeat per job and day (written in the move's
     mark transaction); a job whose next instant passed 15 min ago without a run is late."""
     from chalicelib.jobs.runner import load_jobs
-    from chalicelib.views import job_runs
+    from chalicelib.readmodels import job_runs
 
     api.clock("2026-03-01T00:00:00Z")
     before = api.ok("GET", "/v1/ops/job-health")["items"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from chalicelib.domain.calendar import parse_instant
 from chalicelib.services.notifications import MAX_ATTEMPTS
-from chalicelib.store.models import NotificationModel
+from chalicelib.store.dynamodb.models import NotificationModel
 
 
 def test_an_operator_retries_a_failed_notification(api):

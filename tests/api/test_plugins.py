@@ -12,7 +12,7 @@ import pytest
 
 from chalicelib.domain import plugins as rules
 from chalicelib.domain.orders import plugin_period_bounds
-from chalicelib.store.models import AppModel, due_shard
+from chalicelib.store.dynamodb.models import AppModel, due_shard
 
 
 def c_call(api, method, path, body=None, account="acme", **kw):

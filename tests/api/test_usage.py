@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from chalicelib.store.models import AppModel, QuotaChangeMap
+from chalicelib.store.dynamodb.models import AppModel, QuotaChangeMap
 
 
 def login(api, sid, user_ids, at=None, role="service", **kw):

@@ -152,7 +152,7 @@ def views(table: str) -> dict[str, Any]:
 
 def stream_smoke(app: Any, handler: str) -> dict[str, Any]:
     """The stream handler on an INSERT of the account made by the route and of a purchase's ledger entry."""
-    from chalicelib.store.models import LedgerModel
+    from chalicelib.store.dynamodb.models import LedgerModel
 
     prefix = f"imbill-{os.environ['IMBILL_STAGE']}-"
     LedgerModel(account_id="smoke", seq=1, at=datetime(2026, 11, 3, tzinfo=UTC), kind="purchase", cash=-500,

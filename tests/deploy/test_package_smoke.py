@@ -83,8 +83,8 @@ def moto_endpoint() -> Iterator[str]:
 
     from chalicelib import config
     from chalicelib.local.ddblocal import free_port
-    from chalicelib.store import uow
-    from chalicelib.store.tables import create_tables
+    from chalicelib.store.dynamodb import plumbing
+    from chalicelib.store.dynamodb.tables import create_tables
 
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
@@ -104,7 +104,7 @@ def moto_endpoint() -> Iterator[str]:
         for k, v in saved.items():
             os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
         config.reset_settings()
-        uow.reset_connection()
+        plumbing.reset_connection()
         server.stop()
 
 

@@ -16,8 +16,8 @@ from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
-from chalicelib.store import tables
-from chalicelib.store.watch import store_clients
+from chalicelib.store.dynamodb import tables
+from chalicelib.store.dynamodb.watch import store_clients
 
 KB = 1024
 

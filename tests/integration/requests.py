@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from chalicelib.store.watch import requests_seen
+from chalicelib.store.dynamodb.watch import requests_seen
 
 
 class RequestCounter:

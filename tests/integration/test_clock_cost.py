@@ -111,7 +111,7 @@ def test_monthly_settlement_says_when_it_is_next_due_without_a_request(store):
 def test_monthly_settlement_hint_skips_no_bill(store):
     """West of UTC the hint skips the 1st and runs the 2nd and 3rd: the same bills as running every
     scheduled instant."""
-    from chalicelib.store.usage_models import BillModel
+    from chalicelib.store.dynamodb.usage_models import BillModel
     from tests.integration.test_settlement import seed
 
     seed(3, month="2026-05")

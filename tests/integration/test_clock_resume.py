@@ -12,8 +12,8 @@ import pytest
 
 from chalicelib.clock import StoredClock
 from chalicelib.jobs import runner, scheduler
-from chalicelib.store.models import LedgerModel, MetaModel
-from chalicelib.store.usage_models import BillModel
+from chalicelib.store.dynamodb.models import LedgerModel, MetaModel
+from chalicelib.store.dynamodb.usage_models import BillModel
 from tests.composed import contexts
 
 

@@ -25,7 +25,7 @@ from chalicelib.api.apps import app_created, bought
 from chalicelib.domain.errors import InsufficientBalanceError
 from chalicelib.services import accounts, apps, idempotency, purchases
 from chalicelib.services.idempotency import Idem
-from chalicelib.store.models import AccountModel, LedgerModel, OrderModel
+from chalicelib.store.dynamodb.models import AccountModel, LedgerModel, OrderModel
 from tests.composed import make_ctx
 
 pytestmark = pytest.mark.storage

@@ -14,7 +14,7 @@ import pytest
 from chalicelib import config
 from chalicelib.integrations import eventbridge
 from chalicelib.services import event_feed
-from chalicelib.store.models import EventModel
+from chalicelib.store.dynamodb.models import EventModel
 from tests.aws_actions import recording
 from tests.composed import contexts
 from tests.integration.test_webhooks import Receiver
@@ -157,7 +157,7 @@ def test_the_template_adds_the_bus_the_queues_an_alarm_and_put_events_on_that_bu
 
 
 def test_the_outbox_adds_one_item_to_each_transaction_and_no_request(api, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from chalicelib.store.unit_of_work import UnitOfWork
+    from chalicelib.store.port import UnitOfWork
     from tests.integration.requests import count_requests
 
     api.clock("2026-03-01T00:00:00Z")
@@ -174,9 +174,9 @@ def test_the_outbox_adds_one_item_to_each_transaction_and_no_request(api, monkey
             api.ok("POST", "/v1/accounts/acme/topups", {"amount": "1.00", "kind": "cash"})
         return counter.calls
 
-    from chalicelib.store import uow
+    from chalicelib.store.dynamodb import plumbing
 
-    client = uow.connection().client
+    client = plumbing.connection().client
     client.meta.events.register("before-parameter-build.dynamodb.TransactWriteItems", seen)
     try:
         with_events = moves()

@@ -15,10 +15,10 @@ import pytest
 
 from chalicelib import config
 from chalicelib.jobs import fanout
+from chalicelib.readmodels import job_runs
 from chalicelib.services import billing
-from chalicelib.store.models import AccountModel, AppModel, LedgerModel, NotificationModel, due_shard
-from chalicelib.store.usage_models import BillModel, UsageModel
-from chalicelib.views import job_runs
+from chalicelib.store.dynamodb.models import AccountModel, AppModel, LedgerModel, NotificationModel, due_shard
+from chalicelib.store.dynamodb.usage_models import BillModel, UsageModel
 from tests.composed import contexts
 from tests.integration.test_settlement import RUN, seed
 

@@ -12,7 +12,7 @@ from chalicelib import bootstrap
 from chalicelib.jobs import runner
 from chalicelib.notify import LocalNotifier
 from chalicelib.services.apps import refresh_dues
-from chalicelib.store.models import AccountModel, AppModel, QuotaChangeMap, due_shard
+from chalicelib.store.dynamodb.models import AccountModel, AppModel, QuotaChangeMap, due_shard
 from tests.composed import contexts, make_ctx
 from tests.integration import test_settlement
 from tests.integration.capacity import count_write_units
@@ -115,7 +115,7 @@ def test_a_monthly_bill_costs_at_most_10_write_units_from_its_real_item_sizes(st
 
 def drain_poller(tz: ZoneInfo) -> tuple[int, dict[str, int]]:
     from chalicelib import config
-    from chalicelib.views.poller import StreamPoller
+    from chalicelib.local.poller import StreamPoller
 
     poller = StreamPoller(contexts(tz), config.settings().dynamodb_endpoint)
     with count_requests() as counter:
@@ -150,7 +150,7 @@ def test_the_idempotency_record_of_a_purchase_is_under_1_kb_and_older_records_st
     from chalicelib.api.apps import app_created, bought
     from chalicelib.services import accounts, apps, idempotency, purchases
     from chalicelib.services.idempotency import Idem
-    from chalicelib.store.models import IdempotencyModel
+    from chalicelib.store.dynamodb.models import IdempotencyModel
     from tests.integration.capacity import item_size
 
     ctx = make_ctx(now=datetime(2026, 3, 10, 9, 30, tzinfo=UTC), tz=UTC_TZ)

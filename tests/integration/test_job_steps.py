@@ -28,8 +28,15 @@ from chalicelib import bootstrap
 from chalicelib.jobs import runner
 from chalicelib.services import notifications
 from chalicelib.services.apps import refresh_dues
-from chalicelib.store.models import AccountModel, AppModel, LedgerModel, NotificationModel, QuotaChangeMap, due_shard
-from chalicelib.store.usage_models import BillModel
+from chalicelib.store.dynamodb.models import (
+    AccountModel,
+    AppModel,
+    LedgerModel,
+    NotificationModel,
+    QuotaChangeMap,
+    due_shard,
+)
+from chalicelib.store.dynamodb.usage_models import BillModel
 from tests.composed import contexts, make_ctx
 from tests.integration import test_settlement
 from tests.integration.test_concurrency import atomic_moto_requests, run_together  # noqa: F401 (fixture)

@@ -10,7 +10,7 @@ import pytest
 from chalicelib.jobs import runner
 from chalicelib.services import lifecycle
 from chalicelib.services.apps import refresh_dues
-from chalicelib.store.models import AccountModel, AppModel, NotificationModel, due_shard
+from chalicelib.store.dynamodb.models import AccountModel, AppModel, NotificationModel, due_shard
 from tests.composed import contexts, make_ctx
 from tests.helpers import Killed
 from tests.integration.requests import count_requests

@@ -12,8 +12,8 @@ import pytest
 from chalicelib import bootstrap, config
 from chalicelib.jobs import runner
 from chalicelib.services import lifecycle, notifications
-from chalicelib.store.due import earliest_due
-from chalicelib.store.models import NotificationModel
+from chalicelib.store.dynamodb.due import earliest_due
+from chalicelib.store.dynamodb.models import NotificationModel
 from tests.composed import contexts
 from tests.integration.test_jobs import seed
 
@@ -137,7 +137,7 @@ def test_delivery_gives_up_after_max_attempts_and_keeps_the_error(store, recorde
         assert n.last_error == "ConnectionError: SES/SNS unreachable"
     assert recorder.sent == []
     # each one that gave up: one `notification.failed` event, in the transaction of its mark
-    from chalicelib.store.models import EventModel
+    from chalicelib.store.dynamodb.models import EventModel
 
     failed = [e for e in EventModel.scan() if e.type == "notification.failed"]
     assert sorted(json.loads(e.data)["notification_id"] for e in failed) == sorted(n.notification_id for n in outbox())

@@ -20,8 +20,8 @@ from chalicelib.domain.errors import Conflict
 from chalicelib.jobs import runner
 from chalicelib.services import billing, usage
 from chalicelib.services.context import Ctx
-from chalicelib.store.models import AppModel, due_shard
-from chalicelib.store.usage_models import BillModel, UsageModel
+from chalicelib.store.dynamodb.models import AppModel, due_shard
+from chalicelib.store.dynamodb.usage_models import BillModel, UsageModel
 from tests.composed import contexts, make_ctx
 from tests.integration.requests import count_requests
 from tests.integration.test_concurrency import atomic_moto_requests, run_together  # noqa: F401 (autouse fixture)

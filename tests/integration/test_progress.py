@@ -46,7 +46,6 @@ def test_a_job_run_logs_its_progress_and_reports_each_request(store, monkeypatch
 def test_jobs_run_goes_through_the_api_and_prints_its_json(api, monkeypatch):
     """`imbill jobs run` is POST /v1/jobs/{job}/runs at IMBILL_URL, like every other command (it
     needs no DynamoDB port); a refusal of the API is exit code 2 with its message."""
-    from chalicelib import cli_views
 
     sent = []
 
@@ -55,7 +54,8 @@ def test_jobs_run_goes_through_the_api_and_prints_its_json(api, monkeypatch):
         r = api.call(method, path, body, headers=headers)
         return r.status, r.body
 
-    monkeypatch.setattr(cli_views, "transport", transport)
+    from chalicelib import cli_client
+    monkeypatch.setattr(cli_client, "transport", transport)
     api.clock("2026-08-18T01:00:00Z")
     seed(1, 1)
     result = CliRunner().invoke(cli.cli, ["jobs", "run", "expiry-warnings", "--at", "2026-08-18T01:00:00Z"])

@@ -15,8 +15,8 @@ from chalicelib.services import accounts, idempotency, renewals
 from chalicelib.services.context import Ctx, Principal
 from chalicelib.services.idempotency import Idem, Response
 from chalicelib.services.renewals import Item, Reserved
-from chalicelib.store.dynamo_uow import DynamoUnitOfWork
-from chalicelib.store.models import AppModel, due_shard
+from chalicelib.store.dynamodb.adapter import DynamoUnitOfWork
+from chalicelib.store.dynamodb.models import AppModel, due_shard
 from tests.composed import contexts, make_ctx
 from tests.integration.requests import count_requests
 

@@ -9,9 +9,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from chalicelib.domain.errors import NotFound
-from chalicelib.store.dynamo_uow import DynamoUnitOfWork
-from chalicelib.store.fake_uow import FakeStore
-from chalicelib.store.models import (
+from chalicelib.store.dynamodb.adapter import DynamoUnitOfWork
+from chalicelib.store.dynamodb.models import (
     AccountModel,
     AppModel,
     LedgerModel,
@@ -20,8 +19,9 @@ from chalicelib.store.models import (
     VoucherModel,
     due_shard,
 )
-from chalicelib.store.unit_of_work import Counts, UnitOfWork, WriteConflict
-from chalicelib.store.usage_models import BillModel, UsageModel
+from chalicelib.store.dynamodb.usage_models import BillModel, UsageModel
+from chalicelib.store.port import Counts, UnitOfWork, WriteConflict
+from tests.fakes.uow import FakeStore
 
 pytestmark = pytest.mark.storage
 

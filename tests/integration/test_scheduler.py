@@ -10,7 +10,7 @@ from chalicelib.jobs import scheduler
 from chalicelib.jobs.registry import Schedule
 from chalicelib.services import apps, purchases
 from chalicelib.services.idempotency import NONE
-from chalicelib.store.models import AccountModel, AppModel, NotificationModel, due_shard
+from chalicelib.store.dynamodb.models import AccountModel, AppModel, NotificationModel, due_shard
 from tests.composed import contexts, make_ctx
 
 

@@ -9,8 +9,8 @@ import pytest
 
 from chalicelib.jobs import runner
 from chalicelib.services import billing
-from chalicelib.store.models import AccountModel, AppModel, LedgerModel, NotificationModel, due_shard
-from chalicelib.store.usage_models import BillModel, UsageModel
+from chalicelib.store.dynamodb.models import AccountModel, AppModel, LedgerModel, NotificationModel, due_shard
+from chalicelib.store.dynamodb.usage_models import BillModel, UsageModel
 from tests.composed import contexts
 from tests.helpers import Killed
 from tests.integration.requests import count_requests

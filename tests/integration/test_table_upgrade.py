@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.store import models
-from chalicelib.store.due import earliest_due
-from chalicelib.store.tables import create_tables
+from chalicelib.store.dynamodb import models
+from chalicelib.store.dynamodb.due import earliest_due
+from chalicelib.store.dynamodb.tables import create_tables
 
 pytestmark = [pytest.mark.storage, pytest.mark.fresh_tables]
 

@@ -10,14 +10,14 @@ from __future__ import annotations
 import pytest
 
 from chalicelib import config
-from chalicelib.store import models, tables, uow
-from chalicelib.store.tables import create_tables, delete_tables
+from chalicelib.store.dynamodb import models, plumbing, tables
+from chalicelib.store.dynamodb.tables import create_tables, delete_tables
 
 pytestmark = [pytest.mark.storage, pytest.mark.fresh_tables]
 
 
 def _ttl_status(model: type[models._Base]) -> str:
-    client = uow.connection().client
+    client = plumbing.connection().client
     desc = client.describe_time_to_live(TableName=model.Meta.table_name)["TimeToLiveDescription"]
     return str(desc["TimeToLiveStatus"])
 

@@ -20,8 +20,8 @@ from chalicelib.jobs import runner
 from chalicelib.services import accounts, apps, lifecycle, usage
 from chalicelib.services.context import Ctx
 from chalicelib.services.idempotency import NONE
-from chalicelib.store.models import AppModel, QuotaChangeMap, due_shard
-from chalicelib.store.usage_models import BillModel, UsageModel, UserSeenModel, users_key
+from chalicelib.store.dynamodb.models import AppModel, QuotaChangeMap, due_shard
+from chalicelib.store.dynamodb.usage_models import BillModel, UsageModel, UserSeenModel, users_key
 from tests.composed import contexts, make_ctx
 from tests.integration.requests import count_requests
 from tests.integration.test_concurrency import atomic_moto_requests, run_together  # noqa: F401 (autouse fixture)

@@ -1,4 +1,4 @@
-"""store/watch.py: during a move a due index's earliest time is remembered and kept exact from the
+"""store/dynamodb/watch.py: during a move a due index's earliest time is remembered and kept exact from the
 writes the store sends; only a write that moves or removes a shard's first item, or one that fails,
 costs a read again."""
 
@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from pynamodb.exceptions import PutError
 
-from chalicelib.store import watch
-from chalicelib.store.due import earliest_due
-from chalicelib.store.models import AppModel
+from chalicelib.store.dynamodb import watch
+from chalicelib.store.dynamodb.due import earliest_due
+from chalicelib.store.dynamodb.models import AppModel
 from tests.integration.requests import count_requests
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)

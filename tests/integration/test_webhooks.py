@@ -19,8 +19,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from chalicelib import bootstrap
+from chalicelib.local.poller import StreamPoller
 from chalicelib.services import webhooks
-from chalicelib.views.poller import StreamPoller
 from tests.composed import contexts, job_ctx
 
 TIMEOUT_S = 0.3  # the test's delivery timeout (10 s in service)

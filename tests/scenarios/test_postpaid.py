@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.store.models import AppModel, due_shard
-from chalicelib.store.usage_models import UsageModel
+from chalicelib.store.dynamodb.models import AppModel, due_shard
+from chalicelib.store.dynamodb.usage_models import UsageModel
 from tests.scenarios.test_expiry_lifecycle import notes
 
 

@@ -12,8 +12,8 @@ from datetime import datetime
 
 import pytest
 
-from chalicelib.store.models import AppModel, due_shard
-from chalicelib.store.usage_models import UsageModel
+from chalicelib.store.dynamodb.models import AppModel, due_shard
+from chalicelib.store.dynamodb.usage_models import UsageModel
 
 
 def put_month_usage(sid: int, month: str, *, mau: int = 0, stored: int = 0, account: str = "acme") -> None:

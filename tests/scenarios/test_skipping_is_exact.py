@@ -1,5 +1,5 @@
 """The test clock skips runs with nothing due, by each job's `next_due` hint; during a move the
-hints answer from memory (store/watch.py) until a write could change them. A wrong memory would
+hints answer from memory (store/dynamodb/watch.py) until a write could change them. A wrong memory would
 skip due work, so: 130 days of each scenario below, advanced remembering the hints and again
 asking the store for every hint after every run, end in the same state with the same runs; and
 the push-quota job's hint (the first day with a quota above 100) skips nothing a run at every
@@ -17,8 +17,8 @@ import pytest
 from chalicelib.clock import StoredClock
 from chalicelib.domain.calendar import parse_instant
 from chalicelib.jobs import runner
-from chalicelib.store.models import EventModel, MetaModel
-from chalicelib.store.tables import ALL_MODELS, create_tables, delete_tables
+from chalicelib.store.dynamodb.models import EventModel, MetaModel
+from chalicelib.store.dynamodb.tables import ALL_MODELS, create_tables, delete_tables
 from tests.composed import contexts
 
 START = "2026-01-20T09:00:00Z"

@@ -8,7 +8,7 @@ import pytest
 
 from chalicelib import bootstrap
 from chalicelib.notify import LocalNotifier
-from chalicelib.store.fake_uow import FakeStore
+from tests.fakes.uow import FakeStore
 
 
 @pytest.fixture

@@ -14,9 +14,9 @@ from chalicelib.domain.errors import Conflict, Forbidden, InvalidRequest, NotFou
 from chalicelib.services import accounts
 from chalicelib.services.context import Ctx, Principal
 from chalicelib.services.idempotency import NONE, Idem
-from chalicelib.store.fake_uow import FakeStore, FakeUnitOfWork
-from chalicelib.store.models import AccountModel, LedgerModel
+from chalicelib.store.dynamodb.models import AccountModel, LedgerModel
 from tests.composed import make_ctx
+from tests.fakes.uow import FakeStore, FakeUnitOfWork
 
 NOW = datetime(2026, 3, 10, 9, 30, tzinfo=UTC)
 

@@ -7,15 +7,15 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from chalicelib import shapes
 from chalicelib.api.apps import bought
 from chalicelib.api.plugins import quota_set
 from chalicelib.domain.bills import Line
 from chalicelib.services import billing, plugins
 from chalicelib.services.idempotency import NONE
-from chalicelib.store import views
-from chalicelib.store.fake_uow import FakeStore, FakeUnitOfWork
-from chalicelib.store.models import due_shard
-from chalicelib.store.usage_models import BillModel
+from chalicelib.store.dynamodb.models import due_shard
+from chalicelib.store.dynamodb.usage_models import BillModel
+from tests.fakes.uow import FakeStore, FakeUnitOfWork
 from tests.unit.test_lifecycle_services import outbox
 from tests.unit.test_purchase_services import account, at, ctx_at, ledger, new_app, stored_app
 
@@ -105,5 +105,5 @@ def test_bills_are_listed_by_exact_period_in_pages(tables, notifier):
     rest = billing.list_bills(ctx, "acme", None, 2, first.next_token)
     assert [b.bill_key for b in first.items + rest.items] == ["2026-03#monthly", "2026-03-11#daily", "2026-03-12#daily"]
     assert rest.next_token is None
-    assert views.bill(rest.items[0])["bill_id"] == "acme-daily-2026-03-12"
-    assert views.bill(rest.items[0])["total"] == "500.00"
+    assert shapes.bill(rest.items[0])["bill_id"] == "acme-daily-2026-03-12"
+    assert shapes.bill(rest.items[0])["total"] == "500.00"

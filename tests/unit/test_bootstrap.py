@@ -13,7 +13,7 @@ from chalice.test import Client
 from chalicelib import bootstrap, config
 from chalicelib.clock import FixedClock
 from chalicelib.notify import LocalNotifier
-from chalicelib.store.fake_uow import FakeStore, FakeUnitOfWork
+from tests.fakes.uow import FakeStore, FakeUnitOfWork
 from tests.helpers import Api
 
 NOW = datetime(2026, 3, 10, 9, 30, tzinfo=UTC)

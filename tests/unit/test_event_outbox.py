@@ -12,10 +12,10 @@ from chalicelib.api.accounts import topped_up
 from chalicelib.services import accounts, events
 from chalicelib.services.context import Ctx, Principal
 from chalicelib.services.idempotency import NONE, Idem
-from chalicelib.store.fake_uow import FakeStore, FakeUnitOfWork
-from chalicelib.store.models import AccountModel, EventModel
-from chalicelib.store.unit_of_work import WriteConflict
+from chalicelib.store.dynamodb.models import AccountModel, EventModel
+from chalicelib.store.port import WriteConflict
 from tests.composed import make_ctx
+from tests.fakes.uow import FakeStore, FakeUnitOfWork
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 ADA = Principal(role="operator", sub="ada")

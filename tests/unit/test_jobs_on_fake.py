@@ -17,8 +17,8 @@ from chalicelib.services import renewals, usage
 from chalicelib.services.context import Contexts, Ctx
 from chalicelib.services.idempotency import Idem
 from chalicelib.services.renewals import Item
-from chalicelib.store.fake_uow import FakeStore, FakeUnitOfWork
-from chalicelib.store.models import NotificationModel
+from chalicelib.store.dynamodb.models import NotificationModel
+from tests.fakes.uow import FakeStore, FakeUnitOfWork
 from tests.unit.test_billing_services import push_app
 from tests.unit.test_lifecycle_services import app_of, standard_app
 from tests.unit.test_renewal_services import Crash, customer, keep, setup

@@ -13,9 +13,9 @@ from chalicelib.notify import LocalNotifier
 from chalicelib.services import accounts, apps, billing, lifecycle, purchases
 from chalicelib.services.context import Ctx
 from chalicelib.services.idempotency import NONE
-from chalicelib.store.fake_uow import FakeStore, FakeUnitOfWork
-from chalicelib.store.models import AccountModel, AppModel, NotificationModel
+from chalicelib.store.dynamodb.models import AccountModel, AppModel, NotificationModel
 from tests.composed import make_ctx
+from tests.fakes.uow import FakeStore, FakeUnitOfWork
 
 UTC_TZ = ZoneInfo("UTC")
 

@@ -7,14 +7,14 @@ import json
 
 import pytest
 
+from chalicelib import shapes
 from chalicelib.domain.bills import Line
 from chalicelib.domain.errors import Conflict, Forbidden, NotFound
 from chalicelib.services import billing, notifications
 from chalicelib.services.context import Principal
-from chalicelib.store import views
-from chalicelib.store.fake_uow import FakeUnitOfWork
-from chalicelib.store.models import NotificationModel
-from chalicelib.store.unit_of_work import WriteConflict
+from chalicelib.store.dynamodb.models import NotificationModel
+from chalicelib.store.port import WriteConflict
+from tests.fakes.uow import FakeUnitOfWork
 from tests.unit.test_purchase_services import at, ctx_at, new_app
 
 
@@ -27,7 +27,7 @@ def test_notifications_are_listed_oldest_first_in_pages_to_their_own_customer(ta
     assert first.next_token is not None
     rest = notifications.list_notifications(own, "acme", 3, first.next_token)
     assert rest.next_token is None
-    listed = [views.notification(n) for n in first.items + rest.items]
+    listed = [shapes.notification(n) for n in first.items + rest.items]
     assert [(n["kind"], n["channel"], n["status"]) for n in listed] == [
         ("arrears", "email", "sent"), ("arrears", "sms", "sent"), ("bill", "email", "sent"), ("bill", "sms", "sent")]
     assert listed[2]["subject"] == "Monthly bill 2026-03: 30.00" and listed[2]["at"] == "2026-04-01T02:00:00Z"
@@ -75,7 +75,7 @@ def test_an_operator_retries_a_failed_notification_which_is_sent_at_once(tables,
     with pytest.raises(NotFound):
         notifications.retry_failed(ctx_at(tables, now), "acme", "nope")
     # one event, of the retry that committed (none for the refused ones)
-    from chalicelib.store.models import EventModel
+    from chalicelib.store.dynamodb.models import EventModel
 
     (event,) = [EventModel.from_raw_data(raw) for raw in tables.table(EventModel).values()]
     assert (event.type, event.account_id, json.loads(event.data)["status"]) == ("notification.retried", "acme",

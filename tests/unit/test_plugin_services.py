@@ -13,8 +13,8 @@ from chalicelib.api.plugins import quota_set
 from chalicelib.domain.errors import Conflict, InsufficientBalanceError, InvalidRequest
 from chalicelib.services import plugins
 from chalicelib.services.idempotency import NONE, Idem, Response
-from chalicelib.store.fake_uow import FakeStore, FakeUnitOfWork
-from chalicelib.store.models import due_shard
+from chalicelib.store.dynamodb.models import due_shard
+from tests.fakes.uow import FakeStore, FakeUnitOfWork
 from tests.unit.test_purchase_services import account, at, ctx_at, ledger, new_app, orders, stored_app
 
 

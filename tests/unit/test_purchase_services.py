@@ -16,9 +16,9 @@ from chalicelib.domain.errors import Conflict, Gone, InsufficientBalanceError, N
 from chalicelib.services import accounts, apps, purchases
 from chalicelib.services.context import Ctx, Principal
 from chalicelib.services.idempotency import NONE, Idem, Response
-from chalicelib.store.fake_uow import FakeStore, FakeUnitOfWork
-from chalicelib.store.models import AccountModel, AppModel, LedgerModel, OrderModel
+from chalicelib.store.dynamodb.models import AccountModel, AppModel, LedgerModel, OrderModel
 from tests.composed import make_ctx
+from tests.fakes.uow import FakeStore, FakeUnitOfWork
 
 UTC_TZ = ZoneInfo("UTC")
 

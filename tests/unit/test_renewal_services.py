@@ -20,10 +20,10 @@ from chalicelib.services import accounts, apps, lifecycle, plugins, purchases, r
 from chalicelib.services.context import Ctx, Principal
 from chalicelib.services.idempotency import NONE, Idem, Response
 from chalicelib.services.renewals import Item, Reserved
-from chalicelib.store.fake_uow import FakeStore, FakeUnitOfWork
-from chalicelib.store.models import AppModel, NotificationModel
-from chalicelib.store.unit_of_work import PackageFilter
+from chalicelib.store.dynamodb.models import AppModel, NotificationModel
+from chalicelib.store.port import PackageFilter
 from tests.composed import make_ctx
+from tests.fakes.uow import FakeStore, FakeUnitOfWork
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 UTC_ZONE = ZoneInfo("UTC")
@@ -365,7 +365,7 @@ def test_a_batch_quote_is_the_sum_of_single_renewals_bought_in_order(
 
 
 def test_a_batch_paid_but_contended_answers_its_orders_and_is_finished_later(tables: FakeStore) -> None:
-    from chalicelib.store.unit_of_work import Contention
+    from chalicelib.store.port import Contention
 
     ctx = setup(tables, 39_900 * 4)
     sids = [new_app(ctx, name=f"a{i}") for i in range(2)]

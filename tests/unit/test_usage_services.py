@@ -14,10 +14,10 @@ import pytest
 
 from chalicelib.domain.errors import Conflict, InvalidRequest
 from chalicelib.services import billing, usage
-from chalicelib.store.fake_uow import FakeStore, FakeUnitOfWork
-from chalicelib.store.unit_of_work import Counts, Write
-from chalicelib.store.usage_models import UsageModel
+from chalicelib.store.dynamodb.usage_models import UsageModel
+from chalicelib.store.port import Counts, Write
 from tests.composed import make_ctx
+from tests.fakes.uow import FakeStore, FakeUnitOfWork
 from tests.unit.test_billing_services import push_app
 from tests.unit.test_purchase_services import at, ctx_at, new_app
 

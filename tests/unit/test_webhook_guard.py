@@ -14,9 +14,9 @@ from chalicelib.integrations.webhook_http import Refused, check_url
 from chalicelib.services import webhooks
 from chalicelib.services.context import Principal
 from chalicelib.services.idempotency import NONE
-from chalicelib.store.fake_uow import FakeStore
-from chalicelib.store.models import AccountModel, DeliveryModel
+from chalicelib.store.dynamodb.models import AccountModel, DeliveryModel
 from tests.composed import make_ctx
+from tests.fakes.uow import FakeStore
 
 NAMES = {"hooks.example.com": ["93.184.216.34"], "inside.example.com": ["93.184.216.34", "10.0.0.7"],
          "meta.example.com": ["169.254.169.254"], "v6local.example.com": ["::1"]}

@@ -10,9 +10,9 @@ from chalicelib.integrations import webhook_http
 from chalicelib.services import webhooks
 from chalicelib.services.context import Principal
 from chalicelib.services.idempotency import NONE
-from chalicelib.store.fake_uow import FakeStore
-from chalicelib.store.models import AccountModel, DeliveryModel, EventModel, NotificationModel
+from chalicelib.store.dynamodb.models import AccountModel, DeliveryModel, EventModel, NotificationModel
 from tests.composed import job_ctx, make_ctx
+from tests.fakes.uow import FakeStore
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 FAILING = webhooks.Sender(check=lambda url: webhook_http.check_url(url, True),

@@ -7,7 +7,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from chalicelib import cli_views
+from chalicelib import cli_client
 from chalicelib.cli import cli
 
 
@@ -17,7 +17,7 @@ def run(api, monkeypatch):
         r = api.call(method, path, body, headers=headers)
         return r.status, r.body
 
-    monkeypatch.setattr(cli_views, "transport", transport)
+    monkeypatch.setattr(cli_client, "transport", transport)
     runner = CliRunner()
     return lambda *args: runner.invoke(cli, list(args), env={"COLUMNS": "200"})
 

@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 import pytest
 from typer.testing import CliRunner
 
-from chalicelib import cli_views
+from chalicelib import cli_client
 from chalicelib.cli import cli
-from chalicelib.views.poller import StreamPoller
+from chalicelib.local.poller import StreamPoller
 from tests.composed import contexts
 
 pytestmark = pytest.mark.fresh_tables  # reads the streams from their horizon
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.fresh_tables  # reads the streams from their horizon
 
 @pytest.fixture
 def run(api, monkeypatch):
-    monkeypatch.setattr(cli_views, "transport", api.transport)
+    monkeypatch.setattr(cli_client, "transport", api.transport)
     runner = CliRunner()
 
     def invoke(*args: str):

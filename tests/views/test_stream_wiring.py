@@ -11,7 +11,7 @@ ARN = "arn:aws:dynamodb:us-east-1:123456789012:table/imbill-dev-{}/stream/2026-0
 def test_stream_handlers_registered_from_the_environment():
     from chalice import Chalice
 
-    from chalicelib.views.streams import wire_streams
+    from chalicelib.readmodels.streams import wire_streams
 
     app = Chalice("t")
     env = {f"IMBILL_STREAM_ARN_{b.upper()}": ARN.format(b) for b in ("accounts", "ledger", "notifications")}
@@ -29,7 +29,7 @@ def test_lambda_event_shape_reaches_the_views(api, monkeypatch):
     from chalice.app import DynamoDBEvent
 
     import app as module
-    from chalicelib.store.models import LedgerModel
+    from chalicelib.store.dynamodb.models import LedgerModel
 
     api.paid_app("2026-03-01T00:00:00Z", cash="1000.00")
     entry = next(e for e in LedgerModel.query("acme") if e.kind == "purchase")

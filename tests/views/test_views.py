@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from chalicelib.store.models import LedgerModel
-from chalicelib.views.poller import StreamPoller
-from chalicelib.views.streams import apply_records
+from chalicelib.local.poller import StreamPoller
+from chalicelib.readmodels.streams import apply_records
+from chalicelib.store.dynamodb.models import LedgerModel
 from tests.composed import contexts
 
 pytestmark = [pytest.mark.storage, pytest.mark.fresh_tables]  # also on DynamoDB Local: its streams feed the handler
@@ -82,9 +82,9 @@ def test_handler_applies_a_redelivered_record_once(api):
     for r in records:
         r["eventSourceARN"] = arn
         r["dynamodb"].pop("ApproximateCreationDateTime", None)
-    apply_records(records, contexts(ZoneInfo("UTC")))
+    apply_records(records, ZoneInfo("UTC"))
     once = _revenue(api)["2026-03"]
-    apply_records(records + records, contexts(ZoneInfo("UTC")))
+    apply_records(records + records, ZoneInfo("UTC"))
     assert _revenue(api)["2026-03"] == once and once["prepaid_sales"] != "0.00"
 
 
@@ -110,7 +110,7 @@ def test_accounts_in_arrears_follow_the_account(api, feed):
     api.clock("2026-03-01T00:00:00Z")
     api.account("acme")
     feed()
-    from chalicelib.store.models import AccountModel
+    from chalicelib.store.dynamodb.models import AccountModel
 
     acct = AccountModel.get("acme")
     acct.update(actions=[AccountModel.status.set("arrears")])
@@ -149,7 +149,7 @@ def test_due_work_lists_what_jobs_will_act_on(api):
 def test_failed_notifications_are_listed(api, feed):
     from datetime import UTC, datetime
 
-    from chalicelib.store.models import NotificationModel
+    from chalicelib.store.dynamodb.models import NotificationModel
 
     api.clock("2026-03-01T00:00:00Z")
     api.account("acme")

@@ -99,7 +99,7 @@ def shared_connection() -> Connection:
 
 
 def forget_shared_connection() -> None:
-    """The next use makes a new connection (chalicelib.store.tables.reset_connections)."""
+    """The next use makes a new connection (chalicelib.store.dynamodb.tables.reset_connections)."""
     global _shared
     _shared = None
 
@@ -576,7 +576,7 @@ def event_id_floor(at: datetime) -> str:
 
 
 class EventModel(_Base):
-    """One committed change, written in the change's own transaction (store/unit_of_work.py commit)."""
+    """One committed change, written in the change's own transaction (store/port.py commit)."""
 
     class Meta(_Base.Meta):
         base_name = "events"
@@ -600,7 +600,7 @@ class EventModel(_Base):
 
     @classmethod
     def of(cls, event: Any) -> EventModel:
-        """The item of a unit of work's Event (store/unit_of_work.py), with a new time-ordered id."""
+        """The item of a unit of work's Event (store/port.py), with a new time-ordered id."""
         at = event.at.astimezone(UTC)
         role, sub = event.actor
         return cls(
@@ -678,7 +678,7 @@ class DeliveryModel(_Base):
     attempt_due = DeliveryDueIndex()
 
 
-# this module's tables; chalicelib.store.tables.ALL_MODELS adds usage, bills and the read views
+# this module's tables; chalicelib.store.dynamodb.tables.ALL_MODELS adds usage, bills and the read views
 MODELS: list[type[_Base]] = [
     AccountModel,
     AppModel,

@@ -9,10 +9,10 @@ from pynamodb.connection import Connection
 from pynamodb.exceptions import DeleteError, PutError, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactGet, TransactWrite
 
-from chalicelib.store import models, tables, unit_of_work
-from chalicelib.store.unit_of_work import Contention as Contention  # the retry policy: jobs name it here
-from chalicelib.store.unit_of_work import WriteConflict
-from chalicelib.store.unit_of_work import backoff as backoff
+from chalicelib.store.dynamodb import models, tables
+from chalicelib.store.port import Contention as Contention  # the retry policy: jobs name it here
+from chalicelib.store.port import WriteConflict
+from chalicelib.store.port import backoff as backoff
 
 T = TypeVar("T")
 Item = TypeVar("Item")
@@ -41,22 +41,8 @@ def warm() -> None:
         model._get_connection()
 
 
-class Tx(TransactWrite):
-    """A TransactWrite that runs `after_commit` callbacks (metrics of the moves) once it committed."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.after_commit: list[Callable[[], None]] = []
-
-    def _commit(self) -> Any:
-        result = super()._commit()
-        for fn in self.after_commit:
-            fn()
-        return result
-
-
 def write() -> TransactWrite:
-    return Tx(connection=connection())
+    return TransactWrite(connection=connection())
 
 
 def read() -> TransactGet:
@@ -83,11 +69,6 @@ def is_write_conflict(err: BaseException) -> bool:
 def lost_race(err: Exception) -> bool:
     """A commit that another writer beat: worth loading and deciding again."""
     return isinstance(err, WriteConflict) or (isinstance(err, TransactWriteError) and is_conflict(err))
-
-
-def with_retries(attempt: Callable[[], T], tries: int | None = None, budget: float | None = None) -> T:
-    """unit_of_work.with_retries for attempts that commit a unit of work or a TransactWrite."""
-    return unit_of_work.with_retries(attempt, tries, budget, lost=lost_race)
 
 
 def retry_step(item: Item, step: Callable[[Item], T], reload: Callable[[Item], Item], tries: int = 5) -> T:

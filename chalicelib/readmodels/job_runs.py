@@ -16,8 +16,9 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain.calendar import iso, local_date, parse_instant
 from chalicelib.logs import acted_on
-from chalicelib.store import uow
-from chalicelib.views.model import ViewModel
+from chalicelib.store.dynamodb import plumbing
+from chalicelib.store.dynamodb.view_model import ViewModel
+from chalicelib.store.port import with_retries
 
 log = logging.getLogger("imbill.views")
 
@@ -155,14 +156,14 @@ def add_page(job: str, at: datetime, started_at: datetime, page: str, summary: d
             totals[k] = totals.get(k, 0) + after.get(k, 0) - before.get(k, 0)
         total_failed += failed - failed_before
         now = wall_now()
-        with uow.write() as tx:
+        with plumbing.write() as tx:
             tx.save(ViewModel(*page_key, job=job, at=at, summary=json.dumps(after, sort_keys=True), failed=failed,
                               expires=now + PAGE_KEEP), condition=_unchanged(old))
             tx.save(_item({"job": job, "summary": totals, "failed": total_failed}, at, started_at, now),
                     condition=_unchanged(row))
 
     try:
-        uow.with_retries(attempt, PAGE_TRIES, PAGE_BUDGET)
+        with_retries(attempt, PAGE_TRIES, PAGE_BUDGET, lost=plumbing.lost_race)
     except Exception as err:  # noqa: BLE001
         log.warning("page %s of job run %s at %s not recorded: %s", page, job, iso(at), err)
 

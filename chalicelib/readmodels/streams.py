@@ -12,7 +12,7 @@ local poller restarts from the stream's horizon) counts once:
   arriving late cannot bring back an old state.
 
 The same :func:`apply_records` runs in Lambda (app.py, ``on_dynamodb_record``), under the local
-poller (chalicelib/views/poller.py) and in the tests, on the records' plain dict shape."""
+poller (chalicelib/local/poller.py) and in the tests, on the records' plain dict shape."""
 
 from __future__ import annotations
 
@@ -26,10 +26,9 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.domain.calendar import month_key
-from chalicelib.services.context import Contexts
-from chalicelib.store import tables
-from chalicelib.store.models import AccountModel, LedgerModel, NotificationModel
-from chalicelib.views.model import ViewModel, shard_of
+from chalicelib.store.dynamodb import tables
+from chalicelib.store.dynamodb.models import AccountModel, LedgerModel, NotificationModel
+from chalicelib.store.dynamodb.view_model import ViewModel, shard_of
 
 log = logging.getLogger("imbill.views")
 
@@ -81,9 +80,11 @@ def _str(image: dict[str, Any] | None, attr: str) -> str | None:
     return value.get("S") if isinstance(value, dict) else None
 
 
-def apply_records(records: Iterable[dict[str, Any]], contexts: Contexts) -> dict[str, int]:
-    """Apply a batch of stream records to the views (in the composition's billing zone), and the
-    events' to the event feed; answer counts by table (for logs and tests).
+def apply_records(records: Iterable[dict[str, Any]], tz: ZoneInfo,
+                  on_events: Callable[[list[dict[str, Any]]], object] | None = None) -> dict[str, int]:
+    """Apply a batch of stream records to the views; answer counts by table (for logs and tests).
+    The events table's records go to `on_events` (services/event_feed.py's stream handler passes its
+    feed: webhook deliveries and EventBridge); without it they are counted only.
     The batch's requests are batched per table: the revenue of all its ledger entries in one
     transaction (per 100 items), the live accounts and notifications read in one BatchGetItem each
     (per 100 keys) and their list items written in BatchWriteItem calls (25 a request)."""
@@ -95,13 +96,11 @@ def apply_records(records: Iterable[dict[str, Any]], contexts: Contexts) -> dict
             continue
         by_table[table].append(record)
         counts[table] = counts.get(table, 0) + 1
-    _ledger(by_table["ledger"], contexts.tz)
+    _ledger(by_table["ledger"], tz)
     _accounts(by_table["accounts"])
     _notifications(by_table["notifications"])
-    if by_table["events"]:  # the events' own stream: webhook deliveries and EventBridge (services/event_feed.py)
-        from chalicelib.services import event_feed
-
-        event_feed.on_records(contexts, by_table["events"])
+    if by_table["events"] and on_events is not None:
+        on_events(by_table["events"])
     return counts
 
 

@@ -9,9 +9,9 @@ from typing import Any
 
 from pynamodb.attributes import Attribute
 
-from chalicelib.store import tables, watch
-from chalicelib.store.models import read_shards
-from chalicelib.store.unit_of_work import DueIndex, DueRepository
+from chalicelib.store.dynamodb import tables, watch
+from chalicelib.store.dynamodb.models import read_shards
+from chalicelib.store.port import DueIndex, DueRepository
 
 
 class DynamoDuePage:

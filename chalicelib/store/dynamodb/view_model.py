@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pynamodb.attributes import NumberAttribute, TTLAttribute, UnicodeAttribute, UTCDateTimeAttribute
 
-from chalicelib.store.models import DUE_SHARDS, _Base
+from chalicelib.store.dynamodb.models import DUE_SHARDS, _Base
 
 VIEW_SHARDS = DUE_SHARDS  # revenue counters and notification lists are spread over this many partitions
 

@@ -6,10 +6,10 @@ import time
 from typing import Any, cast
 
 from chalicelib.config import settings
-from chalicelib.store import models
-from chalicelib.store.models import _Base
-from chalicelib.store.usage_models import BillModel, UsageModel, UserSeenModel
-from chalicelib.views.model import ViewModel
+from chalicelib.store.dynamodb import models
+from chalicelib.store.dynamodb.models import _Base
+from chalicelib.store.dynamodb.usage_models import BillModel, UsageModel, UserSeenModel
+from chalicelib.store.dynamodb.view_model import ViewModel
 
 ALL_MODELS: list[type[_Base]] = [*models.MODELS, UsageModel, UserSeenModel, BillModel, ViewModel]
 

@@ -12,8 +12,9 @@ import boto3
 from botocore.config import Config
 
 from chalicelib.periodic import Periodic
+from chalicelib.readmodels.streams import stream_tables
 from chalicelib.services.context import Contexts
-from chalicelib.views.streams import apply_records, stream_tables
+from chalicelib.services.event_feed import apply_stream
 
 log = logging.getLogger("imbill.views")
 
@@ -76,7 +77,7 @@ class StreamPoller:
                 created = r.get("dynamodb", {}).get("ApproximateCreationDateTime")
                 if created is not None and not isinstance(created, int | float | str):
                     r["dynamodb"]["ApproximateCreationDateTime"] = created.timestamp()
-            apply_records(records, self.contexts)
+            apply_stream(records, self.contexts)
             done += len(records)
             self.iterators[key] = out.get("NextShardIterator")  # a closed shard answers None
             if not records:

@@ -8,12 +8,10 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from chalicelib import shapes
 from chalicelib.domain.errors import InvalidRequest
 from chalicelib.domain.money import fmt
-from chalicelib.store import views as render
-from chalicelib.store.models import AccountModel, NotificationModel
-from chalicelib.views.model import VIEW_SHARDS, ViewModel
-from chalicelib.views.streams import (
+from chalicelib.readmodels.streams import (
     ACCOUNT_STATUSES,
     LISTED_NOTIFICATIONS,
     account_email_key,
@@ -22,6 +20,8 @@ from chalicelib.views.streams import (
     notification_list,
     revenue_key,
 )
+from chalicelib.store.dynamodb.models import AccountModel, NotificationModel
+from chalicelib.store.dynamodb.view_model import VIEW_SHARDS, ViewModel
 
 COUNTERS = ("prepaid_sales", "refunds", "credits", "postpaid_bills")
 
@@ -101,7 +101,7 @@ def accounts(status: str | None, q: str | None, limit: int, token: str | None) -
         if lek is None:
             index, lek = index + 1, None
     live = {a.account_id: a for a in AccountModel.batch_get(ids)} if ids else {}
-    items = [render.account(live[i]) for i in ids
+    items = [shapes.account(live[i]) for i in ids
              if i in live and (status is None or live[i].status == status)]
     more = index < len(sources)
     return {"items": items, "next_token": _encode({"i": index, "k": lek}) if more else None}
@@ -123,5 +123,5 @@ def listed_notifications(status: str, limit: int) -> list[dict[str, Any]]:
         n = live.get(key)
         if n is None or n.status != status:
             continue  # changed since the view was written; the stream will drop it
-        out.append(render.ops_notification(n))
+        out.append(shapes.ops_notification(n))
     return out

@@ -14,9 +14,9 @@ from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-from chalicelib.store import uow, watch
-from chalicelib.store.due import DynamoDueRepository
-from chalicelib.store.models import (
+from chalicelib.store.dynamodb import plumbing, watch
+from chalicelib.store.dynamodb.due import DynamoDueRepository
+from chalicelib.store.dynamodb.models import (
     AccountModel,
     AppModel,
     DeliveryModel,
@@ -32,8 +32,18 @@ from chalicelib.store.models import (
     WebhookModel,
     read_shards,
 )
+from chalicelib.store.dynamodb.usage_models import (
+    OWN_COUNTERS,
+    UNBILLED,
+    BillModel,
+    UsageModel,
+    UserSeenModel,
+    identity,
+    is_month,
+    users_key,
+)
 from chalicelib.store.paging import page
-from chalicelib.store.unit_of_work import (
+from chalicelib.store.port import (
     AppRepository,
     BatchRepository,
     BillRepository,
@@ -57,16 +67,6 @@ from chalicelib.store.unit_of_work import (
     WriteConflict,
     expiry_stamp,
     key_of,
-)
-from chalicelib.store.usage_models import (
-    OWN_COUNTERS,
-    UNBILLED,
-    BillModel,
-    UsageModel,
-    UserSeenModel,
-    identity,
-    is_month,
-    users_key,
 )
 
 SDKAPPID_BASE = 1_400_000_000
@@ -178,7 +178,7 @@ class DynamoRepository(Repository[M]):
         return Page(found["items"], found["next_token"])
 
     def many(self, keys: Iterable[tuple[Any, ...]], consistent: bool = False) -> list[M]:
-        """During a clock move the accounts are remembered (store/watch.py `items`): every bill of
+        """During a clock move the accounts are remembered (store/dynamodb/watch.py `items`): every bill of
         the move reads its account, which only this process's writes change, and each of those
         writes puts the whole account (its new image replaces the remembered one)."""
         wanted = [k[0] if len(k) == 1 else k for k in sorted(set(keys))]
@@ -205,7 +205,7 @@ class DynamoAppRepository(DynamoRepository[AppModel], AppRepository[AppModel]):
 
     def push_billing(self) -> list[AppModel]:
         """During a clock move, remembered until a write touches one of them or puts an app into the
-        index (store/watch.py)."""
+        index (store/dynamodb/watch.py)."""
 
         def load() -> list[AppModel]:
             return [app for shard in read_shards() for app in AppModel.push_billing.query(str(shard))]
@@ -244,7 +244,8 @@ class DynamoNotificationRepository(DynamoRepository[NotificationModel], Notifica
                 batch.save(n)
 
     def delete_of_app(self, sdkappid: int, keep: Callable[[NotificationModel], bool]) -> int:
-        return uow.delete_all(NotificationModel, (n for n in NotificationModel.by_app.query(sdkappid) if not keep(n)))
+        gone = (n for n in NotificationModel.by_app.query(sdkappid) if not keep(n))
+        return plumbing.delete_all(NotificationModel, gone)
 
     def lease(self, item: NotificationModel, until: datetime) -> None:
         self._move_due(item, "send_due_at", until, f"notification {item.notification_id}")
@@ -273,7 +274,7 @@ class DynamoUsageRepository(DynamoRepository[UsageModel], UsageRepository[UsageM
             yield from UsageModel.by_month.query(f"{month}#{s}", after)
 
     def delete(self, items: Iterable[UsageModel]) -> int:
-        return uow.delete_all(UsageModel, items)
+        return plumbing.delete_all(UsageModel, items)
 
     def reclaim(self, sdkappid: int, unbilled: Callable[[str], bool]) -> int:
         """One Query of the app's partition; per month record one Query of its user set and
@@ -285,7 +286,7 @@ class DynamoUsageRepository(DynamoRepository[UsageModel], UsageRepository[UsageM
         for item in months:
             seen = UserSeenModel.query(users_key(sdkappid, item.period), consistent_read=True,
                                        attributes_to_get=["app_month", "user_id"])
-            deleted += uow.delete_all(UserSeenModel, seen)
+            deleted += plumbing.delete_all(UserSeenModel, seen)
         with UsageModel.batch_write() as batch:
             for item in items:
                 if item.period.endswith(UNBILLED):
@@ -411,11 +412,11 @@ class DynamoUnitOfWork(UnitOfWork):
             if write.expect is Expect.COUNT:
                 ensure_meters(write.value)
         try:
-            with uow.write() as tx:  # one TransactWriteItems, sent when the block ends
+            with plumbing.write() as tx:  # one TransactWriteItems, sent when the block ends
                 for write in writes:
                     add_to(tx, write)
         except TransactWriteError as err:
-            if uow.is_conflict(err):
+            if plumbing.is_conflict(err):
                 conflict = DynamoWriteConflict(err.msg, cause=err.cause)
                 conflict.failed = failed(writes, err)
                 raise conflict from err

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from chalicelib.store.unit_of_work import DueIndex
+from chalicelib.store.port import DueIndex
 
 Key = tuple[str, ...]
 DDB_TIME = "%Y-%m-%dT%H:%M:%S.%f%z"  # UTCDateTimeAttribute's stored form
@@ -344,8 +344,8 @@ def requests_seen(callback: Callable[[str], None]) -> Iterator[None]:
 
 def store_clients() -> list[Any]:
     """The botocore clients every model and the unit of work send their requests through."""
-    from chalicelib.store import tables, uow
+    from chalicelib.store.dynamodb import plumbing, tables
 
     out = {id(c): c for c in (m._get_connection().connection.client for m in tables.ALL_MODELS)}
-    out[id(uow.connection().client)] = uow.connection().client
+    out[id(plumbing.connection().client)] = plumbing.connection().client
     return list(out.values())

@@ -11,8 +11,15 @@ from chalicelib.domain.calendar import iso
 from chalicelib.domain.money import Cents, fmt
 from chalicelib.domain.orders import Refund
 from chalicelib.domain.statements import Totals
-from chalicelib.store.models import AccountModel, AppModel, LedgerModel, NotificationModel, OrderModel, VoucherModel
-from chalicelib.store.usage_models import BillModel
+from chalicelib.store.dynamodb.models import (
+    AccountModel,
+    AppModel,
+    LedgerModel,
+    NotificationModel,
+    OrderModel,
+    VoucherModel,
+)
+from chalicelib.store.dynamodb.usage_models import BillModel
 
 
 def _iso(value: datetime | None) -> str | None:

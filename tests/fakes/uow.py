@@ -17,8 +17,8 @@ from typing import Any, TypeVar
 from pynamodb.models import Model
 
 from chalicelib.domain.errors import InvalidRequest
-from chalicelib.store.dynamo_uow import SDKAPPID_BASE
-from chalicelib.store.models import (
+from chalicelib.store.dynamodb.adapter import SDKAPPID_BASE
+from chalicelib.store.dynamodb.models import (
     AccountModel,
     AppModel,
     DeliveryModel,
@@ -35,8 +35,18 @@ from chalicelib.store.models import (
     plain_map,
     read_shards,
 )
+from chalicelib.store.dynamodb.usage_models import (
+    OWN_COUNTERS,
+    UNBILLED,
+    BillModel,
+    UsageModel,
+    UserSeenModel,
+    identity,
+    is_month,
+    users_key,
+)
 from chalicelib.store.paging import decode, encode
-from chalicelib.store.unit_of_work import (
+from chalicelib.store.port import (
     AppRepository,
     BatchRepository,
     BillRepository,
@@ -62,16 +72,6 @@ from chalicelib.store.unit_of_work import (
     WriteConflict,
     expiry_stamp,
     key_of,
-)
-from chalicelib.store.usage_models import (
-    OWN_COUNTERS,
-    UNBILLED,
-    BillModel,
-    UsageModel,
-    UserSeenModel,
-    identity,
-    is_month,
-    users_key,
 )
 
 M = TypeVar("M", bound=Model)

@@ -18,8 +18,8 @@ A failed expectation is :class:`WriteConflict` (nothing was written); :func:`wit
 the whole load-decide-commit attempt again, within a budget, then answers :class:`Contention`.
 Records are the PynamoDB model instances (plain attribute holders here: services never call
 their ``get``/``query``/``save``). The jobs read what is due through ``due`` (a due index's items
-whose instant has come, its earliest instant). Implementations: ``store/dynamo_uow.py`` (one
-TransactWriteItems per commit) and ``store/fake_uow.py`` (in memory, for service tests).
+whose instant has come, its earliest instant). Implementations: ``store/dynamodb/adapter.py`` (one
+TransactWriteItems per commit) and ``tests/fakes/uow.py`` (in memory, for service tests).
 """
 
 from __future__ import annotations

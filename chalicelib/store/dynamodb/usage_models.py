@@ -24,7 +24,7 @@ from pynamodb.attributes import (
 )
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 
-from chalicelib.store.models import _Base, due_shard, plain_map
+from chalicelib.store.dynamodb.models import _Base, due_shard, plain_map
 
 USAGE_SHARDS = 4
 
@@ -76,7 +76,7 @@ COUNTER_ATTRIBUTES: dict[str, Attribute[Any]] = {
 }
 
 
-# Counters of a Counts write (store/unit_of_work.py) that have attributes of their own; any other is a
+# Counters of a Counts write (store/port.py) that have attributes of their own; any other is a
 # key of the month item's `meters` map.
 OWN_COUNTERS: dict[str, Attribute[Any]] = {
     "mau": UsageModel.mau, "push.calls": UsageModel.push_calls, **COUNTER_ATTRIBUTES,
