@@ -4,6 +4,7 @@ with its condition (key absent, version read, guard); a cancelled transaction is
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import nullcontext
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -150,8 +151,10 @@ class DynamoRepository(Repository[M]):
         """A lease: the item's due instant `attr` moved to `until` in one conditional UpdateItem, only
         while the stored one is still this copy's (else WriteConflict: another worker claimed it)."""
         due = getattr(self.model, attr)
+        w = watch.current()  # a clock move's: it learns the new due instant from here, not from the request
         try:
-            item.update(actions=[due.set(until)], condition=due == getattr(item, attr))
+            with w.updating(item, {attr: until}) if w is not None else nullcontext():
+                item.update(actions=[due.set(until)], condition=due == getattr(item, attr))
         except UpdateError as err:
             if err.cause_response_code == "ConditionalCheckFailedException":
                 raise WriteConflict(f"{what} is not due as read") from err
