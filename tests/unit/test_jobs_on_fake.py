@@ -13,15 +13,14 @@ from chalicelib import bootstrap
 from chalicelib.jobs import due
 from chalicelib.jobs.registry import Job, declared
 from chalicelib.notify import LocalNotifier
-from chalicelib.services import renewals, usage
+from chalicelib.services import usage
 from chalicelib.services.context import Contexts, Ctx
-from chalicelib.services.idempotency import Idem
 from chalicelib.services.renewals import Item
 from chalicelib.store.dynamodb.models import NotificationModel
 from tests.fakes.uow import FakeStore, FakeUnitOfWork
 from tests.unit.test_billing_services import push_app
 from tests.unit.test_lifecycle_services import app_of, standard_app
-from tests.unit.test_renewal_services import Crash, customer, keep, setup
+from tests.unit.test_renewal_services import customer, interrupted_batch, setup
 from tests.unit.test_renewal_services import new_app as renewal_app
 
 
@@ -152,18 +151,7 @@ def test_the_month_is_settled_by_the_settlement_job_on_the_fake(tables, contexts
 def test_a_batch_renewal_left_with_items_pending_is_finished_by_its_job_on_the_fake(tables, contexts, sent):
     ctx: Ctx = setup(tables, 39_900 * 6)
     sids = [renewal_app(ctx, name=f"a{i}") for i in range(3)]
-
-    def crash_after_two(i: int) -> None:
-        if i == 2:
-            raise Crash
-
-    renewals._before_item.append(crash_after_two)
-    try:
-        with pytest.raises(Crash):
-            renewals.renew(customer(tables, "2026-03-20T00:00:00"), "acme", [Item(s, "standard", 1) for s in sids],
-                           None, None, Idem.of("k1", "c", {"x": 1}), keep)
-    finally:
-        renewals._before_item.remove(crash_after_two)
+    interrupted_batch(customer(tables, "2026-03-20T00:00:00"), [Item(s, "standard", 1) for s in sids])
     assert hint(contexts, "renewal-batches", "2026-03-20T00:00:00") == at("2026-03-20T00:00:00")
     assert run(contexts, "renewal-batches", "2026-03-20T00:25:00") == ({"finished": 1, "skipped": 0}, 0)
     assert [app_of(tables, s).expires_at.month for s in sids] == [5, 5, 5]

@@ -266,12 +266,9 @@ class Crash(Exception):
     pass
 
 
-def test_a_batch_interrupted_after_the_payment_and_after_items_finishes_each_item_once(
-        tables: FakeStore) -> None:
-    ctx = setup(tables, 39_900 * 6)
-    sids = [new_app(ctx, name=f"a{i}") for i in range(3)]
-    c = customer(tables, "2026-03-20T00:00:00")
-    items = [Item(s, "standard", 1) for s in sids]
+def interrupted_batch(c: Ctx, items: list[Item]) -> None:
+    """Renew `items` in one batch (key k1) that crashes after the payment and two items, before item
+    2's transaction: the batch stays open."""
 
     def crash_after_two(i: int) -> None:
         if i == 2:
@@ -283,6 +280,15 @@ def test_a_batch_interrupted_after_the_payment_and_after_items_finishes_each_ite
             renewals.renew(c, "acme", items, None, None, Idem.of("k1", "c", {"x": 1}), keep)
     finally:
         renewals._before_item.remove(crash_after_two)
+
+
+def test_a_batch_interrupted_after_the_payment_and_after_items_finishes_each_item_once(
+        tables: FakeStore) -> None:
+    ctx = setup(tables, 39_900 * 6)
+    sids = [new_app(ctx, name=f"a{i}") for i in range(3)]
+    c = customer(tables, "2026-03-20T00:00:00")
+    items = [Item(s, "standard", 1) for s in sids]
+    interrupted_batch(c, items)
     assert [app_of(tables, s).expires_at.month for s in sids] == [5, 5, 4]
     assert balance(tables) == ledger_sum(tables) == (39_900, 0)
     assert int(FakeUnitOfWork(tables).accounts.get("acme").held_cash) == 39_900  # still held for item 2
