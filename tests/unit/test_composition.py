@@ -17,7 +17,7 @@ from pathlib import Path
 import chalicelib
 
 ROOT = Path(chalicelib.__file__).resolve().parent
-CHECKED = ("services", "jobs", "views", "readmodels", "domain")  # views/ is readmodels/ once renamed
+CHECKED = ("services", "jobs", "readmodels", "domain")
 LOADERS = {"settings", "catalog", "default_catalog", "catalog_at"}  # process-wide reads of config.py's caches
 MEMO = {"lru_cache", "cache"}
 MUTATORS = {"append", "extend", "insert", "add", "update", "setdefault", "pop", "popitem", "clear", "remove",
