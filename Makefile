@@ -44,8 +44,11 @@ $(STAMP): pyproject.toml | $(BIN)/python
 serve: $(STAMP)
 	$(BIN)/imbill serve $(SERVE_ARGS)
 
-## test: ruff + mypy, every test on moto, then the storage tests again on DynamoDB Local
-test: lint test-moto test-ddblocal test-deploy
+## test: ruff + mypy beside the deploy smoke test (one core each), every test on moto, then the storage
+## tests again on DynamoDB Local
+test: $(STAMP)
+	$(MAKE) --no-print-directory -j2 --output-sync=target lint test-deploy
+	$(MAKE) --no-print-directory test-moto test-ddblocal
 
 # Tests marked `timed` assert wall-clock time: they run after the others, one at a time.
 test-moto: $(STAMP)

@@ -20,7 +20,8 @@ def catalog_view(c: Catalog) -> dict[str, Any]:
     return {
         "currency": spec.currency,
         "editions": {name: {"monthly_price": fmt(e.monthly_price), "purchasable": e.purchasable,
-                            "months": list(c.months_range(name))} for name, e in spec.editions.items()},
+                            "trial": e.trial, "months": list(c.months_range(name))}
+                     for name, e in spec.editions.items()},
         "plugins": {name: {"monthly_price": fmt(p.monthly_price), "purchasable": p.purchasable,
                            "months": list(c.months_range(name)),
                            "meters": {m: meter.model_dump() for m, meter in p.meters.items()}}

@@ -24,7 +24,17 @@ from chalicelib import bootstrap
 from chalicelib.api.auth import principal_from_header
 from chalicelib.api.schemas import ACCOUNT_ID_PATTERN, ID_PATTERN
 from chalicelib.domain.calendar import local_midnight, parse_instant
-from chalicelib.domain.errors import BillingError, Busy, InvalidRequest, NotFound
+from chalicelib.domain.errors import (
+    BillingError,
+    Busy,
+    Conflict,
+    Forbidden,
+    Gone,
+    InsufficientBalanceError,
+    InvalidRequest,
+    NotFound,
+    Unauthorized,
+)
 from chalicelib.gate import MOVES, ClockMoving
 from chalicelib.services import accounts
 from chalicelib.services.context import SYSTEM, Ctx, Principal
@@ -123,6 +133,25 @@ def new_request_id() -> str:
 def request_id(event: Any) -> str:
     """API Gateway's request id (requestContext.requestId) when deployed, else a new one."""
     return str((getattr(event, "context", None) or {}).get("requestId") or new_request_id())
+
+
+# The HTTP status of each domain error (api-contract.md, Errors); a subclass answers its nearest listed class's.
+STATUS: dict[type[BillingError], int] = {
+    BillingError: 400,
+    InvalidRequest: 400,
+    Unauthorized: 401,
+    InsufficientBalanceError: 402,
+    Forbidden: 403,
+    NotFound: 404,
+    Conflict: 409,
+    Gone: 410,
+    Busy: 503,
+}
+RETRY_AFTER_S = 1  # a 503 `busy`: nothing was written, try again after a moment
+
+
+def status_of(err: BillingError) -> int:
+    return next(STATUS[c] for c in type(err).__mro__ if c in STATUS)
 
 
 def error(status: int, code: str, message: str) -> Response:
@@ -279,11 +308,11 @@ def route(
                 return Response(body=payload, status_code=code, headers={"Content-Type": "application/json"})
             except (Busy, ClockMoving) as err:  # nothing was written: the caller may retry after a moment
                 busy_err = err if isinstance(err, Busy) else Busy(str(err))
-                busy = error(busy_err.status, busy_err.code, busy_err.message)
-                busy.headers["Retry-After"] = str(busy_err.retry_after)
+                busy = error(status_of(busy_err), busy_err.code, busy_err.message)
+                busy.headers["Retry-After"] = str(RETRY_AFTER_S)
                 return busy
             except BillingError as err:
-                return error(err.status, err.code, err.message)
+                return error(status_of(err), err.code, err.message)
             except Exception as err:  # noqa: BLE001 - a bug is a 500 with a generic message, logged in full
                 if store_unreachable(err):  # not a bug: the store is down or too slow to answer
                     log.warning("the store does not answer on %s %s: %s", method, path, err)

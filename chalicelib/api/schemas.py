@@ -78,6 +78,17 @@ class Whole:
         return {"type": "integer", "minimum": self.ge, "maximum": self.le}
 
 
+@dataclass(frozen=True)
+class _AtLeast(Whole):
+    """A whole number from `ge` whose minimum is a catalog number the service checks against the
+    catalog in force (a 400 below it); the document states that of the catalog it was generated from."""
+
+    minimum: int = 0
+
+    def __get_pydantic_json_schema__(self, schema: CoreSchema, handler: GetJsonSchemaHandler) -> dict[str, Any]:
+        return {"type": "integer", "minimum": self.minimum, "maximum": self.le}
+
+
 Id = Annotated[str, Text(ID_PATTERN, "1 to 128 characters, no control or bidi-override characters")]
 Name = Id
 ACCOUNT_ID_PATTERN = "^[A-Za-z0-9_.-]{1,128}$"
@@ -245,6 +256,7 @@ def _name(what: str, names: tuple[str, ...] | list[str]) -> _Name:
 # months: the widest range the catalog sells anything for; each product's own range is checked too
 Months = Annotated[int, Whole(*_CATALOG.months_bounds)]
 Edition = Annotated[str, _name("a purchasable edition", _CATALOG.purchasable_editions)]
+EditionName = Annotated[str, _name("an edition", _CATALOG.editions)]
 PluginName = Annotated[str, _name("a plugin", list(_CATALOG.spec.plugins))]
 METER_PATTERN = "^[a-z0-9_]{1,64}[.][a-z0-9_]{1,64}$"
 MeterKey = Annotated[str, _Name(METER_PATTERN, 'a monthly usage meter of the catalog, "<plugin>.<meter>"', 129,
@@ -328,7 +340,7 @@ class App(Reply):
     account_id: str
     name: str
     region: str
-    edition: Literal["developer", "standard", "pro"]
+    edition: EditionName
     status: Literal["enabled", "disabled", "stopped", "reclaimed"]
     stop_reason: Literal["expired", "arrears"] | None
     created_at: str
@@ -577,7 +589,7 @@ class Usage(Reply):
 
 class CatalogView(Reply):
     currency: str
-    editions: dict[str, Any] = Field(description="{name: {monthly_price, purchasable, months: [min, max]}}")
+    editions: dict[str, Any] = Field(description="{name: {monthly_price, purchasable, trial, months: [min, max]}}")
     plugins: dict[str, Any] = Field(description="{name: {monthly_price, purchasable, months, meters: {name: meter}}}")
     addons: dict[str, Any] = Field(description="{name: {purchasable, months, tiers: {name: {price}}}}")
 
@@ -590,7 +602,8 @@ class PluginCreate(Request):
 
 class PushQuotaSet(Request):
     daily_broadcast_calls: Annotated[
-        int, Whole(100, 1_000_000_000), Field(description="Daily broadcast/tag push API calls, at least 100")
+        int, _AtLeast(0, 1_000_000_000, _CATALOG.included_push_calls),
+        Field(description=f"Daily broadcast/tag push API calls, at least {_CATALOG.included_push_calls}")
     ]
 
 

@@ -19,7 +19,9 @@ from chalicelib.domain.errors import Conflict, Gone, InvalidRequest
 from chalicelib.domain.money import Cents
 from chalicelib.domain.renewal import BASE, Extra, Mode, Package, check_mode, with_extra_bought, with_extra_ended
 
-DEVELOPER = "developer"  # the free edition every app starts on (section 3)
+# The trial edition (section 3) is the catalog's (Catalog.trial_edition): the services pass it. A state
+# built without a catalog (a unit test of the aggregate) takes the shipped catalog's by default.
+SHIPPED_TRIAL = "developer"
 OFF_LOG_DAYS = 100  # spans that ended longer ago than this no longer matter to any unsettled month
 
 
@@ -118,7 +120,7 @@ class AppState:
     reclaimed_at: datetime | None = None
     last_warned_day: str | None = None  # local day (ISO) of the last expiry warning
     renew_attempted_for: datetime | None = None  # the expiry whose auto-renew was tried
-    had_paid: bool = False  # once paid, never Developer again
+    had_paid: bool = False  # once paid, never the trial edition again
     off_log: tuple[OffSpan, ...] | None = None  # recent out-of-service spans (None: none recorded yet)
     disabled_reason: DisabledReason | None = None
     # renewal management (issue 18): the base package's mode `none`, and the plugin/add-on lines
@@ -126,9 +128,9 @@ class AppState:
     extras: tuple[Extra, ...] = ()
 
     @classmethod
-    def new(cls, now: datetime, tz: ZoneInfo) -> AppState:
-        """A new app: Developer, enabled, expiring add_months(created, 1) (section 3)."""
-        return cls(edition=DEVELOPER, status=Status.ENABLED, expires_at=add_months(now, 1, tz))
+    def new(cls, now: datetime, tz: ZoneInfo, trial: str = SHIPPED_TRIAL) -> AppState:
+        """A new app: on the trial edition, enabled, expiring add_months(created, 1) (section 3)."""
+        return cls(edition=trial, status=Status.ENABLED, expires_at=add_months(now, 1, tz))
 
     # ---------------------------------------------------------- what it may do
     @property
@@ -205,16 +207,16 @@ class AppState:
             raise Conflict(f"app {sdkappid} is {self.status}: only an enabled app can be disabled")
         return replace(self._go_off(Status.DISABLED, now), disabled_reason=DisabledReason.REQUESTED)
 
-    def enable(self, sdkappid: int, now: datetime) -> AppState:
-        """disabled -> enabled while its base package (or the Developer term) is still valid (section 7);
-        an enabled app stays as it is."""
+    def enable(self, sdkappid: int, now: datetime, trial: str = SHIPPED_TRIAL) -> AppState:
+        """disabled -> enabled while its base package (or the trial edition's term) is still valid
+        (section 7); an enabled app stays as it is."""
         self.ensure_writable(sdkappid)
         if self.status == Status.ENABLED:
             return self
         if self.status != Status.DISABLED:
             raise Conflict(f"app {sdkappid} is {self.status}: only a purchase brings it back")
         if now >= self.expires_at:
-            what = "Developer term" if self.edition == DEVELOPER else f"{self.edition} package"
+            what = f"{trial.capitalize()} term" if self.edition == trial else f"{self.edition} package"
             raise Conflict(f"app {sdkappid} cannot be enabled: its {what} is not valid (expired "
                            f"{self.expires_at.isoformat()}); buy a package to bring it back")
         return self.bring_back(now)
@@ -243,9 +245,9 @@ class AppState:
                        auto_renew=self.auto_renew if auto_renew is None else auto_renew,
                        no_renew=False if auto_renew else self.no_renew)
 
-    def with_auto_renew(self, enabled: bool) -> AppState:
-        if enabled and self.edition == DEVELOPER:
-            raise Conflict("the Developer edition does not renew; ask for a trial extension")
+    def with_auto_renew(self, enabled: bool, trial: str = SHIPPED_TRIAL) -> AppState:
+        if enabled and self.edition == trial:
+            raise _no_renewal(trial)
         return replace(self, auto_renew=enabled, no_renew=False if enabled else self.no_renew)
 
     # ---------------------------------------------------------- renewal modes (renewal management)
@@ -270,8 +272,8 @@ class AppState:
         self.ensure_writable(sdkappid)
         if product == self.edition:
             if mode == Mode.AUTO:
-                if self.edition == DEVELOPER:
-                    raise Conflict("the Developer edition does not renew; ask for a trial extension")
+                if self.edition == catalog.trial_edition:
+                    raise _no_renewal(self.edition)
                 check_mode(catalog, product, None, mode)
             return replace(self, auto_renew=mode == Mode.AUTO, no_renew=mode == Mode.NONE)
         line = self.extra(product)
@@ -287,12 +289,12 @@ class AppState:
     def extra_ended(self, product: str, at: datetime) -> AppState:
         return replace(self, extras=with_extra_ended(self.extras, product, at))
 
-    def extend_trial(self, now: datetime, tz: ZoneInfo) -> AppState:
-        """Developer extension: after expiry (before reclamation) it expires add_months(now, 1), enabled."""
-        if self.edition != DEVELOPER:
-            raise Conflict("only a Developer app can be extended")
+    def extend_trial(self, now: datetime, tz: ZoneInfo, trial: str = SHIPPED_TRIAL) -> AppState:
+        """Trial extension: after expiry (before reclamation) it expires add_months(now, 1), enabled."""
+        if self.edition != trial:
+            raise Conflict(f"only a {trial.capitalize()} app can be extended")
         if now < self.expires_at:
-            raise Conflict("a Developer app can be extended only after it expires")
+            raise Conflict(f"a {trial.capitalize()} app can be extended only after it expires")
         return self.reenable(add_months(now, 1, tz), now)
 
     def reclaim(self, now: datetime) -> tuple[AppState, Reclaimed]:
@@ -307,6 +309,10 @@ class AppState:
         return replace(self, purge_pending=False)
 
 
+def _no_renewal(trial: str) -> Conflict:
+    return Conflict(f"the {trial.capitalize()} edition does not renew; ask for a trial extension")
+
+
 def plan_purchase(app: AppState, edition: str, now: datetime, catalog: Catalog) -> PurchasePlan:
     """Decide the kind of a base-package purchase and where its first period starts (section 5)."""
     if edition not in catalog.purchasable_editions:
@@ -316,7 +322,7 @@ def plan_purchase(app: AppState, edition: str, now: datetime, catalog: Catalog) 
         raise Gone("the app was reclaimed")
     if app.status in (Status.DISABLED, Status.STOPPED):
         return PurchasePlan(kind="reactivation", starts_at=now, upgrade=False)
-    if app.edition == DEVELOPER:
+    if app.edition == catalog.trial_edition:
         return PurchasePlan(kind="new", starts_at=now, upgrade=False)
     if catalog.rank(edition) < catalog.rank(app.edition):
         raise Conflict(

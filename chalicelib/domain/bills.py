@@ -1,15 +1,20 @@
-"""Postpaid bill lines (billing-rules section 6): pure, from usage counters and app facts."""
+"""Postpaid bills (billing-rules section 6), pure: the bill lines from usage counters and app facts, the
+monthly settlement's window, and when an app's daily push bill has work."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from fractions import Fraction
+from zoneinfo import ZoneInfo
 
+from chalicelib.domain.calendar import local_date, local_midnight, month_bounds
 from chalicelib.domain.catalog import Catalog
 from chalicelib.domain.money import Cents, round_half_up, unit_price
-from chalicelib.domain.usage import block_charge, mau_overage
+from chalicelib.domain.usage import QuotaChange, block_charge, mau_overage, max_quota_during
+
+QUOTA_HORIZON = timedelta(days=366)  # how far ahead a quota above the included is looked for
 
 
 @dataclass(frozen=True)
@@ -99,3 +104,59 @@ def push_quota_line(sdkappid: int, max_quota: int, catalog: Catalog) -> Line | N
         return None
     amount = round_half_up(unit_price(meter.block_price) * extra)
     return Line(sdkappid, meter.bill_item, extra, meter.block_price, amount)
+
+
+# ------------------------------------------------------------------ the monthly settlement's window
+def settlement_days(days: int) -> tuple[int, ...]:
+    """The days of month M+1 on which month M is settled: 1..n (the catalog's settlement_days)."""
+    return tuple(range(1, days + 1))
+
+
+def in_settlement_window(at: datetime, tz: ZoneInfo, days: int) -> bool:
+    """Whether a settlement run at `at` settles: its local day is one of the settlement days."""
+    return local_date(at, tz).day <= days
+
+
+def settlement_open(month: str, tz: ZoneInfo, days: int, now: datetime) -> bool:
+    """Whether the settlement of local month `month` may still run at `now`: until the end of the
+    window after it (local days 1..n of the next month), plus a day for the zone."""
+    return month_bounds(month, tz)[1] + timedelta(days=days + 1) > now
+
+
+# ------------------------------------------------------------------ daily push bills
+def _none_above(log: Sequence[QuotaChange], until: datetime | None, start: datetime, end: datetime,
+                included: int) -> bool:
+    return max_quota_during(log, until, start, end) <= included
+
+
+def push_day(sdkappid: int, log: Sequence[QuotaChange], until: datetime | None, day: date, tz: ZoneInfo,
+             now: datetime, catalog: Catalog) -> tuple[Line | None, bool]:
+    """One app's part of the daily push bill of local day `day`: its line (the highest quota in
+    force during the day, above the included), and, without a line, whether the app leaves the
+    push-billing index (no quota above the included from the day on, through QUOTA_HORIZON)."""
+    start, end = local_midnight(day, tz), local_midnight(day + timedelta(days=1), tz)
+    line = push_quota_line(sdkappid, max_quota_during(log, until, start, end), catalog)
+    if line is not None:
+        return line, False
+    return None, _none_above(log, until, start, now + QUOTA_HORIZON, catalog.included_push_calls)
+
+
+def push_work_day(log: Sequence[QuotaChange], until: datetime | None, first: date, tz: ZoneInfo,
+                  catalog: Catalog) -> date | None:
+    """The first local day from `first` on whose push bill has work for the app: a quota above
+    the included in force during it (a bill line), or none from it on (the app leaves the index).
+    The quota only changes at its logged instants and at the end of the plugin's periods (`until`),
+    so after the last of those every day is like the one before."""
+    included = catalog.included_push_calls
+    changes = [when for when, _ in log] + ([until] if until else [])
+    last = local_date(max(changes), tz) + timedelta(days=1) if changes else first
+    day = first
+    while True:
+        start = local_midnight(day, tz)
+        if not _none_above(log, until, start, local_midnight(day + timedelta(days=1), tz), included):
+            return day
+        if _none_above(log, until, start, start + QUOTA_HORIZON, included):
+            return day  # the run billing this day releases the app
+        if day > last:
+            return None
+        day += timedelta(days=1)

@@ -1,22 +1,33 @@
 """The catalog (chalicelib/catalog.json, or the file named by IMBILL_CATALOG) as validated, typed data.
 
 Every product is described here: editions, plugins and add-ons with their prices, tiers, quantities,
-included allowances, overage meters and the months they may be bought for; and the rule numbers
-(lifecycle delays, warning offsets, the settlement window). The pydantic models check the file when
-it is loaded: a bad catalog fails at load with a message naming the field. A price is data, and so is
-a product: `domain/` reads these models generically, so adding a plugin with an overage meter is a
-catalog change (README "Adding a product").
+included allowances, overage meters and the months they may be bought for; the rule numbers
+(lifecycle delays, warning offsets, the settlement window); and the notification texts (templates).
+The pydantic models check the file when it is loaded: a bad catalog fails at load with a message
+naming the field. A price is data, and so is a product: `domain/` reads these models generically,
+so adding a plugin with an overage meter, or an edition, is a catalog change (README "Adding a
+product").
 """
 
 from __future__ import annotations
 
 import json
+import string
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from chalicelib.domain.errors import InvalidRequest
 from chalicelib.domain.money import Cents, InvalidAmount, parse_amount, unit_price
@@ -63,6 +74,11 @@ class Purchasable(_Spec):
 
 
 class Edition(Purchasable):
+    """A base edition. `trial`: the free edition every new app starts on (exactly one, not for sale):
+    it is extended after expiry (a trial extension), never renewed nor refunded, and an app that
+    has paid never returns to it."""
+
+    trial: bool = False
     monthly_price: Price
     free_mau: Count
     mau_overage_unit_price: UnitPrice | None
@@ -157,6 +173,51 @@ class Lifecycle(_Spec):
     settlement_days: Annotated[int, Field(ge=1, le=28)]  # month M is settled on local days 1..n of M+1
 
 
+# The words a notification text may state for a rule number (any template): word -> (lifecycle key, unit).
+RULE_WORDS: dict[str, tuple[str, str]] = {
+    "stop_after_expiry": ("stop_after_expiry_hours", "hour"),
+    "arrears_stop_after": ("arrears_stop_after_hours", "hour"),
+    "reclaim_after": ("reclaim_after_days", "day"),
+    "renewal_grace": ("renewal_grace_hours", "hour"),
+}
+_BALANCE = ("account_id", "threshold", "total", "cash", "gift")
+_WEBHOOK = ("webhook_id", "url", "failing_for", "since")
+# Every notification text the services send, with the facts of the moment each is given (domain/notices).
+NOTICE_FACTS: dict[str, tuple[str, ...]] = {
+    "warning_subject": ("sdkappid", "edition", "expires_at"),
+    "warning_body": ("sdkappid", "edition", "name", "when", "expires_at", "what"),
+    "warning_when_past": (),
+    "warning_when_today": (),
+    "warning_when_ahead": ("days",),
+    "warning_stopped": (),
+    "warning_enabled": (),
+    "warning_auto_short": ("monthly", "balance", "short"),
+    "stopped_subject": ("sdkappid", "reason"),
+    "stopped_body": ("sdkappid", "name", "why"),
+    "stopped_expired": ("expired_at",),
+    "stopped_arrears": ("since",),
+    "reclaimed_subject": ("sdkappid",),
+    "reclaimed_body": ("sdkappid", "name"),
+    "bill_subject": ("kind", "kind_title", "period", "total"),
+    "bill_body": ("kind", "period", "total", "cash", "gift", "lines"),
+    "bill_line": ("sdkappid", "item", "quantity", "amount"),
+    "arrears_subject": ("account_id", "balance"),
+    "arrears_body": ("balance", "stops_at"),
+    "balance_low_subject": _BALANCE,
+    "balance_low_body": _BALANCE,
+    "webhook_disabled_subject": _WEBHOOK,
+    "webhook_disabled_body": _WEBHOOK,
+}
+
+
+def _placeholders(template: str) -> set[str]:
+    try:
+        return {name.split(".")[0].split("[")[0] for _, name, _, _ in string.Formatter().parse(template)
+                if name is not None}
+    except ValueError as err:
+        raise ValueError(f"not a template: {err}") from None
+
+
 class Spec(_Spec):
     currency: str
     max_apps_per_account: Positive
@@ -165,11 +226,28 @@ class Spec(_Spec):
     plugins: dict[str, Plugin]
     addons: dict[str, Addon]
     lifecycle: Lifecycle
+    notices: dict[str, str]
+
+    @field_validator("notices")
+    @classmethod
+    def _every_notice(cls, notices: dict[str, str]) -> dict[str, str]:
+        """Exactly the texts the services send, each stating only its facts and the rule words."""
+        if set(notices) != set(NOTICE_FACTS):
+            missing, unknown = sorted(set(NOTICE_FACTS) - set(notices)), sorted(set(notices) - set(NOTICE_FACTS))
+            raise ValueError(f"the notices are {', '.join(NOTICE_FACTS)} (missing: {missing}, unknown: {unknown})")
+        for name, template in notices.items():
+            stray = _placeholders(template) - set(NOTICE_FACTS[name]) - set(RULE_WORDS)
+            if stray:
+                raise ValueError(f"{name} states what it is not given: {', '.join(sorted(stray))}")
+        return notices
 
     @model_validator(mode="after")
     def _consistent(self) -> Spec:
         if set(self.edition_rank) != set(self.editions):
             raise ValueError("edition_rank must rank exactly the editions")
+        trials = [e for e in self.editions.values() if e.trial]
+        if len(trials) != 1 or trials[0].purchasable:
+            raise ValueError("exactly one edition is the trial edition (trial: true), and it is not purchasable")
         names = [*self.editions, *self.plugins, *self.addons]
         if len(set(names)) != len(names):
             raise ValueError("a product name is used twice among editions, plugins and add-ons")
@@ -211,6 +289,15 @@ class Catalog:
     # ------------------------------------------------------------------ products
     def edition(self, name: str) -> Edition:
         return self.spec.editions[name]
+
+    @property
+    def editions(self) -> tuple[str, ...]:
+        return tuple(self.spec.editions)
+
+    @property
+    def trial_edition(self) -> str:
+        """The free edition every new app starts on (the one flagged `trial`)."""
+        return next(name for name, e in self.spec.editions.items() if e.trial)
 
     @property
     def purchasable_editions(self) -> tuple[str, ...]:

@@ -1,10 +1,10 @@
-"""Business errors, each carrying the contract's status and code (api-contract.md, Errors)."""
+"""Business errors, each naming the contract's error code (api-contract.md, Errors). They carry no
+transport: the API maps each class to its HTTP status (api/http.py, STATUS)."""
 
 from __future__ import annotations
 
 
 class BillingError(Exception):
-    status = 400
     code = "invalid_request"
 
     def __init__(self, message: str, code: str | None = None) -> None:
@@ -15,35 +15,34 @@ class BillingError(Exception):
 
 
 class InvalidRequest(BillingError):
-    status, code = 400, "invalid_request"
+    code = "invalid_request"
 
 
 class Unauthorized(BillingError):
-    status, code = 401, "unauthorized"
+    code = "unauthorized"
 
 
 class InsufficientBalanceError(BillingError):
-    status, code = 402, "insufficient_balance"
+    code = "insufficient_balance"
 
 
 class Forbidden(BillingError):
-    status, code = 403, "forbidden"
+    code = "forbidden"
 
 
 class NotFound(BillingError):
-    status, code = 404, "not_found"
+    code = "not_found"
 
 
 class Conflict(BillingError):
-    status, code = 409, "conflict"
+    code = "conflict"
 
 
 class Gone(BillingError):
-    status, code = 410, "gone"
+    code = "gone"
 
 
 class Busy(BillingError):
-    """An item stayed too contended to write; nothing changed. Answered with Retry-After."""
+    """An item stayed too contended to write; nothing changed: the caller may retry after a moment."""
 
-    status, code = 503, "busy"
-    retry_after = 1  # seconds
+    code = "busy"

@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from chalicelib.domain.app import DEVELOPER, AppState, ExpiryWarning, Renewal, Status, StopReason
+from chalicelib.domain.app import AppState, ExpiryWarning, Renewal, Status, StopReason
 from chalicelib.domain.calendar import local_date, local_midnight
 from chalicelib.domain.catalog import Catalog
 from chalicelib.domain.money import Cents
@@ -29,7 +29,7 @@ def dues(app: AppState, tz: ZoneInfo, catalog: Catalog) -> Dues:
     """When each lifecycle job next has something to do for this app (None: nothing)."""
     reclaim_after = timedelta(days=catalog.lifecycle("reclaim_after_days"))
     if app.status == Status.ENABLED:
-        base_due = (app.expires_at if will_try_auto_renew(app)
+        base_due = (app.expires_at if will_try_auto_renew(app, catalog)
                     else app.expires_at + timedelta(hours=catalog.lifecycle("stop_after_expiry_hours")))
         return Dues(
             warn_due_at=next_warning_due(app, tz, catalog) if warns(app) else None,
@@ -93,7 +93,7 @@ def expiry_warning(app: AppState, due_at: datetime | None, now: datetime, tz: Zo
     if app.last_warned_day == today.isoformat():
         return WarningRun(None)
     short = None
-    if app.status == Status.ENABLED and will_try_auto_renew(app) and balance is not None:
+    if app.status == Status.ENABLED and will_try_auto_renew(app, catalog) and balance is not None:
         short = max(0, catalog.edition(app.edition).monthly_price - balance)
         if short == 0 and today <= last:  # the renewal will happen: nothing to say today (asked again tomorrow)
             return WarningRun(None)
@@ -122,10 +122,10 @@ def enforcement(app: AppState, due_at: datetime | None, now: datetime, catalog: 
     return Enforcement.STOP if now >= stop_at else Enforcement.WAIT
 
 
-def will_try_auto_renew(app: AppState) -> bool:
+def will_try_auto_renew(app: AppState, catalog: Catalog) -> bool:
     """Auto-renew is tried at expiry and on every enforcement run of the grace, for a paid edition
-    with the flag on (renewal management: mode auto)."""
-    return app.auto_renew and app.edition != DEVELOPER
+    (not the trial edition) with the flag on (renewal management: mode auto)."""
+    return app.auto_renew and app.edition != catalog.trial_edition
 
 
 def _extra_auto(e: Extra) -> bool:
@@ -143,7 +143,7 @@ def auto_renewal_step(app: AppState, balance: Cents, now: datetime, tz: ZoneInfo
     an item the balance does not cover is left for the next run of the grace."""
     if app.status != Status.ENABLED:
         return None
-    if will_try_auto_renew(app) and in_grace(app.expires_at, now, catalog):
+    if will_try_auto_renew(app, catalog) and in_grace(app.expires_at, now, catalog):
         monthly = catalog.edition(app.edition).monthly_price
         if balance >= monthly:
             bounds = tuple(period_bounds(app.expires_at, 1, tz))
@@ -170,5 +170,5 @@ def renewals_due(app: AppState, now: datetime, catalog: Catalog) -> bool:
     was not covered."""
     if app.status != Status.ENABLED:
         return False
-    base = will_try_auto_renew(app) and in_grace(app.expires_at, now, catalog)
+    base = will_try_auto_renew(app, catalog) and in_grace(app.expires_at, now, catalog)
     return base or any(_extra_auto(e) and now >= e.until for e in app.extras)

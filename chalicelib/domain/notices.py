@@ -1,25 +1,13 @@
-"""Notification texts: templates whose rule numbers (delays, the reclamation wait) are filled from the
-catalog, so a changed delay changes every text that states it. Facts of the moment (an instant, a
-balance, an app) are passed by the caller."""
+"""Notification texts: templates in the catalog (`notices`, checked at load: catalog.NOTICE_FACTS),
+whose rule numbers (delays, the reclamation wait) are filled from the catalog, so a changed delay
+changes every text that states it. Facts of the moment (an instant, a balance, an app) are passed by
+the caller."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.domain.catalog import Catalog
-
-TEMPLATES = {
-    "warning_stopped": "It was stopped {stop_after_expiry} after expiry: buy a package to bring it back; "
-                       "its data is deleted {reclaim_after} after the stop.",
-    "warning_enabled": "Renew it to keep the app in service; it stops {stop_after_expiry} after expiry.",
-    "warning_auto_short": "Auto-renewal will fail for lack of balance: a month costs {monthly}, cash + gift is "
-                          "{balance}, {short} short. Top up to let it renew; it stops {stop_after_expiry} "
-                          "after expiry.",
-    "stopped_expired": "its package expired {expired_at} and was not renewed. Its data is deleted {reclaim_after} "
-                       "after the stop unless it is brought back by a purchase.",
-    "arrears_body": "A postpaid bill left your balance at {balance}. Top up to zero or above within "
-                    "{arrears_stop_after}, or every enabled app of the account stops at {stops_at}.",
-}
+from chalicelib.domain.catalog import RULE_WORDS, Catalog
 
 
 def duration(n: int, unit: str) -> str:
@@ -29,13 +17,14 @@ def duration(n: int, unit: str) -> str:
 
 def rule_values(catalog: Catalog) -> dict[str, str]:
     """The rule numbers a text may state, as words."""
-    return {
-        "stop_after_expiry": duration(catalog.lifecycle("stop_after_expiry_hours"), "hour"),
-        "arrears_stop_after": duration(catalog.lifecycle("arrears_stop_after_hours"), "hour"),
-        "reclaim_after": duration(catalog.lifecycle("reclaim_after_days"), "day"),
-        "renewal_grace": duration(catalog.lifecycle("renewal_grace_hours"), "hour"),
-    }
+    return {word: duration(catalog.lifecycle(key), unit) for word, (key, unit) in RULE_WORDS.items()}
 
 
-def render(catalog: Catalog, name: str, **facts: Any) -> str:
-    return TEMPLATES[name].format(**rule_values(catalog), **facts)
+def render(catalog: Catalog, template: str, /, **facts: Any) -> str:
+    """The catalog's text `template` with the rule words and the facts filled in."""
+    return catalog.spec.notices[template].format(**rule_values(catalog), **facts)
+
+
+def notice(catalog: Catalog, kind: str, /, **facts: Any) -> tuple[str, str]:
+    """(subject, body) of a notification: the templates `<kind>_subject` and `<kind>_body`."""
+    return render(catalog, f"{kind}_subject", **facts), render(catalog, f"{kind}_body", **facts)

@@ -35,7 +35,7 @@ from chalicelib import aws, logs
 from chalicelib.config import Settings
 from chalicelib.domain.calendar import iso, parse_instant
 from chalicelib.jobs import runner
-from chalicelib.jobs.registry import IDLE, Job, Work
+from chalicelib.jobs.registry import Job, Work
 from chalicelib.jobs.steps import Summary, counting_failures
 from chalicelib.readmodels import job_runs
 from chalicelib.services.context import Contexts, Ctx
@@ -106,7 +106,7 @@ def process(message: dict[str, Any], contexts: Contexts) -> tuple[Summary, int]:
     if "run" in message:  # the run's row (readmodels/job_runs.py) counts each page once
         job_runs.add_page(job.name, at, parse_instant(message["run"]),
                           f"{message['shard']}#{json.dumps(message.get('cursor'), sort_keys=True)}",
-                          summary, failed, IDLE)
+                          summary, failed, logs.IDLE_OUTCOMES)
     return summary, failed
 
 

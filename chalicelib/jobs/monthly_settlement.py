@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Any
 
+from chalicelib.domain.bills import in_settlement_window, settlement_days
 from chalicelib.domain.calendar import iso, local_date, month_key, previous_month
 from chalicelib.domain.catalog import CATALOG_PATH, load
 from chalicelib.jobs.registry import DueItem, Job, Schedule, Work
@@ -65,7 +66,7 @@ def step(ctx: Ctx, at: datetime) -> Callable[[tuple[str, list[Any], str | None]]
 
 WORK = Work(items, step, lambda _ctx, item: billing.fresh(item), prepare=prepare)  # a retried account is read afresh
 # the deployed schedule (EventBridge's cron, fixed when the app is packaged): the packaged catalog's 1..n
-SETTLEMENT_DAYS = tuple(range(1, load(CATALOG_PATH).lifecycle("settlement_days") + 1))
+SETTLEMENT_DAYS = settlement_days(load(CATALOG_PATH).lifecycle("settlement_days"))
 SCHEDULE = Schedule(minute=0, hour=2, days=SETTLEMENT_DAYS)
 MAX_LOOK = 12  # scheduled instants looked at (4 months); beyond, the next instant (it is then run to decide)
 
@@ -84,7 +85,7 @@ def next_due(ctx: Ctx) -> datetime | None:
 
 def in_window(ctx: Ctx, at: datetime) -> bool:
     """Whether a run at `at` settles: its local day is one of the catalog's settlement days."""
-    return local_date(at, ctx.tz).day <= ctx.catalog.lifecycle("settlement_days")
+    return in_settlement_window(at, ctx.tz, ctx.catalog.lifecycle("settlement_days"))
 
 
 def due(ctx: Ctx, before: datetime) -> Iterator[DueItem]:

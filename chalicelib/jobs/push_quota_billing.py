@@ -40,7 +40,7 @@ def due(ctx: Ctx, before: datetime) -> Iterator[DueItem]:
     if at is not None:
         for app in billing.push_billing_apps(ctx.uow):
             yield {"sdkappid": int(app.sdkappid), "job": JOB.name, "due_at": iso(at),
-                   "reason": f"daily push bill (quota {int(app.push_quota or 100)})"}
+                   "reason": f"daily push bill (quota {int(app.push_quota or ctx.catalog.included_push_calls)})"}
 
 
 JOB = Job("push-quota-billing", SCHEDULE, run, next_due, outcomes=("billed", "skipped", "no_charge", "released"),

@@ -15,7 +15,6 @@ from chalicelib.jobs import steps
 from chalicelib.jobs.steps import Summary, counting_failures
 from chalicelib.store.port import DueIndex, DuePage
 
-IDLE = logs.IDLE_OUTCOMES  # outcomes that change nothing
 DueItem = dict[str, Any]  # one line of the due-work list
 LATE_AFTER = timedelta(minutes=15)  # a scheduled instant not run this long after it: the job is late
 
@@ -178,12 +177,12 @@ class Job:
         return out
 
     def acted(self, summary: Summary) -> bool:
-        """Whether a run changed anything (the outcomes that change nothing are IDLE)."""
+        """Whether a run changed anything (the outcomes that change nothing are logs.IDLE_OUTCOMES)."""
         return self.acted_on(summary) > 0
 
     @staticmethod
     def acted_on(summary: Summary) -> int:
-        """How many items a run acted on (its outcomes but the IDLE ones)."""
+        """How many items a run acted on (its outcomes but logs.IDLE_OUTCOMES)."""
         return logs.acted_on(summary)
 
 

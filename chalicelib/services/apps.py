@@ -1,4 +1,4 @@
-"""Use cases on apps: create, read, auto-renew flag, Developer extension, and the app write rule. They
+"""Use cases on apps: create, read, auto-renew flag, trial extension, and the app write rule. They
 store through the unit of work (ctx.uow) and answer records; the API renders them (api/apps.py)."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from chalicelib.domain.app import AppState, DisabledReason, OffSpan, Status, Sto
 from chalicelib.domain.errors import Conflict, NotFound
 from chalicelib.domain.lifecycle import dues
 from chalicelib.domain.money import Cents
+from chalicelib.domain.notices import notice
 from chalicelib.domain.renewal import BASE, Mode, dump_extras, load_extras
 from chalicelib.services import events, idempotency, notifications
 from chalicelib.services.context import Ctx
@@ -180,7 +181,8 @@ def create_app(ctx: Ctx, account_id: str, name: str, region: str, idem: Idem,
             allocated.append(uow.apps.next_sdkappid())
         sdkappid = allocated[0]
         app = put(AppModel(sdkappid, account_id=account_id, name=name, region=region, created_at=ctx.now,
-                           version=0, due_shard=due_shard(sdkappid)), AppState.new(ctx.now, ctx.tz))
+                           version=0, due_shard=due_shard(sdkappid)),
+                  AppState.new(ctx.now, ctx.tz, ctx.catalog.trial_edition))
         acct.apps_count = int(acct.apps_count) + 1
         acct.app_ids = {int(x) for x in acct.app_ids or ()} | {sdkappid}
         store_app(uow, ctx, app, new=True)
@@ -217,7 +219,8 @@ def change_app(ctx: Ctx, sdkappid: int, change: Callable[[AppModel], Any], idem:
 
 
 def set_auto_renew(ctx: Ctx, sdkappid: int, enabled: bool, answer: Answer[AppModel]) -> Response:
-    return change_app(ctx, sdkappid, lambda app: put(app, state(app).with_auto_renew(enabled)), idempotency.NONE,
+    trial = ctx.catalog.trial_edition
+    return change_app(ctx, sdkappid, lambda app: put(app, state(app).with_auto_renew(enabled, trial)), idempotency.NONE,
                       answer, "package.renewal_mode_changed")
 
 
@@ -229,14 +232,16 @@ def disable(ctx: Ctx, sdkappid: int, answer: Answer[AppModel]) -> Response:
 
 def enable(ctx: Ctx, sdkappid: int, answer: Answer[AppModel]) -> Response:
     """POST /v1/apps/{id}/enable: a disabled app -> enabled while its package is valid (else 409)."""
-    return change_app(ctx, sdkappid, lambda app: put(app, state(app).enable(sdkappid, ctx.now)),
+    trial = ctx.catalog.trial_edition
+    return change_app(ctx, sdkappid, lambda app: put(app, state(app).enable(sdkappid, ctx.now, trial)),
                       idempotency.NONE, answer, "app.enabled")
 
 
 def extend_trial(ctx: Ctx, sdkappid: int, idem: Idem, answer: Answer[AppModel]) -> Response:
-    """Developer extension: after expiry (before reclamation) expires add_months(now, 1), enabled."""
-    return change_app(ctx, sdkappid, lambda app: put(app, state(app).extend_trial(ctx.now, ctx.tz)), idem, answer,
-                      "app.trial_extended")
+    """Trial extension: after expiry (before reclamation) expires add_months(now, 1), enabled."""
+    trial = ctx.catalog.trial_edition
+    return change_app(ctx, sdkappid, lambda app: put(app, state(app).extend_trial(ctx.now, ctx.tz, trial)), idem,
+                      answer, "app.trial_extended")
 
 
 def stop_app(ctx: Ctx, app: AppModel, acct: AccountModel, stop: tuple[AppState, Stopped], why: str, *,
@@ -248,12 +253,10 @@ def stop_app(ctx: Ctx, app: AppModel, acct: AccountModel, stop: tuple[AppState, 
     Raises WriteConflict when the app (or the account) moved since it was read (the caller decides)."""
     after, stopped = stop
     put(app, after)
-    items = notifications.compose(
-        acct, stopped.kind, stopped.at,
-        subject=f"App {app.sdkappid} stopped ({stopped.reason})",
-        body=f"App {app.sdkappid} ({app.name}) was stopped: {why}",
-        sdkappid=int(app.sdkappid),
-    )
+    subject, body = notice(ctx.catalog, "stopped", sdkappid=app.sdkappid, reason=stopped.reason, name=app.name,
+                           why=why)
+    items = notifications.compose(acct, stopped.kind, stopped.at, subject=subject, body=body,
+                                  sdkappid=int(app.sdkappid))
     with ctx.uow() as u:
         store_app(u, ctx, app)
         notifications.enqueue(ctx, u, items)

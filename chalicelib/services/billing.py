@@ -11,13 +11,12 @@ from typing import Any
 from chalicelib import shapes
 from chalicelib.domain.app import Status, StopReason
 from chalicelib.domain.arrears import AccountStatus, Arrears, back_from_arrears, stop_for_arrears
-from chalicelib.domain.bills import AppFacts, Line, MonthUsage, monthly_lines, push_quota_line
-from chalicelib.domain.calendar import iso, local_date, local_midnight, month_bounds, parse_instant
+from chalicelib.domain.bills import AppFacts, Line, MonthUsage, monthly_lines, push_day, push_work_day
+from chalicelib.domain.calendar import iso, local_midnight, month_bounds, parse_instant
 from chalicelib.domain.errors import NotFound
 from chalicelib.domain.money import fmt
-from chalicelib.domain.notices import render
+from chalicelib.domain.notices import notice, render
 from chalicelib.domain.orders import split_postpaid
-from chalicelib.domain.usage import max_quota_during
 from chalicelib.services import events, notifications
 from chalicelib.services.apps import put, state, stop_app, store_app
 from chalicelib.services.context import Ctx
@@ -62,23 +61,19 @@ def enter_arrears(ctx: Ctx, acct: AccountModel, bill_key: str) -> list[Any]:
     if warning is None:
         return []
     put_arrears(acct, after)
-    balance = fmt(warning.balance)
-    return notifications.compose(
-        acct, warning.kind, ctx.now, ref=bill_key,
-        subject=f"Account {acct.account_id} is in arrears ({balance})",
-        body=render(ctx.catalog, "arrears_body", balance=balance, stops_at=iso(warning.stop_at)),
-    )
+    subject, body = notice(ctx.catalog, "arrears", account_id=acct.account_id, balance=fmt(warning.balance),
+                           stops_at=iso(warning.stop_at))
+    return notifications.compose(acct, warning.kind, ctx.now, ref=bill_key, subject=subject, body=body)
 
 
 def bill_notice(ctx: Ctx, acct: AccountModel, bill: BillModel) -> list[Any]:
     """Every posted bill is notified (kind `bill`), by email and SMS, in the bill's transaction."""
-    items = "; ".join(f"app {x.sdkappid} {x.item} x {int(x.quantity)} = {fmt(int(x.amount))}" for x in bill.lines)
-    return notifications.compose(
-        acct, "bill", ctx.now, ref=bill.bill_key,
-        subject=f"{bill.kind.capitalize()} bill {bill.period}: {fmt(int(bill.total))}",
-        body=f"Bill {bill.period} ({bill.kind}) of {fmt(int(bill.total))} was charged to your balance "
-        f"({fmt(int(bill.charged_cash))} cash, {fmt(int(bill.charged_gift))} gift): {items}.",
-    )
+    lines = "; ".join(render(ctx.catalog, "bill_line", sdkappid=x.sdkappid, item=x.item, quantity=int(x.quantity),
+                             amount=fmt(int(x.amount))) for x in bill.lines)
+    subject, body = notice(ctx.catalog, "bill", kind=bill.kind, kind_title=bill.kind.capitalize(), period=bill.period,
+                           total=fmt(int(bill.total)), cash=fmt(int(bill.charged_cash)),
+                           gift=fmt(int(bill.charged_gift)), lines=lines)
+    return notifications.compose(acct, "bill", ctx.now, ref=bill.bill_key, subject=subject, body=body)
 
 
 def post_bill(ctx: Ctx, account_id: str, kind: str, period: str, lines: list[Line],
@@ -355,32 +350,11 @@ def push_billing_apps(store: Callable[[], UnitOfWork]) -> list[AppModel]:
         return u.apps.push_billing()
 
 
-def push_work_day(app: AppModel, until: datetime | None, first: date, included: int, tz: Any) -> date | None:
-    """The first local day from `first` on whose push bill has work for the app: a quota above
-    `included` in force during it (a bill line), or none from it on (the app leaves the index).
-    The quota only changes at its logged instants and at the end of the plugin's periods, so
-    after the last of those every day is like the one before."""
-    log = quota_log(app)
-    changes = [when for when, _ in log] + ([until] if until else [])
-    last = local_date(max(changes), tz) + timedelta(days=1) if changes else first
-    day = first
-    while True:
-        start = local_midnight(day, tz)
-        if max_quota_during(log, until, start, local_midnight(day + timedelta(days=1), tz)) > included:
-            return day
-        if max_quota_during(log, until, start, start + timedelta(days=366)) <= included:
-            return day  # the run billing this day releases the app
-        if day > last:
-            return None
-        day += timedelta(days=1)
-
-
 def push_next_due(ctx: Ctx, first_day: date) -> datetime | None:
     """When the push-quota-billing job next has work, its runs billing local days from
     `first_day` on: the local midnight after the first such day (a run bills the local day
     before its own)."""
-    included = ctx.catalog.included_push_calls
-    days = [d for d in (push_work_day(a, quota_until(ctx, a), first_day, included, ctx.tz)
+    days = [d for d in (push_work_day(quota_log(a), quota_until(ctx, a), first_day, ctx.tz, ctx.catalog)
                         for a in push_billing_apps(ctx.uow)) if d]
     return local_midnight(min(days) + timedelta(days=1), ctx.tz) if days else None
 
@@ -421,22 +395,17 @@ def reload_push_account(ctx: Ctx, item: PushItem) -> PushItem:
 
 def push_bill(ctx: Ctx, day: Any, account_id: str, apps: list[AppModel], acct: AccountModel | None = None,
               close: PeriodClose | None = None) -> dict[str, int]:
-    """The daily push bill of one account for local day `day`: its apps with a quota above 100
-    during it; the apps without one from that day on leave the push-billing index first. `acct`:
+    """The daily push bill of one account for local day `day`: its apps with a quota above the
+    included during it; the apps without one from that day on leave the push-billing index first. `acct`:
     the account as the page read it; `close`: the day's close, carried by the run's first bill."""
-    start = local_midnight(day, ctx.tz)
-    end = local_midnight(day + timedelta(days=1), ctx.tz)
-    included = ctx.catalog.included_push_calls
     lines = []
     released = 0
     for app in apps:
-        log = quota_log(app)
-        until = quota_until(ctx, app)
-        line = push_quota_line(int(app.sdkappid), max_quota_during(log, until, start, end), ctx.catalog)
+        line, release = push_day(int(app.sdkappid), quota_log(app), quota_until(ctx, app), day, ctx.tz, ctx.now,
+                                 ctx.catalog)
         if line is not None:
             lines.append(line)
-        elif (app.push_billing_shard is not None
-              and max_quota_during(log, until, start, ctx.now + timedelta(days=366)) <= included):
+        elif release and app.push_billing_shard is not None:
             _release_push_billing(ctx, app)
             released += 1
     outcome = (post_bill(ctx, account_id, "daily", day.isoformat(), lines, acct=acct, close=close) if lines
@@ -445,7 +414,7 @@ def push_bill(ctx: Ctx, day: Any, account_id: str, apps: list[AppModel], acct: A
 
 
 def _release_push_billing(ctx: Ctx, app: AppModel) -> None:
-    """No quota above 100 from the billed day on: the app leaves the push-billing index (and a
+    """No quota above the included from the billed day on: the app leaves the push-billing index (and a
     reclaimed app's quota log, kept only for these bills, goes). A conflict is raised (re-decided)."""
     app.push_billing_shard = None
     if app.status == Status.RECLAIMED:
@@ -477,8 +446,7 @@ def enforce_arrears(ctx: Ctx, acct: AccountModel) -> dict[str, int]:
     stopped = 0
     if stop_apps:
         since = iso(acct.arrears_since) if acct.arrears_since else "-"
-        why = (f"the account has been in arrears since {since}. A top-up that brings the balance to zero "
-               "or above brings it back.")
+        why = render(ctx.catalog, "stopped_arrears", since=since)
         for app in reads.apps.each_of_account(acct.account_id):
             stop = stop_for_arrears(state(app), ctx.now)
             if stop is not None:

@@ -10,6 +10,7 @@ from functools import partial
 from chalicelib import logs
 from chalicelib.domain import contacts
 from chalicelib.domain.money import Cents, fmt
+from chalicelib.domain.notices import notice
 from chalicelib.services import notifications
 from chalicelib.services.context import Ctx
 from chalicelib.store.dynamodb.models import AccountModel, LedgerModel
@@ -75,13 +76,11 @@ def _balance_alert(ctx: Ctx, uow: UnitOfWork, acct: AccountModel, before: Cents,
     acct.alert_armed = alert.armed
     if not fire:
         return
-    total = int(acct.cash) + int(acct.gift)
-    items = notifications.compose(
-        acct, "balance_low", at, subject=f"Balance below {fmt(int(acct.alert_threshold))}",
-        body=f"The balance of account {acct.account_id} is {fmt(total)} (cash {fmt(int(acct.cash))}, gift "
-             f"{fmt(int(acct.gift))}), below the alert threshold {fmt(int(acct.alert_threshold))}.",
-        ref=f"seq{int(acct.ledger_seq)}",
-    )
+    subject, body = notice(ctx.catalog, "balance_low", account_id=acct.account_id,
+                           threshold=fmt(int(acct.alert_threshold)), total=fmt(int(acct.cash) + int(acct.gift)),
+                           cash=fmt(int(acct.cash)), gift=fmt(int(acct.gift)))
+    items = notifications.compose(acct, "balance_low", at, subject=subject, body=body,
+                                  ref=f"seq{int(acct.ledger_seq)}")
     notifications.enqueue(ctx, uow, items)
 
     def send() -> None:

@@ -21,7 +21,7 @@ from chalicelib.domain.lifecycle import (
     will_try_auto_renew,
 )
 from chalicelib.domain.money import Cents, fmt
-from chalicelib.domain.notices import render
+from chalicelib.domain.notices import notice, render
 from chalicelib.domain.plugins import Line
 from chalicelib.services import events, notifications, usage
 from chalicelib.services.apps import load_app, put, refresh_dues, spendable, state, stop_app, store_app
@@ -109,7 +109,7 @@ def warn(ctx: Ctx, app: AppModel) -> str:
     u = ctx.uow()
     acct: AccountModel | None = None
     balance = None
-    if will_try_auto_renew(state(app)):  # the warning job moves no balance: the page's read will do
+    if will_try_auto_renew(state(app), ctx.catalog):  # the warning job moves no balance: the page's read will do
         acct = _addressee(u, app.account_id)
         balance = sum(spendable(acct))
     run = expiry_warning(state(app), app.warn_due_at, ctx.now, ctx.tz, ctx.catalog, balance)
@@ -122,7 +122,8 @@ def warn(ctx: Ctx, app: AppModel) -> str:
     if warning is not None:
         items = notifications.compose(
             acct or _addressee(u, app.account_id), warning.kind, ctx.now,
-            subject=f"App {app.sdkappid}: {app.edition} package expires {iso(app.expires_at)}",
+            subject=render(ctx.catalog, "warning_subject", sdkappid=app.sdkappid, edition=app.edition,
+                           expires_at=iso(app.expires_at)),
             body=_warning_body(ctx.catalog, app, warning, balance),
             sdkappid=int(app.sdkappid),
         )
@@ -140,13 +141,15 @@ def warn(ctx: Ctx, app: AppModel) -> str:
 
 def _warning_body(catalog: Catalog, app: AppModel, warning: ExpiryWarning, balance: Cents | None) -> str:
     days = (warning.expiry_day - warning.day).days
-    when = "expired yesterday" if days < 0 else ("expires today" if days == 0 else f"expires in {days} day(s)")
+    when = render(catalog, "warning_when_past" if days < 0 else ("warning_when_today" if days == 0
+                                                                 else "warning_when_ahead"), days=days)
     if warning.auto_short:
         what = render(catalog, "warning_auto_short", monthly=fmt(catalog.edition(app.edition).monthly_price),
                       balance=fmt(balance or 0), short=fmt(warning.auto_short))
     else:
         what = render(catalog, "warning_stopped" if warning.stopped else "warning_enabled")
-    return f"The {app.edition} package of app {app.sdkappid} ({app.name}) {when} ({iso(warning.expires_at)}). {what}"
+    return render(catalog, "warning_body", edition=app.edition, sdkappid=app.sdkappid, name=app.name, when=when,
+                  expires_at=iso(warning.expires_at), what=what)
 
 
 # ------------------------------------------------------------------ expiry enforcement
@@ -218,13 +221,9 @@ def reclaim(ctx: Ctx, app: AppModel) -> str:
     acct.apps_count = max(0, int(acct.apps_count) - 1)
     put(app, after)
     _drop_plugin_state(ctx, app)
-    items = notifications.compose(
-        acct, reclaimed.kind, reclaimed.at,
-        subject=f"App {app.sdkappid} reclaimed",
-        body=f"App {app.sdkappid} ({app.name}) was reclaimed: its usage, plugin and add-on state were deleted. "
-        "Orders, bills and the ledger are kept.",
-        sdkappid=int(app.sdkappid),
-    )
+    subject, body = notice(ctx.catalog, "reclaimed", sdkappid=app.sdkappid, name=app.name)
+    items = notifications.compose(acct, reclaimed.kind, reclaimed.at, subject=subject, body=body,
+                                  sdkappid=int(app.sdkappid))
     with u:
         store_app(u, ctx, app)
         u.accounts.save(acct)

@@ -114,8 +114,9 @@ def _set_quota(app: AppModel, at: datetime, quota: int) -> None:
 
 
 def set_push_quota(ctx: Ctx, sdkappid: int, daily_broadcast_calls: int, answer: Answer[AppModel]) -> Response:
-    """A new daily broadcast-call quota from now on (>= the included 100; the push plugin in force).
-    Above 100 the app joins the push-billing index; the billing job takes it out again."""
+    """A new daily broadcast-call quota from now on (at least the quota meter's included calls, the
+    catalog's 100; the push plugin in force). Above them the app joins the push-billing index; the
+    billing job takes it out again."""
     included = ctx.catalog.included_push_calls
     if daily_broadcast_calls < included:
         raise InvalidRequest(f"daily_broadcast_calls must be at least the included {included}")

@@ -26,9 +26,9 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib import shapes
-from chalicelib.domain.app import DEVELOPER, AppState, PurchasePlan, Status, plan_purchase
+from chalicelib.domain.app import AppState, PurchasePlan, Status, plan_purchase
 from chalicelib.domain.calendar import iso, parse_instant
-from chalicelib.domain.errors import BillingError, Conflict, InsufficientBalanceError, InvalidRequest, NotFound
+from chalicelib.domain.errors import BillingError, Conflict, Gone, InsufficientBalanceError, InvalidRequest, NotFound
 from chalicelib.domain.money import Cents, fmt
 from chalicelib.domain.orders import period_bounds, spread
 from chalicelib.domain.plugins import Held, Line, monthly_price, plan_start
@@ -159,8 +159,8 @@ class Plan:
 
 def _item_error(i: int, err: BillingError) -> BillingError:
     """An item that cannot be renewed: 409 naming it (400 stays 400, 404 stays 404, 410 becomes 409)."""
-    status = Conflict if err.status in (409, 410) else type(err)
-    return status(f"items[{i}]: {err.message}")
+    kind = Conflict if isinstance(err, (Conflict, Gone)) else type(err)
+    return kind(f"items[{i}]: {err.message}")
 
 
 def plan(ctx: Ctx, uow: UnitOfWork, account_id: str, items: list[Item], voucher_id: str | None,
@@ -206,8 +206,8 @@ def _plan_one(ctx: Ctx, uow: UnitOfWork, app: AppModel, s: AppState, it: Item, o
     reactivation from now), a plugin/add-on line with plan_start and its period rule."""
     s.ensure_writable(it.sdkappid)
     if it.product in ctx.catalog.spec.editions:
-        if s.edition == DEVELOPER:
-            raise Conflict(f"app {it.sdkappid} is on the Developer edition: it is extended, not renewed")
+        if s.edition == ctx.catalog.trial_edition:
+            raise Conflict(f"app {it.sdkappid} is on the {s.edition.capitalize()} edition: it is extended, not renewed")
         if it.product != s.edition:
             raise Conflict(f"app {it.sdkappid} has the {s.edition} package, not {it.product}")
         ctx.catalog.check_purchase(it.product, it.months)

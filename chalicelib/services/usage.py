@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from chalicelib.domain.bills import meter_key
+from chalicelib.domain.bills import meter_key, settlement_open
 from chalicelib.domain.calendar import is_period, iso, local_date, month_bounds, month_key
 from chalicelib.domain.errors import Conflict, InvalidRequest
 from chalicelib.domain.usage import quota_in_force
@@ -47,12 +47,6 @@ Closure = tuple[str, str]  # (close marker, period) a late report must find open
 
 
 # ------------------------------------------------------------------ small helpers
-def settlement_window(ctx: Ctx) -> timedelta:
-    """After a month ends, how long its settlement may still run: local days 1..n of the next month
-    (the catalog's settlement_days), plus a day for the zone."""
-    return timedelta(days=ctx.catalog.lifecycle("settlement_days") + 1)
-
-
 def _expires(month: str, tz: ZoneInfo) -> datetime:
     return month_bounds(month, tz)[1] + KEEP_AFTER_MONTH
 
@@ -359,7 +353,7 @@ def delete_for_app(ctx: Ctx, sdkappid: int) -> int:
     yet are kept as an unbilled record: postpaid usage already incurred is still billed, and the
     settlement deletes the record once billed. Answers the number of items deleted."""
     def unsettled(month: str) -> bool:
-        return month_bounds(month, ctx.tz)[1] + settlement_window(ctx) > ctx.now
+        return settlement_open(month, ctx.tz, ctx.catalog.lifecycle("settlement_days"), ctx.now)
 
     with ctx.uow() as u:
         return u.usage.reclaim(sdkappid, unsettled)

@@ -23,6 +23,7 @@ from typing import Any
 
 from chalicelib.domain.calendar import iso
 from chalicelib.domain.errors import Conflict, InvalidRequest, NotFound
+from chalicelib.domain.notices import duration, notice
 from chalicelib.integrations import webhook_http
 from chalicelib.services import events, idempotency, notifications
 from chalicelib.services.context import Ctx
@@ -326,11 +327,10 @@ def _endpoint_health(ctx: Ctx, w: WebhookModel, delivered: bool) -> None:
                 w.status = "disabled"
                 account = u.accounts.get(w.owner) if w.owner != OPS_OWNER else None
                 if account is not None:
-                    notes = notifications.compose(
-                        account, "webhook_disabled", ctx.now, ref=w.webhook_id,
-                        subject=f"Webhook {w.webhook_id} disabled",
-                        body=f"Deliveries to {w.url} failed for 3 days since {iso(w.failing_since)}; the endpoint "
-                             "was disabled. Create it again once it answers.")
+                    subject, body = notice(ctx.catalog, "webhook_disabled", webhook_id=w.webhook_id, url=w.url,
+                                           failing_for=duration(GIVE_UP.days, "day"), since=iso(w.failing_since))
+                    notes = notifications.compose(account, "webhook_disabled", ctx.now, ref=w.webhook_id,
+                                                  subject=subject, body=body)
                     notifications.enqueue(ctx, u, notes)
                 events.emit(u, ctx, "webhook.disabled", account_id=account.account_id if account else None,
                             data=render(w))

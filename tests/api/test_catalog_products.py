@@ -142,6 +142,134 @@ def test_a_new_add_on_with_tiers_and_a_quantity_is_catalog_data_only(api, use_ca
         assert (r.status, r.code) == (400, "invalid_request"), body
 
 
+def opened(api: Any, now: str, cash: str) -> int:
+    """At `now`, account acme with `cash` and one new app (on the catalog's trial edition)."""
+    api.clock(now)
+    api.account("acme", cash=cash)
+    return int(api.app("acme"))
+
+
+def enterprise_catalog() -> dict[str, Any]:
+    """The real catalog plus a NEW edition "enterprise", ranked above Pro, sold for up to 12 months."""
+    data = real()
+    data["editions"]["enterprise"] = {
+        "monthly_price": "1200.00", "free_mau": 3, "mau_overage_unit_price": "0.50", "max_months": 12,
+        "limits": {**data["editions"]["pro"]["limits"], "members_per_group": 6000, "friends_per_user": 10000},
+        "features": {**data["editions"]["pro"]["features"], "broadcast_to_all_users": True},
+    }
+    data["edition_rank"]["enterprise"] = 3
+    return data
+
+
+def test_a_new_edition_is_catalog_data_only(api, use_catalog):
+    data = enterprise_catalog()
+    use_catalog(data)
+    sid = opened(api, "2026-06-01T00:00:00Z", "5000.00")
+    # listed for clients, with its own month range
+    assert customer(api, "GET", "/v1/catalog")["editions"]["enterprise"] == {
+        "monthly_price": "1200.00", "purchasable": True, "trial": False, "months": [1, 12]}
+
+    # upgraded to from Pro (worked example 4's rule): Pro's unused half credited, Enterprise charged from now
+    assert customer(api, "POST", f"/v1/apps/{sid}/purchases", {"edition": "pro", "months": 1})["order"]["price"] == (
+        "699.00")
+    api.clock("2026-06-16T00:00:00Z")
+    r = customer(api, "POST", f"/v1/apps/{sid}/purchases", {"edition": "enterprise", "months": 1})
+    assert r["credit"] == {"total": "349.50", "cash": "349.50", "gift": "0.00"}  # 699.00 - 15/30 x 699.00
+    o = r["order"]
+    assert (o["product"], o["kind"], o["price"], o["starts_at"], o["ends_at"]) == (
+        "enterprise", "upgrade", "1200.00", "2026-06-16T00:00:00Z", "2026-07-16T00:00:00Z")
+    assert (r["app"]["edition"], r["app"]["status"]) == ("enterprise", "enabled")
+    assert r["balance"]["cash"] == "3450.50"  # 5000.00 - 699.00 + 349.50 - 1200.00
+
+    # its entitlements are the catalog's
+    ent = api.ok("GET", f"/v1/apps/{sid}/entitlements", role="service")
+    assert (ent["edition"], ent["limits"], ent["features"]) == (
+        "enterprise", data["editions"]["enterprise"]["limits"], data["editions"]["enterprise"]["features"])
+    assert (ent["mau"]["free"], ent["mau"]["overage_allowed"]) == (3, True)
+
+    # ranked above Pro: no way down; its own month range
+    down = api.call("POST", f"/v1/apps/{sid}/purchases", {"edition": "pro", "months": 1}, role="customer",
+                    account="acme")
+    assert (down.status, down.code) == (409, "downgrade_not_allowed")
+    long = api.call("POST", f"/v1/apps/{sid}/purchases", {"edition": "enterprise", "months": 13}, role="customer",
+                    account="acme")
+    assert (long.status, long.body["error"]["message"]) == (400, "months: a whole number from 1 to 12")
+
+    # renewed: 2 more months appended after the expiry, at the catalog's price
+    api.clock("2026-06-20T00:00:00Z")
+    o = customer(api, "POST", f"/v1/apps/{sid}/purchases", {"edition": "enterprise", "months": 2})["order"]
+    assert (o["kind"], o["price"], o["starts_at"], o["ends_at"]) == (
+        "renewal", "2400.00", "2026-07-16T00:00:00Z", "2026-09-16T00:00:00Z")
+    assert api.balance()["cash"] == "1050.50"
+    mode = customer(api, "PUT", f"/v1/apps/{sid}/renewal", {"product": "enterprise", "mode": "auto"}, expect=200)
+    assert (mode["product"], mode["renewal"], mode["monthly_price"], mode["expires_at"]) == (
+        "enterprise", "auto", "1200.00", "2026-09-16T00:00:00Z")  # a paid edition renews automatically if asked
+
+    # the monthly bill: 5 users in June on Enterprise (3 free), 2 x 0.50
+    logins = api.ok("POST", "/v1/usage/logins", {"sdkappid": sid, "user_ids": [f"u{i}" for i in range(5)]},
+                    expect=200, role="service")
+    assert logins["accepted"] == 5
+    api.clock("2026-07-01T02:00:00Z")
+    run = api.ok("POST", "/v1/jobs/monthly-settlement/runs", {"at": "2026-07-01T02:00:00Z"}, expect=200)
+    assert run["summary"].get("billed") == 1
+    bills = customer(api, "GET", "/v1/accounts/acme/bills?period=2026-06")["items"]
+    assert [(b["kind"], b["total"]) for b in bills] == [("monthly", "1.00")]
+    assert bills[0]["lines"] == [{"sdkappid": sid, "item": "mau_overage", "quantity": 2, "unit_price": "0.50",
+                                  "amount": "1.00"}]
+    assert api.balance()["cash"] == "1049.50"
+
+    # refunded like any edition: the renewal's current period's unused part and the period not started
+    api.clock("2026-07-26T00:00:00Z")
+    refund = customer(api, "POST", f"/v1/apps/{sid}/refunds", {})
+    assert {k: refund["refund"][k] for k in ("product", "current_amount", "not_started_amount", "used_value",
+                                             "total")} == {
+        "product": "enterprise", "current_amount": "1200.00", "not_started_amount": "1200.00",
+        "used_value": "387.10", "total": "2012.90"}  # 10/31 x 1200.00 = 387.096... used
+    assert refund["app"]["status"] == "disabled"
+    assert api.balance()["cash"] == "3062.40"
+
+
+def test_the_trial_edition_is_the_catalogs(api, use_catalog):
+    """New apps start on the edition the catalog flags `trial`, whatever its name: it is extended,
+    not renewed nor refunded."""
+    data = real()
+    data["editions"]["hobby"] = data["editions"].pop("developer")
+    data["edition_rank"]["hobby"] = data["edition_rank"].pop("developer")
+    use_catalog(data)
+    api.clock("2026-03-01T00:00:00Z")
+    api.account("acme", cash="1000.00")
+    app = customer(api, "POST", "/v1/accounts/acme/apps", {"name": "chat", "region": "eu"})
+    sid = app["sdkappid"]
+    assert (app["edition"], app["expires_at"]) == ("hobby", "2026-04-01T00:00:00Z")
+    assert customer(api, "GET", "/v1/catalog")["editions"]["hobby"]["trial"] is True  # what the console reads
+    auto = api.call("PUT", f"/v1/apps/{sid}/auto-renew", {"enabled": True}, role="customer", account="acme")
+    assert (auto.status, auto.body["error"]["message"]) == (
+        409, "the Hobby edition does not renew; ask for a trial extension")
+    refund = api.call("POST", f"/v1/apps/{sid}/refunds", {}, role="customer", account="acme")
+    assert (refund.status, refund.body["error"]["message"]) == (
+        409, "the Hobby edition is free: there is nothing to refund")
+    early = api.call("POST", f"/v1/apps/{sid}/trial-extensions", {}, role="customer", account="acme")
+    assert (early.status, early.body["error"]["message"]) == (409, "a Hobby app can be extended only after it expires")
+    api.clock("2026-04-02T00:00:00Z")
+    extended = customer(api, "POST", f"/v1/apps/{sid}/trial-extensions", {}, expect=200)
+    assert (extended["edition"], extended["status"], extended["expires_at"]) == (
+        "hobby", "enabled", "2026-05-02T00:00:00Z")
+    bought = customer(api, "POST", f"/v1/apps/{sid}/purchases", {"edition": "standard", "months": 1})["order"]
+    assert (bought["kind"], bought["starts_at"]) == ("new", "2026-04-02T00:00:00Z")
+
+
+def test_a_catalog_needs_exactly_one_trial_edition_not_for_sale():
+    data = real()
+    data["editions"]["standard"]["trial"] = True
+    with pytest.raises(CatalogError, match="trial"):
+        Catalog.from_dict(data)
+    data = real()
+    data["editions"]["developer"]["purchasable"] = True
+    with pytest.raises(CatalogError, match="trial"):
+        Catalog.from_dict(data)
+    assert catalog_module.load(CATALOG_PATH).trial_edition == "developer"
+
+
 def test_usage_meters_endpoint_refuses_what_the_catalog_does_not_have(api, acme):
     for body in ({"meter": "video.minutes"}, {"meter": "search.minutes"}, {"meter": "push.broadcast_calls"},
                  {"meter": "search"}):
@@ -274,3 +402,36 @@ def test_plugin_state_stored_under_the_old_attributes_is_read_and_moved_on_the_n
     assert app.until("push") == old_push  # moved into plugins_until, unchanged
     assert (app.legacy_push_until, app.legacy_search_until) == (None, None)
     assert app.plugins_until is not None and set(app.plugins_until.as_dict()) == {"push", "search"}
+
+
+def test_every_notification_text_is_a_catalog_template_checked_at_load():
+    data = real()
+    data["notices"]["bill_body"] = "Bill {period}: {colour}"
+    with pytest.raises(CatalogError, match="notices: .*bill_body states what it is not given: colour"):
+        Catalog.from_dict(data)
+    data = real()
+    del data["notices"]["reclaimed_body"]
+    with pytest.raises(CatalogError, match=r"notices: .*missing: \['reclaimed_body'\]"):
+        Catalog.from_dict(data)
+    data = real()
+    data["notices"]["bill_subjet"] = "typo"
+    with pytest.raises(CatalogError, match=r"unknown: \['bill_subjet'\]"):
+        Catalog.from_dict(data)
+
+
+def test_the_bill_notice_is_worded_by_the_catalog(api, use_catalog):
+    data = real()
+    data["notices"].update(bill_subject="Your {kind} invoice for {period} ({total})",
+                           bill_line="{item} on app {sdkappid}: {amount}")
+    use_catalog(data)
+    sid = opened(api, "2026-05-10T00:00:00Z", "1000.00")
+    customer(api, "POST", f"/v1/apps/{sid}/plugins", {"plugin": "push", "months": 1})
+    customer(api, "PUT", f"/v1/apps/{sid}/plugins/push/quota", {"daily_broadcast_calls": 150}, expect=200)
+    api.clock("2026-05-11T00:30:00Z")
+    run = api.ok("POST", "/v1/jobs/push-quota-billing/runs", {"at": "2026-05-11T00:30:00Z"}, expect=200)
+    assert run["summary"].get("billed") == 1
+    sent = api.ok("GET", "/v1/accounts/acme/notifications?limit=100")["items"]
+    bill = next(n for n in sent if n["kind"] == "bill" and n["channel"] == "email")
+    assert bill["subject"] == "Your daily invoice for 2026-05-10 (500.00)"  # worked example 7: 50 x 10.00
+    assert bill["body"] == ("Bill 2026-05-10 (daily) of 500.00 was charged to your balance (500.00 cash, 0.00 gift): "
+                            f"push_api_quota on app {sid}: 500.00.")

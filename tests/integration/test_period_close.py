@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from chalicelib.api.http import status_of
 from chalicelib.domain.calendar import month_bounds
 from chalicelib.domain.errors import Conflict
 from chalicelib.jobs import runner
@@ -53,7 +54,7 @@ def bills(account_id: str) -> list[tuple[str, int, list[tuple[str, int]]]]:
 def closed(report: Any) -> Conflict:
     with pytest.raises(Conflict) as refused:
         report()
-    assert refused.value.code == "period_closed" and refused.value.status == 409
+    assert refused.value.code == "period_closed" and status_of(refused.value) == 409
     return refused.value
 
 

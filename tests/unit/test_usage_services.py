@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from chalicelib.api.http import status_of
 from chalicelib.domain.errors import Conflict, InvalidRequest
 from chalicelib.services import billing, usage
 from chalicelib.store.dynamodb.usage_models import UsageModel
@@ -52,7 +53,7 @@ def record(tables: FakeStore, sid: int, period: str) -> UsageModel | None:
 def closed(report: Callable[[], object]) -> Conflict:
     with pytest.raises(Conflict) as refused:
         report()
-    assert refused.value.code == "period_closed" and refused.value.status == 409
+    assert refused.value.code == "period_closed" and status_of(refused.value) == 409
     return refused.value
 
 

@@ -122,7 +122,7 @@ export async function accountPage(target, accountId, role, message, ok, range) {
   const createApp = actionForm("create-app", "Create an app", [field("Name", appName), field("Region", region)],
     "Create app", {
       request: () => ({ method: "POST", path: `${base}/apps`, body: { name: appName.value, region: region.value },
-        what: `Create the app “${appName.value}” in ${region.value} on the Developer edition?` }),
+        what: `Create the app “${appName.value}” in ${region.value} on the free trial edition?` }),
       done: (a) => again(`App ${a.name} created: SDKAppID ${a.sdkappid}.`, true),
     });
 
@@ -236,7 +236,9 @@ export async function appPage(target, sdkappid, role, message, ok) {
     get("v1/catalog"),
   ]);
   const free = vouchers.items.filter((v) => !v.used_by_order);
-  const products = [app.edition !== "developer" ? [app.edition, `${app.edition} edition`] : null,
+  const trial = Boolean(cat.editions[app.edition]?.trial);  // the catalog's free edition: extended, not renewed
+  const Edition = app.edition.charAt(0).toUpperCase() + app.edition.slice(1);
+  const products = [!trial ? [app.edition, `${app.edition} edition`] : null,
     ...Object.keys(ent.plugins || {}).map((p) => [p, `${p} plugin`]),
     ...Object.keys(ent.addons || {}).map((p) => [p, `${p} add-on`])].filter(Boolean);
 
@@ -318,11 +320,11 @@ export async function appPage(target, sdkappid, role, message, ok) {
     done: (out) => again(bought(out), true),
   });
 
-  const lifecycle = app.edition !== "developer" ? [] : [
-    actionForm("extend-trial", "Extend the Developer trial", [h("p", { class: "muted" },
-      "An expired Developer app runs one more month (before reclamation).")], "Extend trial", {
+  const lifecycle = !trial ? [] : [
+    actionForm("extend-trial", `Extend the ${Edition} trial`, [h("p", { class: "muted" },
+      `An expired ${Edition} app runs one more month (before reclamation).`)], "Extend trial", {
       request: () => ({ method: "POST", path: `${base}/trial-extensions`,
-        what: `Extend the Developer app ${app.name} (${app.sdkappid}) by one month?` }),
+        what: `Extend the ${Edition} app ${app.name} (${app.sdkappid}) by one month?` }),
       done: (a) => again(`App ${a.name} is ${a.status} until ${when(a.expires_at)}.`, true),
     }),
   ];

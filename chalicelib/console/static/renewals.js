@@ -25,7 +25,8 @@ export async function renewalsPage(target, accountId, params, message, ok) {
     if (params.get(name)) filters.set(name, params.get(name));
   }
   const base = `v1/accounts/${q(accountId)}`;
-  const [acct, packages] = await Promise.all([get(base), all(`${base}/packages${filters.toString() ? `?${filters}` : ""}`)]);
+  const [acct, packages, cat] = await Promise.all([get(base), all(`${base}/packages${filters.toString() ? `?${filters}` : ""}`),
+    get("v1/catalog")]);
 
   const before = h("input", { name: "expires_before", type: "date",
     value: (params.get("expires_before") || "").slice(0, 10) });
@@ -46,7 +47,7 @@ export async function renewalsPage(target, accountId, params, message, ok) {
   const rows = packages.map((p) => ({
     p,
     pick: h("input", { type: "checkbox", name: "pick", "data-pick": `${p.sdkappid}:${p.product}`,
-      disabled: p.product === "developer", "aria-label": `Select ${p.app_name} ${p.product}` }),
+      disabled: Boolean(cat.editions[p.product]?.trial), "aria-label": `Select ${p.app_name} ${p.product}` }),
     months: h("input", { type: "number", name: "months", min: 1, max: 24, value: 1, class: "months",
       "aria-label": `Months for ${p.app_name} ${p.product}` }),
     mode: select("mode", [["auto", "auto"], ["manual", "manual"], ["none", "none"]], p.renewal),

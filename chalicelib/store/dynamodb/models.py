@@ -223,7 +223,7 @@ class AppModel(_Base):
     account_id = UnicodeAttribute()
     name = UnicodeAttribute()
     region = UnicodeAttribute()
-    edition = UnicodeAttribute(default="developer")
+    edition = UnicodeAttribute()  # the catalog's trial edition when created (services.apps.create_app)
     status = UnicodeAttribute(default="enabled")  # enabled | disabled | stopped | reclaimed
     stop_reason = UnicodeAttribute(null=True)  # expired | arrears
     created_at = UTCDateTimeAttribute()
