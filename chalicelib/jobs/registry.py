@@ -122,7 +122,7 @@ class Work:
     """A job's work split into shards, so that it can run inline or fanned out (jobs/fanout.py)
     with the same steps: `prepare` once per run (False: nothing to do at this instant), then per
     shard pages of due items (`items(ctx, at, shard, cursor, limit)`) through steps.run_each
-    with `step(ctx, at)`."""
+    with `step(ctx, at)`; `reload(ctx, item)` reads an item again after a lost race."""
 
     items: Callable[[Any, datetime, int, Any, int | None], Page]
     step: Callable[[Any, datetime], Callable[[Any], steps.Outcome]]  # (ctx, at) -> the step of one item
@@ -151,7 +151,7 @@ class Job:
     # the earliest instant at which the job may have work, for its runs after ctx.now (None:
     # nothing due; a job without it runs at every instant); lets the test clock go straight to
     # the next run with work. Asked again after every run that acted: an answer that only reads
-    # due indexes is remembered by store/watch.py until a write could change it.
+    # due indexes is remembered by store/dynamodb/watch.py until a write could change it.
     next_due: Callable[[Any], datetime | None] | None = None
     outcomes: tuple[str, ...] = ()  # counts always present in a summary, zero when nothing happened
     work: Work | None = None  # the sharded work of `run` (None: the job runs inline only)

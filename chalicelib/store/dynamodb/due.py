@@ -42,7 +42,7 @@ class DynamoDueRepository(DueRepository):
 
     def earliest(self, index: DueIndex) -> datetime | None:
         """One Query with Limit 1 per shard; during a clock move remembered until a write could
-        change it (store/watch.py)."""
+        change it (store/dynamodb/watch.py)."""
         w = watch.current()
         if w is not None:
             return w.earliest(index, [str(s) for s in read_shards()])
