@@ -20,7 +20,7 @@ from chalice import Chalice
 
 from chalicelib import bootstrap, logs
 from chalicelib.api import register
-from chalicelib.api.http import request_id
+from chalicelib.api.http import ImbillApp, request_id
 from chalicelib.config import jobs_queue_name, settings, webhooks_queue_name
 from chalicelib.domain.calendar import parse_instant
 from chalicelib.jobs import fanout
@@ -38,13 +38,13 @@ bootstrap.use(bootstrap.compose())  # the Lambda's dependencies (the notifier is
 plumbing.warm()  # the DynamoDB client and its service model now, not in the first request
 # configure_logs=False: Chalice would set the `imbill` logger (its app name, the parent of every
 # imbill.* logger) to ERROR and stop its propagation, dropping the project's warnings.
-app = Chalice(app_name="imbill", configure_logs=False)
-register(app)
-
-
 def _contexts() -> Contexts:
-    """The context factory of the Lambda's composition (jobs, workers, stream handlers)."""
+    """The context factory of the process's composition (API handlers, jobs, workers, stream handlers)."""
     return bootstrap.current().contexts
+
+
+app = ImbillApp("imbill", _contexts, configure_logs=False)
+register(app)
 
 
 @app.middleware("http")
