@@ -15,19 +15,19 @@ gc.disable()
 import os
 from collections.abc import Iterable
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from chalice import Chalice
 
 from chalicelib import bootstrap, logs
 from chalicelib.api import register
-from chalicelib.api.http import request_id
+from chalicelib.api.http import ImbillApp, request_id
 from chalicelib.config import jobs_queue_name, settings, webhooks_queue_name
 from chalicelib.domain.calendar import parse_instant
 from chalicelib.jobs import fanout
 from chalicelib.jobs.registry import Job
 from chalicelib.jobs.runner import load_jobs
 from chalicelib.readmodels.streams import wire_streams
+from chalicelib.services.context import Contexts
 from chalicelib.store.dynamodb import plumbing
 from chalicelib.store.dynamodb.tables import configure
 
@@ -38,12 +38,13 @@ bootstrap.use(bootstrap.compose())  # the Lambda's dependencies (the notifier is
 plumbing.warm()  # the DynamoDB client and its service model now, not in the first request
 # configure_logs=False: Chalice would set the `imbill` logger (its app name, the parent of every
 # imbill.* logger) to ERROR and stop its propagation, dropping the project's warnings.
-app = Chalice(app_name="imbill", configure_logs=False)
+def _contexts() -> Contexts:
+    """The context factory of the process's composition (API handlers, jobs, workers, stream handlers)."""
+    return bootstrap.current().contexts
+
+
+app = ImbillApp("imbill", _contexts, configure_logs=False)
 register(app)
-
-
-def _zone() -> ZoneInfo:
-    return bootstrap.current().zone
 
 
 @app.middleware("http")
@@ -75,7 +76,7 @@ def _flush_metrics(event: Any, get_response: Any) -> Any:
 def _scheduled(name: str) -> Any:
     def handler(event: Any) -> dict[str, Any]:
         logs.bind(request_id=getattr(event.context, "aws_request_id", None))
-        return fanout.plan(name, parse_instant(event.time), _zone())
+        return fanout.plan(name, parse_instant(event.time), _contexts())
 
     handler.__name__ = name.replace("-", "_")
     return handler
@@ -100,7 +101,7 @@ globals().update(wire_schedules(app, load_jobs().values()))
 @app.on_sqs_message(queue=jobs_queue_name(settings().stage), batch_size=1, name="jobs_worker")
 def jobs_worker(event: Any) -> dict[str, list[dict[str, str]]]:
     logs.bind(request_id=getattr(event.context, "aws_request_id", None))
-    return fanout.handle_batch((record.to_dict() for record in event), _zone())
+    return fanout.handle_batch((record.to_dict() for record in event), _contexts())
 
 
 @app.on_sqs_message(queue=webhooks_queue_name(settings().stage), batch_size=10, name="webhook_deliverer")
@@ -109,13 +110,13 @@ def webhook_deliverer(event: Any) -> dict[str, list[dict[str, str]]]:
     from chalicelib.services import event_feed  # imported by this function only: not on the API's cold start
 
     logs.bind(request_id=getattr(event.context, "aws_request_id", None))
-    return event_feed.handle_batch(record.to_dict() for record in event)
+    return event_feed.handle_batch(_contexts(), (record.to_dict() for record in event))
 
 
 def _on_stream(event: Any) -> dict[str, int]:
     from chalicelib.services.event_feed import apply_stream
 
-    return apply_stream((record.to_dict() for record in event), _zone())
+    return apply_stream((record.to_dict() for record in event), _contexts())
 
 
 def views_from_streams(event: dict[str, Any], context: Any) -> dict[str, int]:
@@ -127,7 +128,7 @@ def views_from_streams(event: dict[str, Any], context: Any) -> dict[str, int]:
     from chalicelib.services.event_feed import apply_stream
 
     try:
-        return apply_stream(event.get("Records", []), _zone())
+        return apply_stream(event.get("Records", []), _contexts())
     finally:
         logs.flush()
 

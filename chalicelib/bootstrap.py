@@ -1,6 +1,8 @@
 """The one place that composes the dependencies: settings, clock, billing zone, catalog, notifier and
 the unit of work (the store). The Chalice app (app.py), the CLI, the local server and the tests each
-compose theirs here; the rest of the code asks :func:`current` instead of keeping its own cache.
+compose theirs here (:func:`compose`) and hand it down: a request's context (`Deps.ctx`), the jobs'
+and workers' context factory (`Deps.contexts`). Only the entry points ask :func:`current`; below
+them every dependency travels on the context.
 
 The notifier is made on first use (an SES and an SNS client cost a cold start that no request of a
 local notifier needs); nothing here reads a secret or calls AWS."""
@@ -14,9 +16,9 @@ from zoneinfo import ZoneInfo
 
 from chalicelib import config
 from chalicelib.clock import Clock, service_clock
-from chalicelib.domain.catalog import Catalog, catalog
+from chalicelib.domain.catalog import Catalog
 from chalicelib.notify import Notifier, for_settings
-from chalicelib.services.context import SYSTEM, Ctx, Principal
+from chalicelib.services.context import SYSTEM, Contexts, Ctx, Principal
 from chalicelib.store.dynamodb import plumbing
 from chalicelib.store.dynamodb.adapter import DynamoUnitOfWork
 from chalicelib.store.port import UnitOfWork
@@ -35,10 +37,18 @@ class Deps:
     def notifier(self) -> Notifier:
         return self.make_notifier()
 
+    @cached_property
+    def contexts(self) -> Contexts:
+        """The context factory of this composition (jobs, workers, stream handlers)."""
+        return Contexts(tz=self.zone, catalog=self.catalog, uow=self.uow, notifier=self._notifier,
+                        settings=self.settings, clock=self.clock)
+
+    def _notifier(self) -> Notifier:
+        return self.notifier
+
     def ctx(self, principal: Principal = SYSTEM, request_id: str | None = None) -> Ctx:
         """A use case's context at the clock's instant now (an API request's: its id)."""
-        return Ctx(now=self.clock.now(), tz=self.zone, principal=principal, catalog=self.catalog, uow=self.uow,
-                   request_id=request_id)
+        return self.contexts.at(self.clock.now(), principal, request_id=request_id)
 
 
 def compose(
@@ -55,7 +65,7 @@ def compose(
         settings=s,
         clock=clock if clock is not None else service_clock(s.test_clock),
         zone=ZoneInfo(s.timezone),
-        catalog=catalog_ if catalog_ is not None else catalog(),
+        catalog=catalog_ if catalog_ is not None else config.catalog_at(s.catalog),
         uow=uow if uow is not None else DynamoUnitOfWork,
         make_notifier=(lambda: notifier) if notifier is not None else (lambda: for_settings(s)),
     )

@@ -120,7 +120,7 @@ def _start_store(data_dir: Path | None, ddb_port: int) -> Callable[[], None]:
     return stop
 
 
-def _start_local_scheduler() -> Callable[[], None]:
+def _start_local_scheduler(contexts: Any) -> Callable[[], None]:
     """Start the jobs' local scheduler when the project has one; return the function that stops it."""
     module_name, function_name = LOCAL_SCHEDULER
     if importlib.util.find_spec(module_name) is None:
@@ -129,7 +129,7 @@ def _start_local_scheduler() -> Callable[[], None]:
     if start is None:
         typer.echo(f"note: {module_name}.{function_name} not found; no local scheduler", err=True)
         return _noop
-    handle = start()
+    handle = start(contexts)
     stop = getattr(handle, "stop", None)
     return stop if callable(stop) else _noop
 
@@ -206,10 +206,11 @@ def serve(
         except OSError as exc:
             raise _fail(f"cannot listen on {host}:{port}: {exc}") from exc
         stoppers.append(server.server.server_close)
-        stoppers.append(_start_local_scheduler())
+        contexts = bootstrap.current().contexts  # the server's composition, handed to its threads
+        stoppers.append(_start_local_scheduler(contexts))
         from chalicelib.local.poller import start_local_poller
 
-        stoppers.append(start_local_poller().stop)  # read views from the tables' streams
+        stoppers.append(start_local_poller(contexts).stop)  # read views from the tables' streams
 
         url = f"http://{host}:{port}"
         typer.secho(f"\nimbill serving on {url}  (stage {current.stage})", bold=True)

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import sys
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from chalicelib.domain.catalog import CATALOG_PATH, Catalog, load
 
 VERSION = "0.1.0"  # = pyproject's [project] version (tests/api/test_service_endpoints.py); GET /v1/health
 DEV_SECRET = "imbill-local-dev-secret-not-for-production"
@@ -54,6 +57,7 @@ class Settings(BaseSettings):
     webhook_timeout_s: float = Field(10.0, gt=0, le=30)  # a delivery answered 2xx within this is delivered
     webhooks_queue_url: str | None = None  # IMBILL_WEBHOOKS_QUEUE_URL: deliveries' SQS queue (deployed)
     event_bus: str | None = None  # IMBILL_EVENT_BUS: the EventBridge bus every event is put on (deployed)
+    catalog: str | None = None  # IMBILL_CATALOG: another catalog file (a test catalog, a staging price list)
     due_shards_read: int = Field(0, ge=0, le=1024)  # readers list shards 0..max(both)-1 (set to the old N
     #                                                  while shrinking, until its upper shards are empty)
 
@@ -138,9 +142,22 @@ def settings() -> Settings:
         raise ConfigError(_one_line(exc)) from None
 
 
+@lru_cache(maxsize=4)
+def catalog_at(path: str | None) -> Catalog:
+    """The catalog of a file (None: the packaged chalicelib/catalog.json), loaded once per process."""
+    return load(Path(path) if path else CATALOG_PATH)
+
+
+def default_catalog() -> Catalog:
+    """The catalog the settings name (IMBILL_CATALOG), else the packaged one: what bootstrap.compose()
+    composes when it is given none."""
+    return catalog_at(settings().catalog)
+
+
 def reset_settings() -> None:
     """Read the environment again (and the secret, if it was cached from SSM)."""
     settings.cache_clear()
+    catalog_at.cache_clear()
     parameters = sys.modules.get("aws_lambda_powertools.utilities.parameters")
     if parameters is not None:
         parameters.clear_caches()

@@ -61,6 +61,13 @@ from moto import mock_aws  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 UTC_TZ = ZoneInfo("UTC")
+
+
+def contexts(tz: ZoneInfo | None = None) -> Any:
+    """The composition's context factory (tests/composed.py), imported once the environment is set."""
+    from tests.composed import contexts as composed
+
+    return composed(tz)
 E = datetime(2026, 8, 20, 10, 0, tzinfo=UTC)  # the due apps expire here
 ROWS: list[tuple[str, int, Counter[str], float]] = []
 
@@ -83,7 +90,7 @@ def measure_job(label: str, job: str, at: datetime, expect: str, n: int) -> None
 
     with count_requests() as counter:
         t0 = time.perf_counter()
-        summary = runner.run_job(job, at, UTC_TZ)["summary"]
+        summary = runner.run_job(job, at, contexts(UTC_TZ))["summary"]
         elapsed = time.perf_counter() - t0
     if summary.get(expect) != n:
         raise SystemExit(f"{job} at {at}: expected {n} {expect}, got {summary}")
@@ -93,10 +100,10 @@ def measure_job(label: str, job: str, at: datetime, expect: str, n: int) -> None
 def seed_due_apps(account_id: str, base: int, n: int, status: str, noise: int) -> None:
     """n apps expiring at E (due), `noise` more expiring a year later (never due): batch writes."""
     from chalicelib.services.apps import refresh_dues
-    from chalicelib.services.context import Ctx
     from chalicelib.store.dynamodb.models import AccountModel, AppModel, due_shard
+    from tests.composed import make_ctx
 
-    ctx = Ctx(now=E - timedelta(days=40), tz=UTC_TZ)
+    ctx = make_ctx(now=E - timedelta(days=40), tz=UTC_TZ)
     AccountModel(account_id, email=f"{account_id}@x.test", phone="+15550100", due_shard=due_shard(account_id),
                  created_at=ctx.now, apps_count=n + noise).save()
     with AppModel.batch_write() as batch:
@@ -116,17 +123,17 @@ def bench(n: int) -> None:
     from chalicelib.api.accounts import account_created, topped_up
     from chalicelib.api.apps import app_created, bought, refunded
     from chalicelib.services import accounts, apps, idempotency, purchases
-    from chalicelib.services.context import Ctx
     from chalicelib.services.idempotency import Idem
     from chalicelib.store.dynamodb import plumbing, tables
     from chalicelib.store.dynamodb.tables import create_tables
+    from tests.composed import make_ctx
 
     plumbing.reset_connection()
     tables.configure(host=None, prefix="bench-")
     create_tables()
 
     now = datetime(2026, 3, 10, 9, 30, tzinfo=UTC)
-    ctx = Ctx(now=now, tz=UTC_TZ)
+    ctx = make_ctx(now=now, tz=UTC_TZ)
     accounts.create_account(ctx, "acme", "acme@x.test", "+15550100", idempotency.NONE, account_created)
 
     measure("top-up (Idempotency-Key)", range(n),
@@ -139,7 +146,7 @@ def bench(n: int) -> None:
     measure("purchase 1-month Standard (Idempotency-Key)", ids,
             lambda sid: purchases.purchase(ctx, sid, "standard", 1, None, None,
                                            Idem.of(f"p{sid}", "operator#purchase", {"sid": sid}), bought))
-    later = Ctx(now=now + timedelta(days=3), tz=UTC_TZ)
+    later = make_ctx(now=now + timedelta(days=3), tz=UTC_TZ)
     measure("refund (base package, Idempotency-Key)", ids,
             lambda sid: purchases.refund(later, sid, None, Idem.of(f"r{sid}", "operator#refund", {"sid": sid}),
                                          refunded))
@@ -232,10 +239,10 @@ def bench_hot_account(clients: list[int], per_client: int) -> str:
     from chalicelib.api.accounts import account_created, topped_up
     from chalicelib.api.apps import app_created
     from chalicelib.services import accounts, apps, idempotency
-    from chalicelib.services.context import Ctx
+    from tests.composed import make_ctx
     from tests.integration.requests import count_requests
 
-    ctx = Ctx(now=datetime(2026, 3, 10, 9, 30, tzinfo=UTC), tz=UTC_TZ)
+    ctx = make_ctx(now=datetime(2026, 3, 10, 9, 30, tzinfo=UTC), tz=UTC_TZ)
     head = (f"{'clients':>7} {'purchases':>9} {'busy 503':>8} {'busy %':>6} {'purchases/s':>11} {'p50 ms':>7} "
             f"{'p99 ms':>7} {'max ms':>7} {'req/purchase':>12} {'tx/purchase':>11}")
     lines = [f"hot account on DynamoDB Local: C clients x {per_client} purchases, all on one account", "",
@@ -263,10 +270,11 @@ def bench_batches(sizes: list[int]) -> str:
     of one POST .../renewals (the reservation, then one transaction per item), each in fresh tables."""
     from chalicelib.api.accounts import account_created, topped_up
     from chalicelib.services import accounts, idempotency, renewals
-    from chalicelib.services.context import Ctx, Principal
+    from chalicelib.services.context import Principal
     from chalicelib.services.idempotency import Idem
     from chalicelib.services.renewals import Item
     from chalicelib.store.dynamodb.models import AppModel, due_shard
+    from tests.composed import make_ctx
     from tests.integration.requests import count_requests
 
     t0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -274,7 +282,7 @@ def bench_batches(sizes: list[int]) -> str:
     lines = ["batch renewal on DynamoDB Local (POST /v1/accounts/{id}/renewals)", "", head, "-" * len(head)]
     for n in sizes:
         with _ddblocal(f"bench-batch{n}-"):
-            ctx = Ctx(now=t0, tz=UTC_TZ)
+            ctx = make_ctx(now=t0, tz=UTC_TZ)
             accounts.create_account(ctx, "acme", "a@x.test", "+15550100", idempotency.NONE, account_created)
             accounts.topup(ctx, "acme", 39_900 * n, "cash", idempotency.NONE, topped_up)
             sids = [1_400_100_000 + i for i in range(n)]
@@ -284,7 +292,7 @@ def bench_batches(sizes: list[int]) -> str:
                                         edition="standard", status="enabled", created_at=t0,
                                         expires_at=datetime(2026, 4, 1, tzinfo=UTC), due_shard=due_shard(sid),
                                         had_paid=True, version=0))
-            customer = Ctx(now=t0 + timedelta(days=10), tz=UTC_TZ, principal=Principal("customer", "acme"))
+            customer = make_ctx(now=t0 + timedelta(days=10), tz=UTC_TZ, principal=Principal("customer", "acme"))
             with count_requests() as counter:
                 started = time.perf_counter()
                 renewals.renew(customer, "acme", [Item(sid, "standard", 1) for sid in sids], None, None,
@@ -322,7 +330,7 @@ def _settle_fanned_out(workers: int) -> int:
         while (message := work.get()) is not None:
             record = {"messageId": str(id(message)), "body": json.dumps(message)}
             try:
-                answer = fanout.handle_batch([record], UTC_TZ)["batchItemFailures"]
+                answer = fanout.handle_batch([record], contexts(UTC_TZ))["batchItemFailures"]
             except BaseException as err:  # noqa: BLE001 - a worker must count its message done
                 answer = [{"itemIdentifier": repr(err)}]
             with lock:
@@ -335,7 +343,7 @@ def _settle_fanned_out(workers: int) -> int:
     real_send = fanout.send
     fanout.send = send  # type: ignore[assignment]
     try:
-        planned = fanout.plan("monthly-settlement", RUN, UTC_TZ)  # the shards' messages, before any worker
+        planned = fanout.plan("monthly-settlement", RUN, contexts(UTC_TZ))  # the shards' messages, before any worker
         if "fanned_out" not in planned:
             raise SystemExit(f"the run stayed inline: {planned}")
         threads = [threading.Thread(target=worker) for _ in range(workers)]
@@ -394,7 +402,7 @@ def bench_fanout(accounts: int, shapes: list[int]) -> str:
                         _settle_fanned_out(shape)
                         label = f"fanned out, {shape} worker{'s' if shape > 1 else ''}"
                     else:
-                        runner.run_job("monthly-settlement", RUN, UTC_TZ)
+                        runner.run_job("monthly-settlement", RUN, contexts(UTC_TZ))
                         label = "inline (one invocation)"
                     elapsed = time.perf_counter() - t0
                 load_after = os.getloadavg()[0]
@@ -535,7 +543,7 @@ def floor_on_moto() -> list[str]:
             from chalicelib.jobs import runner
 
             with count_write_units() as wcu:
-                runner.run_job("monthly-settlement", test_settlement.RUN, UTC_TZ)
+                runner.run_job("monthly-settlement", test_settlement.RUN, contexts(UTC_TZ))
             os.environ["IMBILL_NOTIFY"] = "local"
             bill = {t.removeprefix("floor-wcu-"): u for t, u in wcu.by_table.items()
                     if not t.endswith(("meta", "views"))}
@@ -548,11 +556,11 @@ def floor_on_moto() -> list[str]:
         from chalicelib.api.accounts import account_created, topped_up
         from chalicelib.api.apps import app_created, bought
         from chalicelib.services import accounts, apps, idempotency, purchases
-        from chalicelib.services.context import Ctx
         from chalicelib.services.idempotency import Idem
         from chalicelib.store.dynamodb.models import IdempotencyModel
+        from tests.composed import make_ctx
 
-        ctx = Ctx(now=datetime(2026, 3, 10, 9, 30, tzinfo=UTC), tz=UTC_TZ)
+        ctx = make_ctx(now=datetime(2026, 3, 10, 9, 30, tzinfo=UTC), tz=UTC_TZ)
         accounts.create_account(ctx, "acme", "acme@x.test", "+15550100", idempotency.NONE, account_created)
         accounts.topup(ctx, "acme", 100_000, "cash", idempotency.NONE, topped_up)
         sid = int(apps.create_app(ctx, "acme", "a", "us", idempotency.NONE, app_created)[1]["sdkappid"])
@@ -571,7 +579,7 @@ def floor_year() -> list[str]:
     from tests.scenarios.year_data import END
 
     with _year_api("floor-year-") as (api, endpoint):
-        poller = StreamPoller(UTC_TZ, endpoint)
+        poller = StreamPoller(contexts(UTC_TZ), endpoint)
         while poller.poll_once():  # the seed's records
             pass
         with count_requests() as move:
@@ -596,15 +604,15 @@ def floor_cpu(accounts: int = 300, buys: int = 100) -> list[str]:
     from chalicelib.jobs import runner
     from chalicelib.services import accounts as accounts_service
     from chalicelib.services import apps, idempotency, purchases
-    from chalicelib.services.context import Ctx
+    from tests.composed import make_ctx
     from tests.integration import test_settlement
 
     with _ddblocal("floor-cpu-"):
         test_settlement.seed(accounts)
         cpu, wall = time.process_time(), time.perf_counter()
-        runner.run_job("monthly-settlement", test_settlement.RUN, UTC_TZ)
+        runner.run_job("monthly-settlement", test_settlement.RUN, contexts(UTC_TZ))
         settle_cpu, settle_wall = time.process_time() - cpu, time.perf_counter() - wall
-        ctx = Ctx(now=datetime(2026, 3, 10, 9, 30, tzinfo=UTC), tz=UTC_TZ)
+        ctx = make_ctx(now=datetime(2026, 3, 10, 9, 30, tzinfo=UTC), tz=UTC_TZ)
         accounts_service.create_account(ctx, "cpu", "c@x.test", "+15550100", idempotency.NONE, account_created)
         accounts_service.topup(ctx, "cpu", 39_900 * buys, "cash", idempotency.NONE, topped_up)
         sids = [int(apps.create_app(ctx, "cpu", f"a{i}", "us", idempotency.NONE, app_created)[1]["sdkappid"])
@@ -870,11 +878,11 @@ def outbox_requests(n: int) -> tuple[Counter[str], Counter[str]]:
 
     from chalicelib.api.accounts import topped_up
     from chalicelib.services import accounts, idempotency
-    from chalicelib.services.context import Ctx
     from chalicelib.store.port import UnitOfWork
+    from tests.composed import make_ctx
     from tests.integration.requests import count_requests
 
-    ctx = Ctx(now=datetime(2026, 3, 10, 9, 30, tzinfo=UTC), tz=UTC_TZ)
+    ctx = make_ctx(now=datetime(2026, 3, 10, 9, 30, tzinfo=UTC), tz=UTC_TZ)
     with count_requests() as with_events:
         for _ in range(n):
             accounts.topup(ctx, "acme", 100, "cash", idempotency.NONE, topped_up)
@@ -894,10 +902,11 @@ def bench_events(n: int) -> str:
     from chalicelib.api.accounts import account_created
     from chalicelib.clock import StoredClock
     from chalicelib.services import accounts, event_feed, idempotency, webhooks
-    from chalicelib.services.context import Ctx, Principal
+    from chalicelib.services.context import Principal
     from chalicelib.store.dynamodb import plumbing, tables
     from chalicelib.store.dynamodb.models import EventModel
     from chalicelib.store.dynamodb.tables import create_tables
+    from tests.composed import make_ctx
     from tests.integration.requests import count_requests
 
     plumbing.reset_connection()
@@ -905,7 +914,8 @@ def bench_events(n: int) -> str:
     create_tables()
     bootstrap.reset()
     StoredClock().set(datetime(2026, 3, 10, 9, 30, tzinfo=UTC))
-    ctx = Ctx(now=datetime(2026, 3, 10, 9, 30, tzinfo=UTC), tz=UTC_TZ, principal=Principal("operator", sub="bench"))
+    ctx = make_ctx(now=datetime(2026, 3, 10, 9, 30, tzinfo=UTC), tz=UTC_TZ,
+                   principal=Principal("operator", sub="bench"))
     accounts.create_account(ctx, "acme", "acme@x.test", "+15550100", idempotency.NONE, account_created)
     webhooks.create(ctx, "acme", "http://127.0.0.1:9/hook", ["*"], idempotency.NONE, lambda w: (201, {}))
     with_events, without = outbox_requests(n)
@@ -920,7 +930,7 @@ def bench_events(n: int) -> str:
                for e in sorted(EventModel.scan(), key=lambda e: e.event_id)]
     with count_requests() as fed:
         t0 = time.perf_counter()
-        out = event_feed.on_records(records)
+        out = event_feed.on_records(contexts(), records)
         elapsed = time.perf_counter() - t0
     os.environ.pop("IMBILL_EVENT_BUS")
     os.environ.pop("IMBILL_WEBHOOKS_QUEUE_URL")

@@ -47,15 +47,15 @@ def main() -> None:
         from chalicelib.api.accounts import account_created, topped_up
         from chalicelib.api.apps import app_created, bought
         from chalicelib.services import accounts, apps, purchases
-        from chalicelib.services.context import Ctx
         from chalicelib.services.idempotency import NONE, Idem
         from chalicelib.store.dynamodb import models
+        from tests.composed import make_ctx
 
         if "--per-model-connections" in sys.argv:  # PynamoDB's default: a session and client per model
             from pynamodb.models import Model
 
             models._Base._get_connection = classmethod(Model._get_connection.__func__)  # type: ignore[attr-defined]
-        ctx = Ctx(now=datetime(2026, 3, 10, 9, 30, tzinfo=UTC), tz=ZoneInfo("UTC"))
+        ctx = make_ctx(now=datetime(2026, 3, 10, 9, 30, tzinfo=UTC), tz=ZoneInfo("UTC"))
         wall, cpu = time.perf_counter(), time.process_time()
         accounts.create_account(ctx, "cold", "cold@x.test", "+15550100", NONE, account_created)
         accounts.topup(ctx, "cold", 100_000, "cash", Idem.of("t", "operator#topup", {}), topped_up)

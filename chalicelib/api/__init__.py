@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from chalice import Chalice
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from chalicelib.api.http import ImbillApp
 
 
-def register(app: Chalice) -> None:
+def register(app: ImbillApp) -> None:
+    """The routes and the error middleware on `app`, whose `contexts()` the handlers act with."""
     from chalicelib.api import (
         accounts,
         apps,

@@ -17,10 +17,9 @@ from urllib.parse import unquote
 
 from botocore.exceptions import ConnectionError as StoreConnectionError
 from botocore.exceptions import HTTPClientError
-from chalice import Blueprint, Response
+from chalice import Blueprint, Chalice, Response
 from pydantic import BaseModel, ValidationError
 
-from chalicelib import bootstrap
 from chalicelib.api.auth import principal_from_header
 from chalicelib.api.schemas import ACCOUNT_ID_PATTERN, ID_PATTERN
 from chalicelib.domain.calendar import local_midnight, parse_instant
@@ -37,7 +36,7 @@ from chalicelib.domain.errors import (
 )
 from chalicelib.gate import MOVES, ClockMoving
 from chalicelib.services import accounts
-from chalicelib.services.context import SYSTEM, Ctx, Principal
+from chalicelib.services.context import SYSTEM, Contexts, Ctx, Principal
 from chalicelib.services.idempotency import Idem
 
 log = logging.getLogger("imbill.api")
@@ -65,11 +64,13 @@ OPERATION_IDS: dict[tuple[str, str], str] = {}  # (method, path) -> the handler'
 
 @dataclass
 class Call:
-    """What a handler gets: the context (now, zone, caller), the parsed body, the request."""
+    """What a handler gets: the context (now, zone, caller), the parsed body, the request, and the
+    composition's context factory (what a job run or a clock move started by the request acts with)."""
 
     ctx: Ctx
     body: Any
     request: Any
+    contexts: Contexts
 
     def query(self, name: str) -> str | None:
         params = self.request.query_params or {}
@@ -255,6 +256,22 @@ def _check_query(request: Any, declared: tuple[str, ...]) -> None:
             raise InvalidRequest(f"{name} is empty: give a value or leave the parameter out")
 
 
+class ImbillApp(Chalice):
+    """The Chalice app and its composition: `contexts()` answers the context factory its handlers act
+    with (app.py gives the process's composition; nothing under api/ reaches for a global)."""
+
+    def __init__(self, app_name: str, contexts: Callable[[], Contexts], **kwargs: Any) -> None:
+        super().__init__(app_name, **kwargs)
+        self.contexts = contexts
+
+
+def _contexts(bp: Blueprint) -> Contexts:
+    app = bp.current_app
+    if not isinstance(app, ImbillApp):
+        raise TypeError("the API's blueprints are registered on an ImbillApp (chalicelib/api/http.py)")
+    return app.contexts()
+
+
 def route(
     bp: Blueprint,
     path: str,
@@ -296,10 +313,10 @@ def route(
                 params = _check_path(params)
                 _check_query(request, query)
                 parsed = _parse_body(request, body) if body is not None else None
-                deps = bootstrap.current()
-                with MOVES.write(MOVE_WAIT_S) if stamps and deps.settings.test_clock else nullcontext():
-                    ctx = deps.ctx(principal, request_id(request))
-                    result = fn(Call(ctx=ctx, body=parsed, request=request), **params)
+                contexts = _contexts(bp)
+                with MOVES.write(MOVE_WAIT_S) if stamps and contexts.settings.test_clock else nullcontext():
+                    ctx = contexts.at(contexts.clock.now(), principal, request_id=request_id(request))
+                    result = fn(Call(ctx=ctx, body=parsed, request=request, contexts=contexts), **params)
                 if isinstance(result, Response):  # not JSON (a CSV)
                     return result
                 code, payload = result if isinstance(result, tuple) else (status, result)

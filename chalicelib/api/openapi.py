@@ -12,7 +12,6 @@ from typing import Any
 from chalice import Blueprint
 from pydantic import BaseModel
 
-from chalicelib import bootstrap
 from chalicelib.api import schemas as s
 from chalicelib.api.http import IDEMPOTENCY_KEY, MAX_BODY, OPERATION_IDS, ROUTES, Call, RouteDoc, route
 from chalicelib.api.operator import REVENUE_MAX_MONTHS
@@ -210,4 +209,4 @@ def document(test_clock: bool = True) -> dict[str, Any]:
 
 @route(bp, "/v1/openapi.json", summary="This document", public=True)
 def get_openapi_document(call: Call) -> dict[str, Any]:
-    return document(bootstrap.current().settings.test_clock)
+    return document(call.ctx.settings.test_clock)

@@ -103,15 +103,15 @@ def list_accounts(call: Call) -> dict[str, Any]:
        answer=DueList, query=("job", "before", "limit"), roles=OPERATOR)
 def list_due(call: Call) -> dict[str, Any]:
     job = call.query("job") or None
-    if job is not None and job not in due.SOURCES:
-        raise InvalidRequest(f"job must be one of {', '.join(due.SOURCES)}")
+    if job is not None and job not in due.listed():
+        raise InvalidRequest(f"job must be one of {', '.join(due.listed())}")
     raw = call.query("before")
     try:
         before = s.instant(raw) if raw else call.ctx.now + timedelta(days=7)
     except ValueError as err:
         raise InvalidRequest(f"before: {err}") from None
     assert before is not None
-    return {"items": due.due(job, call.ctx.now, before, call.ctx.tz, call.limit())}
+    return {"items": due.due(job, call.ctx, before, call.limit())}
 
 
 def _month(call: Call, name: str, default: str) -> str:

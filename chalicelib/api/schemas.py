@@ -20,8 +20,8 @@ from pydantic import (
 )
 from pydantic_core import CoreSchema, core_schema
 
+from chalicelib.config import default_catalog as catalog
 from chalicelib.domain.calendar import parse_instant
-from chalicelib.domain.catalog import catalog
 from chalicelib.domain.money import Cents, InvalidAmount, parse_amount
 
 # Every pattern below is checked by the server exactly as the OpenAPI document states it (the same

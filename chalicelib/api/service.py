@@ -9,7 +9,6 @@ from typing import Any
 
 from chalice import Blueprint, Response
 
-from chalicelib import bootstrap
 from chalicelib.api import schemas as s
 from chalicelib.api.http import Call, route
 from chalicelib.config import VERSION
@@ -36,7 +35,7 @@ class Health(s.Reply):
 def get_health(call: Call) -> tuple[int, dict[str, Any]]:
     if not health.store_answers(call.ctx):
         return 503, {"error": {"code": "unavailable", "message": "the store does not answer"}}
-    return 200, {"status": "ok", "version": VERSION, "stage": bootstrap.current().settings.stage}
+    return 200, {"status": "ok", "version": VERSION, "stage": call.ctx.settings.stage}
 
 
 @lru_cache(maxsize=len(ASSETS) + 1)

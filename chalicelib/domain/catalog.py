@@ -12,11 +12,9 @@ product").
 from __future__ import annotations
 
 import json
-import os
 import string
 from collections.abc import Iterator
 from fractions import Fraction
-from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -393,8 +391,3 @@ class Catalog:
 
 def load(path: Path) -> Catalog:
     return Catalog.from_dict(json.loads(path.read_text()), source=str(path))
-
-
-@lru_cache(maxsize=1)
-def catalog() -> Catalog:
-    return load(Path(os.environ.get(CATALOG_ENV) or CATALOG_PATH))

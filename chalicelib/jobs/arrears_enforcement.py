@@ -2,27 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
-
-from chalicelib.jobs.registry import Job, Schedule, Work, register
+from chalicelib.jobs.registry import Listed, Schedule, due_job
 from chalicelib.services import billing
-from chalicelib.services.context import Ctx
-from chalicelib.store.dynamodb.due import DuePage, earliest_due
 from chalicelib.store.dynamodb.models import AccountModel
+from chalicelib.store.port import DueIndex
 
-
-def items(ctx: Ctx, at: datetime, shard: int, cursor: Any, limit: int | None) -> DuePage:
-    return DuePage(AccountModel.arrears_due, AccountModel.arrears_due_at, at, shard, cursor, limit)
-
-
-WORK = Work(items, lambda ctx, at: lambda acct: billing.enforce_arrears(ctx, acct))
-
-
-def next_due(ctx: Ctx) -> datetime | None:
-    return earliest_due(AccountModel.arrears_due, "arrears_due_at")
-
-
-JOB = register(
-    Job.sharded("arrears-enforcement", Schedule(minute=15), WORK, next_due, outcomes=("accounts", "stopped"))
+JOB = due_job(
+    "arrears-enforcement", Schedule(minute=15),
+    DueIndex(AccountModel, "arrears_due", "due_shard", "arrears_due_at"),
+    lambda ctx, acct, at: billing.enforce_arrears(ctx, acct), outcomes=("accounts", "stopped"),
+    listed=Listed("account_id", lambda a: "stop apps: 24 h in arrears"),
 )

@@ -1,77 +1,30 @@
-"""Due work per job, from the jobs' own sparse due-time indexes (Queries per shard, never a Scan):
-what each job will act on at or before an instant."""
+"""Due work per job (the operators' view): what each job will act on at or before an instant, as each
+job declares it (`Job.due`: its due index read through the unit of work, Queries per shard, never a
+Scan; push billing and the settlement list what their next run bills)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 from datetime import datetime
-from typing import Any
 
-from chalicelib import bootstrap
-from chalicelib.domain.calendar import iso, month_key, previous_month
-from chalicelib.jobs import monthly_settlement
-from chalicelib.jobs.runner import load_jobs
-from chalicelib.services import billing
-from chalicelib.services.context import SYSTEM, Ctx
-from chalicelib.store.dynamodb.due import due_items
-from chalicelib.store.dynamodb.models import AccountModel, AppModel, NotificationModel
-
-Item = dict[str, Any]
+from chalicelib.jobs.registry import DueItem, declared
+from chalicelib.services.context import Ctx
 
 
-def _indexed(index: Any, attr: Any, name: str, key: str, reason: Callable[[Any], str]) -> Callable[..., Iterator[Item]]:
-    def items(job: str, now: datetime, before: datetime, tz: Any) -> Iterator[Item]:
-        for x in due_items(index, attr, before):
-            ident = int(getattr(x, key)) if key == "sdkappid" else getattr(x, key)
-            yield {key: ident, "job": job, "due_at": iso(getattr(x, name)), "reason": reason(x)}
-    return items
+def listed() -> list[str]:
+    """The jobs that list their due work (renewal-batches does not: its request finishes a batch)."""
+    return [name for name, job in declared().items() if job.due is not None]
 
 
-def _next_run(job: str, now: datetime, before: datetime) -> datetime | None:
-    return next(load_jobs()[job].schedule.instants(now, before), None)
-
-
-def _push(job: str, now: datetime, before: datetime, tz: Any) -> Iterator[Item]:
-    at = _next_run(job, now, before)
-    if at is not None:
-        for app in billing.push_billing_apps(bootstrap.current().uow):
-            yield {"sdkappid": int(app.sdkappid), "job": job, "due_at": iso(at),
-                   "reason": "daily push bill (quota "
-                             f"{int(app.push_quota or bootstrap.current().catalog.included_push_calls)})"}
-
-
-def _settlement(job: str, now: datetime, before: datetime, tz: Any) -> Iterator[Item]:
-    at = _next_run(job, now, before)
-    if at is not None:
-        month = previous_month(month_key(at, tz))
-        for account_id in monthly_settlement.to_settle(Ctx(now=now, tz=tz, principal=SYSTEM), at):
-            yield {"account_id": account_id, "job": job, "due_at": iso(at), "reason": f"monthly bill for {month}"}
-
-
-SOURCES: dict[str, Callable[..., Iterator[Item]]] = {
-    "expiry-warnings": _indexed(AppModel.warn_due, AppModel.warn_due_at, "warn_due_at", "sdkappid",
-                                lambda a: f"expiry warning ({a.edition}, expires {iso(a.expires_at)})"),
-    "expiry-enforcement": _indexed(AppModel.enforce_due, AppModel.enforce_due_at, "enforce_due_at", "sdkappid",
-                                   lambda a: "auto-renew" if a.auto_renew and a.status == "enabled"
-                                   else "expiry: stop 24 h after"),
-    "reclamation": _indexed(AppModel.reclaim_due, AppModel.reclaim_due_at, "reclaim_due_at", "sdkappid",
-                            lambda a: f"reclaim ({a.status} since {iso(a.stopped_at or a.disabled_at)})"
-                            if (a.stopped_at or a.disabled_at) else "reclaim"),
-    "arrears-enforcement": _indexed(AccountModel.arrears_due, AccountModel.arrears_due_at, "arrears_due_at",
-                                    "account_id", lambda a: "stop apps: 24 h in arrears"),
-    "notification-dispatch": _indexed(NotificationModel.send_due, NotificationModel.send_due_at, "send_due_at",
-                                      "account_id", lambda n: f"send {n.kind} by {n.channel}"),
-    "push-quota-billing": _push,
-    "monthly-settlement": _settlement,
-}
-
-
-def due(job: str | None, now: datetime, before: datetime, tz: Any, limit: int) -> list[Item]:
-    """Due items of one job (or every job) at or before `before`, earliest first, at most `limit`."""
-    names = [job] if job else list(SOURCES)
-    out: list[Item] = []
-    for name in names:
-        for n, item in enumerate(SOURCES[name](name, now, before, tz)):
+def due(job: str | None, ctx: Ctx, before: datetime, limit: int) -> list[DueItem]:
+    """Due items of one job (or every job) at or before `before` (as of ctx.now), earliest first, at
+    most `limit`."""
+    jobs = declared()
+    listers = [jobs[job].due] if job else [j.due for j in jobs.values()]
+    out: list[DueItem] = []
+    for lister in listers:
+        if lister is None:
+            continue
+        for n, item in enumerate(lister(ctx, before)):
             if n >= limit:
                 break
             out.append(item)

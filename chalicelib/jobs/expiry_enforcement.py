@@ -2,29 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
-
-from chalicelib.jobs.registry import Job, Schedule, Work, register
+from chalicelib.jobs.registry import Listed, Schedule, due_job
 from chalicelib.services import lifecycle
-from chalicelib.services.context import Ctx
-from chalicelib.store.dynamodb.due import DuePage, earliest_due
 from chalicelib.store.dynamodb.models import AppModel
+from chalicelib.store.port import DueIndex
 
-
-def items(ctx: Ctx, at: datetime, shard: int, cursor: Any, limit: int | None) -> lifecycle.WithAddressees:
-    return lifecycle.WithAddressees(DuePage(AppModel.enforce_due, AppModel.enforce_due_at, at, shard, cursor, limit),
-                                    ctx.uow)
-
-
-WORK = Work(items, lambda ctx, at: lambda app: lifecycle.enforce(ctx, app), lifecycle.reload_app)
-
-
-def next_due(ctx: Ctx) -> datetime | None:
-    return earliest_due(AppModel.enforce_due, "enforce_due_at")
-
-
-JOB = register(
-    Job.sharded("expiry-enforcement", Schedule(minute=5), WORK, next_due,
-                outcomes=("renewed", "renew_failed", "given_up", "stopped", "skipped"))
+JOB = due_job(
+    "expiry-enforcement", Schedule(minute=5), DueIndex(AppModel, "enforce_due", "due_shard", "enforce_due_at"),
+    lambda ctx, app, at: lifecycle.enforce(ctx, app), reload=lifecycle.reload_app, pages=lifecycle.with_addressees,
+    outcomes=("renewed", "renew_failed", "given_up", "stopped", "skipped"),
+    listed=Listed("sdkappid", lambda a: "auto-renew" if a.auto_renew and a.status == "enabled"
+                  else "expiry: stop 24 h after"),
 )

@@ -2,29 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
-
-from chalicelib.jobs.registry import Job, Schedule, Work, register
+from chalicelib.domain.calendar import iso
+from chalicelib.jobs.registry import Listed, Schedule, due_job
 from chalicelib.services import lifecycle
-from chalicelib.services.context import Ctx
-from chalicelib.store.dynamodb.due import DuePage, earliest_due
 from chalicelib.store.dynamodb.models import AppModel
+from chalicelib.store.port import DueIndex
 
-
-def items(ctx: Ctx, at: datetime, shard: int, cursor: Any, limit: int | None) -> lifecycle.WithAddressees:
-    return lifecycle.WithAddressees(DuePage(AppModel.warn_due, AppModel.warn_due_at, at, shard, cursor, limit),
-                                    ctx.uow)
-
-
-WORK = Work(items, lambda ctx, at: lambda app: lifecycle.warn(ctx, app), lifecycle.reload_app)
-
-
-def next_due(ctx: Ctx) -> datetime | None:
-    return earliest_due(AppModel.warn_due, "warn_due_at")
-
-
-JOB = register(
-    Job.sharded("expiry-warnings", Schedule(minute=0, hour=1), WORK, next_due,
-                outcomes=("warned", "skipped"))
+JOB = due_job(
+    "expiry-warnings", Schedule(minute=0, hour=1), DueIndex(AppModel, "warn_due", "due_shard", "warn_due_at"),
+    lambda ctx, app, at: lifecycle.warn(ctx, app), reload=lifecycle.reload_app, pages=lifecycle.with_addressees,
+    outcomes=("warned", "skipped"),
+    listed=Listed("sdkappid", lambda a: f"expiry warning ({a.edition}, expires {iso(a.expires_at)})"),
 )

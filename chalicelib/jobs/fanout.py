@@ -30,63 +30,60 @@ from collections.abc import Iterable
 from datetime import datetime
 from itertools import islice
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from chalicelib import aws, logs
-from chalicelib.config import settings
+from chalicelib.config import Settings
 from chalicelib.domain.calendar import iso, parse_instant
-from chalicelib.jobs import runner, steps
+from chalicelib.jobs import runner
 from chalicelib.jobs.registry import Job, Work
 from chalicelib.jobs.steps import Summary, counting_failures
 from chalicelib.readmodels import job_runs
-from chalicelib.services.context import SYSTEM, Ctx, job_ctx
-from chalicelib.store.dynamodb.models import read_shards
+from chalicelib.services.context import Contexts, Ctx
 
 log = logging.getLogger("imbill.jobs")
 
 
-def send(message: dict[str, Any]) -> None:
-    s = settings()
+def send(s: Settings, message: dict[str, Any]) -> None:
     aws.client("sqs", s.region).send_message(QueueUrl=s.jobs_queue_url, MessageBody=json.dumps(message, sort_keys=True))
 
 
-def fans_out(job: Job) -> bool:
+def fans_out(job: Job, s: Settings) -> bool:
     """Whether runs of this job may go on the queue at all (else always inline)."""
-    s = settings()
     return job.work is not None and bool(s.jobs_queue_url) and not s.test_clock
 
 
 def due_at_least(work: Work, ctx: Ctx, at: datetime, n: int) -> int:
     """How many items are due, counting no further than `n` (at most one short Query per shard)."""
     seen = 0
-    for shard in read_shards():
+    for shard in ctx.uow().due.shards():
         seen += sum(1 for _ in islice(work.items(ctx, at, shard, None, n - seen), n - seen))
         if seen >= n:
             break
     return seen
 
 
-def plan(name: str, at: datetime, tz: ZoneInfo) -> dict[str, Any]:
+def plan(name: str, at: datetime, contexts: Contexts) -> dict[str, Any]:
     """The scheduled run of a job: inline below the line, else one message per shard."""
     job = runner.load_jobs()[name]
     work = job.work
-    if work is None or not fans_out(job):
-        return runner.run_job(name, at, tz)
-    ctx = Ctx(now=at, tz=tz, principal=SYSTEM)
+    s = contexts.settings
+    if work is None or not fans_out(job, s):
+        return runner.run_job(name, at, contexts)
+    ctx = contexts.at(at)
     if not work.prepare(ctx, at):
-        return runner.run_job(name, at, tz)  # nothing to do at this instant: an idle inline run
-    if due_at_least(work, ctx, at, settings().jobs_inline_max + 1) <= settings().jobs_inline_max:
-        return runner.run_job(name, at, tz)
-    shards = list(read_shards())
+        return runner.run_job(name, at, contexts)  # nothing to do at this instant: an idle inline run
+    if due_at_least(work, ctx, at, s.jobs_inline_max + 1) <= s.jobs_inline_max:
+        return runner.run_job(name, at, contexts)
+    shards = list(ctx.uow().due.shards())
     started = job_runs.wall_now()
     job_runs.fanned_out(name, at, started, job.summary())  # the run's row, before its pages add to it
     for shard in shards:
-        send({"job": name, "at": iso(at), "shard": shard, "run": iso(started)})
+        send(s, {"job": name, "at": iso(at), "shard": shard, "run": iso(started)})
     log.info("job %s as of %s: fanned out to %d shard messages", name, iso(at), len(shards))
     return {"job": name, "at": iso(at), "fanned_out": len(shards)}
 
 
-def process(message: dict[str, Any], tz: ZoneInfo) -> tuple[Summary, int]:
+def process(message: dict[str, Any], contexts: Contexts) -> tuple[Summary, int]:
     """One message: one page of one shard (sending the next page's message first when the shard
     has more). Answers the page's counts and how many of its items failed."""
     job = runner.load_jobs()[message["job"]]
@@ -94,15 +91,15 @@ def process(message: dict[str, Any], tz: ZoneInfo) -> tuple[Summary, int]:
         raise ValueError(f"job {job.name} has no sharded work to fan out")
     work = job.work
     at = parse_instant(message["at"])
-    ctx = job_ctx(job.name, at, tz)
+    ctx = contexts.job(job.name, at)
 
     def page() -> tuple[Summary, int]:
-        listing = work.items(ctx, at, int(message["shard"]), message.get("cursor"), settings().jobs_page)
+        listing = work.items(ctx, at, int(message["shard"]), message.get("cursor"), ctx.settings.jobs_page)
         items = list(listing)
         if listing.cursor is not None:  # before the steps: a failing item never stops the shard's chain
-            send({**message, "cursor": listing.cursor})
+            send(ctx.settings, {**message, "cursor": listing.cursor})
         with counting_failures() as failures:
-            counts = steps.run_each(items, work.step(ctx, at), work.reload)
+            counts = work.run_page(ctx, items, at)
         return job.summary(counts), len(failures)
 
     summary, failed = logs.job_run(job.name, at, page)
@@ -113,13 +110,13 @@ def process(message: dict[str, Any], tz: ZoneInfo) -> tuple[Summary, int]:
     return summary, failed
 
 
-def handle_batch(records: Iterable[dict[str, Any]], tz: ZoneInfo) -> dict[str, list[dict[str, str]]]:
+def handle_batch(records: Iterable[dict[str, Any]], contexts: Contexts) -> dict[str, list[dict[str, str]]]:
     """A batch of queue records (Lambda's SQS event): the ids of those to deliver again
     (ReportBatchItemFailures): processing raised, or items of the page failed."""
     failures = []
     for record in records:
         try:
-            _, failed = process(json.loads(record["body"]), tz)
+            _, failed = process(json.loads(record["body"]), contexts)
         except Exception:  # noqa: BLE001 - one message's error never fails the others of the batch
             log.exception("jobs message %s failed; it will be delivered again", record.get("messageId"))
             failed = 1

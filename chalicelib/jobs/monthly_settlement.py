@@ -9,12 +9,11 @@ from datetime import datetime
 from typing import Any
 
 from chalicelib.domain.bills import in_settlement_window, settlement_days
-from chalicelib.domain.calendar import local_date, month_key, previous_month
+from chalicelib.domain.calendar import iso, local_date, month_key, previous_month
 from chalicelib.domain.catalog import CATALOG_PATH, load
-from chalicelib.jobs.registry import Job, Schedule, Work, register
+from chalicelib.jobs.registry import DueItem, Job, Schedule, Work
 from chalicelib.services import billing
 from chalicelib.services.context import Ctx
-from chalicelib.store.dynamodb.models import read_shards
 
 
 def billed_month(ctx: Ctx, at: datetime) -> str:
@@ -55,7 +54,7 @@ def items(ctx: Ctx, at: datetime, shard: int, cursor: Any, limit: int | None, pr
 def to_settle(ctx: Ctx, at: datetime) -> Iterator[str]:
     """The accounts a run at `at` settles: every account with usage in the month on the window's
     first day; on a later day those the earlier runs left (the operators' due-work view)."""
-    for shard in read_shards():
+    for shard in ctx.uow().due.shards():
         yield from (account_id for account_id, _, decided in items(ctx, at, shard, None, None, prefetch=False)
                     if decided is None)
 
@@ -65,7 +64,7 @@ def step(ctx: Ctx, at: datetime) -> Callable[[tuple[str, list[Any], str | None]]
     return lambda item: item[2] or billing.settle_account(ctx, month, item[0], item[1])
 
 
-WORK = Work(items, step, billing.fresh, prepare=prepare)  # a retried account is read afresh
+WORK = Work(items, step, lambda _ctx, item: billing.fresh(item), prepare=prepare)  # a retried account is read afresh
 # the deployed schedule (EventBridge's cron, fixed when the app is packaged): the packaged catalog's 1..n
 SETTLEMENT_DAYS = settlement_days(load(CATALOG_PATH).lifecycle("settlement_days"))
 SCHEDULE = Schedule(minute=0, hour=2, days=SETTLEMENT_DAYS)
@@ -89,6 +88,13 @@ def in_window(ctx: Ctx, at: datetime) -> bool:
     return in_settlement_window(at, ctx.tz, ctx.catalog.lifecycle("settlement_days"))
 
 
-JOB = register(
-    Job.sharded("monthly-settlement", SCHEDULE, WORK, next_due, outcomes=("billed", "skipped", "no_charge"))
-)
+def due(ctx: Ctx, before: datetime) -> Iterator[DueItem]:
+    """The accounts the next run (at or before `before`) settles."""
+    at = next(SCHEDULE.instants(ctx.now, before), None)
+    if at is not None:
+        month = previous_month(month_key(at, ctx.tz))
+        for account_id in to_settle(ctx, at):
+            yield {"account_id": account_id, "job": JOB.name, "due_at": iso(at), "reason": f"monthly bill for {month}"}
+
+
+JOB = Job.sharded("monthly-settlement", SCHEDULE, WORK, next_due, outcomes=("billed", "skipped", "no_charge"), due=due)

@@ -6,28 +6,14 @@ Like every job's, its runs are listed by the test clock only when they did somet
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
-
-from chalicelib.jobs.registry import Job, Schedule, Work, register
+from chalicelib.jobs.registry import Listed, Schedule, due_job
 from chalicelib.services import notifications
-from chalicelib.services.context import Ctx
-from chalicelib.store.dynamodb.due import DuePage, earliest_due
 from chalicelib.store.dynamodb.models import NotificationModel
+from chalicelib.store.port import DueIndex
 
-
-def items(ctx: Ctx, at: datetime, shard: int, cursor: Any, limit: int | None) -> DuePage:
-    return DuePage(NotificationModel.send_due, NotificationModel.send_due_at, at, shard, cursor, limit)
-
-
-WORK = Work(items, lambda ctx, at: lambda n: notifications.dispatch_due(ctx, n, at), notifications.reload)
-
-
-def next_due(ctx: Ctx) -> datetime | None:
-    return earliest_due(NotificationModel.send_due, "send_due_at")
-
-
-JOB = register(
-    Job.sharded("notification-dispatch", Schedule(minute=45), WORK, next_due, outcomes=("sent", "retry", "failed"),
-)
+JOB = due_job(
+    "notification-dispatch", Schedule(minute=45),
+    DueIndex(NotificationModel, "send_due", "due_shard", "send_due_at"),
+    notifications.dispatch_due, reload=notifications.reload, outcomes=("sent", "retry", "failed"),
+    listed=Listed("account_id", lambda n: f"send {n.kind} by {n.channel}"),
 )

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 
-from chalicelib.domain.calendar import local_date
+from chalicelib.domain.calendar import iso, local_date
 from chalicelib.jobs import steps
-from chalicelib.jobs.registry import Job, Schedule, Summary, register
+from chalicelib.jobs.registry import DueItem, Job, Schedule, Summary
 from chalicelib.services import billing
 from chalicelib.services.context import Ctx
 
@@ -33,6 +34,14 @@ def next_due(ctx: Ctx) -> datetime | None:
     return billing.push_next_due(ctx, local_date(SCHEDULE.first_after(ctx.now), ctx.tz) - timedelta(days=1))
 
 
-JOB = register(
-    Job("push-quota-billing", SCHEDULE, run, next_due, outcomes=("billed", "skipped", "no_charge", "released"))
-)
+def due(ctx: Ctx, before: datetime) -> Iterator[DueItem]:
+    """The apps the next run (at or before `before`) bills: those in the push-billing index."""
+    at = next(SCHEDULE.instants(ctx.now, before), None)
+    if at is not None:
+        for app in billing.push_billing_apps(ctx.uow):
+            yield {"sdkappid": int(app.sdkappid), "job": JOB.name, "due_at": iso(at),
+                   "reason": f"daily push bill (quota {int(app.push_quota or ctx.catalog.included_push_calls)})"}
+
+
+JOB = Job("push-quota-billing", SCHEDULE, run, next_due, outcomes=("billed", "skipped", "no_charge", "released"),
+          due=due)

@@ -2,28 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from chalicelib.jobs.registry import Job, Schedule, Work, register
+from chalicelib.domain.calendar import iso
+from chalicelib.jobs.registry import Listed, Schedule, due_job
 from chalicelib.services import lifecycle
-from chalicelib.services.context import Ctx
-from chalicelib.store.dynamodb.due import DuePage, earliest_due
 from chalicelib.store.dynamodb.models import AppModel
+from chalicelib.store.port import DueIndex
 
 
-def items(ctx: Ctx, at: datetime, shard: int, cursor: Any, limit: int | None) -> DuePage:
-    return DuePage(AppModel.reclaim_due, AppModel.reclaim_due_at, at, shard, cursor, limit)
+def reason(a: Any) -> str:
+    since = a.stopped_at or a.disabled_at
+    return f"reclaim ({a.status} since {iso(since)})" if since else "reclaim"
 
 
-WORK = Work(items, lambda ctx, at: lambda app: lifecycle.reclaim_due(ctx, app), lifecycle.reload_app)
-
-
-def next_due(ctx: Ctx) -> datetime | None:
-    return earliest_due(AppModel.reclaim_due, "reclaim_due_at")
-
-
-JOB = register(
-    Job.sharded("reclamation", Schedule(minute=0, hour=3), WORK, next_due,
-                outcomes=("reclaimed", "skipped"))
+JOB = due_job(
+    "reclamation", Schedule(minute=0, hour=3), DueIndex(AppModel, "reclaim_due", "due_shard", "reclaim_due_at"),
+    lambda ctx, app, at: lifecycle.reclaim_due(ctx, app), reload=lifecycle.reload_app,
+    outcomes=("reclaimed", "skipped"), listed=Listed("sdkappid", reason),
 )

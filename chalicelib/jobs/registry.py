@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import importlib
+import pkgutil
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from chalicelib import logs
+from chalicelib.domain.calendar import iso
 from chalicelib.jobs import steps
 from chalicelib.jobs.steps import Summary, counting_failures
-from chalicelib.store.dynamodb.models import read_shards
+from chalicelib.store.port import DueIndex, DuePage
 
+DueItem = dict[str, Any]  # one line of the due-work list
 LATE_AFTER = timedelta(minutes=15)  # a scheduled instant not run this long after it: the job is late
 
 
@@ -101,18 +105,16 @@ class Schedule:
         return n
 
 
-class Page(Protocol):
-    """Due items of one shard, iterated once; then `cursor` (JSON-able) says where the next page
-    starts, None when the shard is done."""
-
-    @property
-    def cursor(self) -> Any: ...
-
-    def __iter__(self) -> Iterator[Any]: ...
+Page = DuePage  # a job's page of due items (the port's shape; monthly-settlement's listing too)
 
 
 def _always(_ctx: Any, _at: datetime) -> bool:
     return True
+
+
+def unchanged(_ctx: Any, item: Any) -> Any:
+    """Reload for items whose step reads everything it decides on afresh."""
+    return item
 
 
 @dataclass(frozen=True)
@@ -120,20 +122,24 @@ class Work:
     """A job's work split into shards, so that it can run inline or fanned out (jobs/fanout.py)
     with the same steps: `prepare` once per run (False: nothing to do at this instant), then per
     shard pages of due items (`items(ctx, at, shard, cursor, limit)`) through steps.run_each
-    with `step(ctx, at)`."""
+    with `step(ctx, at)`; `reload(ctx, item)` reads an item again after a lost race."""
 
     items: Callable[[Any, datetime, int, Any, int | None], Page]
     step: Callable[[Any, datetime], Callable[[Any], steps.Outcome]]  # (ctx, at) -> the step of one item
-    reload: Callable[[Any], Any] = steps.same
+    reload: Callable[[Any, Any], Any] = unchanged
     prepare: Callable[[Any, datetime], bool] = _always
+
+    def run_page(self, ctx: Any, items: Iterable[Any], at: datetime) -> Summary:
+        """One page of due items through the job's step (the item reloaded with `ctx` after a lost race)."""
+        return steps.run_each(items, self.step(ctx, at), lambda item: self.reload(ctx, item))
 
     def run(self, ctx: Any, at: datetime) -> Summary:
         """Inline: every shard, each in one page (listed lazily, as the steps go)."""
         if not self.prepare(ctx, at):
             return {}
         counts: Summary = {}
-        for shard in read_shards():
-            steps.add(counts, steps.run_each(self.items(ctx, at, shard, None, None), self.step(ctx, at), self.reload))
+        for shard in ctx.uow().due.shards():
+            steps.add(counts, self.run_page(ctx, self.items(ctx, at, shard, None, None), at))
         return counts
 
 
@@ -149,11 +155,15 @@ class Job:
     next_due: Callable[[Any], datetime | None] | None = None
     outcomes: tuple[str, ...] = ()  # counts always present in a summary, zero when nothing happened
     work: Work | None = None  # the sharded work of `run` (None: the job runs inline only)
+    # what a run at or before an instant will act on, for the operators (jobs/due.py): (ctx, before)
+    # -> items {<key>, "job", "due_at", "reason"}; None: the job lists nothing
+    due: Callable[[Any, datetime], Iterator[DueItem]] | None = None
 
     @classmethod
     def sharded(cls, name: str, schedule: Schedule, work: Work,
-                next_due: Callable[[Any], datetime | None] | None = None, outcomes: tuple[str, ...] = ()) -> Job:
-        return cls(name, schedule, work.run, next_due, outcomes, work)
+                next_due: Callable[[Any], datetime | None] | None = None, outcomes: tuple[str, ...] = (),
+                due: Callable[[Any, datetime], Iterator[DueItem]] | None = None) -> Job:
+        return cls(name, schedule, work.run, next_due, outcomes, work, due)
 
     def execute(self, ctx: Any, at: datetime) -> tuple[Summary, int]:
         """Run as of `at`: the summary, and how many items failed (they stay due for the next run)."""
@@ -176,9 +186,54 @@ class Job:
         return logs.acted_on(summary)
 
 
-JOBS: dict[str, Job] = {}
+@dataclass(frozen=True)
+class Listed:
+    """How the due-work list (jobs/due.py) shows an item of a job's due index: by its identifying
+    attribute (`sdkappid`, `account_id`) and the reason the job will act on it."""
+
+    key: str
+    reason: Callable[[Any], str]
+
+    def item(self, job: str, index: DueIndex, x: Any) -> DueItem:
+        ident = getattr(x, self.key)
+        return {self.key: int(ident) if self.key == "sdkappid" else ident, "job": job,
+                "due_at": iso(getattr(x, index.attr)), "reason": self.reason(x)}
 
 
-def register(job: Job) -> Job:
-    JOBS[job.name] = job
-    return job
+def due_job(name: str, schedule: Schedule, index: DueIndex, step: Callable[[Any, Any, datetime], steps.Outcome], *,
+            outcomes: tuple[str, ...], reload: Callable[[Any, Any], Any] = unchanged,
+            pages: Callable[[Any, Page], Page] | None = None, listed: Listed | None = None) -> Job:
+    """A query-and-step job: its due items are those of `index` whose instant has come (read through
+    the unit of work's `due`, shard by shard), each acted on by `step(ctx, item, at)`; `reload(ctx,
+    item)` reads one again after a lost race; `pages(ctx, page)` wraps a page (the reads it batches);
+    the test clock skips to the index's earliest instant (`next_due`); `listed` shows its items in the
+    due-work list."""
+
+    def items(ctx: Any, at: datetime, shard: int, cursor: Any, limit: int | None) -> Page:
+        page = ctx.uow().due.page(index, at, shard, cursor, limit)
+        return page if pages is None else pages(ctx, page)
+
+    def next_due(ctx: Any) -> datetime | None:
+        earliest: datetime | None = ctx.uow().due.earliest(index)
+        return earliest
+
+    def due(ctx: Any, before: datetime) -> Iterator[DueItem]:
+        assert listed is not None
+        return (listed.item(name, index, x) for x in ctx.uow().due.items(index, before))
+
+    work = Work(items, lambda ctx, at: lambda item: step(ctx, item, at), reload)
+    return Job.sharded(name, schedule, work, next_due, outcomes, due if listed is not None else None)
+
+
+def declared() -> dict[str, Job]:
+    """Every job of the jobs package: each module that declares one as its `JOB`, in module-name order
+    (the order of the runs of one instant; the contract's schedules give no two jobs the same
+    instant). A new job is its module (and its test): nothing lists it elsewhere."""
+    import chalicelib.jobs as package  # the package of this module: its modules, imported when asked
+
+    found: dict[str, Job] = {}
+    for info in pkgutil.iter_modules(package.__path__):
+        job = getattr(importlib.import_module(f"{package.__name__}.{info.name}"), "JOB", None)
+        if isinstance(job, Job):
+            found[job.name] = job
+    return found

@@ -8,14 +8,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from chalicelib import logs
 from chalicelib.domain.calendar import iso
 from chalicelib.domain.errors import InvalidRequest, NotFound
 from chalicelib.jobs import registry
 from chalicelib.readmodels import job_runs
-from chalicelib.services.context import SYSTEM, Ctx, job_ctx
+from chalicelib.services.context import Contexts
 from chalicelib.store.dynamodb import watch
 
 log = logging.getLogger("imbill.jobs")
@@ -24,17 +23,15 @@ PROGRESS_EVERY = 5.0  # seconds between progress lines of a long move
 
 
 def load_jobs() -> dict[str, registry.Job]:
-    """Import every job module (each registers itself) and answer the registry."""
-    from chalicelib.jobs import all_jobs  # noqa: F401  (registers the jobs)
-
-    return registry.JOBS
+    """Every job, by name (each declared by its own module of the jobs package)."""
+    return registry.declared()
 
 
-def run_job(name: str, at: datetime, tz: ZoneInfo, now: datetime | None = None,
+def run_job(name: str, at: datetime, contexts: Contexts, now: datetime | None = None,
             on_request: Callable[[str], None] | None = None) -> dict[str, Any]:
-    """Run one job as of `at`; given the service clock's `now`, `at` may not be later (400). A long
-    run logs its progress (its DynamoDB requests so far) every few seconds; `on_request(operation)`
-    sees each request (the CLI's progress bar)."""
+    """Run one job as of `at` (its context made by the composition's `contexts`); given the service
+    clock's `now`, `at` may not be later (400). A long run logs its progress (its DynamoDB requests so
+    far) every few seconds; `on_request(operation)` sees each request (the CLI's progress bar)."""
     jobs = load_jobs()
     if name not in jobs:
         raise NotFound(f"no job named {name!r}; jobs: {', '.join(jobs)}")
@@ -54,7 +51,7 @@ def run_job(name: str, at: datetime, tz: ZoneInfo, now: datetime | None = None,
     job = jobs[name]
     started = job_runs.wall_now()
     with watch.requests_seen(progress):
-        summary, failed = logs.job_run(name, at, lambda: job.execute(job_ctx(name, at, tz), at))
+        summary, failed = logs.job_run(name, at, lambda: job.execute(contexts.job(name, at), at))
     result = {"job": name, "at": iso(at), "summary": summary, "failed": failed}
     job_runs.record(result, at, started)
     return result
@@ -77,7 +74,7 @@ def scheduled(start: datetime, end: datetime) -> int:
 
 
 def run_between(
-    start: datetime, end: datetime, tz: ZoneInfo, *,
+    start: datetime, end: datetime, contexts: Contexts, *,
     on_acted: Callable[[datetime], None] = lambda _t: None,
     on_progress: Callable[[datetime], None] = lambda _t: None,
     skip: bool = True,
@@ -103,7 +100,7 @@ def run_between(
         def ask(now: datetime) -> None:
             if not remember:
                 w.forget()
-            ctx = Ctx(now=now, tz=tz, principal=SYSTEM)
+            ctx = contexts.at(now)
             for i, job in enumerate(jobs):
                 if skip and job.next_due is not None:
                     hints[i] = job.next_due(ctx)
@@ -127,7 +124,7 @@ def run_between(
                 break
             at, at_index = min(nexts)
             job = jobs[at_index]
-            summary, failed = job.execute(job_ctx(job.name, at, tz), at)
+            summary, failed = job.execute(contexts.job(job.name, at), at)
             executed += 1
             if job.acted(summary) or failed:  # a run with failed items is listed: they stay due
                 moved.jobs_run.append({"job": job.name, "at": iso(at), "summary": summary,

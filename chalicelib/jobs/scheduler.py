@@ -39,6 +39,7 @@ from chalicelib.gate import MOVES
 from chalicelib.jobs.runner import Moved, heartbeats, run_between
 from chalicelib.periodic import Periodic
 from chalicelib.readmodels import job_runs
+from chalicelib.services.context import Contexts
 from chalicelib.store.dynamodb import plumbing
 from chalicelib.store.dynamodb.models import MetaModel
 
@@ -172,7 +173,7 @@ def _leased(clock_item: str | None) -> Iterator[_Lease]:
             raise
 
 
-def catch_up(until: datetime, tz: ZoneInfo, clock_item: str | None = None, *, since: datetime | None = None,
+def catch_up(until: datetime, contexts: Contexts, clock_item: str | None = None, *, since: datetime | None = None,
              run_jobs: bool = True) -> Moved:
     """Run every scheduled instant between the mark (`since` if there is none yet) and `until`,
     in time order, then leave the mark (and the test clock `clock_item`, when given) at `until`.
@@ -184,19 +185,19 @@ def catch_up(until: datetime, tz: ZoneInfo, clock_item: str | None = None, *, si
         beats: list[job_runs.Beat] = []
         if mark is not None and until > mark and run_jobs:
             started = job_runs.wall_now()
-            moved = run_between(mark, until, tz, on_acted=lease.note, on_progress=lambda _t: lease.save())
+            moved = run_between(mark, until, contexts, on_acted=lease.note, on_progress=lambda _t: lease.save())
             job_runs.record_all(moved.jobs_run, started)
             beats = heartbeats(mark, until, moved.jobs_run)
-        lease.advance(max(until, mark) if mark is not None else until, release=True, beats=beats, tz=tz)
+        lease.advance(max(until, mark) if mark is not None else until, release=True, beats=beats, tz=contexts.tz)
     return moved
 
 
-def tick(now: datetime, tz: ZoneInfo) -> int:
+def tick(now: datetime, contexts: Contexts) -> int:
     """The scheduler's beat: run what is due between the mark and `now`; answer how many runs acted."""
     mark = get_mark()
     if mark is not None and now <= mark:
         return 0  # nothing to run: no write
-    moved = catch_up(now, tz)
+    moved = catch_up(now, contexts)
     for r in moved.jobs_run:
         log.info("job %s at %s: %s", r["job"], r["at"], r["summary"])
     return len(moved.jobs_run)
@@ -206,18 +207,16 @@ class LocalScheduler(Periodic):
     name = "imbill-scheduler"
     failure = "scheduled run failed"
 
-    def __init__(self, interval: float = 5.0) -> None:
+    def __init__(self, contexts: Contexts, interval: float = 5.0) -> None:
         super().__init__(interval, log)
+        self.contexts = contexts  # the composition's: its clock says when now is
 
     def beat(self) -> None:
-        from chalicelib import bootstrap
-
-        deps = bootstrap.current()
         try:
-            tick(deps.clock.now(), deps.zone)
+            tick(self.contexts.clock.now(), self.contexts)
         except Busy:
             log.debug("scheduled runs are in progress elsewhere; next beat")
 
 
-def start_local_scheduler(interval: float = 5.0) -> LocalScheduler:
-    return LocalScheduler(interval).start()
+def start_local_scheduler(contexts: Contexts, interval: float = 5.0) -> LocalScheduler:
+    return LocalScheduler(contexts, interval).start()

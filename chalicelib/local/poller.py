@@ -7,24 +7,23 @@ from __future__ import annotations
 
 import logging
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import boto3
 from botocore.config import Config
 
-from chalicelib.config import settings
 from chalicelib.periodic import Periodic
 from chalicelib.readmodels.streams import stream_tables
+from chalicelib.services.context import Contexts
 from chalicelib.services.event_feed import apply_stream
 
 log = logging.getLogger("imbill.views")
 
 
 class StreamPoller:
-    def __init__(self, tz: ZoneInfo, endpoint: str | None = None) -> None:
-        s = settings()
+    def __init__(self, contexts: Contexts, endpoint: str | None = None) -> None:
+        s = contexts.settings
         host = endpoint if endpoint is not None else s.dynamodb_endpoint
-        self.tz = tz
+        self.contexts = contexts
         # account-id endpoints (<account>.streams-ddb.<region>...) are AWS-only; emulators take the plain one
         plain = Config(account_id_endpoint_mode="disabled")
         self.ddb = boto3.client("dynamodb", region_name=s.region, endpoint_url=host, config=plain)
@@ -78,7 +77,7 @@ class StreamPoller:
                 created = r.get("dynamodb", {}).get("ApproximateCreationDateTime")
                 if created is not None and not isinstance(created, int | float | str):
                     r["dynamodb"]["ApproximateCreationDateTime"] = created.timestamp()
-            apply_stream(records, self.tz)
+            apply_stream(records, self.contexts)
             done += len(records)
             self.iterators[key] = out.get("NextShardIterator")  # a closed shard answers None
             if not records:
@@ -99,16 +98,11 @@ class PollerThread(Periodic):
 
     def beat(self) -> None:
         self.poller.poll_once()
-        from chalicelib import bootstrap
         from chalicelib.services import webhooks
-        from chalicelib.services.context import job_ctx
         from chalicelib.services.event_feed import FEED
 
-        deps = bootstrap.current()  # the local deliverer: what is due by the service clock
-        webhooks.deliver_due(job_ctx(FEED, deps.clock.now(), deps.zone))
+        webhooks.deliver_due(self.poller.contexts.now(FEED))  # the local deliverer: due by the service clock
 
 
-def start_local_poller() -> PollerThread:
-    from chalicelib import bootstrap
-
-    return PollerThread(StreamPoller(bootstrap.current().zone)).start()
+def start_local_poller(contexts: Contexts) -> PollerThread:
+    return PollerThread(StreamPoller(contexts)).start()

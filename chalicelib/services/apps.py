@@ -259,9 +259,9 @@ def stop_app(ctx: Ctx, app: AppModel, acct: AccountModel, stop: tuple[AppState, 
                                   sdkappid=int(app.sdkappid))
     with ctx.uow() as u:
         store_app(u, ctx, app)
-        notifications.enqueue(u, items)
+        notifications.enqueue(ctx, u, items)
         if write_account:
             u.accounts.save(acct)
         events.emit(u, ctx, "app.stopped", account_id=app.account_id, sdkappid=int(app.sdkappid), data=shapes.app(app))
         u.commit()
-    notifications.dispatch(items, ctx.now, ctx.uow)
+    notifications.dispatch(ctx, items, ctx.now)

@@ -106,7 +106,7 @@ def post_bill(ctx: Ctx, account_id: str, kind: str, period: str, lines: list[Lin
         was = acct.status
         book(ctx, u, acct, [Move("bill", -take_cash, -take_gift, ref=f"{kind}:{period}")],
              then=lambda a: notes.extend(enter_arrears(ctx, a, key)))
-        notifications.enqueue(u, notes)
+        notifications.enqueue(ctx, u, notes)
         if acct.status != was:  # the bill took the balance below zero: the account is in arrears now
             events.emit(u, ctx, "account.arrears_started", account_id=account_id,
                         data={"account": shapes.account(acct), "bill": shapes.bill(bill)})
@@ -123,7 +123,7 @@ def post_bill(ctx: Ctx, account_id: str, kind: str, period: str, lines: list[Lin
             raise
         if closing and close is not None:
             close.done = True
-    notifications.dispatch(notes, ctx.now, ctx.uow)
+    notifications.dispatch(ctx, notes, ctx.now)
     return "billed"
 
 

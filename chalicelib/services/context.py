@@ -1,19 +1,22 @@
 """What every use case receives: the instant it acts at, the billing zone, the catalog, the caller,
-and the unit of work it stores through (composed in chalicelib/bootstrap.py: DynamoDB; the in-memory fake
-in service tests)."""
+the unit of work it stores through, the notifier and the settings. Every one is given: a Ctx is made
+from a composition (chalicelib/bootstrap.py: `Deps.ctx`, or `Deps.contexts`, the factory jobs take;
+service tests make theirs over the in-memory fake); nothing here falls back on a process-wide default."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
-from chalicelib.domain.catalog import Catalog, catalog
+from chalicelib.config import Settings
+from chalicelib.domain.catalog import Catalog
 from chalicelib.domain.errors import Forbidden, NotFound
+from chalicelib.notify import Notifier
 from chalicelib.store.port import UnitOfWork
 
 
@@ -60,21 +63,15 @@ def job_actor(job: str) -> Actor:
 INTERNAL = Actor("system", "imbill")  # a change made outside any request or job (tests, the CLI)
 
 
-def composed_uow() -> UnitOfWork:
-    """A unit of work of the process's composition (chalicelib/bootstrap.py), asked when one is
-    opened: what a Ctx built without its own stores through."""
-    from chalicelib import bootstrap  # bootstrap composes Ctx: imported when first needed, not at load
-
-    return bootstrap.current().uow()
-
-
 @dataclass(frozen=True)
 class Ctx:
     now: datetime
     tz: ZoneInfo
-    principal: Principal = SYSTEM
-    catalog: Catalog = field(default_factory=catalog)
-    uow: Callable[[], UnitOfWork] = composed_uow
+    principal: Principal
+    catalog: Catalog
+    uow: Callable[[], UnitOfWork]
+    notifier: Callable[[], Notifier]  # the composition's notifier (made on first use)
+    settings: Settings
     actor: Actor | None = None  # default: the principal's (INTERNAL for SYSTEM)
     request_id: str | None = None  # the API request's id (X-Request-Id), carried by its events
 
@@ -88,10 +85,44 @@ class Ctx:
             return INTERNAL
         return Actor(p.role, p.sub or p.account_id or p.role)
 
+    def job(self, job: str, now: datetime) -> Ctx:
+        """The context of a job's run at `now`: its changes' actor is {"role": "system", "sub": <job>}."""
+        return replace(self, now=now, principal=SYSTEM, actor=job_actor(job), request_id=None)
 
-def job_ctx(job: str, now: datetime, tz: ZoneInfo) -> Ctx:
-    """The context of a job's run: its changes' actor is {"role": "system", "sub": <job>}."""
-    return Ctx(now=now, tz=tz, principal=SYSTEM, actor=job_actor(job))
+
+class Clock(Protocol):
+    """The service clock as the contexts see it (chalicelib/clock.py implements it)."""
+
+    def now(self) -> datetime: ...
+
+
+@dataclass(frozen=True)
+class Contexts:
+    """The context factory of one composition (chalicelib/bootstrap.py `Deps.contexts`): what the jobs,
+    the workers and the stream handlers make each run's Ctx from."""
+
+    tz: ZoneInfo
+    catalog: Catalog
+    uow: Callable[[], UnitOfWork]
+    notifier: Callable[[], Notifier]
+    settings: Settings
+    clock: Clock  # the service clock: what a worker or a stream handler acts at (`now`)
+
+    def at(self, now: datetime, principal: Principal = SYSTEM, *, actor: Actor | None = None,
+           request_id: str | None = None) -> Ctx:
+        return Ctx(now=now, tz=self.tz, principal=principal, catalog=self.catalog, uow=self.uow,
+                   notifier=self.notifier, settings=self.settings, actor=actor, request_id=request_id)
+
+    def job(self, job: str, now: datetime) -> Ctx:
+        """The context of a job's run: its changes' actor is {"role": "system", "sub": <job>}."""
+        return self.at(now, SYSTEM, actor=job_actor(job))
+
+    def now(self, job: str) -> Ctx:
+        """The context of a worker's (or a stream handler's) change at the service clock's now."""
+        return self.job(job, self.clock.now())
+
+    def in_zone(self, tz: ZoneInfo) -> Contexts:
+        return replace(self, tz=tz)
 
 
 _page_reads: ContextVar[dict[Any, Any] | None] = ContextVar("page_reads", default=None)

@@ -8,14 +8,13 @@ import json
 import logging
 from collections.abc import Iterable
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from chalicelib import aws, bootstrap
-from chalicelib.config import settings
+from chalicelib import aws
+from chalicelib.config import Settings
 from chalicelib.integrations import eventbridge
 from chalicelib.readmodels.streams import apply_records
 from chalicelib.services import events, webhooks
-from chalicelib.services.context import job_ctx
+from chalicelib.services.context import Contexts
 from chalicelib.store.dynamodb.models import DeliveryModel, EventModel
 
 log = logging.getLogger("imbill.webhooks")
@@ -33,29 +32,28 @@ def inserted(records: Iterable[dict[str, Any]]) -> list[EventModel]:
     return out
 
 
-def apply_stream(records: Iterable[dict[str, Any]], tz: ZoneInfo) -> dict[str, int]:
-    """A batch of DynamoDB Streams records: the views of the view tables, this feed for the events."""
-    return apply_records(records, tz, on_events=on_records)
+def apply_stream(records: Iterable[dict[str, Any]], contexts: Contexts) -> dict[str, int]:
+    """A batch of DynamoDB Streams records: the views of the view tables (in the composition's billing
+    zone), this feed for the events (at the composition's clock)."""
+    return apply_records(records, contexts.tz, on_events=lambda events: on_records(contexts, events))
 
 
-def on_records(records: Iterable[dict[str, Any]]) -> dict[str, int]:
+def on_records(contexts: Contexts, records: Iterable[dict[str, Any]]) -> dict[str, int]:
     items = inserted(records)
     if not items:
         return {}
-    deps = bootstrap.current()
-    ctx = job_ctx(FEED, deps.clock.now(), deps.zone)
+    ctx = contexts.now(FEED)
     made = webhooks.fan_out(ctx, items)
-    s = settings()
+    s = ctx.settings
     if s.webhooks_queue_url:
-        enqueue(made, 0)
+        enqueue(s, made, 0)
     if s.event_bus:
         eventbridge.put_events(aws.client("events", s.region), s.event_bus, [events.as_dict(e) for e in items])
     return {"events": len(items), "deliveries": len(made)}
 
 
-def enqueue(deliveries: list[DeliveryModel], delay_s: int) -> None:
+def enqueue(s: Settings, deliveries: list[DeliveryModel], delay_s: int) -> None:
     """One webhooks-queue message per delivery, visible after `delay_s` (at most SQS's 15 min)."""
-    s = settings()
     sqs = aws.client("sqs", s.region)
     delay = max(0, min(MAX_DELAY_S, delay_s))
     for d in deliveries:
@@ -63,25 +61,24 @@ def enqueue(deliveries: list[DeliveryModel], delay_s: int) -> None:
                          MessageBody=json.dumps({"webhook_id": d.webhook_id, "delivery_id": d.delivery_id}))
 
 
-def handle_batch(records: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, str]]]:
+def handle_batch(contexts: Contexts, records: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, str]]]:
     """Lambda's SQS event: the ids of the messages to deliver again (ReportBatchItemFailures)."""
     failures = []
     for record in records:
         try:
-            handle_queue([record["body"]])
+            handle_queue(contexts, [record["body"]])
         except Exception:  # noqa: BLE001 - one message's error never fails the others of the batch
             log.exception("webhook delivery message %s failed; it will be delivered again", record.get("messageId"))
             failures.append({"itemIdentifier": record["messageId"]})
     return {"batchItemFailures": failures}
 
 
-def handle_queue(bodies: Iterable[str]) -> dict[str, int]:
+def handle_queue(contexts: Contexts, bodies: Iterable[str]) -> dict[str, int]:
     """The deliveries worker (deployed): each message names a delivery; one not yet due goes back
     on the queue with the remaining delay (at most 15 min a hop), a due one is attempted and, when
     still pending, goes back with its back-off. A crash leaves the message to SQS's visibility
     timeout: delivered again (receivers de-duplicate by event id)."""
-    deps = bootstrap.current()
-    ctx = job_ctx(FEED, deps.clock.now(), deps.zone)
+    ctx = contexts.now(FEED)
     counts: dict[str, int] = {}
     for body in bodies:
         ref = json.loads(body)
@@ -90,7 +87,7 @@ def handle_queue(bodies: Iterable[str]) -> dict[str, int]:
         if d is None or d.status != "pending" or d.next_attempt_at is None:
             outcome = "done"
         elif d.next_attempt_at > ctx.now:
-            enqueue([d], int((d.next_attempt_at - ctx.now).total_seconds()) + 1)
+            enqueue(ctx.settings, [d], int((d.next_attempt_at - ctx.now).total_seconds()) + 1)
             outcome = "waiting"
         else:
             try:
@@ -99,6 +96,6 @@ def handle_queue(bodies: Iterable[str]) -> dict[str, int]:
             except webhooks.WriteConflict:
                 outcome = "taken"
             if d.status == "pending" and d.next_attempt_at is not None:
-                enqueue([d], int((d.next_attempt_at - ctx.now).total_seconds()) + 1)
+                enqueue(ctx.settings, [d], int((d.next_attempt_at - ctx.now).total_seconds()) + 1)
         counts[outcome] = counts.get(outcome, 0) + 1
     return counts

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
 
-from chalicelib import bootstrap, logs
+from chalicelib import logs
 from chalicelib.domain import contacts
 from chalicelib.domain.money import Cents, fmt
 from chalicelib.domain.notices import notice
@@ -81,10 +81,10 @@ def _balance_alert(ctx: Ctx, uow: UnitOfWork, acct: AccountModel, before: Cents,
                            cash=fmt(int(acct.cash)), gift=fmt(int(acct.gift)))
     items = notifications.compose(acct, "balance_low", at, subject=subject, body=body,
                                   ref=f"seq{int(acct.ledger_seq)}")
-    notifications.enqueue(uow, items)
+    notifications.enqueue(ctx, uow, items)
 
     def send() -> None:
-        notifications.dispatch(items, at, bootstrap.current().uow)
+        notifications.dispatch(ctx, items, at)
 
     uow.after_commit(send)
 

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from itertools import islice
 from typing import Any
 
-from chalicelib import bootstrap, shapes
+from chalicelib import shapes
 from chalicelib.domain.app import ExpiryWarning, StopReason
 from chalicelib.domain.calendar import iso
 from chalicelib.domain.catalog import Catalog
@@ -50,9 +50,9 @@ def heal(ctx: Ctx, app: AppModel) -> str:
     return "skipped"
 
 
-def reload_app(app: AppModel) -> AppModel:
+def reload_app(ctx: Ctx, app: AppModel) -> AppModel:
     """The app as stored now (after another writer won the race for it), for the jobs."""
-    with bootstrap.current().uow() as u:
+    with ctx.uow() as u:
         return u.apps.find(int(app.sdkappid))
 
 
@@ -97,6 +97,11 @@ class WithAddressees:
             yield from chunk
 
 
+def with_addressees(ctx: Ctx, page: Any) -> WithAddressees:
+    """A job's due page of apps with their accounts read in batches (the steps' notices)."""
+    return WithAddressees(page, ctx.uow)
+
+
 # ------------------------------------------------------------------ expiry warnings
 def warn(ctx: Ctx, app: AppModel) -> str:
     """One warning (email + SMS) on each local day E-6 ... E+1 for a package not yet renewed; a package
@@ -125,12 +130,12 @@ def warn(ctx: Ctx, app: AppModel) -> str:
     put(app, run.app)
     with u:
         store_app(u, ctx, app)
-        notifications.enqueue(u, items)
+        notifications.enqueue(ctx, u, items)
         if items:
             events.emit(u, ctx, "app.expiry_warning", account_id=app.account_id, sdkappid=int(app.sdkappid),
                         data=shapes.app(app))
         u.commit()
-    notifications.dispatch(items, ctx.now, ctx.uow)
+    notifications.dispatch(ctx, items, ctx.now)
     return "warned" if items else "skipped"
 
 
@@ -222,11 +227,11 @@ def reclaim(ctx: Ctx, app: AppModel) -> str:
     with u:
         store_app(u, ctx, app)
         u.accounts.save(acct)
-        notifications.enqueue(u, items)
+        notifications.enqueue(ctx, u, items)
         events.emit(u, ctx, "app.reclaimed", account_id=app.account_id, sdkappid=int(app.sdkappid),
                     data=shapes.app(app))
         u.commit()
-    notifications.dispatch(items, ctx.now, ctx.uow)
+    notifications.dispatch(ctx, items, ctx.now)
     return _purge(ctx, app)
 
 

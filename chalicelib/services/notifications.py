@@ -18,12 +18,12 @@ from contextvars import ContextVar
 from datetime import datetime, timedelta
 from typing import Any
 
-from chalicelib import bootstrap, shapes
+from chalicelib import shapes
 from chalicelib.domain import contacts
 from chalicelib.domain.app import Reclaimed
 from chalicelib.domain.errors import Conflict, NotFound
 from chalicelib.services import events
-from chalicelib.services.context import Ctx, job_ctx
+from chalicelib.services.context import Ctx
 from chalicelib.store.dynamodb.models import AccountModel, NotificationModel, due_shard
 from chalicelib.store.port import Page, UnitOfWork, WriteConflict
 
@@ -69,15 +69,15 @@ def compose(
     ]
 
 
-def records_only() -> bool:
-    """Whether the process's notifier only records (the outbox record is the delivery)."""
-    return bool(getattr(bootstrap.current().notifier, "records_only", False))
+def records_only(ctx: Ctx) -> bool:
+    """Whether the composition's notifier only records (the outbox record is the delivery)."""
+    return bool(getattr(ctx.notifier(), "records_only", False))
 
 
-def enqueue(uow: UnitOfWork, items: list[NotificationModel]) -> None:
+def enqueue(ctx: Ctx, uow: UnitOfWork, items: list[NotificationModel]) -> None:
     """Add the notifications to the deciding commit (each one only if its id is new); with a
     records-only notifier they are written `sent` there (nothing to retry, no mark after)."""
-    direct = records_only()
+    direct = records_only(ctx)
     for n in items:
         if direct:
             n.status, n.send_due_at, n.sent_at, n.attempts = "sent", None, n.at, 1
@@ -132,21 +132,22 @@ def dispatch_due(ctx: Ctx, n: NotificationModel, now: datetime) -> dict[str, int
         return {}
     with ctx.uow() as u:
         u.notifications.lease(n, now + LEASE)
-    return dispatch([n], now, ctx.uow)
+    return dispatch(ctx, [n], now)
 
 
-def reload(n: NotificationModel) -> NotificationModel:
+def reload(ctx: Ctx, n: NotificationModel) -> NotificationModel:
     """The notification as stored now; one deleted meanwhile (a reclamation) comes back not due."""
-    with bootstrap.current().uow() as u:
+    with ctx.uow() as u:
         found = u.notifications.get(n.account_id, n.notification_id)
     return found if found is not None else NotificationModel(n.account_id, n.notification_id)
 
 
-def dispatch(items: list[NotificationModel], now: datetime, store: Callable[[], UnitOfWork]) -> dict[str, int]:
-    """Send recorded notifications (after the commit that recorded them) and mark each one sent,
-    or due again later; the marks are one BatchWriteItem per 25 (`store`: the use case's unit of
-    work). Answers counts by outcome."""
-    out = bootstrap.current().notifier
+def dispatch(ctx: Ctx, items: list[NotificationModel], now: datetime) -> dict[str, int]:
+    """Send recorded notifications (after the commit that recorded them) with the context's notifier
+    and mark each one sent, or due again later; the marks are one BatchWriteItem per 25 (through the
+    context's unit of work). Answers counts by outcome."""
+    store = ctx.uow
+    out = ctx.notifier()
     counts = {"sent": 0, "retry": 0, "failed": 0}
     marked = [n for n in items if n.status != "sent"]  # `sent` in its commit: a records-only notifier
     for n in items:
@@ -173,7 +174,7 @@ def dispatch(items: list[NotificationModel], now: datetime, store: Callable[[], 
     gave_up = [n for n in marked if n.status == "failed"]
     marked = [n for n in marked if n.status != "failed"]
     for n in gave_up:
-        _given_up(n, now, store)
+        _given_up(ctx.job(DISPATCHER, now), n)
     if marked:
         held = _page_marks.get()
         if held is None:
@@ -185,12 +186,11 @@ def dispatch(items: list[NotificationModel], now: datetime, store: Callable[[], 
     return counts
 
 
-def _given_up(n: NotificationModel, now: datetime, store: Callable[[], UnitOfWork]) -> None:
+def _given_up(ctx: Ctx, n: NotificationModel) -> None:
     """A notification that ran out of attempts: its `failed` mark and the `notification.failed` event
     in one transaction (the dispatcher's change; a lost write leaves it due, so it is decided again)."""
-    ctx: Ctx = job_ctx(DISPATCHER, now, bootstrap.current().zone)
     try:
-        with store() as u:
+        with ctx.uow() as u:
             u.notifications.put(n)
             events.emit(u, ctx, "notification.failed", account_id=n.account_id,
                         sdkappid=None if n.sdkappid is None else int(n.sdkappid),
@@ -217,7 +217,7 @@ def retry_failed(ctx: Ctx, account_id: str, notification_id: str) -> Notificatio
         events.emit(u, ctx, "notification.retried", account_id=account_id, sdkappid=None if n.sdkappid is None
                     else int(n.sdkappid), data=state_of(n))
         u.commit()
-    dispatch([n], ctx.now, ctx.uow)
+    dispatch(ctx, [n], ctx.now)
     return n
 
 

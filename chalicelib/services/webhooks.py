@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from chalicelib.config import settings
 from chalicelib.domain.calendar import iso
 from chalicelib.domain.errors import Conflict, InvalidRequest, NotFound
 from chalicelib.domain.notices import duration, notice
@@ -49,26 +48,26 @@ LEASE = timedelta(seconds=60)  # an attempt's head start (more than the 10 s tim
 MAX_ENDPOINTS = 20  # per account (and for the operator-wide feed)
 
 
-def local_stage() -> bool:
-    return settings().stage == "local"
+def local_stage(ctx: Ctx) -> bool:
+    return ctx.settings.stage == "local"
 
 
-def check_url(url: str) -> webhook_http.Target:
-    """The SSRF guard for the running stage (loopback and http only in `local`), before each delivery."""
+def check_url(url: str, local: bool) -> webhook_http.Target:
+    """The SSRF guard of a stage (loopback and http only in `local`), before each delivery."""
     if len(url) > 2048:
         raise InvalidRequest("url must be at most 2048 characters")
-    return webhook_http.check_url(url, local_stage())
+    return webhook_http.check_url(url, local)
 
 
-def check_new_url(url: str) -> None:
+def check_new_url(ctx: Ctx, url: str) -> None:
     """The guard when an endpoint is created; in `local` (everything allowed) without a DNS lookup,
     which the delivery makes anyway."""
-    if local_stage():
+    if local_stage(ctx):
         if len(url) > 2048:
             raise InvalidRequest("url must be at most 2048 characters")
         webhook_http.check_url(url, True, resolver=lambda host, port: [host])
     else:
-        check_url(url)
+        check_url(url, False)
 
 
 # ------------------------------------------------------------------ rendering
@@ -116,7 +115,7 @@ def create(ctx: Ctx, account_id: str | None, url: str, kinds: list[str], idem: I
            answer: Answer[WebhookModel]) -> Response:
     owner = _owner_of(ctx, account_id)
     subscribed = _event_list(kinds)
-    check_new_url(url)
+    check_new_url(ctx, url)
 
     def act(uow: UnitOfWork) -> WebhookModel:
         if owner != OPS_OWNER and uow.accounts.get(owner) is None:
@@ -250,7 +249,7 @@ class Sender:
     """How an attempt reaches the endpoint (replaced in tests): the guard, the POST, the wall clock
     of the signature's `t`, the timeout."""
 
-    check: Callable[[str], webhook_http.Target] = check_url
+    check: Callable[[str], webhook_http.Target] | None = None  # None: the guard of the context's stage
     post: Callable[..., webhook_http.Answer] = webhook_http.post
     wall: Callable[[], float] | None = None
     timeout_s: float | None = None
@@ -274,13 +273,13 @@ def attempt(ctx: Ctx, d: DeliveryModel, sender: Sender = Sender(), *, lease: boo
         d.last_error = "the endpoint was deleted or disabled"
         _save(ctx, d)
         return d
-    timeout = sender.timeout_s if sender.timeout_s is not None else settings().webhook_timeout_s
+    timeout = sender.timeout_s if sender.timeout_s is not None else ctx.settings.webhook_timeout_s
     t = int((sender.wall or time.time)())
     body = d.body.encode()
     headers = {"Imbill-Event-Id": d.delivery_id, "Imbill-Event-Type": d.event_type,
                "Imbill-Signature": webhook_http.signature(signing_secrets(w, ctx.now), t, body)}
     try:
-        target = sender.check(w.url)
+        target = sender.check(w.url) if sender.check is not None else check_url(w.url, local_stage(ctx))
         answer = sender.post(target, body, headers, timeout)
     except webhook_http.Refused as err:
         answer = webhook_http.Answer(None, "", f"refused: {err.message}", 0.0)
@@ -332,7 +331,7 @@ def _endpoint_health(ctx: Ctx, w: WebhookModel, delivered: bool) -> None:
                                            failing_for=duration(GIVE_UP.days, "day"), since=iso(w.failing_since))
                     notes = notifications.compose(account, "webhook_disabled", ctx.now, ref=w.webhook_id,
                                                   subject=subject, body=body)
-                    notifications.enqueue(u, notes)
+                    notifications.enqueue(ctx, u, notes)
                 events.emit(u, ctx, "webhook.disabled", account_id=account.account_id if account else None,
                             data=render(w))
             u.webhooks.save(w)
@@ -340,7 +339,7 @@ def _endpoint_health(ctx: Ctx, w: WebhookModel, delivered: bool) -> None:
     except WriteConflict:
         return  # another attempt changed the endpoint meanwhile: the next attempt decides again
     if notes:
-        notifications.dispatch(notes, ctx.now, ctx.uow)
+        notifications.dispatch(ctx, notes, ctx.now)
 
 
 def deliver_due(ctx: Ctx, sender: Sender = Sender(), limit: int = 100) -> dict[str, int]:

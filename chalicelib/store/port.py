@@ -17,7 +17,8 @@ with their expectation, and commits them all or nothing:
 A failed expectation is :class:`WriteConflict` (nothing was written); :func:`with_retries` runs
 the whole load-decide-commit attempt again, within a budget, then answers :class:`Contention`.
 Records are the PynamoDB model instances (plain attribute holders here: services never call
-their ``get``/``query``/``save``). Implementations: ``store/dynamodb/adapter.py`` (one
+their ``get``/``query``/``save``). The jobs read what is due through ``due`` (a due index's items
+whose instant has come, its earliest instant). Implementations: ``store/dynamodb/adapter.py`` (one
 TransactWriteItems per commit) and ``tests/fakes/uow.py`` (in memory, for service tests).
 """
 
@@ -32,7 +33,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum
 from types import TracebackType
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from chalicelib.domain.errors import Busy, NotFound
 from chalicelib.store import gates
@@ -409,6 +410,53 @@ class DeliveryRepository(Repository[R]):
         while the stored one still has this copy's `next_attempt_at`: else WriteConflict."""
 
 
+# ---------------------------------------------------------------- due work (the jobs)
+@dataclass(frozen=True)
+class DueIndex:
+    """A sparse, sharded due-time index (docs/data-model.md): the items of `model` whose due instant
+    `attr` is set, partitioned by the due shard written on them (`shard`) and sorted by `attr`. A job
+    declares the one it works from (jobs/*.py)."""
+
+    model: type[Any]
+    name: str  # the index
+    shard: str  # its partition key: the item's due shard
+    attr: str  # its sort key: the due instant
+
+
+class DuePage(Protocol):
+    """Due items of one shard, iterated once; then `cursor` (JSON-able: it travels in a queue
+    message) says where the next page starts, None when the shard is done."""
+
+    @property
+    def cursor(self) -> Any: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+
+
+class DueRepository(ABC):
+    """What the jobs act on: the items of a due index whose instant has come, shard by shard."""
+
+    @abstractmethod
+    def shards(self) -> range:
+        """Every shard an item may have been written in."""
+
+    @abstractmethod
+    def page(self, index: DueIndex, at: datetime, shard: int, cursor: Any = None, limit: int | None = None) -> DuePage:
+        """The items of `shard` due at or before `at` after `cursor` (None: from the start), at most
+        `limit` (None: all of the shard), by due instant; iterated lazily (eventually consistent). An
+        item acted on leaves the index, one that failed stays: the cursor (a position, not a filter)
+        moves past both, so a page never takes the same item twice."""
+
+    @abstractmethod
+    def earliest(self, index: DueIndex) -> datetime | None:
+        """The smallest due instant of the index (None: nothing is due, ever)."""
+
+    def items(self, index: DueIndex, at: datetime) -> Iterator[Any]:
+        """Every item due at or before `at`, shard by shard."""
+        for shard in self.shards():
+            yield from self.page(index, at, shard)
+
+
 @dataclass
 class Event:
     """The event of a change: `commit()` writes it as one more item of the change's transaction
@@ -498,6 +546,7 @@ class UnitOfWork(ABC):
     events: EventRepository[Any]  # the outbox: one item per committed change, added by commit()
     webhooks: WebhookRepository[Any]
     deliveries: DeliveryRepository[Any]
+    due: DueRepository  # what the jobs act on: the due indexes
 
     def __init__(self) -> None:
         self._pending = _Pending()

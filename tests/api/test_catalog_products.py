@@ -8,7 +8,6 @@ service enforces; the notification texts are templates filled from the catalog's
 from __future__ import annotations
 
 import copy
-import dataclasses
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,7 +16,7 @@ from typing import Any
 import pytest
 
 from chalicelib.domain import catalog as catalog_module
-from chalicelib.domain.catalog import CATALOG_ENV, CATALOG_PATH, Catalog, CatalogError
+from chalicelib.domain.catalog import CATALOG_PATH, Catalog, CatalogError
 from chalicelib.domain.notices import render
 
 TRANSLATE = {
@@ -35,8 +34,9 @@ def real() -> dict[str, Any]:
 
 
 @pytest.fixture
-def use_catalog(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """Serve a given catalog (a file named by IMBILL_CATALOG) for the rest of the test."""
+def use_catalog(tmp_path: Path) -> Iterator[Any]:
+    """Serve a given catalog (a file, as IMBILL_CATALOG would name it) for the rest of the test: the
+    composition's catalog, which every request and job takes from it."""
 
     from chalicelib import bootstrap
 
@@ -45,13 +45,10 @@ def use_catalog(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any
     def use(data: dict[str, Any]) -> None:
         path = tmp_path / "catalog.json"
         path.write_text(json.dumps(data))
-        monkeypatch.setenv(CATALOG_ENV, str(path))  # as `imbill serve` would be started with it
-        catalog_module.catalog.cache_clear()
-        bootstrap.use(dataclasses.replace(bootstrap.current(), catalog=catalog_module.catalog()))
+        bootstrap.use(bootstrap.compose(before.settings, clock=before.clock, uow=before.uow, notifier=before.notifier,
+                                        catalog_=catalog_module.load(path)))
 
     yield use
-    monkeypatch.delenv(CATALOG_ENV, raising=False)
-    catalog_module.catalog.cache_clear()
     bootstrap.use(before)
 
 

@@ -17,9 +17,10 @@ from chalicelib.api.accounts import topped_up
 from chalicelib.cli import cli
 from chalicelib.domain.errors import Busy
 from chalicelib.services import accounts, idempotency
-from chalicelib.services.context import SYSTEM, Ctx
+from chalicelib.services.context import SYSTEM
 from chalicelib.store import port
 from chalicelib.store.dynamodb.models import AccountModel, AppModel, LedgerModel, OrderModel
+from tests.composed import make_ctx
 from tests.integration.test_concurrency import atomic_moto_requests, run_together  # noqa: F401 (fixture)
 from tests.integration.test_job_steps import ARREARS_DUE, Target, concurrent_writer, seed_account, seed_app
 
@@ -79,7 +80,7 @@ def test_arrears_enforcement_while_top_ups_hit_the_accounts_answers_200_and_stay
         account_id = seed_account(i, cash=-100, status="arrears", arrears_since=ARREARS_DUE - timedelta(hours=24),
                               arrears_due_at=ARREARS_DUE)
         seed_app(i, account_id, expires_at=ARREARS_DUE + timedelta(days=365))
-    ctx = Ctx(now=ARREARS_DUE + timedelta(minutes=15), tz=bootstrap.current().zone, principal=SYSTEM)
+    ctx = make_ctx(now=ARREARS_DUE + timedelta(minutes=15), tz=bootstrap.current().zone, principal=SYSTEM)
 
     def top_up(account_id: str) -> int:
         for _ in range(20):  # as a client honouring Retry-After: a busy answer changed nothing

@@ -7,6 +7,7 @@ first (key absent, version read, guard), then all are applied, or none (WriteCon
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
@@ -32,6 +33,7 @@ from chalicelib.store.dynamodb.models import (
     VoucherModel,
     WebhookModel,
     plain_map,
+    read_shards,
 )
 from chalicelib.store.dynamodb.usage_models import (
     OWN_COUNTERS,
@@ -50,6 +52,8 @@ from chalicelib.store.port import (
     BillRepository,
     Counts,
     DeliveryRepository,
+    DueIndex,
+    DueRepository,
     EventFilter,
     EventRepository,
     Expect,
@@ -417,6 +421,54 @@ class FakeDeliveryRepository(FakeRepository[DeliveryModel], DeliveryRepository[D
         self._move_due(item, "next_attempt_at", until, f"delivery {item.delivery_id}")
 
 
+class FakeDuePage:
+    """A due page of the in-memory tables: as the index's Query (by due instant, `limit` items, a
+    cursor after a full page)."""
+
+    def __init__(self, items: list[Any], cursor: Any) -> None:
+        self._items, self.cursor = items, cursor
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._items)
+
+
+def _due_position(raw: dict[str, Any], index: DueIndex) -> tuple[str, str]:
+    """Where an item sorts in a due index: its stored due instant (UTC, fixed width: sorts as the
+    instants), then its key (ties)."""
+    return raw[index.attr]["S"], json.dumps(key_of(index.model.from_raw_data(raw)), default=str)
+
+
+class FakeDueRepository(DueRepository):
+    def __init__(self, store: FakeStore) -> None:
+        self._store = store
+
+    def shards(self) -> range:
+        return read_shards()
+
+    def _listed(self, index: DueIndex, shard: str | None) -> list[tuple[tuple[str, str], dict[str, Any]]]:
+        with self._store.lock:
+            raws = [raw for raw in self._store.table(index.model).values()  # sparse: both keys set
+                    if raw.get(index.attr) not in (None, {"NULL": True})
+                    and raw.get(index.shard) not in (None, {"NULL": True})
+                    and (shard is None or raw[index.shard] == {"S": shard})]
+        return sorted(((_due_position(raw, index), raw) for raw in raws), key=lambda row: row[0])
+
+    def page(self, index: DueIndex, at: datetime, shard: int, cursor: Any = None,
+             limit: int | None = None) -> FakeDuePage:
+        until = getattr(index.model, index.attr).serialize(at)  # the stored form sorts as the instants
+        rows = [(pos, raw) for pos, raw in self._listed(index, str(shard)) if pos[0] <= until]
+        if cursor is not None:
+            after = (cursor["due"], cursor["key"])
+            rows = [(pos, raw) for pos, raw in rows if pos > after]
+        taken = rows if limit is None else rows[:limit]
+        last = {"due": taken[-1][0][0], "key": taken[-1][0][1]} if limit is not None and len(taken) == limit else None
+        return FakeDuePage([index.model.from_raw_data(raw) for _, raw in taken], last)
+
+    def earliest(self, index: DueIndex) -> datetime | None:
+        rows = self._listed(index, None)
+        return None if not rows else getattr(index.model.from_raw_data(rows[0][1]), index.attr)
+
+
 class FakeUnitOfWork(UnitOfWork):
     def __init__(self, store: FakeStore | None = None) -> None:
         super().__init__()
@@ -437,6 +489,7 @@ class FakeUnitOfWork(UnitOfWork):
         self.events = FakeEventRepository(EventModel, self)
         self.webhooks = FakeWebhookRepository(WebhookModel, self)
         self.deliveries = FakeDeliveryRepository(DeliveryModel, self)
+        self.due = FakeDueRepository(self.store)
 
     def _commit(self, writes: list[Write]) -> None:
         staged = [(w, self.store.table(type(w.item)), key_of(w.item)) for w in writes]

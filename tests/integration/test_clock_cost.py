@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from chalicelib.jobs import runner
+from tests.composed import contexts
 from tests.integration.requests import count_requests
 from tests.scenarios.year_data import END, seed_year
 
@@ -64,9 +65,10 @@ def test_a_move_saves_its_mark_and_records_its_runs_in_a_few_requests(api, monke
     assert counter.calls["TransactWriteItems"] == 10 + 1, dict(counter.calls)
     # the bills' notices: marked sent one batch per run (SES/SNS), or written sent in the bill's
     # transaction by a records-only notifier (the DynamoDB Local pass); the ten runs: one batch
+    from chalicelib import bootstrap
     from chalicelib.services.notifications import records_only
 
-    marks = 0 if records_only() else 10
+    marks = 0 if records_only(bootstrap.current().ctx()) else 10
     assert counter.calls["PutItem"] == 0 and counter.calls["BatchWriteItem"] == marks + 1, dict(counter.calls)
     assert scheduler.get_mark() == datetime(2026, 2, 15, 9, tzinfo=UTC)
     assert len(api.ok("GET", "/v1/ops/job-runs?job=push-quota-billing&limit=50")["items"]) == 10
@@ -77,7 +79,7 @@ def test_a_20_year_jump_in_flat_memory(store):
     start = datetime(2030, 1, 1, tzinfo=UTC)
     tracemalloc.start()
     try:
-        moved = runner.run_between(start, start + timedelta(days=365 * 20 + 5), ZoneInfo("UTC"))
+        moved = runner.run_between(start, start + timedelta(days=365 * 20 + 5), contexts(ZoneInfo("UTC")))
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -90,10 +92,11 @@ def test_monthly_settlement_says_when_it_is_next_due_without_a_request(store):
     """Its next run inside the local window of days 1-3; west of UTC the 02:00 UTC run of the 1st
     is still the last local day of the month (it would do nothing) and is skipped."""
     from chalicelib.jobs import monthly_settlement
-    from chalicelib.services.context import SYSTEM, Ctx
+    from chalicelib.services.context import SYSTEM
+    from tests.composed import make_ctx
 
     def due(now: datetime, tz: str) -> datetime | None:
-        return monthly_settlement.next_due(Ctx(now=now, tz=ZoneInfo(tz), principal=SYSTEM))
+        return monthly_settlement.next_due(make_ctx(now=now, tz=ZoneInfo(tz), principal=SYSTEM))
 
     with count_requests() as counter:
         assert due(datetime(2026, 5, 20, tzinfo=UTC), "UTC") == datetime(2026, 6, 1, 2, tzinfo=UTC)
@@ -114,7 +117,7 @@ def test_monthly_settlement_hint_skips_no_bill(store):
     seed(3, month="2026-05")
     tz = ZoneInfo("America/New_York")
     start, end = datetime(2026, 5, 31, tzinfo=UTC), datetime(2026, 6, 5, tzinfo=UTC)
-    moved = runner.run_between(start, end, tz)
+    moved = runner.run_between(start, end, contexts(tz))
     assert [(r["job"], r["at"], r["summary"]["billed"]) for r in moved.jobs_run] == [
         ("monthly-settlement", "2026-06-02T02:00:00Z", 3)]
     assert sorted(b.account_id for b in BillModel.scan()) == ["acct00000", "acct00001", "acct00002"]

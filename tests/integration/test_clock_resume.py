@@ -4,15 +4,17 @@ next (the next move or the scheduler); two processes never run scheduled instant
 from __future__ import annotations
 
 import dataclasses
+import importlib
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from chalicelib.clock import StoredClock
-from chalicelib.jobs import registry, runner, scheduler
+from chalicelib.jobs import runner, scheduler
 from chalicelib.store.dynamodb.models import LedgerModel, MetaModel
 from chalicelib.store.dynamodb.usage_models import BillModel
+from tests.composed import contexts
 
 
 class Killed(Exception):
@@ -33,7 +35,8 @@ def kill_at(monkeypatch):
                 raise Killed(f"killed at {name} {at}")
             return job.run(ctx, when)
 
-        monkeypatch.setitem(registry.JOBS, name, dataclasses.replace(job, run=run))
+        module = importlib.import_module(f"chalicelib.jobs.{name.replace('-', '_')}")  # where the job is declared
+        monkeypatch.setattr(module, "JOB", dataclasses.replace(job, run=run))
 
     return arm
 
@@ -68,7 +71,7 @@ def killed_move(api, kill_at, job: str, at: str) -> None:
     seed(api)
     kill_at(job, at)
     with pytest.raises(Killed):  # as the endpoint calls it
-        scheduler.catch_up(datetime(2026, 2, 5, 9, tzinfo=UTC), ZoneInfo("UTC"), StoredClock.NAME,
+        scheduler.catch_up(datetime(2026, 2, 5, 9, tzinfo=UTC), contexts(ZoneInfo("UTC")), StoredClock.NAME,
                            since=StoredClock().now())
 
 
@@ -80,7 +83,7 @@ def test_a_move_killed_at_the_monthly_bill_is_finished_first_by_the_next_move(ap
     assert bills_in_ledger_order()[-1] == "daily:2026-01-31"
 
     # the restarted scheduler beats first: nothing between the mark and the clock, nothing runs
-    assert scheduler.tick(StoredClock().now(), ZoneInfo("UTC")) == 0
+    assert scheduler.tick(StoredClock().now(), contexts(ZoneInfo("UTC"))) == 0
     moved = api.advance(days=2)  # to Feb 3 00:30: the interrupted instant first, then the rest
     assert moved["now"] == "2026-02-03T00:30:00Z"
     assert [r["job"] for r in moved["jobs_run"]][:1] == ["monthly-settlement"]
@@ -92,7 +95,7 @@ def test_the_scheduler_finishes_an_interrupted_move_before_the_next_one(api, kil
     killed_move(api, kill_at, "push-quota-billing", "2026-02-02T00:30:00+00:00")
     assert scheduler.get_mark() == datetime(2026, 2, 1, 2, 0, tzinfo=UTC)  # the monthly bill was the last
     # a scheduler running on a real clock (past the mark) takes over: it finishes in order
-    assert scheduler.tick(datetime(2026, 2, 2, 1, 0, tzinfo=UTC), ZoneInfo("UTC")) == 1
+    assert scheduler.tick(datetime(2026, 2, 2, 1, 0, tzinfo=UTC), contexts(ZoneInfo("UTC"))) == 1
     assert bills_in_ledger_order() == expected_bills(last_daily=1)
     api.advance(days=2)  # from the clock (Feb 1 02:00): the instants after the mark only
     assert bills_in_ledger_order() == expected_bills(last_daily=2)
@@ -108,7 +111,7 @@ def test_a_second_process_waits_for_the_lease(api, monkeypatch):
     assert scheduler.get_mark() is None or scheduler.get_mark() < datetime(2026, 1, 21, tzinfo=UTC)
     assert bills_in_ledger_order() == []
     with pytest.raises(scheduler.Busy):
-        scheduler.catch_up(datetime(2026, 1, 22, tzinfo=UTC), ZoneInfo("UTC"))
+        scheduler.catch_up(datetime(2026, 1, 22, tzinfo=UTC), contexts(ZoneInfo("UTC")))
     # the holder was killed: its lease lapses, and the next move takes over
     now = scheduler.wall()
     monkeypatch.setattr(scheduler, "wall", lambda: now + scheduler.LEASE_SECONDS + 1)

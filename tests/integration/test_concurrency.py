@@ -24,9 +24,9 @@ from chalicelib.api.accounts import account_created, topped_up
 from chalicelib.api.apps import app_created, bought
 from chalicelib.domain.errors import InsufficientBalanceError
 from chalicelib.services import accounts, apps, idempotency, purchases
-from chalicelib.services.context import Ctx
 from chalicelib.services.idempotency import Idem
 from chalicelib.store.dynamodb.models import AccountModel, LedgerModel, OrderModel
+from tests.composed import make_ctx
 
 pytestmark = pytest.mark.storage
 
@@ -49,7 +49,7 @@ def atomic_moto_requests(
     monkeypatch.setattr(DynamoHandler, "call_action", call_action)
 
 NOW = datetime(2026, 3, 10, 9, 30, tzinfo=UTC)
-CTX = Ctx(now=NOW, tz=ZoneInfo("UTC"))
+CTX = make_ctx(now=NOW, tz=ZoneInfo("UTC"))
 STANDARD_MONTH = 39900  # cents: 399.00
 
 

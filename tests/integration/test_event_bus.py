@@ -16,6 +16,7 @@ from chalicelib.integrations import eventbridge
 from chalicelib.services import event_feed
 from chalicelib.store.dynamodb.models import EventModel
 from tests.aws_actions import recording
+from tests.composed import contexts
 from tests.integration.test_webhooks import Receiver
 
 REGION = "us-east-1"
@@ -105,7 +106,7 @@ def test_the_events_stream_feeds_the_bus_and_the_deliveries_queue(api, receiver,
     monkeypatch.setenv("IMBILL_WEBHOOKS_QUEUE_URL", queue)
     config.reset_settings()
     with recording() as actions:
-        assert event_feed.on_records(stream_records()) == {"events": 4, "deliveries": 1}
+        assert event_feed.on_records(contexts(), stream_records()) == {"events": 4, "deliveries": 1}
     assert {"events:PutEvents", "sqs:SendMessage"} <= actions
     on_bus = drain(tap)
     assert sorted(m["detail-type"] for m in on_bus) == ["account.created", "account.topped_up", "voucher.granted",
@@ -116,10 +117,10 @@ def test_the_events_stream_feeds_the_bus_and_the_deliveries_queue(api, receiver,
     # again, in case its first message was lost; the worker delivers it once
     monkeypatch.delenv("IMBILL_EVENT_BUS")
     config.reset_settings()
-    assert event_feed.on_records(stream_records()) == {"events": 4, "deliveries": 1}
+    assert event_feed.on_records(contexts(), stream_records()) == {"events": 4, "deliveries": 1}
     messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)["Messages"]
     assert len(messages) == 2
-    out = event_feed.handle_batch([{"messageId": m["MessageId"], "body": m["Body"]} for m in messages])
+    out = event_feed.handle_batch(contexts(), [{"messageId": m["MessageId"], "body": m["Body"]} for m in messages])
     assert out == {"batchItemFailures": []}
     (headers, body), = receiver.got
     assert headers["imbill-event-type"] == "voucher.granted" and json.loads(body)["type"] == "voucher.granted"

@@ -19,6 +19,7 @@ from chalicelib.readmodels import job_runs
 from chalicelib.services import billing
 from chalicelib.store.dynamodb.models import AccountModel, AppModel, LedgerModel, NotificationModel, due_shard
 from chalicelib.store.dynamodb.usage_models import BillModel, UsageModel
+from tests.composed import contexts
 from tests.integration.test_settlement import RUN, seed
 
 UTC_TZ = ZoneInfo("UTC")
@@ -66,7 +67,7 @@ def drain(sqs: Any, url: str, *, twice: bool = False, shuffle: bool = False) -> 
         if shuffle:
             rng.shuffle(deliveries)
         for i in range(0, len(deliveries), 10):
-            assert fanout.handle_batch(deliveries[i:i + 10], UTC_TZ) == {"batchItemFailures": []}
+            assert fanout.handle_batch(deliveries[i:i + 10], contexts(UTC_TZ)) == {"batchItemFailures": []}
     return seen
 
 
@@ -105,12 +106,12 @@ def test_settlement_inline_and_fanned_out_write_the_same_items(queue):
     backend = moto_tables()
     seeded = copy.deepcopy(backend.tables)
 
-    inline = fanout.runner.run_job(JOB, RUN, UTC_TZ)
+    inline = fanout.runner.run_job(JOB, RUN, contexts(UTC_TZ))
     assert inline["summary"]["billed"] == ACCOUNTS and received(sqs, url) == []
     expected = outcome()
 
     backend.tables = seeded
-    planned = fanout.plan(JOB, RUN, UTC_TZ)
+    planned = fanout.plan(JOB, RUN, contexts(UTC_TZ))
     assert planned == {"job": JOB, "at": "2026-06-01T02:00:00Z", "fanned_out": 4}
     assert BillModel.count() == 0  # the planner only planned
     messages = drain(sqs, url)
@@ -124,7 +125,7 @@ def test_settlement_inline_and_fanned_out_write_the_same_items(queue):
 def test_every_message_twice_and_out_of_order_still_one_bill_per_account(queue):
     sqs, url = queue
     seed_mixed()
-    fanout.plan(JOB, RUN, UTC_TZ)
+    fanout.plan(JOB, RUN, contexts(UTC_TZ))
     drain(sqs, url, twice=True, shuffle=True)
     bills = [(b.account_id, b.bill_key) for b in BillModel.scan()]
     assert len(bills) == len(set(bills)) == ACCOUNTS
@@ -146,12 +147,12 @@ def test_a_fanned_out_run_is_recorded_once_with_the_inline_counts(queue, api):
     seed_mixed()
     backend = moto_tables()
     seeded = copy.deepcopy(backend.tables)
-    fanout.runner.run_job(JOB, RUN, UTC_TZ)
+    fanout.runner.run_job(JOB, RUN, contexts(UTC_TZ))
     inline = recorded()
     assert inline == [(JOB, "2026-06-01T02:00:00Z", {"billed": ACCOUNTS, "skipped": 0, "no_charge": 0}, 0)]
 
     backend.tables = seeded
-    fanout.plan(JOB, RUN, UTC_TZ)
+    fanout.plan(JOB, RUN, contexts(UTC_TZ))
     assert recorded() == [(JOB, "2026-06-01T02:00:00Z", {"billed": 0, "skipped": 0, "no_charge": 0}, 0)]
     drain(sqs, url, twice=True, shuffle=True)
     assert recorded() == inline
@@ -162,28 +163,28 @@ def test_a_fanned_out_run_is_recorded_once_with_the_inline_counts(queue, api):
 def test_a_run_below_the_line_or_without_a_queue_stays_inline(queue, monkeypatch):
     sqs, url = queue
     seed(2)  # IMBILL_JOBS_INLINE_MAX = 2
-    result = fanout.plan(JOB, RUN, UTC_TZ)
+    result = fanout.plan(JOB, RUN, contexts(UTC_TZ))
     assert result["summary"]["billed"] == 2 and received(sqs, url) == []
 
     seed(5)  # 3 more, over the line; under the test clock every run is inline
     monkeypatch.setenv("IMBILL_TEST_CLOCK", "1")
     config.reset_settings()
-    result = fanout.plan(JOB, RUN, UTC_TZ)
+    result = fanout.plan(JOB, RUN, contexts(UTC_TZ))
     assert result["summary"] == {"billed": 3, "skipped": 2, "no_charge": 0} and received(sqs, url) == []
 
     seed(8)  # 3 more; without a queue configured every run is inline
     monkeypatch.setenv("IMBILL_TEST_CLOCK", "0")
     monkeypatch.delenv("IMBILL_JOBS_QUEUE_URL")
     config.reset_settings()
-    result = fanout.plan(JOB, RUN, UTC_TZ)
+    result = fanout.plan(JOB, RUN, contexts(UTC_TZ))
     assert result["summary"] == {"billed": 3, "skipped": 5, "no_charge": 0} and received(sqs, url) == []
 
 
 def test_a_job_without_due_items_or_not_due_today_sends_nothing(queue):
     sqs, url = queue
     seed(5)
-    assert fanout.plan(JOB, datetime(2026, 6, 4, 2, tzinfo=UTC), UTC_TZ)["summary"]["billed"] == 0  # day 4
-    assert fanout.plan("expiry-enforcement", RUN, UTC_TZ)["summary"]["stopped"] == 0
+    assert fanout.plan(JOB, datetime(2026, 6, 4, 2, tzinfo=UTC), contexts(UTC_TZ))["summary"]["billed"] == 0  # day 4
+    assert fanout.plan("expiry-enforcement", RUN, contexts(UTC_TZ))["summary"]["stopped"] == 0
     assert received(sqs, url) == []
 
 
@@ -198,11 +199,11 @@ def test_a_message_with_failed_items_or_an_error_is_reported_for_redelivery(queu
         return real(ctx, month, account_id, usage)
 
     monkeypatch.setattr(billing, "settle_account", failing)
-    fanout.plan(JOB, RUN, UTC_TZ)
+    fanout.plan(JOB, RUN, contexts(UTC_TZ))
     records = received(sqs, url)
     broken = {"messageId": "broken", "body": json.dumps({"job": "no-such-job", "at": "x", "shard": 0}),
               "receiptHandle": "-"}
-    answer = fanout.handle_batch([*records, broken], UTC_TZ)
+    answer = fanout.handle_batch([*records, broken], contexts(UTC_TZ))
     failing_shard = int(AccountModel.get("acct00002").due_shard)
     expected = [r["messageId"] for r in records if json.loads(r["body"])["shard"] == failing_shard] + ["broken"]
     assert [f["itemIdentifier"] for f in answer["batchItemFailures"]] == expected
@@ -211,7 +212,7 @@ def test_a_message_with_failed_items_or_an_error_is_reported_for_redelivery(queu
 
     monkeypatch.setattr(billing, "settle_account", real)  # the redelivery settles it, once
     again = [r for r in records if r["messageId"] in expected]
-    assert fanout.handle_batch(again, UTC_TZ) == {"batchItemFailures": []}
+    assert fanout.handle_batch(again, contexts(UTC_TZ)) == {"batchItemFailures": []}
     assert sorted(b.account_id for b in BillModel.scan()) == [f"acct{i:05d}" for i in range(5)]
     # the failed item moved to billed; the page's items billed the first time are not counted again
     assert recorded() == [(JOB, "2026-06-01T02:00:00Z", {"billed": 5, "skipped": 0, "no_charge": 0}, 0)]
@@ -227,7 +228,7 @@ def test_growing_the_shards_loses_and_repeats_no_item(queue, monkeypatch):
             u.update(actions=[UsageModel.month_shard.set(f"{u.period}#{due_shard(u.account_id)}")])
     shards = {u.account_id: int(u.month_shard.split("#")[1]) for u in UsageModel.scan()}
     assert max(shards.values()) >= 4 and len(set(shards.values())) > 4
-    assert fanout.plan(JOB, RUN, UTC_TZ)["fanned_out"] == 8  # every shard 0..max(4, 8)-1
+    assert fanout.plan(JOB, RUN, contexts(UTC_TZ))["fanned_out"] == 8  # every shard 0..max(4, 8)-1
     drain(sqs, url, twice=True)
     assert sorted(b.account_id for b in BillModel.scan()) == [f"acct{i:05d}" for i in range(20)]
     assert AppModel.count() == 20

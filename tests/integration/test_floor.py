@@ -12,8 +12,8 @@ from chalicelib import bootstrap
 from chalicelib.jobs import runner
 from chalicelib.notify import LocalNotifier
 from chalicelib.services.apps import refresh_dues
-from chalicelib.services.context import Ctx
 from chalicelib.store.dynamodb.models import AccountModel, AppModel, QuotaChangeMap, due_shard
+from tests.composed import contexts, make_ctx
 from tests.integration import test_settlement
 from tests.integration.capacity import count_write_units
 from tests.integration.requests import count_requests
@@ -36,7 +36,7 @@ YEAR_POLLER_REQUESTS = 1_000
 
 def seed_accounts(n: int, **app: object) -> list[int]:
     """n accounts, one app each (the apps listed on their accounts, as create_app writes them)."""
-    ctx = Ctx(now=E - timedelta(days=40), tz=UTC_TZ)
+    ctx = make_ctx(now=E - timedelta(days=40), tz=UTC_TZ)
     sids = []
     with AccountModel.batch_write() as accounts, AppModel.batch_write() as apps:
         for i in range(n):
@@ -55,7 +55,7 @@ def seed_accounts(n: int, **app: object) -> list[int]:
 
 def per_item(job: str, at: datetime, outcome: str, n: int) -> tuple[float, dict[str, int]]:
     with count_requests() as counter:
-        summary = runner.run_job(job, at, UTC_TZ)["summary"]
+        summary = runner.run_job(job, at, contexts(UTC_TZ))["summary"]
     assert summary[outcome] == n, summary
     return counter.total / n, dict(counter.calls)
 
@@ -74,7 +74,7 @@ def test_the_settlement_costs_at_most_2_requests_per_billed_account(store):
 def test_an_account_older_than_its_app_list_is_settled_the_same_and_then_lists_its_apps(store):
     test_settlement.seed(3, legacy=True)
     with count_requests() as counter:
-        assert runner.run_job("monthly-settlement", test_settlement.RUN, UTC_TZ)["summary"]["billed"] == 3
+        assert runner.run_job("monthly-settlement", test_settlement.RUN, contexts(UTC_TZ))["summary"]["billed"] == 3
     assert counter.calls["Query"] == 4 + 3  # its apps through by_account, once
     assert {a.account_id: set(a.app_ids) for a in AccountModel.scan()} == {
         f"acct{i:05d}": {1_600_000_000 + i} for i in range(3)}
@@ -107,7 +107,7 @@ def test_a_monthly_bill_costs_at_most_10_write_units_from_its_real_item_sizes(st
     bootstrap.use(bootstrap.compose(notifier=LocalNotifier()))
     test_settlement.seed(1)
     with count_write_units() as wcu:
-        assert runner.run_job("monthly-settlement", test_settlement.RUN, UTC_TZ)["summary"]["billed"] == 1
+        assert runner.run_job("monthly-settlement", test_settlement.RUN, contexts(UTC_TZ))["summary"]["billed"] == 1
     bill_units = {t: u for t, u in wcu.by_table.items() if "job" not in t and not t.endswith("views")}
     print(f"write units of one monthly bill: {dict(wcu.by_table)}; item sizes {wcu.sizes}")
     assert sum(u for t, u in bill_units.items() if not t.endswith("meta")) <= WRITE_UNITS_PER_MONTHLY_BILL
@@ -117,7 +117,7 @@ def drain_poller(tz: ZoneInfo) -> tuple[int, dict[str, int]]:
     from chalicelib import config
     from chalicelib.local.poller import StreamPoller
 
-    poller = StreamPoller(tz, config.settings().dynamodb_endpoint)
+    poller = StreamPoller(contexts(tz), config.settings().dynamodb_endpoint)
     with count_requests() as counter:
         while poller.poll_once():
             pass
@@ -153,7 +153,7 @@ def test_the_idempotency_record_of_a_purchase_is_under_1_kb_and_older_records_st
     from chalicelib.store.dynamodb.models import IdempotencyModel
     from tests.integration.capacity import item_size
 
-    ctx = Ctx(now=datetime(2026, 3, 10, 9, 30, tzinfo=UTC), tz=UTC_TZ)
+    ctx = make_ctx(now=datetime(2026, 3, 10, 9, 30, tzinfo=UTC), tz=UTC_TZ)
     accounts.create_account(ctx, "acme", "acme@x.test", "+15550100", idempotency.NONE, account_created)
     accounts.topup(ctx, "acme", 100_000, "cash", idempotency.NONE, topped_up)
     sid = int(apps.create_app(ctx, "acme", "a", "us", idempotency.NONE, app_created)[1]["sdkappid"])

@@ -28,7 +28,6 @@ from chalicelib import bootstrap
 from chalicelib.jobs import runner
 from chalicelib.services import notifications
 from chalicelib.services.apps import refresh_dues
-from chalicelib.services.context import Ctx
 from chalicelib.store.dynamodb.models import (
     AccountModel,
     AppModel,
@@ -38,6 +37,7 @@ from chalicelib.store.dynamodb.models import (
     due_shard,
 )
 from chalicelib.store.dynamodb.usage_models import BillModel
+from tests.composed import contexts, make_ctx
 from tests.integration import test_settlement
 from tests.integration.test_concurrency import atomic_moto_requests, run_together  # noqa: F401 (fixture)
 
@@ -124,7 +124,7 @@ def seed_app(i: int, account_id: str, *, expires_at: datetime = E, status: str =
                    had_paid=True, **kw)
     if status == "stopped":
         app.stop_reason, app.stopped_at = "expired", expires_at
-    refresh_dues(Ctx(now=E - timedelta(days=40), tz=UTC_TZ), app)
+    refresh_dues(make_ctx(now=E - timedelta(days=40), tz=UTC_TZ), app)
     app.save()
     return sid
 
@@ -269,7 +269,7 @@ def outbox(store: None) -> Outbox:
 
 
 def run(case: Case) -> dict[str, Any]:
-    return runner.run_job(case.job, case.at, UTC_TZ)
+    return runner.run_job(case.job, case.at, contexts(UTC_TZ))
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)

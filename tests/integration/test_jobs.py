@@ -10,8 +10,8 @@ import pytest
 from chalicelib.jobs import runner
 from chalicelib.services import lifecycle
 from chalicelib.services.apps import refresh_dues
-from chalicelib.services.context import Ctx
 from chalicelib.store.dynamodb.models import AccountModel, AppModel, NotificationModel, due_shard
+from tests.composed import contexts, make_ctx
 from tests.helpers import Killed
 from tests.integration.requests import count_requests
 
@@ -24,7 +24,7 @@ pytestmark = pytest.mark.storage  # also run on DynamoDB Local (about 16 s there
 
 def seed(n_apps: int, due: int, *, status: str = "enabled", edition: str = "standard") -> list[int]:
     """n apps on one account; `due` of them expire at E, the rest a year later (nothing due)."""
-    ctx = Ctx(now=E - timedelta(days=40), tz=UTC_TZ)
+    ctx = make_ctx(now=E - timedelta(days=40), tz=UTC_TZ)
     AccountModel("acme", email="a@x.test", phone="+1555", due_shard=due_shard("acme"), created_at=ctx.now,
                  apps_count=n_apps).save()
     ids = []
@@ -43,7 +43,7 @@ def seed(n_apps: int, due: int, *, status: str = "enabled", edition: str = "stan
 
 
 def run(job: str, at: datetime) -> dict[str, int]:
-    return runner.run_job(job, at, UTC_TZ)["summary"]
+    return runner.run_job(job, at, contexts(UTC_TZ))["summary"]
 
 
 def snapshot() -> tuple[list[dict], list[str]]:
@@ -120,7 +120,7 @@ def test_enforcement_auto_renews_in_one_transaction(store):
     for sid in ids:
         app = AppModel.get(sid)
         app.auto_renew = True
-        refresh_dues(Ctx(now=E, tz=UTC_TZ), app)
+        refresh_dues(make_ctx(now=E, tz=UTC_TZ), app)
         app.save()
     acct = AccountModel.get("acme")
     acct.cash = 39900 * 2

@@ -14,6 +14,7 @@ from chalicelib.jobs import runner
 from chalicelib.services import lifecycle, notifications
 from chalicelib.store.dynamodb.due import earliest_due
 from chalicelib.store.dynamodb.models import NotificationModel
+from tests.composed import contexts
 from tests.integration.test_jobs import seed
 
 UTC_TZ = ZoneInfo("UTC")
@@ -52,7 +53,7 @@ def outbox() -> list[NotificationModel]:
 
 
 def dispatch(at: datetime) -> dict[str, int]:
-    return runner.run_job("notification-dispatch", at, UTC_TZ)["summary"]
+    return runner.run_job("notification-dispatch", at, contexts(UTC_TZ))["summary"]
 
 
 # ------------------------------------------------------------------ through moto's SES and SNS
@@ -64,7 +65,7 @@ def test_a_warning_goes_out_through_ses_and_sns_and_is_marked_sent(store, ddb_en
     from moto.sns.models import sns_backends
 
     seed(1, 1)
-    assert runner.run_job("expiry-warnings", WARN_AT, UTC_TZ)["summary"]["warned"] == 1
+    assert runner.run_job("expiry-warnings", WARN_AT, contexts(UTC_TZ))["summary"]["warned"] == 1
 
     mails = ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages
     texts = list(sns_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sms_messages.values())
@@ -88,7 +89,7 @@ def test_an_email_ses_refuses_is_retried_by_the_dispatcher_once_ses_accepts(stor
     bootstrap.reset()
     seed(1, 1)
 
-    assert runner.run_job("expiry-warnings", WARN_AT, UTC_TZ)["summary"]["warned"] == 1
+    assert runner.run_job("expiry-warnings", WARN_AT, contexts(UTC_TZ))["summary"]["warned"] == 1
     email, sms = outbox()
     assert sms.status == "sent"
     assert email.status == "pending" and int(email.attempts) == 1 and "MessageRejected" in email.last_error
@@ -110,9 +111,9 @@ def test_a_sender_that_dies_after_its_commit_loses_nothing(store, recorder, monk
     seed(1, 1)
     with monkeypatch.context() as m:
         m.setattr(lifecycle.notifications, "dispatch", lambda items, now, store=None: {})  # the process died here
-        assert runner.run_job("expiry-warnings", WARN_AT, UTC_TZ)["summary"]["warned"] == 1
+        assert runner.run_job("expiry-warnings", WARN_AT, contexts(UTC_TZ))["summary"]["warned"] == 1
     assert recorder.sent == [] and [n.status for n in outbox()] == ["pending", "pending"]
-    assert runner.run_job("expiry-warnings", WARN_AT, UTC_TZ)["summary"]["warned"] == 0  # the job's rerun: no
+    assert runner.run_job("expiry-warnings", WARN_AT, contexts(UTC_TZ))["summary"]["warned"] == 0  # the job's rerun: no
 
     assert dispatch(WARN_AT + LEASE - timedelta(seconds=1)) == {"sent": 0, "retry": 0, "failed": 0}  # lease
     assert dispatch(WARN_AT + LEASE) == {"sent": 2, "retry": 0, "failed": 0}
@@ -125,7 +126,7 @@ def test_a_sender_that_dies_after_its_commit_loses_nothing(store, recorder, monk
 def test_delivery_gives_up_after_max_attempts_and_keeps_the_error(store, recorder):
     seed(1, 1)
     recorder.down = True
-    runner.run_job("expiry-warnings", WARN_AT, UTC_TZ)
+    runner.run_job("expiry-warnings", WARN_AT, contexts(UTC_TZ))
     runs = 1
     while (due := earliest_due(NotificationModel.send_due, "send_due_at")) is not None:
         dispatch(due)
@@ -148,14 +149,14 @@ def test_delivery_gives_up_after_max_attempts_and_keeps_the_error(store, recorde
 def test_the_test_clock_lists_the_dispatcher_only_when_it_did_something(store, recorder):
     seed(1, 1)
     start = WARN_AT - timedelta(minutes=1)
-    quiet = runner.run_between(start, start + timedelta(hours=3), UTC_TZ).jobs_run
+    quiet = runner.run_between(start, start + timedelta(hours=3), contexts(UTC_TZ)).jobs_run
     assert {r["job"] for r in quiet} == {"expiry-warnings"}  # only runs that acted are listed
 
     recorder.down = True  # the warning of the next day is refused, then SES/SNS come back
     nxt = WARN_AT + timedelta(days=1)
-    runner.run_between(nxt - timedelta(minutes=1), nxt, UTC_TZ)
+    runner.run_between(nxt - timedelta(minutes=1), nxt, contexts(UTC_TZ))
     recorder.down = False
-    runs = runner.run_between(nxt, nxt + timedelta(hours=3), UTC_TZ).jobs_run
+    runs = runner.run_between(nxt, nxt + timedelta(hours=3), contexts(UTC_TZ)).jobs_run
     listed = [r for r in runs if r["job"] == "notification-dispatch"]
     assert listed == [{"job": "notification-dispatch", "at": "2026-08-19T01:45:00Z",
                        "summary": {"sent": 2, "retry": 0, "failed": 0}}]
@@ -166,7 +167,7 @@ def test_a_stale_or_deleted_index_copy_is_neither_sent_nor_written_back(store, r
     seed(1, 1)
     with monkeypatch.context() as m:
         m.setattr(lifecycle.notifications, "dispatch", lambda items, now, store=None: {})  # left pending
-        runner.run_job("expiry-warnings", WARN_AT, UTC_TZ)
+        runner.run_job("expiry-warnings", WARN_AT, contexts(UTC_TZ))
     email, sms = outbox()
     stale_email, stale_sms = outbox()  # what a lagging index would still show
     at = WARN_AT + LEASE

@@ -23,6 +23,7 @@ from chalicelib.services import billing, usage
 from chalicelib.services.context import Ctx
 from chalicelib.store.dynamodb.models import AppModel, due_shard
 from chalicelib.store.dynamodb.usage_models import BillModel, UsageModel
+from tests.composed import contexts, make_ctx
 from tests.integration.requests import count_requests
 from tests.integration.test_concurrency import atomic_moto_requests, run_together  # noqa: F401 (autouse fixture)
 from tests.integration.test_usage_ingestion import make_app, set_push
@@ -34,7 +35,7 @@ ZONES = ["UTC", "Asia/Shanghai"]
 
 
 def ctx_at(now: datetime, tz: str) -> Ctx:
-    return Ctx(now=now, tz=ZoneInfo(tz))
+    return make_ctx(now=now, tz=ZoneInfo(tz))
 
 
 def last_second(month: str, tz: str) -> datetime:
@@ -42,7 +43,7 @@ def last_second(month: str, tz: str) -> datetime:
 
 
 def settle(at: datetime, tz: str) -> dict[str, int]:
-    return runner.run_job("monthly-settlement", at, ZoneInfo(tz))["summary"]
+    return runner.run_job("monthly-settlement", at, contexts(ZoneInfo(tz)))["summary"]
 
 
 def bills(account_id: str) -> list[tuple[str, int, list[tuple[str, int]]]]:
@@ -136,7 +137,7 @@ def test_push_calls_of_a_day_are_accepted_before_its_push_bill_and_refused_after
     first = usage.report_push(before, sid, 120, 3, at)
     assert (first["date"], first["accepted_calls"], first["rejected_calls"]) == ("2026-05-10", 120, 0)
 
-    summary = runner.run_job("push-quota-billing", bill_run, tz)["summary"]
+    summary = runner.run_job("push-quota-billing", bill_run, contexts(tz))["summary"]
     assert summary["billed"] == 1
     assert bills("acme") == [("2026-05-10#daily", 50_000, [("push_api_quota", 50)])]
 

@@ -17,6 +17,7 @@ from chalicelib import config
 from chalicelib.jobs import runner
 from infra import policy
 from tests import aws_actions
+from tests.composed import contexts
 from tests.integration.test_jobs import seed
 
 WARN_AT = datetime(2026, 8, 18, 1, 0, tzinfo=UTC)
@@ -83,7 +84,7 @@ def test_every_service_a_function_may_use_is_called_and_every_call_is_allowed(st
         ran = api.ok("POST", "/v1/jobs/expiry-warnings/runs", {"at": WARN_AT.isoformat()}, expect=200)
         assert ran["summary"]["warned"] == 2  # SES + SNS, from the API
         at = WARN_AT + timedelta(days=1)
-        assert runner.run_job("expiry-warnings", at, ZoneInfo("UTC"))["summary"]["warned"] == 2  # the planner
+        assert runner.run_job("expiry-warnings", at, contexts(ZoneInfo("UTC")))["summary"]["warned"] == 2  # the planner
 
     for function in ("APIHandler", "ExpiryWarnings"):
         allowed = policy.allowed_actions("dev", function)

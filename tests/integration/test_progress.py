@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from chalicelib import cli
 from chalicelib.jobs import runner
+from tests.composed import contexts
 from tests.integration.test_jobs import seed
 
 UTC_TZ = ZoneInfo("UTC")
@@ -22,7 +23,7 @@ def test_a_clock_move_logs_its_progress(store, monkeypatch, caplog):
     seed(3, 3)
     monkeypatch.setattr(runner, "PROGRESS_EVERY", 0.0)  # a line after every run
     with caplog.at_level(logging.INFO, logger="imbill.jobs"):
-        moved = runner.run_between(WARN_AT - timedelta(hours=1), WARN_AT + timedelta(hours=2), UTC_TZ)
+        moved = runner.run_between(WARN_AT - timedelta(hours=1), WARN_AT + timedelta(hours=2), contexts(UTC_TZ))
     lines = [r.getMessage() for r in caplog.records if r.name == "imbill.jobs"]
     assert moved.jobs_run and lines
     assert lines[0].startswith("clock move at 2026-08-18T01:00:00Z (to 2026-08-18T03:00:00Z): 1 runs, 1 acted")
@@ -33,7 +34,7 @@ def test_a_job_run_logs_its_progress_and_reports_each_request(store, monkeypatch
     monkeypatch.setattr(runner, "PROGRESS_EVERY", 0.0)
     seen: list[str] = []
     with caplog.at_level(logging.INFO, logger="imbill.jobs"):
-        out = runner.run_job("expiry-warnings", WARN_AT, UTC_TZ, on_request=seen.append)
+        out = runner.run_job("expiry-warnings", WARN_AT, contexts(UTC_TZ), on_request=seen.append)
     assert out["summary"]["warned"] == 3
     lines = [r.getMessage() for r in caplog.records if r.name == "imbill.jobs" and " requests, " in r.getMessage()]
     summaries = [r.getMessage() for r in caplog.records if r.name == "imbill.jobs" and " as of " in r.getMessage()]

@@ -17,6 +17,7 @@ from chalicelib.services.idempotency import Idem, Response
 from chalicelib.services.renewals import Item, Reserved
 from chalicelib.store.dynamodb.adapter import DynamoUnitOfWork
 from chalicelib.store.dynamodb.models import AppModel, due_shard
+from tests.composed import contexts, make_ctx
 from tests.integration.requests import count_requests
 
 pytestmark = pytest.mark.storage
@@ -32,7 +33,7 @@ class Crash(Exception):
 def seed(n: int, cash: int) -> list[int]:
     """acme with `cash`, and n Standard apps expiring 2026-04-01 (written directly: the set-up is not
     what is measured)."""
-    ctx = Ctx(now=T0, tz=UTC_TZ)
+    ctx = make_ctx(now=T0, tz=UTC_TZ)
     accounts.create_account(ctx, "acme", "a@x.test", "+15550100", idempotency.NONE, account_created)
     accounts.topup(ctx, "acme", cash, "cash", idempotency.NONE, topped_up)
     sids = [1_400_100_000 + i for i in range(n)]
@@ -49,7 +50,7 @@ def keep(r: Reserved) -> Response:
 
 
 def customer(when: datetime) -> Ctx:
-    return Ctx(now=when, tz=UTC_TZ, principal=Principal("customer", "acme"))
+    return make_ctx(now=when, tz=UTC_TZ, principal=Principal("customer", "acme"))
 
 
 def state() -> tuple[tuple[int, int], tuple[int, int], int]:
@@ -84,7 +85,7 @@ def test_an_interrupted_batch_is_finished_with_every_item_applied_once(store, cr
     if crash_before == 0:  # the job finishes it (as the next hourly run would)
         from chalicelib.jobs import runner
 
-        summary = runner.run_job("renewal-batches", T0 + timedelta(days=10, hours=1), UTC_TZ)["summary"]
+        summary = runner.run_job("renewal-batches", T0 + timedelta(days=10, hours=1), contexts(UTC_TZ))["summary"]
         assert summary["finished"] == 1
     else:  # a retry with the same key answers the first response and finishes the batch
         renewals.renew(customer(T0 + timedelta(days=10)), "acme", items, None, None, key, keep)

@@ -9,9 +9,9 @@ from chalicelib.api.apps import app_created, bought
 from chalicelib.jobs import scheduler
 from chalicelib.jobs.registry import Schedule
 from chalicelib.services import apps, purchases
-from chalicelib.services.context import Ctx
 from chalicelib.services.idempotency import NONE
 from chalicelib.store.dynamodb.models import AccountModel, AppModel, NotificationModel, due_shard
+from tests.composed import contexts, make_ctx
 
 
 def test_schedule_instants_follow_the_contract_crons():
@@ -47,16 +47,16 @@ def test_the_deployed_schedules_are_the_registry_crons_even_for_days_not_in_a_ro
 def test_scheduler_tick_runs_due_jobs_once_and_keeps_its_mark(store):
     tz = ZoneInfo("UTC")
     t0 = datetime(2026, 7, 20, 10, 0, tzinfo=UTC)
-    ctx = Ctx(now=t0, tz=tz)
+    ctx = make_ctx(now=t0, tz=tz)
     AccountModel("acme", email="a@x.test", phone="+1555", due_shard=due_shard("acme"), created_at=t0,
                  cash=39900).save()
     sid = apps.create_app(ctx, "acme", "chat", "us", NONE, app_created)[1]["sdkappid"]
     purchases.purchase(ctx, sid, "standard", 1, None, None, NONE, bought)
-    assert scheduler.tick(t0, tz) == 0  # first tick only sets the mark
-    busy = scheduler.tick(datetime(2026, 8, 22, 0, 0, tzinfo=UTC), tz)
+    assert scheduler.tick(t0, contexts(tz)) == 0  # first tick only sets the mark
+    busy = scheduler.tick(datetime(2026, 8, 22, 0, 0, tzinfo=UTC), contexts(tz))
     assert busy == 8 + 1  # 8 warning days, 1 stop
     assert AppModel.get(sid).status == "stopped"
     notes = list(NotificationModel.query("acme"))
     assert len(notes) == 18
-    assert scheduler.tick(datetime(2026, 8, 22, 0, 0, tzinfo=UTC), tz) == 0
+    assert scheduler.tick(datetime(2026, 8, 22, 0, 0, tzinfo=UTC), contexts(tz)) == 0
     assert len(list(NotificationModel.query("acme"))) == 18

@@ -11,6 +11,7 @@ from chalicelib.jobs import runner
 from chalicelib.services import billing
 from chalicelib.store.dynamodb.models import AccountModel, AppModel, LedgerModel, NotificationModel, due_shard
 from chalicelib.store.dynamodb.usage_models import BillModel, UsageModel
+from tests.composed import contexts
 from tests.helpers import Killed
 from tests.integration.requests import count_requests
 
@@ -47,7 +48,7 @@ def state() -> list[tuple]:
 
 
 def settle(at: datetime = RUN) -> dict[str, int]:
-    return runner.run_job("monthly-settlement", at, UTC_TZ)["summary"]
+    return runner.run_job("monthly-settlement", at, contexts(UTC_TZ))["summary"]
 
 
 def test_settlement_on_days_1_2_3_posts_one_bill_per_account(store):
@@ -124,7 +125,7 @@ def test_later_days_of_the_window_pass_settled_accounts_without_reading_each(sto
         return real(ctx, month, account_id, usage)
 
     monkeypatch.setattr(billing, "settle_account", failing_once)
-    day1 = runner.run_job("monthly-settlement", RUN, UTC_TZ)
+    day1 = runner.run_job("monthly-settlement", RUN, contexts(UTC_TZ))
     assert (day1["summary"], day1.get("failed")) == ({"billed": 39, "skipped": 0, "no_charge": 10}, 1)
     with count_requests() as counter:
         assert settle(datetime(2026, 6, 2, 2, tzinfo=UTC)) == {"billed": 1, "skipped": 39, "no_charge": 10}
@@ -140,11 +141,13 @@ def test_later_days_of_the_window_pass_settled_accounts_without_reading_each(sto
 def test_due_work_lists_the_accounts_the_next_run_settles(store, monkeypatch):
     """Before day 1 every account with usage in the month; before day 2 only the one day 1 left."""
     from chalicelib.jobs.due import due
+    from tests.composed import make_ctx
 
     seed(3, idle=1)
 
     def listed(now: datetime) -> list[str]:
-        return sorted(i["account_id"] for i in due("monthly-settlement", now, now + timedelta(days=1), UTC_TZ, 100))
+        return sorted(i["account_id"] for i in due("monthly-settlement", make_ctx(now, UTC_TZ), now + timedelta(days=1),
+                                                   100))
 
     assert listed(RUN - timedelta(hours=1)) == ["acct00000", "acct00001", "acct00002"]
     real = billing.settle_account
@@ -164,8 +167,9 @@ def test_shanghai_month_boundary_usage_of_june_is_not_settled_with_may(store, bi
     seed(1, month="2026-06")  # e.g. a login at 2026-05-31T17:00Z belongs to June in Shanghai
     tz = ZoneInfo(billing_tz)
     # 2026-06-01T02:00Z is June 1, 10:00 in Shanghai: settles May, which has no usage here
-    assert runner.run_job("monthly-settlement", RUN, tz)["summary"]["billed"] == 0
+    assert runner.run_job("monthly-settlement", RUN, contexts(tz))["summary"]["billed"] == 0
     # 2026-07-01T02:00Z settles June
-    assert runner.run_job("monthly-settlement", datetime(2026, 7, 1, 2, tzinfo=UTC), tz)["summary"]["billed"] == 1
+    assert runner.run_job("monthly-settlement", datetime(2026, 7, 1, 2, tzinfo=UTC),
+                          contexts(tz))["summary"]["billed"] == 1
     (bill,) = BillModel.scan()
     assert bill.period == "2026-06"

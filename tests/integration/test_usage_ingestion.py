@@ -22,13 +22,14 @@ from chalicelib.services.context import Ctx
 from chalicelib.services.idempotency import NONE
 from chalicelib.store.dynamodb.models import AppModel, QuotaChangeMap, due_shard
 from chalicelib.store.dynamodb.usage_models import BillModel, UsageModel, UserSeenModel, users_key
+from tests.composed import contexts, make_ctx
 from tests.integration.requests import count_requests
 from tests.integration.test_concurrency import atomic_moto_requests, run_together  # noqa: F401 (autouse fixture)
 
 pytestmark = [pytest.mark.storage, pytest.mark.usefixtures("store")]
 
 NOW = datetime(2026, 5, 20, 9, 30, tzinfo=UTC)
-CTX = Ctx(now=NOW, tz=ZoneInfo("UTC"))
+CTX = make_ctx(now=NOW, tz=ZoneInfo("UTC"))
 MONTH = "2026-05"
 
 
@@ -103,7 +104,7 @@ def test_concurrent_overlapping_reports_converge_to_the_exact_mau(store):
 
 
 def test_logins_belong_to_the_local_month_of_at(store):
-    shanghai = Ctx(now=datetime(2026, 6, 2, tzinfo=UTC), tz=ZoneInfo("Asia/Shanghai"))
+    shanghai = make_ctx(now=datetime(2026, 6, 2, tzinfo=UTC), tz=ZoneInfo("Asia/Shanghai"))
     sid = make_app(ctx=shanghai)
     may_end = usage.report_logins(shanghai, sid, ["x"], datetime(2026, 5, 31, 15, 59, 59, tzinfo=UTC))
     june = usage.report_logins(shanghai, sid, ["x", "y"], datetime(2026, 5, 31, 17, 0, tzinfo=UTC))
@@ -127,7 +128,7 @@ def test_developer_admits_100_users_a_month_and_keeps_known_users(store):
     assert usage.report_logins(CTX, sid, ["v00045"])["rejected_user_ids"] == ["v00045"]
     assert len(seen(sid)) == usage.mau_of(CTX, sid, MONTH) == 100
 
-    june = Ctx(now=datetime(2026, 6, 1, 0, 0, 1, tzinfo=UTC), tz=CTX.tz)  # a new month, a new allowance
+    june = make_ctx(now=datetime(2026, 6, 1, 0, 0, 1, tzinfo=UTC), tz=CTX.tz)  # a new month, a new allowance
     assert usage.report_logins(june, sid, ["w-101st"]) == {
         "month": "2026-06", "mau": 1, "accepted": 1, "rejected_user_ids": []
     }
@@ -313,7 +314,7 @@ def test_reclamation_deletes_the_apps_usage_and_user_sets(store):
     assert usage.delete_for_app(CTX, sid) == 0
 
     # the settlement bills May's counters, then deletes them; another app's stay
-    runner.run_job("monthly-settlement", datetime(2026, 6, 1, 2, 0, tzinfo=UTC), ZoneInfo("UTC"))
+    runner.run_job("monthly-settlement", datetime(2026, 6, 1, 2, 0, tzinfo=UTC), contexts(ZoneInfo("UTC")))
     assert list(UsageModel.query(sid, consistent_read=True)) == []
     assert usage.mau_of(CTX, other, MONTH) == 30
     assert list(BillModel.query("acme")) == []  # under the free allowances: nothing to bill
@@ -323,7 +324,7 @@ def test_reclaimed_well_after_its_month_was_settled_keeps_no_counters(store):
     sid = make_app()
     usage.report_logins(CTX, sid, users(3))
     AppModel(sid).update(actions=[AppModel.status.set("stopped"), AppModel.stopped_at.set(NOW)])
-    later = Ctx(now=datetime(2026, 6, 5, tzinfo=UTC), tz=ZoneInfo("UTC"))  # May was settled on Jun 1-3
+    later = make_ctx(now=datetime(2026, 6, 5, tzinfo=UTC), tz=ZoneInfo("UTC"))  # May was settled on Jun 1-3
     lifecycle.delete_app(later, sid)
     assert list(UsageModel.query(sid, consistent_read=True)) == []
 

@@ -10,8 +10,9 @@ import pytest
 from pynamodb.exceptions import PutError
 
 from chalicelib.store.dynamodb import watch
+from chalicelib.store.dynamodb.adapter import DynamoUnitOfWork
 from chalicelib.store.dynamodb.due import earliest_due
-from chalicelib.store.dynamodb.models import AppModel
+from chalicelib.store.dynamodb.models import AppModel, NotificationModel
 from tests.integration.requests import count_requests
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -56,3 +57,33 @@ def test_writes_keep_the_remembered_earliest_exact(store):
         assert earliest() == T0 + timedelta(days=9)
         assert earliest() == T0 + timedelta(days=9)
     assert c.calls == {"Query": 8}
+
+
+def note(nid: str, due: datetime) -> NotificationModel:
+    n = NotificationModel("acme", nid, at=T0, kind="bill", channel="email", to="a@x.test", subject="s", body="b",
+                          status="pending", due_shard="0", send_due_at=due)
+    n.save()
+    return n
+
+
+def test_an_update_is_known_from_what_the_unit_of_work_declares_not_from_its_expression(store):
+    """The dispatcher's lease (an UpdateItem of the unit of work) tells the watch the due instant it
+    set: only the shard whose first item moved is asked again. An update nobody declared counts as
+    changing every attribute it names: every shard of that index is asked again."""
+    first = note("n1", T0 + timedelta(days=1))
+    note("n2", T0 + timedelta(days=3))
+
+    def sending() -> datetime | None:
+        return earliest_due(NotificationModel.send_due, "send_due_at")
+
+    with watch.watching(watch.store_clients()):
+        assert sending() == T0 + timedelta(days=1)
+        with count_requests() as c:
+            with DynamoUnitOfWork() as u:
+                u.notifications.lease(first, T0 + timedelta(days=2))
+            assert sending() == T0 + timedelta(days=2)
+        assert c.calls == {"UpdateItem": 1, "Query": 1}
+        with count_requests() as c:
+            first.update(actions=[NotificationModel.send_due_at.set(T0 + timedelta(days=4))])  # undeclared
+            assert sending() == T0 + timedelta(days=3)
+        assert c.calls == {"UpdateItem": 1, "Query": 4}

@@ -21,7 +21,7 @@ import pytest
 from chalicelib import bootstrap
 from chalicelib.local.poller import StreamPoller
 from chalicelib.services import webhooks
-from chalicelib.services.context import job_ctx
+from tests.composed import contexts, job_ctx
 
 TIMEOUT_S = 0.3  # the test's delivery timeout (10 s in service)
 
@@ -88,7 +88,7 @@ def at(now: datetime) -> Any:
 
 def feed() -> None:
     """The events table's stream, read as `imbill serve`'s poller does."""
-    StreamPoller(ZoneInfo("UTC")).poll_once()
+    StreamPoller(contexts(ZoneInfo("UTC"))).poll_once()
 
 
 def test_a_purchase_is_delivered_signed_after_a_500_and_a_timeout(api, receiver) -> None:  # type: ignore[no-untyped-def]

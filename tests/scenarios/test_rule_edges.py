@@ -183,10 +183,11 @@ def test_a_bill_posted_while_an_earlier_stop_is_pending_has_its_own_24_hours(api
     from chalicelib.domain.bills import Line
     from chalicelib.domain.calendar import parse_instant
     from chalicelib.services import billing
-    from chalicelib.services.context import SYSTEM, Ctx
+    from chalicelib.services.context import SYSTEM
+    from tests.composed import make_ctx
 
     def bill_at(at: str, period: str) -> None:
-        ctx = Ctx(now=parse_instant(at), tz=ZoneInfo("UTC"), principal=SYSTEM)
+        ctx = make_ctx(now=parse_instant(at), tz=ZoneInfo("UTC"), principal=SYSTEM)
         billing.post_bill(ctx, "acme", "daily", period, [Line(first, "push_api_quota", 1, "10.00", 1000)])
 
     api.clock("2026-06-01T00:00:00Z")
@@ -252,6 +253,7 @@ def lifecycle_ctx(at: str):
     from zoneinfo import ZoneInfo
 
     from chalicelib.domain.calendar import parse_instant
-    from chalicelib.services.context import SYSTEM, Ctx
+    from chalicelib.services.context import SYSTEM
+    from tests.composed import make_ctx
 
-    return Ctx(now=parse_instant(at), tz=ZoneInfo("UTC"), principal=SYSTEM)
+    return make_ctx(now=parse_instant(at), tz=ZoneInfo("UTC"), principal=SYSTEM)

@@ -19,6 +19,7 @@ from chalicelib.domain.calendar import parse_instant
 from chalicelib.jobs import runner
 from chalicelib.store.dynamodb.models import EventModel, MetaModel
 from chalicelib.store.dynamodb.tables import ALL_MODELS, create_tables, delete_tables
+from tests.composed import contexts
 
 START = "2026-01-20T09:00:00Z"
 RANDOM_ID_PART = re.compile(r"\b(o\d{20}[0-9a-f]*?)[0-9a-f]{6}\b")  # order ids end in 6 random hex digits
@@ -79,7 +80,7 @@ def advance(api, scenario, days: int = 130, **how) -> tuple[dict[str, list[str]]
     api.clock(START)
     scenario(api)
     start = StoredClock().now()
-    moved = runner.run_between(start, start + timedelta(days=days), ZoneInfo("UTC"), **how)
+    moved = runner.run_between(start, start + timedelta(days=days), contexts(ZoneInfo("UTC")), **how)
     return state(), moved.jobs_run
 
 

@@ -15,6 +15,7 @@ from chalicelib.services import accounts
 from chalicelib.services.context import Ctx, Principal
 from chalicelib.services.idempotency import NONE, Idem
 from chalicelib.store.dynamodb.models import AccountModel, LedgerModel
+from tests.composed import make_ctx
 from tests.fakes.uow import FakeStore, FakeUnitOfWork
 
 NOW = datetime(2026, 3, 10, 9, 30, tzinfo=UTC)
@@ -22,8 +23,8 @@ NOW = datetime(2026, 3, 10, 9, 30, tzinfo=UTC)
 
 def ctx_of(tables: FakeStore, principal: Principal | None = None) -> Ctx:
     if principal is None:
-        return Ctx(now=NOW, tz=ZoneInfo("UTC"), uow=tables.uow)
-    return Ctx(now=NOW, tz=ZoneInfo("UTC"), principal=principal, uow=tables.uow)
+        return make_ctx(now=NOW, tz=ZoneInfo("UTC"), uow=tables.uow)
+    return make_ctx(now=NOW, tz=ZoneInfo("UTC"), principal=principal, uow=tables.uow)
 
 
 @pytest.fixture
@@ -109,7 +110,7 @@ def test_a_top_up_that_lost_a_race_is_decided_again_on_the_winner_s_balance(ctx:
                 accounts.topup(ctx_of(tables), "acme", 500, "cash", NONE, topped_up)
             super()._commit(writes)
 
-    status, body = accounts.topup(Ctx(now=NOW, tz=ZoneInfo("UTC"), uow=lambda: Racing(tables)), "acme", 10_000,
+    status, body = accounts.topup(make_ctx(now=NOW, tz=ZoneInfo("UTC"), uow=lambda: Racing(tables)), "acme", 10_000,
                                   "cash", NONE, topped_up)
     assert (status, body["balance"]["cash"], body["entry"]["entry_id"]) == (201, "105.00", "acme-00000002")
     assert [int(e.cash) for e in ledger(tables)] == [500, 10_000]

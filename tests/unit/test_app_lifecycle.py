@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from chalicelib.config import default_catalog as catalog
 from chalicelib.domain.app import (
     OFF_LOG_DAYS,
     AppState,
@@ -23,7 +24,6 @@ from chalicelib.domain.app import (
     plan_purchase,
 )
 from chalicelib.domain.calendar import iso, parse_instant
-from chalicelib.domain.catalog import catalog
 from chalicelib.domain.errors import Conflict, Gone
 from chalicelib.domain.lifecycle import (
     Dues,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from chalicelib.config import default_catalog as catalog
 from chalicelib.domain.app import AppState, OffSpan, Status, StopReason
 from chalicelib.domain.arrears import (
     AccountStatus,
@@ -14,7 +15,6 @@ from chalicelib.domain.arrears import (
     stop_for_arrears,
 )
 from chalicelib.domain.calendar import parse_instant
-from chalicelib.domain.catalog import catalog
 
 POSTED = "2026-06-01T02:00:00Z"  # worked example 10: the May bill, 35.18, on 10.00 cash
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from fractions import Fraction
 
+from chalicelib.config import default_catalog as load_catalog
 from chalicelib.domain.bills import AppFacts, MonthUsage, edition_for_month, enabled_fraction, monthly_lines
-from chalicelib.domain.catalog import catalog as load_catalog
 from chalicelib.domain.money import fmt
 
 SEP = (datetime(2026, 9, 1, tzinfo=UTC), datetime(2026, 10, 1, tzinfo=UTC))  # 2,592,000 s

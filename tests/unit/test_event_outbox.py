@@ -14,6 +14,7 @@ from chalicelib.services.context import Ctx, Principal
 from chalicelib.services.idempotency import NONE, Idem
 from chalicelib.store.dynamodb.models import AccountModel, EventModel
 from chalicelib.store.port import WriteConflict
+from tests.composed import make_ctx
 from tests.fakes.uow import FakeStore, FakeUnitOfWork
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
@@ -26,7 +27,7 @@ def stored_events(tables: FakeStore) -> list[EventModel]:
 
 
 def ctx_of(tables: FakeStore, uow=None, request_id: str | None = "req-1") -> Ctx:  # type: ignore[no-untyped-def]
-    return Ctx(now=NOW, tz=ZoneInfo("UTC"), principal=ADA, uow=uow or tables.uow, request_id=request_id)
+    return make_ctx(now=NOW, tz=ZoneInfo("UTC"), principal=ADA, uow=uow or tables.uow, request_id=request_id)
 
 
 def created(tables: FakeStore) -> None:
@@ -84,7 +85,7 @@ def test_one_commit_declares_one_event(tables: FakeStore) -> None:
 
 
 def test_a_job_s_change_has_the_job_as_its_system_actor(tables: FakeStore) -> None:
-    from chalicelib.services.context import job_ctx
+    from tests.composed import job_ctx
 
     ctx = job_ctx("reclamation", NOW, ZoneInfo("UTC"))
     with FakeUnitOfWork(tables) as u:

@@ -14,6 +14,7 @@ from chalicelib.services import accounts, apps, billing, lifecycle, purchases
 from chalicelib.services.context import Ctx
 from chalicelib.services.idempotency import NONE
 from chalicelib.store.dynamodb.models import AccountModel, AppModel, NotificationModel
+from tests.composed import make_ctx
 from tests.fakes.uow import FakeStore, FakeUnitOfWork
 
 UTC_TZ = ZoneInfo("UTC")
@@ -24,7 +25,7 @@ def at(text: str) -> datetime:
 
 
 def ctx_at(tables: FakeStore, when: str) -> Ctx:
-    return Ctx(now=at(when), tz=UTC_TZ, uow=tables.uow)
+    return make_ctx(now=at(when), tz=UTC_TZ, uow=tables.uow)
 
 
 def standard_app(tables: FakeStore, cash: int, auto_renew: bool = False) -> int:

@@ -49,11 +49,11 @@ def test_the_dispatcher_claims_a_due_notification_sends_it_once_and_marks_it(tab
     assert notifier.sent == [("email", "a@x.test", "Monthly bill")]
     with pytest.raises(WriteConflict):  # the stale copy claims nothing: the step runner reloads it
         notifications.dispatch_due(ctx_at(tables, now), listed, now)
-    again = notifications.reload(listed)
+    again = notifications.reload(ctx_at(tables, now), listed)
     assert (again.status, again.send_due_at, again.sent_at) == ("sent", None, now)
     assert notifications.dispatch_due(ctx_at(tables, now), again, now) == {}  # not due any more
     assert len(notifier.sent) == 1
-    assert notifications.reload(NotificationModel("acme", "gone")).send_due_at is None
+    assert notifications.reload(ctx_at(tables, now), NotificationModel("acme", "gone")).send_due_at is None
 
 
 def test_an_operator_retries_a_failed_notification_which_is_sent_at_once(tables, notifier):
@@ -69,7 +69,7 @@ def test_an_operator_retries_a_failed_notification_which_is_sent_at_once(tables,
     sent = notifications.retry_failed(ctx_at(tables, now), "acme", note.notification_id)
     assert (sent.status, int(sent.attempts), sent.last_error, sent.sent_at) == ("sent", 1, None, now)
     assert notifier.sent == [("sms", "+15550100", "Monthly bill: b")]
-    assert notifications.reload(note).status == "sent"
+    assert notifications.reload(ctx_at(tables, now), note).status == "sent"
     with pytest.raises(Conflict):  # sent: nothing to retry
         notifications.retry_failed(ctx_at(tables, now), "acme", note.notification_id)
     with pytest.raises(NotFound):

@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from chalicelib.config import default_catalog as catalog
 from chalicelib.domain import orders as rules
 from chalicelib.domain.app import AppState, plan_purchase
 from chalicelib.domain.calendar import iso, parse_instant
-from chalicelib.domain.catalog import catalog
 from chalicelib.domain.errors import Conflict, InvalidRequest
 from chalicelib.domain.money import fmt
 

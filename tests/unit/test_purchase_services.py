@@ -17,6 +17,7 @@ from chalicelib.services import accounts, apps, purchases
 from chalicelib.services.context import Ctx, Principal
 from chalicelib.services.idempotency import NONE, Idem, Response
 from chalicelib.store.dynamodb.models import AccountModel, AppModel, LedgerModel, OrderModel
+from tests.composed import make_ctx
 from tests.fakes.uow import FakeStore, FakeUnitOfWork
 
 UTC_TZ = ZoneInfo("UTC")
@@ -28,8 +29,8 @@ def at(text: str) -> datetime:
 
 def ctx_at(tables: FakeStore, when: datetime, principal: Principal | None = None) -> Ctx:
     if principal is None:
-        return Ctx(now=when, tz=UTC_TZ, uow=tables.uow)
-    return Ctx(now=when, tz=UTC_TZ, principal=principal, uow=tables.uow)
+        return make_ctx(now=when, tz=UTC_TZ, uow=tables.uow)
+    return make_ctx(now=when, tz=UTC_TZ, principal=principal, uow=tables.uow)
 
 
 def new_app(tables: FakeStore, when: datetime, cash: int = 0, gift: int = 0) -> int:
@@ -299,7 +300,7 @@ def test_two_purchases_racing_on_one_balance_sell_only_what_it_covers(tables: Fa
                 raced.append(buy(tables, "2026-03-02T00:00:00", first))
             super()._commit(writes)
 
-    ctx = Ctx(now=at("2026-03-02T00:00:00"), tz=UTC_TZ, uow=lambda: Racing(tables))
+    ctx = make_ctx(now=at("2026-03-02T00:00:00"), tz=UTC_TZ, uow=lambda: Racing(tables))
     with pytest.raises(InsufficientBalanceError):
         purchases.purchase(ctx, second, "standard", 1, None, None, NONE, bought)
     assert raced[0][0] == 201 and orders(tables, second) == [] and stored_app(tables, second).edition == "developer"

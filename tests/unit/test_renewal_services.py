@@ -22,6 +22,7 @@ from chalicelib.services.idempotency import NONE, Idem, Response
 from chalicelib.services.renewals import Item, Reserved
 from chalicelib.store.dynamodb.models import AppModel, NotificationModel
 from chalicelib.store.port import PackageFilter
+from tests.composed import make_ctx
 from tests.fakes.uow import FakeStore, FakeUnitOfWork
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -33,11 +34,11 @@ def at(text: str) -> datetime:
 
 
 def ctx_at(tables: FakeStore, when: str, tz: ZoneInfo = UTC_ZONE) -> Ctx:
-    return Ctx(now=at(when), tz=tz, uow=tables.uow)
+    return make_ctx(now=at(when), tz=tz, uow=tables.uow)
 
 
 def customer(tables: FakeStore, when: str, tz: ZoneInfo = UTC_ZONE) -> Ctx:
-    return Ctx(now=at(when), tz=tz, uow=tables.uow, principal=Principal("customer", "acme"))
+    return make_ctx(now=at(when), tz=tz, uow=tables.uow, principal=Principal("customer", "acme"))
 
 
 def setup(tables: FakeStore, cash: int, gift: int = 0, when: str = "2026-03-01T00:00:00",
@@ -188,7 +189,7 @@ def test_packages_are_listed_by_expiry_filtered_and_paged(tables: FakeStore) -> 
     auto = renewals.list_packages(c, "acme", PackageFilter(renewal="auto"), 100, None).items
     assert [(p.sdkappid, p.renewal) for p in auto] == [(a, "auto")]
     with pytest.raises(NotFound):
-        renewals.list_packages(Ctx(now=at("2026-03-01T00:00:00"), tz=ZoneInfo("UTC"), uow=tables.uow,
+        renewals.list_packages(make_ctx(now=at("2026-03-01T00:00:00"), tz=ZoneInfo("UTC"), uow=tables.uow,
                                    principal=Principal("customer", "other")), "acme", PackageFilter(), 10, None)
 
 
@@ -265,12 +266,9 @@ class Crash(Exception):
     pass
 
 
-def test_a_batch_interrupted_after_the_payment_and_after_items_finishes_each_item_once(
-        tables: FakeStore) -> None:
-    ctx = setup(tables, 39_900 * 6)
-    sids = [new_app(ctx, name=f"a{i}") for i in range(3)]
-    c = customer(tables, "2026-03-20T00:00:00")
-    items = [Item(s, "standard", 1) for s in sids]
+def interrupted_batch(c: Ctx, items: list[Item]) -> None:
+    """Renew `items` in one batch (key k1) that crashes after the payment and two items, before item
+    2's transaction: the batch stays open."""
 
     def crash_after_two(i: int) -> None:
         if i == 2:
@@ -282,6 +280,15 @@ def test_a_batch_interrupted_after_the_payment_and_after_items_finishes_each_ite
             renewals.renew(c, "acme", items, None, None, Idem.of("k1", "c", {"x": 1}), keep)
     finally:
         renewals._before_item.remove(crash_after_two)
+
+
+def test_a_batch_interrupted_after_the_payment_and_after_items_finishes_each_item_once(
+        tables: FakeStore) -> None:
+    ctx = setup(tables, 39_900 * 6)
+    sids = [new_app(ctx, name=f"a{i}") for i in range(3)]
+    c = customer(tables, "2026-03-20T00:00:00")
+    items = [Item(s, "standard", 1) for s in sids]
+    interrupted_batch(c, items)
     assert [app_of(tables, s).expires_at.month for s in sids] == [5, 5, 4]
     assert balance(tables) == ledger_sum(tables) == (39_900, 0)
     assert int(FakeUnitOfWork(tables).accounts.get("acme").held_cash) == 39_900  # still held for item 2

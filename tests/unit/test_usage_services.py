@@ -15,9 +15,9 @@ import pytest
 from chalicelib.api.http import status_of
 from chalicelib.domain.errors import Conflict, InvalidRequest
 from chalicelib.services import billing, usage
-from chalicelib.services.context import Ctx
 from chalicelib.store.dynamodb.usage_models import UsageModel
 from chalicelib.store.port import Counts, Write
+from tests.composed import make_ctx
 from tests.fakes.uow import FakeStore, FakeUnitOfWork
 from tests.unit.test_billing_services import push_app
 from tests.unit.test_purchase_services import at, ctx_at, new_app
@@ -131,7 +131,7 @@ def test_users_a_concurrent_report_counted_first_are_accepted_not_counted_twice(
 
 def test_logins_belong_to_the_local_month_of_at(tables: FakeStore) -> None:
     sid = make_app(tables)
-    shanghai = Ctx(now=at("2026-04-02T00:00:00"), tz=ZoneInfo("Asia/Shanghai"),
+    shanghai = make_ctx(now=at("2026-04-02T00:00:00"), tz=ZoneInfo("Asia/Shanghai"),
                    uow=tables.uow)
     march_end = usage.report_logins(shanghai, sid, ["x"], at("2026-03-31T15:59:59"))
     april = usage.report_logins(shanghai, sid, ["x", "y"], at("2026-03-31T17:00:00"))

@@ -12,9 +12,10 @@ import pytest
 from chalicelib.integrations import webhook_http
 from chalicelib.integrations.webhook_http import Refused, check_url
 from chalicelib.services import webhooks
-from chalicelib.services.context import Ctx, Principal
+from chalicelib.services.context import Principal
 from chalicelib.services.idempotency import NONE
 from chalicelib.store.dynamodb.models import AccountModel, DeliveryModel
+from tests.composed import make_ctx
 from tests.fakes.uow import FakeStore
 
 NAMES = {"hooks.example.com": ["93.184.216.34"], "inside.example.com": ["93.184.216.34", "10.0.0.7"],
@@ -56,13 +57,13 @@ def test_a_real_name_resolving_to_loopback_is_refused_outside_local() -> None:
 
 def test_the_api_refuses_a_private_url_outside_local(monkeypatch: pytest.MonkeyPatch) -> None:
     store = FakeStore()
-    ctx = Ctx(now=datetime(2026, 3, 1, tzinfo=UTC), tz=ZoneInfo("UTC"), principal=Principal("operator", sub="ada"),
+    ctx = make_ctx(now=datetime(2026, 3, 1, tzinfo=UTC), tz=ZoneInfo("UTC"), principal=Principal("operator", sub="ada"),
               uow=store.uow)
     with store.uow() as u:
         u.accounts.add(AccountModel("acme", email="a@x.test", phone="+1555", due_shard="0",
                                     created_at=ctx.now))
         u.commit()
-    monkeypatch.setattr(webhooks, "local_stage", lambda: False)
+    monkeypatch.setattr(webhooks, "local_stage", lambda ctx: False)
     with pytest.raises(Refused):
         webhooks.create(ctx, "acme", "https://10.1.2.3/hook", ["*"], NONE, lambda w: (201, {}))
     with pytest.raises(Refused):

@@ -8,9 +8,10 @@ from zoneinfo import ZoneInfo
 
 from chalicelib.integrations import webhook_http
 from chalicelib.services import webhooks
-from chalicelib.services.context import Ctx, Principal, job_ctx
+from chalicelib.services.context import Principal
 from chalicelib.services.idempotency import NONE
 from chalicelib.store.dynamodb.models import AccountModel, DeliveryModel, EventModel, NotificationModel
+from tests.composed import job_ctx, make_ctx
 from tests.fakes.uow import FakeStore
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
@@ -24,7 +25,7 @@ def test_backoff_doubles_from_30_s_to_at_most_6_hours() -> None:
 
 
 def test_an_endpoint_failing_for_3_days_is_disabled_and_its_account_notified(notifier, tables: FakeStore) -> None:  # type: ignore[no-untyped-def]
-    ctx = Ctx(now=T0, tz=ZoneInfo("UTC"), principal=Principal("customer", "acme", "acme"), uow=tables.uow)
+    ctx = make_ctx(now=T0, tz=ZoneInfo("UTC"), principal=Principal("customer", "acme", "acme"), uow=tables.uow)
     with tables.uow() as u:
         u.accounts.add(AccountModel("acme", email="a@x.test", phone="+15550100", due_shard="0", created_at=T0))
         u.commit()
@@ -56,7 +57,7 @@ def test_an_endpoint_failing_for_3_days_is_disabled_and_its_account_notified(not
 
 
 def test_a_delivery_clears_the_failing_streak(tables: FakeStore) -> None:
-    ctx = Ctx(now=T0, tz=ZoneInfo("UTC"), principal=Principal("operator", sub="ada"), uow=tables.uow)
+    ctx = make_ctx(now=T0, tz=ZoneInfo("UTC"), principal=Principal("operator", sub="ada"), uow=tables.uow)
     webhooks.create(ctx, None, "http://127.0.0.1:9/hook", ["*"], NONE, lambda w: (201, {}))
     (hook,) = tables.uow().webhooks.of_owner("*")
     for i, status in enumerate((500, 200)):

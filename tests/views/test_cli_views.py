@@ -11,6 +11,7 @@ from typer.testing import CliRunner
 from chalicelib import cli_client
 from chalicelib.cli import cli
 from chalicelib.local.poller import StreamPoller
+from tests.composed import contexts
 
 pytestmark = pytest.mark.fresh_tables  # reads the streams from their horizon
 
@@ -29,7 +30,7 @@ def run(api, monkeypatch):
 
 def test_cli_views_print_tables_and_json(api, run):
     sid = api.paid_app("2026-03-01T00:00:00Z", cash="1000.00")
-    StreamPoller(ZoneInfo("UTC")).poll_once()
+    StreamPoller(contexts(ZoneInfo("UTC"))).poll_once()
     api.ok("POST", "/v1/jobs/expiry-warnings/runs", {"at": "2026-03-01T00:00:00Z"}, expect=200)
 
     out = run("accounts", "list", "--q", "ac")

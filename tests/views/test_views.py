@@ -10,13 +10,14 @@ import pytest
 from chalicelib.local.poller import StreamPoller
 from chalicelib.readmodels.streams import apply_records
 from chalicelib.store.dynamodb.models import LedgerModel
+from tests.composed import contexts
 
 pytestmark = [pytest.mark.storage, pytest.mark.fresh_tables]  # also on DynamoDB Local: its streams feed the handler
 
 
 @pytest.fixture
 def feed(api):
-    poller = StreamPoller(ZoneInfo("UTC"))
+    poller = StreamPoller(contexts(ZoneInfo("UTC")))
     return poller.poll_once
 
 
@@ -52,7 +53,7 @@ def test_revenue_by_month_counts_each_ledger_entry_once(api, feed):
     assert _revenue(api)["2026-04"] == {"month": "2026-04", "prepaid_sales": "0.00", "refunds": "0.00",
                                        "credits": "0.00", "postpaid_bills": "0.00", "net": "0.00"}
     # every record delivered again (a fresh poller starts at the stream's horizon): nothing changes
-    again = StreamPoller(ZoneInfo("UTC"))
+    again = StreamPoller(contexts(ZoneInfo("UTC")))
     assert again.poll_once() > 0
     assert _revenue(api)["2026-03"] == march
     # and the same batch twice through the handler
@@ -73,7 +74,7 @@ def test_refund_counts_in_its_month(api, feed):
 
 def test_handler_applies_a_redelivered_record_once(api):
     api.paid_app("2026-03-01T00:00:00Z", cash="1000.00")
-    poller = StreamPoller(ZoneInfo("UTC"))
+    poller = StreamPoller(contexts(ZoneInfo("UTC")))
     arn = poller.ddb.describe_table(TableName=LedgerModel.Meta.table_name)["Table"]["LatestStreamArn"]
     shard = poller.streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
     it = poller.streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")

@@ -4,6 +4,7 @@ with its condition (key absent, version read, guard); a cancelled transaction is
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import nullcontext
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -15,6 +16,7 @@ from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.store.dynamodb import plumbing, watch
+from chalicelib.store.dynamodb.due import DynamoDueRepository
 from chalicelib.store.dynamodb.models import (
     AccountModel,
     AppModel,
@@ -154,8 +156,10 @@ class DynamoRepository(Repository[M]):
         """A lease: the item's due instant `attr` moved to `until` in one conditional UpdateItem, only
         while the stored one is still this copy's (else WriteConflict: another worker claimed it)."""
         due = getattr(self.model, attr)
+        w = watch.current()  # a clock move's: it learns the new due instant from here, not from the request
         try:
-            item.update(actions=[due.set(until)], condition=due == getattr(item, attr))
+            with w.updating(item, {attr: until}) if w is not None else nullcontext():
+                item.update(actions=[due.set(until)], condition=due == getattr(item, attr))
         except UpdateError as err:
             if err.cause_response_code == "ConditionalCheckFailedException":
                 raise WriteConflict(f"{what} is not due as read") from err
@@ -407,6 +411,7 @@ class DynamoUnitOfWork(UnitOfWork):
         self.events = DynamoEventRepository(EventModel, self)
         self.webhooks = DynamoWebhookRepository(WebhookModel, self)
         self.deliveries = DynamoDeliveryRepository(DeliveryModel, self)
+        self.due = DynamoDueRepository()
 
     def _commit(self, writes: list[Write]) -> None:
         if not writes:
@@ -414,11 +419,10 @@ class DynamoUnitOfWork(UnitOfWork):
         for write in writes:
             if write.expect is Expect.COUNT:
                 ensure_meters(write.value)
-        tx = plumbing.write()
-        for write in writes:
-            add_to(tx, write)
         try:
-            tx._commit()
+            with plumbing.write() as tx:  # one TransactWriteItems, sent when the block ends
+                for write in writes:
+                    add_to(tx, write)
         except TransactWriteError as err:
             if plumbing.is_conflict(err):
                 conflict = DynamoWriteConflict(err.msg, cause=err.cause)

@@ -1,4 +1,5 @@
-"""Reading a due-time index: every index keyed by (due_shard, <due instant>) is read the same way."""
+"""The DynamoDB due repository (the unit of work's `due`): every index keyed by (due shard, due
+instant) is read the same way, a Query per shard, never a Scan."""
 
 from __future__ import annotations
 
@@ -6,20 +7,22 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from chalicelib.store.dynamodb import watch
+from pynamodb.attributes import Attribute
+
+from chalicelib.store.dynamodb import tables, watch
 from chalicelib.store.dynamodb.models import read_shards
+from chalicelib.store.port import DueIndex, DueRepository
 
 
-class DuePage:
+class DynamoDuePage:
     """The due items of one shard after `cursor` (an index key, JSON-able), at most `limit` of them
-    (None: all of the shard). Iterated lazily; `cursor` afterwards says where the next page starts
-    (None: the shard is done). An item acted on leaves the index, one that failed stays: the cursor
-    (a position, not a filter) moves past both, so a page never takes the same item twice."""
+    (None: all of the shard), as the port's DueRepository.page describes."""
 
-    def __init__(self, index: Any, attr: Any, at: datetime, shard: int, cursor: Any = None,
+    def __init__(self, index: DueIndex, at: datetime, shard: int, cursor: Any = None,
                  limit: int | None = None) -> None:
         self._limit = limit
-        self._items = index.query(str(shard), attr <= at, limit=limit, last_evaluated_key=cursor)
+        self._items = getattr(index.model, index.name).query(str(shard), getattr(index.model, index.attr) <= at,
+                                                             limit=limit, last_evaluated_key=cursor)
 
     def __iter__(self) -> Iterator[Any]:
         return iter(self._items)
@@ -29,21 +32,39 @@ class DuePage:
         return None if self._limit is None else self._items.last_evaluated_key
 
 
-def due_items(index: Any, attr: Any, at: datetime) -> Iterator[Any]:
-    """Items whose due-time attribute is at or before `at`, shard by shard (a Query per shard)."""
-    for shard in read_shards():
-        yield from DuePage(index, attr, at, shard)
+class DynamoDueRepository(DueRepository):
+    def shards(self) -> range:
+        return read_shards()
+
+    def page(self, index: DueIndex, at: datetime, shard: int, cursor: Any = None,
+             limit: int | None = None) -> DynamoDuePage:
+        return DynamoDuePage(index, at, shard, cursor, limit)
+
+    def earliest(self, index: DueIndex) -> datetime | None:
+        """One Query with Limit 1 per shard; during a clock move remembered until a write could
+        change it (store/dynamodb/watch.py)."""
+        w = watch.current()
+        if w is not None:
+            return w.earliest(index, [str(s) for s in read_shards()])
+        found = []
+        for shard in read_shards():
+            for item in getattr(index.model, index.name).query(str(shard), limit=1):
+                found.append(getattr(item, index.attr))
+                break
+        return min(found) if found else None
 
 
-def earliest_due(index: Any, attr_name: str) -> datetime | None:
-    """The smallest due time in an index (one Query with Limit 1 per shard; during a clock move,
-    remembered until a write could change it: see store/dynamodb/watch.py)."""
-    w = watch.current()
-    if w is not None:
-        return w.earliest(index, attr_name, [str(s) for s in read_shards()])
-    found = []
-    for shard in read_shards():
-        for item in index.query(str(shard), limit=1):
-            found.append(getattr(item, attr_name))
-            break
-    return min(found) if found else None
+def due_index(index: Any, attr: str) -> DueIndex:
+    """The port's DueIndex of a PynamoDB due index object (e.g. AppModel.warn_due) and its due attribute."""
+    for model in tables.ALL_MODELS:
+        for name, value in vars(model).items():
+            if value is index:
+                shard = next(a.attr_name for a in vars(type(index)).values()
+                             if isinstance(a, Attribute) and a.is_hash_key)
+                return DueIndex(model, name, shard, attr)
+    raise ValueError(f"{index!r} is no index of the tables")
+
+
+def earliest_due(index: Any, attr: str) -> datetime | None:
+    """The smallest due instant of a PynamoDB due index (what the jobs ask the unit of work's `due`)."""
+    return DynamoDueRepository().earliest(due_index(index, attr))

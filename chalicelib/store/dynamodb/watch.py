@@ -4,11 +4,14 @@ While a `Watch` is active (a clock move or a scheduler catch-up), every DynamoDB
 clients send is observed once answered (botocore `provide-client-params` and `after-call` hooks:
 Put, Update and Delete, alone, in transactions or in batches; a refused write makes every
 remembered read of its table be asked again), and reads that only answer "when is this index next due" are
-remembered until a write could change their answer:
+remembered until a write could change their answer. A put carries the item and a delete its key; what
+an update changed is not read from its expression: the unit of work declares the effect of its own
+updates (`updating`: the lease of a due item, store/dynamodb/adapter.py), and any other update counts
+as changing every attribute it names.
 
-- `earliest(index, attr)` keeps, per shard, the item found first by a `Limit 1` Query; a write that
-  gives an item a due time brings the answer forward without a request; a write that moves or
-  removes a remembered first item makes only that shard be asked again.
+- `earliest(index)` (a due index of the port) keeps, per shard, the item found first by a `Limit 1`
+  Query; a write that gives an item a due time brings the answer forward without a request; a write
+  that moves or removes a remembered first item makes only that shard be asked again.
 - `cached(key, table, load, touches, fields)` keeps a small read (the push-billing index) until a
   write to the table touches one of the items read (in one of `fields`, when given: a write that
   changes nothing the read answers keeps it) or adds one that `touches` says belongs to it.
@@ -21,17 +24,19 @@ Outside a watch (deployed: each scheduled run is its own invocation) nothing is 
 from __future__ import annotations
 
 import json
-import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from chalicelib.store.port import DueIndex
+
 Key = tuple[str, ...]
 DDB_TIME = "%Y-%m-%dT%H:%M:%S.%f%z"  # UTCDateTimeAttribute's stored form
-_SET = re.compile(r"(#\w+)\s*=\s*(:\w+)")
+Declared = dict[tuple[str, str], dict[str, Any]]  # (table, key) -> attribute -> stored value, of an update
 
 
 def _time(value: Any) -> datetime | None:
@@ -77,7 +82,13 @@ class _Written:
         return False, None
 
 
-def _parse(operation: str, params: dict[str, Any]) -> list[_Written]:
+def _key_text(key: dict[str, Any]) -> str:
+    return json.dumps(key, sort_keys=True)
+
+
+def _parse(operation: str, params: dict[str, Any], declared: Declared) -> list[_Written]:
+    """The items a write request changed: a put's item, a delete's key, an update's declared effect
+    (`declared`, taken: the unit of work said what it set) or else every attribute the update names."""
     out: list[_Written] = []
 
     def put(op: dict[str, Any], table: str | None = None) -> None:
@@ -87,14 +98,10 @@ def _parse(operation: str, params: dict[str, Any]) -> list[_Written]:
         out.append(_Written(table or op["TableName"], op["Key"], None, deleted=True))
 
     def update(op: dict[str, Any]) -> None:
-        names = op.get("ExpressionAttributeNames", {})
-        values = op.get("ExpressionAttributeValues", {})
-        expr = op.get("UpdateExpression", "")
-        set_part, _, rest = expr.partition("REMOVE")
-        set_values = {names.get(n, n): values.get(v) for n, v in _SET.findall(set_part)}
-        removed = tuple(names.get(n.strip(), n.strip()) for n in rest.split(",") if n.strip()) if rest else ()
-        unknown = tuple(sorted(set(names.values()) - set(set_values) - set(removed)))  # ADD, conditions
-        out.append(_Written(op["TableName"], op["Key"], None, set_values, removed, unknown))
+        named = set(op.get("ExpressionAttributeNames", {}).values())
+        set_values = declared.pop((op["TableName"], _key_text(op["Key"])), {})
+        unknown = tuple(sorted(named - set(set_values)))  # undeclared changes, and the condition's names
+        out.append(_Written(op["TableName"], op["Key"], None, set_values, (), unknown))
 
     if operation == "PutItem":
         put(params)
@@ -132,19 +139,18 @@ class _Earliest:
 class Watch:
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._earliest: dict[tuple[str, str], tuple[Any, _Earliest]] = {}
+        self._earliest: dict[tuple[str, str], tuple[DueIndex, _Earliest]] = {}
         self._cached: dict[str, tuple[str, set[Key], tuple[str, ...], Callable[[dict[str, Any]], bool], Any]] = {}
         self._fields: dict[str, tuple[tuple[str, ...], dict[Key, dict[str, Any]]]] = {}  # cached: fields watched
         self._items: dict[str, dict[Key, dict[str, Any]]] = {}  # table -> key -> raw item
+        self._declared: Declared = {}  # the effects of updates about to be sent (`updating`)
 
     # ---------------------------------------------------------------- observing writes
     def observe(self, operation: str, params: dict[str, Any], succeeded: bool = True) -> None:
         """A write sent; one that failed (a condition, a conflict) may have changed nothing or
         anything: every remembered read of its tables is asked again."""
-        writes = _parse(operation, params)
-        if not writes:
-            return
         with self._lock:
+            writes = _parse(operation, params, self._declared)
             for w in writes:
                 if succeeded:
                     self._apply(w)
@@ -163,11 +169,13 @@ class Watch:
         for (table, attr), (index, state) in self._earliest.items():
             if table != w.table or not w.touches(attr):
                 continue
-            key = w.key_of(_key_names(index._model))
+            key = w.key_of(_key_names(index.model))
             known, value = w.value(attr)
             due = _time(value) if known and value is not None else None
             if key is None or not known:
-                state.stale.update(state.shards)  # cannot tell which item: ask every shard again
+                if key is not None:
+                    state.written.pop(key, None)  # its due instant is not known any more
+                state.stale.update(state.shards)  # cannot tell which item or where: ask every shard again
                 continue
             if due is not None:
                 state.written[key] = due
@@ -205,6 +213,24 @@ class Watch:
         before = raw.get(key, {})
         return any(w.item.get(f) != before.get(f) for f in fields)
 
+    @contextmanager
+    def updating(self, item: Any, values: dict[str, Any]) -> Iterator[None]:
+        """Around an UpdateItem of `item` that sets `values` (attribute name -> value) and nothing else
+        the watch reads: its observation knows the new values without reading the update's expression."""
+        model = type(item)
+        attrs = model.get_attributes()
+        raw = item.serialize(null_check=False)
+        key = _key_text({n: raw[n] for n in _key_names(model)})
+        effect = {attrs[name].attr_name: {attrs[name].attr_type: attrs[name].serialize(value)}
+                  for name, value in values.items()}
+        with self._lock:
+            self._declared[(model.Meta.table_name, key)] = effect
+        try:
+            yield
+        finally:
+            with self._lock:  # not sent (or not answered): the declaration goes with it
+                self._declared.pop((model.Meta.table_name, key), None)
+
     # ---------------------------------------------------------------- remembered reads
     def forget(self) -> None:
         """Drop every remembered read: the next questions go to the store."""
@@ -213,16 +239,20 @@ class Watch:
             self._cached.clear()
             self._items.clear()
 
-    def earliest(self, index: Any, attr: str, shards: list[str]) -> datetime | None:
-        table = index._model.Meta.table_name
-        names = _key_names(index._model)
+    def earliest(self, index: DueIndex, shards: list[str]) -> datetime | None:
+        """The smallest due instant of a due index (the port's DueIndex): per shard the first item as
+        last read, and the due instants written since."""
+        attr = index.attr
+        table = index.model.Meta.table_name
+        names = _key_names(index.model)
+        query = getattr(index.model, index.name).query
         with self._lock:
             entry = self._earliest.get((table, attr))
             todo = shards if entry is None else sorted(entry[1].stale)
         found: dict[str, tuple[Key, datetime] | None] = {}
         for shard in todo:
             found[shard] = None
-            for item in index.query(shard, limit=1):
+            for item in query(shard, limit=1):
                 ser = item.serialize()
                 found[shard] = (tuple(json.dumps(ser[n], sort_keys=True) for n in names), getattr(item, attr))
         with self._lock:
@@ -277,23 +307,24 @@ class Watch:
 
 
 def _key_names(model: Any) -> tuple[str, ...]:
-    names = [model._hash_key_attribute().attr_name]
-    if model._range_key_attribute() is not None:
-        names.append(model._range_key_attribute().attr_name)
-    return tuple(names)
+    """The stored names of a model's hash key and range key (if any)."""
+    attrs = model.get_attributes().values()
+    return tuple([a.attr_name for a in attrs if a.is_hash_key] + [a.attr_name for a in attrs if a.is_range_key])
 
 
-_current: Watch | None = None
+# The watch of the clock move running in this context (the runner's, jobs/runner.run_between): the
+# reads of that move ask it; another thread (an API request, the scheduler's beat) sees none.
+_current: ContextVar[Watch | None] = ContextVar("imbill_watch", default=None)
 
 
 def current() -> Watch | None:
-    return _current
+    return _current.get()
 
 
 @contextmanager
 def watching(clients: list[Any]) -> Iterator[Watch]:
-    """Observe the writes sent through `clients` (the store's botocore clients) until exit."""
-    global _current
+    """Observe the writes sent through `clients` (the store's botocore clients) until exit; the reads
+    of this context answer from the watch meanwhile."""
     w = Watch()
 
     def sent(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
@@ -307,11 +338,11 @@ def watching(clients: list[Any]) -> Iterator[Watch]:
     for client in clients:
         client.meta.events.register("provide-client-params.dynamodb", sent, unique_id="imbill-due-watch")
         client.meta.events.register("after-call.dynamodb", answered, unique_id="imbill-due-watch-answered")
-    previous, _current = _current, w
+    token = _current.set(w)
     try:
         yield w
     finally:
-        _current = previous
+        _current.reset(token)
         for client in clients:
             client.meta.events.unregister("provide-client-params.dynamodb", unique_id="imbill-due-watch")
             client.meta.events.unregister("after-call.dynamodb", unique_id="imbill-due-watch-answered")
