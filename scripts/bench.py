@@ -212,8 +212,8 @@ def _clients_run(sids: list[int], per_client: int,
     return latencies, busy[0], time.perf_counter() - t0
 
 
-def _hot_run(ctx: Any, sids: list[int], per_client: int) -> tuple[list[float], int, float]:
-    """In process: each client calls the purchase service."""
+def _hot_buyer(ctx: Any) -> Callable[[int], Callable[[], bool]]:
+    """A client's purchase through the service (False: answered 503 busy)."""
     from chalicelib.api.apps import bought
     from chalicelib.domain.errors import Busy
     from chalicelib.services import idempotency, purchases
@@ -227,41 +227,99 @@ def _hot_run(ctx: Any, sids: list[int], per_client: int) -> tuple[list[float], i
             return True
         return buy
 
-    return _clients_run(sids, per_client, buyer)
+    return buyer
+
+
+def _hot_run(ctx: Any, sids: list[int], per_client: int) -> tuple[list[float], int, float, Counter[str]]:
+    """In one process: each client a thread calling the purchase service (`imbill serve`'s shape)."""
+    from tests.integration.requests import count_requests
+
+    with count_requests() as seen:
+        latencies, busy, elapsed = _clients_run(sids, per_client, _hot_buyer(ctx))
+    return latencies, busy, elapsed, seen.calls
+
+
+def _hot_processes_run(ctx: Any, sids: list[int], per_client: int) -> tuple[list[float], int, float, Counter[str]]:
+    """One process per client (forked; each a Lambda instance's shape: one request at a time, no
+    in-process turns between them), all started at once."""
+    import multiprocessing
+
+    from chalicelib.store.dynamodb import plumbing
+    from tests.integration.requests import count_requests
+
+    fork = multiprocessing.get_context("fork")
+    ready, results = fork.Queue(), fork.Queue()
+    go = fork.Event()
+
+    def client(sid: int) -> None:
+        plumbing.reset_connection()  # no socket shared with the parent
+        buy = _hot_buyer(ctx)(sid)
+        latencies, busy = [], 0
+        ready.put(sid)
+        go.wait()
+        with count_requests() as seen:
+            for _ in range(per_client):
+                t0 = time.perf_counter()
+                ok = buy()
+                latencies.append(time.perf_counter() - t0)
+                busy += not ok
+        results.put((latencies, busy, dict(seen.calls)))
+
+    procs = [fork.Process(target=client, args=(sid,)) for sid in sids]
+    for proc in procs:
+        proc.start()
+    for _ in procs:
+        ready.get(timeout=120)
+    t0 = time.perf_counter()
+    go.set()
+    latencies: list[float] = []
+    busy, calls = 0, Counter[str]()
+    for _ in procs:
+        lat, b, c = results.get(timeout=600)
+        latencies += lat
+        busy += b
+        calls.update(c)
+    elapsed = time.perf_counter() - t0
+    for proc in procs:
+        proc.join()
+    return latencies, busy, elapsed, calls
 
 
 def bench_hot_account(clients: list[int], per_client: int) -> str:
-    """C threads buying for apps of one shared account on DynamoDB Local; one row per C, side by side:
-    purchases/s, latency, the share answered 503 busy, and DynamoDB requests per purchase made (all
-    requests of the run, lost attempts included, over the purchases that committed)."""
+    """C clients buying for apps of one shared account on DynamoDB Local, side by side: as C threads
+    of one process (`imbill serve`: a lost race waits its turn at the account, store/gates.py) and
+    as C processes of one thread each (Lambda instances: optimistic only, a lost race costs its one
+    request and backs off). Per row: purchases/s, latency, the share answered 503 busy, and DynamoDB
+    requests per purchase made (all requests of the run, lost attempts included, over the purchases
+    that committed)."""
     import statistics
 
     from chalicelib.api.accounts import account_created, topped_up
     from chalicelib.api.apps import app_created
     from chalicelib.services import accounts, apps, idempotency
     from tests.composed import make_ctx
-    from tests.integration.requests import count_requests
 
     ctx = make_ctx(now=datetime(2026, 3, 10, 9, 30, tzinfo=UTC), tz=UTC_TZ)
-    head = (f"{'clients':>7} {'purchases':>9} {'busy 503':>8} {'busy %':>6} {'purchases/s':>11} {'p50 ms':>7} "
-            f"{'p99 ms':>7} {'max ms':>7} {'req/purchase':>12} {'tx/purchase':>11}")
+    head = (f"{'clients':>7} {'as':>9} {'purchases':>9} {'busy 503':>8} {'busy %':>6} {'purchases/s':>11} "
+            f"{'p50 ms':>7} {'p99 ms':>7} {'max ms':>7} {'req/purchase':>12} {'tx/purchase':>11}")
     lines = [f"hot account on DynamoDB Local: C clients x {per_client} purchases, all on one account", "",
              head, "-" * len(head)]
     with _ddblocal("bench-hot-"):
         for c in clients:
-            account_id = f"hot{c}"
-            accounts.create_account(ctx, account_id, f"{account_id}@x.test", "+15550100", idempotency.NONE,
-                                    account_created)
-            accounts.topup(ctx, account_id, 39_900 * c * per_client, "cash", idempotency.NONE, topped_up)
-            sids = [int(apps.create_app(ctx, account_id, f"app{i}", "us", idempotency.NONE,
-                                        app_created)[1]["sdkappid"]) for i in range(c)]
-            with count_requests() as seen:
-                latencies, busy, elapsed = _hot_run(ctx, sids, per_client)
-            done = len(latencies) - busy
-            cuts = statistics.quantiles(latencies, n=100, method="inclusive")
-            lines.append(f"{c:7d} {done:9d} {busy:8d} {100 * busy / len(latencies):6.1f} {done / elapsed:11.1f} "
-                         f"{cuts[49] * 1000:7.0f} {cuts[98] * 1000:7.0f} {max(latencies) * 1000:7.0f} "
-                         f"{seen.total / max(done, 1):12.2f} {seen.calls['TransactWriteItems'] / max(done, 1):11.2f}")
+            for shape, run in (("threads", _hot_run), ("processes", _hot_processes_run)):
+                account_id = f"hot{c}{shape[0]}"
+                accounts.create_account(ctx, account_id, f"{account_id}@x.test", "+15550100", idempotency.NONE,
+                                        account_created)
+                accounts.topup(ctx, account_id, 39_900 * c * per_client, "cash", idempotency.NONE, topped_up)
+                sids = [int(apps.create_app(ctx, account_id, f"app{i}", "us", idempotency.NONE,
+                                            app_created)[1]["sdkappid"]) for i in range(c)]
+                latencies, busy, elapsed, calls = run(ctx, sids, per_client)
+                done = len(latencies) - busy
+                cuts = statistics.quantiles(latencies, n=100, method="inclusive")
+                lines.append(f"{c:7d} {shape:>9} {done:9d} {busy:8d} {100 * busy / len(latencies):6.1f} "
+                             f"{done / elapsed:11.1f} {cuts[49] * 1000:7.0f} {cuts[98] * 1000:7.0f} "
+                             f"{max(latencies) * 1000:7.0f} {sum(calls.values()) / max(done, 1):12.2f} "
+                             f"{calls['TransactWriteItems'] / max(done, 1):11.2f}")
     return "\n".join(lines)
 
 
