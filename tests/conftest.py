@@ -86,7 +86,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if BACKEND != "ddblocal":
         skip = pytest.mark.skip(reason="runs only against DynamoDB Local (IMBILL_TEST_BACKEND=ddblocal)")
         for item in items:
-            if "ddblocal" in item.keywords and "launcher" not in item.nodeid:
+            if "ddblocal" in item.keywords:
                 item.add_marker(skip)
 
 

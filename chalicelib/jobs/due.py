@@ -11,7 +11,7 @@ from chalicelib.services.context import Ctx
 
 
 def listed() -> list[str]:
-    """The jobs that list their due work (renewal-batches does not: its request finishes a batch)."""
+    """The jobs that list their due work (every job declares how)."""
     return [name for name, job in declared().items() if job.due is not None]
 
 

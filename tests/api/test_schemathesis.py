@@ -34,7 +34,7 @@ from tests.serving import stop_process, wait_until_serving
 
 pytestmark = [pytest.mark.ddblocal, pytest.mark.heavy]
 
-EXAMPLES = 20  # per operation and generation pass
+EXAMPLES = 10  # per operation and generation pass
 # valid requests with generated ids of an operation that also has the pinned pass: nearly all 404s
 # (unknown ids), so a few suffice; the pinned pass reaches the handlers with these same bodies
 UNKNOWN_IDS_EXAMPLES = 5

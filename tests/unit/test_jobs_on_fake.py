@@ -153,6 +153,9 @@ def test_a_batch_renewal_left_with_items_pending_is_finished_by_its_job_on_the_f
     sids = [renewal_app(ctx, name=f"a{i}") for i in range(3)]
     interrupted_batch(customer(tables, "2026-03-20T00:00:00"), [Item(s, "standard", 1) for s in sids])
     assert hint(contexts, "renewal-batches", "2026-03-20T00:00:00") == at("2026-03-20T00:00:00")
+    (listed,) = due.due("renewal-batches", contexts.at(at("2026-03-20T00:00:00")), at("2026-03-21T00:00:00"), 10)
+    assert (listed["job"], listed["due_at"]) == ("renewal-batches", "2026-03-20T00:00:00Z")
+    assert listed["reason"].endswith("(1 of 3 items pending)"), listed  # interrupted after two items
     assert run(contexts, "renewal-batches", "2026-03-20T00:25:00") == ({"finished": 1, "skipped": 0}, 0)
     assert [app_of(tables, s).expires_at.month for s in sids] == [5, 5, 5]
     assert hint(contexts, "renewal-batches", "2026-03-20T00:25:00") is None
