@@ -493,21 +493,25 @@ class Carry:
     turn: tuple[ItemKey, gates.Gate] | None = None  # the gate this write holds
     committed: bool = False  # the write is done: what it reads now (after_commit work) waits for nobody
 
-    def queue(self, at: ItemKey, only_if_hot: bool = False) -> None:
+    def queue(self, at: ItemKey, only_if_hot: bool = False) -> bool:
         """Wait for the turn at `at`'s gate (with `only_if_hot`, only when other threads are in it);
         the record is then known as the previous turn committed it, if that was after this write
         began (an image from before could be older than what another process wrote since: a
         decision that commits nothing must not rest on it). Contention when the turn does not
-        come before the deadline (nothing written)."""
+        come before the deadline (nothing written). Answers whether other threads of this process
+        were at the gate (False: this thread is alone on the record here, so whoever beat it is
+        another process)."""
         if (self.turn is not None or self.committed or gates.holding()
                 or (only_if_hot and not gates.in_use(at))):
-            return
+            return False
+        behind = gates.in_use(at)
         gate = gates.enter(at, self.deadline - time.monotonic())
         if gate is None:
             raise Contention("the item is being changed by other requests; retry shortly")
         self.turn = (at, gate)
         if gate.image is not gates.NO_IMAGE and gate.image_at >= self.started:
             self.known[at] = gate.image
+        return behind
 
     def leave(self) -> None:
         if self.turn is not None:
@@ -640,7 +644,7 @@ def _as_read(write: Write, image: Image) -> bool:
     return image is not None and int(type(write.item).from_raw_data(image).version) == write.version
 
 
-TRIES = 8  # attempts of one optimistic write
+TRIES = 16  # attempts of one optimistic write (the budget ends most runs of losses first)
 BUDGET = 1.5  # seconds: no new try (or turn) after this long (a request answers 503 busy within about 2 s)
 
 
@@ -659,15 +663,17 @@ def with_retries(attempt: Callable[[], T], tries: int | None = None, budget: flo
     seconds; then Contention (nothing was written). After a first loss on a record, the next
     attempts wait their turn at the record's gate (store/gates.py: the threads of this process
     that lost on it go one at a time, each from the record as the previous turn committed it). A
-    loss that answered the current image of what failed is retried at once unless the attempt
-    that lost went at once itself, else after a jittered backoff."""
+    loss right after a wait behind another thread of this process, that answered the current image
+    of what failed, is retried at once (it lost to a commit made while it waited); any other loss
+    (to another process: Lambda instances share no gate) after a jittered backoff, so that racing
+    processes do not retry in step."""
     tries = TRIES if tries is None else tries  # read at call time: a test may widen the policy
     budget = BUDGET if budget is None else budget
     started = time.monotonic()
     carry = Carry(started=started, deadline=started + budget)
     token = _CARRY.set(carry)
     try:
-        waited = True  # the first attempt reads what is stored
+        waited = False  # the last wait was behind another thread of this process (at its gate)
         for i in range(tries):
             carry.committed = False
             try:
@@ -678,13 +684,14 @@ def with_retries(attempt: Callable[[], T], tries: int | None = None, budget: flo
             if i + 1 == tries:
                 break
             if carry.turn is None and carry.hot is not None and not gates.holding():
-                carry.queue(carry.hot)
-                waited = True
+                waited = carry.queue(carry.hot)
+                if not waited:
+                    backoff(i)  # alone on the record in this process: another process won
             elif carry.fresh and waited:
                 waited = False  # the attempt lost to a commit made while it waited: go again now
             else:
                 backoff(i)
-                waited = True
+                waited = False
             if time.monotonic() - started > budget:
                 break
         raise Contention("the item is being changed by other requests; retry shortly")
