@@ -34,7 +34,7 @@ $(BIN)/python:
 UV_VERSION := 0.13.9
 $(STAMP): pyproject.toml | $(BIN)/python
 	if $(BIN)/python -m pip install -q --disable-pip-version-check uv==$(UV_VERSION); then \
-		$(BIN)/uv pip install -q --python $(BIN)/python -e '.[dev]'; \
+		$(BIN)/uv pip install -q --compile-bytecode --python $(BIN)/python -e '.[dev]'; \
 	else \
 		$(BIN)/python -m pip install --disable-pip-version-check -e '.[dev]'; \
 	fi
