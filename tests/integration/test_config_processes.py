@@ -6,24 +6,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from chalicelib import config
 from chalicelib.config import ConfigError
-
-ROOT = Path(__file__).resolve().parents[2]
-SECRET_32 = "x" * 32
-
-
-@pytest.fixture(autouse=True)
-def fresh_settings(monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    for name in ("IMBILL_AUTH_SECRET", "IMBILL_AUTH_SECRET_PARAM", "IMBILL_DYNAMODB_ENDPOINT"):
-        monkeypatch.delenv(name, raising=False)
-    config.reset_settings()
-    yield
-    config.reset_settings()
+from tests.unit.test_config import ROOT, SECRET_32, fresh_settings  # noqa: F401  (the autouse fixture)
 
 
 def test_the_secret_is_read_from_ssm_at_first_use_and_cached(monkeypatch: pytest.MonkeyPatch) -> None:
