@@ -498,20 +498,20 @@ class Carry:
         the record is then known as the previous turn committed it, if that was after this write
         began (an image from before could be older than what another process wrote since: a
         decision that commits nothing must not rest on it). Contention when the turn does not
-        come before the deadline (nothing written). Answers whether other threads of this process
-        were at the gate (False: this thread is alone on the record here, so whoever beat it is
-        another process)."""
+        come before the deadline (nothing written). Answers whether the turn starts from the record
+        as another thread of this process committed it (False: no thread here changed it, so
+        whoever beat this write is another process)."""
         if (self.turn is not None or self.committed or gates.holding()
                 or (only_if_hot and not gates.in_use(at))):
             return False
-        behind = gates.in_use(at)
         gate = gates.enter(at, self.deadline - time.monotonic())
         if gate is None:
             raise Contention("the item is being changed by other requests; retry shortly")
         self.turn = (at, gate)
-        if gate.image is not gates.NO_IMAGE and gate.image_at >= self.started:
+        handed = gate.image is not gates.NO_IMAGE and gate.image_at >= self.started
+        if handed:
             self.known[at] = gate.image
-        return behind
+        return handed
 
     def leave(self) -> None:
         if self.turn is not None:
@@ -663,8 +663,8 @@ def with_retries(attempt: Callable[[], T], tries: int | None = None, budget: flo
     seconds; then Contention (nothing was written). After a first loss on a record, the next
     attempts wait their turn at the record's gate (store/gates.py: the threads of this process
     that lost on it go one at a time, each from the record as the previous turn committed it). A
-    loss right after a wait behind another thread of this process, that answered the current image
-    of what failed, is retried at once (it lost to a commit made while it waited); any other loss
+    loss right after a turn that began from another thread's commit, that answered the current
+    image of what failed, is retried at once (it lost to a commit made while it waited); any other loss
     (to another process: Lambda instances share no gate) after a jittered backoff, so that racing
     processes do not retry in step."""
     tries = TRIES if tries is None else tries  # read at call time: a test may widen the policy
@@ -673,7 +673,7 @@ def with_retries(attempt: Callable[[], T], tries: int | None = None, budget: flo
     carry = Carry(started=started, deadline=started + budget)
     token = _CARRY.set(carry)
     try:
-        waited = False  # the last wait was behind another thread of this process (at its gate)
+        waited = False  # the turn began from a record another thread of this process committed
         for i in range(tries):
             carry.committed = False
             try:
@@ -686,7 +686,7 @@ def with_retries(attempt: Callable[[], T], tries: int | None = None, budget: flo
             if carry.turn is None and carry.hot is not None and not gates.holding():
                 waited = carry.queue(carry.hot)
                 if not waited:
-                    backoff(i)  # alone on the record in this process: another process won
+                    backoff(i)  # no thread here changed the record: another process won
             elif carry.fresh and waited:
                 waited = False  # the attempt lost to a commit made while it waited: go again now
             else:
