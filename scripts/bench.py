@@ -179,6 +179,17 @@ def bench_settlement(accounts: int) -> None:
     measure_job("job monthly-settlement (billed accounts)", "monthly-settlement", RUN, "billed", accounts)
 
 
+def _bought(buy: Callable[[], bool], times: int) -> tuple[list[float], int]:
+    """One client's purchases one after another: each one's latency, and how many were busy."""
+    latencies, busy = [], 0
+    for _ in range(times):
+        t0 = time.perf_counter()
+        ok = buy()
+        latencies.append(time.perf_counter() - t0)
+        busy += not ok
+    return latencies, busy
+
+
 def _clients_run(sids: list[int], per_client: int,
                  buyer: Callable[[int], Callable[[], bool]]) -> tuple[list[float], int, float]:
     """One client thread per app, all started at once, each buying `per_client` times with
@@ -194,13 +205,10 @@ def _clients_run(sids: list[int], per_client: int,
     def client(sid: int) -> None:
         buy = buyer(sid)
         barrier.wait()
-        for _ in range(per_client):
-            t0 = time.perf_counter()
-            ok = buy()
-            took = time.perf_counter() - t0
-            with lock:
-                latencies.append(took)
-                busy[0] += not ok
+        took, lost = _bought(buy, per_client)
+        with lock:
+            latencies.extend(took)
+            busy[0] += lost
 
     threads = [threading.Thread(target=client, args=(sid,)) for sid in sids]
     for t in threads:
@@ -254,15 +262,10 @@ def _hot_processes_run(ctx: Any, sids: list[int], per_client: int) -> tuple[list
     def client(sid: int) -> None:
         plumbing.reset_connection()  # no socket shared with the parent
         buy = _hot_buyer(ctx)(sid)
-        latencies, busy = [], 0
         ready.put(sid)
         go.wait()
         with count_requests() as seen:
-            for _ in range(per_client):
-                t0 = time.perf_counter()
-                ok = buy()
-                latencies.append(time.perf_counter() - t0)
-                busy += not ok
+            latencies, busy = _bought(buy, per_client)
         results.put((latencies, busy, dict(seen.calls)))
 
     procs = [fork.Process(target=client, args=(sid,)) for sid in sids]
