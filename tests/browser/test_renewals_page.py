@@ -25,7 +25,7 @@ def renewco(server: Http) -> list[int]:
 
 def test_three_packages_are_renewed_at_once_and_a_double_click_charges_once(page, server: Http, renewco):
     sign_in(page, server, token("customer", "renewco"))
-    page.get_by_role("link", name="Renewals").click()
+    page.locator("#nav").get_by_role("link", name="Renewals").click()  # the account page may show one too
     page.get_by_role("heading", name="Renewals of renewco").wait_for()
     assert page.locator("input[name=pick]").count() == 3
     page.locator("#pick-all").check()
